@@ -1,0 +1,102 @@
+"""Shared CLI plumbing: consoles, the user-error boundary, and common options."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from detector.errors import UserError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print one line on stderr and return the Exit to raise."""
+    err_console.print(f"error: {' '.join(str(message).split())}", markup=False)
+    return typer.Exit(code)
+
+
+def user_errors(func: F) -> F:
+    """Turn expected failures into one stderr line and exit 1 (never a traceback).
+
+    Unexpected exceptions are bugs: one line and exit 3, with the traceback only when
+    ``DETECTOR_DEBUG=1``.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except (UserError, ValueError, OSError) as exc:
+            raise fail(str(exc) or type(exc).__name__) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+        except Exception as exc:
+            if os.environ.get("DETECTOR_DEBUG") == "1":
+                raise
+            raise fail(
+                f"internal error ({type(exc).__name__}: {exc}); "
+                "rerun with DETECTOR_DEBUG=1 for the traceback and report it",
+                3,
+            ) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_day(value: str | None, option: str) -> dt.date | None:
+    """Parse a ``YYYY-MM-DD`` option value, failing with a one-line message."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"{option}: {value!r} is not a date in YYYY-MM-DD form") from None
+
+
+def is_interactive() -> bool:
+    """Progress bars and colour only when a person is watching."""
+    return sys.stderr.isatty()
+
+
+LogArg = Annotated[
+    Path,
+    typer.Argument(
+        help="Request log: a directory (Parquet/JSONL/CSV, hive date= partitions) or a file."
+    ),
+]
+StartOpt = Annotated[
+    str | None, typer.Option("--start", help="First UTC day to read (YYYY-MM-DD, inclusive).")
+]
+EndOpt = Annotated[
+    str | None, typer.Option("--end", help="Last UTC day to read (YYYY-MM-DD, inclusive).")
+]
+AccountsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--accounts",
+        help="Optional account table (Parquet/JSONL/CSV).",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+QuarantineOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--quarantine", help="Where to write quarantined rows (CSV). Default: next to the output."
+    ),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]

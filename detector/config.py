@@ -1,0 +1,60 @@
+"""One home for every tunable default of the pipeline.
+
+Commands and the nightly job build a :class:`Config` (optionally overriding fields)
+instead of repeating literals, so a default changes in exactly one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Config:
+    """Defaults for ingest, features, model and alerting."""
+
+    # ingest
+    chunk_rows: int = 500_000
+    """Rows per streamed chunk: bounds the memory of reading and validating."""
+    bucket_target_rows: int = 2_000_000
+    """Rows per account-hash bucket when the log is spilled; bounds feature memory."""
+
+    # text heuristics: only the head and tail of a prompt are scanned (wrappers live there)
+    text_head_chars: int = 400
+    text_tail_chars: int = 200
+    long_insert_chars: int = 200
+    """A span longer than this inside a prompt is treated as an inserted document."""
+
+    # topic model
+    topic_clusters: int = 24
+    topic_sample_rows: int = 20_000
+    topic_hash_features: int = 2**16
+
+    # features
+    min_requests_for_timing: int = 5
+    """Accounts with fewer requests get the neutral value for timing features."""
+    quiet_window_hours: int = 6
+
+    # model
+    n_estimators: int = 300
+    max_samples: int = 512
+    random_state: int = 0
+    alert_budget: str = "2%"
+    """Default share (``"2%"``) or count (``"50"``) of accounts to flag."""
+    n_reasons: int = 3
+
+    # nightly
+    window_days: int = 7
+    retrain_days: int = 7
+    psi_threshold: float = 0.25
+    rise_margin: float = 15.0
+
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data view, stored in model bundles and run summaries."""
+        return asdict(self)
+
+
+DEFAULT = Config()

@@ -1,0 +1,120 @@
+"""The contract as data: column names, dtypes and allowed values.
+
+This module is the one home of every contract column name (``../shared/CONTRACT.md``
+section 1). Other modules import the constants below instead of spelling column
+names as string literals, so a contract change is a change here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+# --- request log (contract 1.1) -------------------------------------------------------
+
+REQUEST_ID: Final = "request_id"
+ACCOUNT_ID: Final = "account_id"
+TIMESTAMP: Final = "timestamp"
+MODEL: Final = "model"
+ENDPOINT: Final = "endpoint"
+INPUT_TOKENS: Final = "input_tokens"
+OUTPUT_TOKENS: Final = "output_tokens"
+MAX_TOKENS: Final = "max_tokens"
+TEMPERATURE: Final = "temperature"
+STATUS: Final = "status"
+PROMPT: Final = "prompt"
+SYSTEM_PROMPT_HASH: Final = "system_prompt_hash"
+CONVERSATION_ID: Final = "conversation_id"
+TURN_INDEX: Final = "turn_index"
+CLIENT_IP: Final = "client_ip"
+USER_AGENT: Final = "user_agent"
+LOGPROBS: Final = "logprobs"
+THINKING: Final = "thinking"
+
+Kind = Literal["string", "timestamp", "int", "float", "bool"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One contract column: its name, logical kind, whether it is required, and bounds."""
+
+    name: str
+    kind: Kind
+    required: bool
+    # inclusive lower bound for numeric columns; ``strictly_positive`` makes it exclusive
+    minimum: float | None = None
+    strictly_positive: bool = False
+
+
+REQUEST_COLUMNS: Final[tuple[Column, ...]] = (
+    Column(REQUEST_ID, "string", True),
+    Column(ACCOUNT_ID, "string", True),
+    Column(TIMESTAMP, "timestamp", True),
+    Column(MODEL, "string", True),
+    Column(ENDPOINT, "string", False),
+    Column(INPUT_TOKENS, "int", True, minimum=0),
+    Column(OUTPUT_TOKENS, "int", True, minimum=0),
+    Column(MAX_TOKENS, "int", False, minimum=0, strictly_positive=True),
+    Column(TEMPERATURE, "float", False, minimum=0),
+    Column(STATUS, "string", True),
+    Column(PROMPT, "string", False),
+    Column(SYSTEM_PROMPT_HASH, "string", False),
+    Column(CONVERSATION_ID, "string", False),
+    Column(TURN_INDEX, "int", False, minimum=0),
+    Column(CLIENT_IP, "string", False),
+    Column(USER_AGENT, "string", False),
+    Column(LOGPROBS, "bool", False),
+    Column(THINKING, "bool", False),
+)
+COLUMNS_BY_NAME: Final = {c.name: c for c in REQUEST_COLUMNS}
+REQUIRED: Final[tuple[str, ...]] = tuple(c.name for c in REQUEST_COLUMNS if c.required)
+OPTIONAL: Final[tuple[str, ...]] = tuple(c.name for c in REQUEST_COLUMNS if not c.required)
+ALL_COLUMNS: Final[tuple[str, ...]] = tuple(c.name for c in REQUEST_COLUMNS)
+
+STATUS_OK: Final = "ok"
+STATUS_REFUSED: Final = "refused"
+STATUS_ERROR: Final = "error"
+STATUS_RATE_LIMITED: Final = "rate_limited"
+STATUSES: Final[tuple[str, ...]] = (STATUS_OK, STATUS_REFUSED, STATUS_ERROR, STATUS_RATE_LIMITED)
+
+# --- account table (contract 1.2) -----------------------------------------------------
+
+CREATED_AT: Final = "created_at"
+PLAN: Final = "plan"
+COUNTRY: Final = "country"
+PAYMENT_FINGERPRINT: Final = "payment_fingerprint"
+ORG_ID: Final = "org_id"
+ACCOUNT_COLUMNS: Final[tuple[str, ...]] = (
+    ACCOUNT_ID,
+    CREATED_AT,
+    PLAN,
+    COUNTRY,
+    PAYMENT_FINGERPRINT,
+    ORG_ID,
+)
+
+# --- labels (contract 1.3) ------------------------------------------------------------
+
+LABEL: Final = "label"
+SCENARIO: Final = "scenario"
+LABEL_BENIGN: Final = "benign"
+LABEL_EXTRACTION: Final = "extraction"
+LABELS: Final[tuple[str, ...]] = (LABEL_BENIGN, LABEL_EXTRACTION)
+
+# --- scores (contract 3.1) ------------------------------------------------------------
+
+SCORE: Final = "score"
+RANK: Final = "rank"
+FLAGGED: Final = "flagged"
+CLUSTER_ID: Final = "cluster_id"
+REASONS: Final = "reasons"
+SCORE_COLUMNS: Final[tuple[str, ...]] = (ACCOUNT_ID, SCORE, RANK, FLAGGED, CLUSTER_ID, REASONS)
+# extra columns the project writes after the contract's six
+BAND: Final = "band"
+SUPPRESSED: Final = "suppressed"
+REASONS_SEPARATOR: Final = "; "
+
+# --- quarantine -----------------------------------------------------------------------
+
+QUARANTINE_REASON: Final = "quarantine_reason"
+SOURCE_FILE: Final = "source_file"
