@@ -1,20 +1,23 @@
 """The feature catalogue: every feature's definition lives here as data.
 
-A *family* is one pure, vectorised function over an annotated request frame (one
-bucket of accounts) that returns one row per account and one column per feature it
-declares. Families register with :func:`family`; the catalogue (``docs/features.md``)
+A *family* is one pure, vectorised function over a :class:`~detector.features.base.Bucket`
+(the annotated requests of a set of accounts) that returns one array per feature it
+declares, one value per account. Families are registered per family rather than per
+feature because the features of a family share their group-bys (one sort of a bucket
+serves every timing feature). Families register with :func:`family`; the catalogue (``docs/features.md``)
 and the model's preprocessing and reason sentences all read :data:`SPECS`, so a
 feature is defined in exactly one place.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-import pandas as pd
+import numpy as np
 
+FamilyFunc = Callable[..., Mapping[str, np.ndarray]]
 Scale = Literal["log", "share", "linear"]
 Direction = Literal["high", "low", "both"]
 
@@ -59,7 +62,7 @@ class Family:
     """A registered family: its compute function and the specs it produces."""
 
     name: str
-    func: Callable[..., pd.DataFrame]
+    func: FamilyFunc
     specs: tuple[FeatureSpec, ...]
 
 
@@ -67,10 +70,10 @@ FAMILIES: dict[str, Family] = {}
 SPECS: dict[str, FeatureSpec] = {}
 
 
-def family(name: str, specs: list[FeatureSpec]) -> Callable[[Callable[..., pd.DataFrame]], Callable[..., pd.DataFrame]]:
+def family(name: str, specs: list[FeatureSpec]) -> Callable[[FamilyFunc], FamilyFunc]:
     """Register a feature family under ``name`` producing the columns in ``specs``."""
 
-    def register(func: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame]:
+    def register(func: FamilyFunc) -> FamilyFunc:
         if name in FAMILIES:
             raise ValueError(f"feature family {name!r} registered twice")
         for spec in specs:

@@ -1,0 +1,62 @@
+"""Per-account behavioural features: the catalogue and the per-bucket computation.
+
+Importing this package registers every family (one module each). :func:`compute_bucket`
+is the pure per-bucket function: the same function runs on the whole log when it fits
+in memory, per account-hash bucket when it does not, and per partition on a cluster.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from detector import schema as S
+from detector.features import (  # noqa: F401  (imported to register the families)
+    account,
+    adoption,
+    content,
+    diversity,
+    infra,
+    shape,
+    timing,
+    volume,
+)
+from detector.features.base import Bucket, Context
+from detector.features.registry import FAMILIES, SPECS, FeatureSpec
+
+__all__ = ["SPECS", "Bucket", "Context", "FeatureSpec", "active_specs", "compute_bucket"]
+
+
+def active_specs(context: Context) -> tuple[list[FeatureSpec], dict[str, str]]:
+    """Features computable on this log, and the omitted ones with the missing columns."""
+    active, omitted = [], {}
+    for spec in SPECS.values():
+        missing = [c for c in spec.needs if not context.has(c)]
+        if missing:
+            omitted[spec.name] = "missing column(s): " + ", ".join(missing)
+        else:
+            active.append(spec)
+    return active, omitted
+
+
+def compute_bucket(frame: pd.DataFrame, context: Context) -> pd.DataFrame:
+    """One row per account of ``frame`` (sorted by account_id), one column per active feature.
+
+    Every value is finite: a family gives its documented neutral value to accounts with
+    too little data, and any non-finite value left is replaced by the neutral value.
+    """
+    bucket = Bucket.from_frame(frame, context)
+    specs, _ = active_specs(context)
+    wanted = {s.name for s in specs}
+    columns: dict[str, np.ndarray] = {}
+    for fam in FAMILIES.values():
+        values = fam.func(bucket)
+        for spec in fam.specs:
+            if spec.name not in wanted:
+                continue
+            if spec.name not in values:
+                raise RuntimeError(f"feature family {fam.name} did not compute {spec.name}")
+            v = np.asarray(values[spec.name], dtype=np.float64)
+            columns[spec.name] = np.where(np.isfinite(v), v, spec.neutral)
+    out = pd.DataFrame(columns, index=pd.Index(bucket.account_ids, name=S.ACCOUNT_ID))
+    return out[[s.name for s in specs]]

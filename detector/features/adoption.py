@@ -1,0 +1,63 @@
+"""Model adoption: extraction moves to a newly released model within a day."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detector import annotate as A
+from detector import schema as S
+from detector.features import agg
+from detector.features.base import Bucket
+from detector.features.registry import FeatureSpec, family
+
+SPECS = [
+    FeatureSpec(
+        "newest_model_share",
+        "adoption",
+        "share",
+        "Share of the account's requests (after the newest model's release) on that model. "
+        "The newest model is the one that first appeared latest, after the window's first day; "
+        "0 when no model was released inside the window.",
+        "Extraction harvests the newest model as soon as it ships; products migrate over weeks.",
+        (S.MODEL,),
+        0.0,
+        "share",
+        "high",
+        "{value} of its traffic since the release is on the newest model",
+    ),
+    FeatureSpec(
+        "newest_model_delay_hours",
+        "adoption",
+        "hours",
+        "Hours from the newest model's first appearance in the population to the account's "
+        "first request on it (the rest of the window when it never switched).",
+        "A switch within hours of a release is a tell of capability harvesting.",
+        (S.MODEL,),
+        0.0,
+        "log",
+        "low",
+        "switched to the newest model {value} after its release",
+    ),
+]
+
+
+@family("adoption", SPECS)
+def adoption(b: Bucket) -> dict[str, np.ndarray]:
+    """How quickly and how fully an account moved to the newest model."""
+    n, c, ctx = b.n, b.codes, b.context
+    if ctx.newest_model is None or ctx.newest_model_first_ts is None:
+        return {"newest_model_share": np.zeros(n), "newest_model_delay_hours": np.zeros(n)}
+    ts = b.col(A.TS)
+    on_new = b.col(S.MODEL) == ctx.newest_model
+    after = ts >= ctx.newest_model_first_ts
+    share = agg.share(c[after], on_new[after], n)
+    first_new = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first_new, c[on_new], ts[on_new])
+    never = ctx.window_end - ctx.newest_model_first_ts
+    delay = np.where(
+        first_new == np.iinfo(np.int64).max, never, first_new - ctx.newest_model_first_ts
+    )
+    # accounts with no traffic after the release carry no evidence either way
+    seen_after = agg.count(c[after], n) > 0
+    delay = np.where(seen_after, delay, never)
+    return {"newest_model_share": share, "newest_model_delay_hours": np.maximum(delay, 0) / 3600.0}

@@ -1,0 +1,109 @@
+"""Grouped primitives over integer account codes (0..n-1), all vectorised with numpy.
+
+Every family reduces an annotated bucket to one value per account with these, so
+no feature loops over accounts or requests in Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def count(codes: np.ndarray, n: int) -> np.ndarray:
+    """Rows per account."""
+    return np.bincount(codes, minlength=n).astype(np.float64)
+
+
+def total(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Sum of ``values`` per account (NaN counts as 0)."""
+    return np.bincount(codes, weights=np.nan_to_num(values.astype(np.float64)), minlength=n)
+
+
+def mean(codes: np.ndarray, values: np.ndarray, n: int, neutral: float = 0.0) -> np.ndarray:
+    """Mean of the non-NaN ``values`` per account; ``neutral`` where an account has none."""
+    v = values.astype(np.float64)
+    ok = ~np.isnan(v)
+    num = np.bincount(codes[ok], weights=v[ok], minlength=n)
+    den = np.bincount(codes[ok], minlength=n)
+    return np.where(den > 0, num / np.maximum(den, 1), neutral)
+
+
+def std(codes: np.ndarray, values: np.ndarray, n: int, neutral: float = 0.0) -> np.ndarray:
+    """Population standard deviation of non-NaN ``values`` per account."""
+    v = values.astype(np.float64)
+    ok = ~np.isnan(v)
+    c, v = codes[ok], v[ok]
+    den = np.bincount(c, minlength=n)
+    m = np.bincount(c, weights=v, minlength=n) / np.maximum(den, 1)
+    var = np.bincount(c, weights=(v - m[c]) ** 2, minlength=n) / np.maximum(den, 1)
+    return np.where(den > 0, np.sqrt(var), neutral)
+
+
+def share(codes: np.ndarray, mask: np.ndarray, n: int, neutral: float = 0.0) -> np.ndarray:
+    """Share of an account's rows where ``mask`` is true (NaN rows are excluded)."""
+    return mean(codes, np.asarray(mask, dtype=np.float64), n, neutral)
+
+
+def median(codes: np.ndarray, values: np.ndarray, n: int, neutral: float = 0.0) -> np.ndarray:
+    """Median of non-NaN values per account (pandas group-by, C speed)."""
+    v = pd.Series(values.astype(np.float64))
+    med = v.groupby(codes).median()
+    out = np.full(n, neutral)
+    out[med.index.to_numpy()] = med.to_numpy()
+    return np.where(np.isnan(out), neutral, out)
+
+
+def nunique(codes: np.ndarray, key: np.ndarray, n: int, ignore_zero: bool = True) -> np.ndarray:
+    """Distinct values of ``key`` per account (key 0 means unknown and is skipped)."""
+    pairs = _pairs(codes, key, ignore_zero)
+    return np.bincount(pairs[0], minlength=n).astype(np.float64)
+
+
+def _pairs(
+    codes: np.ndarray, key: np.ndarray, ignore_zero: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (account, key) pairs and the number of rows of each."""
+    c, k = codes, key
+    if ignore_zero:
+        keep = key != 0
+        c, k = codes[keep], key[keep]
+    if len(c) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    frame = pd.DataFrame({"c": c, "k": k})
+    counts = frame.groupby(["c", "k"], sort=False).size()
+    return counts.index.get_level_values(0).to_numpy(), counts.to_numpy(dtype=np.float64)
+
+
+def top_share_and_entropy(
+    codes: np.ndarray, key: np.ndarray, n: int, ignore_zero: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: share of its most frequent key, and entropy (bits) of its key distribution.
+
+    Accounts with no (non-zero) key get share 0 and entropy 0.
+    """
+    pc, cnt = _pairs(codes, key, ignore_zero)
+    tot = np.bincount(pc, weights=cnt, minlength=n)
+    top = np.zeros(n)
+    if len(pc):
+        np.maximum.at(top, pc, cnt)
+    p = cnt / np.maximum(tot[pc], 1)
+    ent = np.bincount(pc, weights=-p * np.log2(np.maximum(p, 1e-300)), minlength=n)
+    return np.where(tot > 0, top / np.maximum(tot, 1), 0.0), ent
+
+
+def entropy_of_bins(counts: np.ndarray) -> np.ndarray:
+    """Entropy (bits) of each row of a (accounts × bins) count matrix."""
+    tot = counts.sum(axis=1, keepdims=True)
+    p = counts / np.maximum(tot, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ent = -(np.where(p > 0, p * np.log2(p), 0.0)).sum(axis=1)
+    return ent
+
+
+def bin_matrix(codes: np.ndarray, bins: np.ndarray, n: int, n_bins: int) -> np.ndarray:
+    """Counts per (account, bin) as a dense matrix; ``bins`` in [0, n_bins)."""
+    flat = np.bincount(
+        codes.astype(np.int64) * n_bins + bins.astype(np.int64), minlength=n * n_bins
+    )
+    return flat.reshape(n, n_bins).astype(np.float64)

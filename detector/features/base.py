@@ -1,0 +1,72 @@
+"""What a feature family receives: one bucket of annotated requests plus population context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from detector import schema as S
+from detector.config import DEFAULT, Config
+
+
+@dataclass(frozen=True)
+class Context:
+    """Population-wide facts a per-account feature needs (computed in the first pass).
+
+    Attributes
+    ----------
+    window_start, window_end : first and last request time in the log (epoch seconds).
+    present : contract columns present in the log (required + optional ones seen).
+    newest_model : the model that first appeared latest, if it appeared after the
+        first day of the window (a release inside the window); else ``None``.
+    newest_model_first_ts : its first request time in the population (epoch seconds).
+    accounts : the optional account table indexed by account_id.
+    """
+
+    window_start: int
+    window_end: int
+    present: frozenset[str]
+    newest_model: str | None = None
+    newest_model_first_ts: int | None = None
+    accounts: pd.DataFrame | None = None
+    config: Config = field(default=DEFAULT)
+
+    @property
+    def window_days(self) -> float:
+        """Length of the log window in days (at least one)."""
+        return max(1.0, np.ceil((self.window_end - self.window_start + 1) / 86_400))
+
+    def has(self, *columns: str) -> bool:
+        """Whether every contract column named is present in the log."""
+        return all(c in self.present for c in columns)
+
+
+@dataclass
+class Bucket:
+    """The annotated requests of a set of accounts, with dense account codes.
+
+    ``codes[i]`` is the index of row i's account in ``account_ids`` (sorted), so every
+    per-account reduction is a ``np.bincount`` over ``codes``.
+    """
+
+    frame: pd.DataFrame
+    codes: np.ndarray
+    account_ids: np.ndarray
+    context: Context
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, context: Context) -> Bucket:
+        """Factorise the account ids (sorted, so output order never depends on input order)."""
+        codes, uniques = pd.factorize(frame[S.ACCOUNT_ID], sort=True)
+        return cls(frame, codes.astype(np.int64), np.asarray(uniques, dtype=object), context)
+
+    @property
+    def n(self) -> int:
+        """Number of accounts in the bucket."""
+        return len(self.account_ids)
+
+    def col(self, name: str) -> np.ndarray:
+        """A column as a numpy array."""
+        return self.frame[name].to_numpy()

@@ -1,0 +1,136 @@
+"""Diversity: how varied an account's prompts are, and how templated."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detector import annotate as A
+from detector import schema as S
+from detector.features import agg
+from detector.features.base import Bucket
+from detector.features.registry import FeatureSpec, family
+
+_P = (S.PROMPT,)
+MIN_TOPIC_ROWS = 5
+
+SPECS = [
+    FeatureSpec(
+        "distinct_prompt_ratio",
+        "diversity",
+        "share",
+        "Distinct prompts over requests.",
+        "Extraction never asks the same thing twice; test loops and retries do.",
+        _P,
+        1.0,
+        "share",
+        "both",
+        "{value} of its prompts are distinct",
+    ),
+    FeatureSpec(
+        "top_template_share",
+        "diversity",
+        "share",
+        "Share of prompts in the account's most common template (numbers, quoted spans and "
+        "the middle of long prompts masked).",
+        "One fixed extraction prompt filled with varying content.",
+        _P,
+        0.0,
+        "share",
+        "both",
+        "{value} of prompts share one template",
+    ),
+    FeatureSpec(
+        "template_entropy",
+        "diversity",
+        "bits",
+        "Entropy of the account's template distribution.",
+        "Few templates (pipelines, bots, scripts) versus free-form human prompts.",
+        _P,
+        0.0,
+        "linear",
+        "both",
+        "template entropy {value}",
+    ),
+    FeatureSpec(
+        "wrapper_reuse",
+        "diversity",
+        "share",
+        "Share of prompts (48+ characters) that open or close with the account's most "
+        "common 32-character prefix or suffix.",
+        "A fixed wrapper ('Think step by step…' + content) around varying questions.",
+        _P,
+        0.0,
+        "share",
+        "high",
+        "{value} of prompts reuse one fixed wrapper",
+    ),
+    FeatureSpec(
+        "topic_entropy",
+        "diversity",
+        "bits",
+        "Entropy of the prompts' topics (topic model fitted on the training population; "
+        "estimated on up to 32 sampled prompts per account per chunk).",
+        "Distillation covers every subject; a product's traffic centres on its domain.",
+        _P,
+        0.0,
+        "linear",
+        "high",
+        "topic entropy {value} (covers many subjects)",
+    ),
+    FeatureSpec(
+        "topic_coverage",
+        "diversity",
+        "share",
+        "Distinct topics among the account's sampled prompts, over the number of topics.",
+        "Broad capability pulls touch most topics.",
+        _P,
+        0.0,
+        "share",
+        "high",
+        "touches {value} of all topics",
+    ),
+    FeatureSpec(
+        "mean_prompt_chars",
+        "diversity",
+        "chars",
+        "Mean prompt length in characters.",
+        "Inserted documents and tool results are long; extraction questions are mid-sized.",
+        _P,
+        0.0,
+        "log",
+        "both",
+        "mean prompt length {value}",
+    ),
+]
+
+
+@family("diversity", SPECS)
+def diversity(b: Bucket) -> dict[str, np.ndarray]:
+    """Prompt repetition, templates, wrappers and topic breadth."""
+    if not b.context.has(S.PROMPT):
+        return {}
+    n, c = b.n, b.codes
+    reqs = agg.count(c, n)
+    distinct = agg.nunique(c, b.col(A.PROMPT_KEY), n)
+    top, ent = agg.top_share_and_entropy(c, b.col(A.TEMPLATE_KEY), n)
+    pre, _ = agg.top_share_and_entropy(c, b.col(A.PREFIX_KEY), n)
+    suf, _ = agg.top_share_and_entropy(c, b.col(A.SUFFIX_KEY), n)
+    wrapped = agg.total(c, (b.col(A.PREFIX_KEY) != 0).astype(float), n)
+    wrapper = np.where(wrapped >= 3, np.maximum(pre, suf) * wrapped / np.maximum(reqs, 1), 0.0)
+    topic = b.col(A.TOPIC).astype(np.int64)
+    has_topic = topic >= 0
+    tc = c[has_topic]
+    sampled = np.bincount(tc, minlength=n)
+    _, t_ent = agg.top_share_and_entropy(tc, topic[has_topic].astype(np.uint64) + 1, n)
+    t_distinct = agg.nunique(tc, topic[has_topic].astype(np.uint64) + 1, n)
+    n_topics = max(int(topic.max()) + 1 if len(topic) else 1, b.context.config.topic_clusters)
+    enough = sampled >= MIN_TOPIC_ROWS
+    return {
+        "distinct_prompt_ratio": np.where(reqs > 0, distinct / np.maximum(reqs, 1), 1.0),
+        "top_template_share": top,
+        "template_entropy": ent,
+        "wrapper_reuse": wrapper,
+        "topic_entropy": np.where(enough, t_ent, 0.0),
+        "topic_coverage": np.where(enough, t_distinct / n_topics, 0.0),
+        "mean_prompt_chars": agg.mean(c, b.col(A.PROMPT_CHARS), n),
+    }

@@ -1,0 +1,158 @@
+"""Timing: scripted traffic is regular, flat over the day and never sleeps."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detector import annotate as A
+from detector import schema as S
+from detector.features import agg
+from detector.features.base import Bucket
+from detector.features.registry import FeatureSpec, family
+
+_T = (S.TIMESTAMP,)
+
+SPECS = [
+    FeatureSpec(
+        "interarrival_cv",
+        "timing",
+        "ratio",
+        "Coefficient of variation of the gaps between consecutive requests (gaps over 6 h "
+        "excluded). Neutral 1 (a Poisson process) under 5 requests.",
+        "A script with a fixed pace has near-constant gaps (CV well under 1); people are bursty (CV over 1).",
+        _T,
+        1.0,
+        "linear",
+        "low",
+        "inter-arrival variation of only {value} (machine-regular pacing)",
+    ),
+    FeatureSpec(
+        "burstiness",
+        "timing",
+        "ratio",
+        "Busiest minute's requests over the mean requests per active minute.",
+        "Bursty sessions (probing, interactive use) versus the flat stream of a paced script.",
+        _T,
+        1.0,
+        "log",
+        "both",
+        "busiest minute {value} times the typical active minute",
+    ),
+    FeatureSpec(
+        "hour_entropy",
+        "timing",
+        "bits",
+        "Entropy of the hour-of-day distribution (max 4.58 bits = perfectly flat).",
+        "Round-the-clock scripts spread evenly over 24 hours; people follow a day.",
+        _T,
+        0.0,
+        "linear",
+        "high",
+        "hour-of-day entropy {value} (flat, round-the-clock)",
+    ),
+    FeatureSpec(
+        "quiet_hours_share",
+        "timing",
+        "share",
+        "Share of requests in the account's own quietest 6-hour window of the day.",
+        "Humans and products serving one region sleep; extraction scripts keep running.",
+        _T,
+        0.0,
+        "share",
+        "high",
+        "{value} of requests fall in its own quietest 6 hours",
+    ),
+    FeatureSpec(
+        "weekend_ratio",
+        "timing",
+        "ratio",
+        "Requests per weekend day over requests per weekday (1 when the window lacks either).",
+        "Business traffic dips at weekends; a script does not notice them.",
+        _T,
+        1.0,
+        "linear",
+        "both",
+        "weekend rate {value} of the weekday rate",
+    ),
+    FeatureSpec(
+        "hourly_coverage",
+        "timing",
+        "share",
+        "Share of the hours between its first and last request that have at least one request "
+        "(0 when that span is under a day).",
+        "24/7 coverage: an extraction job fills every hour of its lifetime.",
+        _T,
+        0.0,
+        "share",
+        "high",
+        "active in {value} of the hours of its lifetime",
+    ),
+]
+
+
+@family("timing", SPECS)
+def timing(b: Bucket) -> dict[str, np.ndarray]:
+    """Regularity, burstiness and daily rhythm per account."""
+    n, c = b.n, b.codes
+    ts = b.col(A.TS)
+    reqs = agg.count(c, n)
+    enough = reqs >= b.context.config.min_requests_for_timing
+
+    order = np.lexsort((ts, c))
+    cs, tss = c[order], ts[order]
+    gap = np.diff(tss).astype(np.float64)
+    same = cs[1:] == cs[:-1]
+    use = same & (gap <= 6 * 3600)
+    gap_c = cs[1:][use]
+    g = gap[use]
+    m = agg.mean(gap_c, g, n, np.nan)
+    s = agg.std(gap_c, g, n, np.nan)
+    cv = np.where(enough & (m > 0), s / np.where(m > 0, m, 1), 1.0)
+    cv = np.where(np.isnan(cv), 1.0, cv)
+
+    minute = ts // 60
+    pc, cnt = agg._pairs(c, minute.astype(np.uint64) + 1)
+    peak = np.zeros(n)
+    np.maximum.at(peak, pc, cnt)
+    active_minutes = np.bincount(pc, minlength=n)
+    burst = np.where(enough, peak / np.maximum(reqs / np.maximum(active_minutes, 1), 1e-9), 1.0)
+
+    hours = agg.bin_matrix(c, b.col(A.HOUR), n, 24)
+    ent = np.where(enough, agg.entropy_of_bins(hours), 0.0)
+    w = b.context.config.quiet_window_hours
+    rolled = sum(np.roll(hours, -k, axis=1) for k in range(w))  # circular 6-hour windows
+    quiet = np.where(enough, rolled.min(axis=1) / np.maximum(reqs, 1), 0.0)
+
+    weekday = b.col(A.WEEKDAY)
+    weekend = weekday >= 5
+    days = np.arange(
+        b.context.window_start // 86_400, b.context.window_end // 86_400 + 1, dtype=np.int64
+    )
+    n_weekend_days = int(((days + 3) % 7 >= 5).sum())
+    n_week_days = len(days) - n_weekend_days
+    we = agg.total(c, weekend.astype(float), n)
+    wd = reqs - we
+    if n_weekend_days and n_week_days:
+        ratio = (we / n_weekend_days) / np.maximum(wd / n_week_days, 1e-9)
+        ratio = np.where(enough & (wd > 0), np.minimum(ratio, 10.0), 1.0)
+    else:
+        ratio = np.ones(n)
+
+    hour_index = (ts // 3600).astype(np.uint64) + 1
+    active_hours = agg.nunique(c, hour_index, n)
+    first = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first, c, ts)
+    last = np.zeros(n, dtype=np.int64)
+    np.maximum.at(last, c, ts)
+    lifetime_hours = (last // 3600 - first // 3600) + 1
+    coverage = np.where(
+        enough & (lifetime_hours >= 24), active_hours / np.maximum(lifetime_hours, 1), 0.0
+    )
+    return {
+        "interarrival_cv": np.minimum(cv, 20.0),
+        "burstiness": burst,
+        "hour_entropy": ent,
+        "quiet_hours_share": quiet,
+        "weekend_ratio": ratio,
+        "hourly_coverage": coverage,
+    }

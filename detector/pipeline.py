@@ -1,0 +1,259 @@
+"""Log → per-account feature table, in bounded memory.
+
+Pass 1 streams the log chunk by chunk (ingest → annotate), collects the small
+population facts the features need (time window, models' first appearance, a prompt
+sample for the topic model), and routes each annotated chunk to an account-hash
+bucket: kept in memory when the whole log fits one bucket, otherwise spilled to a
+temporary Parquet file per bucket. Pass 2 computes the features bucket by bucket
+with the pure :func:`detector.features.compute_bucket`, so peak memory depends on the
+bucket size (``Config.bucket_target_rows``), not on the size of the log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from detector import annotate as A
+from detector import schema as S
+from detector.config import DEFAULT, Config
+from detector.features import Context, active_specs, compute_bucket
+from detector.ingest import IngestReport, discover, iter_clean, read_accounts
+from detector.topics import TopicModel, fit_topic_model
+
+TOPIC_ROWS_PER_ACCOUNT_CHUNK = 32
+# a newly released model must first appear this long after the window starts
+NEW_MODEL_MIN_OFFSET_S = 86_400
+NEW_MODEL_MIN_SHARE = 0.005
+
+Progress = Callable[[str, int], None]
+
+
+@dataclass
+class FeatureResult:
+    """A feature table and everything needed to explain how it was made."""
+
+    features: pd.DataFrame
+    report: IngestReport
+    context: Context
+    omitted: dict[str, str]
+    topic_model: TopicModel | None
+    n_buckets: int
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def window(self) -> tuple[str, str]:
+        """First and last request time as ISO strings."""
+        fmt = "%Y-%m-%dT%H:%M:%SZ"
+        start = dt.datetime.fromtimestamp(self.context.window_start, dt.UTC).strftime(fmt)
+        end = dt.datetime.fromtimestamp(self.context.window_end, dt.UTC).strftime(fmt)
+        return start, end
+
+    def metadata(self) -> dict[str, Any]:
+        """JSON-able description: window, omitted features and why, ingest counts."""
+        start, end = self.window
+        return {
+            "window_start": start,
+            "window_end": end,
+            "accounts": len(self.features),
+            "features": list(self.features.columns),
+            "omitted_features": self.omitted,
+            "newest_model": self.context.newest_model,
+            "ingest": self.report.to_dict(),
+            "buckets": self.n_buckets,
+        }
+
+
+def estimate_rows(paths: Path | Sequence[Path], start: dt.date | None, end: dt.date | None) -> int:
+    """Rows in the log: exact for Parquet (footer metadata), from file size otherwise."""
+    files, _ = discover(paths, start=start, end=end)
+    rows = 0
+    for f in files:
+        if f.fmt == "parquet":
+            try:
+                rows += pq.ParquetFile(f.path).metadata.num_rows
+            except Exception:  # unreadable files are reported by ingest itself
+                continue
+        else:
+            # assume ~150 bytes per row (gzip ~6x): errs towards more buckets, which is safe
+            rows += f.path.stat().st_size * (6 if f.gzipped else 1) // 150
+    return rows
+
+
+class _Buckets:
+    """Annotated chunks routed by account hash: in memory, or one Parquet file per bucket."""
+
+    def __init__(self, n_buckets: int) -> None:
+        self.n = n_buckets
+        self._memory: list[pd.DataFrame] = []
+        self._dir = (
+            tempfile.TemporaryDirectory(prefix="detector-buckets-") if n_buckets > 1 else None
+        )
+        self._writers: dict[int, pq.ParquetWriter] = {}
+
+    def add(self, frame: pd.DataFrame) -> None:
+        if self._dir is None:
+            self._memory.append(frame)
+            return
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        ids = pa.array(frame[S.ACCOUNT_ID].to_numpy(dtype=object), pa.string())
+        bucket = (A.hash_strings(ids) % np.uint64(self.n)).astype(np.int64)
+        order = np.argsort(bucket, kind="stable")
+        bounds = np.searchsorted(bucket[order], np.arange(self.n + 1))
+        for b in range(self.n):
+            lo, hi = bounds[b], bounds[b + 1]
+            if hi <= lo:
+                continue
+            part = table.take(pa.array(order[lo:hi]))
+            writer = self._writers.get(b)
+            if writer is None:
+                writer = pq.ParquetWriter(
+                    Path(self._dir.name) / f"bucket-{b:05d}.parquet", table.schema
+                )
+                self._writers[b] = writer
+            writer.write_table(part)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        if self._dir is None:
+            if self._memory:
+                yield pd.concat(self._memory, ignore_index=True)
+            return
+        for writer in self._writers.values():
+            writer.close()
+        for b in sorted(self._writers):
+            yield pq.read_table(Path(self._dir.name) / f"bucket-{b:05d}.parquet").to_pandas()
+
+    def close(self) -> None:
+        if self._dir is not None:
+            self._dir.cleanup()
+
+
+def _topic_sample(frame: pd.DataFrame, size: int) -> list[str]:
+    """A deterministic, evenly strided sample of prompt heads to fit topics on."""
+    prompts = frame[S.PROMPT]
+    step = max(1, len(prompts) // max(size, 1))
+    texts = pc.utf8_slice_codeunits(A._arrow(prompts.iloc[::step]), 0, 300)
+    return [t for t in texts.to_pylist() if t]
+
+
+def build_features(
+    log: Path | Sequence[Path],
+    *,
+    accounts: Path | pd.DataFrame | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    config: Config = DEFAULT,
+    topic_model: TopicModel | None = None,
+    fit_topics: bool = True,
+    quarantine_path: Path | None = None,
+    progress: Progress | None = None,
+    bucket_hook: Callable[[pd.DataFrame, Context], Any] | None = None,
+) -> FeatureResult:
+    """Read ``log`` and return one feature row per account.
+
+    Parameters
+    ----------
+    topic_model : a fitted topic model (from a model bundle) to assign topics with;
+        when ``None`` and ``fit_topics``, one is fitted on a sample of the first chunk.
+    bucket_hook : called with each bucket's annotated frame (e.g. to collect
+        cross-account evidence); its results are returned in ``extras["bucket_hook"]``.
+    """
+    report = IngestReport()
+    table = read_accounts(accounts) if isinstance(accounts, (str, Path)) else accounts
+    n_buckets = max(1, math.ceil(estimate_rows(log, start, end) / config.bucket_target_rows))
+    buckets = _Buckets(n_buckets)
+    model_first: dict[str, int] = {}
+    model_rows: dict[str, int] = {}
+    t_min, t_max = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+    try:
+        for chunk in iter_clean(
+            log, start=start, end=end, config=config, quarantine_path=quarantine_path, report=report
+        ):
+            if S.PROMPT in chunk.columns and topic_model is None and fit_topics:
+                sample = _topic_sample(chunk, config.topic_sample_rows)
+                if sample:
+                    topic_model = fit_topic_model(sample, config)
+            mask = None
+            if topic_model is not None:
+                mask = (
+                    chunk.groupby(S.ACCOUNT_ID, sort=False).cumcount()
+                    < TOPIC_ROWS_PER_ACCOUNT_CHUNK
+                ).to_numpy()
+            ann = A.annotate(chunk, config=config, topic_model=topic_model, topic_mask=mask)
+            t_min = min(t_min, int(ann[A.TS].min()))
+            t_max = max(t_max, int(ann[A.TS].max()))
+            stats = ann.groupby(S.MODEL, sort=False)[A.TS].agg(["min", "size"])
+            for name, row in stats.iterrows():  # one row per model name, not per request
+                model_first[name] = min(model_first.get(name, row["min"]), int(row["min"]))
+                model_rows[name] = model_rows.get(name, 0) + int(row["size"])
+            buckets.add(ann)
+            if progress:
+                progress("ingest", len(chunk))
+        if report.kept == 0:
+            from detector.ingest import IngestError
+
+            raise IngestError(
+                f"{log}: no valid request rows to score (read {report.read:,}, "
+                f"quarantined {report.quarantined:,}); run `detector validate` for the reasons"
+            )
+        present = set(S.REQUIRED) | report.present_optional
+        if table is not None:
+            present |= set(table.columns) & set(S.ACCOUNT_COLUMNS)
+        newest, newest_ts = _newest_model(model_first, model_rows, t_min)
+        context = Context(
+            window_start=t_min,
+            window_end=t_max,
+            present=frozenset(present),
+            newest_model=newest,
+            newest_model_first_ts=newest_ts,
+            accounts=table,
+            config=config,
+        )
+        parts, hooked = [], []
+        for frame in buckets:
+            parts.append(compute_bucket(frame, context))
+            if bucket_hook is not None:
+                hooked.append(bucket_hook(frame, context))
+            if progress:
+                progress("features", len(frame))
+    finally:
+        buckets.close()
+    features = pd.concat(parts).sort_index() if parts else pd.DataFrame()
+    _, omitted = active_specs(context)
+    return FeatureResult(
+        features=features,
+        report=report,
+        context=context,
+        omitted=omitted,
+        topic_model=topic_model,
+        n_buckets=n_buckets,
+        extras={"bucket_hook": hooked},
+    )
+
+
+def _newest_model(
+    first: dict[str, int], rows: dict[str, int], window_start: int
+) -> tuple[str | None, int | None]:
+    """The model released inside the window: first seen latest, after the first day,
+    and carrying a non-trivial share of traffic."""
+    total = sum(rows.values()) or 1
+    candidates = [
+        (ts, name)
+        for name, ts in first.items()
+        if ts >= window_start + NEW_MODEL_MIN_OFFSET_S and rows[name] / total >= NEW_MODEL_MIN_SHARE
+    ]
+    if not candidates:
+        return None, None
+    ts, name = max(candidates)
+    return name, int(ts)
