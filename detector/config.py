@@ -29,7 +29,7 @@ class Config:
     # topic model
     topic_clusters: int = 24
     topic_sample_rows: int = 20_000
-    topic_hash_features: int = 2**16
+    topic_hash_features: int = 2**15
 
     # features
     min_requests_for_timing: int = 5

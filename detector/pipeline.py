@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from detector import annotate as A
@@ -32,7 +31,6 @@ from detector.features import Context, active_specs, compute_bucket
 from detector.ingest import IngestReport, discover, iter_clean, read_accounts
 from detector.topics import TopicModel, fit_topic_model
 
-TOPIC_ROWS_PER_ACCOUNT_CHUNK = 32
 # a newly released model must first appear this long after the window starts
 NEW_MODEL_MIN_OFFSET_S = 86_400
 NEW_MODEL_MIN_SHARE = 0.005
@@ -139,12 +137,11 @@ class _Buckets:
             self._dir.cleanup()
 
 
-def _topic_sample(frame: pd.DataFrame, size: int) -> list[str]:
-    """A deterministic, evenly strided sample of prompt heads to fit topics on."""
+def _topic_sample(frame: pd.DataFrame, config: Config) -> pa.Array:
+    """A deterministic, evenly strided sample of prompt windows to fit topics on."""
     prompts = frame[S.PROMPT]
-    step = max(1, len(prompts) // max(size, 1))
-    texts = pc.utf8_slice_codeunits(A._arrow(prompts.iloc[::step]), 0, 300)
-    return [t for t in texts.to_pylist() if t]
+    step = max(1, len(prompts) // max(config.topic_sample_rows, 1))
+    return A.prompt_window(A._arrow(prompts.iloc[::step]), config)
 
 
 def build_features(
@@ -181,16 +178,10 @@ def build_features(
             log, start=start, end=end, config=config, quarantine_path=quarantine_path, report=report
         ):
             if S.PROMPT in chunk.columns and topic_model is None and fit_topics:
-                sample = _topic_sample(chunk, config.topic_sample_rows)
-                if sample:
+                sample = _topic_sample(chunk, config)
+                if len(sample):
                     topic_model = fit_topic_model(sample, config)
-            mask = None
-            if topic_model is not None:
-                mask = (
-                    chunk.groupby(S.ACCOUNT_ID, sort=False).cumcount()
-                    < TOPIC_ROWS_PER_ACCOUNT_CHUNK
-                ).to_numpy()
-            ann = A.annotate(chunk, config=config, topic_model=topic_model, topic_mask=mask)
+            ann = A.annotate(chunk, config=config, topic_model=topic_model)
             t_min = min(t_min, int(ann[A.TS].min()))
             t_max = max(t_max, int(ann[A.TS].max()))
             stats = ann.groupby(S.MODEL, sort=False)[A.TS].agg(["min", "size"])

@@ -1,23 +1,57 @@
 """The fitted, versioned text model that assigns prompts to topics.
 
-HashingVectorizer (stateless, no vocabulary to store) + TF-IDF weights + MiniBatchKMeans
-fitted on a sample of the training population's prompts. It is saved inside the model
-bundle so scoring assigns the same topics the model was trained on.
+Prompts are turned into hashed bag-of-words vectors entirely in Arrow/numpy (split on
+whitespace, trim punctuation, drop stop words and non-words at the *vocabulary*
+level, hash each distinct token once), weighted by TF-IDF and assigned to the nearest
+of ``n_topics`` MiniBatchKMeans centroids fitted on a sample of the training
+population. There is no Python loop per prompt, so every request gets a topic and
+topic features do not depend on row order. The fitted model is saved inside the
+model bundle so scoring uses the topics the model was trained on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import scipy.sparse as sp
 from sklearn.cluster import MiniBatchKMeans
-from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfTransformer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Normalizer
 
 from detector.config import DEFAULT, Config
 
-TOPIC_MODEL_VERSION = "hash-tfidf-kmeans/1"
+TOPIC_MODEL_VERSION = "arrow-hash-tfidf-kmeans/1"
+_PUNCT = "\"'`.,;:!?()[]{}<>*_#|/\\-=+~^…“”‘’"
+_STOP = np.array(sorted(ENGLISH_STOP_WORDS), dtype=object)
+
+
+def hash_vectorise(texts: pa.Array, n_features: int) -> sp.csr_matrix:
+    """Bag-of-words counts of lower-cased ``texts`` in a hashed space of ``n_features``."""
+    tokens = pc.utf8_split_whitespace(pc.fill_null(texts, ""))
+    if isinstance(tokens, pa.ChunkedArray):
+        tokens = tokens.combine_chunks()
+    lengths = pc.list_value_length(tokens).to_numpy(zero_copy_only=False)
+    flat = pc.utf8_trim(pc.list_flatten(tokens), _PUNCT)
+    enc = pc.dictionary_encode(flat)
+    vocab = enc.dictionary
+    vocab_np = vocab.to_numpy(zero_copy_only=False).astype(object)
+    is_word = pc.match_substring_regex(vocab, r"^[a-z][a-z']+$").to_numpy(zero_copy_only=False)
+    is_word &= ~np.isin(vocab_np, _STOP)
+    buckets = (pd.util.hash_array(vocab_np, categorize=False) % np.uint64(n_features)).astype(
+        np.int64
+    )
+    idx = enc.indices.to_numpy(zero_copy_only=False)
+    rows = np.repeat(np.arange(len(lengths)), np.nan_to_num(lengths).astype(np.int64))
+    keep = is_word[idx]
+    data = np.ones(int(keep.sum()), dtype=np.float32)
+    m = sp.coo_matrix(
+        (data, (rows[keep], buckets[idx][keep])), shape=(len(lengths), n_features)
+    ).tocsr()
+    m.sum_duplicates()
+    return m
 
 
 class TopicModel:
@@ -26,7 +60,7 @@ class TopicModel:
     Parameters
     ----------
     n_topics : number of k-means clusters.
-    n_features : hashing space of the vectoriser.
+    n_features : size of the hashed token space.
     random_state : seed of k-means.
     """
 
@@ -43,41 +77,32 @@ class TopicModel:
         self.n_features = n_features
         self.random_state = random_state
 
-    def _vectoriser(self) -> HashingVectorizer:
-        return HashingVectorizer(
-            n_features=self.n_features,
-            alternate_sign=False,
-            norm=None,
-            lowercase=True,
-            stop_words="english",
-            token_pattern=r"(?u)\b[^\W\d_][^\W\d_]+\b",
-            dtype=np.float32,
-        )
-
-    def fit(self, texts: Sequence[str]) -> TopicModel:
-        """Fit TF-IDF weights and k-means on ``texts`` (a sample of prompts)."""
-        texts = [t for t in texts if t]
-        k = max(1, min(self.n_topics, len(texts)))
+    def fit(self, texts: pa.Array) -> TopicModel:
+        """Fit TF-IDF weights and k-means on ``texts`` (a sample of lower-cased prompts)."""
+        x = hash_vectorise(texts, self.n_features)
+        x = x[np.asarray(x.getnnz(axis=1) > 0)]
+        k = max(1, min(self.n_topics, x.shape[0]))
         self.weights_ = make_pipeline(TfidfTransformer(sublinear_tf=True), Normalizer())
-        x = self.weights_.fit_transform(self._vectoriser().transform(texts or [""]))
+        if x.shape[0] == 0:
+            x = sp.csr_matrix(np.ones((1, self.n_features), dtype=np.float32))
+        xw = self.weights_.fit_transform(x)
         self.kmeans_ = MiniBatchKMeans(
-            n_clusters=k, random_state=self.random_state, n_init=3, batch_size=4096
-        ).fit(x)
+            n_clusters=k, random_state=self.random_state, n_init=1, batch_size=4096
+        ).fit(xw)
         self.n_topics_ = k
         return self
 
-    def assign(self, texts: Sequence[str]) -> np.ndarray:
-        """Topic id of each text (int16); empty text gets -1."""
-        if not len(texts):
+    def assign(self, texts: pa.Array) -> np.ndarray:
+        """Topic id of each text (int16); a text with no words gets -1."""
+        if len(texts) == 0:
             return np.empty(0, dtype=np.int16)
-        x = self.weights_.transform(self._vectoriser().transform(texts))
-        topics = self.kmeans_.predict(x).astype(np.int16)
-        empty = np.asarray(x.getnnz(axis=1) == 0)
-        topics[empty] = -1
+        x = hash_vectorise(texts, self.n_features)
+        topics = self.kmeans_.predict(self.weights_.transform(x)).astype(np.int16)
+        topics[np.asarray(x.getnnz(axis=1) == 0)] = -1
         return topics
 
 
-def fit_topic_model(texts: Sequence[str], config: Config = DEFAULT) -> TopicModel:
+def fit_topic_model(texts: pa.Array, config: Config = DEFAULT) -> TopicModel:
     """Fit the topic model with the configured size."""
     return TopicModel(
         n_topics=config.topic_clusters,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -64,6 +65,36 @@ def parse_day(value: str | None, option: str) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise fail(f"{option}: {value!r} is not a date in YYYY-MM-DD form") from None
+
+
+@contextlib.contextmanager
+def progress_reporter(quiet: bool = False) -> Iterator[Callable[[str, int], None] | None]:
+    """A ``progress(stage, rows)`` callback drawing rich progress on a terminal.
+
+    Quiet (``None``) when ``--quiet`` or when stderr is not a terminal, so cron logs and
+    pipes get no control characters.
+    """
+    if quiet or not is_interactive():
+        yield None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, rows: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=None)
+            bar.update(tasks[stage], advance=rows)
+
+        yield update
 
 
 def is_interactive() -> bool:

@@ -24,13 +24,30 @@ from detector.features import (  # noqa: F401  (imported to register the familie
 from detector.features.base import Bucket, Context
 from detector.features.registry import FAMILIES, SPECS, FeatureSpec
 
-__all__ = ["SPECS", "Bucket", "Context", "FeatureSpec", "active_specs", "compute_bucket"]
+# catalogue order: the order of columns in feature tables and of sections in docs/features.md
+FAMILY_ORDER = ("volume", "timing", "content", "diversity", "shape", "adoption", "infra", "account")
+
+__all__ = [
+    "SPECS",
+    "Bucket",
+    "Context",
+    "FeatureSpec",
+    "active_specs",
+    "compute_bucket",
+    "ordered_specs",
+]
+
+
+def ordered_specs() -> list[FeatureSpec]:
+    """Every registered feature, in catalogue order."""
+    assert set(FAMILY_ORDER) == set(FAMILIES), "FAMILY_ORDER must name every family"
+    return [spec for name in FAMILY_ORDER for spec in FAMILIES[name].specs]
 
 
 def active_specs(context: Context) -> tuple[list[FeatureSpec], dict[str, str]]:
     """Features computable on this log, and the omitted ones with the missing columns."""
     active, omitted = [], {}
-    for spec in SPECS.values():
+    for spec in ordered_specs():
         missing = [c for c in spec.needs if not context.has(c)]
         if missing:
             omitted[spec.name] = "missing column(s): " + ", ".join(missing)
@@ -49,7 +66,7 @@ def compute_bucket(frame: pd.DataFrame, context: Context) -> pd.DataFrame:
     specs, _ = active_specs(context)
     wanted = {s.name for s in specs}
     columns: dict[str, np.ndarray] = {}
-    for fam in FAMILIES.values():
+    for fam in (FAMILIES[name] for name in FAMILY_ORDER):
         values = fam.func(bucket)
         for spec in fam.specs:
             if spec.name not in wanted:

@@ -1,0 +1,50 @@
+"""``docs/features.md`` generated from the registry, so the doc cannot drift from the code."""
+
+from __future__ import annotations
+
+from detector.features import FAMILIES, FAMILY_ORDER
+
+_FAMILY_TITLES = {
+    "volume": "Volume",
+    "timing": "Timing",
+    "content": "Content (needs `prompt`)",
+    "diversity": "Diversity (needs `prompt`)",
+    "shape": "Request shape",
+    "adoption": "Model adoption",
+    "infra": "Infrastructure",
+    "account": "Account (needs the account table)",
+}
+
+_HEADER = """# Feature catalogue
+
+Generated from `detector/features/` by `detector catalogue` — do not edit by hand;
+a test fails when this file and the registry disagree.
+
+Each account in a log becomes one row of these features. A feature whose contract
+column is missing from a log is omitted (and named in the output's metadata); an
+account with too little data for a feature gets the neutral value listed.
+
+*Scale* is how the model preprocesses the value (`log` = log1p then robust scaling,
+`share` = a value in [0, 1], `linear` = robust scaling). *Suspicious side* is the
+direction the model may isolate on: values on the other side are clipped to the
+population median, so an account that is extreme in a harmless direction (very
+human, very diverse) is not an outlier.
+"""
+
+
+def catalogue_markdown() -> str:
+    """The full text of ``docs/features.md``."""
+    lines = [_HEADER]
+    for name in FAMILY_ORDER:
+        lines.append(f"\n## {_FAMILY_TITLES.get(name, name)}\n")
+        lines.append(
+            "| feature | definition | unit | needs | neutral | scale | suspicious side | why it separates extraction from product use |"
+        )
+        lines.append("|---|---|---|---|---|---|---|---|")
+        for s in FAMILIES[name].specs:
+            needs = ", ".join(f"`{c}`" for c in s.needs)
+            lines.append(
+                f"| `{s.name}` | {s.description} | {s.unit} | {needs} | {s.neutral:g} | "
+                f"{s.scale} | {s.direction} | {s.why} |"
+            )
+    return "\n".join(lines) + "\n"
