@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from detector import annotate as A
 from detector import schema as S
 from detector.config import DEFAULT, Config
+from detector.coordination import bucket_evidence, link_accounts
 from detector.features import Context, active_specs, compute_bucket
 from detector.ingest import IngestReport, discover, iter_clean, read_accounts
 from detector.topics import TopicModel, fit_topic_model
@@ -155,7 +156,7 @@ def build_features(
     fit_topics: bool = True,
     quarantine_path: Path | None = None,
     progress: Progress | None = None,
-    bucket_hook: Callable[[pd.DataFrame, Context], Any] | None = None,
+    coordination: bool = True,
 ) -> FeatureResult:
     """Read ``log`` and return one feature row per account.
 
@@ -163,8 +164,8 @@ def build_features(
     ----------
     topic_model : a fitted topic model (from a model bundle) to assign topics with;
         when ``None`` and ``fit_topics``, one is fitted on a sample of the first chunk.
-    bucket_hook : called with each bucket's annotated frame (e.g. to collect
-        cross-account evidence); its results are returned in ``extras["bucket_hook"]``.
+    coordination : link accounts into clusters and add the cluster features (the
+        clusters are in ``extras["clusters"]``).
     """
     report = IngestReport()
     table = read_accounts(accounts) if isinstance(accounts, (str, Path)) else accounts
@@ -211,17 +212,23 @@ def build_features(
             accounts=table,
             config=config,
         )
-        parts, hooked = [], []
+        parts, evidence = [], []
         for frame in buckets:
             parts.append(compute_bucket(frame, context))
-            if bucket_hook is not None:
-                hooked.append(bucket_hook(frame, context))
+            if coordination:
+                evidence.append(bucket_evidence(frame, context))
             if progress:
                 progress("features", len(frame))
     finally:
         buckets.close()
     features = pd.concat(parts).sort_index() if parts else pd.DataFrame()
-    _, omitted = active_specs(context)
+    specs, omitted = active_specs(context)
+    extras: dict[str, Any] = {}
+    if coordination:
+        clusters = link_accounts(evidence, accounts=table, context=context, features=features)
+        extras["clusters"] = clusters
+        features = features.join(clusters.features)
+    features = features[[s.name for s in specs if s.name in features.columns]]
     return FeatureResult(
         features=features,
         report=report,
@@ -229,7 +236,7 @@ def build_features(
         omitted=omitted,
         topic_model=topic_model,
         n_buckets=n_buckets,
-        extras={"bucket_hook": hooked},
+        extras=extras,
     )
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+# the coordination family is defined beside the cross-account linking it comes from
+from detector import coordination  # noqa: F401
 from detector import schema as S
 from detector.features import (  # noqa: F401  (imported to register the families)
     account,
@@ -25,7 +27,17 @@ from detector.features.base import Bucket, Context
 from detector.features.registry import FAMILIES, SPECS, FeatureSpec
 
 # catalogue order: the order of columns in feature tables and of sections in docs/features.md
-FAMILY_ORDER = ("volume", "timing", "content", "diversity", "shape", "adoption", "infra", "account")
+FAMILY_ORDER = (
+    "volume",
+    "timing",
+    "content",
+    "diversity",
+    "shape",
+    "adoption",
+    "infra",
+    "account",
+    "coordination",
+)
 
 __all__ = [
     "SPECS",
@@ -63,10 +75,11 @@ def compute_bucket(frame: pd.DataFrame, context: Context) -> pd.DataFrame:
     too little data, and any non-finite value left is replaced by the neutral value.
     """
     bucket = Bucket.from_frame(frame, context)
+    # cross-bucket families (coordination) are added by the pipeline after all buckets
     specs, _ = active_specs(context)
     wanted = {s.name for s in specs}
     columns: dict[str, np.ndarray] = {}
-    for fam in (FAMILIES[name] for name in FAMILY_ORDER):
+    for fam in (FAMILIES[name] for name in FAMILY_ORDER if FAMILIES[name].per_bucket):
         values = fam.func(bucket)
         for spec in fam.specs:
             if spec.name not in wanted:
@@ -76,4 +89,4 @@ def compute_bucket(frame: pd.DataFrame, context: Context) -> pd.DataFrame:
             v = np.asarray(values[spec.name], dtype=np.float64)
             columns[spec.name] = np.where(np.isfinite(v), v, spec.neutral)
     out = pd.DataFrame(columns, index=pd.Index(bucket.account_ids, name=S.ACCOUNT_ID))
-    return out[[s.name for s in specs]]
+    return out[[s.name for s in specs if s.name in columns]]

@@ -60,19 +60,31 @@ def nunique(codes: np.ndarray, key: np.ndarray, n: int, ignore_zero: bool = True
     return np.bincount(pairs[0], minlength=n).astype(np.float64)
 
 
-def _pairs(
+def pair_counts(
     codes: np.ndarray, key: np.ndarray, ignore_zero: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (account, key) pairs and the number of rows of each."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (account, key) pairs and the number of rows of each: (codes, keys, counts)."""
     c, k = codes, key
     if ignore_zero:
         keep = key != 0
         c, k = codes[keep], key[keep]
     if len(c) == 0:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
-    frame = pd.DataFrame({"c": c, "k": k})
-    counts = frame.groupby(["c", "k"], sort=False).size()
-    return counts.index.get_level_values(0).to_numpy(), counts.to_numpy(dtype=np.float64)
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty.astype(key.dtype), np.empty(0, dtype=np.float64)
+    counts = pd.DataFrame({"c": c, "k": k}).groupby(["c", "k"], sort=False).size()
+    return (
+        counts.index.get_level_values(0).to_numpy(),
+        counts.index.get_level_values(1).to_numpy(),
+        counts.to_numpy(dtype=np.float64),
+    )
+
+
+def _pairs(
+    codes: np.ndarray, key: np.ndarray, ignore_zero: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (account, key) pairs' account codes and row counts."""
+    c, _, cnt = pair_counts(codes, key, ignore_zero)
+    return c, cnt
 
 
 def top_share_and_entropy(

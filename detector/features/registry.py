@@ -64,13 +64,17 @@ class Family:
     name: str
     func: FamilyFunc
     specs: tuple[FeatureSpec, ...]
+    per_bucket: bool = True
+    """False for families computed across buckets (coordination links accounts)."""
 
 
 FAMILIES: dict[str, Family] = {}
 SPECS: dict[str, FeatureSpec] = {}
 
 
-def family(name: str, specs: list[FeatureSpec]) -> Callable[[FamilyFunc], FamilyFunc]:
+def family(
+    name: str, specs: list[FeatureSpec], *, per_bucket: bool = True
+) -> Callable[[FamilyFunc], FamilyFunc]:
     """Register a feature family under ``name`` producing the columns in ``specs``."""
 
     def register(func: FamilyFunc) -> FamilyFunc:
@@ -80,7 +84,7 @@ def family(name: str, specs: list[FeatureSpec]) -> Callable[[FamilyFunc], Family
             if spec.name in SPECS:
                 raise ValueError(f"feature {spec.name!r} registered twice")
             SPECS[spec.name] = spec
-        FAMILIES[name] = Family(name, func, tuple(specs))
+        FAMILIES[name] = Family(name, func, tuple(specs), per_bucket)
         return func
 
     return register

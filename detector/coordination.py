@@ -1,0 +1,480 @@
+"""Cross-account coordination: find groups of accounts run by one operator ("hydra").
+
+Per-account outlier scores miss an extraction job spread thin over many accounts.
+What gives such a job away is what its accounts share. This module links accounts by
+shared *evidence* and turns each linked group into cluster features that every
+member carries into the model.
+
+Evidence and linking
+--------------------
+Each account emits *tokens*. A strong token links on its own (a shared payment
+fingerprint or org id). Weak evidence (its top prompt templates/wrappers, its client
+networks, the 2-hour bin it was created in, the 2-hour bin of its first request)
+only links in pairs of two *different* kinds — template∧creation, template∧network,
+template∧activation, network∧creation, network∧activation — so a generic template or
+a busy cloud network alone links nothing. This is banding as in LSH: an AND of two
+kinds per token, an OR over tokens. Two bins per time (offset by half a bin) keep
+accounts created a minute apart across a bin edge together.
+
+Tokens shared by more than ``max_token_accounts`` accounts are dropped as
+non-specific. Accounts sharing a token are joined to the token's first account
+(a star, not a clique), and clusters are the connected components: the work is
+linear in the number of tokens — no all-pairs comparison.
+
+Sharing alone is not an alert: a benign organisation (one card, one server pool) is
+a cluster, but its cluster features (diverse templates, accounts created months
+apart, unsynchronised activity) look nothing like a hydra's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from detector import annotate as A
+from detector import schema as S
+from detector.features import agg
+from detector.features.base import Bucket, Context
+from detector.features.registry import FeatureSpec, family
+
+TOP_KEYS = 3
+MIN_KEY_SHARE = 0.2
+MIN_KEY_ROWS = 3
+TIME_BIN_S = 2 * 3600
+NEW_ACCOUNT_DAYS = 14.0
+STRONG_KINDS = ("payment", "org")
+PAIRED_KINDS = (
+    ("template", "created"),
+    ("template", "network"),
+    ("template", "activation"),
+    ("network", "created"),
+    ("network", "activation"),
+)
+KIND_WORDS = {
+    "payment": "a payment card",
+    "org": "an organisation",
+    "template": "a prompt template or wrapper",
+    "network": "a client network",
+    "created": "creation time",
+    "activation": "start time",
+}
+
+SPECS = [
+    FeatureSpec(
+        "cluster_size",
+        "coordination",
+        "count",
+        "Accounts in the account's coordination cluster (1 when unlinked).",
+        "Hydra campaigns spread one job over many accounts that each look light.",
+        (S.ACCOUNT_ID,),
+        1.0,
+        "log",
+        "high",
+        "one of {value} linked accounts",
+    ),
+    FeatureSpec(
+        "cluster_requests_per_day",
+        "coordination",
+        "per_day",
+        "Requests per day of the whole cluster (the account's own when unlinked).",
+        "The combined volume of a hydra is that of a bulk extraction job.",
+        (S.ACCOUNT_ID,),
+        0.0,
+        "log",
+        "high",
+        "its cluster sends {value} requests per day",
+    ),
+    FeatureSpec(
+        "cluster_template_share",
+        "coordination",
+        "share",
+        "Mean share, over members, of requests in the cluster's most shared template or "
+        "wrapper (0 when unlinked).",
+        "One fixed extraction prompt shared by all of an operation's accounts.",
+        (S.PROMPT,),
+        0.0,
+        "share",
+        "high",
+        "its cluster sends {value} of its prompts in one shared template",
+    ),
+    FeatureSpec(
+        "cluster_synchrony",
+        "coordination",
+        "ratio",
+        "Mean pairwise correlation of members' hourly activity (0 when unlinked).",
+        "Load-balanced accounts start, stop and surge together (SynchroTrap).",
+        (S.ACCOUNT_ID,),
+        0.0,
+        "linear",
+        "high",
+        "its cluster's hourly activity is synchronised (correlation {value})",
+    ),
+    FeatureSpec(
+        "cluster_activation_spread_hours",
+        "coordination",
+        "hours",
+        "Hours between the first requests of the cluster's first and last member to start "
+        "(window length when unlinked).",
+        "Accounts of one campaign switch on together.",
+        (S.ACCOUNT_ID,),
+        0.0,
+        "log",
+        "low",
+        "its cluster's accounts started within {value}",
+    ),
+    FeatureSpec(
+        "cluster_creation_spread_hours",
+        "coordination",
+        "hours",
+        "Hours between the creation of the cluster's oldest and newest member "
+        "(one year when unlinked or unknown).",
+        "Hydra accounts are registered in one sitting; an organisation's are months apart.",
+        (S.CREATED_AT,),
+        8760.0,
+        "log",
+        "low",
+        "its cluster's accounts were created within {value}",
+    ),
+    FeatureSpec(
+        "cluster_new_member_share",
+        "coordination",
+        "share",
+        f"Share of the cluster's members whose account was under {NEW_ACCOUNT_DAYS:g} days old "
+        "at its first request (0 when unlinked).",
+        "Fresh accounts burned for one campaign.",
+        (S.CREATED_AT,),
+        0.0,
+        "share",
+        "high",
+        "{value} of its cluster's accounts are brand new",
+    ),
+]
+
+
+@family("coordination", SPECS, per_bucket=False)
+def _registered(b: Bucket) -> dict[str, np.ndarray]:  # pragma: no cover - not per bucket
+    raise RuntimeError("coordination features are computed across buckets by link_accounts")
+
+
+# --- per-bucket evidence ---------------------------------------------------------------------
+
+
+def bucket_evidence(frame: pd.DataFrame, context: Context) -> dict[str, Any]:
+    """What one bucket contributes to linking: top keys, hourly activity, first request.
+
+    This is the pure per-bucket half of coordination (runs beside the features).
+    """
+    b = Bucket.from_frame(frame, context)
+    n, c = b.n, b.codes
+    rows = []
+    kinds = [("network", A.NETWORK_KEY)]
+    if context.has(S.PROMPT):
+        kinds += [
+            ("template", A.TEMPLATE_KEY),
+            ("template", A.PREFIX_KEY),
+            ("template", A.SUFFIX_KEY),
+        ]
+    reqs = agg.count(c, n)
+    for kind, col in kinds:
+        pc, keys, cnt = agg.pair_counts(c, b.col(col))
+        if not len(pc):
+            continue
+        top = pd.DataFrame({"code": pc, "key": keys, "rows": cnt})
+        top["share"] = top["rows"] / reqs[top["code"].to_numpy()]
+        top = top[(top["share"] >= MIN_KEY_SHARE) & (top["rows"] >= MIN_KEY_ROWS)]
+        top = top.sort_values(["code", "rows", "key"], ascending=[True, False, True])
+        top = top.groupby("code", sort=False).head(TOP_KEYS)
+        top["kind"] = kind
+        rows.append(top)
+    evidence = (
+        pd.concat(rows, ignore_index=True)
+        if rows
+        else pd.DataFrame({"code": [], "key": [], "rows": [], "share": [], "kind": []})
+    )
+    evidence[S.ACCOUNT_ID] = b.account_ids[evidence["code"].to_numpy(dtype=np.int64)]
+    hours = int((context.window_end - context.window_start) // 3600) + 1
+    hour = ((b.col(A.TS) - context.window_start) // 3600).astype(np.int64)
+    hourly = agg.bin_matrix(c, hour, n, hours).astype(np.float32)
+    first = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first, c, b.col(A.TS))
+    return {
+        "accounts": b.account_ids,
+        "evidence": evidence.drop(columns=["code"]),
+        "hourly": hourly,
+        "first_ts": first,
+        "requests": reqs,
+    }
+
+
+# --- linking -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Clusters:
+    """Clusters found among accounts, and each member's cluster features.
+
+    ``membership`` maps account_id → cluster_id for clustered accounts only;
+    ``table`` has one row per cluster (members, evidence counts, combined behaviour).
+    """
+
+    features: pd.DataFrame
+    membership: pd.Series
+    table: pd.DataFrame
+    evidence_kinds: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def _time_tokens(kind: str, seconds: pd.Series) -> pd.DataFrame:
+    """Two overlapping bins per time, so neighbours across a bin edge still share one."""
+    s = seconds.dropna()
+    a = (s // TIME_BIN_S).astype(np.int64).astype(str)
+    b = ((s + TIME_BIN_S // 2) // TIME_BIN_S).astype(np.int64).astype(str)
+    return pd.concat(
+        [
+            pd.DataFrame({S.ACCOUNT_ID: s.index, "kind": kind, "token": "a" + a.to_numpy()}),
+            pd.DataFrame({S.ACCOUNT_ID: s.index, "kind": kind, "token": "b" + b.to_numpy()}),
+        ],
+        ignore_index=True,
+    )
+
+
+def _tokens(
+    evidence: pd.DataFrame, accounts: pd.DataFrame | None, first_ts: pd.Series
+) -> pd.DataFrame:
+    """(account_id, kind, token) rows: strong single tokens and paired weak ones."""
+    parts: dict[str, pd.DataFrame] = {}
+    ev = evidence[[S.ACCOUNT_ID, "kind", "key"]].copy()
+    ev["token"] = ev["key"].astype(str)
+    for kind in ("template", "network"):
+        parts[kind] = ev.loc[ev["kind"] == kind, [S.ACCOUNT_ID, "kind", "token"]]
+    parts["activation"] = _time_tokens("activation", first_ts.astype("float64"))
+    strong = []
+    if accounts is not None:
+        if S.CREATED_AT in accounts.columns:
+            created = accounts[S.CREATED_AT].dropna()
+            created_s = pd.Series(
+                created.astype("int64").to_numpy() // 1_000_000_000, index=created.index
+            )
+            parts["created"] = _time_tokens("created", created_s.astype("float64"))
+        for kind, col in (("payment", S.PAYMENT_FINGERPRINT), ("org", S.ORG_ID)):
+            if col in accounts.columns:
+                v = accounts[col].astype(str)
+                v = v[v.str.len() > 0]
+                strong.append(
+                    pd.DataFrame(
+                        {S.ACCOUNT_ID: v.index, "kind": kind, "token": kind + ":" + v.to_numpy()}
+                    )
+                )
+    paired = []
+    for k1, k2 in PAIRED_KINDS:
+        if k1 not in parts or k2 not in parts:
+            continue
+        m = parts[k1].merge(parts[k2], on=S.ACCOUNT_ID, suffixes=("_1", "_2"))
+        if len(m):
+            paired.append(
+                pd.DataFrame(
+                    {
+                        S.ACCOUNT_ID: m[S.ACCOUNT_ID].to_numpy(),
+                        "kind": f"{k1}+{k2}",
+                        "token": f"{k1}+{k2}:"
+                        + m["token_1"].to_numpy()
+                        + "|"
+                        + m["token_2"].to_numpy(),
+                    }
+                )
+            )
+    frames = strong + paired
+    if not frames:
+        return pd.DataFrame({S.ACCOUNT_ID: [], "kind": [], "token": []})
+    return pd.concat(frames, ignore_index=True).drop_duplicates()
+
+
+def cluster_id_for(members_min_id: str) -> str:
+    """A stable cluster id derived from the cluster's smallest member id."""
+    return "c-" + hashlib.sha256(members_min_id.encode("utf-8")).hexdigest()[:10]
+
+
+def link_accounts(
+    parts: list[dict[str, Any]],
+    *,
+    accounts: pd.DataFrame | None,
+    context: Context,
+    features: pd.DataFrame,
+    max_token_accounts: int | None = None,
+) -> Clusters:
+    """Link accounts into clusters and compute every member's cluster features.
+
+    Parameters
+    ----------
+    parts : the outputs of :func:`bucket_evidence`, one per bucket.
+    features : the per-account feature table (its index is the account universe).
+    """
+    index = features.index
+    n = len(index)
+    pos = pd.Series(np.arange(n), index=index)
+    evidence = (
+        pd.concat([p["evidence"] for p in parts], ignore_index=True) if parts else pd.DataFrame()
+    )
+    ids = np.concatenate([p["accounts"] for p in parts]) if parts else np.empty(0, dtype=object)
+    first_ts = pd.Series(
+        np.concatenate([p["first_ts"] for p in parts]) if parts else [], index=ids, dtype="int64"
+    ).reindex(index)
+    requests = (
+        pd.Series(
+            np.concatenate([p["requests"] for p in parts]) if parts else [],
+            index=ids,
+            dtype="float64",
+        )
+        .reindex(index)
+        .fillna(0.0)
+    )
+    table = accounts.reindex(index) if accounts is not None else None
+    tokens = _tokens(evidence, table, first_ts)
+    cap = max_token_accounts or max(1000, int(0.02 * n))
+    sizes = tokens.groupby("token")[S.ACCOUNT_ID].transform("size")
+    tokens = tokens[(sizes >= 2) & (sizes <= cap)]
+    member = pos.reindex(tokens[S.ACCOUNT_ID]).to_numpy()
+    hub = tokens.groupby("token")[S.ACCOUNT_ID].transform("first")
+    hub_pos = pos.reindex(hub).to_numpy()
+    graph = sp.coo_matrix((np.ones(len(member)), (member, hub_pos)), shape=(n, n))
+    n_comp, label = connected_components(graph, directed=False)
+    comp_size = np.bincount(label, minlength=n_comp)
+    size = comp_size[label].astype(np.float64)
+    clustered = size >= 2
+
+    # names: stable id from each cluster's smallest member
+    order = np.lexsort((index.to_numpy(dtype=str), label))
+    first_of = pd.Series(index.to_numpy()[order]).groupby(label[order]).first()
+    names = np.array([cluster_id_for(str(v)) for v in first_of.to_numpy()], dtype=object)
+    cluster_of = np.where(clustered, names[label], "")
+
+    # combined behaviour
+    window_days = context.window_days
+    comp_reqs = np.bincount(label, weights=requests.to_numpy(), minlength=n_comp)
+    feats: dict[str, np.ndarray] = {
+        "cluster_size": size,
+        "cluster_requests_per_day": comp_reqs[label] / window_days,
+    }
+    # template: the key most members share, and the members' mean share of it
+    tpl = evidence[evidence["kind"] == "template"] if len(evidence) else evidence
+    tshare = np.zeros(n)
+    if len(tpl):
+        t = tpl.assign(comp=label[pos.reindex(tpl[S.ACCOUNT_ID]).to_numpy()])
+        t = t[clustered[pos.reindex(t[S.ACCOUNT_ID]).to_numpy()]]
+        if len(t):
+            per_key = t.groupby(["comp", "key"]).agg(
+                members=(S.ACCOUNT_ID, "nunique"), share=("share", "sum")
+            )
+            per_key = per_key.sort_values(["members", "share"], ascending=False)
+            best = per_key.groupby(level="comp").head(1).reset_index()
+            mean_share = best["share"].to_numpy() / comp_size[best["comp"].to_numpy()]
+            comp_share = np.zeros(n_comp)
+            comp_share[best["comp"].to_numpy()] = np.minimum(mean_share, 1.0)
+            tshare = np.where(clustered, comp_share[label], 0.0)
+    feats["cluster_template_share"] = tshare
+    feats["cluster_synchrony"] = _synchrony(parts, index, label, n_comp, clustered)
+    first = first_ts.to_numpy(dtype=np.float64)
+    lo = np.full(n_comp, np.inf)
+    hi = np.full(n_comp, -np.inf)
+    np.minimum.at(lo, label, first)
+    np.maximum.at(hi, label, first)
+    window_hours = (context.window_end - context.window_start) / 3600.0
+    feats["cluster_activation_spread_hours"] = np.where(
+        clustered, (hi - lo)[label] / 3600.0, window_hours
+    )
+    if table is not None and S.CREATED_AT in table.columns:
+        created = table[S.CREATED_AT]
+        known = created.notna().to_numpy()
+        cs = np.where(known, created.astype("int64").to_numpy() // 1_000_000_000, np.nan).astype(
+            float
+        )
+        clo = np.full(n_comp, np.inf)
+        chi = np.full(n_comp, -np.inf)
+        np.fmin.at(clo, label, cs)
+        np.fmax.at(chi, label, cs)
+        spread = (chi - clo)[label] / 3600.0
+        neutral = 8760.0
+        feats["cluster_creation_spread_hours"] = np.where(
+            clustered & np.isfinite(spread), spread, neutral
+        )
+        age_days = (first - cs) / 86_400.0
+        new = (known & (age_days < NEW_ACCOUNT_DAYS)).astype(float)
+        new_share = np.bincount(label, weights=new, minlength=n_comp) / comp_size
+        feats["cluster_new_member_share"] = np.where(clustered, new_share[label], 0.0)
+    out = pd.DataFrame(feats, index=index)
+    membership = pd.Series(cluster_of, index=index, name=S.CLUSTER_ID)
+
+    # the cluster table: members and the evidence that linked them
+    in_cluster = tokens.assign(cluster_id=membership.reindex(tokens[S.ACCOUNT_ID]).to_numpy())
+    in_cluster = in_cluster[in_cluster["cluster_id"] != ""]
+    kinds = (
+        in_cluster.groupby(["cluster_id", "kind"])["token"].nunique().unstack(fill_value=0)
+        if len(in_cluster)
+        else pd.DataFrame()
+    )
+    summary = out[clustered].assign(cluster_id=cluster_of[clustered])
+    ctable = summary.groupby("cluster_id").agg(
+        members=("cluster_size", "size"),
+        requests_per_day=("cluster_requests_per_day", "first"),
+        template_share=("cluster_template_share", "first"),
+        synchrony=("cluster_synchrony", "first"),
+        activation_spread_hours=("cluster_activation_spread_hours", "first"),
+    )
+    evidence_kinds = (
+        {cid: {k: int(v) for k, v in row.items() if v} for cid, row in kinds.iterrows()}
+        if len(kinds)
+        else {}
+    )
+    ctable["evidence"] = [describe_evidence(evidence_kinds.get(cid, {})) for cid in ctable.index]
+    return Clusters(out, membership, ctable, evidence_kinds)
+
+
+def _synchrony(
+    parts: list[dict[str, Any]],
+    index: pd.Index,
+    label: np.ndarray,
+    n_comp: int,
+    clustered: np.ndarray,
+) -> np.ndarray:
+    """Mean pairwise Pearson correlation of members' hourly activity, per cluster.
+
+    With each member's centred hourly vector scaled to unit norm (z_i), the mean of the
+    off-diagonal correlations of a cluster of n is (‖Σ z_i‖² − n) / (n(n − 1)).
+    """
+    n = len(index)
+    if not parts or not clustered.any():
+        return np.zeros(n)
+    ids = np.concatenate([p["accounts"] for p in parts])
+    row = pd.Series(np.arange(len(ids)), index=ids).reindex(index).to_numpy()
+    members = np.flatnonzero(clustered)
+    hourly = np.concatenate([p["hourly"] for p in parts], axis=0)[row[members]].astype(np.float64)
+    z = hourly - hourly.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(z, axis=1, keepdims=True)
+    z = np.where(norm > 0, z / np.where(norm > 0, norm, 1), 0.0)
+    lab = label[members]
+    sums = np.zeros((n_comp, z.shape[1]))
+    np.add.at(sums, lab, z)
+    k = np.bincount(lab, minlength=n_comp).astype(float)
+    nonzero = np.bincount(lab, weights=(norm[:, 0] > 0).astype(float), minlength=n_comp)
+    sq = (sums**2).sum(axis=1)
+    mean_corr = np.where(k > 1, (sq - nonzero) / np.maximum(k * (k - 1), 1), 0.0)
+    out = np.zeros(n)
+    out[members] = mean_corr[lab]
+    return np.clip(out, -1.0, 1.0)
+
+
+def describe_evidence(kinds: dict[str, int]) -> str:
+    """Human summary of what linked a cluster, e.g. 'share a payment card'."""
+    phrases = []
+    for kind in STRONG_KINDS:
+        if kinds.get(kind):
+            phrases.append(f"share {KIND_WORDS[kind]}")
+    for k1, k2 in PAIRED_KINDS:
+        if kinds.get(f"{k1}+{k2}"):
+            phrases.append(f"share {KIND_WORDS[k1]} and {KIND_WORDS[k2]}")
+    return "; ".join(phrases)
