@@ -1,0 +1,486 @@
+"""Model bundles: one file holding a fitted model and everything needed to trust it.
+
+File format (``NAME.bundle``)::
+
+    DETECTOR-BUNDLE/1\\n
+    {"created_at": ..., "features": [...], "payload_sha256": ..., ...}\\n   (one JSON line)
+    <joblib payload bytes>
+
+The first line is a magic string; the second a JSON manifest with everything a reader
+may want to know *without unpickling*: name, version, features, config, library
+versions, training window, population fingerprint, the payload's length and SHA-256,
+and optionally an HMAC. The payload is a joblib pickle of the fitted
+:class:`~detector.model.AnomalyModel` and the caller's text models.
+
+**Unpickling executes code**, so :func:`load_bundle` checks everything it can from the
+manifest *before* it touches the payload: magic, manifest, payload length (truncation,
+trailing bytes), SHA-256, HMAC, library versions and the feature set. Only then is the
+payload unpickled.
+
+**Integrity vs authenticity.** The SHA-256 in the manifest detects corruption and
+truncation, but anybody who can write the file can also rewrite the digest. When the
+environment variable ``DETECTOR_BUNDLE_KEY`` is set at save time, an HMAC-SHA256 over
+the magic, the manifest and the payload is stored in the manifest; it can only be
+produced with the key, so it detects deliberate tampering. At load, a signed bundle
+needs the key and a valid HMAC; and when a key is available, unsigned bundles are
+refused too (otherwise stripping the HMAC would bypass it).
+
+Writes are atomic (temporary file in the same directory + :func:`os.replace`), so a
+reader never sees a half-written bundle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import os
+import platform
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import joblib
+import numpy as np
+import pandas as pd
+import sklearn
+
+from detector.model import AnomalyModel
+
+__all__ = [
+    "KEY_ENV",
+    "MAGIC",
+    "Bundle",
+    "BundleError",
+    "bundle_filename",
+    "library_versions",
+    "load_bundle",
+    "read_manifest",
+    "save_bundle",
+]
+
+MAGIC: Final = b"DETECTOR-BUNDLE/1"
+KEY_ENV: Final = "DETECTOR_BUNDLE_KEY"
+SUFFIX: Final = ".bundle"
+MAX_MANIFEST_BYTES: Final = 16 * 1024 * 1024
+_HMAC_FIELD: Final = "hmac_sha256"
+_NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_REQUIRED: Final = {
+    "format": str,
+    "name": str,
+    "version": str,
+    "created_at": str,
+    "features": list,
+    "versions": dict,
+    "payload_sha256": str,
+    "payload_bytes": int,
+}
+
+
+class BundleError(ValueError):
+    """A bundle cannot be used: corrupt, tampered, unsigned, or incompatible."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A loaded, verified bundle.
+
+    Attributes
+    ----------
+    model : the fitted AnomalyModel.
+    features : feature names, in the model's column order.
+    text_models : the fitted text models saved alongside (opaque to this module).
+    config : the pipeline configuration the model was trained with.
+    versions : library versions at save time.
+    training_window : ``{"start": ..., "end": ...}`` (strings, may be ``None``).
+    fingerprint : population fingerprint of the training accounts.
+    created_at : UTC ISO-8601 time of saving.
+    name, version : the bundle's name and version (``<name>-<YYYYMMDD>-<digest8>``).
+    manifest : the full manifest as read.
+    path : where it was loaded from.
+    """
+
+    model: AnomalyModel
+    features: tuple[str, ...]
+    text_models: dict[str, Any]
+    config: dict[str, Any]
+    versions: dict[str, str]
+    training_window: dict[str, str | None]
+    fingerprint: dict[str, Any]
+    created_at: str
+    name: str
+    version: str
+    manifest: dict[str, Any] = field(repr=False)
+    path: Path | None = None
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a pickled model depends on."""
+    return {
+        "python": platform.python_version(),
+        "sklearn": sklearn.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "joblib": joblib.__version__,
+    }
+
+
+def bundle_filename(name: str, created_at: str, payload_sha256: str) -> str:
+    """``<name>-<YYYYMMDD>-<first 8 hex digits of the payload SHA-256>.bundle``."""
+    return f"{_version(name, created_at, payload_sha256)}{SUFFIX}"
+
+
+def _version(name: str, created_at: str, payload_sha256: str) -> str:
+    day = _parse_created_at(created_at).strftime("%Y%m%d")
+    return f"{name}-{day}-{payload_sha256[:8]}"
+
+
+def _parse_created_at(created_at: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(created_at)
+    except ValueError:
+        raise BundleError(f"created_at {created_at!r} is not an ISO-8601 time") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _canonical(manifest: Mapping[str, Any]) -> bytes:
+    """The manifest as one canonical JSON line (sorted keys, ASCII, no NaN)."""
+    return json.dumps(
+        manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    ).encode("ascii")
+
+
+def _resolve_key(key: str | bytes | None) -> bytes | None:
+    if key is None:
+        key = os.environ.get(KEY_ENV) or None
+    if key is None:
+        return None
+    return key.encode("utf-8") if isinstance(key, str) else bytes(key)
+
+
+def _mac(key: bytes, manifest_wo_mac: Mapping[str, Any], payload: bytes) -> str:
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    mac.update(MAGIC + b"\n")
+    mac.update(_canonical(manifest_wo_mac) + b"\n")
+    mac.update(payload)
+    return mac.hexdigest()
+
+
+def _json_safe(value: Any) -> Any:
+    """Round-trip ``value`` through JSON (non-JSON leaves become strings)."""
+    return json.loads(json.dumps(value, default=str, allow_nan=False))
+
+
+def _atomic_write(path: Path, chunks: Iterable[bytes]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --- save -------------------------------------------------------------------------------
+
+
+def save_bundle(
+    path: str | os.PathLike[str],
+    model: AnomalyModel,
+    *,
+    name: str = "detector",
+    text_models: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any] | None = None,
+    training_start: str | None = None,
+    training_end: str | None = None,
+    created_at: str | None = None,
+    key: str | bytes | None = None,
+    compress: int = 3,
+) -> Path:
+    """Write a fitted model (and text models) as one verified bundle file.
+
+    Parameters
+    ----------
+    path : a file path, or an existing directory: then the file is named
+        ``<name>-<YYYYMMDD>-<digest8>.bundle`` inside it (see :func:`bundle_filename`).
+    model : a fitted AnomalyModel.
+    name : bundle name: letters, digits, ``.``, ``_``, ``-``.
+    text_models : fitted text models (e.g. a topic model), pickled with the model.
+    config : the pipeline configuration (``Config.to_dict()``), stored as JSON.
+    training_start, training_end : the training window, e.g. ``"2026-05-01"``.
+    created_at : UTC ISO-8601 time; default now (pass one for reproducible files).
+    key : HMAC key; default the ``DETECTOR_BUNDLE_KEY`` environment variable. With a
+        key the manifest carries an HMAC-SHA256 of magic + manifest + payload.
+    compress : joblib compression level (0–9).
+
+    Returns
+    -------
+    The path written.
+    """
+    if not isinstance(model, AnomalyModel):
+        raise TypeError(f"expected an AnomalyModel, got {type(model).__name__}")
+    if not hasattr(model, "forest_"):
+        raise BundleError("the model is not fitted; fit it before saving a bundle")
+    if not _NAME_RE.match(name):
+        raise BundleError(
+            f"bundle name {name!r} must be 1–100 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    text_models = dict(text_models or {})
+    created_at = created_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _parse_created_at(created_at)
+
+    buffer = io.BytesIO()
+    joblib.dump({"model": model, "text_models": text_models}, buffer, compress=compress)
+    payload = buffer.getvalue()
+    digest = hashlib.sha256(payload).hexdigest()
+
+    manifest: dict[str, Any] = {
+        "format": MAGIC.decode("ascii"),
+        "name": name,
+        "version": _version(name, created_at, digest),
+        "created_at": created_at,
+        "features": [str(f) for f in model.feature_names_in_],
+        "config": _json_safe(dict(config or {})),
+        "versions": library_versions(),
+        "training_window": {"start": training_start, "end": training_end},
+        "fingerprint": _json_safe(getattr(model, "fingerprint_", {})),
+        "text_models": sorted(str(k) for k in text_models),
+        "payload_format": "joblib",
+        "payload_sha256": digest,
+        "payload_bytes": len(payload),
+    }
+    secret = _resolve_key(key)
+    if secret is not None:
+        manifest[_HMAC_FIELD] = _mac(secret, manifest, payload)
+
+    target = Path(path)
+    if target.is_dir():
+        target = target / bundle_filename(name, created_at, digest)
+    _atomic_write(target, [MAGIC + b"\n", _canonical(manifest) + b"\n", payload])
+    return target
+
+
+# --- load -------------------------------------------------------------------------------
+
+
+def _read_parts(path: Path) -> tuple[dict[str, Any], bytes]:
+    """Magic, manifest and payload bytes, with structural checks only."""
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise BundleError(f"cannot open bundle {path}: {exc.strerror or exc}") from None
+    with fh:
+        magic = fh.readline(len(MAGIC) + 1)
+        if magic != MAGIC + b"\n":
+            raise BundleError(f"{path} is not a detector bundle (first line is not {MAGIC!r})")
+        line = fh.readline(MAX_MANIFEST_BYTES + 1)
+        if not line.endswith(b"\n"):
+            raise BundleError(
+                f"{path}: manifest line is truncated or larger than {MAX_MANIFEST_BYTES} bytes"
+            )
+        try:
+            manifest = json.loads(line)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BundleError(f"{path}: manifest is not valid JSON ({exc})") from None
+        if not isinstance(manifest, dict):
+            raise BundleError(f"{path}: manifest is not a JSON object")
+        problems = [
+            f"{k} ({t.__name__})"
+            for k, t in _REQUIRED.items()
+            if not isinstance(manifest.get(k), t) or isinstance(manifest.get(k), bool)
+        ]
+        if problems:
+            raise BundleError(f"{path}: manifest lacks or mistypes: {', '.join(problems)}")
+        if manifest["format"] != MAGIC.decode("ascii"):
+            raise BundleError(f"{path}: unsupported bundle format {manifest['format']!r}")
+        expected = manifest["payload_bytes"]
+        payload = fh.read(expected + 1)
+    if len(payload) < expected:
+        raise BundleError(
+            f"{path}: payload is truncated ({len(payload)} of {expected} bytes); "
+            "the file was cut short, re-copy or re-train it"
+        )
+    if len(payload) > expected:
+        raise BundleError(f"{path}: unexpected bytes after the {expected}-byte payload")
+    return manifest, payload
+
+
+def _verify(
+    path: Path,
+    manifest: dict[str, Any],
+    payload: bytes,
+    key: str | bytes | None,
+    require_signature: bool | None,
+) -> None:
+    digest = hashlib.sha256(payload).hexdigest()
+    if not hmac.compare_digest(digest, manifest["payload_sha256"]):
+        raise BundleError(
+            f"{path}: payload SHA-256 does not match the manifest (corrupted or modified); "
+            "refusing to unpickle it"
+        )
+    secret = _resolve_key(key)
+    stored = manifest.get(_HMAC_FIELD)
+    if stored is not None:
+        if secret is None:
+            raise BundleError(
+                f"{path} is signed (HMAC-SHA256) but no key is available; set {KEY_ENV} "
+                "to the key it was saved with"
+            )
+        unsigned = {k: v for k, v in manifest.items() if k != _HMAC_FIELD}
+        if not isinstance(stored, str) or not hmac.compare_digest(
+            _mac(secret, unsigned, payload), stored
+        ):
+            raise BundleError(
+                f"{path}: HMAC does not verify (tampered, or saved with a different "
+                f"{KEY_ENV}); refusing to unpickle it"
+            )
+    elif require_signature if require_signature is not None else secret is not None:
+        raise BundleError(
+            f"{path} is not signed but a bundle key is set ({KEY_ENV}); only signed "
+            "bundles are accepted when a key is configured"
+        )
+
+
+def _major_minor(version: str, parts: int) -> tuple[str, ...]:
+    return tuple(re.split(r"[.+]", version)[:parts])
+
+
+def _check_versions(path: Path, saved: Mapping[str, Any]) -> None:
+    now = library_versions()
+    problems = []
+    for lib, label, parts in (("sklearn", "scikit-learn", 2), ("numpy", "numpy", 1)):
+        then = str(saved.get(lib, "unknown"))
+        if _major_minor(then, parts) != _major_minor(now[lib], parts):
+            what = "major.minor" if parts == 2 else "major"
+            problems.append(f"{label} {then} at save time but {now[lib]} now ({what} must match)")
+    if problems:
+        raise BundleError(
+            f"{path} was saved with incompatible libraries: {'; '.join(problems)}; "
+            "re-train the model with the installed versions"
+        )
+
+
+def _check_features(path: Path, saved: list[str], expected: Iterable[str]) -> None:
+    expected = [str(f) for f in expected]
+    not_now = [f for f in saved if f not in set(expected)]
+    not_then = [f for f in expected if f not in set(saved)]
+    problems = []
+    if not_now:
+        problems.append(f"bundle was trained with features not produced now: {', '.join(not_now)}")
+    if not_then:
+        problems.append(
+            f"features produced now that the bundle was not trained with: {', '.join(not_then)}"
+        )
+    if problems:
+        raise BundleError(f"{path}: {'; '.join(problems)}")
+
+
+def read_manifest(
+    path: str | os.PathLike[str],
+    *,
+    verify: bool = True,
+    key: str | bytes | None = None,
+    require_signature: bool | None = None,
+) -> dict[str, Any]:
+    """The manifest of a bundle, never unpickling anything.
+
+    Parameters
+    ----------
+    path : the bundle file.
+    verify : also check payload length, SHA-256 and HMAC (as :func:`load_bundle`).
+    key, require_signature : as for :func:`load_bundle`.
+
+    Returns
+    -------
+    The manifest dict.
+    """
+    path = Path(path)
+    manifest, payload = _read_parts(path)
+    if verify:
+        _verify(path, manifest, payload, key, require_signature)
+    return manifest
+
+
+def load_bundle(
+    path: str | os.PathLike[str],
+    *,
+    expected_features: Iterable[str] | None = None,
+    key: str | bytes | None = None,
+    require_signature: bool | None = None,
+    check_versions: bool = True,
+) -> Bundle:
+    """Verify a bundle, then unpickle it.
+
+    Checks, in order and all before unpickling: magic line; manifest (JSON, required
+    fields); payload length (truncation / trailing bytes); payload SHA-256; HMAC;
+    library versions; feature set.
+
+    Parameters
+    ----------
+    path : the bundle file.
+    expected_features : features the pipeline produces now; when given they must be
+        exactly the bundle's features (order may differ).
+    key : HMAC key; default ``DETECTOR_BUNDLE_KEY``. A signed bundle needs it.
+    require_signature : refuse unsigned bundles. Default: refuse them when a key is
+        available, accept them otherwise (the SHA-256 still guards against corruption).
+    check_versions : refuse a bundle saved with another scikit-learn *major.minor*
+        (pickled trees are not portable across minor versions) or another numpy
+        *major* (array pickles changed between 1.x and 2.x). Python, pandas and joblib
+        versions are recorded but not enforced.
+
+    Returns
+    -------
+    The loaded :class:`Bundle`.
+
+    Raises
+    ------
+    BundleError
+        With a message saying exactly what is wrong.
+    """
+    path = Path(path)
+    manifest, payload = _read_parts(path)
+    _verify(path, manifest, payload, key, require_signature)
+    if check_versions:
+        _check_versions(path, manifest["versions"])
+    features = [str(f) for f in manifest["features"]]
+    if expected_features is not None:
+        _check_features(path, features, expected_features)
+
+    try:
+        content = joblib.load(io.BytesIO(payload))
+    except Exception as exc:  # a verified payload that still fails: report, not crash
+        raise BundleError(f"{path}: payload could not be unpickled: {exc}") from exc
+    if not isinstance(content, dict) or not isinstance(content.get("model"), AnomalyModel):
+        raise BundleError(f"{path}: payload does not hold an AnomalyModel")
+    model = content["model"]
+    if [str(f) for f in model.feature_names_in_] != features:
+        raise BundleError(f"{path}: manifest features disagree with the pickled model")
+    window = manifest.get("training_window") or {}
+    return Bundle(
+        model=model,
+        features=tuple(features),
+        text_models=dict(content.get("text_models") or {}),
+        config=dict(manifest.get("config") or {}),
+        versions=dict(manifest["versions"]),
+        training_window={"start": window.get("start"), "end": window.get("end")},
+        fingerprint=dict(manifest.get("fingerprint") or {}),
+        created_at=manifest["created_at"],
+        name=manifest["name"],
+        version=manifest["version"],
+        manifest=manifest,
+        path=path,
+    )
