@@ -6,6 +6,7 @@ instead of repeating literals, so a default changes in exactly one place.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -19,6 +20,9 @@ class Config:
     """Rows per streamed chunk: bounds the memory of reading and validating."""
     bucket_target_rows: int = 2_000_000
     """Rows per account-hash bucket when the log is spilled; bounds feature memory."""
+
+    workers: int = max(1, min(2, os.cpu_count() or 1))
+    """Threads annotating chunks while the next one is read (the machine has 2 cores)."""
 
     # text heuristics: only the head and tail of a prompt are scanned (wrappers live there)
     text_head_chars: int = 400

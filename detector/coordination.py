@@ -469,12 +469,21 @@ def _synchrony(
 
 
 def describe_evidence(kinds: dict[str, int]) -> str:
-    """Human summary of what linked a cluster, e.g. 'share a payment card'."""
-    phrases = []
-    for kind in STRONG_KINDS:
-        if kinds.get(kind):
-            phrases.append(f"share {KIND_WORDS[kind]}")
-    for k1, k2 in PAIRED_KINDS:
-        if kinds.get(f"{k1}+{k2}"):
-            phrases.append(f"share {KIND_WORDS[k1]} and {KIND_WORDS[k2]}")
-    return "; ".join(phrases)
+    """What linked a cluster in words, e.g. 'share a payment card and a prompt template,
+    and were created together' (no ';': reasons are ';'-separated)."""
+    present = {k for key, v in kinds.items() if v for k in key.split("+")}
+    shared = [KIND_WORDS[k] for k in ("payment", "org", "template", "network") if k in present]
+    timing = [
+        w
+        for k, w in (("created", "were created together"), ("activation", "started together"))
+        if k in present
+    ]
+    parts = []
+    if shared:
+        parts.append("share " + _and(shared))
+    parts.extend(timing)
+    return _and(parts) if parts else "are linked"
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -14,7 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 import tempfile
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,14 +177,13 @@ def build_features(
     model_rows: dict[str, int] = {}
     t_min, t_max = np.iinfo(np.int64).max, np.iinfo(np.int64).min
     try:
-        for chunk in iter_clean(
-            log, start=start, end=end, config=config, quarantine_path=quarantine_path, report=report
-        ):
-            if S.PROMPT in chunk.columns and topic_model is None and fit_topics:
-                sample = _topic_sample(chunk, config)
-                if len(sample):
-                    topic_model = fit_topic_model(sample, config)
-            ann = A.annotate(chunk, config=config, topic_model=topic_model)
+        # annotation (Arrow kernels, numpy) mostly releases the GIL: annotate the next
+        # chunks on worker threads while this thread reads; results are consumed in
+        # order, so the output never depends on thread timing
+        pending: deque[Future[pd.DataFrame]] = deque()
+
+        def consume(ann: pd.DataFrame) -> None:
+            nonlocal t_min, t_max
             t_min = min(t_min, int(ann[A.TS].min()))
             t_max = max(t_max, int(ann[A.TS].max()))
             stats = ann.groupby(S.MODEL, sort=False)[A.TS].agg(["min", "size"])
@@ -191,7 +192,28 @@ def build_features(
                 model_rows[name] = model_rows.get(name, 0) + int(row["size"])
             buckets.add(ann)
             if progress:
-                progress("ingest", len(chunk))
+                progress("ingest", len(ann))
+
+        with ThreadPoolExecutor(max_workers=config.workers) as pool:
+            for chunk in iter_clean(
+                log,
+                start=start,
+                end=end,
+                config=config,
+                quarantine_path=quarantine_path,
+                report=report,
+            ):
+                if S.PROMPT in chunk.columns and topic_model is None and fit_topics:
+                    sample = _topic_sample(chunk, config)
+                    if len(sample):
+                        topic_model = fit_topic_model(sample, config)
+                pending.append(
+                    pool.submit(A.annotate, chunk, config=config, topic_model=topic_model)
+                )
+                while len(pending) > config.workers:
+                    consume(pending.popleft().result())
+            while pending:
+                consume(pending.popleft().result())
         if report.kept == 0:
             from detector.ingest import IngestError
 

@@ -25,7 +25,7 @@ from detector.config import DEFAULT, Config
 
 TOPIC_MODEL_VERSION = "arrow-hash-tfidf-kmeans/1"
 _PUNCT = "\"'`.,;:!?()[]{}<>*_#|/\\-=+~^…“”‘’"
-_STOP = np.array(sorted(ENGLISH_STOP_WORDS), dtype=object)
+_STOP = pa.array(sorted(ENGLISH_STOP_WORDS), pa.string())
 
 
 def hash_vectorise(texts: pa.Array, n_features: int) -> sp.csr_matrix:
@@ -39,7 +39,7 @@ def hash_vectorise(texts: pa.Array, n_features: int) -> sp.csr_matrix:
     vocab = enc.dictionary
     vocab_np = vocab.to_numpy(zero_copy_only=False).astype(object)
     is_word = pc.match_substring_regex(vocab, r"^[a-z][a-z']+$").to_numpy(zero_copy_only=False)
-    is_word &= ~np.isin(vocab_np, _STOP)
+    is_word &= ~pc.is_in(vocab, value_set=_STOP).to_numpy(zero_copy_only=False)
     buckets = (pd.util.hash_array(vocab_np, categorize=False) % np.uint64(n_features)).astype(
         np.int64
     )

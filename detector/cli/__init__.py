@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from detector.cli import catalogue_cmd, features_cmd, validate_cmd
+from detector.cli import (
+    catalogue_cmd,
+    clusters_cmd,
+    evaluate_cmd,
+    explain_cmd,
+    features_cmd,
+    model_cmds,
+    validate_cmd,
+)
 
 app = typer.Typer(
     name="detector",
@@ -20,7 +28,15 @@ def _root() -> None:
     """Find capability extraction (distillation, probing, hydra clusters) in LLM API logs."""
 
 
-for module in (validate_cmd, features_cmd, catalogue_cmd):
+for module in (
+    validate_cmd,
+    features_cmd,
+    model_cmds,
+    explain_cmd,
+    evaluate_cmd,
+    clusters_cmd,
+    catalogue_cmd,
+):
     module.register(app)
 
 try:  # the simulator is its own command group

@@ -1,0 +1,173 @@
+"""``detector explain``: why one account scored as it did."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.panel import Panel
+from rich.table import Table
+
+from detector import schema as S
+from detector.artifacts import load_bundle
+from detector.cli.common import AccountsOpt, JsonOpt, console, fail, user_errors
+from detector.explain import explain_frame, format_percentile, format_value, percentiles
+from detector.features import SPECS
+from detector.safe import safe_terminal
+from detector.scoring import read_scores, score, sidecar
+
+
+def explanation(
+    account_id: str,
+    *,
+    scores: Path | None = None,
+    log: Path | None = None,
+    model: Path | None = None,
+    accounts: Path | None = None,
+) -> dict[str, Any]:
+    """Everything known about why ``account_id`` scored as it did, as plain data.
+
+    From a scores file (and its sidecars: the feature table and the model it was
+    scored with), or by scoring ``log`` with ``model``.
+    """
+    if scores is not None:
+        table = read_scores(scores)
+        feats_path, meta_path = sidecar(scores, "features"), sidecar(scores, "meta")
+        features = pd.read_parquet(feats_path) if feats_path.exists() else None
+        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        model_path = model or (Path(meta["model_path"]) if meta.get("model_path") else None)
+        cluster_file = sidecar(scores, "clusters")
+        clusters = json.loads(cluster_file.read_text())["clusters"] if cluster_file.exists() else []
+    else:
+        if log is None or model is None:
+            raise fail("give --scores SCORES.csv, or a LOG with --model")
+        scored = score(log, model, accounts=accounts)
+        table, features, meta, model_path = (
+            scored.scores,
+            scored.result.features,
+            scored.meta,
+            model,
+        )
+        from detector.scoring import clusters_json
+
+        clusters = clusters_json(scored)["clusters"]
+    row = table[table[S.ACCOUNT_ID] == account_id]
+    if row.empty:
+        where = scores if scores is not None else log
+        raise fail(
+            f"{where}: account {account_id!r} not found among {len(table):,} scored accounts"
+        )
+    r = row.iloc[0]
+    out: dict[str, Any] = {
+        "account_id": account_id,
+        "score": float(r[S.SCORE]),
+        "rank": int(r[S.RANK]),
+        "of": len(table),
+        "flagged": bool(r[S.FLAGGED]),
+        "band": str(r.get(S.BAND, "")),
+        "cluster_id": str(r[S.CLUSTER_ID] or ""),
+        "reasons": [x for x in str(r[S.REASONS]).split(S.REASONS_SEPARATOR) if x],
+        "model_version": meta.get("model_version"),
+        "features": [],
+        "cluster": next((c for c in clusters if c["cluster_id"] == r[S.CLUSTER_ID]), None),
+    }
+    if features is not None and account_id in features.index and model_path is not None:
+        bundle = load_bundle(model_path)
+        feats = features.loc[[account_id], list(bundle.features)]
+        pct = percentiles(bundle.model, feats.to_numpy(dtype=float))[0]
+        contrib = explain_frame(bundle.model, feats, n_reasons=len(bundle.features))
+        contrib = (
+            contrib.set_index("feature")["contribution"] if len(contrib) else pd.Series(dtype=float)
+        )
+        for name, value, p in zip(feats.columns, feats.iloc[0].to_numpy(), pct, strict=True):
+            spec = SPECS[name]
+            out["features"].append(
+                {
+                    "feature": name,
+                    "value": float(value),
+                    "value_text": format_value(float(value), spec.unit),
+                    "percentile": float(p),
+                    "percentile_text": format_percentile(float(p)),
+                    "suspicious_side": spec.direction,
+                    "contribution": float(contrib.get(name, 0.0)),
+                    "description": spec.description,
+                }
+            )
+        out["features"].sort(key=lambda f: (-f["contribution"], -abs(f["percentile"] - 50)))
+    return out
+
+
+def render(info: dict[str, Any], top_features: int = 12) -> None:
+    """Print an explanation as rich text (log-derived text made terminal-safe)."""
+    status = "[bold red]FLAGGED[/]" if info["flagged"] else "not flagged"
+    head = (
+        f"score [bold]{info['score']:.1f}[/] ({info['band']}) · "
+        f"rank {info['rank']:,} of {info['of']:,} · {status}"
+    )
+    if info["cluster_id"]:
+        head += f" · cluster {safe_terminal(info['cluster_id'])}"
+    body = head + "\n\n" + "\n".join(f"• {safe_terminal(x)}" for x in info["reasons"])
+    console.print(Panel(body, title=f"account {safe_terminal(info['account_id'])}", expand=False))
+    if info["features"]:
+        t = Table(title="Features against the training population")
+        for col in ("feature", "value", "percentile", "suspicious side", "contribution"):
+            t.add_column(col, justify="left" if col in ("feature", "suspicious side") else "right")
+        for f in info["features"][:top_features]:
+            t.add_row(
+                f["feature"],
+                f["value_text"],
+                f["percentile_text"],
+                f["suspicious_side"],
+                f"{f['contribution']:.3f}",
+            )
+        console.print(t)
+    c = info.get("cluster")
+    if c:
+        console.print(
+            f"cluster {safe_terminal(c['cluster_id'])}: {c['members']} accounts that "
+            f"{safe_terminal(c['evidence'])}; {c['requests_per_day']:,.0f} requests/day together, "
+            f"{c['flagged_members']} flagged",
+            markup=False,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``explain`` to ``app``."""
+
+    @app.command("explain")
+    @user_errors
+    def explain_cmd(
+        account_id: Annotated[str, typer.Argument(help="The account to explain.")],
+        log: Annotated[
+            Path | None, typer.Argument(help="Request log (with --model), instead of --scores.")
+        ] = None,
+        scores: Annotated[
+            Path | None,
+            typer.Option(
+                "--scores",
+                help="A SCORES.csv written by `detector score`.",
+                exists=True,
+                dir_okay=False,
+            ),
+        ] = None,
+        model: Annotated[
+            Path | None,
+            typer.Option(
+                "--model", help="Model bundle (default: the one the scores were made with)."
+            ),
+        ] = None,
+        accounts: AccountsOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Why ACCOUNT_ID scored as it did: reasons, feature percentiles, its cluster.
+
+        Example: detector explain acct_3f9a2c --scores scores.csv
+        """
+        info = explanation(account_id, scores=scores, log=log, model=model, accounts=accounts)
+        if as_json:
+            typer.echo(json.dumps(info, indent=2))
+        else:
+            render(info)

@@ -1,0 +1,231 @@
+"""``detector train`` and ``detector score``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from detector import schema as S
+from detector.cli.common import (
+    AccountsOpt,
+    EndOpt,
+    JsonOpt,
+    LogArg,
+    QuarantineOpt,
+    QuietOpt,
+    StartOpt,
+    console,
+    fail,
+    parse_day,
+    progress_reporter,
+    user_errors,
+)
+from detector.config import DEFAULT, Config
+from detector.safe import safe_terminal
+from detector.scoring import ScoreResult, score, train, write_scores
+
+ModelOpt = Annotated[
+    Path,
+    typer.Option("--model", help="Model bundle file (or a directory to name it in, for train)."),
+]
+BudgetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--alert-budget",
+        help="Flag at most this many accounts: a count (50) or a share of accounts (2%).",
+    ),
+]
+ThresholdOpt = Annotated[
+    float | None, typer.Option("--threshold", help="Flag accounts scoring at least this (0-100).")
+]
+StateOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--state", help="State dir (SQLite store): suppressed accounts are never flagged."
+    ),
+]
+
+
+def top_table(scores: object, n: int = 15, title: str = "Top flagged accounts") -> Table:
+    """Rich table of the highest-ranked flagged accounts, log text made terminal-safe."""
+
+    frame: pd.DataFrame = scores  # type: ignore[assignment]
+    table = Table(title=title, show_lines=False)
+    for col, kw in (
+        ("rank", {"justify": "right"}),
+        ("account", {}),
+        ("score", {"justify": "right"}),
+        ("band", {}),
+        ("cluster", {}),
+        ("top reasons", {"overflow": "fold"}),
+    ):
+        table.add_column(col, **kw)
+    shown = frame[frame[S.FLAGGED]].head(n)
+    for row in shown.itertuples(index=False):
+        r = row._asdict()
+        reasons = "\n".join(
+            safe_terminal(x) for x in str(r[S.REASONS]).split(S.REASONS_SEPARATOR)[:3]
+        )
+        table.add_row(
+            str(r[S.RANK]),
+            safe_terminal(r[S.ACCOUNT_ID]),
+            f"{r[S.SCORE]:.1f}",
+            str(r.get(S.BAND, "")),
+            safe_terminal(r[S.CLUSTER_ID] or ""),
+            reasons,
+        )
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``train`` and ``score`` to ``app``."""
+
+    @app.command("train")
+    @user_errors
+    def train_cmd(
+        log: LogArg,
+        model: ModelOpt,
+        accounts: AccountsOpt = None,
+        start: StartOpt = None,
+        end: EndOpt = None,
+        alert_budget: Annotated[
+            str,
+            typer.Option(
+                "--alert-budget",
+                help="Share or count of the training population the "
+                "model's default threshold flags.",
+            ),
+        ] = DEFAULT.alert_budget,
+        exclude: Annotated[
+            Path | None,
+            typer.Option(
+                "--exclude",
+                help="CSV with account_id (e.g. labels) to leave out of the fit; "
+                "rows labelled extraction are left out when it has a label column.",
+            ),
+        ] = None,
+        quarantine: QuarantineOpt = None,
+        quiet: QuietOpt = False,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Fit the model on the population in LOG and save a verified bundle.
+
+        Example: detector train sim/requests --model models/ --accounts sim/accounts.parquet
+        """
+        config = Config(alert_budget=alert_budget)
+        skip: set[str] = set()
+        if exclude is not None:
+            ex = pd.read_csv(exclude, dtype=str, keep_default_na=False)
+            if S.ACCOUNT_ID not in ex.columns:
+                raise fail(f"{exclude}: no {S.ACCOUNT_ID} column")
+            if S.LABEL in ex.columns:
+                ex = ex[ex[S.LABEL] == S.LABEL_EXTRACTION]
+            skip = set(ex[S.ACCOUNT_ID])
+        quarantine = (
+            quarantine or (model if model.is_dir() else model.parent) / "train.quarantine.csv"
+        )
+        with progress_reporter(quiet or as_json) as progress:
+            path, result, fitted = train(
+                log,
+                model,
+                accounts=accounts,
+                start=parse_day(start, "--start"),
+                end=parse_day(end, "--end"),
+                config=config,
+                exclude=skip,
+                quarantine_path=quarantine,
+                progress=progress,
+            )
+        info = {
+            "model": str(path),
+            "accounts": len(result.features),
+            "excluded": len(skip & set(result.features.index)),
+            "features": len(fitted.feature_names_in_),
+            "threshold": round(float(fitted.threshold_), 2),
+            "window": list(result.window),
+            "ingest": result.report.to_dict(),
+        }
+        if as_json:
+            typer.echo(json.dumps(info, indent=2))
+        elif not quiet:
+            console.print(
+                f"trained on {info['accounts']:,} accounts ({info['excluded']} excluded), "
+                f"{info['features']} features, window {info['window'][0]} – {info['window'][1]}; "
+                f"alert threshold {info['threshold']} ({alert_budget} of training accounts)\n"
+                f"model: {path}",
+                markup=False,
+            )
+
+    @app.command("score")
+    @user_errors
+    def score_cmd(
+        log: LogArg,
+        model: ModelOpt,
+        out: Annotated[Path, typer.Option("--out", help="Scores CSV to write (contract 3.1).")],
+        accounts: AccountsOpt = None,
+        start: StartOpt = None,
+        end: EndOpt = None,
+        alert_budget: BudgetOpt = None,
+        threshold: ThresholdOpt = None,
+        state: StateOpt = None,
+        quarantine: QuarantineOpt = None,
+        quiet: QuietOpt = False,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Score every account in LOG; write SCORES.csv and its sidecars.
+
+        Without --alert-budget or --threshold the model's own threshold applies, so
+        flags are comparable across runs of the same model.
+
+        Example: detector score sim/requests --model models/demo.bundle --out scores.csv
+        """
+        if alert_budget is not None and threshold is not None:
+            raise fail("give --alert-budget or --threshold, not both")
+        suppressed: set[str] = set()
+        if state is not None:
+            import datetime as dt
+
+            from detector.store import Store
+
+            with Store.open(state) as store:
+                suppressed = store.active_suppressions(dt.datetime.now(dt.UTC).date())
+        quarantine = quarantine or out.with_name(out.stem + ".quarantine.csv")
+        with progress_reporter(quiet or as_json) as progress:
+            scored: ScoreResult = score(
+                log,
+                model,
+                accounts=accounts,
+                start=parse_day(start, "--start"),
+                end=parse_day(end, "--end"),
+                budget=alert_budget,
+                threshold=threshold,
+                suppressed=suppressed,
+                quarantine_path=quarantine,
+                progress=progress,
+            )
+        if state is None:
+            scored.scores = scored.scores.drop(columns=[S.SUPPRESSED])
+        paths = write_scores(scored, out)
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    {**scored.meta, "outputs": [str(p) for p in paths]}, indent=2, default=str
+                )
+            )
+            return
+        if quiet:
+            return
+        console.print(top_table(scored.scores))
+        m, ing = scored.meta, scored.meta["ingest"]
+        console.print(
+            f"{m['flagged']:,} of {m['accounts']:,} accounts flagged (model {m['model_version']}); "
+            f"read {ing['read']:,} rows, kept {ing['kept']:,}, "
+            f"duplicates {ing['duplicates']:,}, quarantined {ing['quarantined']:,}\n"
+            f"scores: {out}",
+            markup=False,
+        )
