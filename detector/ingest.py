@@ -19,6 +19,7 @@ counted separately as ``outside_window`` and are not in ``read``.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import gzip
 import io
@@ -253,7 +254,8 @@ def _read_jsonl(f: LogFile, chunk_rows: int) -> Iterator[pd.DataFrame]:
     opener = gzip.open if f.gzipped else open
     seen_columns: set[str] = set()
     try:
-        with opener(f.path, "rt", encoding="utf-8", errors="replace", newline="\n") as fh:
+        # utf-8-sig: a leading byte-order mark (Windows tools) must not break the first line
+        with opener(f.path, "rt", encoding="utf-8-sig", errors="replace", newline="\n") as fh:
             while True:
                 lines = [ln for ln in _take(fh, chunk_rows) if ln.strip()]
                 if not lines:
@@ -280,14 +282,22 @@ def _take(fh: io.TextIOBase, n: int) -> list[str]:
 
 
 def _parse_json_lines(lines: list[str]) -> pd.DataFrame:
-    try:
-        frame = pd.read_json(
-            io.StringIO("".join(lines)), lines=True, dtype=False, convert_dates=False
-        )
-        if len(frame) == len(lines):
-            return frame
-    except ValueError:
-        pass
+    # the fast path only for lines that are JSON objects: pandas turns a chunk holding
+    # arrays, scalars or ``null`` into odd columns (or raises TypeError), depending on
+    # how the lines fall into chunks
+    if all(ln.lstrip().startswith("{") for ln in lines):
+        try:
+            frame = pd.read_json(
+                io.StringIO("".join(lines)),
+                lines=True,
+                dtype=False,
+                convert_dates=False,
+                precise_float=True,  # the default parser is off by an ulp for ~15% of floats
+            )
+            if len(frame) == len(lines):
+                return frame
+        except (ValueError, TypeError):
+            pass
     # slow path, only for a chunk that holds a malformed line
     records: list[dict[str, object]] = []
     for line in lines:
@@ -319,7 +329,12 @@ def _as_text(s: pd.Series) -> pd.Series:
 def _parse_timestamp(s: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         ts = s if getattr(s.dtype, "tz", None) is not None else s.dt.tz_localize("UTC")
-        return ts.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        ts = ts.dt.tz_convert("UTC")
+        # Parquet µs/ms timestamps can lie outside the nanosecond range: unparseable, not a crash
+        in_range = ts.between(
+            pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+        )
+        return ts.where(in_range).astype("datetime64[ns, UTC]")
     text = _as_text(s).astype(object)
     return pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601").astype(
         "datetime64[ns, UTC]"
@@ -334,7 +349,8 @@ def _parse_number(s: pd.Series) -> pd.Series:
     text = _as_text(s).astype(object)
     num = pd.to_numeric(text, errors="coerce")
     # JSON booleans arrive as Python bools inside object columns: not numbers
-    is_bool = s.astype(object).map(lambda v: isinstance(v, bool), na_action="ignore").fillna(False)
+    # (no ``fillna`` on an object column: its FutureWarning would reach the user's stderr)
+    is_bool = s.astype(object).map(lambda v: isinstance(v, bool))
     return num.astype("float64").mask(is_bool.astype(bool))
 
 
@@ -381,7 +397,7 @@ def validate_frame(raw: pd.DataFrame) -> _Checked:
         reasons.append(reason)
 
     if _BAD_JSON in raw.columns:
-        rule(raw[_BAD_JSON].fillna(False).astype(bool), "invalid JSON line")
+        rule(raw[_BAD_JSON].eq(True), "invalid JSON line")
 
     for col in S.REQUEST_COLUMNS:
         present = col.name in raw.columns
@@ -421,6 +437,9 @@ def validate_frame(raw: pd.DataFrame) -> _Checked:
                 else:
                     rule(num.notna() & (num < col.minimum), f"negative value: {col.name}")
             rule(num.notna() & ~np.isfinite(num.fillna(0)), f"not finite: {col.name}")
+            if col.kind == "int":
+                # beyond int64 the cast in finalize_dtypes would raise or wrap around
+                rule(num.notna() & (num.abs() >= 2.0**63), f"out of range: {col.name}")
             out[col.name] = num
         else:  # bool
             val, invalid = _parse_bool(s)
@@ -504,6 +523,9 @@ class QuarantineWriter:
             header=not self._started,
             index=False,
             lineterminator="\n",
+            # quote every cell: with "\n" line ends a bare "\r" in a prompt is left unquoted,
+            # splits the row for CSV readers and starts a fresh, un-neutralised cell
+            quoting=csv.QUOTE_ALL,
         )
         self._started = True
 
