@@ -125,6 +125,23 @@ def neutralise_csv_frame(df: pd.DataFrame, columns: Iterable[str] | None = None)
     return out
 
 
+def _cr_to_lf(df: pd.DataFrame, columns: Iterable[str] | None) -> pd.DataFrame:
+    """Turn carriage returns in text cells into newlines.
+
+    The csv writer (with ``\n`` line endings) quotes a cell holding ``\n`` but not one
+    holding a bare ``\r``, which many readers treat as a row break: the text after it
+    would land in a new cell that was never neutralised.
+    """
+    cols = list(columns) if columns is not None else list(df.columns)
+    out = df.copy()
+    for col in cols:
+        s = out[col]
+        if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+            replaced = s.str.replace("\r", "\n", regex=False)  # NaN for non-text cells
+            out[col] = replaced.where(replaced.notna(), s)
+    return out
+
+
 def write_csv(
     df: pd.DataFrame, path: str | os.PathLike[str], *, text_columns: Iterable[str] | None = None
 ) -> Path:
@@ -136,7 +153,7 @@ def write_csv(
     either the old file or the complete new one -- and the same frame always gives
     the same bytes (the contract's reproducible ``scores.csv``).
     """
-    safe = neutralise_csv_frame(df, text_columns)
+    safe = neutralise_csv_frame(_cr_to_lf(df, text_columns), text_columns)
     with atomic_path(path) as tmp:
         safe.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
     return Path(path)

@@ -266,3 +266,14 @@ def test_safe_terminal_output_has_no_controls(text: str) -> None:
     assert not any(unicodedata.category(ch) == "Cc" for ch in out)
     kept = safe_terminal(text, keep_newlines=True, markup=False)
     assert not any(unicodedata.category(ch) == "Cc" and ch != "\n" for ch in kept)
+
+
+def test_write_csv_keeps_a_carriage_return_inside_its_cell(tmp_path: Path) -> None:
+    """A bare CR would split an unquoted row and smuggle '=1+2' into a fresh cell."""
+    import csv
+
+    out = tmp_path / "cr.csv"
+    write_csv(pd.DataFrame({"a": ["x\r=1+2", "ok"], "n": [1, -2]}), out)
+    with out.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows == [["a", "n"], ["x\n=1+2", "1"], ["ok", "-2"]]
