@@ -41,8 +41,10 @@ class Config:
     quiet_window_hours: int = 6
 
     # model
-    n_estimators: int = 300
-    max_samples: int = 512
+    n_estimators: int = 200
+    family_estimators: int = 40
+    """Trees per feature-family subspace forest (see AnomalyModel)."""
+    max_samples: int = 256
     random_state: int = 0
     alert_budget: str = "2%"
     """Default share (``"2%"``) or count (``"50"``) of accounts to flag."""

@@ -9,8 +9,8 @@ Evidence and linking
 --------------------
 Each account emits *tokens*. A strong token links on its own (a shared payment
 fingerprint or org id). Weak evidence (its top prompt templates/wrappers, its client
-networks, the 2-hour bin it was created in, the 2-hour bin of its first request)
-only links in pairs of two *different* kinds — template∧creation, template∧network,
+networks, the 2-hour bin it was created in, the 1-hour bin of its first request when
+that is inside the window) only links in pairs of two *different* kinds — template∧creation, template∧network,
 template∧activation, network∧creation, network∧activation — so a generic template or
 a busy cloud network alone links nothing. This is banding as in LSH: an AND of two
 kinds per token, an OR over tokens. Two bins per time (offset by half a bin) keep
@@ -46,8 +46,10 @@ from detector.features.registry import FeatureSpec, family
 TOP_KEYS = 3
 MIN_KEY_SHARE = 0.2
 MIN_KEY_ROWS = 3
-TIME_BIN_S = 2 * 3600
+CREATED_BIN_S = 2 * 3600
+ACTIVATION_BIN_S = 3600
 NEW_ACCOUNT_DAYS = 14.0
+ACTIVATION_MIN_OFFSET_S = 6 * 3600
 STRONG_KINDS = ("payment", "org")
 PAIRED_KINDS = (
     ("template", "created"),
@@ -181,8 +183,14 @@ def bucket_evidence(frame: pd.DataFrame, context: Context) -> dict[str, Any]:
             ("template", A.SUFFIX_KEY),
         ]
     reqs = agg.count(c, n)
+    # templates of short prompts ("hello", "test") are shared by chance: only prompts
+    # long enough to carry a wrapper (those with a prefix key) count as evidence
+    wrapped = b.col(A.PREFIX_KEY) != 0 if context.has(S.PROMPT) else None
     for kind, col in kinds:
-        pc, keys, cnt = agg.pair_counts(c, b.col(col))
+        values = b.col(col)
+        if kind == "template":
+            values = np.where(wrapped, values, 0).astype(values.dtype)
+        pc, keys, cnt = agg.pair_counts(c, values)
         if not len(pc):
             continue
         top = pd.DataFrame({"code": pc, "key": keys, "rows": cnt})
@@ -229,11 +237,11 @@ class Clusters:
     evidence_kinds: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-def _time_tokens(kind: str, seconds: pd.Series) -> pd.DataFrame:
+def _time_tokens(kind: str, seconds: pd.Series, bin_s: int) -> pd.DataFrame:
     """Two overlapping bins per time, so neighbours across a bin edge still share one."""
     s = seconds.dropna()
-    a = (s // TIME_BIN_S).astype(np.int64).astype(str)
-    b = ((s + TIME_BIN_S // 2) // TIME_BIN_S).astype(np.int64).astype(str)
+    a = (s // bin_s).astype(np.int64).astype(str)
+    b = ((s + bin_s // 2) // bin_s).astype(np.int64).astype(str)
     return pd.concat(
         [
             pd.DataFrame({S.ACCOUNT_ID: s.index, "kind": kind, "token": "a" + a.to_numpy()}),
@@ -244,7 +252,7 @@ def _time_tokens(kind: str, seconds: pd.Series) -> pd.DataFrame:
 
 
 def _tokens(
-    evidence: pd.DataFrame, accounts: pd.DataFrame | None, first_ts: pd.Series
+    evidence: pd.DataFrame, accounts: pd.DataFrame | None, first_ts: pd.Series, window_start: int
 ) -> pd.DataFrame:
     """(account_id, kind, token) rows: strong single tokens and paired weak ones."""
     parts: dict[str, pd.DataFrame] = {}
@@ -252,7 +260,10 @@ def _tokens(
     ev["token"] = ev["key"].astype(str)
     for kind in ("template", "network"):
         parts[kind] = ev.loc[ev["kind"] == kind, [S.ACCOUNT_ID, "kind", "token"]]
-    parts["activation"] = _time_tokens("activation", first_ts.astype("float64"))
+    # a start time is evidence only for accounts that started inside the window: every
+    # established account "starts" when the window does
+    started = first_ts[first_ts > window_start + ACTIVATION_MIN_OFFSET_S]
+    parts["activation"] = _time_tokens("activation", started.astype("float64"), ACTIVATION_BIN_S)
     strong = []
     if accounts is not None:
         if S.CREATED_AT in accounts.columns:
@@ -260,7 +271,7 @@ def _tokens(
             created_s = pd.Series(
                 created.astype("int64").to_numpy() // 1_000_000_000, index=created.index
             )
-            parts["created"] = _time_tokens("created", created_s.astype("float64"))
+            parts["created"] = _time_tokens("created", created_s.astype("float64"), CREATED_BIN_S)
         for kind, col in (("payment", S.PAYMENT_FINGERPRINT), ("org", S.ORG_ID)):
             if col in accounts.columns:
                 v = accounts[col].astype(str)
@@ -334,7 +345,7 @@ def link_accounts(
         .fillna(0.0)
     )
     table = accounts.reindex(index) if accounts is not None else None
-    tokens = _tokens(evidence, table, first_ts)
+    tokens = _tokens(evidence, table, first_ts, context.window_start)
     cap = max_token_accounts or max(1000, int(0.02 * n))
     sizes = tokens.groupby("token")[S.ACCOUNT_ID].transform("size")
     tokens = tokens[(sizes >= 2) & (sizes <= cap)]
@@ -377,7 +388,9 @@ def link_accounts(
             comp_share[best["comp"].to_numpy()] = np.minimum(mean_share, 1.0)
             tshare = np.where(clustered, comp_share[label], 0.0)
     feats["cluster_template_share"] = tshare
-    feats["cluster_synchrony"] = _synchrony(parts, index, label, n_comp, clustered)
+    feats["cluster_synchrony"] = _synchrony(
+        parts, index, label, n_comp, clustered, context.window_start
+    )
     first = first_ts.to_numpy(dtype=np.float64)
     lo = np.full(n_comp, np.inf)
     hi = np.full(n_comp, -np.inf)
@@ -440,11 +453,15 @@ def _synchrony(
     label: np.ndarray,
     n_comp: int,
     clustered: np.ndarray,
+    window_start: int,
 ) -> np.ndarray:
-    """Mean pairwise Pearson correlation of members' hourly activity, per cluster.
+    """Mean pairwise correlation of members' hourly activity *beyond their daily rhythm*.
 
-    With each member's centred hourly vector scaled to unit norm (z_i), the mean of the
-    off-diagonal correlations of a cluster of n is (‖Σ z_i‖² − n) / (n(n − 1)).
+    Each member's hourly counts minus its own mean count at that hour of the day:
+    accounts in one time zone share a diurnal curve, which is not coordination; a
+    campaign that pauses, surges and resumes across its accounts is. With each
+    member's residual vector scaled to unit norm (z_i), the mean off-diagonal
+    correlation of a cluster of n is (‖Σ z_i‖² − n) / (n(n − 1)).
     """
     n = len(index)
     if not parts or not clustered.any():
@@ -453,7 +470,11 @@ def _synchrony(
     row = pd.Series(np.arange(len(ids)), index=ids).reindex(index).to_numpy()
     members = np.flatnonzero(clustered)
     hourly = np.concatenate([p["hourly"] for p in parts], axis=0)[row[members]].astype(np.float64)
-    z = hourly - hourly.mean(axis=1, keepdims=True)
+    hod = (window_start // 3600 + np.arange(hourly.shape[1])) % 24
+    profile = np.zeros((hourly.shape[0], 24))
+    np.add.at(profile.T, hod, hourly.T)
+    profile /= np.maximum(np.bincount(hod, minlength=24), 1)
+    z = hourly - profile[:, hod]
     norm = np.linalg.norm(z, axis=1, keepdims=True)
     z = np.where(norm > 0, z / np.where(norm > 0, norm, 1), 0.0)
     lab = label[members]

@@ -326,16 +326,30 @@ def _tree_credits(tree) -> tuple[np.ndarray, np.ndarray]:
 def _contributions(
     model: AnomalyModel, values: np.ndarray, chunk_rows: int = CHUNK_ROWS
 ) -> np.ndarray:
-    """Forest attribution for raw feature values; see the module docstring."""
-    forest = model.forest_
+    """Forest attribution for raw feature values; see the module docstring.
+
+    With family (subspace) forests, each forest's per-feature credits are weighted by
+    that forest's weight in the blended raw score, so contributions from the full
+    forest and from the family forests are on one scale.
+    """
     n, n_features = values.shape
     out = np.zeros((n, n_features), dtype=np.float64)
     if n == 0:
         return out
+    X = model._preprocess(values)
+    for forest, cols, weight in model.forest_weights():
+        out[:, cols] += weight * _forest_credits(forest, X[:, cols], chunk_rows)
+    return out
+
+
+def _forest_credits(forest, X: np.ndarray, chunk_rows: int) -> np.ndarray:
+    """Mean per-feature path-length credit over one forest's trees (columns of ``X``)."""
+    n, n_features = X.shape
+    out = np.zeros((n, n_features), dtype=np.float64)
     if any(len(f) != n_features for f in forest.estimators_features_):  # pragma: no cover
         raise NotImplementedError("attribution assumes every tree sees every feature")
     trees = [(est, *_tree_credits(est)) for est in forest.estimators_]
-    X = model._preprocess(values)
+    X = np.ascontiguousarray(X, dtype=np.float32)
     for start in range(0, n, chunk_rows):
         block = X[start : start + chunk_rows]
         m = block.shape[0]
@@ -347,8 +361,7 @@ def _contributions(
             flat = np.repeat(row_base, np.diff(path.indptr)) + feature[nodes]
             np.add.at(acc, flat, credit[nodes])
         out[start : start + m] = acc.reshape(m, n_features)
-    out /= len(trees)
-    return out
+    return out / len(trees)
 
 
 def forest_contributions(

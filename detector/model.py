@@ -237,6 +237,8 @@ class AnomalyModel(BaseEstimator):
     specs : mapping of feature name to FeatureSpec, optional
         Metadata of every feature the model is fitted on. ``None`` uses the feature
         registry (``detector.features.registry.SPECS``) at fit time.
+    family_estimators : int
+        Trees of each per-family subspace forest; 0 fits the full-space forest only.
 
     Attributes
     ----------
@@ -249,6 +251,12 @@ class AnomalyModel(BaseEstimator):
         Robust centre (median) and spread (IQR, floored) of each feature after its
         ``scale`` transform; scoring computes ``(t(x) - center_) / spread_``.
     forest_ : IsolationForest
+        The forest over all features.
+    family_forests_ : list of (family, column indices, IsolationForest)
+        One smaller forest per feature family (volume, timing, content, …).
+    blend_ : dict
+        Per-forest normalisation (training median and 99th percentile of its raw score)
+        and the weights that blend them into the raw score.
     calibration_ : dict[str, float]
         Raw-score anchors of the 0–100 map (see :meth:`calibrate`).
     threshold_ : float
@@ -279,6 +287,16 @@ class AnomalyModel(BaseEstimator):
     untouched. The median is the densest region, so values moved there are never
     isolated early: only the suspicious side can make an account an outlier.
 
+    **Subspace blend.** With ~60 features and trees about 8 levels deep, a forest over
+    all features rarely splits on the few that make an account odd (a safety prober is
+    extreme in 3 content features out of 60), so accounts extreme in *several* features
+    of one family are under-isolated. Beside the full forest, one forest per feature
+    family scores each family's subspace (feature bagging, Lazarevic & Kumar 2005). Each
+    forest's raw score is normalised by its training median and 99th percentile; the
+    raw score is ``½ full + ½ mean(families)``. Measured on two simulated populations
+    (one drawn from real public prompts), the blend raised PR-AUC and made it far less
+    sensitive to the forest's seed than the full forest alone.
+
     Fitting sorts the population by ``account_id`` first, so the model does not depend
     on the order in which accounts arrive.
     """
@@ -291,12 +309,14 @@ class AnomalyModel(BaseEstimator):
         random_state: int | None = DEFAULT.random_state,
         alert_budget: str | int = DEFAULT.alert_budget,
         specs: Mapping[str, FeatureSpec] | None = None,
+        family_estimators: int = DEFAULT.family_estimators,
     ) -> None:
         self.n_estimators = n_estimators
         self.max_samples = max_samples
         self.random_state = random_state
         self.alert_budget = alert_budget
         self.specs = specs
+        self.family_estimators = family_estimators
 
     # -- fitting -------------------------------------------------------------------------
 
@@ -363,7 +383,24 @@ class AnomalyModel(BaseEstimator):
             n_jobs=1,
         ).fit(matrix)
 
-        raw = -self.forest_.score_samples(matrix)
+        self.family_forests_ = []
+        if self.family_estimators > 0:
+            families: dict[str, list[int]] = {}
+            for j, name in enumerate(names):
+                families.setdefault(specs[name].family, []).append(j)
+            for family, cols in families.items():
+                forest = IsolationForest(
+                    n_estimators=self.family_estimators,
+                    max_samples=max_samples,
+                    random_state=self.random_state,
+                    n_jobs=1,
+                ).fit(matrix[:, cols])
+                self.family_forests_.append((family, np.asarray(cols), forest))
+        self.blend_ = {"full": _norm_anchors(-self.forest_.score_samples(matrix))}
+        self.blend_["families"] = [
+            _norm_anchors(-f.score_samples(matrix[:, cols])) for _, cols, f in self.family_forests_
+        ]
+        raw = self._blend(matrix)
         self.calibration_ = {
             "raw_min": float(raw.min()),
             "raw_median": float(np.median(raw)),
@@ -486,7 +523,42 @@ class AnomalyModel(BaseEstimator):
     def _raw_from_values(self, values: np.ndarray) -> np.ndarray:
         if len(values) == 0:
             return np.empty(0, dtype=np.float64)
-        return -self.forest_.score_samples(self._preprocess(values))
+        return self._blend(self._preprocess(values))
+
+    def forest_weights(self) -> list[tuple[IsolationForest, np.ndarray, float]]:
+        """Each forest with its feature columns and its weight, for attribution.
+
+        Without family forests the weight is 1, so attributions are in path-length
+        units and sum to ``c(ψ) − E[h(x)]``; with them, each forest's credits are
+        scaled by its weight in the blended raw score (per unit of its own raw score).
+        """
+        cols_all = np.arange(self.n_features_in_)
+        if not self.family_forests_:
+            return [(self.forest_, cols_all, 1.0)]
+        n_fam = len(self.family_forests_)
+        out = [(self.forest_, cols_all, FULL_WEIGHT / self.blend_["full"]["scale"])]
+        for (_, cols, forest), anchors in zip(
+            self.family_forests_, self.blend_["families"], strict=True
+        ):
+            out.append((forest, cols, (1.0 - FULL_WEIGHT) / n_fam / anchors["scale"]))
+        return out
+
+    def _blend(self, matrix: np.ndarray) -> np.ndarray:
+        """The blended raw score: normalised full-space forest and mean family forest."""
+        raw_full = -self.forest_.score_samples(matrix)
+        if not self.family_forests_:
+            return raw_full  # the plain isolation-forest score, 2 ** (-E[h(x)] / c(ψ))
+        full = _normalise(raw_full, self.blend_["full"])
+        fams = np.mean(
+            [
+                _normalise(-f.score_samples(matrix[:, cols]), anchors)
+                for (_, cols, f), anchors in zip(
+                    self.family_forests_, self.blend_["families"], strict=True
+                )
+            ],
+            axis=0,
+        )
+        return FULL_WEIGHT * full + (1.0 - FULL_WEIGHT) * fams
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         """Map raw scores to 0–100 with the anchors fitted on the training population.
@@ -605,6 +677,20 @@ class AnomalyModel(BaseEstimator):
 
 
 # --- frame helpers ----------------------------------------------------------------------
+
+
+FULL_WEIGHT = 0.5
+"""Weight of the full-space forest in the blended raw score (the rest: family forests)."""
+
+
+def _norm_anchors(raw: np.ndarray) -> dict[str, float]:
+    """Training median and spread (99th percentile − median) of one forest's raw score."""
+    med = float(np.median(raw))
+    return {"median": med, "scale": max(float(np.quantile(raw, UPPER_QUANTILE)) - med, _EPS)}
+
+
+def _normalise(raw: np.ndarray, anchors: dict[str, float]) -> np.ndarray:
+    return (raw - anchors["median"]) / anchors["scale"]
 
 
 def _with_account_index(frame: pd.DataFrame) -> pd.DataFrame:

@@ -82,6 +82,7 @@ def train(
         raise UserError(f"{log}: only {len(train_rows)} account(s) to train on; need at least 2")
     model = AnomalyModel(
         n_estimators=config.n_estimators,
+        family_estimators=config.family_estimators,
         max_samples=config.max_samples,
         random_state=config.random_state,
         alert_budget=config.alert_budget,

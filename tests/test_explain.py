@@ -73,7 +73,10 @@ def features() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def model(features: pd.DataFrame) -> AnomalyModel:
-    return AnomalyModel(specs=SPECS, n_estimators=60, max_samples=256, random_state=0).fit(features)
+    # the full-space forest only: attributions are then exact path-length decompositions
+    return AnomalyModel(
+        specs=SPECS, n_estimators=60, max_samples=256, random_state=0, family_estimators=0
+    ).fit(features)
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +159,21 @@ def test_contributions_decompose_the_path_length(
     top = contrib.idxmax(axis=1)
     assert top.loc["acct-00003"] == "reasoning_share"
     assert top.loc["acct-00005"] == "topic_entropy"
+
+
+def test_blended_model_attributes_planted_features(
+    features: pd.DataFrame, planted: pd.DataFrame
+) -> None:
+    """With family (subspace) forests, the planted feature still leads the attribution."""
+    blended = AnomalyModel(
+        specs=SPECS, n_estimators=60, max_samples=256, random_state=0, family_estimators=20
+    ).fit(features)
+    assert len(blended.family_forests_) == len({s.family for s in SPECS.values()})
+    top = forest_contributions(blended, planted).idxmax(axis=1)
+    assert top.loc["acct-00003"] == "reasoning_share"
+    assert top.loc["acct-00005"] == "topic_entropy"
+    scores = pd.Series(blended.score(planted), index=planted.index)
+    assert scores.loc["acct-00003"] > scores.median() + 20
 
 
 def test_vectorised_attribution_matches_a_plain_tree_walk(

@@ -23,7 +23,7 @@ SPECS = [
         _P,
         1.0,
         "share",
-        "both",
+        "high",
         "{value} of its prompts are distinct",
     ),
     FeatureSpec(
@@ -36,7 +36,7 @@ SPECS = [
         _P,
         0.0,
         "share",
-        "both",
+        "high",
         "{value} of prompts share one template",
     ),
     FeatureSpec(
@@ -48,7 +48,7 @@ SPECS = [
         _P,
         0.0,
         "linear",
-        "both",
+        "high",
         "template entropy {value}",
     ),
     FeatureSpec(

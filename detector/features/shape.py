@@ -191,7 +191,7 @@ SPECS = [
         (S.STATUS,),
         0.0,
         "share",
-        "both",
+        "low",
         "{value} of requests errored",
     ),
     FeatureSpec(

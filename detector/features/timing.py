@@ -11,6 +11,7 @@ from detector.features.base import Bucket
 from detector.features.registry import FeatureSpec, family
 
 _T = (S.TIMESTAMP,)
+MIN_DAYS_FOR_WEEKLY = 4  # a weekly rhythm needs several active days to be measured
 
 SPECS = [
     FeatureSpec(
@@ -66,7 +67,8 @@ SPECS = [
         "weekend_ratio",
         "timing",
         "ratio",
-        "Requests per weekend day over requests per weekday (1 when the window lacks either).",
+        "Requests per weekend day over requests per weekday (1 when the window lacks either "
+                "or the account was active on fewer than 4 days).",
         "Business traffic dips at weekends; a script does not notice them.",
         _T,
         1.0,
@@ -134,7 +136,9 @@ def timing(b: Bucket) -> dict[str, np.ndarray]:
     wd = reqs - we
     if n_weekend_days and n_week_days:
         ratio = (we / n_weekend_days) / np.maximum(wd / n_week_days, 1e-9)
-        ratio = np.where(enough & (wd > 0), np.minimum(ratio, 10.0), 1.0)
+        active_days = agg.nunique(c, b.col(A.DAY).astype(np.uint64) + 1, n)
+        steady = enough & (wd > 0) & (active_days >= MIN_DAYS_FOR_WEEKLY)
+        ratio = np.where(steady, np.minimum(ratio, 10.0), 1.0)
     else:
         ratio = np.ones(n)
 
