@@ -1,0 +1,167 @@
+"""Labelled synthetic API traffic: benign products and capability-extraction campaigns.
+
+:func:`simulate` writes a request log (contract 1.1) partitioned by UTC day, the
+account table (1.2) and labels (1.3). The same arguments give the same bytes.
+
+Modules: :mod:`.personas` (who, as data), :mod:`.population` (per-account draws,
+hydra clusters, organisations), :mod:`.timing` (when), :mod:`.prompts` /
+:mod:`.textgen` / :mod:`.vocab` / :mod:`.corpus` (what is asked),
+:mod:`.identity` (IPs, user agents, countries), :mod:`.traffic` (rows, day by day)
+and :mod:`.writer` (files).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from detector import schema as sc
+from detector.simulate.corpus import CorpusError, load_corpus
+from detector.simulate.personas import PERSONAS, PERSONAS_BY_NAME
+from detector.simulate.population import MODELS, NEW_MODEL, World, build_population
+from detector.simulate.prompts import PromptLibrary
+from detector.simulate.traffic import Engine
+from detector.simulate.writer import (
+    FORMATS,
+    clear_requests,
+    partition_path,
+    write_accounts,
+    write_day,
+    write_labels,
+)
+
+__all__ = [
+    "MODELS",
+    "NEW_MODEL",
+    "PERSONAS",
+    "CorpusError",
+    "SimulationSummary",
+    "simulate",
+]
+
+DEFAULT_START = dt.date(2026, 11, 1)
+
+
+@dataclass(frozen=True)
+class SimulationSummary:
+    """What a simulation wrote."""
+
+    out_dir: Path
+    accounts: int
+    accounts_per_persona: dict[str, int]
+    labels: dict[str, int]
+    """Accounts per label (``benign``, ``extraction``)."""
+    rows: int
+    """Request rows written, duplicates included."""
+    duplicates: int
+    rows_per_day: dict[str, int]
+    hydra_clusters: list[int]
+    """Member count of each hydra cluster."""
+    files: list[Path] = field(default_factory=list)
+    start: dt.date = DEFAULT_START
+    days: int = 0
+    release: dt.datetime | None = None
+    """When the new model became available."""
+
+
+def _check(accounts: int, days: int, fmt: str, volume_scale: float) -> None:
+    if accounts < 1:
+        raise ValueError(f"accounts must be at least 1 (got {accounts})")
+    if days < 1:
+        raise ValueError(f"days must be at least 1 (got {days})")
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if not volume_scale > 0:
+        raise ValueError(f"volume_scale must be positive (got {volume_scale})")
+
+
+def simulate(
+    out_dir: Path,
+    *,
+    accounts: int = 1500,
+    days: int = 10,
+    seed: int = 0,
+    fmt: Literal["parquet", "jsonl", "csv"] = "parquet",
+    corpus: Path | None = None,
+    start: dt.date = DEFAULT_START,
+    volume_scale: float = 1.0,
+) -> SimulationSummary:
+    """Write a labelled synthetic population to ``out_dir`` and return what was written.
+
+    Raises ``ValueError`` for bad arguments and :class:`CorpusError` (a ``ValueError``)
+    when ``corpus`` holds no usable ``prompts.jsonl``.
+    """
+    _check(accounts, days, fmt, volume_scale)
+    out_dir = Path(out_dir)
+    text_corpus = load_corpus(Path(corpus)) if corpus is not None else None
+    start_us = (
+        int(
+            (
+                dt.datetime.combine(start, dt.time(), dt.UTC)
+                - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+            ).total_seconds()
+        )
+        * 1_000_000
+    )
+    world = World(start_us=start_us, days=days, seed=seed, volume_scale=volume_scale)
+    population = build_population(accounts, world)
+    engine = Engine(population, PromptLibrary(seed, text_corpus))
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clear_requests(out_dir)
+    files: list[Path] = []
+    rows = duplicates = 0
+    per_day: dict[str, int] = {}
+    for d in range(days):
+        batch = engine.day(d)
+        date = start + dt.timedelta(days=d)
+        path = partition_path(out_dir, date, fmt)
+        write_day(batch, path, fmt)
+        files.append(path)
+        rows += batch.num_rows
+        duplicates += batch.duplicates
+        per_day[date.isoformat()] = batch.num_rows
+        del batch
+
+    account_rows: dict[str, list] = {c: [] for c in sc.ACCOUNT_COLUMNS}
+    labels: list[tuple[str, str, str]] = []
+    for g in population.groups:
+        account_rows[sc.ACCOUNT_ID] += g.ids
+        account_rows[sc.CREATED_AT] += g.created_us.tolist()
+        account_rows[sc.PLAN] += g.plan
+        account_rows[sc.COUNTRY] += g.country
+        account_rows[sc.PAYMENT_FINGERPRINT] += g.fingerprint
+        account_rows[sc.ORG_ID] += g.org
+        labels += [(a, g.persona.label, g.persona.name) for a in g.ids]
+    accounts_path = out_dir / "accounts.parquet"
+    labels_path = out_dir / "labels.csv"
+    write_accounts(accounts_path, account_rows)
+    write_labels(labels_path, labels)
+    files += [accounts_path, labels_path]
+
+    per_persona = {p.name: 0 for p in PERSONAS}
+    for g in population.groups:
+        per_persona[g.persona.name] = g.n
+    hydra = [len(c) for g in population.groups if g.persona.group == "hydra" for c in g.clusters]
+    release = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=world.release_us)
+    return SimulationSummary(
+        out_dir=out_dir,
+        accounts=population.n_accounts,
+        accounts_per_persona=per_persona,
+        labels=dict(
+            Counter(
+                PERSONAS_BY_NAME[name].label for name, k in per_persona.items() for _ in range(k)
+            )
+        ),
+        rows=rows,
+        duplicates=duplicates,
+        rows_per_day=per_day,
+        hydra_clusters=hydra,
+        files=files,
+        start=start,
+        days=days,
+        release=release,
+    )
