@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import tempfile
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -73,6 +74,7 @@ class FeatureResult:
             "newest_model": self.context.newest_model,
             "ingest": self.report.to_dict(),
             "buckets": self.n_buckets,
+            "timings_s": {k: round(v, 3) for k, v in self.extras.get("timings", {}).items()},
         }
 
 
@@ -170,6 +172,8 @@ def build_features(
         clusters are in ``extras["clusters"]``).
     """
     report = IngestReport()
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
     table = read_accounts(accounts) if isinstance(accounts, (str, Path)) else accounts
     n_buckets = max(1, math.ceil(estimate_rows(log, start, end) / config.bucket_target_rows))
     buckets = _Buckets(n_buckets)
@@ -214,6 +218,7 @@ def build_features(
                     consume(pending.popleft().result())
             while pending:
                 consume(pending.popleft().result())
+        timings["read_validate_annotate"] = time.perf_counter() - clock
         if report.kept == 0:
             from detector.ingest import IngestError
 
@@ -235,21 +240,25 @@ def build_features(
             config=config,
         )
         parts, evidence = [], []
+        clock = time.perf_counter()
         for frame in buckets:
             parts.append(compute_bucket(frame, context))
             if coordination:
                 evidence.append(bucket_evidence(frame, context))
             if progress:
                 progress("features", len(frame))
+        timings["features"] = time.perf_counter() - clock
     finally:
         buckets.close()
     features = pd.concat(parts).sort_index() if parts else pd.DataFrame()
     specs, omitted = active_specs(context)
-    extras: dict[str, Any] = {}
+    extras: dict[str, Any] = {"timings": timings}
     if coordination:
+        clock = time.perf_counter()
         clusters = link_accounts(evidence, accounts=table, context=context, features=features)
         extras["clusters"] = clusters
         features = features.join(clusters.features)
+        timings["coordination"] = time.perf_counter() - clock
     features = features[[s.name for s in specs if s.name in features.columns]]
     return FeatureResult(
         features=features,

@@ -23,7 +23,8 @@ from sklearn.preprocessing import Normalizer
 
 from detector.config import DEFAULT, Config
 
-TOPIC_MODEL_VERSION = "arrow-hash-tfidf-kmeans/1"
+TOPIC_MODEL_VERSION = "arrow-hash-tfidf-kmeans/2"
+MAX_TOKENS = 48
 _PUNCT = "\"'`.,;:!?()[]{}<>*_#|/\\-=+~^…“”‘’"
 _STOP = pa.array(sorted(ENGLISH_STOP_WORDS), pa.string())
 
@@ -33,6 +34,8 @@ def hash_vectorise(texts: pa.Array, n_features: int) -> sp.csr_matrix:
     tokens = pc.utf8_split_whitespace(pc.fill_null(texts, ""))
     if isinstance(tokens, pa.ChunkedArray):
         tokens = tokens.combine_chunks()
+    # the opening words say what a prompt is about; the rest costs time, not accuracy
+    tokens = pc.list_slice(tokens, 0, MAX_TOKENS)
     lengths = pc.list_value_length(tokens).to_numpy(zero_copy_only=False)
     flat = pc.utf8_trim(pc.list_flatten(tokens), _PUNCT)
     enc = pc.dictionary_encode(flat)
