@@ -10,11 +10,13 @@ Evidence and linking
 Each account emits *tokens*. A strong token links on its own (a shared payment
 fingerprint or org id). Weak evidence (its top prompt templates/wrappers, its client
 networks, the 2-hour bin it was created in, the 1-hour bin of its first request when
-that is inside the window) only links in pairs of two *different* kinds — template∧creation, template∧network,
-template∧activation, network∧creation, network∧activation — so a generic template or
-a busy cloud network alone links nothing. This is banding as in LSH: an AND of two
-kinds per token, an OR over tokens. Two bins per time (offset by half a bin) keep
-accounts created a minute apart across a bin edge together.
+that is inside the window) only links in pairs of two *different* kinds —
+template∧creation, template∧network, template∧activation, network∧creation,
+network∧activation — so a generic template or a busy cloud network alone links
+nothing; and a pair must cover most users of both its ingredients (see
+``_specific``), so chance coincidences do not chain. This is banding as in LSH: an
+AND of two kinds per token, an OR over tokens. Two bins per time (offset by half a
+bin) keep accounts created a minute apart across a bin edge together.
 
 Tokens shared by more than ``max_token_accounts`` accounts are dropped as
 non-specific. Accounts sharing a token are joined to the token's first account
@@ -49,7 +51,9 @@ MIN_KEY_ROWS = 3
 CREATED_BIN_S = 2 * 3600
 ACTIVATION_BIN_S = 3600
 NEW_ACCOUNT_DAYS = 14.0
-ACTIVATION_MIN_OFFSET_S = 6 * 3600
+ACTIVATION_MIN_OFFSET_S = 24 * 3600
+PAIR_SPECIFICITY = 0.5
+"""A paired token must hold this share of the accounts of each of its ingredients."""
 STRONG_KINDS = ("payment", "org")
 PAIRED_KINDS = (
     ("template", "created"),
@@ -122,7 +126,8 @@ SPECS = [
         "coordination",
         "hours",
         "Hours between the first requests of the cluster's first and last member to start "
-        "(window length when unlinked).",
+        "(window length when unlinked, or when the cluster was active on the window's "
+        "first day).",
         "Accounts of one campaign switch on together.",
         (S.ACCOUNT_ID,),
         0.0,
@@ -286,6 +291,7 @@ def _tokens(
         if k1 not in parts or k2 not in parts:
             continue
         m = parts[k1].merge(parts[k2], on=S.ACCOUNT_ID, suffixes=("_1", "_2"))
+        m = m[_specific(m, parts[k1], parts[k2])]
         if len(m):
             paired.append(
                 pd.DataFrame(
@@ -303,6 +309,27 @@ def _tokens(
     if not frames:
         return pd.DataFrame({S.ACCOUNT_ID: [], "kind": [], "token": []})
     return pd.concat(frames, ignore_index=True).drop_duplicates()
+
+
+def _specific(pairs: pd.DataFrame, first: pd.DataFrame, second: pd.DataFrame) -> np.ndarray:
+    """Keep a paired token only when it covers most users of both its ingredients.
+
+    A hydra's wrapper is used almost only by accounts created together, so
+    template∧creation covers most of the template's users. A generic template
+    ("Summarize the following text:") is used by accounts created at every hour, and
+    two of them sharing a creation bin is chance: the pair covers a sliver of the
+    template's users and is dropped. Without this, chance pairs chain unrelated
+    accounts into one giant component.
+    """
+    if pairs.empty:
+        return np.zeros(0, dtype=bool)
+    n1 = first.groupby("token")[S.ACCOUNT_ID].nunique()
+    n2 = second.groupby("token")[S.ACCOUNT_ID].nunique()
+    together = pairs.groupby(["token_1", "token_2"])[S.ACCOUNT_ID].transform("nunique").to_numpy()
+    either = np.maximum(
+        n1.reindex(pairs["token_1"]).to_numpy(), n2.reindex(pairs["token_2"]).to_numpy()
+    )
+    return (together >= 2) & (together >= PAIR_SPECIFICITY * either)
 
 
 def cluster_id_for(members_min_id: str) -> str:
@@ -397,8 +424,10 @@ def link_accounts(
     np.minimum.at(lo, label, first)
     np.maximum.at(hi, label, first)
     window_hours = (context.window_end - context.window_start) / 3600.0
+    # a cluster already active when the window opened tells nothing by its start times
+    started_inside = lo > context.window_start + ACTIVATION_MIN_OFFSET_S
     feats["cluster_activation_spread_hours"] = np.where(
-        clustered, (hi - lo)[label] / 3600.0, window_hours
+        clustered & started_inside[label], (hi - lo)[label] / 3600.0, window_hours
     )
     if table is not None and S.CREATED_AT in table.columns:
         created = table[S.CREATED_AT]

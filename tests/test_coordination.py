@@ -1,0 +1,198 @@
+"""Coordinated accounts: hydra clusters are found whatever evidence they leave, and a
+benign multi-account organisation is a cluster but not an alert."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from detector import schema as S
+from detector.config import Config
+from detector.pipeline import build_features
+from detector.scoring import score, train
+
+START = pd.Timestamp("2026-11-01", tz="UTC")
+DAYS = 5
+TOPICS = [
+    "gardening",
+    "tax law",
+    "rust lifetimes",
+    "baking bread",
+    "chess openings",
+    "jazz",
+    "climbing",
+    "sql joins",
+    "birds",
+    "poetry",
+    "databases",
+    "football",
+    "cars",
+    "moons",
+]
+
+
+PHRASES = [
+    "hey, quick question about {t}: what would you suggest for case {i}?",
+    "{t} — I'm stuck. Any ideas why attempt {i} failed?",
+    "Can you summarise the main debates in {t} for a beginner?",
+    "write me a short poem about {t}",
+    "what's the difference between the two usual approaches to {t}? (#{i})",
+    "I have {i} minutes, plan a quick intro session on {t}",
+]
+
+
+def _human(rng: np.random.Generator, acct: str, n: int, ip: str, offset_h: int) -> pd.DataFrame:
+    """A person: daytime sessions in their own time zone, multi-turn, varied prompts."""
+    day = rng.integers(0, DAYS, n)
+    hour = (rng.normal(14, 3, n).astype(int) + offset_h) % 24
+    ts = START + pd.to_timedelta(day * 86400 + hour * 3600 + rng.integers(0, 3600, n), unit="s")
+    topic = rng.choice(TOPICS, n)
+    return pd.DataFrame(
+        {
+            S.ACCOUNT_ID: acct,
+            S.TIMESTAMP: ts,
+            S.PROMPT: [
+                f"hey, quick question about {t}: what would you suggest for case {i}?"
+                for i, t in zip(rng.integers(0, 10_000, n), topic, strict=True)
+            ],
+            S.TURN_INDEX: rng.integers(0, 6, n),
+            S.CLIENT_IP: ip,
+            S.USER_AGENT: "anthropic-python/0.40.0",
+            S.OUTPUT_TOKENS: rng.integers(50, 600, n),
+            S.MAX_TOKENS: 1024,
+            S.TEMPERATURE: 0.7,
+        }
+    )
+
+
+def _hydra_member(rng: np.random.Generator, acct: str, times: np.ndarray, ip: str) -> pd.DataFrame:
+    """One member's share of a load-balanced campaign: a fixed wrapper around varied questions."""
+    n = len(times)
+    topic = rng.choice(TOPICS, n)
+    return pd.DataFrame(
+        {
+            S.ACCOUNT_ID: acct,
+            S.TIMESTAMP: START + pd.to_timedelta(times, unit="s"),
+            S.PROMPT: [
+                f"Think step by step and show your complete internal reasoning before "
+                f"answering. Question {i}: explain {t} in depth."
+                for i, t in zip(rng.integers(0, 10**6, n), topic, strict=True)
+            ],
+            S.TURN_INDEX: 0,
+            S.CLIENT_IP: ip,
+            S.USER_AGENT: "python-requests/2.31.0",
+            S.OUTPUT_TOKENS: rng.integers(1500, 4000, n),
+            S.MAX_TOKENS: 4096,
+            S.TEMPERATURE: rng.choice([0.0, 0.5, 1.0], n),
+        }
+    )
+
+
+def population(
+    tmp: Path, *, hydra: int, shared_card: bool, shared_net: bool, seed: int = 0, benign: int = 300
+) -> tuple[Path, Path, set[str], set[str]]:
+    """A log and account table: benign people, one benign organisation, and one hydra."""
+    rng = np.random.default_rng(seed)
+    frames, accounts = [], []
+    for i in range(benign):
+        acct = f"user_{i:04d}"
+        frames.append(
+            _human(
+                rng,
+                acct,
+                int(rng.integers(5, 60)),
+                f"81.{i % 250}.{i // 250}.{i % 7 + 1}",
+                int(rng.integers(-8, 9)),
+            )
+        )
+        accounts.append(
+            (acct, START - pd.Timedelta(days=int(rng.integers(30, 900))), f"card_{i}", "")
+        )
+    org = {f"org_acct_{j}" for j in range(4)}
+    for j, acct in enumerate(sorted(org)):  # prod/staging/dev/team: one card, one server pool
+        frames.append(_human(rng, acct, int(rng.integers(40, 200)), f"34.120.7.{j + 10}", 0))
+        accounts.append((acct, START - pd.Timedelta(days=100 + 60 * j), "card_org", "org_1"))
+    members = {f"h_{k:04d}" for k in range(hydra)}
+    campaign = np.sort(rng.integers(86400, DAYS * 86400, 60 * hydra))  # starts on day 2, 24/7
+    owner = rng.integers(0, hydra, len(campaign))
+    created = START + pd.Timedelta(hours=20)
+    for k, acct in enumerate(sorted(members)):
+        ip = (
+            "203.0.113.7"
+            if shared_net
+            else f"{rng.integers(1, 223)}.{rng.integers(0, 255)}.{rng.integers(0, 255)}.9"
+        )
+        frames.append(_hydra_member(rng, acct, campaign[owner == k], ip))
+        card = "card_hydra" if shared_card else f"card_h{k}"
+        accounts.append((acct, created + pd.Timedelta(minutes=int(rng.integers(0, 90))), card, ""))
+    log = pd.concat(frames, ignore_index=True)
+    n = len(log)
+    log[S.REQUEST_ID] = [f"r{i}" for i in range(n)]
+    log[S.MODEL] = "m"
+    log[S.STATUS] = "ok"
+    log[S.INPUT_TOKENS] = rng.integers(20, 400, n)
+    log[S.SYSTEM_PROMPT_HASH] = ""
+    log[S.CONVERSATION_ID] = [f"c{v}" for v in rng.integers(0, n, n)]
+    tmp.mkdir(parents=True, exist_ok=True)
+    log.to_parquet(tmp / "log.parquet")
+    table = pd.DataFrame(
+        accounts, columns=[S.ACCOUNT_ID, S.CREATED_AT, S.PAYMENT_FINGERPRINT, S.ORG_ID]
+    )
+    table.to_parquet(tmp / "accounts.parquet")
+    return tmp / "log.parquet", tmp / "accounts.parquet", members, org
+
+
+@pytest.mark.parametrize(
+    ("size", "card", "net"),
+    [(5, False, False), (12, True, False), (40, False, True), (500, False, False)],
+)
+def test_hydra_is_one_cluster_whatever_evidence_it_leaves(
+    tmp_path: Path, size: int, card: bool, net: bool
+) -> None:
+    log, accounts, members, org = population(tmp_path, hydra=size, shared_card=card, shared_net=net)
+    result = build_features(log, accounts=accounts, config=Config(topic_clusters=6))
+    membership = result.extras["clusters"].membership
+    hydra_ids = set(membership.loc[sorted(members)])
+    assert len(hydra_ids) == 1 and "" not in hydra_ids, "every member in one cluster"
+    (cid,) = hydra_ids
+    assert set(membership[membership == cid].index) == members, "no outsider pulled in"
+    feats = result.features.loc[sorted(members)]
+    assert (feats["cluster_size"] == size).all()
+    assert (feats["cluster_new_member_share"] == 1.0).all()
+    assert (feats["cluster_creation_spread_hours"] <= 2.0).all()
+    # the organisation is linked (card and org), but as its own cluster
+    org_ids = set(membership.loc[sorted(org)])
+    assert len(org_ids) == 1 and "" not in org_ids and org_ids != hydra_ids
+
+
+def test_hydra_flagged_and_benign_org_not(tmp_path: Path) -> None:
+    log, accounts, members, org = population(
+        tmp_path, hydra=25, shared_card=False, shared_net=False, benign=400
+    )
+    model, _, _ = train(
+        log, tmp_path / "m.bundle", accounts=accounts, config=Config(topic_clusters=6)
+    )
+    scored = score(log, model, accounts=accounts, budget=str(len(members)))
+    table = scored.scores.set_index(S.ACCOUNT_ID)
+    k = len(members)
+    top = set(table.index[table[S.RANK] <= k])
+    assert len(top & members) / k >= 0.9
+    assert not table.loc[sorted(org), S.FLAGGED].any()
+    flagged_member = table.loc[sorted(members)]
+    assert flagged_member[S.CLUSTER_ID].nunique() == 1
+    lead = flagged_member.loc[flagged_member[S.FLAGGED], S.REASONS].iloc[0]
+    assert lead.startswith(f"one of {k} linked accounts in cluster ")
+
+
+def test_linking_does_not_compare_all_pairs(tmp_path: Path) -> None:
+    """A benign population with no shared evidence forms no clusters (no chance linking)."""
+    log, accounts, _, org = population(
+        tmp_path, hydra=0, shared_card=False, shared_net=False, benign=300
+    )
+    result = build_features(log, accounts=accounts, config=Config(topic_clusters=6))
+    membership = result.extras["clusters"].membership
+    clustered = set(membership[membership != ""].index)
+    assert clustered == org
