@@ -24,7 +24,7 @@ from sklearn.preprocessing import Normalizer
 from detector.config import DEFAULT, Config
 
 TOPIC_MODEL_VERSION = "arrow-hash-tfidf-kmeans/2"
-MAX_TOKENS = 48
+MAX_TOKENS = 32
 _PUNCT = "\"'`.,;:!?()[]{}<>*_#|/\\-=+~^…“”‘’"
 _STOP = pa.array(sorted(ENGLISH_STOP_WORDS), pa.string())
 

@@ -68,7 +68,7 @@ SPECS = [
         "timing",
         "ratio",
         "Requests per weekend day over requests per weekday (1 when the window lacks either "
-                "or the account was active on fewer than 4 days).",
+        "or the account was active on fewer than 4 days).",
         "Business traffic dips at weekends; a script does not notice them.",
         _T,
         1.0,
