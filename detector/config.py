@@ -7,7 +7,7 @@ instead of repeating literals, so a default changes in exactly one place.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 
@@ -25,10 +25,8 @@ class Config:
     """Threads annotating chunks while the next one is read (the machine has 2 cores)."""
 
     # text heuristics: only the head and tail of a prompt are scanned (wrappers live there)
-    text_head_chars: int = 400
-    text_tail_chars: int = 200
-    long_insert_chars: int = 200
-    """A span longer than this inside a prompt is treated as an inserted document."""
+    text_head_chars: int = 320
+    text_tail_chars: int = 160
 
     # topic model
     topic_clusters: int = 24
@@ -55,8 +53,10 @@ class Config:
     retrain_days: int = 7
     psi_threshold: float = 0.25
     rise_margin: float = 15.0
-
-    extra: dict[str, Any] = field(default_factory=dict)
+    psi_bins: int = 10
+    """Quantile bins per feature for the drift (PSI) check against the training population."""
+    lock_timeout_hours: float = 6.0
+    """A nightly lock older than this is stale and taken over (a run never takes this long)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data view, stored in model bundles and run summaries."""
