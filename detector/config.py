@@ -39,8 +39,8 @@ class Config:
     quiet_window_hours: int = 6
 
     # model
-    n_estimators: int = 200
-    family_estimators: int = 40
+    n_estimators: int = 150
+    family_estimators: int = 25
     """Trees per feature-family subspace forest (see AnomalyModel)."""
     max_samples: int = 256
     random_state: int = 0
