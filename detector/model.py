@@ -27,12 +27,12 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Self
 
 import numpy as np
 import pandas as pd
-from joblib import parallel_backend
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import IsolationForest
 from sklearn.utils.validation import check_is_fitted
@@ -547,24 +547,18 @@ class AnomalyModel(BaseEstimator):
     def _blend(self, matrix: np.ndarray) -> np.ndarray:
         """The blended raw score: normalised full-space forest and mean family forest.
 
-        Trees are walked on ``DEFAULT.workers`` threads (scikit-learn's tree traversal
-        releases the GIL), the documented way to parallelise ``score_samples``.
+        The forests are scored concurrently on ``DEFAULT.workers`` threads (tree
+        traversal releases the GIL), each forest serially inside, so the sums are
+        always taken in the same order and scores are bit-for-bit reproducible.
         """
-        with parallel_backend("threading", n_jobs=DEFAULT.workers):
-            return self._blend_serial(matrix)
-
-    def _blend_serial(self, matrix: np.ndarray) -> np.ndarray:
-        raw_full = -self.forest_.score_samples(matrix)
+        forests = [(self.forest_, slice(None))] + [(f, cols) for _, cols, f in self.family_forests_]
+        with ThreadPoolExecutor(max_workers=DEFAULT.workers) as pool:
+            raws = list(pool.map(lambda fc: -fc[0].score_samples(matrix[:, fc[1]]), forests))
         if not self.family_forests_:
-            return raw_full  # the plain isolation-forest score, 2 ** (-E[h(x)] / c(ψ))
-        full = _normalise(raw_full, self.blend_["full"])
+            return raws[0]  # the plain isolation-forest score, 2 ** (-E[h(x)] / c(ψ))
+        full = _normalise(raws[0], self.blend_["full"])
         fams = np.mean(
-            [
-                _normalise(-f.score_samples(matrix[:, cols]), anchors)
-                for (_, cols, f), anchors in zip(
-                    self.family_forests_, self.blend_["families"], strict=True
-                )
-            ],
+            [_normalise(r, a) for r, a in zip(raws[1:], self.blend_["families"], strict=True)],
             axis=0,
         )
         return FULL_WEIGHT * full + (1.0 - FULL_WEIGHT) * fams

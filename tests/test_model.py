@@ -197,7 +197,8 @@ def test_scores_in_range_and_monotone_in_raw(model: AnomalyModel, features: pd.D
 
 def test_calibration_anchors(model: AnomalyModel, features: pd.DataFrame) -> None:
     cal = model.calibration_
-    got = model.calibrate(np.array([cal["raw_min"], cal["raw_median"], cal["raw_upper"], 1.0]))
+    beyond = cal["raw_upper"] + (cal["raw_upper"] - cal["raw_median"])
+    got = model.calibrate(np.array([cal["raw_min"], cal["raw_median"], cal["raw_upper"], beyond]))
     np.testing.assert_allclose(got[:3], [0.0, 15.0, 75.0], atol=1e-9)
     assert 75.0 < got[3] <= 100.0
     score = model.score(features)
