@@ -35,8 +35,12 @@ class Context:
 
     @property
     def window_days(self) -> float:
-        """Length of the log window in days (at least one)."""
-        return max(1.0, np.ceil((self.window_end - self.window_start + 1) / 86_400))
+        """Length of the log window in whole days (at least one).
+
+        Rounded, not ceiled: a 7-day log whose first partition holds a few minutes of the
+        previous day's traffic (late shipping) is still a 7-day window.
+        """
+        return max(1.0, float(round((self.window_end - self.window_start) / 86_400)))
 
     def has(self, *columns: str) -> bool:
         """Whether every contract column named is present in the log."""
