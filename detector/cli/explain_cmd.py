@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,11 +14,32 @@ from rich.table import Table
 
 from detector import schema as S
 from detector.artifacts import load_bundle
-from detector.cli.common import AccountsOpt, JsonOpt, console, fail, user_errors
+from detector.cli.common import (
+    AccountsOpt,
+    EndOpt,
+    JsonOpt,
+    StartOpt,
+    console,
+    fail,
+    parse_day,
+    progress_reporter,
+    user_errors,
+)
 from detector.explain import explain_frame, format_percentile, format_value, percentiles
 from detector.features import SPECS
-from detector.safe import safe_terminal
+from detector.pipeline import Progress
+from detector.report import (
+    SAMPLE_PROMPTS,
+    account_activity,
+    restore_ids,
+    scored_window,
+    sparkline,
+)
+from detector.safe import safe_terminal, truncate
 from detector.scoring import read_scores, score, sidecar
+
+SAMPLE_CHARS_TERMINAL = 160
+"""Sample prompts are cut to this many characters in the terminal (``--json``: 400)."""
 
 
 def explanation(
@@ -27,16 +49,26 @@ def explanation(
     log: Path | None = None,
     model: Path | None = None,
     accounts: Path | None = None,
+    activity_log: Path | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Everything known about why ``account_id`` scored as it did, as plain data.
 
     From a scores file (and its sidecars: the feature table and the model it was
-    scored with), or by scoring ``log`` with ``model``.
+    scored with), or by scoring ``log`` with ``model``. With ``activity_log`` (default:
+    ``log``) the account's requests are read from that log (``start``/``end`` narrow
+    it) for the drill-down: ``hourly`` (24 UTC-hour counts), ``daily`` and up to five
+    distinct sample ``prompts``; without a log those keys are ``None``.
     """
     if scores is not None:
         table = read_scores(scores)
         feats_path, meta_path = sidecar(scores, "features"), sidecar(scores, "meta")
         features = pd.read_parquet(feats_path) if feats_path.exists() else None
+        if features is not None:
+            # SCORES.csv quotes ids such as "=..." for spreadsheets; match the real ids
+            table[S.ACCOUNT_ID] = restore_ids(table[S.ACCOUNT_ID], features.index.astype(str))
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         model_path = model or (Path(meta["model_path"]) if meta.get("model_path") else None)
         cluster_file = sidecar(scores, "clusters")
@@ -44,7 +76,7 @@ def explanation(
     else:
         if log is None or model is None:
             raise fail("give --scores SCORES.csv, or a LOG with --model")
-        scored = score(log, model, accounts=accounts)
+        scored = score(log, model, accounts=accounts, start=start, end=end, progress=progress)
         table, features, meta, model_path = (
             scored.scores,
             scored.result.features,
@@ -55,6 +87,11 @@ def explanation(
 
         clusters = clusters_json(scored)["clusters"]
     row = table[table[S.ACCOUNT_ID] == account_id]
+    if row.empty and scores is not None:  # the id as it appears in SCORES.csv ('=...)
+        from detector.safe import neutralise_csv_cell
+
+        row = table[table[S.ACCOUNT_ID].map(neutralise_csv_cell) == account_id]
+        account_id = str(row.iloc[0][S.ACCOUNT_ID]) if len(row) else account_id
     if row.empty:
         where = scores if scores is not None else log
         raise fail(
@@ -97,7 +134,53 @@ def explanation(
                 }
             )
         out["features"].sort(key=lambda f: (-f["contribution"], -abs(f["percentile"] - 50)))
+    window = scored_window(meta)  # read the days that were scored, unless told otherwise
+    out.update(
+        _drill_down(account_id, activity_log or log, start or window[0], end or window[1], progress)
+    )
     return out
+
+
+def _drill_down(
+    account_id: str,
+    log: Path | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Hourly and daily counts and sample prompts of one account, read from ``log``.
+
+    Prompts are cut (not otherwise changed: JSON escapes control characters, and
+    :func:`render` makes them terminal-safe).
+    """
+    if log is None:
+        return {
+            "activity_log": None,
+            "requests": None,
+            "hourly": None,
+            "daily": None,
+            "samples": None,
+        }
+    act = account_activity(log, [account_id], start=start, end=end, progress=progress)
+    hourly = (
+        act.hourly.loc[account_id].astype(int).tolist()
+        if account_id in act.hourly.index
+        else [0] * 24
+    )
+    daily = []
+    if account_id in act.daily.index:
+        row = act.daily.loc[account_id]
+        daily = [
+            {"date": pd.Timestamp(d).date().isoformat(), "requests": int(n)}
+            for d, n in zip(row.index, row.to_numpy(), strict=True)
+        ]
+    return {
+        "activity_log": str(log),
+        "requests": int(sum(hourly)),
+        "hourly": hourly,
+        "daily": daily,
+        "samples": [truncate(p, 400) for p in act.samples.get(account_id, [])][:SAMPLE_PROMPTS],
+    }
 
 
 def render(info: dict[str, Any], top_features: int = 12) -> None:
@@ -124,6 +207,8 @@ def render(info: dict[str, Any], top_features: int = 12) -> None:
                 f"{f['contribution']:.3f}",
             )
         console.print(t)
+    if info.get("hourly") is not None:
+        _render_activity(info)
     c = info.get("cluster")
     if c:
         console.print(
@@ -132,6 +217,30 @@ def render(info: dict[str, Any], top_features: int = 12) -> None:
             f"{c['flagged_members']} flagged",
             markup=False,
         )
+
+
+def _render_activity(info: dict[str, Any]) -> None:
+    """The 24-hour sparkline (with an hour axis) and the sample prompts."""
+    hourly = info["hourly"]
+    total = int(info.get("requests") or 0)
+    if total == 0:
+        console.print("activity: no requests in the log window", markup=False)
+        return
+    peak = max(range(24), key=lambda h: hourly[h])
+    days = info.get("daily") or []
+    console.print(
+        f"activity by UTC hour ({total:,} requests over {len(days)} day(s), "
+        f"peak {peak:02d}:00 with {hourly[peak]:,}):",
+        markup=False,
+    )
+    console.print(f"  {sparkline(hourly)}", markup=False)
+    console.print("  0     6     12    18   23", markup=False, style="dim")
+    samples = info.get("samples") or []
+    if samples:
+        console.print(f"sample prompts ({len(samples)} distinct, first seen):", markup=False)
+        for i, text in enumerate(samples, 1):
+            line = safe_terminal(truncate(text, SAMPLE_CHARS_TERMINAL), markup=False)
+            console.print(f"  {i}. {line}", markup=False, overflow="ellipsis", no_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -146,12 +255,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         scores: Annotated[
             Path | None,
-            typer.Option(
-                "--scores",
-                help="A SCORES.csv written by `detector score`.",
-                exists=True,
-                dir_okay=False,
-            ),
+            typer.Option("--scores", help="A SCORES.csv written by `detector score`."),
         ] = None,
         model: Annotated[
             Path | None,
@@ -160,13 +264,41 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         accounts: AccountsOpt = None,
+        activity_log: Annotated[
+            Path | None,
+            typer.Option(
+                "--log",
+                help="Request log to drill into: hourly activity sparkline and sample prompts "
+                "(default: LOG when given).",
+            ),
+        ] = None,
+        start: StartOpt = None,
+        end: EndOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Why ACCOUNT_ID scored as it did: reasons, feature percentiles, its cluster.
 
-        Example: detector explain acct_3f9a2c --scores scores.csv
+        With a log (--log, or LOG) also its hourly activity as a sparkline and up to five
+        sample prompts.
+
+        Example: detector explain acct_3f9a2c --scores scores.csv --log sim/requests
         """
-        info = explanation(account_id, scores=scores, log=log, model=model, accounts=accounts)
+        if scores is not None and not scores.is_file():
+            raise fail(f"--scores: {scores} is not a file")
+        if activity_log is not None and not activity_log.exists():
+            raise fail(f"--log: {activity_log} does not exist")
+        with progress_reporter(as_json) as progress:
+            info = explanation(
+                account_id,
+                scores=scores,
+                log=log,
+                model=model,
+                accounts=accounts,
+                activity_log=activity_log,
+                start=parse_day(start, "--start"),
+                end=parse_day(end, "--end"),
+                progress=progress,
+            )
         if as_json:
             typer.echo(json.dumps(info, indent=2))
         else:
