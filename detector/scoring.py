@@ -122,18 +122,50 @@ def score(
     so flags are comparable across runs). Suppressed accounts are never flagged.
     """
     bundle = load_bundle(model_path)
-    topic_model = bundle.text_models.get(TOPIC_MODEL_KEY)
     result = build_features(
         log,
         accounts=accounts,
         start=start,
         end=end,
         config=config,
-        topic_model=topic_model,
+        topic_model=bundle.text_models.get(TOPIC_MODEL_KEY),
         fit_topics=False,
         quarantine_path=quarantine_path,
         progress=progress,
     )
+    return score_features(
+        result,
+        bundle,
+        model_path=model_path,
+        log=log,
+        config=config,
+        budget=budget,
+        threshold=threshold,
+        suppressed=suppressed,
+    )
+
+
+def score_features(
+    result: FeatureResult,
+    bundle: Bundle,
+    *,
+    model_path: Path,
+    log: Path | Sequence[Path] = (),
+    config: Config = DEFAULT,
+    budget: str | None = None,
+    threshold: float | None = None,
+    suppressed: Collection[str] = (),
+) -> ScoreResult:
+    """Score a feature table already built with the bundle's topic model.
+
+    The nightly job uses this to score the population it just trained on without
+    reading the log a second time (the features are the same: same log, same topics).
+    """
+    if not hasattr(bundle.model, "family_forests_"):
+        raise UserError(
+            f"{model_path}: this bundle was saved by an older detector (no family forests); "
+            "retrain it with `detector train`"
+        )
     missing = [f for f in bundle.features if f not in result.features.columns]
     if missing:
         why = "; ".join(sorted({result.omitted.get(m, "?") for m in missing}))

@@ -5,12 +5,15 @@ from __future__ import annotations
 import typer
 
 from detector.cli import (
+    cases_cmds,
     catalogue_cmd,
     clusters_cmd,
     evaluate_cmd,
     explain_cmd,
     features_cmd,
     model_cmds,
+    nightly_cmd,
+    report_cmd,
     validate_cmd,
 )
 
@@ -36,6 +39,9 @@ for module in (
     evaluate_cmd,
     clusters_cmd,
     catalogue_cmd,
+    report_cmd,
+    cases_cmds,
+    nightly_cmd,
 ):
     module.register(app)
 

@@ -1,0 +1,268 @@
+"""``detector nightly`` (the batch job) and ``detector runs`` (its history)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.table import Table
+
+from detector.cli.common import JsonOpt, QuietOpt, console, fail, user_errors
+from detector.config import DEFAULT
+from detector.errors import UserError
+from detector.nightly import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
+    EXIT_LOCKED,
+    EXIT_OK,
+    LockHeldError,
+    NightlySummary,
+    default_state_dir,
+    run_history,
+    run_nightly,
+)
+from detector.safe import safe_terminal, truncate
+from detector.store import DB_FILENAME
+
+NIGHTLY_HELP = (
+    "Score the --window-days days ending on --date from the log under --logs; write "
+    "STATE/runs/DATE/ and alert only on what is new.\n\n"
+    "Outputs, published all at once: scores.csv (+ sidecars), alerts.jsonl, report.html, "
+    "quarantine.csv, summary.json. One log line per stage on stderr (JSON with --log-json). "
+    "Re-running a date reuses the model that scored it: same scores.csv, no alert twice.\n\n"
+    "\b\n"
+    "Exit codes:\n"
+    f"  {EXIT_OK}  ok\n"
+    f"  {EXIT_BAD_INPUT}  bad input: missing day partition, unreadable log, bad date/option\n"
+    f"  {EXIT_LOCKED}  another run holds STATE/nightly.lock\n"
+    f"  {EXIT_INTERNAL}  internal error (run recorded as failed; DETECTOR_DEBUG=1: traceback)\n\n"
+    "Example: detector nightly --logs /data/gateway --date 2026-11-10 --state /var/lib/detector"
+)
+
+
+def _emit_error(message: str, code: int, log_json: bool) -> typer.Exit:
+    """One error line on stderr (a JSON object with --log-json); the Exit to raise."""
+    text = " ".join(str(message).split())
+    if not log_json:
+        return fail(text, code)
+    record = {
+        "ts": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "level": "error",
+        "exit_code": code,
+        "error": text,
+    }
+    sys.stderr.write(json.dumps(record) + "\n")
+    sys.stderr.flush()
+    return typer.Exit(code)
+
+
+def _summary_line(summary: NightlySummary) -> str:
+    alerts = summary.alerts
+    model = summary.model
+    return (
+        f"nightly {summary.run_date} ok: {summary.accounts:,} accounts, "
+        f"{summary.flagged:,} flagged, {sum(alerts.values())} alert(s) "
+        f"({alerts.get('new', 0)} new, {alerts.get('rise', 0)} rise); "
+        f"model {model['version']} ({model['reason']}); outputs: {summary.out_dir}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``nightly`` and ``runs`` to ``app``."""
+
+    @app.command("nightly", help=NIGHTLY_HELP)
+    def nightly_cmd(
+        logs: Annotated[
+            Path,
+            typer.Option("--logs", help="Root of the hive-partitioned log (date=YYYY-MM-DD/)."),
+        ],
+        date: Annotated[str, typer.Option("--date", help="Last day of the window (YYYY-MM-DD).")],
+        state: Annotated[
+            Path,
+            typer.Option("--state", help="State dir: store, models/, runs/, nightly.lock."),
+        ],
+        window_days: Annotated[
+            int, typer.Option("--window-days", min=1, help="Days in the window, ending on DATE.")
+        ] = DEFAULT.window_days,
+        accounts: Annotated[
+            Path | None,
+            typer.Option("--accounts", help="Optional account table (Parquet/JSONL/CSV)."),
+        ] = None,
+        allow_missing: Annotated[
+            bool,
+            typer.Option(
+                "--allow-missing",
+                help="Score even if day partitions are missing (recorded in summary.json).",
+            ),
+        ] = False,
+        retrain_days: Annotated[
+            int,
+            typer.Option(
+                "--retrain-days",
+                min=0,
+                help="Retrain when the model's training data ends more than this many days "
+                "before DATE.",
+            ),
+        ] = DEFAULT.retrain_days,
+        psi_threshold: Annotated[
+            float,
+            typer.Option(
+                "--psi-threshold",
+                min=0.0,
+                help="Retrain when a feature's PSI against the training population exceeds this.",
+            ),
+        ] = DEFAULT.psi_threshold,
+        force_retrain: Annotated[
+            bool, typer.Option("--force-retrain", help="Train a new model tonight.")
+        ] = False,
+        alert_budget: Annotated[
+            str | None,
+            typer.Option(
+                "--alert-budget",
+                help="Flag at most this many accounts tonight: a count (50) or a share (2%). "
+                "Default: the model's own threshold.",
+            ),
+        ] = None,
+        lock_timeout: Annotated[
+            float,
+            typer.Option(
+                "--lock-timeout",
+                min=0.0,
+                help="Hours after which another run's lock counts as stale and is taken over.",
+            ),
+        ] = DEFAULT.lock_timeout_hours,
+        log_json: Annotated[
+            bool, typer.Option("--log-json", help="Log lines on stderr as JSON objects.")
+        ] = False,
+        quiet: QuietOpt = False,
+    ) -> None:
+        try:
+            day = dt.date.fromisoformat(date)
+        except ValueError:
+            raise _emit_error(
+                f"--date: {date!r} is not a date in YYYY-MM-DD form", EXIT_BAD_INPUT, log_json
+            ) from None
+        if accounts is not None and not accounts.is_file():
+            raise _emit_error(f"--accounts: {accounts}: no such file", EXIT_BAD_INPUT, log_json)
+        try:
+            summary = run_nightly(
+                logs=logs,
+                date=day,
+                state=state,
+                window_days=window_days,
+                accounts=accounts,
+                allow_missing=allow_missing,
+                retrain_days=retrain_days,
+                psi_threshold=psi_threshold,
+                force_retrain=force_retrain,
+                alert_budget=alert_budget,
+                log_json=log_json,
+                quiet=quiet,
+                lock_timeout_hours=lock_timeout,
+            )
+        except LockHeldError as exc:
+            raise _emit_error(str(exc), EXIT_LOCKED, log_json) from None
+        except UserError as exc:
+            raise _emit_error(str(exc), EXIT_BAD_INPUT, log_json) from None
+        except KeyboardInterrupt:
+            raise _emit_error("interrupted", 130, log_json) from None
+        except Exception as exc:
+            if os.environ.get("DETECTOR_DEBUG") == "1":
+                raise
+            raise _emit_error(
+                f"internal error ({type(exc).__name__}: {exc}); the run is recorded as failed; "
+                "rerun with DETECTOR_DEBUG=1 for the traceback",
+                EXIT_INTERNAL,
+                log_json,
+            ) from None
+        if not (quiet or log_json):
+            console.print(safe_terminal(_summary_line(summary), markup=False), markup=False)
+
+    @app.command("runs")
+    @user_errors
+    def runs_cmd(
+        state: Annotated[
+            Path | None,
+            typer.Option("--state", help="State dir (default: $DETECTOR_STATE, else ./state)."),
+        ] = None,
+        limit: Annotated[int, typer.Option("--limit", min=1, help="Show the latest N runs.")] = 20,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """List the nightly runs recorded in the state store, newest first.
+
+        Example: detector runs --state /var/lib/detector --limit 10
+        """
+        directory = state if state is not None else default_state_dir()
+        if not (directory / DB_FILENAME).is_file():
+            raise fail(
+                f"{directory}: no detector state here (no {DB_FILENAME}); "
+                "pass --state or run `detector nightly` first"
+            )
+        rows = run_history(directory, limit=limit)
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2, default=str))
+            return
+        console.print(_runs_table(rows, directory))
+
+
+def _duration(row: dict[str, Any]) -> str:
+    try:
+        start = dt.datetime.fromisoformat(str(row["started_at"]))
+        end = dt.datetime.fromisoformat(str(row["finished_at"]))
+    except (TypeError, ValueError):
+        return ""
+    return f"{(end - start).total_seconds():.0f} s"
+
+
+def _runs_table(rows: list[dict[str, Any]], directory: Path) -> Table:
+    """Rich table of run history rows (text made terminal-safe); errors go in a caption."""
+    table = Table(title=f"Nightly runs in {safe_terminal(directory)}", box=box.SIMPLE_HEAD)
+    for name, justify, wrap in (
+        ("run", "right", False),
+        ("date", "left", False),
+        ("status", "left", False),
+        ("took", "right", False),
+        ("model", "left", True),
+        ("read", "right", False),
+        ("flagged", "right", False),
+        ("alerts", "right", False),
+    ):
+        table.add_column(
+            name,
+            justify=justify,  # type: ignore[arg-type]
+            no_wrap=not wrap,
+            overflow="fold" if wrap else "ellipsis",
+        )
+    styles = {"ok": "green", "failed": "red", "running": "yellow"}
+    errors = []
+    for row in rows:  # one per run listed (a page of history)
+        counts = row.get("counts") or {}
+        status = str(row.get("status") or "")
+        read = counts.get("read")
+        alerts = (
+            str(counts.get("alerts_new", 0) + counts.get("alerts_rise", 0))
+            if "alerts_new" in counts
+            else ""
+        )
+        table.add_row(
+            str(row.get("run_id")),
+            str(row.get("run_date")),
+            f"[{styles.get(status, 'default')}]{safe_terminal(status)}[/]",
+            _duration(row),
+            safe_terminal(row.get("model_version") or ""),
+            f"{read:,}" if isinstance(read, int) else "",
+            str(counts.get("flagged", "")),
+            alerts,
+        )
+        if row.get("error"):
+            errors.append(f"run {row.get('run_id')}: {truncate(str(row['error']), 300)}")
+    if errors:
+        table.caption = safe_terminal("\n".join(errors), keep_newlines=True)
+        table.caption_justify = "left"
+    return table

@@ -1,0 +1,557 @@
+"""The nightly job: window, model lifecycle, alerts, atomic publish, lock, run history.
+
+One simulated 10-day population is built per module; one season (nights 7-10 and a
+re-run of night 8) runs once on it, and the other tests work on copies of that state
+so each costs a single scoring. The report module is replaced by "unavailable" so
+these tests do not depend on it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from detector import nightly
+from detector import schema as S
+from detector.cli import app
+from detector.nightly import (
+    LOCK_NAME,
+    LockHeldError,
+    NightlySummary,
+    RunLock,
+    population_stability,
+    psi_reference,
+    run_nightly,
+    select_alerts,
+)
+from detector.scoring import read_scores
+from detector.simulate import simulate
+from detector.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+D7, D8, D9, D10 = (dt.date(2026, 11, d) for d in (7, 8, 9, 10))
+NIGHTS = (D7, D8, D9, D10)
+OUTPUTS = ("scores.csv", "alerts.jsonl", "summary.json", "quarantine.csv", "scores.meta.json")
+
+
+def _no_report() -> None:
+    return None
+
+
+@dataclass
+class Season:
+    """Nights 7-10 run in order, then night 8 again."""
+
+    sim: Path
+    logs: Path
+    state: Path
+    summaries: dict[dt.date, NightlySummary]
+    first8_scores: bytes
+    first8_alerts: bytes
+    first8_store_alerts: pd.DataFrame
+    rerun8: NightlySummary
+
+
+@pytest.fixture(scope="module")
+def season(tmp_path_factory: pytest.TempPathFactory) -> Season:
+    sim = tmp_path_factory.mktemp("nightly-sim")
+    simulate(sim, accounts=250, days=10, seed=5)
+    state = tmp_path_factory.mktemp("nightly-season") / "state"
+    logs = sim / "requests"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(nightly, "_load_report_writer", _no_report)
+        summaries = {}
+        for day in NIGHTS:
+            summaries[day] = run_nightly(logs=logs, date=day, state=state, quiet=True)
+            if day == D8:
+                out = state / "runs" / D8.isoformat()
+                first8_scores = (out / "scores.csv").read_bytes()
+                first8_alerts = (out / "alerts.jsonl").read_bytes()
+                with Store.open(state) as store:
+                    first8_store_alerts = store.alerts_frame(D8)
+        rerun8 = run_nightly(logs=logs, date=D8, state=state, quiet=True)
+    return Season(
+        sim,
+        logs,
+        state,
+        summaries,
+        first8_scores,
+        first8_alerts,
+        first8_store_alerts,
+        rerun8,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _report_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(nightly, "_load_report_writer", _no_report)
+
+
+@pytest.fixture
+def state_copy(season: Season, tmp_path: Path) -> Path:
+    """A private copy of the season's state (store, models, runs)."""
+    target = tmp_path / "state"
+    shutil.copytree(season.state, target)
+    return target
+
+
+def _alerts(state: Path, day: dt.date) -> list[dict]:
+    text = (state / "runs" / day.isoformat() / "alerts.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def _summary(state: Path, day: dt.date) -> dict:
+    return json.loads((state / "runs" / day.isoformat() / "summary.json").read_text())
+
+
+def _partition_rows(logs: Path, days: list[dt.date]) -> int:
+    return sum(
+        pq.ParquetFile(f).metadata.num_rows
+        for d in days
+        for f in (logs / f"date={d.isoformat()}").glob("*.parquet")
+    )
+
+
+def _window(day: dt.date, n: int = 7) -> list[dt.date]:
+    return [day - dt.timedelta(days=i) for i in range(n)]
+
+
+# --- the season ---------------------------------------------------------------------------
+
+
+def test_each_night_publishes_its_outputs_and_nothing_else(season: Season) -> None:
+    runs = season.state / "runs"
+    assert sorted(p.name for p in runs.iterdir()) == [d.isoformat() for d in NIGHTS]
+    for day in NIGHTS:
+        for name in OUTPUTS:
+            assert (runs / day.isoformat() / name).is_file(), (day, name)
+        assert _summary(season.state, day)["report"] == "unavailable"
+    assert not (season.state / LOCK_NAME).exists()
+    with Store.open(season.state) as store:
+        history = store.runs_frame()
+    assert len(history) == 5 and set(history["status"]) == {"ok"}
+
+
+def test_rerun_reproduces_scores_byte_for_byte_and_raises_no_alert_twice(season: Season) -> None:
+    out = season.state / "runs" / D8.isoformat()
+    assert (out / "scores.csv").read_bytes() == season.first8_scores
+    assert (out / "alerts.jsonl").read_bytes() == season.first8_alerts
+    assert season.rerun8.model["reason"].startswith("re-run of 2026-11-08")
+    assert season.rerun8.model["version"] == season.summaries[D8].model["version"]
+    with Store.open(season.state) as store:
+        again = store.alerts_frame(D8)
+        every = store.alerts_frame()
+    cols = [S.ACCOUNT_ID, "kind", S.SCORE]
+    pd.testing.assert_frame_equal(again[cols], season.first8_store_alerts[cols])
+    # no verdicts were given, so no account may ever be alerted twice
+    assert not every[S.ACCOUNT_ID].duplicated().any()
+    assert len(every) == sum(sum(s.alerts.values()) for s in season.summaries.values())
+
+
+def test_an_open_case_is_not_alerted_again(season: Season) -> None:
+    alerted7 = {a["account_id"] for a in _alerts(season.state, D7)}
+    assert alerted7, "the first night must raise alerts"
+    scores8 = read_scores(season.state / "runs" / D8.isoformat() / "scores.csv")
+    still_flagged = alerted7 & set(scores8.loc[scores8[S.FLAGGED], S.ACCOUNT_ID])
+    assert still_flagged, "some accounts alerted on night 7 are still flagged on night 8"
+    assert not alerted7 & {a["account_id"] for a in _alerts(season.state, D8)}
+    for day in (D9, D10):
+        assert not alerted7 & {a["account_id"] for a in _alerts(season.state, day)}
+
+
+def test_alert_lines_carry_the_contract_fields(season: Season) -> None:
+    alerts = _alerts(season.state, D7)
+    scores = read_scores(season.state / "runs" / D7.isoformat() / "scores.csv")
+    flagged = set(scores.loc[scores[S.FLAGGED], S.ACCOUNT_ID])
+    assert {a["account_id"] for a in alerts} == flagged  # night 7: every flag is new
+    for a in alerts:
+        assert set(a) >= {
+            "account_id",
+            "score",
+            "band",
+            "reasons",
+            "cluster_id",
+            "kind",
+            "run_date",
+            "model_version",
+        }
+        assert a["kind"] == "new" and a["run_date"] == "2026-11-07"
+        assert isinstance(a["reasons"], list) and a["reasons"]
+        assert a["model_version"] == season.summaries[D7].model["version"]
+
+
+def test_summary_counts_reconcile(season: Season) -> None:
+    for day in NIGHTS:
+        summary = _summary(season.state, day)
+        ingest = summary["ingest"]
+        assert ingest["read"] == ingest["kept"] + ingest["duplicates"] + ingest["quarantined"]
+        assert ingest["reconciles"] is True
+        assert ingest["read"] == _partition_rows(season.logs, _window(day))
+        scores = read_scores(season.state / "runs" / day.isoformat() / "scores.csv")
+        assert summary["accounts"] == len(scores)
+        assert summary["flagged"] == int(scores[S.FLAGGED].sum())
+        kinds = pd.Series([a["kind"] for a in _alerts(season.state, day)], dtype=object)
+        assert summary["alerts"] == {
+            "new": int((kinds == "new").sum()),
+            "rise": int((kinds == "rise").sum()),
+        }
+        assert summary["window"] == {
+            "start": (day - dt.timedelta(days=6)).isoformat(),
+            "end": day.isoformat(),
+            "days": 7,
+            "days_present": 7,
+            "files": 7,
+        }
+        assert summary["missing_days"] == []
+        meta = json.loads(
+            (season.state / "runs" / day.isoformat() / "scores.meta.json").read_text()
+        )
+        assert summary["model"]["version"] == meta["model_version"]
+        assert meta["ingest"]["quarantine_file"].endswith(f"runs/{day.isoformat()}/quarantine.csv")
+        assert summary["drift"]["max_psi"] is not None and len(summary["drift"]["top"]) <= 5
+        for stage in ("window", "ingest", "features", "score", "alerts", "write", "total"):
+            assert summary["timings"][stage] >= 0
+    with Store.open(season.state) as store:
+        for day in NIGHTS:
+            stored = store.scores_frame(day)
+            assert len(stored) == _summary(season.state, day)["accounts"]
+
+
+def test_first_night_trains_because_there_is_no_model(season: Season) -> None:
+    first = season.summaries[D7].model
+    assert first["reason"] == "no model" and first["retrained"]
+    with Store.open(season.state) as store:
+        models = store.models_frame().set_index("version")
+    assert models.loc[first["version"], "reason"] == "no model"
+    assert models.loc[first["version"], "window_end"] == "2026-11-07"
+    bundle = Path(models.loc[first["version"], "path"])
+    psi = json.loads(bundle.with_name(f"{first['version']}.psi.json").read_text())
+    assert psi["accounts"] == first["training_accounts"] and psi["features"]
+
+
+def test_runs_command_lists_the_history(season: Season) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["runs", "--state", str(season.state), "--json", "--limit", "3"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["run_date"] for r in rows] == ["2026-11-08", "2026-11-10", "2026-11-09"]
+    assert all(r["status"] == "ok" and r["model_version"] for r in rows)
+    assert rows[0]["counts"]["read"] == season.rerun8.ingest["read"]
+    table = runner.invoke(app, ["runs", "--state", str(season.state)])
+    assert table.exit_code == 0 and "2026-11-07" in table.stdout
+    missing = runner.invoke(app, ["runs", "--state", str(season.state / "nope")])
+    assert missing.exit_code == 1 and "no detector state" in missing.stderr
+
+
+# --- alerts: suppressed, cleared, rise ------------------------------------------------------
+
+
+def test_suppressed_and_cleared_accounts_are_never_alerted(
+    season: Season, state_copy: Path
+) -> None:
+    top = read_scores(state_copy / "runs" / D10.isoformat() / "scores.csv").head(4)
+    suppressed, cleared, confirmed = top[S.ACCOUNT_ID].iloc[:3]
+    with Store.open(state_copy) as store:
+        for day in NIGHTS:  # forget every alert: each flag is new again
+            store.delete_alerts_for_run(day)
+        store.suppress(suppressed, "2026-12-31", "known research partner", analyst="t")
+        store.add_verdict(cleared, "benign", "batch pipeline", analyst="t")
+        store.add_verdict(confirmed, "extraction", "distillation", analyst="t")
+    summary = run_nightly(
+        logs=season.logs, date=D10, state=state_copy, alert_budget="10", quiet=True
+    )
+    alerted = {a["account_id"]: a for a in _alerts(state_copy, D10)}
+    scores = read_scores(state_copy / "runs" / D10.isoformat() / "scores.csv")
+    row = scores.set_index(S.ACCOUNT_ID).loc[suppressed]
+    assert str(row[S.SUPPRESSED]).lower() == "true" and not row[S.FLAGGED]
+    assert suppressed not in alerted and cleared not in alerted
+    assert alerted[confirmed]["kind"] == "new"
+    flagged = set(scores.loc[scores[S.FLAGGED], S.ACCOUNT_ID])
+    assert set(alerted) == flagged - {cleared}
+    assert summary.suppressed == 1
+
+
+def _scores_frame(rows: list[tuple[str, float, bool]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=[S.ACCOUNT_ID, S.SCORE, S.FLAGGED])
+    frame[S.RANK] = np.arange(1, len(frame) + 1)
+    frame[S.CLUSTER_ID] = ""
+    frame[S.REASONS] = "r1; r2"
+    frame[S.BAND] = "high"
+    frame[S.SUPPRESSED] = False
+    return frame
+
+
+def test_select_alerts_new_rise_and_exclusions() -> None:
+    scores = _scores_frame(
+        [
+            ("new", 90.0, True),  # never alerted: new
+            ("open", 89.0, True),  # alerted, no verdict yet: never again
+            ("rise", 88.0, True),  # alerted, confirmed, +38: rise
+            ("flat", 87.0, True),  # alerted, confirmed, +7: nothing
+            ("muted", 86.0, True),  # suppressed
+            ("cleared", 85.0, True),  # analyst said benign
+            ("calm", 10.0, False),  # not flagged
+        ]
+    )
+    alerts = select_alerts(
+        scores,
+        alerted_before=["open", "rise", "flat"],
+        verdicts=pd.Series({"rise": "extraction", "flat": "extraction", "cleared": "benign"}),
+        previous=pd.Series({"rise": 50.0, "flat": 80.0, "open": 10.0}),
+        suppressed={"muted"},
+        rise_margin=15.0,
+    )
+    assert alerts[S.ACCOUNT_ID].tolist() == ["new", "rise"]
+    assert alerts["kind"].tolist() == ["new", "rise"]
+    assert alerts["previous_score"].iloc[1] == 50.0 and np.isnan(alerts["previous_score"].iloc[0])
+
+
+# --- failures: atomic publish, lock, missing partitions ----------------------------------------
+
+
+def test_a_fault_mid_run_leaves_no_output_and_the_next_run_succeeds(
+    season: Season, state_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    day = dt.date(2026, 11, 6)
+    models_before = sorted(p.name for p in (state_copy / "models").iterdir())
+
+    def broken_report(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("injected report failure")
+
+    monkeypatch.setattr(nightly, "_load_report_writer", lambda: broken_report)
+    args = ["nightly", "--logs", str(season.logs), "--date", day.isoformat()]
+    args += ["--state", str(state_copy), "--window-days", "3", "--force-retrain", "-q"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 3, result.output
+    assert "injected report failure" in result.stderr
+    assert "Traceback" not in result.output
+    runs = state_copy / "runs"
+    assert not (runs / day.isoformat()).exists()
+    assert not [p for p in runs.iterdir() if p.name.startswith(".")]
+    assert not (state_copy / LOCK_NAME).exists()
+    # the model trained by the failed run is not adopted
+    assert sorted(p.name for p in (state_copy / "models").iterdir()) == models_before
+    with Store.open(state_copy) as store:
+        last = store.runs_frame(limit=1).iloc[0]
+        assert last["status"] == "failed" and "injected report failure" in last["error"]
+        assert len(store.models_frame()) == len(set(p.split(".")[0] for p in models_before))
+
+    monkeypatch.setattr(nightly, "_load_report_writer", _no_report)
+    summary = run_nightly(
+        logs=season.logs,
+        date=day,
+        state=state_copy,
+        window_days=3,
+        psi_threshold=1e9,
+        quiet=True,
+    )
+    assert (runs / day.isoformat() / "scores.csv").is_file()
+    assert summary.window["days"] == 3 and not summary.model["retrained"]
+
+
+def test_publish_rolls_back_when_the_store_step_fails(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    final, tmp = runs / "2026-11-08", runs / ".2026-11-08.tmp-1"
+    final.mkdir(parents=True)
+    (final / "scores.csv").write_text("old")
+    tmp.mkdir()
+    (tmp / "scores.csv").write_text("new")
+    with pytest.raises(RuntimeError), nightly._published(tmp, final):
+        assert (final / "scores.csv").read_text() == "new"
+        raise RuntimeError("store is down")
+    assert (final / "scores.csv").read_text() == "old"
+    assert sorted(p.name for p in runs.iterdir()) == ["2026-11-08"]
+
+
+def _write_lock(state: Path, pid: int, host: str, started: dt.datetime) -> Path:
+    state.mkdir(parents=True, exist_ok=True)
+    path = state / LOCK_NAME
+    payload = {"pid": pid, "host": host, "started_at": started.isoformat()}
+    path.write_text(json.dumps(payload))
+    return path
+
+
+def test_a_held_lock_exits_2_naming_the_holder(season: Season, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    now = dt.datetime.now(dt.UTC)
+    lock = _write_lock(state, os.getpid(), socket.gethostname(), now)
+    before = lock.read_text()
+    args = ["nightly", "--logs", str(season.logs), "--date", "2026-11-08"]
+    result = CliRunner().invoke(app, [*args, "--state", str(state)])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"pid {os.getpid()}" in lines[0] and "holds the lock" in lines[0]
+    assert lock.read_text() == before  # not ours: left alone
+    assert not (state / "state.sqlite").exists()  # a refused run is not a run
+
+
+def test_a_stale_lock_is_taken_over(season: Season, state_copy: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    _write_lock(state_copy, dead.pid, socket.gethostname(), dt.datetime.now(dt.UTC))
+    args = ["nightly", "--logs", str(season.logs), "--date", "2026-11-10"]
+    result = CliRunner().invoke(app, [*args, "--state", str(state_copy), "--log-json"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stderr.strip().splitlines()]
+    warnings = [r for r in records if r["level"] == "warning"]
+    assert any("took over stale lock" in w["message"] for w in warnings)
+    stages = [r["stage"] for r in records if r["level"] == "info"]
+    assert stages[0] == "lock" and stages[-1] == "done" and "ingest" in stages
+    assert not (state_copy / LOCK_NAME).exists()
+
+
+def test_lock_staleness_rules(tmp_path: Path) -> None:
+    now = dt.datetime(2026, 11, 8, 2, 15, tzinfo=dt.UTC)
+    warnings: list[str] = []
+
+    def lock() -> RunLock:
+        return RunLock(
+            tmp_path / LOCK_NAME, timeout_s=6 * 3600, now=lambda: now, warn=warnings.append
+        )
+
+    # another host, one hour old: may still be running
+    _write_lock(tmp_path, 4242, "elsewhere", now - dt.timedelta(hours=1))
+    with pytest.raises(LockHeldError, match="pid 4242 on elsewhere"):
+        lock().acquire()
+    # another host, seven hours old: past the timeout
+    _write_lock(tmp_path, 4242, "elsewhere", now - dt.timedelta(hours=7))
+    taken = lock()
+    taken.acquire()
+    assert "lock timeout" in warnings[-1]
+    assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == os.getpid()
+    taken.release()
+    assert not (tmp_path / LOCK_NAME).exists()
+    # a fresh unreadable lock (a run between create and write) is respected
+    (tmp_path / LOCK_NAME).write_text("")
+    with pytest.raises(LockHeldError, match="unreadable"):
+        lock().acquire()
+
+
+@pytest.fixture
+def gappy_logs(season: Season, tmp_path: Path) -> Path:
+    """The season's log without the partition of 2026-11-05."""
+    root = tmp_path / "gappy"
+    for part in sorted(season.logs.iterdir()):
+        if part.name != "date=2026-11-05":
+            shutil.copytree(part, root / part.name)
+    return root
+
+
+def test_a_missing_partition_fails_with_one_line(gappy_logs: Path, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    args = ["nightly", "--logs", str(gappy_logs), "--date", "2026-11-08", "--state", str(state)]
+    result = CliRunner().invoke(app, [*args, "--quiet"])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "date=2026-11-05" in lines[0] and str(gappy_logs) in lines[0]
+    assert "--allow-missing" in lines[0]
+    assert not (state / "runs" / "2026-11-08").exists()
+    with Store.open(state) as store:
+        run = store.runs_frame(limit=1).iloc[0]
+    assert run["status"] == "failed" and "date=2026-11-05" in run["error"]
+
+
+def test_allow_missing_scores_the_days_present(
+    season: Season, gappy_logs: Path, state_copy: Path
+) -> None:
+    summary = run_nightly(
+        logs=gappy_logs, date=D8, state=state_copy, allow_missing=True, quiet=True
+    )
+    assert summary.missing_days == ["2026-11-05"]
+    assert summary.window["days"] == 7 and summary.window["days_present"] == 6
+    present = [d for d in _window(D8) if d != dt.date(2026, 11, 5)]
+    assert summary.ingest["read"] == _partition_rows(gappy_logs, present)
+    assert _summary(state_copy, D8)["missing_days"] == ["2026-11-05"]
+
+
+def test_bad_date_and_budget_are_bad_input(season: Season, tmp_path: Path) -> None:
+    runner = CliRunner()
+    base = ["nightly", "--logs", str(season.logs), "--state", str(tmp_path / "s")]
+    bad_date = runner.invoke(app, [*base, "--date", "2026-13-01"])
+    assert bad_date.exit_code == 1 and "YYYY-MM-DD" in bad_date.stderr
+    bad_budget = runner.invoke(app, [*base, "--date", "2026-11-08", "--alert-budget", "lots"])
+    assert bad_budget.exit_code == 1 and "--alert-budget" in bad_budget.stderr
+
+
+# --- model lifecycle ----------------------------------------------------------------------------
+
+
+def test_retrain_reasons_and_training_exclusions(season: Season, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    labels = pd.read_csv(season.sim / "labels.csv")
+    confirmed = labels.loc[labels[S.LABEL] == S.LABEL_EXTRACTION, S.ACCOUNT_ID].head(2)
+    with Store.open(state) as store:
+        for account in confirmed:
+            store.add_verdict(account, "extraction", analyst="t")
+    # two-day windows: the reasons do not depend on the window, training time does
+    short = {"logs": season.logs, "state": state, "window_days": 2, "quiet": True}
+    first = run_nightly(date=D7, **short)
+    assert first.model["reason"] == "no model"
+    assert first.model["excluded_accounts"] == 2
+
+    old = run_nightly(date=D9, retrain_days=1, **short)
+    assert old.model["reason"].startswith("model older than 1 days")
+    assert old.model["retrained"] and old.model["version"] != first.model["version"]
+
+    # a date the model (trained through 9) is not too old for, against a zero-tolerance PSI
+    drift = run_nightly(date=D8, psi_threshold=1e-9, **short)
+    assert drift.model["reason"].startswith("drift: max PSI")
+    assert drift.drift["triggered_retrain"] and drift.drift["model_version"] == old.model["version"]
+    with Store.open(state) as store:
+        reasons = store.models_frame()["reason"].tolist()
+    assert reasons[2] == "no model"
+    assert reasons[1].startswith("model older than 1 days")
+    assert reasons[0].startswith("drift")
+
+
+def test_psi_is_zero_on_the_same_population_and_large_on_a_shift() -> None:
+    rng = np.random.default_rng(0)
+    base = pd.DataFrame(
+        {
+            "x": rng.normal(size=2000),
+            "mass": np.where(rng.random(2000) < 0.6, 1.0, rng.random(2000)),
+            "gaps": np.where(rng.random(2000) < 0.1, np.nan, rng.random(2000)),
+        }
+    )
+    reference = psi_reference(base, bins=10)
+    assert population_stability(reference, base).max() == pytest.approx(0.0, abs=1e-12)
+    nudged = base.assign(mass=np.where(base["mass"] == 1.0, 1.0 + 1e-9, base["mass"]))
+    assert population_stability(reference, nudged)["mass"] < 0.01  # a point mass, not drift
+    shifted = base.assign(x=base["x"] + 2.0)
+    psi = population_stability(reference, shifted)
+    assert psi.index[0] == "x" and psi["x"] > 0.25 and psi["gaps"] < 0.01
+
+
+# --- the wrapper ----------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not (REPO / ".venv/bin/detector").exists(), reason="needs the .venv")
+def test_wrapper_help_works() -> None:
+    result = subprocess.run(
+        [str(REPO / "scripts/nightly"), "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Exit codes" in result.stdout and "yesterday" in result.stdout
+
+
+def test_wrapper_without_venv_says_how_to_create_it(tmp_path: Path) -> None:
+    (tmp_path / "scripts").mkdir()
+    script = tmp_path / "scripts" / "nightly"
+    shutil.copy2(REPO / "scripts/nightly", script)
+    result = subprocess.run([str(script)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert "./scripts/demo or ./scripts/test" in result.stderr
