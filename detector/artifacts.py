@@ -214,7 +214,8 @@ def save_bundle(
 
     Parameters
     ----------
-    path : a file path, or an existing directory: then the file is named
+    path : a ``.bundle`` file path, or a directory (existing, or any path without the
+        ``.bundle`` suffix, created if needed): then the file is named
         ``<name>-<YYYYMMDD>-<digest8>.bundle`` inside it (see :func:`bundle_filename`).
     model : a fitted AnomalyModel.
     name : bundle name: letters, digits, ``.``, ``_``, ``-``.
@@ -268,7 +269,9 @@ def save_bundle(
         manifest[_HMAC_FIELD] = _mac(secret, manifest, payload)
 
     target = Path(path)
-    if target.is_dir():
+    # a directory, or a path that does not name a .bundle file, is where to put one
+    if target.is_dir() or (not target.exists() and target.suffix != SUFFIX):
+        target.mkdir(parents=True, exist_ok=True)
         target = target / bundle_filename(name, created_at, digest)
     _atomic_write(target, [MAGIC + b"\n", _canonical(manifest) + b"\n", payload])
     return target

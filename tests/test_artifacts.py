@@ -298,3 +298,11 @@ def test_feature_set_mismatch(tmp_path: Path, model: AnomalyModel) -> None:
     message = str(err.value)
     assert "bundle was trained with features not produced now: b, c" in message
     assert "features produced now that the bundle was not trained with: d, e" in message
+
+
+def test_save_into_a_new_directory_names_the_bundle(tmp_path: Path, model: AnomalyModel) -> None:
+    """`detector train --model models/new/` must not write a file called `new`."""
+    path = save_bundle(tmp_path / "models" / "new", model)
+    assert path.parent == tmp_path / "models" / "new"
+    assert path.suffix == ".bundle" and path.name.startswith("detector-")
+    assert load_bundle(path).model.n_features_in_ == model.n_features_in_

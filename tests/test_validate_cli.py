@@ -177,3 +177,21 @@ def test_window_prunes_partitions(tmp_path, make_requests, write_log):
     # without the window the corrupt partition is read, and named
     line = assert_clean_failure(run(root))
     assert str(corrupt) in line
+
+
+def test_console_script_usage_errors_are_one_line_and_exit_1() -> None:
+    """The installed `detector` turns click usage errors into one stderr line and exit 1."""
+    import subprocess
+    import sys
+
+    for args in (["score"], ["bogus"], ["evaluate", "/nonexistent.csv", "--labels", "x"]):
+        proc = subprocess.run(
+            [sys.executable, "-c", "from detector.cli import main; main()", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 1, (args, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+        assert "Traceback" not in proc.stderr + proc.stdout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from detector.cli import (
@@ -14,8 +16,10 @@ from detector.cli import (
     model_cmds,
     nightly_cmd,
     report_cmd,
+    simulate_cmd,
     validate_cmd,
 )
+from detector.cli.common import err_console
 
 app = typer.Typer(
     name="detector",
@@ -42,17 +46,27 @@ for module in (
     report_cmd,
     cases_cmds,
     nightly_cmd,
+    simulate_cmd,
 ):
     module.register(app)
 
-try:  # the simulator is its own command group
-    from detector.cli import simulate_cmd
-
-    simulate_cmd.register(app)
-except ImportError:  # pragma: no cover - during bootstrap only
-    pass
-
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Usage mistakes (a missing argument, an unknown option, a path that does not exist)
+    are bad input: one line on stderr and exit 1, as for every other user error,
+    instead of click's usage box and exit 2.
+    """
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        err_console.print("error: aborted", markup=False)
+        sys.exit(130)
+    except typer.exceptions.TyperException as exc:  # click's usage errors derive from it
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        err_console.print(f"error: {' '.join(message.split())}{hint}", markup=False)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
