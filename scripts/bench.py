@@ -1,0 +1,1411 @@
+#!/usr/bin/env python3
+"""Performance benchmarks of the detector, against the targets of issues 2, 3, 4, 5 and 7.
+
+Usage (from the repository; ``scripts/bench`` runs this file under ``.venv``)::
+
+    scripts/bench data --rows 10000000      # simulate the 7-day log once (cached)
+    scripts/bench ingest --rows 10000000    # bare pyarrow scan vs iter_clean
+    scripts/bench features --rows 10000000  # build_features: ingest+annotate+features+coordination
+    scripts/bench model                     # train on 100k synthetic accounts, score 1M
+    scripts/bench coordination              # link_accounts at 10k, 30k, 100k accounts
+    scripts/bench nightly --rows 10000000   # run_nightly over the 7-day window (cold, then warm)
+    scripts/bench all --rows 10000000       # everything, in that order
+
+Every measured stage runs in a fresh child process (this file again, as
+``bench.py _child TASK PARAMS OUT``). The parent reaps it with ``os.wait4``, whose
+resource usage is that child's alone (with its own reaped children): its
+``ru_maxrss`` is the stage's peak RSS, unpolluted by earlier stages. The parent never
+imports numpy, pandas or the detector's modules, so a child inherits little RSS at spawn.
+
+Each measurement is printed in a table with pass/fail against its target and
+appended as one JSON line to ``bench-out/results.jsonl`` (time, git commit, machine,
+parameters, figures, how busy the machine was). See docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import importlib.metadata
+import importlib.util
+import itertools
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+OUT = ROOT / "bench-out"
+DATA = OUT / "data"
+RESULTS = OUT / "results.jsonl"
+TMP = OUT / "tmp"
+
+DAYS = 7
+SEED = 20261101
+START = dt.date(2026, 11, 1)
+ROWS_PER_ACCOUNT = 100
+"""Mean requests per account over the 7 days: 10M rows ↔ 100k accounts (issue 5)."""
+PROBE_ACCOUNTS = 5000
+PROBE_SCALE = 0.3
+GIB = 1024.0
+"""MiB per GiB: RSS targets ("2 GB") are read as GiB."""
+BUSY_WARN = 0.15
+"""Warn when other processes use more than this share of the machine's CPU."""
+
+
+def _reexec_under_venv() -> None:
+    """Run under the project's ``.venv`` python (the detector and its libraries live there)."""
+    if not VENV_PYTHON.exists():
+        return
+    if Path(sys.prefix).resolve() != VENV_PYTHON.parent.parent.resolve():
+        os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(Path(__file__).resolve()), *sys.argv[1:]])
+
+
+# --- targets -------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """One performance target: ``value op limit`` must hold (e.g. peak RSS <= 2.5 GiB)."""
+
+    metric: str
+    op: str  # "<=", "<" or ">="
+    limit: float
+    unit: str
+    source: str
+
+    def check(self, value: float | None) -> bool | None:
+        """Whether ``value`` meets the target (None when nothing was measured)."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return None
+        return {"<=": value <= self.limit, "<": value < self.limit, ">=": value >= self.limit}[
+            self.op
+        ]
+
+    def text(self) -> str:
+        """The target as printed, e.g. ``<= 2.5 GiB``."""
+        limit = f"{self.limit:,.0f}" if self.limit >= 1000 else f"{self.limit:g}"
+        return f"{self.op} {limit} {self.unit}".strip()
+
+
+T_INGEST_RSS = Target("peak_rss_gib", "<", 2.0, "GiB", "issue 2")
+T_FEATURES_RATE = Target("rows_per_s", ">=", 100_000, "rows/s", "issue 3")
+T_FEATURES_RSS = Target("peak_rss_gib", "<=", 2.5, "GiB", "issue 3")
+T_FEATURES_VS_SCAN = Target("x_scan", "<=", 10.0, "x scan", "issue 3")
+T_TRAIN = Target("seconds", "<=", 10.0, "s", "issue 4")
+T_SCORE = Target("seconds", "<=", 20.0, "s", "issue 4")
+T_LINK_100K = Target("seconds", "<=", 60.0, "s", "issue 5")
+T_LINK_EXPONENT = Target("growth_exponent", "<", 1.5, "", "issue 5")
+T_NIGHTLY_TIME = Target("wall_s", "<=", 300.0, "s", "issue 7")
+T_NIGHTLY_RSS = Target("peak_rss_gib", "<=", 3.0, "GiB", "issue 7")
+
+
+# --- machine, commit, load -----------------------------------------------------------------------
+
+
+def _git(*args: str) -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def machine_info() -> dict[str, Any]:
+    """Cores, RAM, CPU model, Python and library versions (without importing the libraries)."""
+    ram_kib = 0
+    cpu_model = platform.processor()
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram_kib = int(line.split()[1])
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for lib in ("numpy", "pandas", "pyarrow", "scikit-learn", "scipy"):
+        try:
+            versions[lib] = importlib.metadata.version(lib)
+        except importlib.metadata.PackageNotFoundError:
+            versions[lib] = None
+    return {
+        "host": platform.node(),
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)),
+        "ram_gib": round(ram_kib / 1024 / 1024, 1),
+        "cpu": cpu_model,
+        "python": platform.python_version(),
+        "libraries": versions,
+    }
+
+
+def commit_info() -> dict[str, Any]:
+    """The checked-out commit and whether the working tree differs from it."""
+    return {
+        "commit": _git("rev-parse", "HEAD") or None,
+        "dirty": bool(_git("status", "--porcelain")),
+    }
+
+
+def _cpu_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    tick = os.sysconf("SC_CLK_TCK")
+    busy = user + nice + system + irq + softirq + steal
+    return busy / tick, (busy + idle + iowait) / tick
+
+
+def busy_share(seconds: float = 1.0) -> float:
+    """Share of all cores busy during the next ``seconds`` (nothing of ours runs meanwhile)."""
+    b0, t0 = _cpu_busy_seconds()
+    time.sleep(seconds)
+    b1, t1 = _cpu_busy_seconds()
+    return (b1 - b0) / max(t1 - t0, 1e-9)
+
+
+# --- running a stage in a fresh child process ----------------------------------------------------
+
+
+@dataclasses.dataclass
+class ChildRun:
+    """What a child process returned, with its peak RSS and CPU as seen by the parent."""
+
+    ok: bool
+    result: dict[str, Any]
+    peak_rss_mib: float
+    process_wall_s: float
+    child_cpu_s: float
+    others_cpu_share: float
+    """Share of the machine's CPU used by other processes while the child ran."""
+    busy_before: float
+
+
+def run_child(task: str, params: dict[str, Any]) -> ChildRun:
+    """Run ``task`` (a function in :data:`TASKS`) in a fresh interpreter and measure it.
+
+    The child writes its result as JSON to a temporary file. ``os.wait4`` returns the
+    child's own rusage: ``ru_maxrss`` (KiB on Linux) is its peak RSS, and user+system
+    time its CPU, so CPU used meanwhile by anything else can be told apart.
+    """
+    TMP.mkdir(parents=True, exist_ok=True)
+    busy = busy_share()
+    if busy > BUSY_WARN:
+        print(
+            f"  ! machine busy before {task}: {busy:.0%} of CPU used by other processes; "
+            "these figures are not final",
+            flush=True,
+        )
+    fd, out_path = tempfile.mkstemp(prefix=f"{task}-", suffix=".json", dir=TMP)
+    os.close(fd)
+    argv = [sys.executable, str(Path(__file__).resolve()), "_child", task, json.dumps(params)]
+    argv.append(out_path)
+    cpu_b0, cpu_t0 = _cpu_busy_seconds()
+    start = time.perf_counter()
+    pid = os.posix_spawn(sys.executable, argv, os.environ)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - start
+    cpu_b1, cpu_t1 = _cpu_busy_seconds()
+    code = os.waitstatus_to_exitcode(status)
+    child_cpu = usage.ru_utime + usage.ru_stime
+    others = max(0.0, (cpu_b1 - cpu_b0) - child_cpu) / max(cpu_t1 - cpu_t0, 1e-9)
+    try:
+        text = Path(out_path).read_text()
+        result = json.loads(text) if text else {}
+    finally:
+        Path(out_path).unlink(missing_ok=True)
+    if code != 0:
+        result = {"error": f"child exited with code {code}", **result}
+    return ChildRun(
+        ok=code == 0 and "error" not in result,
+        result=result,
+        peak_rss_mib=usage.ru_maxrss / 1024.0,
+        process_wall_s=wall,
+        child_cpu_s=child_cpu,
+        others_cpu_share=others,
+        busy_before=busy,
+    )
+
+
+# --- recording and printing ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Row:
+    """One printed line: a figure, and the target it is checked against (if any)."""
+
+    label: str
+    value: float | int | str | None
+    unit: str = ""
+    target: Target | None = None
+
+    def verdict(self) -> bool | None:
+        if self.target is None or not isinstance(self.value, (int, float)):
+            return None
+        return self.target.check(float(self.value))
+
+
+class Recorder:
+    """Appends measurements to results.jsonl and keeps every verdict for the summary."""
+
+    def __init__(self) -> None:
+        self.machine = machine_info()
+        self.commit = commit_info()
+        self.verdicts: list[tuple[str, str, bool | None]] = []
+
+    def record(
+        self,
+        stage: str,
+        measurement: str,
+        run: ChildRun | None,
+        params: dict[str, Any],
+        figures: dict[str, Any],
+        rows: list[Row],
+    ) -> None:
+        """Write one JSON line for a measurement and remember its verdicts."""
+        targets = []
+        for row in rows:
+            if row.target is not None:
+                ok = row.verdict()
+                targets.append(
+                    {
+                        "label": row.label,
+                        "metric": row.target.metric,
+                        "op": row.target.op,
+                        "limit": row.target.limit,
+                        "value": row.value,
+                        "pass": ok,
+                        "source": row.target.source,
+                    }
+                )
+                self.verdicts.append(
+                    (f"{stage} {measurement}: {row.label.strip()}", row.target.text(), ok)
+                )
+        line = {
+            "ts": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            **self.commit,
+            "machine": self.machine,
+            "stage": stage,
+            "measurement": measurement,
+            "params": params,
+            "figures": figures,
+            "targets": targets,
+        }
+        if run is not None:
+            line.update(
+                ok=run.ok,
+                peak_rss_mib=round(run.peak_rss_mib, 1),
+                process_wall_s=round(run.process_wall_s, 3),
+                child_cpu_s=round(run.child_cpu_s, 3),
+                busy_before=round(run.busy_before, 3),
+                others_cpu_share=round(run.others_cpu_share, 3),
+                parent_peak_rss_mib=round(
+                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1
+                ),
+            )
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        with RESULTS.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line, default=str) + "\n")
+
+
+def _fmt(value: Any, unit: str) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and value > 999):
+        text = f"{int(value):,}"
+    elif abs(value) >= 100:
+        text = f"{value:,.0f}"
+    elif abs(value) >= 10:
+        text = f"{value:.1f}"
+    else:
+        text = f"{value:.2f}"
+    return f"{text} {unit}".strip()
+
+
+def print_table(title: str, rows: list[Row]) -> None:
+    """A plain-text table: figure, value, target (with the issue it comes from), PASS/FAIL."""
+    values = [_fmt(r.value, r.unit) for r in rows]
+    targets = [f"{r.target.text()} ({r.target.source})" if r.target else "" for r in rows]
+    marks = [
+        {True: "PASS", False: "FAIL", None: "n/a"}[r.verdict()] if r.target else "" for r in rows
+    ]
+    w1 = max([len(r.label) for r in rows] + [11])
+    w2 = max([len(v) for v in values] + [5])
+    w3 = max([len(t) for t in targets] + [6])
+    print(f"\n{title}")
+    print(f"  {'measurement':<{w1}}  {'value':>{w2}}  {'target':<{w3}}  result")
+    print(f"  {'-' * w1}  {'-' * w2}  {'-' * w3}  ------")
+    for row, value, target, mark in zip(rows, values, targets, marks, strict=True):
+        print(f"  {row.label:<{w1}}  {value:>{w2}}  {target:<{w3}}  {mark}".rstrip())
+    sys.stdout.flush()
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _failed(title: str, run: ChildRun) -> None:
+    print(f"\n{title}: FAILED ({run.result.get('error', 'see the traceback above')})")
+
+
+def _gib(run: ChildRun) -> float:
+    return run.peak_rss_mib / GIB
+
+
+def _machine_rows(run: ChildRun) -> list[Row]:
+    """CPU time of the measured call, and how much CPU other processes took meanwhile.
+
+    CPU time (all threads) hardly changes when others share the machine, wall time
+    does: a run with a high "other processes" share has an unreliable wall time.
+    """
+    return [
+        Row("CPU time of the call (all threads)", run.result.get("cpu_seconds"), "s"),
+        Row("other processes' CPU share (during)", f"{run.others_cpu_share:.0%}"),
+    ]
+
+
+# --- child tasks (run in the child; they import the heavy libraries) -----------------------------
+
+
+class Stopwatch:
+    """Wall and CPU time (all threads of the process) from creation to :meth:`stop`."""
+
+    def __init__(self) -> None:
+        self._wall = time.perf_counter()
+        self._cpu = time.process_time()
+
+    def stop(self) -> tuple[float, float]:
+        """(wall seconds, CPU seconds) since the stopwatch was made."""
+        return time.perf_counter() - self._wall, time.process_time() - self._cpu
+
+
+def task_simulate(
+    out_dir: str, accounts: int, volume_scale: float, days: int, seed: int
+) -> dict[str, Any]:
+    """Simulate a labelled population (Parquet, ``days`` days) into ``out_dir``."""
+    from detector.simulate import simulate
+
+    watch = Stopwatch()
+    summary = simulate(
+        Path(out_dir),
+        accounts=accounts,
+        days=days,
+        seed=seed,
+        fmt="parquet",
+        start=START,
+        volume_scale=volume_scale,
+    )
+    seconds, cpu_seconds = watch.stop()
+    size = sum(p.stat().st_size for p in Path(out_dir).rglob("*") if p.is_file())
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "rows": summary.rows,
+        "duplicates": summary.duplicates,
+        "accounts": summary.accounts,
+        "hydra_clusters": summary.hydra_clusters,
+        "labels": summary.labels,
+        "bytes": size,
+        "start": summary.start.isoformat(),
+        "days": summary.days,
+    }
+
+
+def task_scan(log: str) -> dict[str, Any]:
+    """Bare pyarrow scan: ``pq.read_table`` per file, the contract's columns, nothing else."""
+    import pyarrow.parquet as pq
+
+    from detector import schema as S
+
+    files = sorted(Path(log).rglob("*.parquet"))
+    rows = 0
+    watch = Stopwatch()
+    for path in files:
+        names = set(pq.read_schema(path).names)
+        table = pq.read_table(path, columns=[c for c in S.ALL_COLUMNS if c in names])
+        rows += table.num_rows
+        del table
+    seconds, cpu_seconds = watch.stop()
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "rows": rows, "files": len(files)}
+
+
+def task_iter_clean(log: str, quarantine: str) -> dict[str, Any]:
+    """Stream the whole log through ``iter_clean`` (validate, dedupe, quarantine)."""
+    from detector.ingest import IngestReport, iter_clean
+
+    report = IngestReport()
+    chunks = 0
+    watch = Stopwatch()
+    for chunk in iter_clean(Path(log), quarantine_path=Path(quarantine), report=report):
+        chunks += 1
+        del chunk
+    seconds, cpu_seconds = watch.stop()
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "chunks": chunks,
+        "ingest": report.to_dict(),
+    }
+
+
+def task_features(log: str, accounts: str, quarantine: str) -> dict[str, Any]:
+    """``build_features`` on the whole log with the account table (coordination included)."""
+    from detector.pipeline import build_features
+
+    watch = Stopwatch()
+    result = build_features(Path(log), accounts=Path(accounts), quarantine_path=Path(quarantine))
+    seconds, cpu_seconds = watch.stop()
+    clusters = result.extras.get("clusters")
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "ingest": result.report.to_dict(),
+        "accounts": len(result.features),
+        "features": result.features.shape[1],
+        "buckets": result.n_buckets,
+        "timings": result.extras.get("timings", {}),
+        "clusters": len(clusters.table) if clusters is not None else None,
+    }
+
+
+# realistic medians of the catalogue's log-scale features, by unit
+_LOG_MEDIANS = {
+    "per_day": 14.0,
+    "tokens": 600.0,
+    "chars": 800.0,
+    "count": 2.0,
+    "hours": 30.0,
+    "days": 200.0,
+    "ratio": 1.5,
+}
+_PER_DAY_FACTORS = {"requests_per_day": 1.0, "tokens_per_day": 1500.0}
+_LIGHT_FAMILIES = ("timing", "diversity")
+
+
+def synth_features(n: int, seed: int) -> Any:
+    """A synthetic feature table of ``n`` accounts with the catalogue's real columns.
+
+    Values follow each feature's spec: log-scale features are lognormal around a
+    realistic median for their unit (per-day volumes move together with the
+    account's request rate), shares are beta-distributed, bits are spread over
+    0..log2(24), linear ratios are lognormal around 1, counts are whole numbers. Light
+    accounts (20 %) carry the neutral value of the timing and diversity families, as
+    the pipeline gives them; 97 % of accounts are unlinked and carry the coordination
+    family's neutral (unlinked) values. Each feature's distribution parameters depend
+    on its name only, so tables drawn with different seeds (train, score) come from
+    one population and scoring flags about the alert budget (2 %).
+    """
+    import zlib
+
+    import numpy as np
+    import pandas as pd
+
+    from detector.features import ordered_specs
+
+    rng = np.random.default_rng(seed)
+    light = rng.random(n) < 0.2
+    linked = rng.random(n) < 0.03
+    volume = rng.lognormal(np.log(_LOG_MEDIANS["per_day"]), 1.6, n)
+    columns: dict[str, np.ndarray] = {}
+    for spec in ordered_specs():
+        # the shape of each feature's distribution is fixed (same for every draw), so
+        # tables drawn with different seeds come from one population
+        shape = np.random.default_rng(zlib.crc32(spec.name.encode()))
+        if spec.unit == "per_day":
+            factor = _PER_DAY_FACTORS.get(spec.name, 400.0)
+            values = volume * factor * rng.lognormal(0.0, 0.3, n)
+        elif spec.scale == "share":
+            values = rng.beta(shape.uniform(0.3, 2.0), shape.uniform(0.8, 6.0), n)
+        elif spec.scale == "log":
+            median = _LOG_MEDIANS.get(spec.unit, 1.0)
+            values = rng.lognormal(np.log(median), shape.uniform(0.6, 1.5), n)
+        elif spec.unit == "bits":
+            values = np.log2(24) * rng.beta(2.0, 2.0, n)
+        else:
+            values = rng.lognormal(0.0, 0.5, n)
+        if spec.unit == "count":
+            values = np.ceil(values)
+        if spec.family in _LIGHT_FAMILIES:
+            values = np.where(light, spec.neutral, values)
+        if spec.family == "coordination":
+            unlinked = {
+                "cluster_size": 1.0,
+                "cluster_requests_per_day": None,
+                "cluster_activation_spread_hours": DAYS * 24.0,
+            }.get(spec.name, spec.neutral)
+            if spec.name == "cluster_size":
+                values = 1.0 + np.ceil(rng.lognormal(np.log(2.0), 0.9, n))
+            if unlinked is None:
+                unlinked_values = columns["requests_per_day"]
+            else:
+                unlinked_values = np.full(n, unlinked)
+            values = np.where(linked, values, unlinked_values)
+        columns[spec.name] = values.astype(np.float64)
+    ids = pd.Index([f"acct_{i:010d}" for i in rng.permutation(n)], name="account_id")
+    return pd.DataFrame(columns, index=ids)
+
+
+def task_model_train(accounts: int, seed: int) -> dict[str, Any]:
+    """Fit ``AnomalyModel`` (project defaults) on a synthetic table of ``accounts`` rows."""
+    from detector.config import DEFAULT
+    from detector.model import AnomalyModel
+
+    features = synth_features(accounts, seed)
+    model = AnomalyModel(
+        n_estimators=DEFAULT.n_estimators,
+        family_estimators=DEFAULT.family_estimators,
+        max_samples=DEFAULT.max_samples,
+        random_state=DEFAULT.random_state,
+        alert_budget=DEFAULT.alert_budget,
+    )
+    watch = Stopwatch()
+    model.fit(features)
+    seconds, cpu_seconds = watch.stop()
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "accounts": accounts,
+        "features": features.shape[1],
+        "threshold": float(model.threshold_),
+    }
+
+
+def task_model_score(train_accounts: int, score_accounts: int, seed: int) -> dict[str, Any]:
+    """Fit on ``train_accounts`` (untimed), then time ``score_frame`` on ``score_accounts``.
+
+    ``score_frame`` includes the reasons: forest attributions for the flagged and the
+    top-ranked accounts, percentile reasons for the rest.
+    """
+    from detector import explain
+    from detector.config import DEFAULT
+    from detector.model import AnomalyModel
+
+    model = AnomalyModel(
+        n_estimators=DEFAULT.n_estimators,
+        family_estimators=DEFAULT.family_estimators,
+        max_samples=DEFAULT.max_samples,
+        random_state=DEFAULT.random_state,
+        alert_budget=DEFAULT.alert_budget,
+    ).fit(synth_features(train_accounts, seed))
+    features = synth_features(score_accounts, seed + 1)
+    watch = Stopwatch()
+    table = model.score_frame(features, n_reasons=DEFAULT.n_reasons)
+    seconds, cpu_seconds = watch.stop()
+    flagged = int(table["flagged"].sum())
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "accounts": len(table),
+        "flagged": flagged,
+        "forest_explained": int(
+            (table["flagged"] | (table["rank"] <= explain.DEFAULT_EXPLAIN_TOP)).sum()
+        ),
+    }
+
+
+HYDRA_SIZES = (6, 15, 40, 10, 25, 80, 8, 120, 30, 200, 12, 60)
+HYDRA_EVIDENCE = ("payment", "network", "none")
+
+
+def synth_link_inputs(n: int, seed: int) -> dict[str, Any]:
+    """Inputs of ``link_accounts`` for ``n`` accounts, shaped as the pipeline makes them.
+
+    ``parts`` are per-bucket dicts exactly as :func:`detector.coordination.bucket_evidence`
+    returns them (``accounts`` sorted object array; ``evidence`` frame with ``key``
+    uint64, ``rows``/``share`` float64, ``kind`` in {network, template},
+    ``account_id``; ``hourly`` float32 accounts×hours; ``first_ts`` int64;
+    ``requests`` float64), one bucket per 20k accounts (2M rows at 100 rows/account).
+
+    The population: requests per account lognormal (mean ~100 in 7 days); 75 % of
+    accounts active from the window's first hours; creation spread over two years;
+    1–3 client networks each (residential ones nearly unique, cloud ones drawn from a
+    Zipf-weighted pool, the busiest shared by thousands and dropped by the token cap);
+    35 % of accounts with 1–3 template keys (half generic ones from a Zipf pool, half
+    private); organisations of 2–6 accounts sharing card, org id and servers (6 %);
+    70 % of the other accounts with a card of their own. About 1 % of accounts are in
+    hydra groups (sizes as the simulator's, 6–200): one shared template, created
+    within minutes to hours, started within half an hour of each other on day two or later, a
+    synchronised on/off campaign, and a shared card or a shared network or neither.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from detector import schema as S
+    from detector.features import Context
+
+    rng = np.random.default_rng(seed)
+    hours = DAYS * 24
+    window_start = int(dt.datetime.combine(START, dt.time(), dt.UTC).timestamp())
+    window_end = window_start + DAYS * 86_400 - 1
+    ids = np.array([f"acct_{v:012x}" for v in rng.choice(16**12, n, replace=False)], dtype=object)
+    requests = np.maximum(1.0, np.ceil(rng.lognormal(np.log(33.0), 1.5, n)))
+    created = window_start - rng.uniform(1, 730, n) * 86_400
+    first_ts = np.where(
+        rng.random(n) < 0.75,
+        window_start + rng.uniform(0, 3 * 3600, n),
+        window_start + rng.uniform(0, hours * 3600, n),
+    ).astype(np.int64)
+    payment = np.where(
+        rng.random(n) < 0.7, np.array([f"pf_{i:x}" for i in range(n)], dtype=object), ""
+    )
+    org = np.full(n, "", dtype=object)
+    group = np.full(n, -1)  # hydra group of each account
+
+    # networks: (account, key) pairs
+    k_net = rng.integers(1, 4, n)
+    owner = np.repeat(np.arange(n), k_net)
+    cloud = rng.random(len(owner)) < 0.4
+    zipf_cloud = np.minimum(rng.zipf(1.6, len(owner)), 2000)
+    residential = rng.integers(0, 3 * n, len(owner))
+    net_key = np.where(cloud, 10**12 + zipf_cloud, 2 * 10**12 + residential)
+    # templates
+    has_tpl = rng.random(n) < 0.35
+    k_tpl = np.where(has_tpl, rng.integers(1, 4, n), 0)
+    tpl_owner = np.repeat(np.arange(n), k_tpl)
+    generic = rng.random(len(tpl_owner)) < 0.5
+    tpl_key = np.where(
+        generic,
+        3 * 10**12 + np.minimum(rng.zipf(1.5, len(tpl_owner)), 300),
+        4 * 10**12 + np.arange(len(tpl_owner)),
+    )
+
+    # organisations: consecutive runs of 2..6 accounts sharing card, org and servers
+    pos = 0
+    org_end = int(0.06 * n)
+    extra_net_owner, extra_net_key = [], []
+    while pos < org_end:
+        size = int(rng.integers(2, 7))
+        members = np.arange(pos, min(pos + size, n))
+        payment[members] = f"pf_org{pos:x}"
+        org[members] = f"org_{pos:x}"
+        extra_net_owner.append(members)
+        extra_net_key.append(np.full(len(members), 5 * 10**12 + pos))
+        pos += size
+
+    # hydra groups, after the organisations
+    hydra_total = max(60, int(0.01 * n))
+    campaign_on: dict[int, np.ndarray] = {}  # hours each hydra group's campaign runs
+    extra_tpl_owner, extra_tpl_key = [], []
+    g = 0
+    while pos < n and int((group >= 0).sum()) < hydra_total:
+        members = np.arange(pos, min(pos + HYDRA_SIZES[g % len(HYDRA_SIZES)], n))
+        pos += len(members)
+        group[members] = g
+        base = window_start - rng.uniform(0, 20) * 86_400
+        created[members] = base + np.sort(rng.uniform(0, rng.uniform(600, 6 * 3600), len(members)))
+        start = window_start + rng.uniform(30, 140) * 3600
+        first_ts[members] = (start + rng.uniform(0, 1800, len(members))).astype(np.int64)
+        requests[members] = np.ceil(rng.uniform(20, 120, len(members)))
+        extra_tpl_owner.append(members)
+        extra_tpl_key.append(np.full(len(members), 6 * 10**12 + g))
+        evidence = HYDRA_EVIDENCE[g % len(HYDRA_EVIDENCE)]
+        payment[members] = f"pf_hydra{g}" if evidence == "payment" else ""
+        if evidence == "network":
+            extra_net_owner.append(members)
+            extra_net_key.append(np.full(len(members), 7 * 10**12 + g))
+        on = rng.random(hours) < 0.6
+        on[: int((start - window_start) // 3600)] = False
+        campaign_on[g] = on
+        g += 1
+
+    net_owner = np.concatenate([owner, *extra_net_owner])
+    net_key = np.concatenate([net_key, *extra_net_key])
+    tpl_owner = np.concatenate([tpl_owner, *extra_tpl_owner])
+    tpl_key = np.concatenate([tpl_key, *extra_tpl_key])
+
+    # hourly activity: a diurnal curve in the account's time zone, or the campaign's on/off
+    hod = np.arange(hours) % 24
+    tz = rng.integers(0, 24, n)
+    diurnal = 0.3 + np.exp(-(((hod[None, :] - 14 - tz[:, None]) % 24 - 12) ** 2) / 18.0)
+    started = np.arange(hours)[None, :] >= ((first_ts - window_start) // 3600)[:, None]
+    weights = diurnal * started
+    for gi, on in campaign_on.items():
+        members = group == gi
+        weights[members] = on * started[members]
+    weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)
+    hourly = rng.poisson(weights * requests[:, None]).astype(np.float32)
+    requests = np.maximum(hourly.sum(axis=1).astype(np.float64), 1.0)
+
+    def evidence_frame(kind: str, who: np.ndarray, keys: np.ndarray) -> pd.DataFrame:
+        frame = pd.DataFrame({"who": who, "key": keys.astype(np.uint64)}).drop_duplicates()
+        hydra = group[frame["who"].to_numpy()] >= 0
+        share = np.where(hydra, rng.uniform(0.8, 1.0, len(frame)), rng.beta(2, 2, len(frame)))
+        frame["share"] = np.maximum(share, 0.2)
+        frame["rows"] = np.floor(frame["share"] * requests[frame["who"].to_numpy()])
+        frame = frame[frame["rows"] >= 3]
+        frame = frame.sort_values(["who", "rows", "key"], ascending=[True, False, True])
+        frame = frame.groupby("who", sort=False).head(3)
+        frame["kind"] = kind
+        return frame
+
+    evidence = pd.concat(
+        [
+            evidence_frame("network", net_owner, net_key),
+            evidence_frame("template", tpl_owner, tpl_key),
+        ],
+        ignore_index=True,
+    )
+    evidence["account_id"] = ids[evidence["who"].to_numpy()]
+
+    n_parts = max(1, math.ceil(n / 20_000))
+    bucket = rng.integers(0, n_parts, n)
+    parts = []
+    for b in range(n_parts):
+        members = np.flatnonzero(bucket == b)
+        members = members[np.argsort(ids[members])]
+        ev = evidence[bucket[evidence["who"].to_numpy()] == b]
+        parts.append(
+            {
+                "accounts": ids[members],
+                "evidence": ev[["key", "rows", "share", "kind", "account_id"]].reset_index(
+                    drop=True
+                ),
+                "hourly": hourly[members],
+                "first_ts": first_ts[members],
+                "requests": requests[members],
+            }
+        )
+    accounts = pd.DataFrame(
+        {
+            S.CREATED_AT: pd.to_datetime(created.astype(np.int64), unit="s", utc=True).astype(
+                "datetime64[ns, UTC]"
+            ),
+            S.PLAN: "build",
+            S.COUNTRY: "US",
+            S.PAYMENT_FINGERPRINT: payment.astype(str),
+            S.ORG_ID: org.astype(str),
+        },
+        index=pd.Index(ids, name=S.ACCOUNT_ID),
+    ).sort_index()
+    present = frozenset(S.ALL_COLUMNS) | frozenset(S.ACCOUNT_COLUMNS)
+    context = Context(
+        window_start=window_start, window_end=window_end, present=present, accounts=accounts
+    )
+    features = pd.DataFrame(index=pd.Index(np.sort(ids), name=S.ACCOUNT_ID))
+    hydra_of = pd.Series(group, index=ids)
+    return {
+        "parts": parts,
+        "accounts": accounts,
+        "context": context,
+        "features": features,
+        "hydra_of": hydra_of,
+    }
+
+
+def task_link(accounts: int, seed: int) -> dict[str, Any]:
+    """Time ``link_accounts`` on synthetic evidence of ``accounts`` accounts (synthesis untimed)."""
+    from detector.coordination import link_accounts
+
+    inputs = synth_link_inputs(accounts, seed)
+    watch = Stopwatch()
+    clusters = link_accounts(
+        inputs["parts"],
+        accounts=inputs["accounts"],
+        context=inputs["context"],
+        features=inputs["features"],
+    )
+    seconds, cpu_seconds = watch.stop()
+    # sanity: did linking find the hydra groups, and nothing absurd?
+    hydra_of = inputs["hydra_of"]
+    member = clusters.membership.reindex(hydra_of.index)
+    hydra = hydra_of[hydra_of >= 0]
+    found = 0
+    for _, ids in hydra.groupby(hydra).groups.items():
+        cids = member.reindex(ids)
+        top = cids[cids != ""].value_counts()
+        if len(top) and top.iloc[0] >= 0.8 * len(ids):
+            found += int(top.iloc[0])
+    sizes = clusters.table["members"] if len(clusters.table) else []
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "accounts": accounts,
+        "buckets": len(inputs["parts"]),
+        "evidence_rows": int(sum(len(p["evidence"]) for p in inputs["parts"])),
+        "clusters": len(clusters.table),
+        "largest_cluster": int(max(sizes)) if len(sizes) else 0,
+        "clustered_accounts": int((clusters.membership != "").sum()),
+        "hydra_accounts": len(hydra),
+        "hydra_recovered_share": found / max(len(hydra), 1),
+    }
+
+
+def task_nightly(
+    logs: str, accounts: str, date: str, state: str, window_days: int
+) -> dict[str, Any]:
+    """``run_nightly`` for ``date`` over ``window_days`` days, quietly."""
+    import inspect
+
+    try:
+        from detector.nightly import run_nightly
+    except ImportError as exc:
+        return {"available": False, "why": str(exc)}
+    wanted = {
+        "logs": Path(logs),
+        "date": dt.date.fromisoformat(date),
+        "state": Path(state),
+        "window_days": window_days,
+        "accounts": Path(accounts),
+        "quiet": True,
+    }
+    accepted = inspect.signature(run_nightly).parameters
+    watch = Stopwatch()
+    summary = run_nightly(**{k: v for k, v in wanted.items() if k in accepted})
+    seconds, cpu_seconds = watch.stop()
+    return {
+        "available": True,
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "status": getattr(summary, "status", None),
+        "accounts": getattr(summary, "accounts", None),
+        "flagged": getattr(summary, "flagged", None),
+        "timings": getattr(summary, "timings", {}),
+        "model": getattr(summary, "model", {}),
+        "ingest": getattr(summary, "ingest", {}),
+    }
+
+
+TASKS: dict[str, Callable[..., dict[str, Any]]] = {
+    "simulate": task_simulate,
+    "scan": task_scan,
+    "iter_clean": task_iter_clean,
+    "features": task_features,
+    "model_train": task_model_train,
+    "model_score": task_model_score,
+    "link": task_link,
+    "nightly": task_nightly,
+}
+
+
+def child_main(task: str, params: str, out_path: str) -> int:
+    """Entry point of a child process: run one task, write its result as JSON."""
+    try:
+        result = TASKS[task](**json.loads(params))
+    except Exception as exc:
+        import traceback
+
+        traceback.print_exc()
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    result["self_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    Path(out_path).write_text(json.dumps(result, default=str))
+    return 1 if "error" in result else 0
+
+
+# --- the data set --------------------------------------------------------------------------------
+
+
+def data_dir(rows: int) -> Path:
+    """Where the simulated log of about ``rows`` rows lives."""
+    return DATA / str(rows)
+
+
+def load_dataset(rows: int) -> dict[str, Any]:
+    """The description of a generated data set; exits with the command to make it if missing."""
+    meta = data_dir(rows) / "dataset.json"
+    if not meta.exists():
+        sys.exit(
+            f"bench: no data set for --rows {rows}; generate it first with:\n"
+            f"  scripts/bench data --rows {rows}"
+        )
+    return json.loads(meta.read_text())
+
+
+def calibrate() -> float:
+    """Requests per account per day at ``volume_scale`` 1, measured once on a small run.
+
+    Rows grow linearly with accounts × volume_scale (the simulator multiplies every
+    rate by the scale), so one probe of 5000 accounts at the scale the benchmarks use
+    tells how to reach a row count. Cached in ``bench-out/data/calibration.json``.
+    """
+    path = DATA / "calibration.json"
+    if path.exists():
+        cal = json.loads(path.read_text())
+        if cal.get("seed") == SEED and cal.get("days") == DAYS:
+            return float(cal["rows_per_account_day"])
+    probe = DATA / "_probe"
+    params = {
+        "out_dir": str(probe),
+        "accounts": PROBE_ACCOUNTS,
+        "volume_scale": PROBE_SCALE,
+        "days": DAYS,
+        "seed": SEED,
+    }
+    print(f"calibrating: simulating {PROBE_ACCOUNTS:,} accounts at volume_scale {PROBE_SCALE} ...")
+    run = run_child("simulate", params)
+    shutil.rmtree(probe, ignore_errors=True)
+    if not run.ok:
+        sys.exit(f"bench: calibration run failed: {run.result.get('error')}")
+    res = run.result
+    rate = res["rows"] / (res["accounts"] * DAYS * PROBE_SCALE)
+    cal = {"seed": SEED, "days": DAYS, "rows_per_account_day": rate, "probe": res}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(cal, indent=2))
+    print(
+        f"calibration: {res['rows']:,} rows from {res['accounts']:,} accounts in {DAYS} days "
+        f"at scale {PROBE_SCALE} -> {rate:.1f} requests/account/day at scale 1"
+    )
+    return rate
+
+
+def stage_data(rec: Recorder, rows: int, accounts: int | None, force: bool) -> dict[str, Any]:
+    """Generate (once) a 7-day Parquet log of about ``rows`` rows with prompt text.
+
+    Accounts default to ``rows / 100`` (10M rows ↔ 100k accounts, as issue 5 pairs
+    them); ``volume_scale`` is set from the calibration so that accounts × days ×
+    rate × scale ≈ rows.
+    """
+    target = data_dir(rows)
+    meta_path = target / "dataset.json"
+    if meta_path.exists() and not force:
+        meta = json.loads(meta_path.read_text())
+        print_table(
+            f"data --rows {rows:,}: cached in {target.relative_to(ROOT)}",
+            [
+                Row("rows (incl. duplicates)", meta["rows"]),
+                Row("accounts", meta["accounts"]),
+                Row("volume_scale", f"{meta['volume_scale']:.4f}"),
+                Row("size on disk", meta["bytes"] / 2**20, "MiB"),
+            ],
+        )
+        return meta
+    rate = calibrate()
+    n_accounts = accounts or max(1000, round(rows / ROWS_PER_ACCOUNT))
+    scale = rows / (n_accounts * DAYS * rate)
+    print(
+        f"data: simulating {n_accounts:,} accounts x {DAYS} days at volume_scale {scale:.4f} "
+        f"(expect ~{rows:,} rows) into {target.relative_to(ROOT)} ..."
+    )
+    meta_path.unlink(missing_ok=True)
+    params = {
+        "out_dir": str(target),
+        "accounts": n_accounts,
+        "volume_scale": scale,
+        "days": DAYS,
+        "seed": SEED,
+    }
+    run = run_child("simulate", params)
+    if not run.ok:
+        _failed("data", run)
+        sys.exit(1)
+    res = run.result
+    meta = {
+        **res,
+        "requested_rows": rows,
+        "volume_scale": scale,
+        "seed": SEED,
+        "log": str(target / "requests"),
+        "accounts_table": str(target / "accounts.parquet"),
+        "labels": str(target / "labels.csv"),
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        **rec.commit,
+    }
+    rows_out = [
+        Row("rows written (incl. duplicates)", res["rows"]),
+        Row("vs requested", f"{res['rows'] / rows - 1:+.1%}"),
+        Row("duplicates", res["duplicates"]),
+        Row("accounts", res["accounts"]),
+        Row("hydra clusters", len(res["hydra_clusters"])),
+        Row("volume_scale", f"{scale:.4f}"),
+        Row("size on disk", res["bytes"] / 2**20, "MiB"),
+        Row("generation time", res["seconds"], "s"),
+        Row("generation peak RSS", _gib(run), "GiB"),
+    ]
+    print_table(f"data --rows {rows:,}", rows_out)
+    rec.record("data", "simulate", run, params, meta, rows_out)
+    meta_path.write_text(json.dumps(meta, indent=2))
+    return meta
+
+
+# --- stages --------------------------------------------------------------------------------------
+
+
+def warm_page_cache(log: str) -> None:
+    """Read the log's files once (untimed), so every measured reader finds them cached.
+
+    Without this the first reader of a stage pays the disk and the next ones do not,
+    which would flatter whichever runs second (the pipeline against the bare scan).
+    Page cache is not process memory: this costs the parent no RSS.
+    """
+    for path in sorted(Path(log).rglob("*.parquet")):
+        with path.open("rb") as fh:
+            while fh.read(1 << 22):
+                pass
+
+
+def measure_scan(rec: Recorder, meta: dict[str, Any]) -> ChildRun | None:
+    """Bare pyarrow scan of the log (the reference the pipeline is compared with)."""
+    params = {"log": meta["log"]}
+    warm_page_cache(meta["log"])
+    run = run_child("scan", params)
+    if not run.ok:
+        _failed("bare pyarrow scan", run)
+        return None
+    res = run.result
+    rows = [
+        Row("rows", res["rows"]),
+        Row("time", res["seconds"], "s"),
+        Row("throughput", res["rows"] / res["seconds"], "rows/s"),
+        Row("peak RSS (informative)", _gib(run), "GiB"),
+        *_machine_rows(run),
+    ]
+    print_table("ingest: bare pyarrow scan (pq.read_table per file, contract columns)", rows)
+    rec.record("ingest", "pyarrow_scan", run, params, res, rows)
+    return run
+
+
+def stage_ingest(rec: Recorder, rows: int) -> ChildRun | None:
+    """Bare scan, then ``iter_clean`` over the whole log (issue 2: peak RSS < 2 GB)."""
+    meta = load_dataset(rows)
+    scan = measure_scan(rec, meta)
+    params = {"log": meta["log"], "quarantine": str(TMP / "ingest.quarantine.csv")}
+    run = run_child("iter_clean", params)
+    if not run.ok:
+        _failed("ingest: iter_clean", run)
+        return scan
+    res = run.result
+    ing = res["ingest"]
+    table = [
+        Row("rows read", ing["read"]),
+        Row(
+            "kept / duplicates / quarantined",
+            f"{ing['kept']:,} / {ing['duplicates']:,} / {ing['quarantined']:,}",
+        ),
+        Row("reconciles", str(ing["reconciles"])),
+        Row("time", res["seconds"], "s"),
+        Row("throughput", ing["read"] / res["seconds"], "rows/s"),
+        Row("peak RSS", _gib(run), "GiB", T_INGEST_RSS),
+        *_machine_rows(run),
+    ]
+    if scan is not None:
+        table.insert(5, Row("time / bare scan", res["seconds"] / scan.result["seconds"], "x"))
+    print_table(f"ingest: iter_clean over {meta['log']}", table)
+    figures = {**res, "rows_per_s": ing["read"] / res["seconds"]}
+    rec.record("ingest", "iter_clean", run, params, figures, table)
+    return scan
+
+
+def stage_features(rec: Recorder, rows: int, scan: ChildRun | None) -> None:
+    """``build_features`` on the log (issue 3: >= 100k rows/s, <= 2.5 GB, <= 10x the scan)."""
+    meta = load_dataset(rows)
+    if scan is None:
+        scan = measure_scan(rec, meta)
+    params = {
+        "log": meta["log"],
+        "accounts": meta["accounts_table"],
+        "quarantine": str(TMP / "features.quarantine.csv"),
+    }
+    run = run_child("features", params)
+    if not run.ok:
+        _failed("features", run)
+        return
+    res = run.result
+    read = res["ingest"]["read"]
+    rate = read / res["seconds"]
+    ratio = res["seconds"] / scan.result["seconds"] if scan is not None else None
+    timings = res.get("timings", {})
+    table = [
+        Row("rows read", read),
+        Row(
+            "accounts / features / buckets",
+            f"{res['accounts']:,} / {res['features']} / {res['buckets']}",
+        ),
+        Row("clusters found", res.get("clusters")),
+        Row("time", res["seconds"], "s"),
+        Row("  read+validate+annotate", timings.get("read_validate_annotate"), "s"),
+        Row("  per-bucket features (+evidence)", timings.get("features"), "s"),
+        Row("  coordination (link_accounts)", timings.get("coordination"), "s"),
+        Row("throughput", rate, "rows/s", T_FEATURES_RATE),
+        Row("peak RSS", _gib(run), "GiB", T_FEATURES_RSS),
+        Row("time / bare scan", ratio, "x", T_FEATURES_VS_SCAN),
+        *_machine_rows(run),
+    ]
+    print_table(f"features: build_features over {meta['log']}", table)
+    figures = {
+        **res,
+        "rows_per_s": rate,
+        "x_scan": ratio,
+        "scan_seconds": scan.result["seconds"] if scan is not None else None,
+    }
+    rec.record("features", "build_features", run, params, figures, table)
+
+
+def stage_model(rec: Recorder, train_accounts: int, score_accounts: int) -> None:
+    """Train on ``train_accounts`` (<= 10 s) and score ``score_accounts`` (<= 20 s), issue 4."""
+    params = {"accounts": train_accounts, "seed": SEED}
+    run = run_child("model_train", params)
+    if run.ok:
+        res = run.result
+        table = [
+            Row("accounts x features", f"{res['accounts']:,} x {res['features']}"),
+            Row("fit time", res["seconds"], "s", T_TRAIN),
+            Row("peak RSS", _gib(run), "GiB"),
+            *_machine_rows(run),
+        ]
+        print_table(f"model: AnomalyModel.fit on {train_accounts:,} synthetic accounts", table)
+        rec.record("model", "train", run, params, res, table)
+    else:
+        _failed("model: train", run)
+    params = {"train_accounts": train_accounts, "score_accounts": score_accounts, "seed": SEED}
+    run = run_child("model_score", params)
+    if not run.ok:
+        _failed("model: score", run)
+        return
+    res = run.result
+    table = [
+        Row("accounts scored", res["accounts"]),
+        Row("flagged", res["flagged"]),
+        Row("with forest-attributed reasons", res["forest_explained"]),
+        Row("score_frame time (reasons incl.)", res["seconds"], "s", T_SCORE),
+        Row("peak RSS (fit + score)", _gib(run), "GiB"),
+        *_machine_rows(run),
+    ]
+    print_table(f"model: score_frame on {score_accounts:,} synthetic accounts", table)
+    rec.record("model", "score", run, params, res, table)
+
+
+def growth_exponent(sizes: list[float], seconds: list[float]) -> float | None:
+    """Least-squares slope of log(seconds) against log(size): 1 is linear, 2 quadratic."""
+    if len(sizes) < 2:
+        return None
+    xs = [math.log(s) for s in sizes]
+    ys = [math.log(max(t, 1e-9)) for t in seconds]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx if sxx else None
+
+
+def _last_features_result() -> dict[str, Any] | None:
+    if not RESULTS.exists():
+        return None
+    last = None
+    for line in RESULTS.read_text().splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if item.get("stage") == "features" and item.get("ok"):
+            last = item
+    return last
+
+
+def stage_coordination(rec: Recorder, sizes: list[int]) -> None:
+    """``link_accounts`` at each size; time at the largest and the log-log growth (issue 5)."""
+    measured: list[tuple[int, float]] = []
+    table: list[Row] = []
+    for n in sizes:
+        params = {"accounts": n, "seed": SEED}
+        run = run_child("link", params)
+        if not run.ok:
+            _failed(f"coordination: link_accounts at {n:,} accounts", run)
+            continue
+        res = run.result
+        measured.append((n, res["seconds"]))
+        target = T_LINK_100K if n == 100_000 else None
+        row = Row(f"link_accounts, {n:,} accounts", res["seconds"], "s", target)
+        table += [
+            row,
+            Row(
+                "  evidence rows / clusters / largest",
+                f"{res['evidence_rows']:,} / {res['clusters']:,} / {res['largest_cluster']:,}",
+            ),
+            Row(
+                "  hydra accounts recovered",
+                f"{res['hydra_recovered_share']:.0%} of {res['hydra_accounts']:,}",
+            ),
+            Row("  peak RSS", _gib(run), "GiB"),
+            Row("  CPU time of the call", res.get("cpu_seconds"), "s"),
+            Row("  other processes' CPU share", f"{run.others_cpu_share:.0%}"),
+        ]
+        rec.record("coordination", f"link_accounts_{n}", run, params, res, [row])
+    if len(measured) >= 2:
+        slope = growth_exponent([float(n) for n, _ in measured], [t for _, t in measured])
+        pairs = ", ".join(
+            f"{math.log(tb / ta) / math.log(b / a):.2f}"
+            for (a, ta), (b, tb) in itertools.pairwise(measured)
+            if ta > 0 and tb > 0
+        )
+        steps = ", ".join(
+            f"{a // 1000}k->{b // 1000}k" for (a, _), (b, _) in itertools.pairwise(measured)
+        )
+        exp_row = Row("growth exponent (log-log slope)", slope, "", T_LINK_EXPONENT)
+        table += [exp_row, Row(f"  pairwise slopes ({steps})", pairs)]
+        rec.record(
+            "coordination",
+            "growth_exponent",
+            None,
+            {"sizes": [n for n, _ in measured]},
+            {"growth_exponent": slope, "seconds": dict(measured)},
+            [exp_row],
+        )
+    last = _last_features_result()
+    if last is not None:
+        fig = last["figures"]
+        coord = fig.get("timings", {}).get("coordination")
+        read = (fig.get("ingest") or {}).get("read", 0)
+        table.append(
+            Row(
+                f"coordination inside the last features run ({read:,} rows, "
+                f"{fig.get('accounts', 0):,} accounts)",
+                coord,
+                "s",
+            )
+        )
+    print_table("coordination: link_accounts on synthetic evidence", table)
+
+
+def stage_nightly(rec: Recorder, rows: int) -> None:
+    """``run_nightly`` over the 7-day window: cold (trains a model), then warm (reuses it)."""
+    if importlib.util.find_spec("detector.nightly") is None:
+        print("\nnightly: not available yet")
+        return
+    meta = load_dataset(rows)
+    last_day = dt.date.fromisoformat(meta["start"]) + dt.timedelta(days=meta["days"] - 1)
+    state = OUT / "nightly" / str(rows)
+    shutil.rmtree(state, ignore_errors=True)
+    for kind in ("cold", "warm"):
+        params = {
+            "logs": meta["log"],
+            "accounts": meta["accounts_table"],
+            "date": last_day.isoformat(),
+            "state": str(state),
+            "window_days": DAYS,
+        }
+        run = run_child("nightly", params)
+        if run.result.get("available") is False:
+            print(f"\nnightly: not available yet ({run.result.get('why')})")
+            return
+        if not run.ok:
+            _failed(f"nightly ({kind})", run)
+            return
+        res = run.result
+        model = res.get("model") or {}
+        table = [
+            Row("rows read", (res.get("ingest") or {}).get("read")),
+            Row(
+                "accounts / flagged", f"{res.get('accounts') or 0:,} / {res.get('flagged') or 0:,}"
+            ),
+            Row(
+                "model",
+                f"{'trained' if model.get('retrained') else 'reused'}: "
+                + _clip(str(model.get("reason", "")), 48),
+            ),
+            Row("run_nightly time", res["seconds"], "s"),
+        ]
+        table += [Row(f"  {k}", v, "s") for k, v in (res.get("timings") or {}).items()]
+        table += [
+            Row("process wall time", run.process_wall_s, "s", T_NIGHTLY_TIME),
+            Row("peak RSS", _gib(run), "GiB", T_NIGHTLY_RSS),
+            *_machine_rows(run),
+        ]
+        what = "trains a model, then scores" if kind == "cold" else "re-run, reuses the model"
+        print_table(f"nightly ({kind}: {what}) for {last_day}, {DAYS}-day window", table)
+        figures = {**res, "wall_s": run.process_wall_s}
+        rec.record("nightly", f"run_nightly_{kind}", run, params, figures, table)
+
+
+def print_summary(rec: Recorder) -> None:
+    """Every target checked in this invocation, with its verdict."""
+    if not rec.verdicts:
+        return
+    print("\nsummary")
+    for label, target, ok in rec.verdicts:
+        mark = {True: "PASS", False: "FAIL", None: "n/a"}[ok]
+        print(f"  {mark:4}  {label}  ({target})")
+    print(f"\nresults appended to {RESULTS.relative_to(ROOT)}")
+
+
+# --- command line --------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The subcommands and their options."""
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench",
+        description="Performance benchmarks of the detector (method: docs/benchmarks.md).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def rows_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--rows",
+            type=int,
+            default=10_000_000,
+            help="size of the simulated log to use (default 10000000; 1000000 for a quick run)",
+        )
+
+    p = sub.add_parser("data", help="simulate the 7-day Parquet log once (cached)")
+    rows_option(p)
+    p.add_argument("--accounts", type=int, help="accounts (default rows/100)")
+    p.add_argument("--force", action="store_true", help="regenerate even if cached")
+    rows_option(sub.add_parser("ingest", help="bare pyarrow scan vs iter_clean"))
+    rows_option(sub.add_parser("features", help="build_features on the log"))
+    p = sub.add_parser("model", help="train on 100k synthetic accounts, score 1M")
+    p.add_argument("--train-accounts", type=int, default=100_000)
+    p.add_argument("--score-accounts", type=int, default=1_000_000)
+    p = sub.add_parser("coordination", help="link_accounts scaling on synthetic evidence")
+    p.add_argument(
+        "--sizes",
+        default="10000,30000,100000",
+        help="comma-separated account counts (default 10000,30000,100000)",
+    )
+    rows_option(sub.add_parser("nightly", help="run_nightly over the 7-day window"))
+    p = sub.add_parser("all", help="data, ingest, features, model, coordination, nightly")
+    rows_option(p)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    """Run the chosen subcommand(s) and print a summary of the targets."""
+    if argv[:1] == ["_child"]:
+        return child_main(*argv[1:4])
+    args = parse_args(argv)
+    rec = Recorder()
+    m = rec.machine
+    print(
+        f"bench: {m['cpu']}, {m['usable_cores']} cores, {m['ram_gib']} GiB RAM; commit "
+        f"{(rec.commit['commit'] or '?')[:12]}{' (dirty)' if rec.commit['dirty'] else ''}"
+    )
+    cmd = args.command
+    if cmd in ("data", "all"):
+        stage_data(rec, args.rows, getattr(args, "accounts", None), getattr(args, "force", False))
+    scan = None
+    if cmd in ("ingest", "all"):
+        scan = stage_ingest(rec, args.rows)
+    if cmd in ("features", "all"):
+        stage_features(rec, args.rows, scan)
+    if cmd in ("model", "all"):
+        stage_model(
+            rec,
+            getattr(args, "train_accounts", 100_000),
+            getattr(args, "score_accounts", 1_000_000),
+        )
+    if cmd in ("coordination", "all"):
+        sizes = [int(s) for s in getattr(args, "sizes", "10000,30000,100000").split(",") if s]
+        stage_coordination(rec, sizes)
+    if cmd in ("nightly", "all"):
+        stage_nightly(rec, args.rows)
+    print_summary(rec)
+    return 0
+
+
+if __name__ == "__main__":
+    _reexec_under_venv()
+    sys.exit(main(sys.argv[1:]))
