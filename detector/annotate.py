@@ -47,9 +47,13 @@ NETWORK_KEY: Final = "network_key"
 IP_KEY: Final = "ip_key"
 UA_KEY: Final = "ua_key"
 UA_GENERIC: Final = "ua_generic"
-UA_SDK: Final = "ua_sdk"
 SYSTEM_KEY: Final = "system_key"
-CONVERSATION_KEY: Final = "conversation_key"
+MODEL_KEY: Final = "model_key"
+STATUS_CODE: Final = "status_code"  # index into schema.STATUSES
+ENDPOINT_KEY: Final = "endpoint_key"
+TEMPLATE_HEAD: Final = 140
+TEMPLATE_TAIL: Final = 80
+TOPIC_CHARS: Final = 240
 TEXT_FLAGS: Final = (IS_CODE, ASKS_REASONING, IS_RUBRIC, BENCH_STYLE, JAILBREAK, HARMFUL)
 
 # Every annotated frame has every column, so buckets spilled from files with different
@@ -61,14 +65,12 @@ DEFAULTS: Final[dict[str, tuple[type | str, object]]] = {
     S.TURN_INDEX: (_F, np.nan),
     S.LOGPROBS: (_F, np.nan),
     S.THINKING: (_F, np.nan),
-    S.ENDPOINT: (object, ""),
+    ENDPOINT_KEY: (np.uint64, 0),
     SYSTEM_KEY: (np.uint64, 0),
-    CONVERSATION_KEY: (np.uint64, 0),
     IP_KEY: (np.uint64, 0),
     NETWORK_KEY: (np.uint64, 0),
     UA_KEY: (np.uint64, 0),
     UA_GENERIC: (bool, False),
-    UA_SDK: (bool, False),
     **{flag: (bool, False) for flag in TEXT_FLAGS},
     PROMPT_CHARS: (_F, np.nan),
     PROMPT_KEY: (np.uint64, 0),
@@ -176,6 +178,11 @@ def prompt_window(prompt: pa.Array | pa.ChunkedArray, config: Config = DEFAULT) 
     return _lower_window(prompt, config.text_head_chars, config.text_tail_chars)
 
 
+def topic_text(window: pa.Array) -> pa.Array:
+    """What the topic model reads: the opening of the prompt window."""
+    return pc.utf8_slice_codeunits(window, 0, TOPIC_CHARS)
+
+
 def _normalise_template(window: pa.Array) -> pa.Array:
     """Mask what varies inside a template: code blocks, quoted spans, numbers, spacing."""
     t = pc.replace_substring_regex(window, r"(?s)```.*?```", "⟨code⟩")
@@ -201,7 +208,7 @@ def hash_strings(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return h[enc.indices.to_numpy(zero_copy_only=False)]
 
 
-def _arrow(s: pd.Series) -> pa.Array:
+def as_arrow(s: pd.Series) -> pa.Array:
     """A pandas string column as an Arrow array without copying when it is Arrow-backed."""
     if isinstance(s.dtype, pd.ArrowDtype):
         return pa.array(s.array)
@@ -231,6 +238,22 @@ def network_of(ips: pa.Array) -> np.ndarray:
     return hash_strings(nets)
 
 
+def status_codes(status: pd.Series) -> np.ndarray:
+    """Each request's status as its index in ``schema.STATUSES`` (int8)."""
+    codes = pd.Categorical(status.astype(object), categories=list(S.STATUSES)).codes
+    return codes.astype(np.int8)
+
+
+def status_code(status: str) -> int:
+    """The code :func:`status_codes` gives ``status``."""
+    return S.STATUSES.index(status)
+
+
+def model_key(name: str) -> np.uint64:
+    """The ``MODEL_KEY`` of a model name (for comparing with the annotated column)."""
+    return hash_strings(pa.array([name], pa.string()))[0]
+
+
 def annotate(
     frame: pd.DataFrame,
     *,
@@ -246,38 +269,35 @@ def annotate(
         request gets a topic id (``-1`` without one).
     """
     out = pd.DataFrame(index=frame.index)
-    out[S.ACCOUNT_ID] = frame[S.ACCOUNT_ID].astype(object).to_numpy()
+    # one string column only (Arrow-backed, no Python objects): the rest are numbers,
+    # so a spilled bucket costs ~200 bytes per request
+    out[S.ACCOUNT_ID] = frame[S.ACCOUNT_ID].astype(pd.ArrowDtype(pa.string())).to_numpy()
     ts = frame[S.TIMESTAMP]
     secs = ts.astype("int64").to_numpy() // 1_000_000_000
     out[TS] = secs
     out[DAY] = (secs // 86_400).astype(np.int32)
     out[HOUR] = ((secs // 3600) % 24).astype(np.int8)
     out[WEEKDAY] = ((out[DAY].to_numpy() + 3) % 7).astype(np.int8)  # 1970-01-01 was a Thursday
-    out[S.MODEL] = frame[S.MODEL].astype(object).to_numpy()
-    out[S.STATUS] = frame[S.STATUS].astype(object).to_numpy()
+    out[MODEL_KEY] = hash_strings(as_arrow(frame[S.MODEL]))
+    out[STATUS_CODE] = status_codes(frame[S.STATUS])
     out[S.INPUT_TOKENS] = frame[S.INPUT_TOKENS].to_numpy(dtype=np.float64)
     out[S.OUTPUT_TOKENS] = frame[S.OUTPUT_TOKENS].to_numpy(dtype=np.float64)
     for col in (S.MAX_TOKENS, S.TEMPERATURE, S.TURN_INDEX, S.LOGPROBS, S.THINKING):
         if col in frame.columns:
             out[col] = frame[col].astype("float64").to_numpy()
     if S.ENDPOINT in frame.columns:
-        out[S.ENDPOINT] = (
-            frame[S.ENDPOINT].astype(object).where(frame[S.ENDPOINT].notna(), "").to_numpy()
-        )
+        out[ENDPOINT_KEY] = hash_strings(as_arrow(frame[S.ENDPOINT]))
     if S.SYSTEM_PROMPT_HASH in frame.columns:
-        out[SYSTEM_KEY] = hash_strings(_arrow(frame[S.SYSTEM_PROMPT_HASH]))
-    if S.CONVERSATION_ID in frame.columns:
-        out[CONVERSATION_KEY] = hash_strings(_arrow(frame[S.CONVERSATION_ID]))
+        out[SYSTEM_KEY] = hash_strings(as_arrow(frame[S.SYSTEM_PROMPT_HASH]))
     if S.CLIENT_IP in frame.columns:
-        out[IP_KEY] = hash_strings(_arrow(frame[S.CLIENT_IP]))
-        out[NETWORK_KEY] = network_of(_arrow(frame[S.CLIENT_IP]))
+        out[IP_KEY] = hash_strings(as_arrow(frame[S.CLIENT_IP]))
+        out[NETWORK_KEY] = network_of(as_arrow(frame[S.CLIENT_IP]))
     if S.USER_AGENT in frame.columns:
-        ua = pc.utf8_lower(pc.fill_null(_arrow(frame[S.USER_AGENT]), ""))
+        ua = pc.utf8_lower(pc.fill_null(as_arrow(frame[S.USER_AGENT]), ""))
         out[UA_KEY] = hash_strings(ua)
         out[UA_GENERIC] = pc.match_substring_regex(ua, _GENERIC_UA).to_numpy(zero_copy_only=False)
-        out[UA_SDK] = pc.match_substring_regex(ua, _SDK_UA).to_numpy(zero_copy_only=False)
     if S.PROMPT in frame.columns:
-        _annotate_text(out, _arrow(frame[S.PROMPT]), config, topic_model)
+        _annotate_text(out, as_arrow(frame[S.PROMPT]), config, topic_model)
     for col, (dtype, default) in DEFAULTS.items():
         if col not in out.columns:
             out[col] = np.full(len(out), default, dtype=dtype)
@@ -298,7 +318,9 @@ def _annotate_text(
         out[name] = flag.to_numpy(zero_copy_only=False)
     out[PROMPT_CHARS] = pc.utf8_length(pc.fill_null(prompt, "")).to_numpy(zero_copy_only=False)
     out[PROMPT_KEY] = hash_strings(prompt)
-    norm = _normalise_template(window)
+    # templates are keyed on the first 100 and last 60 normalised characters: normalise
+    # only a slightly larger head and tail instead of the whole window
+    norm = _normalise_template(_lower_window(window, TEMPLATE_HEAD, TEMPLATE_TAIL))
     n = pc.utf8_length(norm)
     long = pc.greater(n, 160)
     key_text = pc.if_else(
@@ -314,6 +336,6 @@ def _annotate_text(
     out[PREFIX_KEY] = hash_strings(pc.if_else(wrapped, pc.utf8_slice_codeunits(norm, 0, 32), empty))
     out[SUFFIX_KEY] = hash_strings(pc.if_else(wrapped, pc.utf8_slice_codeunits(norm, -32), empty))
     if topic_model is not None:
-        out[TOPIC] = topic_model.assign(window)  # type: ignore[attr-defined]
+        out[TOPIC] = topic_model.assign(topic_text(window))  # type: ignore[attr-defined]
     else:
         out[TOPIC] = np.full(len(out), -1, dtype=np.int16)

@@ -110,8 +110,9 @@ class _Buckets:
             self._memory.append(frame)
             return
         table = pa.Table.from_pandas(frame, preserve_index=False)
-        ids = pa.array(frame[S.ACCOUNT_ID].to_numpy(dtype=object), pa.string())
-        bucket = (A.hash_strings(ids) % np.uint64(self.n)).astype(np.int64)
+        bucket = (A.hash_strings(A.as_arrow(frame[S.ACCOUNT_ID])) % np.uint64(self.n)).astype(
+            np.int64
+        )
         order = np.argsort(bucket, kind="stable")
         bounds = np.searchsorted(bucket[order], np.arange(self.n + 1))
         for b in range(self.n):
@@ -146,7 +147,7 @@ def _topic_sample(frame: pd.DataFrame, config: Config) -> pa.Array:
     """A deterministic, evenly strided sample of prompt windows to fit topics on."""
     prompts = frame[S.PROMPT]
     step = max(1, len(prompts) // max(config.topic_sample_rows, 1))
-    return A.prompt_window(A._arrow(prompts.iloc[::step]), config)
+    return A.topic_text(A.prompt_window(A.as_arrow(prompts.iloc[::step]), config))
 
 
 def build_features(
@@ -190,10 +191,6 @@ def build_features(
             nonlocal t_min, t_max
             t_min = min(t_min, int(ann[A.TS].min()))
             t_max = max(t_max, int(ann[A.TS].max()))
-            stats = ann.groupby(S.MODEL, sort=False)[A.TS].agg(["min", "size"])
-            for name, row in stats.iterrows():  # one row per model name, not per request
-                model_first[name] = min(model_first.get(name, row["min"]), int(row["min"]))
-                model_rows[name] = model_rows.get(name, 0) + int(row["size"])
             buckets.add(ann)
             if progress:
                 progress("ingest", len(ann))
@@ -211,6 +208,7 @@ def build_features(
                     sample = _topic_sample(chunk, config)
                     if len(sample):
                         topic_model = fit_topic_model(sample, config)
+                _model_stats(chunk, model_first, model_rows)
                 pending.append(
                     pool.submit(A.annotate, chunk, config=config, topic_model=topic_model)
                 )
@@ -269,6 +267,15 @@ def build_features(
         n_buckets=n_buckets,
         extras=extras,
     )
+
+
+def _model_stats(chunk: pd.DataFrame, first: dict[str, int], rows: dict[str, int]) -> None:
+    """Fold a chunk's per-model first request time and row count into the totals."""
+    secs = chunk[S.TIMESTAMP].astype("int64") // 1_000_000_000
+    stats = secs.groupby(chunk[S.MODEL], sort=False, observed=True).agg(["min", "size"])
+    for name, row in stats.iterrows():  # one row per model name, not per request
+        first[name] = min(first.get(name, int(row["min"])), int(row["min"]))
+        rows[name] = rows.get(name, 0) + int(row["size"])
 
 
 def _newest_model(

@@ -48,7 +48,7 @@ def adoption(b: Bucket) -> dict[str, np.ndarray]:
     if ctx.newest_model is None or ctx.newest_model_first_ts is None:
         return {"newest_model_share": np.zeros(n), "newest_model_delay_hours": np.zeros(n)}
     ts = b.col(A.TS)
-    on_new = b.col(S.MODEL) == ctx.newest_model
+    on_new = b.col(A.MODEL_KEY) == A.model_key(ctx.newest_model)
     after = ts >= ctx.newest_model_first_ts
     share = agg.share(c[after], on_new[after], n)
     first_new = np.full(n, np.iinfo(np.int64).max)

@@ -105,7 +105,8 @@ SPECS = [
 def content(b: Bucket) -> dict[str, np.ndarray]:
     """Shares of prompt intents, from the per-request text flags."""
     n, c = b.n, b.codes
-    out = {"refusal_share": agg.share(c, b.col(S.STATUS) == S.STATUS_REFUSED, n)}
+    refused = b.col(A.STATUS_CODE) == A.status_code(S.STATUS_REFUSED)
+    out = {"refusal_share": agg.share(c, refused, n)}
     if b.context.has(S.PROMPT):
         for name, flag in (
             ("code_share", A.IS_CODE),

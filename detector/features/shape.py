@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
 
 from detector import annotate as A
 from detector import schema as S
@@ -213,15 +212,15 @@ SPECS = [
 def shape(b: Bucket) -> dict[str, np.ndarray]:
     """Per-account request shape."""
     n, c, ctx = b.n, b.codes, b.context
-    status = b.col(S.STATUS)
+    status = b.col(A.STATUS_CODE)
     out_tok = b.col(S.OUTPUT_TOKENS)
     in_tok = b.col(S.INPUT_TOKENS)
     out: dict[str, np.ndarray] = {
         "output_input_ratio": agg.total(c, out_tok, n) / np.maximum(agg.total(c, in_tok, n), 1.0),
         "mean_output_tokens": agg.mean(c, out_tok, n),
         "mean_input_tokens": agg.mean(c, in_tok, n),
-        "error_share": agg.share(c, status == S.STATUS_ERROR, n),
-        "rate_limited_share": agg.share(c, status == S.STATUS_RATE_LIMITED, n),
+        "error_share": agg.share(c, status == A.status_code(S.STATUS_ERROR), n),
+        "rate_limited_share": agg.share(c, status == A.status_code(S.STATUS_RATE_LIMITED), n),
     }
     if ctx.has(S.TURN_INDEX):
         turn = b.col(S.TURN_INDEX)
@@ -246,6 +245,5 @@ def shape(b: Bucket) -> dict[str, np.ndarray]:
     if ctx.has(S.LOGPROBS):
         out["logprobs_share"] = agg.share(c, b.col(S.LOGPROBS), n)
     if ctx.has(S.ENDPOINT):
-        key = A.hash_strings(pa.array(b.frame[S.ENDPOINT].to_numpy(dtype=object), pa.string()))
-        out["endpoint_entropy"] = agg.top_share_and_entropy(c, key, n)[1]
+        out["endpoint_entropy"] = agg.top_share_and_entropy(c, b.col(A.ENDPOINT_KEY), n)[1]
     return out
