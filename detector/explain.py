@@ -38,6 +38,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Final, Literal
 
 import numpy as np
@@ -337,8 +338,15 @@ def _contributions(
     if n == 0:
         return out
     X = model._preprocess(values)
-    for forest, cols, weight in model.forest_weights():
-        out[:, cols] += weight * _forest_credits(forest, X[:, cols], chunk_rows)
+    forests = model.forest_weights()
+    # one forest per worker thread (tree traversal releases the GIL); summed in a fixed
+    # order, so the result does not depend on thread timing
+    with ThreadPoolExecutor(max_workers=DEFAULT.workers) as pool:
+        credits = list(
+            pool.map(lambda fw: _forest_credits(fw[0], X[:, fw[1]], chunk_rows), forests)
+        )
+    for (_, cols, weight), credit in zip(forests, credits, strict=True):
+        out[:, cols] += weight * credit
     return out
 
 
