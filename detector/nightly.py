@@ -67,7 +67,7 @@ from detector.errors import UserError
 from detector.ingest import IngestError, discover
 from detector.model import parse_budget
 from detector.pipeline import FeatureResult
-from detector.safe import atomic_write_text
+from detector.safe import atomic_write_text, fsync_dir
 from detector.scoring import ScoreResult, score, score_features, train, write_scores
 from detector.store import (
     ALERT_NEW,
@@ -892,19 +892,6 @@ def _recover_leftovers(runs: Path, log: StageLog) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - exotic filesystems
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
 @contextmanager
 def _published(tmp: Path, final: Path) -> Iterator[None]:
     """Publish ``tmp`` as ``final`` with one ``os.replace``; undo it if the block fails.
@@ -924,7 +911,7 @@ def _published(tmp: Path, final: Path) -> Iterator[None]:
         if moved:
             os.replace(aside, final)
         raise
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
     try:
         yield
     except BaseException:

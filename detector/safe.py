@@ -162,7 +162,7 @@ def write_csv(
 # --- atomic writes --------------------------------------------------------------------
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     """Flush a directory entry (the rename) to disk; best effort where unsupported."""
     if os.name == "nt":  # pragma: no cover - directories cannot be opened on Windows
         return
@@ -219,7 +219,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:

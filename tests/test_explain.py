@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from synthetic_features import SPECS
+from synthetic_features import population as synthetic_population
 
 from detector import explain, schema
 from detector.explain import (
@@ -18,52 +20,13 @@ from detector.explain import (
     percentiles,
     reasons_strings,
 )
-from detector.features.registry import FeatureSpec
 from detector.model import AnomalyModel
 
 N = 500
 
 
-def spec(name: str, unit: str, scale: str, direction: str, reason: str) -> FeatureSpec:
-    return FeatureSpec(
-        name=name,
-        family="test",
-        unit=unit,
-        description=name,
-        why="test",
-        needs=(),
-        neutral=0.0,
-        scale=scale,  # type: ignore[arg-type]
-        direction=direction,  # type: ignore[arg-type]
-        reason=reason,
-    )
-
-
-SPECS = {
-    "requests_per_day": spec(
-        "requests_per_day", "per_day", "log", "high", "{value} requests per active day"
-    ),
-    "reasoning_share": spec(
-        "reasoning_share", "share", "share", "high", "{value} of prompts ask for reasoning"
-    ),
-    "topic_entropy": spec("topic_entropy", "bits", "linear", "low", "topic entropy {value}"),
-    "mean_output_tokens": spec(
-        "mean_output_tokens", "tokens", "log", "both", "{value} output tokens per request"
-    ),
-}
-
-
 def population(n: int = N, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "requests_per_day": rng.lognormal(3.0, 1.0, n),
-            "reasoning_share": rng.beta(1.0, 12.0, n),
-            "topic_entropy": rng.normal(3.0, 0.5, n),
-            "mean_output_tokens": rng.lognormal(6.0, 0.4, n),
-        },
-        index=pd.Index([f"acct-{i:05d}" for i in range(n)], name=schema.ACCOUNT_ID),
-    )
+    return synthetic_population(n, seed)
 
 
 @pytest.fixture(scope="module")
