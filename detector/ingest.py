@@ -535,6 +535,7 @@ class QuarantineWriter:
             return None
         if not self._started:
             cols = [S.QUARANTINE_REASON, S.SOURCE_FILE, *S.ALL_COLUMNS]
+            self._tmp.parent.mkdir(parents=True, exist_ok=True)
             pd.DataFrame(columns=cols).to_csv(self._tmp, index=False, lineterminator="\n")
         self._tmp.replace(self.path)
         return str(self.path)

@@ -195,3 +195,13 @@ def test_console_script_usage_errors_are_one_line_and_exit_1() -> None:
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
         assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_quarantine_file_in_a_new_directory(tmp_path: Path, make_requests, write_log) -> None:
+    """A clean log still publishes its (empty) quarantine file, creating the directory."""
+    log = write_log(make_requests(20), tmp_path / "log", "parquet")
+    result = CliRunner().invoke(
+        app, ["validate", str(log), "--quarantine", str(tmp_path / "new" / "q.csv")]
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "new" / "q.csv").read_text().startswith("quarantine_reason,")
