@@ -401,6 +401,15 @@ def forest_contributions(
 # --- choosing and rendering reasons -----------------------------------------------------
 
 
+def _echo_groups(model: AnomalyModel) -> np.ndarray:
+    """Per model feature, the index of the feature it echoes (itself when none)."""
+    names = [str(n) for n in model.feature_names_in_]
+    index = {n: i for i, n in enumerate(names)}
+    return np.array(
+        [index.get(model.specs_[n].echo_of or n, i) for i, n in enumerate(names)], dtype=np.intp
+    )
+
+
 def _choose(
     model: AnomalyModel,
     values: np.ndarray,
@@ -439,6 +448,9 @@ def _choose(
         rows, cols, pct = rows[keep], cols[keep], pct[keep]
     order = np.lexsort((cols, -key, rows))
     rows, cols, pct = rows[order], cols[order], pct[order]
+    # a feature that echoes another (tokens/day vs output tokens/day) is not cited twice
+    echo = pd.DataFrame({"row": rows, "group": _echo_groups(model)[cols]}).duplicated()
+    rows, cols, pct = rows[~echo.to_numpy()], cols[~echo.to_numpy()], pct[~echo.to_numpy()]
     starts = np.searchsorted(rows, rows, side="left")
     slots = np.arange(len(rows)) - starts
     keep = slots < n_reasons

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
-from synthetic_features import SPECS
+from synthetic_features import SPECS, spec
 from synthetic_features import population as synthetic_population
 
 from detector import explain, schema
@@ -270,3 +272,21 @@ def test_score_frame_mixes_forest_and_cheap_reasons(
     rest = scored.index.difference(top)
     assert (scored.loc[top, schema.REASONS] == forest.loc[top]).all()
     assert (scored.loc[rest, schema.REASONS] == cheap.loc[rest]).all()
+
+
+def test_an_echoing_feature_is_not_cited_beside_its_lead() -> None:
+    """tokens/day echoes output tokens/day: an account extreme in both gets one reason."""
+    base = synthetic_population(400)
+    base["tokens_per_day"] = base["requests_per_day"] * 900.0
+    specs = {
+        **SPECS,
+        "tokens_per_day": dataclasses.replace(
+            spec("tokens_per_day", "per_day", "log", "high", "{value} tokens per day"),
+            echo_of="requests_per_day",
+        ),
+    }
+    base.loc["acct-00001", ["requests_per_day", "tokens_per_day"]] = [5e4, 4.5e7]
+    fitted = AnomalyModel(specs=specs, n_estimators=60, random_state=0).fit(base)
+    frame = explain_frame(fitted, base, ["acct-00001"], n_reasons=3)
+    cited = set(frame["feature"])
+    assert len(cited & {"requests_per_day", "tokens_per_day"}) == 1

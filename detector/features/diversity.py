@@ -88,6 +88,7 @@ SPECS = [
         "share",
         "high",
         "touches {value} of all topics",
+        echo_of="topic_entropy",
     ),
     FeatureSpec(
         "mean_prompt_chars",

@@ -34,6 +34,7 @@ SPECS = [
         "log",
         "both",
         "{value} distinct client networks",
+        echo_of="distinct_ips",
     ),
     FeatureSpec(
         "generic_client_share",

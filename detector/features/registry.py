@@ -43,6 +43,8 @@ class FeatureSpec:
         extreme in a harmless direction (a very *diverse* chat product) is not an outlier.
     reason : sentence template for explanations, formatted with ``value`` (already
         rendered in human units).
+    echo_of : a feature this one mostly repeats (tokens per day echoes output tokens
+        per day); explanations cite at most one feature of such a pair.
     """
 
     name: str
@@ -55,6 +57,7 @@ class FeatureSpec:
     scale: Scale
     direction: Direction
     reason: str
+    echo_of: str | None = None
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,7 @@ SPECS = [
         "linear",
         "high",
         "temperature spread {value}",
+        echo_of="temperature_variety",
     ),
     FeatureSpec(
         "thinking_share",

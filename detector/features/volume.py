@@ -36,6 +36,7 @@ SPECS = [
         "log",
         "high",
         "{value} tokens per active day",
+        echo_of="output_tokens_per_day",
     ),
     FeatureSpec(
         "output_tokens_per_day",
