@@ -16,7 +16,7 @@ class Config:
     """Defaults for ingest, features, model and alerting."""
 
     # ingest
-    chunk_rows: int = 200_000
+    chunk_rows: int = 100_000
     """Rows per streamed chunk: bounds the memory of reading and validating."""
     bucket_target_rows: int = 1_000_000
     """Rows per account-hash bucket when the log is spilled; bounds feature memory."""

@@ -212,7 +212,7 @@ def build_features(
                 pending.append(
                     pool.submit(A.annotate, chunk, config=config, topic_model=topic_model)
                 )
-                while len(pending) > config.workers:
+                while len(pending) >= config.workers:
                     consume(pending.popleft().result())
             while pending:
                 consume(pending.popleft().result())
