@@ -63,6 +63,7 @@ import pandas as pd
 from detector import schema as S
 from detector.artifacts import BundleError, load_bundle, read_manifest
 from detector.config import DEFAULT, Config
+from detector.engines import Engine, SparkOptions
 from detector.errors import UserError
 from detector.ingest import IngestError, discover
 from detector.model import parse_budget
@@ -799,6 +800,8 @@ def _train(
     config: Config,
     reason: str,
     quarantine: Path | None = None,
+    engine: Engine = "local",
+    spark: SparkOptions | None = None,
 ) -> _Model:
     """Train on the window (without ``exclude``), save the bundle and its PSI reference."""
     models = state / MODELS_DIR
@@ -813,6 +816,8 @@ def _train(
         exclude=exclude,
         name=MODEL_NAME,
         quarantine_path=quarantine,
+        engine=engine,
+        spark=spark,
     )
     manifest = read_manifest(path, verify=False)
     population = result.features.drop(index=list(exclude & set(result.features.index)))
@@ -937,6 +942,8 @@ def _score_window(
     suppressed: set[str],
     quarantine: Path,
     timer: _Timer,
+    engine: Engine = "local",
+    spark: SparkOptions | None = None,
 ) -> ScoreResult:
     """Score the window; split the time into ingest, features and scoring."""
     marks: dict[str, float] = {}
@@ -955,6 +962,8 @@ def _score_window(
             config=config,
             budget=budget,
             suppressed=suppressed,
+            engine=engine,
+            spark=spark,
         )
         # reading and features were timed inside the "train" stage
         timer.add("ingest", 0.0)
@@ -972,6 +981,8 @@ def _score_window(
         suppressed=suppressed,
         quarantine_path=quarantine,
         progress=progress,
+        engine=engine,
+        spark=spark,
     )
     end = time.perf_counter()
     ingest_end = marks.get("ingest", start)
@@ -999,6 +1010,8 @@ def run_nightly(
     quiet: bool = False,
     lock_timeout_hours: float = DEFAULT.lock_timeout_hours,
     config: Config = DEFAULT,
+    engine: Engine = "local",
+    spark: SparkOptions | None = None,
 ) -> NightlySummary:
     """Run the nightly job for ``date``; return its summary (also in ``summary.json``).
 
@@ -1064,6 +1077,8 @@ def run_nightly(
                     started_at=_iso(clock()),
                     log=log,
                     timer=timer,
+                    engine=engine,
+                    spark=spark,
                 )
             except BaseException as exc:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -1113,6 +1128,8 @@ def _run(
     started_at: str,
     log: StageLog,
     timer: _Timer,
+    engine: Engine = "local",
+    spark: SparkOptions | None = None,
 ) -> NightlySummary:
     """The stages of one run, between taking the lock and recording the outcome.
 
@@ -1157,6 +1174,8 @@ def _run(
                 config=config,
                 reason=reason,
                 quarantine=quarantine,
+                engine=engine,
+                spark=spark,
             )
         trained_models.append(trained)
         log.stage(
@@ -1180,6 +1199,8 @@ def _run(
             suppressed=suppressed,
             quarantine=quarantine,
             timer=timer,
+            engine=engine,
+            spark=spark,
         )
         report = scored.result.report
         log.stage(

@@ -29,9 +29,10 @@ from detector import schema as S
 from detector.artifacts import Bundle, load_bundle, save_bundle
 from detector.config import DEFAULT, Config
 from detector.coordination import Clusters
+from detector.engines import Engine, SparkOptions, feature_builder, frame_scorer
 from detector.errors import UserError
 from detector.model import AnomalyModel
-from detector.pipeline import FeatureResult, Progress, build_features
+from detector.pipeline import FeatureResult, Progress
 from detector.safe import atomic_path, atomic_write_text, write_csv
 
 TOPIC_MODEL_KEY = "topics"
@@ -61,14 +62,18 @@ def train(
     name: str = "detector",
     quarantine_path: Path | None = None,
     progress: Progress | None = None,
+    engine: Engine = "local",
+    spark: SparkOptions | None = None,
 ) -> tuple[Path, FeatureResult, AnomalyModel]:
     """Fit a model on the population in ``log`` and save it as a bundle.
 
     ``exclude`` are accounts left out of the fit (e.g. confirmed extraction), so the
     forest learns what normal looks like. ``model_path`` may be a directory, in which
     case the bundle is named ``<name>-<YYYYMMDD>-<digest8>.bundle`` inside it.
+    ``engine="spark"`` builds the features with Spark (``spark``: master and config);
+    the forest is fitted on the driver either way.
     """
-    result = build_features(
+    result = feature_builder(engine, spark)(
         log,
         accounts=accounts,
         start=start,
@@ -114,15 +119,18 @@ def score(
     suppressed: Collection[str] = (),
     quarantine_path: Path | None = None,
     progress: Progress | None = None,
+    engine: Engine = "local",
+    spark: SparkOptions | None = None,
 ) -> ScoreResult:
     """Score every account of ``log`` with the bundle at ``model_path``.
 
     The threshold is, in order: ``threshold`` (a score), ``budget`` (a count or a
     percentage of this population), or the bundle's own threshold (fixed at training,
     so flags are comparable across runs). Suppressed accounts are never flagged.
+    ``engine="spark"`` builds the features and scores the accounts with Spark.
     """
     bundle = load_bundle(model_path)
-    result = build_features(
+    result = feature_builder(engine, spark)(
         log,
         accounts=accounts,
         start=start,
@@ -142,6 +150,8 @@ def score(
         budget=budget,
         threshold=threshold,
         suppressed=suppressed,
+        engine=engine,
+        spark=spark,
     )
 
 
@@ -155,6 +165,8 @@ def score_features(
     budget: str | None = None,
     threshold: float | None = None,
     suppressed: Collection[str] = (),
+    engine: Engine = "local",
+    spark: SparkOptions | None = None,
 ) -> ScoreResult:
     """Score a feature table already built with the bundle's topic model.
 
@@ -174,8 +186,8 @@ def score_features(
             f"{', '.join(missing)} ({why}); train a model on logs with the same columns"
         )
     features = result.features[list(bundle.features)]
-    table = bundle.model.score_frame(
-        features, threshold=threshold, budget=budget, n_reasons=config.n_reasons
+    table = frame_scorer(engine, spark)(
+        bundle.model, features, threshold=threshold, budget=budget, n_reasons=config.n_reasons
     )
     clusters = result.extras.get("clusters")
     table = _attach_clusters(table, clusters)

@@ -23,7 +23,8 @@ from detector.cli.common import (
     user_errors,
 )
 from detector.cli.validate_cmd import print_report
-from detector.pipeline import build_features
+from detector.engines import feature_builder
+from detector.engines.cli import EngineName, EngineOpt, SparkConfOpt, SparkMasterOpt, engine_options
 from detector.safe import atomic_path
 
 
@@ -40,6 +41,9 @@ def register(app: typer.Typer) -> None:
         end: EndOpt = None,
         quarantine: QuarantineOpt = None,
         quiet: QuietOpt = False,
+        engine: EngineOpt = EngineName.local,
+        spark_master: SparkMasterOpt = "local[*]",
+        spark_conf: SparkConfOpt = None,
     ) -> None:
         """Write one row per account and one column per feature to OUT (Parquet).
 
@@ -49,8 +53,9 @@ def register(app: typer.Typer) -> None:
         Example: detector features sim/requests --out f.parquet --accounts sim/accounts.parquet
         """
         quarantine = quarantine or out.with_name(out.stem + ".quarantine.csv")
+        engine_name, spark = engine_options(engine, spark_master, spark_conf)
         with progress_reporter(quiet) as progress:
-            result = build_features(
+            result = feature_builder(engine_name, spark)(
                 log,
                 accounts=accounts,
                 start=parse_day(start, "--start"),

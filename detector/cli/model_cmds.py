@@ -26,6 +26,15 @@ from detector.cli.common import (
     user_errors,
 )
 from detector.config import DEFAULT, Config
+from detector.engines import write_scores_parquet
+from detector.engines.cli import (
+    EngineName,
+    EngineOpt,
+    ScoresParquetOpt,
+    SparkConfOpt,
+    SparkMasterOpt,
+    engine_options,
+)
 from detector.safe import safe_terminal
 from detector.scoring import ScoreResult, score, train, write_scores
 
@@ -112,12 +121,16 @@ def register(app: typer.Typer) -> None:
         quarantine: QuarantineOpt = None,
         quiet: QuietOpt = False,
         as_json: JsonOpt = False,
+        engine: EngineOpt = EngineName.local,
+        spark_master: SparkMasterOpt = "local[*]",
+        spark_conf: SparkConfOpt = None,
     ) -> None:
         """Fit the model on the population in LOG and save a verified bundle.
 
         Example: detector train sim/requests --model models/ --accounts sim/accounts.parquet
         """
         config = Config(alert_budget=alert_budget)
+        engine_name, spark = engine_options(engine, spark_master, spark_conf)
         skip: set[str] = set()
         if exclude is not None:
             ex = pd.read_csv(exclude, dtype=str, keep_default_na=False)
@@ -140,6 +153,8 @@ def register(app: typer.Typer) -> None:
                 exclude=skip,
                 quarantine_path=quarantine,
                 progress=progress,
+                engine=engine_name,
+                spark=spark,
             )
         info = {
             "model": str(path),
@@ -176,6 +191,10 @@ def register(app: typer.Typer) -> None:
         quarantine: QuarantineOpt = None,
         quiet: QuietOpt = False,
         as_json: JsonOpt = False,
+        engine: EngineOpt = EngineName.local,
+        spark_master: SparkMasterOpt = "local[*]",
+        spark_conf: SparkConfOpt = None,
+        scores_parquet: ScoresParquetOpt = None,
     ) -> None:
         """Score every account in LOG; write SCORES.csv and its sidecars.
 
@@ -186,6 +205,7 @@ def register(app: typer.Typer) -> None:
         """
         if alert_budget is not None and threshold is not None:
             raise fail("give --alert-budget or --threshold, not both")
+        engine_name, spark = engine_options(engine, spark_master, spark_conf)
         suppressed: set[str] = set()
         if state is not None:
             import datetime as dt
@@ -207,10 +227,15 @@ def register(app: typer.Typer) -> None:
                 suppressed=suppressed,
                 quarantine_path=quarantine,
                 progress=progress,
+                engine=engine_name,
+                spark=spark,
             )
         if state is None:
             scored.scores = scored.scores.drop(columns=[S.SUPPRESSED])
         paths = write_scores(scored, out)
+        if scores_parquet is not None:
+            write_scores_parquet(scored.scores, scores_parquet, engine=engine_name, spark=spark)
+            paths.append(scores_parquet)
         if as_json:
             typer.echo(
                 json.dumps(

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from detector.cli.common import JsonOpt, QuietOpt, console, fail, user_errors
 from detector.config import DEFAULT
+from detector.engines.cli import EngineName, EngineOpt, SparkConfOpt, SparkMasterOpt, engine_options
 from detector.errors import UserError
 from detector.nightly import (
     EXIT_BAD_INPUT,
@@ -141,6 +142,9 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--log-json", help="Log lines on stderr as JSON objects.")
         ] = False,
         quiet: QuietOpt = False,
+        engine: EngineOpt = EngineName.local,
+        spark_master: SparkMasterOpt = "local[*]",
+        spark_conf: SparkConfOpt = None,
     ) -> None:
         try:
             day = dt.date.fromisoformat(date)
@@ -151,6 +155,7 @@ def register(app: typer.Typer) -> None:
         if accounts is not None and not accounts.is_file():
             raise _emit_error(f"--accounts: {accounts}: no such file", EXIT_BAD_INPUT, log_json)
         try:
+            engine_name, spark = engine_options(engine, spark_master, spark_conf)
             summary = run_nightly(
                 logs=logs,
                 date=day,
@@ -165,6 +170,8 @@ def register(app: typer.Typer) -> None:
                 log_json=log_json,
                 quiet=quiet,
                 lock_timeout_hours=lock_timeout,
+                engine=engine_name,
+                spark=spark,
             )
         except LockHeldError as exc:
             raise _emit_error(str(exc), EXIT_LOCKED, log_json) from None

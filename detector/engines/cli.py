@@ -1,0 +1,69 @@
+"""The engine options shared by ``features``, ``train``, ``score`` and ``nightly``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from detector.engines import (
+    DEFAULT_SPARK_MASTER,
+    Engine,
+    SparkOptions,
+    check_engine,
+    parse_spark_conf,
+)
+
+
+class EngineName(StrEnum):
+    """``--engine`` choices."""
+
+    local = "local"
+    spark = "spark"
+
+
+EngineOpt = Annotated[
+    EngineName,
+    typer.Option(
+        "--engine",
+        help="Where the pipeline runs: local (embedded, default) or spark "
+        "(PySpark; needs the spark extra and Java 17+).",
+        case_sensitive=False,
+    ),
+]
+SparkMasterOpt = Annotated[
+    str,
+    typer.Option(
+        "--spark-master",
+        help="Spark master URL for --engine spark: local[*], local[4], yarn, "
+        "spark://host:7077, k8s://...",
+    ),
+]
+SparkConfOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--spark-conf",
+        help="Spark setting KEY=VALUE for --engine spark (repeatable), "
+        "e.g. --spark-conf spark.executor.memory=8g",
+    ),
+]
+ScoresParquetOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--scores-parquet",
+        help="Also write the score table as Parquet for a data platform (with --engine "
+        "spark Spark writes it: a directory, any URI the cluster can write).",
+    ),
+]
+
+
+def engine_options(
+    engine: EngineName | str, master: str = DEFAULT_SPARK_MASTER, conf: list[str] | None = None
+) -> tuple[Engine, SparkOptions | None]:
+    """Validate the CLI engine options into ``(engine, SparkOptions or None)``."""
+    name = check_engine(engine.value if isinstance(engine, EngineName) else str(engine))
+    if name == "local":
+        return name, None
+    return name, SparkOptions(master=master, conf=parse_spark_conf(conf))

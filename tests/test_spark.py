@@ -1,0 +1,203 @@
+"""The Spark engine gives the local engine's features, ingest counts and scores.
+
+Runs Spark in local mode (``local[2]``, one session for the module). Skipped as a
+whole, with the reason, where Java or PySpark is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import filecmp
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from detector import schema as S
+
+_java = shutil.which("java") or (
+    os.environ.get("JAVA_HOME") and Path(os.environ["JAVA_HOME"], "bin", "java").exists()
+)
+if not _java:
+    pytest.skip(
+        "Spark engine tests need Java 17+ (no java on PATH or in JAVA_HOME)",
+        allow_module_level=True,
+    )
+pytest.importorskip(
+    "pyspark",
+    reason="Spark engine tests need PySpark: pip install -e '.[spark]'",
+)
+
+from typer.testing import CliRunner  # noqa: E402
+
+from detector.cli import app  # noqa: E402
+from detector.engines import check_engine, parse_spark_conf  # noqa: E402
+from detector.engines.spark import build_features_spark, get_spark  # noqa: E402
+from detector.errors import UserError  # noqa: E402
+from detector.pipeline import FeatureResult, build_features  # noqa: E402
+from detector.simulate import simulate  # noqa: E402
+
+MASTER = "local[2]"
+CONF = {"spark.sql.shuffle.partitions": "2"}
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[object]:
+    """One small local session for the whole module."""
+    session = get_spark(MASTER, CONF)
+    yield session
+    session.stop()
+
+
+def _inject(day_file: Path, out: Path) -> None:
+    """A second file for the day: 40 re-shipped rows (duplicates of another file) and
+    rows that break contract rules (so they must be quarantined, with their reason)."""
+    table = pq.read_table(day_file)
+    dup = table.slice(0, 40)
+    bad = table.slice(100, 6).to_pandas()
+    bad.loc[bad.index[0], S.INPUT_TOKENS] = -5
+    bad.loc[bad.index[1], S.STATUS] = "exploded"
+    bad.loc[bad.index[2], S.ACCOUNT_ID] = " "
+    bad.loc[bad.index[3], S.MAX_TOKENS] = 0
+    bad[S.REQUEST_ID] = [f"bad-{i}" for i in range(len(bad))]
+    bad_table = pa.Table.from_pandas(bad, schema=table.schema, preserve_index=False)
+    pq.write_table(pa.concat_tables([dup, bad_table]), out)
+
+
+@pytest.fixture(scope="module")
+def population(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """150 accounts × 3 days (Parquet, hive partitions) plus an injected file."""
+    root = tmp_path_factory.mktemp("spark-sim")
+    simulate(root, accounts=150, days=3, seed=3)
+    days = sorted((root / "requests").glob("date=*"))
+    _inject(days[0] / "part-00000.parquet", days[1] / "part-00001.parquet")
+    return root
+
+
+@pytest.fixture(scope="module")
+def both(population: Path, spark: object, tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    """The same log through both engines, with quarantine files."""
+    out = tmp_path_factory.mktemp("spark-out")
+    log, accounts = population / "requests", population / "accounts.parquet"
+    local = build_features(log, accounts=accounts, quarantine_path=out / "local.csv")
+    remote = build_features_spark(
+        log,
+        accounts=accounts,
+        quarantine_path=out / "spark.csv",
+        spark_master=MASTER,
+        spark_conf=CONF,
+    )
+    return local, remote, out
+
+
+def _same_features(local: FeatureResult, remote: FeatureResult) -> None:
+    a, b = local.features.sort_index(), remote.features.sort_index()
+    assert list(a.columns) == list(b.columns)
+    pd.testing.assert_frame_equal(a, b, rtol=1e-9)
+    assert local.omitted == remote.omitted
+    assert local.context.window_start == remote.context.window_start
+    assert local.context.window_end == remote.context.window_end
+    assert local.context.newest_model == remote.context.newest_model
+    assert local.context.present == remote.context.present
+
+
+def test_features_equal_local(both: tuple) -> None:
+    local, remote, _ = both
+    _same_features(local, remote)
+    assert len(remote.features) > 100
+    mem_l = local.extras["clusters"].membership.sort_index()
+    mem_r = remote.extras["clusters"].membership.sort_index()
+    pd.testing.assert_series_equal(mem_l, mem_r)
+    assert (mem_r != "").any(), "the simulated hydra should form a cluster"
+
+
+def test_ingest_reconciles_like_local(both: tuple) -> None:
+    local, remote, out = both
+    lr, rr = local.report.to_dict(), remote.report.to_dict()
+    lr.pop("quarantine_file"), rr.pop("quarantine_file")
+    assert lr == rr
+    assert rr["reconciles"] and rr["duplicates"] >= 40 and rr["quarantined"] == 4
+    assert remote.report.first_reasons == local.report.first_reasons
+    # the quarantine file: same rows, same reasons, same order, same bytes
+    assert filecmp.cmp(out / "local.csv", out / "spark.csv", shallow=False)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_text_formats_and_window(
+    fmt: str, spark: object, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """JSON Lines / CSV files given one by one (no partition): --start/--end filter rows."""
+    root = tmp_path_factory.mktemp(f"spark-{fmt}")
+    summary = simulate(root, accounts=40, days=3, seed=5, fmt=fmt)  # type: ignore[arg-type]
+    files = sorted((root / "requests").rglob(f"*.{fmt}"))
+    start = summary.start + dt.timedelta(days=1)
+    local = build_features(files, start=start)
+    remote = build_features_spark(files, start=start, spark_master=MASTER, spark_conf=CONF)
+    _same_features(local, remote)
+    assert remote.report.outside_window > 0
+    assert remote.report.to_dict() == local.report.to_dict()
+
+
+def test_score_engine_spark_same_scores(population: Path, spark: object, tmp_path: Path) -> None:
+    """`detector score --engine spark` writes the local engine's scores.csv, byte for byte."""
+    runner = CliRunner()
+    log, accounts = str(population / "requests"), str(population / "accounts.parquet")
+    model = tmp_path / "m.bundle"
+    res = runner.invoke(app, ["train", log, "--model", str(model), "--accounts", accounts, "-q"])
+    assert res.exit_code == 0, res.output
+    outs = {}
+    for engine in ("local", "spark"):
+        out = tmp_path / f"{engine}.csv"
+        args = ["score", log, "--model", str(model), "--accounts", accounts, "--out", str(out)]
+        args += ["-q", "--engine", engine, "--spark-master", MASTER]
+        args += ["--spark-conf", "spark.sql.shuffle.partitions=2"]
+        if engine == "spark":
+            args += ["--scores-parquet", str(tmp_path / "scores.parquet")]
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, res.output
+        outs[engine] = out
+    assert outs["local"].read_bytes() == outs["spark"].read_bytes()
+    a = pd.read_csv(outs["local"], keep_default_na=False)
+    assert a[S.FLAGGED].astype(str).str.lower().eq("true").any()
+    parquet = pd.read_parquet(tmp_path / "scores.parquet")
+    assert len(parquet) == len(a)
+    assert list(parquet.columns[: len(S.SCORE_COLUMNS)]) == list(S.SCORE_COLUMNS)
+
+
+def test_nightly_engine_spark_same_outputs(population: Path, spark: object, tmp_path: Path) -> None:
+    """`detector nightly --engine spark`: the local run's scores.csv and alerts.jsonl."""
+    from detector.engines import SparkOptions
+    from detector.nightly import run_nightly
+
+    days = sorted(p.name[len("date=") :] for p in (population / "requests").glob("date=*"))
+    outs = {}
+    for engine in ("local", "spark"):
+        summary = run_nightly(
+            logs=population / "requests",
+            date=dt.date.fromisoformat(days[-1]),
+            state=tmp_path / engine,
+            window_days=len(days),
+            quiet=True,
+            engine=engine,  # type: ignore[arg-type]
+            spark=SparkOptions(MASTER, CONF),
+        )
+        outs[engine] = Path(summary.out_dir)
+    for name in ("scores.csv", "alerts.jsonl"):
+        assert (outs["local"] / name).read_bytes() == (outs["spark"] / name).read_bytes(), name
+
+
+def test_engine_options_are_checked() -> None:
+    assert parse_spark_conf(["spark.executor.memory=8g", "a.b = c"]) == {
+        "spark.executor.memory": "8g",
+        "a.b": "c",
+    }
+    with pytest.raises(UserError, match="KEY=VALUE"):
+        parse_spark_conf(["no-equals-sign"])
+    with pytest.raises(UserError, match="unknown engine"):
+        check_engine("dask")
+    assert check_engine("spark") == "spark"
