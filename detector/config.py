@@ -18,7 +18,7 @@ class Config:
     # ingest
     chunk_rows: int = 100_000
     """Rows per streamed chunk: bounds the memory of reading and validating."""
-    bucket_target_rows: int = 1_000_000
+    bucket_target_rows: int = 500_000
     """Rows per account-hash bucket when the log is spilled; bounds feature memory."""
 
     workers: int = max(1, min(2, os.cpu_count() or 1))
