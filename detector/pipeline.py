@@ -249,14 +249,41 @@ def build_features(
     finally:
         buckets.close()
     features = pd.concat(parts).sort_index() if parts else pd.DataFrame()
+    return finish_features(
+        features,
+        evidence if coordination else None,
+        accounts=table,
+        context=context,
+        report=report,
+        topic_model=topic_model,
+        n_buckets=n_buckets,
+        extras={"timings": timings},
+    )
+
+
+def finish_features(
+    features: pd.DataFrame,
+    evidence: list[dict[str, Any]] | None,
+    *,
+    accounts: pd.DataFrame | None,
+    context: Context,
+    report: IngestReport,
+    topic_model: TopicModel | None,
+    n_buckets: int,
+    extras: dict[str, Any],
+) -> FeatureResult:
+    """The cross-bucket end of every engine: link accounts, order the catalogue's columns.
+
+    ``evidence`` is the per-bucket output of ``bucket_evidence`` (``None`` to skip
+    coordination); ``extras`` may hold a ``timings`` dict that gets the linking time.
+    """
     specs, omitted = active_specs(context)
-    extras: dict[str, Any] = {"timings": timings}
-    if coordination:
+    if evidence is not None:
         clock = time.perf_counter()
-        clusters = link_accounts(evidence, accounts=table, context=context, features=features)
+        clusters = link_accounts(evidence, accounts=accounts, context=context, features=features)
         extras["clusters"] = clusters
         features = features.join(clusters.features)
-        timings["coordination"] = time.perf_counter() - clock
+        extras.setdefault("timings", {})["coordination"] = time.perf_counter() - clock
     features = features[[s.name for s in specs if s.name in features.columns]]
     return FeatureResult(
         features=features,

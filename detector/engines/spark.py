@@ -62,7 +62,7 @@ import pyarrow.parquet as pq
 from detector import annotate as A
 from detector import schema as S
 from detector.config import DEFAULT, Config
-from detector.coordination import bucket_evidence, link_accounts
+from detector.coordination import bucket_evidence
 from detector.features import Context, active_specs, compute_bucket
 from detector.features.registry import FAMILIES
 from detector.ingest import (
@@ -81,7 +81,13 @@ from detector.ingest import (
     read_accounts,
     validate_frame,
 )
-from detector.pipeline import FeatureResult, Progress, _newest_model, _topic_sample
+from detector.pipeline import (
+    FeatureResult,
+    Progress,
+    _newest_model,
+    _topic_sample,
+    finish_features,
+)
 from detector.topics import TopicModel, fit_topic_model
 
 if TYPE_CHECKING:
@@ -1087,7 +1093,7 @@ def build_features_spark(
 
         # 5. features: every account's rows in one task
         clock = time.perf_counter()
-        specs, omitted = active_specs(context)
+        specs, _ = active_specs(context)
         names = tuple(s.name for s in specs if FAMILIES[s.family].per_bucket)
         partitions = int(spark.conf.get("spark.sql.shuffle.partitions", "200"))
         if n_buckets is None:
@@ -1117,26 +1123,15 @@ def build_features_spark(
         for df in cached:
             with contextlib.suppress(Exception):  # never mask the error that got us here
                 df.unpersist()
-    extras: dict[str, Any] = {
-        "timings": timings,
-        "engine": "spark",
-        "spark_master": spark_master,
-    }
-    if coordination:
-        clock = time.perf_counter()
-        clusters = link_accounts(parts, accounts=table, context=context, features=features)
-        extras["clusters"] = clusters
-        features = features.join(clusters.features)
-        timings["coordination"] = time.perf_counter() - clock
-    features = features[[s.name for s in specs if s.name in features.columns]]
-    return FeatureResult(
-        features=features,
-        report=report,
+    return finish_features(
+        features,
+        parts if coordination else None,
+        accounts=table,
         context=context,
-        omitted=omitted,
+        report=report,
         topic_model=topic_model,
         n_buckets=n_buckets,
-        extras=extras,
+        extras={"timings": timings, "engine": "spark", "spark_master": spark_master},
     )
 
 
