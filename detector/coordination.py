@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
@@ -243,17 +244,29 @@ class Clusters:
 
 
 def _time_tokens(kind: str, seconds: pd.Series, bin_s: int) -> pd.DataFrame:
-    """Two overlapping bins per time, so neighbours across a bin edge still share one."""
+    """Two overlapping bins per time, so neighbours across a bin edge still share one.
+
+    Tokens are integers (bin × 2 + phase), never strings: at 100k accounts the token
+    table has millions of rows.
+    """
     s = seconds.dropna()
-    a = (s // bin_s).astype(np.int64).astype(str)
-    b = ((s + bin_s // 2) // bin_s).astype(np.int64).astype(str)
-    return pd.concat(
-        [
-            pd.DataFrame({S.ACCOUNT_ID: s.index, "kind": kind, "token": "a" + a.to_numpy()}),
-            pd.DataFrame({S.ACCOUNT_ID: s.index, "kind": kind, "token": "b" + b.to_numpy()}),
-        ],
-        ignore_index=True,
+    a = (s.to_numpy() // bin_s).astype(np.int64) * 2
+    b = ((s.to_numpy() + bin_s // 2) // bin_s).astype(np.int64) * 2 + 1
+    ids = np.concatenate([s.index.to_numpy(), s.index.to_numpy()])
+    return pd.DataFrame(
+        {S.ACCOUNT_ID: ids, "kind": kind, "token": np.concatenate([a, b]).astype(np.uint64)}
     )
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _pair_token(first: np.ndarray, second: np.ndarray, salt: int) -> np.ndarray:
+    """A 64-bit token for an (ingredient, ingredient) pair of one paired kind."""
+    with np.errstate(over="ignore"):
+        a = first.astype(np.uint64) * _MIX
+        b = (second.astype(np.uint64) + np.uint64(salt)) * np.uint64(0xBF58476D1CE4E5B9)
+        return a ^ (b >> np.uint64(7)) ^ (b << np.uint64(13))
 
 
 def _tokens(
@@ -261,8 +274,8 @@ def _tokens(
 ) -> pd.DataFrame:
     """(account_id, kind, token) rows: strong single tokens and paired weak ones."""
     parts: dict[str, pd.DataFrame] = {}
-    ev = evidence[[S.ACCOUNT_ID, "kind", "key"]].copy()
-    ev["token"] = ev["key"].astype(str)
+    ev = evidence[[S.ACCOUNT_ID, "kind", "key"]].rename(columns={"key": "token"})
+    ev["token"] = ev["token"].astype(np.uint64)
     for kind in ("template", "network"):
         parts[kind] = ev.loc[ev["kind"] == kind, [S.ACCOUNT_ID, "kind", "token"]]
     # a start time is evidence only for accounts that started inside the window: every
@@ -281,13 +294,12 @@ def _tokens(
             if col in accounts.columns:
                 v = accounts[col].astype(str)
                 v = v[v.str.len() > 0]
-                strong.append(
-                    pd.DataFrame(
-                        {S.ACCOUNT_ID: v.index, "kind": kind, "token": kind + ":" + v.to_numpy()}
-                    )
+                token = A.hash_strings(
+                    pa.array((kind + ":" + v).to_numpy(dtype=object), pa.string())
                 )
+                strong.append(pd.DataFrame({S.ACCOUNT_ID: v.index, "kind": kind, "token": token}))
     paired = []
-    for k1, k2 in PAIRED_KINDS:
+    for salt, (k1, k2) in enumerate(PAIRED_KINDS):
         if k1 not in parts or k2 not in parts:
             continue
         m = parts[k1].merge(parts[k2], on=S.ACCOUNT_ID, suffixes=("_1", "_2"))
@@ -298,16 +310,15 @@ def _tokens(
                     {
                         S.ACCOUNT_ID: m[S.ACCOUNT_ID].to_numpy(),
                         "kind": f"{k1}+{k2}",
-                        "token": f"{k1}+{k2}:"
-                        + m["token_1"].to_numpy()
-                        + "|"
-                        + m["token_2"].to_numpy(),
+                        "token": _pair_token(
+                            m["token_1"].to_numpy(), m["token_2"].to_numpy(), salt
+                        ),
                     }
                 )
             )
     frames = strong + paired
     if not frames:
-        return pd.DataFrame({S.ACCOUNT_ID: [], "kind": [], "token": []})
+        return pd.DataFrame({S.ACCOUNT_ID: [], "kind": [], "token": np.empty(0, dtype=np.uint64)})
     return pd.concat(frames, ignore_index=True).drop_duplicates()
 
 
