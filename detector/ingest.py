@@ -173,7 +173,12 @@ def discover(
 # --- raw readers (each yields DataFrames of at most chunk_rows rows) --------------------
 
 
-def _read_parquet(f: LogFile, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def open_parquet(f: LogFile) -> tuple[pq.ParquetFile, list[str]]:
+    """Open a Parquet log file (footer only) and list its contract columns.
+
+    Raises :class:`IngestError` naming the file when it is not Parquet or lacks a
+    required column.
+    """
     try:
         pf = pq.ParquetFile(f.path)
     except Exception as exc:  # pyarrow raises several types for a non-Parquet file
@@ -185,7 +190,11 @@ def _read_parquet(f: LogFile, chunk_rows: int) -> Iterator[pd.DataFrame]:
             f"{f.path}: missing required column(s) {', '.join(missing)}; "
             "the request log must have the columns listed in CONTRACT.md 1.1"
         )
-    cols = [c for c in S.ALL_COLUMNS if c in names]
+    return pf, [c for c in S.ALL_COLUMNS if c in names]
+
+
+def _read_parquet(f: LogFile, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    pf, cols = open_parquet(f)
     try:
         for batch in pf.iter_batches(batch_size=chunk_rows, columns=cols):
             yield batch.to_pandas(types_mapper=_arrow_types)

@@ -224,18 +224,8 @@ def build_features(
                 f"{log}: no valid request rows to score (read {report.read:,}, "
                 f"quarantined {report.quarantined:,}); run `detector validate` for the reasons"
             )
-        present = set(S.REQUIRED) | report.present_optional
-        if table is not None:
-            present |= set(table.columns) & set(S.ACCOUNT_COLUMNS)
-        newest, newest_ts = _newest_model(model_first, model_rows, t_min)
-        context = Context(
-            window_start=t_min,
-            window_end=t_max,
-            present=frozenset(present),
-            newest_model=newest,
-            newest_model_first_ts=newest_ts,
-            accounts=table,
-            config=config,
+        context = population_context(
+            model_first, model_rows, t_min, t_max, report=report, accounts=table, config=config
         )
         parts, evidence = [], []
         clock = time.perf_counter()
@@ -293,6 +283,32 @@ def finish_features(
         topic_model=topic_model,
         n_buckets=n_buckets,
         extras=extras,
+    )
+
+
+def population_context(
+    model_first: dict[str, int],
+    model_rows: dict[str, int],
+    t_min: int,
+    t_max: int,
+    *,
+    report: IngestReport,
+    accounts: pd.DataFrame | None,
+    config: Config,
+) -> Context:
+    """The population facts every engine gathers in its first pass, as a Context."""
+    present = set(S.REQUIRED) | report.present_optional
+    if accounts is not None:
+        present |= set(accounts.columns) & set(S.ACCOUNT_COLUMNS)
+    newest, newest_ts = _newest_model(model_first, model_rows, t_min)
+    return Context(
+        window_start=t_min,
+        window_end=t_max,
+        present=frozenset(present),
+        newest_model=newest,
+        newest_model_first_ts=newest_ts,
+        accounts=accounts,
+        config=config,
     )
 
 

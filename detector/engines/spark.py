@@ -57,7 +57,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from detector import annotate as A
 from detector import schema as S
@@ -78,15 +77,16 @@ from detector.ingest import (
     discover,
     finalize_dtypes,
     iter_clean,
+    open_parquet,
     read_accounts,
     validate_frame,
 )
 from detector.pipeline import (
     FeatureResult,
     Progress,
-    _newest_model,
     _topic_sample,
     finish_features,
+    population_context,
 )
 from detector.topics import TopicModel, fit_topic_model
 
@@ -391,18 +391,8 @@ def _spark_path(path: Path) -> str:
 
 def _parquet_layout(f: LogFile) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...], int]:
     """Contract columns, their Arrow types and the row count of a Parquet file (footer only)."""
-    try:
-        pf = pq.ParquetFile(f.path)
-    except Exception as exc:  # pyarrow raises several types for a non-Parquet file
-        raise IngestError(f"{f.path}: not a readable Parquet file ({exc})") from None
-    names = set(pf.schema_arrow.names)
-    missing = [c for c in S.REQUIRED if c not in names]
-    if missing:
-        raise IngestError(
-            f"{f.path}: missing required column(s) {', '.join(missing)}; "
-            "the request log must have the columns listed in CONTRACT.md 1.1"
-        )
-    cols = tuple(c for c in S.ALL_COLUMNS if c in names)
+    pf, names = open_parquet(f)
+    cols = tuple(names)
     types = tuple((c, str(pf.schema_arrow.field(c).type)) for c in cols)
     return cols, types, pf.metadata.num_rows
 
@@ -1076,18 +1066,8 @@ def build_features_spark(
         model_rows = {r[_MODEL]: int(r["rows"]) for r in models}
         t_min = min(int(r["first"]) for r in models)
         t_max = max(int(r["last"]) for r in models)
-        present = set(S.REQUIRED) | report.present_optional
-        if table is not None:
-            present |= set(table.columns) & set(S.ACCOUNT_COLUMNS)
-        newest, newest_ts = _newest_model(model_first, model_rows, t_min)
-        context = Context(
-            window_start=t_min,
-            window_end=t_max,
-            present=frozenset(present),
-            newest_model=newest,
-            newest_model_first_ts=newest_ts,
-            accounts=table,
-            config=config,
+        context = population_context(
+            model_first, model_rows, t_min, t_max, report=report, accounts=table, config=config
         )
         timings["population"] = time.perf_counter() - clock
 
