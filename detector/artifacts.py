@@ -60,7 +60,9 @@ __all__ = [
     "bundle_filename",
     "library_versions",
     "load_bundle",
+    "names_directory",
     "read_manifest",
+    "resolve_bundle",
     "save_bundle",
 ]
 
@@ -214,8 +216,9 @@ def save_bundle(
 
     Parameters
     ----------
-    path : a ``.bundle`` file path, or a directory (existing, or any path without the
-        ``.bundle`` suffix, created if needed): then the file is named
+    path : the bundle file to write (any name, e.g. ``m.joblib`` or ``m.bundle``), or a
+        directory (see :func:`names_directory`: existing, ``models/``, or a new path
+        without a suffix), created if needed: then the file is named
         ``<name>-<YYYYMMDD>-<digest8>.bundle`` inside it (see :func:`bundle_filename`).
     model : a fitted AnomalyModel.
     name : bundle name: letters, digits, ``.``, ``_``, ``-``.
@@ -269,12 +272,62 @@ def save_bundle(
         manifest[_HMAC_FIELD] = _mac(secret, manifest, payload)
 
     target = Path(path)
-    # a directory, or a path that does not name a .bundle file, is where to put one
-    if target.is_dir() or (not target.exists() and target.suffix != SUFFIX):
+    if names_directory(path):
         target.mkdir(parents=True, exist_ok=True)
         target = target / bundle_filename(name, created_at, digest)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(target, [MAGIC + b"\n", _canonical(manifest) + b"\n", payload])
     return target
+
+
+def names_directory(path: str | os.PathLike[str]) -> bool:
+    """Whether a model path names a directory of versioned bundles rather than one file.
+
+    A directory is: an existing directory, a path written with a trailing separator
+    (``models/``), or a path with no suffix that does not exist yet (``models``). Any
+    other path (``m.joblib``, ``m.bundle``, ``out/model.v2``) names the bundle file
+    itself, so ``train --model P`` and ``score --model P`` round-trip for every ``P``.
+    """
+    text = os.fspath(path)
+    target = Path(text)
+    if target.is_dir() or text.endswith(("/", os.sep)):
+        return True
+    return not target.exists() and not target.suffix
+
+
+def resolve_bundle(path: str | os.PathLike[str]) -> Path:
+    """The bundle file a model path means: the file itself, or a directory's newest.
+
+    For a directory, every regular file in it that starts with the bundle magic and
+    whose manifest and payload verify (length, SHA-256, HMAC when a key is set) is a
+    candidate; the newest by ``created_at`` wins (ties: by file name). Nothing is
+    unpickled here. Raises :class:`BundleError` when the path does not exist or a
+    directory holds no valid bundle.
+    """
+    target = Path(path)
+    if target.is_file():
+        return target
+    if not target.is_dir():
+        raise BundleError(
+            f"no model at {target}: train one with `detector train LOG --model {target}`"
+        )
+    candidates: list[tuple[datetime, str, Path]] = []
+    for entry in sorted(target.iterdir()):
+        if not entry.is_file() or entry.name.startswith("."):
+            continue
+        try:
+            manifest = read_manifest(entry)
+            created = _parse_created_at(manifest["created_at"])
+        except BundleError:
+            continue
+        candidates.append((created, entry.name, entry))
+    if not candidates:
+        raise BundleError(
+            f"{target} is a directory with no valid model bundle in it; train one with "
+            f"`detector train LOG --model {target}/` or pass the bundle file"
+        )
+    return max(candidates)[2]
 
 
 # --- load -------------------------------------------------------------------------------
@@ -434,7 +487,8 @@ def load_bundle(
 
     Parameters
     ----------
-    path : the bundle file.
+    path : the bundle file, or a directory of bundles (its newest valid one is loaded,
+        see :func:`resolve_bundle`; ``Bundle.path`` says which).
     expected_features : features the pipeline produces now; when given they must be
         exactly the bundle's features (order may differ).
     key : HMAC key; default ``DETECTOR_BUNDLE_KEY``. A signed bundle needs it.
@@ -454,7 +508,7 @@ def load_bundle(
     BundleError
         With a message saying exactly what is wrong.
     """
-    path = Path(path)
+    path = resolve_bundle(path)
     manifest, payload = _read_parts(path)
     _verify(path, manifest, payload, key, require_signature)
     if check_versions:

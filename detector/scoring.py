@@ -52,7 +52,7 @@ class ScoreResult:
 
 def train(
     log: Path | Sequence[Path],
-    model_path: Path,
+    model_path: str | Path,
     *,
     accounts: Path | pd.DataFrame | None = None,
     start: dt.date | None = None,
@@ -108,7 +108,7 @@ def train(
 
 def score(
     log: Path | Sequence[Path],
-    model_path: Path,
+    model_path: str | Path,
     *,
     accounts: Path | pd.DataFrame | None = None,
     start: dt.date | None = None,
@@ -159,7 +159,7 @@ def score_features(
     result: FeatureResult,
     bundle: Bundle,
     *,
-    model_path: Path,
+    model_path: str | Path,
     log: Path | Sequence[Path] = (),
     config: Config = DEFAULT,
     budget: str | None = None,
@@ -196,7 +196,7 @@ def score_features(
     start_s, end_s = result.window
     meta = {
         "model_version": bundle.version,
-        "model_path": str(Path(model_path).resolve()),
+        "model_path": str(Path(bundle.path or model_path).resolve()),
         "window_start": start_s,
         "window_end": end_s,
         "threshold": threshold

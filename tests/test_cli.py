@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -272,3 +273,58 @@ def test_bad_input_fails_cleanly(pop: Population, tmp_path: Path) -> None:
         line = assert_clean_failure(run(*args))
         assert "Traceback" not in line, args
     assert not (tmp_path / "r.html").exists()
+
+
+# --- the --model round trip (issue 11) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("given", ["m.joblib", "m.bundle", "models/", "models", "new-dir"])
+def test_the_model_path_train_was_given_is_the_one_score_loads(
+    pop: Population, tmp_path: Path, given: str
+) -> None:
+    """Whatever ``--model`` path train wrote, score and explain given it load that model."""
+    if given == "models":  # an existing directory, named without a trailing slash
+        (tmp_path / "models").mkdir()
+    model = f"{tmp_path}/{given}"
+    info = json.loads(ok("train", pop.log, "--model", model, "--json").stdout)
+    written = Path(info["model"])
+    assert written.is_file()
+    if given.endswith((".joblib", ".bundle")):
+        assert written == tmp_path / given
+    else:
+        assert written.parent == tmp_path / given.rstrip("/")
+    out = tmp_path / "scores.csv"
+    result = ok("score", pop.log, "--model", model, "--out", out, "--json")
+    meta = json.loads(result.stdout)
+    assert Path(meta["model_path"]) == written.resolve()
+    assert ("newest valid bundle" in result.stderr) == (not given.endswith((".joblib", ".bundle")))
+    account = read_scores(out)[S.ACCOUNT_ID].iloc[0]
+    ok("explain", account, "--scores", out, "--model", model)
+
+
+def test_a_directory_of_bundles_loads_its_newest_valid_one(pop: Population, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "junk.bundle").write_bytes(b"DETECTOR-BUNDLE/1\n{not json\n")
+    old = Path(json.loads(ok("train", pop.log, "--model", models, "--json").stdout)["model"])
+    manifest_line = old.read_bytes().split(b"\n", 2)[1]
+    older = json.loads(manifest_line)["created_at"]
+    time.sleep(1.1)  # created_at has one-second resolution
+    # another budget, so another payload (the same payload on the same day is the same file)
+    again = ok("train", pop.log, "--model", models, "--alert-budget", "5%", "--json")
+    new = Path(json.loads(again.stdout)["model"])
+    assert new != old and older < json.loads(new.read_bytes().split(b"\n", 2)[1])["created_at"]
+    result = ok("score", pop.log, "--model", models, "--out", tmp_path / "s.csv", "--json")
+    assert Path(json.loads(result.stdout)["model_path"]) == new.resolve()
+    assert f"model: {new.resolve()}" in result.stderr
+
+
+def test_a_model_path_with_nothing_to_load_is_one_clear_line(
+    pop: Population, tmp_path: Path
+) -> None:
+    (tmp_path / "empty").mkdir()
+    for model in (tmp_path / "empty", tmp_path / "absent.joblib"):
+        line = assert_clean_failure(
+            run("score", pop.log, "--model", model, "--out", tmp_path / "s.csv")
+        )
+        assert str(model) in line

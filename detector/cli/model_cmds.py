@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from detector import schema as S
+from detector.artifacts import names_directory
 from detector.cli.common import (
     AccountsOpt,
     EndOpt,
@@ -39,8 +40,12 @@ from detector.safe import safe_terminal
 from detector.scoring import ScoreResult, score, train, write_scores
 
 ModelOpt = Annotated[
-    Path,
-    typer.Option("--model", help="Model bundle file (or a directory to name it in, for train)."),
+    str,
+    typer.Option(
+        "--model",
+        help="Model bundle file (any name, e.g. m.joblib), or a directory of bundles "
+        "(models/): train writes a versioned bundle into it, score loads its newest.",
+    ),
 ]
 BudgetOpt = Annotated[
     str | None,
@@ -139,9 +144,8 @@ def register(app: typer.Typer) -> None:
             if S.LABEL in ex.columns:
                 ex = ex[ex[S.LABEL] == S.LABEL_EXTRACTION]
             skip = set(ex[S.ACCOUNT_ID])
-        quarantine = (
-            quarantine or (model if model.is_dir() else model.parent) / "train.quarantine.csv"
-        )
+        model_dir = Path(model) if names_directory(model) else Path(model).parent
+        quarantine = quarantine or model_dir / "train.quarantine.csv"
         with progress_reporter(quiet or as_json) as progress:
             path, result, fitted = train(
                 log,
@@ -218,7 +222,7 @@ def register(app: typer.Typer) -> None:
         with progress_reporter(quiet or as_json) as progress:
             scored: ScoreResult = score(
                 log,
-                model,
+                Path(model),
                 accounts=accounts,
                 start=parse_day(start, "--start"),
                 end=parse_day(end, "--end"),
@@ -236,6 +240,10 @@ def register(app: typer.Typer) -> None:
         if scores_parquet is not None:
             write_scores_parquet(scored.scores, scores_parquet, engine=engine_name, spark=spark)
             paths.append(scores_parquet)
+        if Path(model).is_dir():
+            typer.echo(
+                f"model: {scored.meta['model_path']} (newest valid bundle in {model})", err=True
+            )
         if as_json:
             typer.echo(
                 json.dumps(
