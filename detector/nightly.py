@@ -1050,7 +1050,7 @@ def run_nightly(
         lock.acquire()
     try:
         log.stage("lock", path=str(lock.path), seconds=timer.last("lock"))
-        with Store.open(state, now=now) as store:
+        with Store.open(state, create=True, now=now) as store:
             run_id = store.start_run(date, params)
             trained: list[_Model] = []
             runs = state / RUNS_DIR

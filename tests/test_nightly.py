@@ -494,7 +494,7 @@ def test_retrain_reasons_and_training_exclusions(season: Season, tmp_path: Path)
     state = tmp_path / "state"
     labels = pd.read_csv(season.sim / "labels.csv")
     confirmed = labels.loc[labels[S.LABEL] == S.LABEL_EXTRACTION, S.ACCOUNT_ID].head(2)
-    with Store.open(state) as store:
+    with Store.open(state, create=True) as store:
         for account in confirmed:
             store.add_verdict(account, "extraction", analyst="t")
     # two-day windows: the reasons do not depend on the window, training time does
@@ -555,3 +555,32 @@ def test_wrapper_without_venv_says_how_to_create_it(tmp_path: Path) -> None:
     result = subprocess.run([str(script)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert "./scripts/demo or ./scripts/test" in result.stderr
+
+
+def _one_error_line(result: object) -> str:
+    assert result.exit_code == 1, (result.exit_code, result.output)  # type: ignore[attr-defined]
+    lines = result.stderr.strip().splitlines()  # type: ignore[attr-defined]
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert "Traceback" not in result.output  # type: ignore[attr-defined]
+    return lines[0]
+
+
+# --- label / suppress: ids never scored are refused unless --force (issue 11) -------------------
+
+
+def test_label_and_suppress_refuse_ids_never_scored(season: Season, state_copy: Path) -> None:
+    runner = CliRunner()
+    scored = read_scores(state_copy / "runs" / D10.isoformat() / "scores.csv")[S.ACCOUNT_ID]
+    known, typo = str(scored.iloc[0]), str(scored.iloc[0]) + "x"
+    base = ["--state", str(state_copy)]
+    label = ["label", "--verdict", "benign", "--note", "n", *base]
+    suppress = ["suppress", "--until", "2999-01-01", "--reason", "r", *base]
+    for command in (label, suppress):
+        line = _one_error_line(runner.invoke(app, [command[0], typo, *command[1:]]))
+        assert "ever scored this account" in line and "--force" in line
+        assert runner.invoke(app, [command[0], known, *command[1:]]).exit_code == 0
+        forced = runner.invoke(app, [command[0], typo, *command[1:], "--force"])
+        assert forced.exit_code == 0, forced.output
+        assert "--force" in runner.invoke(app, [command[0], "--help"]).stdout
+    with Store.open(state_copy) as store:
+        assert set(store.verdict_history()[S.ACCOUNT_ID]) == {known, typo}

@@ -1,4 +1,5 @@
-"""``detector nightly`` (the batch job) and ``detector runs`` (its history)."""
+"""``detector nightly`` (the batch job), ``detector runs`` (its history) and ``detector init``
+(an empty state directory)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from detector.nightly import (
     run_nightly,
 )
 from detector.safe import safe_terminal, truncate
-from detector.store import DB_FILENAME
+from detector.store import DB_FILENAME, Store
 
 NIGHTLY_HELP = (
     "Score the --window-days days ending on --date from the log under --logs; write "
@@ -206,16 +207,37 @@ def register(app: typer.Typer) -> None:
         Example: detector runs --state /var/lib/detector --limit 10
         """
         directory = state if state is not None else default_state_dir()
-        if not (directory / DB_FILENAME).is_file():
-            raise fail(
-                f"{directory}: no detector state here (no {DB_FILENAME}); "
-                "pass --state or run `detector nightly` first"
-            )
         rows = run_history(directory, limit=limit)
         if as_json:
             typer.echo(json.dumps(rows, indent=2, default=str))
             return
         console.print(_runs_table(rows, directory))
+
+    @app.command("init")
+    @user_errors
+    def init_cmd(
+        state: Annotated[
+            Path | None,
+            typer.Option("--state", help="State directory to create (required)."),
+        ] = None,
+        quiet: QuietOpt = False,
+    ) -> None:
+        """Create an empty state store in --state (the nightly job's first run does too).
+
+        No other command creates one, so a mistyped --state is an error rather than a
+        new, empty state. An existing store is left as it is; an empty or corrupt
+        state.sqlite is an error, never replaced.
+
+        Example: detector init --state /var/lib/detector
+        """
+        if state is None:
+            raise fail("--state DIR is required (the directory to hold the state store)")
+        existed = (state / DB_FILENAME).exists()
+        with Store.open(state, create=True) as store:
+            version = store.schema_version
+        if not quiet:
+            what = "already holds a state store" if existed else "created an empty state store"
+            typer.echo(safe_terminal(f"{state}: {what} (schema version {version})", markup=False))
 
 
 def _duration(row: dict[str, Any]) -> str:
