@@ -31,6 +31,9 @@ Design
   drop every verdict, suppression and alert and re-alert the next night. A new file
   is built under a temporary name and linked into place, so a crash while creating
   it never leaves an empty ``state.sqlite`` behind.
+- :meth:`Store.transaction` groups several writes into one transaction (the nightly
+  job commits a night's model, scores, alerts and outcome at once); the write
+  methods called inside it join it instead of committing on their own.
 
 A :class:`Store` wraps one connection and is not meant to be shared between threads;
 open one per process or thread.
@@ -45,7 +48,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -465,6 +468,7 @@ class Store:
         self._conn = conn
         self.path = path
         self._now = now
+        self._tx_depth = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -569,16 +573,42 @@ class Store:
     # -- transactions ------------------------------------------------------------------
 
     @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction around several writes: all of them commit, or none.
+
+        ``BEGIN IMMEDIATE`` takes the write lock up front; every write method called
+        inside the block joins this transaction instead of committing on its own. If
+        the block raises, everything is rolled back. Nested blocks join the outer one.
+        """
+        with self._write():
+            yield
+
+    @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: ``BEGIN IMMEDIATE`` takes the lock now, so writers queue."""
+        """A write transaction: ``BEGIN IMMEDIATE`` takes the lock now, so writers queue.
+
+        Inside :meth:`transaction` it joins the open transaction (the outermost block
+        commits or rolls back).
+        """
+        if self._tx_depth:
+            self._tx_depth += 1
+            try:
+                yield self._conn
+            finally:
+                self._tx_depth -= 1
+            return
         self._conn.execute("BEGIN IMMEDIATE")
+        self._tx_depth = 1
         try:
             yield self._conn
             self._conn.execute("COMMIT")
         except BaseException:
             if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
+                with suppress(sqlite3.Error):  # keep the original error
+                    self._conn.execute("ROLLBACK")
             raise
+        finally:
+            self._tx_depth = 0
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -1101,6 +1131,39 @@ class Store:
             )
             if cursor.rowcount != 1:
                 raise ValueError(f"run {run_id} does not exist or has already finished")
+
+    def run_status(self, run_id: int) -> str | None:
+        """The status of a run (``running`` / ``ok`` / ``failed``), ``None`` if unknown."""
+        row = self._conn.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def latest_ok_run(self, run_date: DateLike) -> tuple[int, str | None] | None:
+        """``(run_id, model_version)`` of the last run of ``run_date`` that committed."""
+        row = self._conn.execute(
+            "SELECT run_id, model_version FROM runs WHERE run_date = ? AND status = ?"
+            " ORDER BY run_id DESC LIMIT 1",
+            (_iso_date(run_date), RUN_OK),
+        ).fetchone()
+        return None if row is None else (int(row[0]), row[1])
+
+    def abandon_running(self, error: str) -> list[int]:
+        """Mark every run still ``running`` as ``failed`` with ``error``; return their ids.
+
+        Only the holder of the nightly lock calls this: any other run recorded as
+        running was killed (``kill -9``, power loss) before it could record its end.
+        """
+        with self._write() as conn:
+            ids = [
+                int(row[0])
+                for row in conn.execute(
+                    "SELECT run_id FROM runs WHERE status = ? ORDER BY run_id", (RUN_RUNNING,)
+                )
+            ]
+            conn.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE status = ?",
+                (RUN_FAILED, self._stamp(), error, RUN_RUNNING),
+            )
+        return ids
 
     def runs_frame(self, limit: int = 50) -> pd.DataFrame:
         """The latest ``limit`` runs, newest first.

@@ -198,6 +198,37 @@ def test_creation_leaves_no_temporary_file(tmp_path: Path) -> None:
     assert DB_FILENAME in names
 
 
+# --- one transaction for several writes ----------------------------------------------
+
+
+def test_a_transaction_commits_all_its_writes_or_none(store: Store) -> None:
+    run = store.start_run(D1, {})
+    with pytest.raises(RuntimeError, match="crash"), store.transaction():
+        store.record_scores(D1, scores({"a1": 90.0}))
+        store.record_alerts(D1, [alert("a1")])
+        store.finish_run(run, "ok", {}, "m1")
+        raise RuntimeError("crash before commit")
+    assert store.scores_frame(D1).empty and store.alerts_frame().empty
+    assert store.run_status(run) == "running"
+    with store.transaction():
+        store.record_scores(D1, scores({"a1": 90.0}))
+        store.record_alerts(D1, [alert("a1")])
+        store.finish_run(run, "ok", {}, "m1")
+    assert len(store.scores_frame(D1)) == 1 and len(store.alerts_frame()) == 1
+    assert store.latest_ok_run(D1) == (run, "m1")
+    assert store.latest_ok_run(D2) is None
+
+
+def test_abandon_running_marks_killed_runs_failed(store: Store) -> None:
+    killed = store.start_run(D1, {})
+    done = store.start_run(D2, {})
+    store.finish_run(done, "ok")
+    assert store.abandon_running("killed") == [killed]
+    assert store.run_status(killed) == "failed" and store.run_status(done) == "ok"
+    assert store.abandon_running("killed") == []
+    assert store.run_status(12345) is None
+
+
 def test_was_scored(store: Store) -> None:
     store.record_scores(D1, scores({"a1": 90.0, EVIL: 1.0}))
     assert store.was_scored("a1") and store.was_scored(EVIL)
