@@ -99,6 +99,7 @@ __all__ = [
     "failure_recorded",
     "population_stability",
     "psi_reference",
+    "registry_mismatch",
     "run_nightly",
     "select_alerts",
     "validate_options",
@@ -746,16 +747,43 @@ class _Model:
         }
 
 
-def _resolve(state: Path, record: ModelRecord) -> Path | None:
-    """The bundle of a registry row: its path, else the same file name under STATE/models."""
-    for candidate in (Path(record.path), state / MODELS_DIR / Path(record.path).name):
+def _resolve(store: Store, state: Path, record: ModelRecord) -> Path | None:
+    """The bundle of a registry row: its path against the state dir, else by file name.
+
+    The fallback finds rows written before paths were stored relative to the state
+    dir (relative to whatever the working directory was) when the file is in
+    ``STATE/models``.
+    """
+    stored = store.model_path(record)
+    for candidate in (stored, state / MODELS_DIR / stored.name):
         if candidate.is_file():
             return candidate
     return None
 
 
+def registry_mismatch(path: Path, record: ModelRecord) -> str | None:
+    """Why the file at ``path`` is not the registered model, or ``None`` when it is.
+
+    The registry's digest is the payload SHA-256 of the bundle it registered. The
+    file's manifest is read and verified (payload length, SHA-256, HMAC when a key is
+    set) without unpickling anything, and its payload digest must be the registered
+    one: a bundle swapped for another -- valid, but not the one that scored the
+    earlier runs -- is not used.
+    """
+    try:
+        manifest = read_manifest(path)
+    except BundleError as exc:
+        return str(exc)
+    if manifest.get("payload_sha256") != record.digest:
+        return (
+            f"{path}: payload SHA-256 {str(manifest.get('payload_sha256'))[:12]}... is not the "
+            f"registered {record.digest[:12]}... of {record.version} (the file was replaced)"
+        )
+    return None
+
+
 def _model_that_scored(store: Store, state: Path, day: dt.date, log: StageLog) -> _Model | None:
-    """The registered model of the latest ``ok`` run of ``day``, if its file still exists."""
+    """The registered model of the latest ``ok`` run of ``day``, if its file is intact."""
     latest = store.latest_ok_run(day)
     if latest is None or latest[1] is None:
         return None
@@ -765,8 +793,12 @@ def _model_that_scored(store: Store, state: Path, day: dt.date, log: StageLog) -
     if rows.empty:
         return None
     record = ModelRecord(*rows.iloc[0][list(models.columns)].tolist())
-    path = _resolve(state, record)
+    path = _resolve(store, state, record)
     if path is None:
+        return None
+    problem = registry_mismatch(path, record)
+    if problem is not None:
+        log.warn(f"not reusing {version} for the re-run of {day}: {problem}")
         return None
     model = _from_record(
         record, path, f"re-run of {day}: reusing {version}, the model that scored it"
@@ -796,9 +828,13 @@ def _why_retrain(
     current = store.current_model()
     if current is None:
         return None, "no model"
-    path = _resolve(state, current)
+    path = _resolve(store, state, current)
     if path is None:
         return None, f"model file missing: {current.path} ({current.version})"
+    problem = registry_mismatch(path, current)
+    if problem is not None:
+        log.warn(f"not using {current.version}: {problem}")
+        return None, f"model {current.version} unusable: {problem}"
     if current.window_end is None:
         return None, f"model {current.version} has no recorded training window"
     end = dt.date.fromisoformat(current.window_end)
@@ -1060,6 +1096,7 @@ def _score_window(
         timer.add("ingest", 0.0)
         timer.add("features", 0.0)
         timer.add("score", time.perf_counter() - start)
+        _check_loaded(scored, model)
         return scored
     scored = score(
         logs,
@@ -1081,7 +1118,18 @@ def _score_window(
     timer.add("ingest", ingest_end - start)
     timer.add("features", features_end - ingest_end)
     timer.add("score", end - features_end)
+    _check_loaded(scored, model)
     return scored
+
+
+def _check_loaded(scored: ScoreResult, model: _Model) -> None:
+    """The bundle that scored is the registered one (its file may change between reads)."""
+    loaded = scored.bundle.manifest.get("payload_sha256")
+    if model.digest and loaded != model.digest:
+        raise BundleError(
+            f"{model.path}: the bundle loaded (payload SHA-256 {str(loaded)[:12]}...) is not "
+            f"the registered {model.version} ({model.digest[:12]}...)"
+        )
 
 
 def validate_options(

@@ -34,6 +34,9 @@ Design
 - :meth:`Store.transaction` groups several writes into one transaction (the nightly
   job commits a night's model, scores, alerts and outcome at once); the write
   methods called inside it join it instead of committing on their own.
+- Registered model paths are stored relative to the state directory and resolved
+  against it (:meth:`Store.model_path`), so the registry does not depend on the
+  working directory of whoever ran the job, and a state directory can be moved.
 
 A :class:`Store` wraps one connection and is not meant to be shared between threads;
 open one per process or thread.
@@ -1192,11 +1195,17 @@ class Store:
     ) -> ModelRecord:
         """Add a trained model to the registry; it becomes :meth:`current_model`.
 
+        ``path`` is stored relative to the state directory when it lies inside it (as
+        the nightly job's ``models/`` does), else absolute; :meth:`model_path` resolves
+        it. ``digest`` is the bundle's payload SHA-256 (from its manifest); whoever
+        uses a registered model compares it with the file first.
+
         Registering the same version again with the same digest is a no-op (a re-run);
         with a different digest it is a ``ValueError`` -- a version names one artefact.
         """
         if not version:
             raise ValueError("model version must be non-empty")
+        stored_path = self._relative_to_state(Path(path))
         with self._write() as conn:
             existing = conn.execute(
                 "SELECT digest FROM models WHERE version = ?", (version,)
@@ -1212,7 +1221,7 @@ class Store:
                     " window_end, reason, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         version,
-                        str(path),
+                        stored_path,
                         digest,
                         _iso_instant(trained_at),
                         _optional_date(window_start),
@@ -1226,6 +1235,27 @@ class Store:
                 (version,),
             ).fetchone()
         return ModelRecord(*row)
+
+    def _relative_to_state(self, path: Path) -> str:
+        """A model path as stored: POSIX text relative to the state dir, else absolute."""
+        absolute = Path(os.path.abspath(path))
+        state = Path(os.path.abspath(self.path.parent))
+        try:
+            return absolute.relative_to(state).as_posix()
+        except ValueError:
+            return str(absolute)
+
+    def model_path(self, record: ModelRecord) -> Path:
+        """Where a registered model's file is: its stored path against the state dir.
+
+        Rows written before paths were stored relative to the state dir may hold a
+        path relative to some working directory; those resolve, if at all, by file
+        name under ``STATE/models/`` (the caller checks the file exists and its digest).
+        """
+        stored = Path(record.path)
+        if stored.is_absolute():
+            return stored
+        return self.path.parent / stored
 
     def models_frame(self) -> pd.DataFrame:
         """Every registered model, newest first (columns as :class:`ModelRecord`)."""

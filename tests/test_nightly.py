@@ -16,7 +16,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -239,7 +239,9 @@ def test_first_night_trains_because_there_is_no_model(season: Season) -> None:
         models = store.models_frame().set_index("version")
     assert models.loc[first["version"], "reason"] == "no model"
     assert models.loc[first["version"], "window_end"] == "2026-11-07"
-    bundle = Path(models.loc[first["version"], "path"])
+    stored = models.loc[first["version"], "path"]
+    assert stored == f"models/{first['version']}.bundle"  # relative to the state dir
+    bundle = season.state / stored
     psi = json.loads(bundle.with_name(f"{first['version']}.psi.json").read_text())
     assert psi["accounts"] == first["training_accounts"] and psi["features"]
 
@@ -641,6 +643,44 @@ def test_an_unrecorded_failure_does_not_claim_to_be_recorded(
     monkeypatch.setattr(nightly, "_load_report_writer", lambda: broken_report)
     result = CliRunner().invoke(app, [*args, "--state", str(state_copy), "-q"])
     assert result.exit_code == 3 and "recorded as failed (run " in result.stderr
+
+
+# --- the registry: digests compared, paths against the state dir (issue 11) --------------------
+
+
+def test_a_registered_model_whose_file_changed_is_not_used(
+    season: Season, state_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    version = season.summaries[D10].model["version"]
+    with Store.open(state_copy) as store:
+        record = store.current_model()
+        assert record is not None and record.version == version
+        bundle = store.model_path(record)
+    # the file stays a valid bundle, but not the one the registry holds
+    conn = sqlite3.connect(state_copy / "state.sqlite")
+    with conn:
+        conn.execute("UPDATE models SET digest = ? WHERE version = ?", ("0" * 64, version))
+    conn.close()
+    assert nightly.registry_mismatch(bundle, replace(record, digest="0" * 64)) is not None
+    summary = run_nightly(
+        logs=season.logs, date=D10, state=state_copy, psi_threshold=1e9, quiet=True
+    )
+    assert summary.model["retrained"], summary.model
+    assert "unusable" in summary.model["reason"] and "replaced" in summary.model["reason"]
+    assert summary.model["version"] != version
+    assert "not reusing" in capsys.readouterr().err
+
+
+def test_the_registry_resolves_against_the_state_dir_from_any_cwd(
+    season: Season, state_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    summary = run_nightly(
+        logs=season.logs, date=D10, state=state_copy, psi_threshold=1e9, quiet=True
+    )
+    assert not summary.model["retrained"] and summary.model["reused_for_date"]
 
 
 # --- label / suppress: ids never scored are refused unless --force (issue 11) -------------------

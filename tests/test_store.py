@@ -531,6 +531,25 @@ def test_model_registry(store: Store) -> None:
     assert store.current_model().path == "/models/m2.joblib"  # type: ignore[union-attr]
 
 
+def test_registry_paths_are_relative_to_the_state_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    state = Path("state")  # relative, as `--state state` gives it
+    with Store.open(state, create=True) as s:
+        record = s.register_model(
+            "m1", state / "models" / "m1.bundle", "aa", "2024-05-01", None, None, ""
+        )
+        assert record.path == "models/m1.bundle"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # another working directory, same state
+    with Store.open(tmp_path / "state") as s:
+        current = s.current_model()
+        assert current is not None
+        assert s.model_path(current) == tmp_path / "state" / "models" / "m1.bundle"
+
+
 # --- hostile text -----------------------------------------------------------------------
 
 
