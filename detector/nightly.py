@@ -2,26 +2,38 @@
 
 A scheduler runs :func:`run_nightly` (``detector nightly``) once a day. One run:
 
-1. takes ``STATE/nightly.lock`` (two runs never overlap; a stale lock is taken over);
-2. records the run as started in the store (``runs`` table);
-3. checks the window: every day partition ``date=YYYY-MM-DD`` of the N days ending on
+1. checks every option (nothing is locked, read or recorded before they pass);
+2. takes ``STATE/nightly.lock`` (two runs never overlap; a stale lock is taken over);
+3. opens the store (creating it on the very first run) and recovers what killed runs
+   left (see *Publishing*), then records the run as started (``runs`` table);
+4. checks the window: every day partition ``date=YYYY-MM-DD`` of the N days ending on
    DATE must exist under ROOT, else the run fails (exit 1) -- never a silently smaller
    window -- unless ``allow_missing``, which records the missing days;
-4. chooses the model (see *Model lifecycle*), training one if needed;
-5. scores the window with the analysts' active suppressions;
-6. selects the alerts (see *Alerts*);
-7. writes every output into ``STATE/runs/.DATE.tmp-<pid>`` and publishes the directory
-   with one ``os.replace``, then records model, scores and alerts in the store and
-   marks the run ``ok``. On any failure the temp directory is removed, the run is
-   marked ``failed`` with the error, and ``STATE/runs/DATE`` is left as it was.
+5. chooses the model (see *Model lifecycle*), training one if needed;
+6. scores the window with the analysts' active suppressions;
+7. selects the alerts (see *Alerts*);
+8. stages every output in ``STATE/runs/.DATE.run-<run_id>``, commits the night to the
+   store in one transaction, then puts the directory in place as ``STATE/runs/DATE``.
+
+Publishing
+----------
+The commit of one store transaction (model, scores, the date's alerts, the run's
+``ok``) is the publish point. Before it, a failure removes the staging directory and
+records the run as ``failed``; the store and ``STATE/runs/DATE`` are as they were.
+After it, only renames remain; if the process dies there, the next run finds the
+committed run's staging directory and puts it in place. So a night is published
+exactly once whatever the moment of a crash. :mod:`detector.faults` names the points
+at which the crash-safety tests kill the job.
 
 Model lifecycle
 ---------------
-Bundles live in ``STATE/models/`` and are registered in the store. A new model is
-trained when there is none, when the current one's training data ends more than
-``retrain_days`` before DATE, when it cannot be loaded, when the window's features
-drifted from its training population (max PSI over features > ``psi_threshold``), or
-when forced. The reason is recorded in the registry and the summary. Training leaves
+Bundles live in ``STATE/models/`` and are registered in the store (path relative to
+the state dir, payload SHA-256); a registered bundle is used only while its file's
+digest is the registered one. A new model is trained when there is none, when the
+current one's training data ends more than ``retrain_days`` before DATE, when it
+cannot be loaded or is not the registered file, when the window's features drifted
+from its training population (max PSI over features > ``psi_threshold``), or when
+forced. The reason is recorded in the registry and the summary. Training leaves
 out the accounts analysts confirmed as extraction. Next to each bundle,
 ``<version>.psi.json`` holds the training population's per-feature quantile bins, the
 reference for the drift check.
