@@ -91,6 +91,8 @@ PAYLOAD_FORMAT: Final = "skops"
 TRUSTED_TYPES: Final = (
     "detector.model.AnomalyModel",
     "detector.features.registry.FeatureSpec",
+    "detector.peers.PeerTiers",
+    "detector.tails.TailScorer",
     "detector.topics.TopicModel",
     "sklearn.tree._tree.Tree",
 )
