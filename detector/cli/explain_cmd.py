@@ -21,7 +21,7 @@ from detector.cli.common import (
     StartOpt,
     console,
     fail,
-    parse_day,
+    parse_window,
     progress_reporter,
     user_errors,
 )
@@ -287,6 +287,7 @@ def register(app: typer.Typer) -> None:
             raise fail(f"--scores: {scores} is not a file")
         if activity_log is not None and not activity_log.exists():
             raise fail(f"--log: {activity_log} does not exist")
+        first, last = parse_window(start, end)
         with progress_reporter(as_json) as progress:
             info = explanation(
                 account_id,
@@ -295,8 +296,8 @@ def register(app: typer.Typer) -> None:
                 model=model,
                 accounts=accounts,
                 activity_log=activity_log,
-                start=parse_day(start, "--start"),
-                end=parse_day(end, "--end"),
+                start=first,
+                end=last,
                 progress=progress,
             )
         if as_json:
