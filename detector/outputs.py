@@ -20,7 +20,8 @@ changed since) and says so instead of mixing them.
 one (checked against the CSV), else from the CSV with the neutralisation undone
 (exact except a carriage return, which a CSV holds as a newline).
 :func:`read_scoring` adds the verified sidecars. Every project reader of a score
-table (evaluate, explain, report, nightly, label) goes through these two.
+table (evaluate, explain, report and the nightly report) goes through these two, and a
+new one (e.g. label checking that an id was scored) should too.
 """
 
 from __future__ import annotations

@@ -272,7 +272,9 @@ def register(app: typer.Typer) -> None:
         model: Annotated[
             Path | None,
             typer.Option(
-                "--model", help="Model bundle (default: the one the scores were made with)."
+                "--model",
+                help="Model bundle: with --scores, the one they were made with (the default); "
+                "with LOG, the one to score it with.",
             ),
         ] = None,
         accounts: AccountsOpt = None,
