@@ -7,11 +7,12 @@
   :func:`detector.safe.neutralise_csv_cell`);
 - ``SCORES.features.parquet`` -- the feature table that was scored (for explain,
   evaluate baselines and the report);
-- ``SCORES.clusters.json`` -- clusters with members and evidence;
+- ``SCORES.clusters.json`` -- clusters with members and evidence, and ``run_id``;
 - ``SCORES.meta.json`` -- model version and path, window, ingest counts and ``run_id``.
 
 **Run identity.** ``run_id`` is a digest of the model version, the feature table and
-the score table. The meta sidecar, the twin and the feature sidecar all carry it, and
+the score table. Every file beside the CSV carries it (the Parquet files in their
+schema metadata, the JSON files as a key), and
 the twin also carries the SHA-256 of the CSV written with it, so a reader can tell
 when the files beside a ``SCORES.csv`` come from different runs (or the CSV was
 changed since) and says so instead of mixing them.
@@ -124,9 +125,8 @@ def write_scores(scored: ScoreResult, out: Path) -> list[Path]:
             meta={**identity, CSV_SHA256_KEY: _sha256_file(tmp_csv).encode()},
         )
         _write_parquet(scored.result.features, feats, index=True, meta=identity)
-        atomic_write_text(
-            clusters_path, json.dumps(clusters_json(scored), indent=1, sort_keys=True)
-        )
+        clusters = {RUN_ID: run_id, **clusters_json(scored)}
+        atomic_write_text(clusters_path, json.dumps(clusters, indent=1, sort_keys=True))
         atomic_write_text(meta, json.dumps(scored.meta, indent=1, sort_keys=True, default=str))
     return [out, twin, feats, clusters_path, meta]
 
@@ -297,8 +297,12 @@ def read_scoring(path: Path, *, features: bool = True) -> Scoring:
         _same_run(feats_path, found.decode() if found else None, meta_path, meta.get(RUN_ID))
         frame = pd.read_parquet(feats_path)
         frame.index = frame.index.astype(str)
-    clusters = (_read_json(sidecar(path, "clusters")) or {}).get("clusters", [])
-    return Scoring(path=path, table=table, meta=meta, features=frame, clusters=clusters)
+    clusters_path = sidecar(path, "clusters")
+    clusters = _read_json(clusters_path) or {}
+    _same_run(clusters_path, clusters.get(RUN_ID), meta_path, meta.get(RUN_ID))
+    return Scoring(
+        path=path, table=table, meta=meta, features=frame, clusters=clusters.get("clusters", [])
+    )
 
 
 def check_model(scoring: Scoring, bundle: Bundle, given: str | Path | None = None) -> None:

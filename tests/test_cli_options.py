@@ -82,6 +82,7 @@ def bad_options(log: Path, tmp: Path) -> list[tuple[list[object], str]]:
         (["report", scores, "--out", tmp / "nope" / "r.html"], "nope"),
         (["catalogue", "--out", tmp / "nope" / "features.md"], "nope"),
         (["score", log, *model, "--out", tmp], "is a directory"),
+        (["score", log, *model, "--out", tmp / "s.parquet"], "Parquet twin"),
         (["report", scores, "--out", tmp / "r.html", "--max-accounts", -1], "--max-accounts"),
     ]
 

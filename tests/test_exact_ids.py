@@ -254,9 +254,14 @@ def test_sidecars_of_another_run_are_refused(
     shutil.copy(hostile.scores, tmp_path / "scores.csv")
     shutil.copy(twin_path(hostile.scores), tmp_path / "scores.parquet")
     read_scoring(tmp_path / "scores.csv")  # all of one run
+    for kind in ("clusters", "features"):  # one sidecar of the other run is enough
+        mixed = sidecar(tmp_path / "scores.csv", kind)
+        shutil.copy(sidecar(hostile.scores, kind), mixed.with_suffix(".keep"))
+        shutil.copy(sidecar(scores_b, kind), mixed)
+        with pytest.raises(UserError, match="different runs"):
+            read_scoring(tmp_path / "scores.csv")
+        shutil.move(mixed.with_suffix(".keep"), mixed)
     shutil.copy(sidecar(scores_b, "features"), sidecar(tmp_path / "scores.csv", "features"))
-    with pytest.raises(UserError, match="different runs"):
-        read_scoring(tmp_path / "scores.csv")
     line = clean_failure("evaluate", tmp_path / "scores.csv", "--labels",
                          labels_file(tmp_path / "l.csv", {"=1+1", "+x"}))  # fmt: skip
     assert "different runs" in line

@@ -39,6 +39,7 @@ from detector.engines.cli import (
     SparkMasterOpt,
     engine_options,
 )
+from detector.outputs import twin_path
 from detector.safe import safe_terminal
 from detector.scoring import ScoreResult, score, train, write_scores
 
@@ -224,6 +225,8 @@ def register(app: typer.Typer) -> None:
         if alert_budget is not None and threshold is not None:
             raise fail("give --alert-budget or --threshold, not both")
         first, last = parse_window(start, end)
+        if twin_path(out) == out:
+            raise fail(f"--out {out}: name the scores file .csv; {out.name} is its Parquet twin")
         engine_name, spark = engine_options(engine, spark_master, spark_conf)
         if scores_parquet is not None and engine_name == "local":
             check_output_file(scores_parquet, "--scores-parquet")
