@@ -69,6 +69,11 @@ class Config:
     lock_timeout_hours: float = 6.0
     """A nightly lock older than this is stale and taken over (a run never takes this long)."""
 
+    # evaluation
+    min_label_overlap: float = 0.5
+    """Share of a labels file's accounts that must be among the scored accounts for
+    ``detector evaluate`` to measure anything (fewer means another population's labels)."""
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-data view, stored in model bundles and run summaries."""
         return asdict(self)

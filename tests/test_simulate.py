@@ -15,6 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 from detector import schema as S
+from detector.cli.base import DetectorTyper
 from detector.cli.simulate_cmd import register
 from detector.simulate import NEW_MODEL, PERSONAS, SimulationSummary, simulate
 from detector.simulate.corpus import load_corpus
@@ -262,7 +263,8 @@ def test_bad_arguments_raise(tmp_path: Path) -> None:
 
 @pytest.fixture
 def cli() -> typer.Typer:
-    app = typer.Typer()
+    # the project's Typer: usage mistakes (--format xml) are one line and exit 1
+    app = DetectorTyper()
     register(app)
 
     @app.callback()

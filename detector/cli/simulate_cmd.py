@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.table import Table
@@ -20,6 +20,9 @@ HELP = (
     "hydra clusters, low-and-slow, mixed cover, reseller relays). The same arguments always "
     "give the same bytes."
 )
+
+LogFormat = Literal["parquet", "jsonl", "csv"]
+"""``--format`` choices: :data:`detector.simulate.writer.FORMATS` (imported lazily)."""
 
 EPILOG = (
     "Example: detector simulate data/sim --accounts 1500 --days 10 --seed 0  "
@@ -40,9 +43,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[
             int, typer.Option("--seed", help="Random seed (same seed, same bytes).")
         ] = 0,
-        fmt: Annotated[
-            str, typer.Option("--format", help="Request log format: parquet, jsonl or csv.")
-        ] = "parquet",
+        fmt: Annotated[LogFormat, typer.Option("--format", help="Request log format.")] = "parquet",
         corpus: Annotated[
             Path | None,
             typer.Option(
@@ -64,14 +65,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from detector.simulate import simulate
         from detector.simulate.corpus import find_prompt_files
-        from detector.simulate.writer import FORMATS
 
         if accounts < 1:
             raise fail(f"--accounts must be at least 1 (got {accounts})")
         if days < 1:
             raise fail(f"--days must be at least 1 (got {days})")
-        if fmt not in FORMATS:
-            raise fail(f"--format: unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
         if not volume_scale > 0:
             raise fail(f"--volume-scale must be positive (got {volume_scale})")
         if corpus is not None:
@@ -90,7 +88,7 @@ def register(app: typer.Typer) -> None:
             accounts=accounts,
             days=days,
             seed=seed,
-            fmt=fmt,  # type: ignore[arg-type]
+            fmt=fmt,
             corpus=corpus,
             start=first_day,
             volume_scale=volume_scale,
