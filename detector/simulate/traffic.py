@@ -18,8 +18,8 @@ import pyarrow.compute as pc
 from detector import schema as sc
 from detector.simulate import timing
 from detector.simulate.ids import mix64, prefixed_ids
-from detector.simulate.population import DAY_US, MODELS, Group, Population, StreamState
 from detector.simulate.prompts import PromptLibrary
+from detector.simulate.state import DAY_US, MODELS, Group, Population, StreamState
 from detector.simulate.textgen import STR, assemble, strings
 
 DUPLICATE_RATE = 0.002
@@ -288,6 +288,10 @@ class Engine:
         # network identity
         k_ip = g.ip_off[a + 1] - g.ip_off[a]
         ip_idx = g.ip_off[a] + np.minimum((u() ** g.ip_gamma[a] * k_ip).astype(np.int64), k_ip - 1)
+        if st.ip_alt is not None and st.ip_alt_k is not None:  # a separate host for this stream
+            k_alt = np.maximum(st.ip_alt_k[a], 1)
+            alt_idx = st.ip_alt[a] + np.minimum((u() * k_alt).astype(np.int64), k_alt - 1)
+            ip_idx = np.where(st.ip_alt[a] >= 0, alt_idx, ip_idx)
         k_ua = g.ua_off[a + 1] - g.ua_off[a]
         ua_pick = (per_conversation(5) ** 3 * k_ua).astype(np.int64)
         ua_idx = g.ua_off[a] + np.minimum(ua_pick, k_ua - 1)
