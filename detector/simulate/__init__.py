@@ -20,10 +20,10 @@ from typing import Literal
 
 from detector import schema as sc
 from detector.simulate.corpus import CorpusError, load_corpus
-from detector.simulate.personas import PERSONAS, PERSONAS_BY_NAME
+from detector.simulate.personas import PERSONAS
 from detector.simulate.population import MODELS, NEW_MODEL, World, build_population
-from detector.simulate.prompts import PromptLibrary
 from detector.simulate.traffic import Engine
+from detector.simulate.worlds import WORLDS, WorldSpec
 from detector.simulate.writer import (
     FORMATS,
     clear_requests,
@@ -37,6 +37,7 @@ __all__ = [
     "MODELS",
     "NEW_MODEL",
     "PERSONAS",
+    "WORLDS",
     "CorpusError",
     "SimulationSummary",
     "simulate",
@@ -65,6 +66,9 @@ class SimulationSummary:
     days: int = 0
     release: dt.datetime | None = None
     """When the new model became available."""
+    population: str = "default"
+    persona_labels: dict[str, str] = field(default_factory=dict)
+    """Label of every persona of the world (``benign`` or ``extraction``)."""
 
 
 def _check(accounts: int, days: int, fmt: str, volume_scale: float) -> None:
@@ -81,20 +85,32 @@ def _check(accounts: int, days: int, fmt: str, volume_scale: float) -> None:
 def simulate(
     out_dir: Path,
     *,
-    accounts: int = 1500,
-    days: int = 10,
+    accounts: int | None = None,
+    days: int | None = None,
     seed: int = 0,
     fmt: Literal["parquet", "jsonl", "csv"] = "parquet",
     corpus: Path | None = None,
     start: dt.date = DEFAULT_START,
     volume_scale: float = 1.0,
+    population: str = "default",
+    prevalence: float | None = None,
+    hydra_accounts: int | None = None,
 ) -> SimulationSummary:
     """Write a labelled synthetic population to ``out_dir`` and return what was written.
 
-    Raises ``ValueError`` for bad arguments and :class:`CorpusError` (a ``ValueError``)
-    when ``corpus`` holds no usable ``prompts.jsonl``.
+    ``population`` names a world (:data:`WORLDS`); ``accounts`` and ``days`` default
+    to the world's. ``prevalence`` (share of extraction accounts) and
+    ``hydra_accounts`` (size of the no-shared-infrastructure hydra) apply to the
+    realistic world. Raises ``ValueError`` for bad arguments and :class:`CorpusError`
+    (a ``ValueError``) when ``corpus`` holds no usable ``prompts.jsonl``.
     """
+    if population not in WORLDS:
+        raise ValueError(f"unknown population {population!r}; expected one of {', '.join(WORLDS)}")
+    spec: WorldSpec = WORLDS[population]
+    accounts = spec.accounts if accounts is None else accounts
+    days = spec.days if days is None else days
     _check(accounts, days, fmt, volume_scale)
+    counts = spec.counts(accounts, prevalence, hydra_accounts)
     out_dir = Path(out_dir)
     text_corpus = load_corpus(Path(corpus)) if corpus is not None else None
     start_us = (
@@ -107,8 +123,8 @@ def simulate(
         * 1_000_000
     )
     world = World(start_us=start_us, days=days, seed=seed, volume_scale=volume_scale)
-    population = build_population(accounts, world)
-    engine = Engine(population, PromptLibrary(seed, text_corpus))
+    pop = build_population(accounts, world, spec.personas, counts, spec.pools(seed, accounts))
+    engine = Engine(pop, spec.library(seed, text_corpus))
 
     out_dir.mkdir(parents=True, exist_ok=True)
     clear_requests(out_dir)
@@ -128,7 +144,7 @@ def simulate(
 
     account_rows: dict[str, list] = {c: [] for c in sc.ACCOUNT_COLUMNS}
     labels: list[tuple[str, str, str]] = []
-    for g in population.groups:
+    for g in pop.groups:
         account_rows[sc.ACCOUNT_ID] += g.ids
         account_rows[sc.CREATED_AT] += g.created_us.tolist()
         account_rows[sc.PLAN] += g.plan
@@ -142,19 +158,20 @@ def simulate(
     write_labels(labels_path, labels)
     files += [accounts_path, labels_path]
 
-    per_persona = {p.name: 0 for p in PERSONAS}
-    for g in population.groups:
+    per_persona = {p.name: 0 for p in spec.personas}
+    for g in pop.groups:
         per_persona[g.persona.name] = g.n
-    hydra = [len(c) for g in population.groups if g.persona.group == "hydra" for c in g.clusters]
+    persona_labels = {p.name: p.label for p in spec.personas}
+    hydra = [
+        len(c) for g in pop.groups if g.persona.group in ("hydra", "swarm") for c in g.clusters
+    ]
     release = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=world.release_us)
     return SimulationSummary(
         out_dir=out_dir,
-        accounts=population.n_accounts,
+        accounts=pop.n_accounts,
         accounts_per_persona=per_persona,
         labels=dict(
-            Counter(
-                PERSONAS_BY_NAME[name].label for name, k in per_persona.items() for _ in range(k)
-            )
+            Counter(persona_labels[name] for name, k in per_persona.items() for _ in range(k))
         ),
         rows=rows,
         duplicates=duplicates,
@@ -164,4 +181,6 @@ def simulate(
         start=start,
         days=days,
         release=release,
+        population=population,
+        persona_labels=persona_labels,
     )

@@ -17,7 +17,7 @@ import numpy as np
 from detector.simulate import identity
 from detector.simulate.draws import creation_times, loguniform
 from detector.simulate.ids import token_hex
-from detector.simulate.networks import SharedPools
+from detector.simulate.networks import SharedPools, own_networks
 from detector.simulate.personas import HYDRA_SIZES
 from detector.simulate.state import DAY_US, HOUR_US, Draft, Group, World
 
@@ -125,6 +125,7 @@ def make_swarm(rng: np.random.Generator, d: Draft, world: World, pools: SharedPo
         k = int(rng.integers(1, 3))
         d.sys_lists[m] = [str(x) for x in rng.choice(prompts, size=k, replace=False)]
         g.org[m] = None
+    own_networks(rng, d.ip_lists)
     g.clusters.append(np.arange(n))
     g.cluster_evidence.append("none")
 

@@ -112,6 +112,32 @@ def ip_pool(rng: np.random.Generator, kind: str, pools: SharedPools) -> tuple[li
     return identity.ip_pool(rng, kind, pools.cloud_subnets)
 
 
+def network_of(ip: str) -> str:
+    """The network an address belongs to: its /24 (IPv4) or /48 (IPv6) prefix."""
+    if ":" in ip:
+        return ":".join(ip.split(":")[:3])
+    return ip.rsplit(".", 1)[0]
+
+
+def own_networks(rng: np.random.Generator, ip_lists: list[list[str]]) -> None:
+    """Redraw addresses so that no two accounts of ``ip_lists`` share a network.
+
+    A proxy operator's exits are scattered over millions of consumer networks; in a
+    simulated world's small address pools two of them would collide by chance.
+    """
+    taken: set[str] = set()
+    for m, ips in enumerate(ip_lists):
+        own: list[str] = []
+        nets: set[str] = set()
+        for ip in ips:
+            while network_of(ip) in taken:
+                ip = identity.residential_v4(rng)
+            own.append(ip)
+            nets.add(network_of(ip))
+        ip_lists[m] = own
+        taken |= nets
+
+
 def boilerplate_system_prompt(rng: np.random.Generator, pools: SharedPools) -> str:
     """One boilerplate system prompt hash (the most common ones most often)."""
     if not pools.boilerplate:
