@@ -1,13 +1,40 @@
 """Labelled synthetic API traffic: benign products and capability-extraction campaigns.
 
 :func:`simulate` writes a request log (contract 1.1) partitioned by UTC day, the
-account table (1.2) and labels (1.3). The same arguments give the same bytes.
+account table (1.2) and labels (1.3, ``scenario`` = persona). The same arguments
+give the same bytes.
 
-Modules: :mod:`.personas` (who, as data), :mod:`.population` (per-account draws,
-hydra clusters, organisations), :mod:`.timing` (when), :mod:`.prompts` /
-:mod:`.textgen` / :mod:`.vocab` / :mod:`.corpus` (what is asked),
-:mod:`.identity` (IPs, user agents, countries), :mod:`.traffic` (rows, day by day)
-and :mod:`.writer` (files).
+Two worlds (:mod:`.worlds`):
+
+* ``default`` — the demo world (:mod:`.personas`): about 12% extraction among many
+  heavy products, so "unusual" and "extracting" largely coincide. Its content is
+  pinned by the tests.
+* ``realistic`` — a provider's population as it looks (:mod:`.personas_realistic`):
+  20,000 accounts over 7 days, ~90% small (hobbyists, developers testing, sign-ups of
+  the week, small apps, classroom cohorts signed up together on one campus network),
+  many behind carrier NAT so that unrelated accounts share addresses (:mod:`.networks`);
+  heavy products a few percent, among them the benign traps — LLM-as-judge and
+  data-labelling platforms, an evaluation company re-running fixed suites daily at
+  temperature 0, permitted safety benchmarking re-run when a model ships (mostly
+  refused), translation/document/content batch jobs, coding assistants, enterprise and
+  24/7 global products, research labs of 5-15 accounts sharing a card, org and network,
+  boilerplate system prompts shared by unrelated products. A ``prevalence`` (default
+  1%) of accounts extract: plain distillation and low-and-slow as a competent operator
+  runs them (official SDK, 1-3 addresses, months-old accounts, human sessions, ordinary
+  parameters, no chain-of-thought wording), a hydra of light accounts sharing no card
+  or network (proxies, carrier NAT, IPv6, many countries, sign-up bursts, relayed chats
+  and synthetic-data generation, a synchronised switch to a new model), a hydra linked
+  only by templates and timing, mixed cover (a real product pulling with 10-30% of its
+  traffic), a reseller relay, and a minority of loud kinds (chain-of-thought
+  elicitation, capability sweeps, safety probing, card- and network-linked hydras).
+
+Modules: :mod:`.worlds` (which personas, how many), :mod:`.personas` /
+:mod:`.personas_realistic` (who, as data), :mod:`.population` (per-account draws),
+:mod:`.groups` (organisations, labs, cohorts) and :mod:`.campaigns` (hydras),
+:mod:`.state` (the drawn parameters), :mod:`.timing` (when), :mod:`.prompts` /
+:mod:`.prompts_realistic` / :mod:`.textgen` / :mod:`.vocab` / :mod:`.corpus` (what is
+asked), :mod:`.identity` / :mod:`.networks` (addresses, user agents, countries),
+:mod:`.traffic` (rows, day by day) and :mod:`.writer` (files).
 """
 
 from __future__ import annotations
