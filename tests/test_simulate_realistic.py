@@ -224,7 +224,7 @@ def test_swarm_shares_no_card_org_or_network(
     assert (late[S.MODEL] == NEW_MODEL).mean() > 0.8
 
 
-def test_template_hydra_shares_only_templates_and_timing(
+def test_template_hydra_shares_only_templates_and_activity_hours(
     world: tuple[SimulationSummary, pd.DataFrame, pd.DataFrame],
 ) -> None:
     _, requests, accounts = world
@@ -235,6 +235,10 @@ def test_template_hydra_shares_only_templates_and_timing(
     assert (nets.groupby("net")[S.ACCOUNT_ID].nunique() == 1).all()
     heads = rows[S.PROMPT].str.replace(r"\d+", "#", regex=True).str.split().str[:3].str.join(" ")
     assert heads.value_counts(normalize=True).iloc[:2].sum() > 0.9  # one campaign's wrappers
+    spread = members[S.CREATED_AT].max() - members[S.CREATED_AT].min()
+    assert spread > pd.Timedelta(days=5)  # not signed up in one sitting
+    hours = rows[S.TIMESTAMP].dt.hour
+    assert hours.between(6, 19).mean() > 0.95  # one operator's working hours, shared
 
 
 def test_mixed_cover_runs_extraction_in_a_tenth_to_a_third_of_its_traffic(

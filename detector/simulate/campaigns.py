@@ -65,7 +65,8 @@ def make_hydra(rng: np.random.Generator, d: Draft, world: World, pools: SharedPo
         start += size
         evidence = persona.evidence[c % len(persona.evidence)]
         base = creation_times(rng, persona, world, 1)[0]
-        spread_us = loguniform(rng, 10 * 60, 6 * 3600, 1)[0] * 1e6
+        lo_h, hi_h = persona.creation_spread_h
+        spread_us = loguniform(rng, lo_h * 3600, hi_h * 3600, 1)[0] * 1e6
         created = base + np.sort((rng.random(size) * spread_us).astype(np.int64))
         g.created_us[members] = created
         g.style[members] = g.style[members[0]]

@@ -133,6 +133,8 @@ class Persona:
     """Hydra: cluster sizes, cut in turn from the persona's accounts."""
     evidence: tuple[str, ...] = HYDRA_EVIDENCE
     """Hydra: what each successive cluster shares besides its template and timing."""
+    creation_spread_h: tuple[float, float] = (1 / 6, 6.0)
+    """Hydra: hours over which a cluster's accounts were created (log-uniform per cluster)."""
     ua_count: tuple[int, int] = (1, 2)
     """User agents per account (a relay passes many end users' clients through)."""
     boilerplate_sys: float = 0.0

@@ -270,14 +270,15 @@ EXTRACTION: tuple[Persona, ...] = (
     ),
     Persona(
         "hydra_template_timing", X, 0.12,
-        rate=(20, 60), age_days=(3, 60), fresh_in_window=0.3, group="hydra",
-        evidence=("none",), cluster_sizes=(30,), exclusive_streams=True, countries="any",
-        plans=(("free", 0.5), ("build", 0.5)), network=(("datacenter", 0.5), ("residential", 0.5)),
+        rate=(20, 60), age_days=(60, 240), group="hydra", evidence=("none",),
+        cluster_sizes=(30,), creation_spread_h=(240.0, 1200.0), exclusive_streams=True,
+        countries="any", plans=(("free", 0.5), ("build", 0.5)),
+        network=(("datacenter", 0.5), ("residential", 0.5)),
         ua=(("sdk", 0.7), ("generic", 0.3)), adoption="fast",
         streams=(
             Stream(
-                "campaign", "synth_data", timing="campaign", temperature=("fixed", (0.7, 1.0)),
-                max_tokens=(2048, 4096), output=(700, 0.6),
+                "campaign", "synth_data", timing="campaign", block=(7.0, 7.0, 11.0, 11.0),
+                temperature=("fixed", (0.7, 1.0)), max_tokens=(2048, 4096), output=(700, 0.6),
             ),
         ),
     ),

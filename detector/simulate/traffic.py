@@ -189,16 +189,24 @@ class Engine:
         return Rows(acct[ok], ts[ok], turn[ok], conv_key[ok])
 
     def _campaign(self, rng: np.random.Generator, g: Group, si: int, day_start: int) -> Rows | None:
-        """Hydra: one scripted campaign per cluster, each request sent by a random member."""
+        """Hydra: one scripted campaign per cluster, each request sent by a random member.
+
+        The campaign runs over the stream's block, which must be fixed (the same hours
+        for every cluster): round the clock by default, an operator's office hours if set.
+        """
         assert g.campaign_rate is not None and g.campaign_start_us is not None
         assert g.campaign_stream is not None
         chosen = [c for c in range(len(g.clusters)) if g.campaign_stream[c] == si]
         if not chosen:
             return None
+        b0, b1, l0, l1 = g.persona.streams[si].block
+        if b0 != b1 or l0 != l1:
+            raise ValueError(f"persona {g.persona.name}: campaign timing needs a fixed block")
         rates = g.campaign_rate[chosen]
         counts = np.round(rates * rng.uniform(0.95, 1.05, len(chosen))).astype(np.int64)
+        k = len(chosen)
         ci, sec = timing.scripted(
-            rng, counts, np.zeros(len(chosen)), np.full(len(chosen), 24.0), jitter=0.35
+            rng, counts, np.full(k, float(b0)), np.full(k, float(l0)), jitter=0.35
         )
         sizes = np.array([len(g.clusters[c]) for c in chosen])
         flat = np.concatenate([g.clusters[c] for c in chosen])
