@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,7 +24,7 @@ from detector.simulate import NEW_MODEL, SimulationSummary, simulate
 from detector.simulate.corpus import load_corpus
 from detector.simulate.networks import network_of
 from detector.simulate.personas_realistic import BENIGN, EXTRACTION, SWARM_PERSONA
-from detector.simulate.worlds import REALISTIC_WORLD, allocate_by_prevalence
+from detector.simulate.worlds import DEFAULT_WORLD, REALISTIC_WORLD, allocate_by_prevalence
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 SMALL = ("hobbyist", "developer_testing", "new_signup", "small_app", "classroom_cohort")
@@ -309,4 +308,9 @@ def test_cli_realistic_options(tmp_path: Path) -> None:
     )  # fmt: skip
     assert big.exit_code == 1 and "do not fit" in big.stderr
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
-    assert np.isclose(REALISTIC_WORLD.prevalence or 0, 0.01)
+    helped = CliRunner().invoke(app, ["simulate", "--help"], env={"COLUMNS": "200"})
+    text = " ".join(helped.stdout.split())
+    for world in (DEFAULT_WORLD, REALISTIC_WORLD):  # the help follows the worlds' defaults
+        assert f"--population {world.name} ({world.accounts:,} accounts, {world.days} days)" in text
+    assert f"realistic: {REALISTIC_WORLD.accounts})" in text
+    assert f"(default: {REALISTIC_WORLD.prevalence})" in text

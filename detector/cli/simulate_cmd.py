@@ -48,12 +48,12 @@ def register(app: typer.Typer) -> None:
         accounts: Annotated[
             int | None,
             typer.Option(
-                "--accounts", help="Number of accounts [default: 1500; realistic: 20000]."
+                "--accounts", help="Number of accounts (default: 1500; realistic: 20000)."
             ),
         ] = None,
         days: Annotated[
             int | None,
-            typer.Option("--days", help="UTC days to simulate [default: 10; realistic: 7]."),
+            typer.Option("--days", help="UTC days to simulate (default: 10; realistic: 7)."),
         ] = None,
         seed: Annotated[
             int, typer.Option("--seed", help="Random seed (same seed, same bytes).")
@@ -86,7 +86,7 @@ def register(app: typer.Typer) -> None:
             float | None,
             typer.Option(
                 "--prevalence",
-                help="Realistic world: share of extraction accounts [default: 0.01].",
+                help="Realistic world: share of extraction accounts (default: 0.01).",
             ),
         ] = None,
         hydra_accounts: Annotated[
@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--hydra-accounts",
                 help="Realistic world: accounts in the hydra that shares no card or network "
-                "(taken from the extraction share) [default: 40% of the extraction accounts].",
+                "(taken from the extraction share; default: 40% of the extraction accounts).",
             ),
         ] = None,
         quiet: QuietOpt = False,
