@@ -1,29 +1,40 @@
 """Model bundles: one file holding a fitted model and everything needed to trust it.
 
-File format (``NAME.bundle``)::
+File format (``NAME.bundle``, or any file name the caller chose)::
 
-    DETECTOR-BUNDLE/1\\n
-    {"created_at": ..., "features": [...], "payload_sha256": ..., ...}\\n   (one JSON line)
-    <joblib payload bytes>
+    DETECTOR-BUNDLE/1\n
+    {"created_at": ..., "features": [...], "payload_sha256": ..., ...}\n   (one JSON line)
+    <skops payload bytes>
 
 The first line is a magic string; the second a JSON manifest with everything a reader
-may want to know *without unpickling*: name, version, features, config, library
-versions, training window, population fingerprint, the payload's length and SHA-256,
-and optionally an HMAC. The payload is a joblib pickle of the fitted
-:class:`~detector.model.AnomalyModel` and the caller's text models.
+may want to know *without loading the payload*: name, version, features, config,
+library versions, training window, population fingerprint, the payload's length and
+SHA-256, and optionally an HMAC. The payload is a `skops <https://skops.readthedocs.io>`_
+archive of the fitted :class:`~detector.model.AnomalyModel` and the caller's text models.
 
-**Unpickling executes code**, so :func:`load_bundle` checks everything it can from the
-manifest *before* it touches the payload: magic, manifest, payload length (truncation,
-trailing bytes), SHA-256, HMAC, library versions and the feature set. Only then is the
-payload unpickled.
+**Loading cannot run code, by construction.** A pickle executes whatever its bytes
+name, so a digest in a manifest the attacker also writes protects nothing. skops
+stores an object tree as JSON plus NumPy arrays (``allow_pickle=False``) and rebuilds
+only types on an explicit list: scikit-learn's own estimators that skops trusts by
+default, plus :data:`TRUSTED_TYPES` (our model, feature spec and topic model classes,
+and scikit-learn's tree structure). A payload naming any other type -- ``os.system``,
+``builtins.eval``, a class of the attacker's -- is refused before anything is built.
+Bundles written by older detectors (a joblib pickle) are refused with a message to
+retrain; they are never unpickled.
+
+Before the payload is even parsed, :func:`load_bundle` checks magic, manifest (size,
+depth, required fields), payload length against the file's size (truncation,
+trailing bytes, absurd lengths), SHA-256, HMAC, library versions, feature set, and the
+archive's expanded size (a zip bomb is refused, not inflated).
 
 **Integrity vs authenticity.** The SHA-256 in the manifest detects corruption and
 truncation, but anybody who can write the file can also rewrite the digest. When the
 environment variable ``DETECTOR_BUNDLE_KEY`` is set at save time, an HMAC-SHA256 over
 the magic, the manifest and the payload is stored in the manifest; it can only be
-produced with the key, so it detects deliberate tampering. At load, a signed bundle
-needs the key and a valid HMAC; and when a key is available, unsigned bundles are
-refused too (otherwise stripping the HMAC would bypass it).
+produced with the key, so it detects deliberate tampering (a model swapped for one
+that never flags). At load, a signed bundle needs the key and a valid HMAC; and when a
+key is available, unsigned bundles are refused too (otherwise stripping the HMAC would
+bypass it).
 
 Writes are atomic (temporary file in the same directory + :func:`os.replace`), so a
 reader never sees a half-written bundle.
@@ -39,6 +50,7 @@ import os
 import platform
 import re
 import tempfile
+import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,12 +61,15 @@ import joblib
 import numpy as np
 import pandas as pd
 import sklearn
+import skops
+import skops.io as sio
 
 from detector.model import AnomalyModel
 
 __all__ = [
     "KEY_ENV",
     "MAGIC",
+    "TRUSTED_TYPES",
     "Bundle",
     "BundleError",
     "bundle_filename",
@@ -70,6 +85,20 @@ MAGIC: Final = b"DETECTOR-BUNDLE/1"
 KEY_ENV: Final = "DETECTOR_BUNDLE_KEY"
 SUFFIX: Final = ".bundle"
 MAX_MANIFEST_BYTES: Final = 16 * 1024 * 1024
+MAX_PAYLOAD_EXPANDED: Final = 4 * 1024**3
+"""Largest total uncompressed size of a payload archive: a bigger one is refused."""
+PAYLOAD_FORMAT: Final = "skops"
+TRUSTED_TYPES: Final = (
+    "detector.model.AnomalyModel",
+    "detector.features.registry.FeatureSpec",
+    "detector.peers.PeerTiers",
+    "detector.tails.TailScorer",
+    "detector.topics.TopicModel",
+    "sklearn.tree._tree.Tree",
+)
+"""Types a payload may hold beyond those skops trusts by default (scikit-learn's
+estimators, NumPy arrays, builtin containers). Each is plain data once built: their
+``__setstate__``/``__dict__`` restore attributes and run nothing else."""
 _HMAC_FIELD: Final = "hmac_sha256"
 _NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _REQUIRED: Final = {
@@ -125,13 +154,14 @@ class Bundle:
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of the libraries a pickled model depends on."""
+    """Versions of the libraries a saved model depends on."""
     return {
         "python": platform.python_version(),
         "sklearn": sklearn.__version__,
         "numpy": np.__version__,
         "pandas": pd.__version__,
         "joblib": joblib.__version__,
+        "skops": skops.__version__,
     }
 
 
@@ -222,13 +252,14 @@ def save_bundle(
         ``<name>-<YYYYMMDD>-<digest8>.bundle`` inside it (see :func:`bundle_filename`).
     model : a fitted AnomalyModel.
     name : bundle name: letters, digits, ``.``, ``_``, ``-``.
-    text_models : fitted text models (e.g. a topic model), pickled with the model.
+    text_models : fitted text models (e.g. a topic model), saved with the model; their
+        types must be in :data:`TRUSTED_TYPES` or trusted by skops.
     config : the pipeline configuration (``Config.to_dict()``), stored as JSON.
     training_start, training_end : the training window, e.g. ``"2026-05-01"``.
     created_at : UTC ISO-8601 time; default now (pass one for reproducible files).
     key : HMAC key; default the ``DETECTOR_BUNDLE_KEY`` environment variable. With a
         key the manifest carries an HMAC-SHA256 of magic + manifest + payload.
-    compress : joblib compression level (0–9).
+    compress : zip (deflate) compression level of the payload (0–9).
 
     Returns
     -------
@@ -247,9 +278,11 @@ def save_bundle(
     created_at = created_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     _parse_created_at(created_at)
 
-    buffer = io.BytesIO()
-    joblib.dump({"model": model, "text_models": text_models}, buffer, compress=compress)
-    payload = buffer.getvalue()
+    payload = sio.dumps(
+        {"model": model, "text_models": text_models},
+        compression=zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED,
+        compresslevel=compress or None,
+    )
     digest = hashlib.sha256(payload).hexdigest()
 
     manifest: dict[str, Any] = {
@@ -263,7 +296,7 @@ def save_bundle(
         "training_window": {"start": training_start, "end": training_end},
         "fingerprint": _json_safe(getattr(model, "fingerprint_", {})),
         "text_models": sorted(str(k) for k in text_models),
-        "payload_format": "joblib",
+        "payload_format": PAYLOAD_FORMAT,
         "payload_sha256": digest,
         "payload_bytes": len(payload),
     }
@@ -302,7 +335,7 @@ def resolve_bundle(path: str | os.PathLike[str]) -> Path:
     For a directory, every regular file in it that starts with the bundle magic and
     whose manifest and payload verify (length, SHA-256, HMAC when a key is set) is a
     candidate; the newest by ``created_at`` wins (ties: by file name). Nothing is
-    unpickled here. Raises :class:`BundleError` when the path does not exist or a
+    loaded here. Raises :class:`BundleError` when the path does not exist or a
     directory holds no valid bundle.
     """
     target = Path(path)
@@ -352,6 +385,8 @@ def _read_parts(path: Path) -> tuple[dict[str, Any], bytes]:
             manifest = json.loads(line)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise BundleError(f"{path}: manifest is not valid JSON ({exc})") from None
+        except RecursionError:
+            raise BundleError(f"{path}: manifest is nested too deeply to be a bundle") from None
         if not isinstance(manifest, dict):
             raise BundleError(f"{path}: manifest is not a JSON object")
         problems = [
@@ -364,6 +399,14 @@ def _read_parts(path: Path) -> tuple[dict[str, Any], bytes]:
         if manifest["format"] != MAGIC.decode("ascii"):
             raise BundleError(f"{path}: unsupported bundle format {manifest['format']!r}")
         expected = manifest["payload_bytes"]
+        available = os.fstat(fh.fileno()).st_size - fh.tell()
+        if expected < 0:
+            raise BundleError(f"{path}: manifest payload_bytes is negative; not a bundle")
+        if expected > available:
+            raise BundleError(
+                f"{path}: payload is truncated ({available} of {expected} bytes); "
+                "the file was cut short, re-copy or re-train it"
+            )
         payload = fh.read(expected + 1)
     if len(payload) < expected:
         raise BundleError(
@@ -386,7 +429,7 @@ def _verify(
     if not hmac.compare_digest(digest, manifest["payload_sha256"]):
         raise BundleError(
             f"{path}: payload SHA-256 does not match the manifest (corrupted or modified); "
-            "refusing to unpickle it"
+            "refusing to load it"
         )
     secret = _resolve_key(key)
     stored = manifest.get(_HMAC_FIELD)
@@ -402,7 +445,7 @@ def _verify(
         ):
             raise BundleError(
                 f"{path}: HMAC does not verify (tampered, or saved with a different "
-                f"{KEY_ENV}); refusing to unpickle it"
+                f"{KEY_ENV}); refusing to load it"
             )
     elif require_signature if require_signature is not None else secret is not None:
         raise BundleError(
@@ -445,6 +488,41 @@ def _check_features(path: Path, saved: list[str], expected: Iterable[str]) -> No
         raise BundleError(f"{path}: {'; '.join(problems)}")
 
 
+def _load_payload(path: Path, manifest: Mapping[str, Any], payload: bytes) -> Any:
+    """Rebuild the payload's objects, allowing only trusted types; never unpickle."""
+    fmt = manifest.get("payload_format")
+    if fmt != PAYLOAD_FORMAT:
+        raise BundleError(
+            f"{path}: payload format {fmt!r} is refused: only {PAYLOAD_FORMAT!r} bundles load "
+            "(older bundles were pickles, which can run code when loaded); re-train with "
+            "`detector train`"
+        )
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            expanded = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise BundleError(f"{path}: payload is not a skops archive ({exc})") from None
+    if expanded > MAX_PAYLOAD_EXPANDED:
+        raise BundleError(
+            f"{path}: payload expands to {expanded:,} bytes (limit {MAX_PAYLOAD_EXPANDED:,}); "
+            "refusing to load it"
+        )
+    try:
+        untrusted = set(sio.get_untrusted_types(data=payload)) - set(TRUSTED_TYPES)
+        if untrusted:
+            raise BundleError(
+                f"{path}: payload holds types outside the trusted list "
+                f"({', '.join(sorted(untrusted))}); refusing to load it"
+            )
+        return sio.loads(payload, trusted=list(TRUSTED_TYPES))
+    except BundleError:
+        raise
+    except RecursionError:
+        raise BundleError(f"{path}: payload is nested too deeply to be a model") from None
+    except Exception as exc:  # a verified archive that still fails: report, not crash
+        raise BundleError(f"{path}: payload could not be loaded: {exc}") from exc
+
+
 def read_manifest(
     path: str | os.PathLike[str],
     *,
@@ -452,7 +530,7 @@ def read_manifest(
     key: str | bytes | None = None,
     require_signature: bool | None = None,
 ) -> dict[str, Any]:
-    """The manifest of a bundle, never unpickling anything.
+    """The manifest of a bundle, never loading the payload.
 
     Parameters
     ----------
@@ -479,9 +557,9 @@ def load_bundle(
     require_signature: bool | None = None,
     check_versions: bool = True,
 ) -> Bundle:
-    """Verify a bundle, then unpickle it.
+    """Verify a bundle, then rebuild its model from trusted types only.
 
-    Checks, in order and all before unpickling: magic line; manifest (JSON, required
+    Checks, in order and all before the payload is parsed: magic line; manifest (JSON, required
     fields); payload length (truncation / trailing bytes); payload SHA-256; HMAC;
     library versions; feature set.
 
@@ -495,7 +573,7 @@ def load_bundle(
     require_signature : refuse unsigned bundles. Default: refuse them when a key is
         available, accept them otherwise (the SHA-256 still guards against corruption).
     check_versions : refuse a bundle saved with another scikit-learn *major.minor*
-        (pickled trees are not portable across minor versions) or another numpy
+        (tree internals are not portable across minor versions) or another numpy
         *major* (array pickles changed between 1.x and 2.x). Python, pandas and joblib
         versions are recorded but not enforced.
 
@@ -517,15 +595,12 @@ def load_bundle(
     if expected_features is not None:
         _check_features(path, features, expected_features)
 
-    try:
-        content = joblib.load(io.BytesIO(payload))
-    except Exception as exc:  # a verified payload that still fails: report, not crash
-        raise BundleError(f"{path}: payload could not be unpickled: {exc}") from exc
+    content = _load_payload(path, manifest, payload)
     if not isinstance(content, dict) or not isinstance(content.get("model"), AnomalyModel):
         raise BundleError(f"{path}: payload does not hold an AnomalyModel")
     model = content["model"]
     if [str(f) for f in model.feature_names_in_] != features:
-        raise BundleError(f"{path}: manifest features disagree with the pickled model")
+        raise BundleError(f"{path}: manifest features disagree with the saved model")
     window = manifest.get("training_window") or {}
     return Bundle(
         model=model,

@@ -47,6 +47,17 @@ class Config:
     alert_budget: str = "2%"
     """Default share (``"2%"``) or count (``"50"``) of accounts to flag."""
     n_reasons: int = 3
+    tail_weight: float = 0.25
+    """Weight of the tail-probability (ECOD-style) score in the blend (detector.tails)."""
+    peer_quantiles: tuple[float, ...] = (0.5, 0.8, 0.95)
+    """Population quantiles of requests/day that cut peer tiers (see detector.peers)."""
+    peer_prior: float = 5.0
+    """Accounts' worth of weight the population's statistics keep in each tier's."""
+    peer_families: tuple[str, ...] = ("volume",)
+    """Feature families compared with peers of similar size (volume: being big is not by
+    itself a reason). Adding timing and infra measured worse on 3 of 4 populations."""
+    peer_spread_floor: float = 0.5
+    """A tier's spread is at least this share of the population's (see detector.peers)."""
 
     # nightly
     window_days: int = 7
@@ -59,6 +70,11 @@ class Config:
     """Quantile bins per feature for the drift (PSI) check against the training population."""
     lock_timeout_hours: float = 6.0
     """A nightly lock older than this is stale and taken over (a run never takes this long)."""
+
+    # evaluation
+    min_label_overlap: float = 0.5
+    """Share of a labels file's accounts that must be among the scored accounts for
+    ``detector evaluate`` to measure anything (fewer means another population's labels)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data view, stored in model bundles and run summaries."""

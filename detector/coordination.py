@@ -13,10 +13,12 @@ networks, the 2-hour bin it was created in, the 1-hour bin of its first request 
 that is inside the window) only links in pairs of two *different* kinds —
 template∧creation, template∧network, template∧activation, network∧creation,
 network∧activation — so a generic template or a busy cloud network alone links
-nothing; and a pair must cover most users of both its ingredients (see
-``_specific``), so chance coincidences do not chain. This is banding as in LSH: an
-AND of two kinds per token, an OR over tokens. Two bins per time (offset by half a
-bin) keep accounts created a minute apart across a bin edge together.
+nothing; and a pair must cover most users of both its ingredients, or be shared by
+far more accounts than its ingredients' frequencies would put together by chance (a
+lift, see ``_specific``), so chance coincidences do not chain and rare evidence weighs
+more than common evidence. This is banding as in LSH: an AND of two kinds per token,
+an OR over tokens. Two bins per time (offset by half a bin) keep accounts created a
+minute apart across a bin edge together.
 
 Tokens shared by more than ``max_token_accounts`` accounts are dropped as
 non-specific. Accounts sharing a token are joined to the token's first account
@@ -53,8 +55,14 @@ CREATED_BIN_S = 2 * 3600
 ACTIVATION_BIN_S = 3600
 NEW_ACCOUNT_DAYS = 14.0
 ACTIVATION_MIN_OFFSET_S = 24 * 3600
-PAIR_SPECIFICITY = 0.5
-"""A paired token must hold this share of the accounts of each of its ingredients."""
+PAIR_COVERAGE = 0.5
+"""A paired token links when it holds this share of the accounts of both ingredients..."""
+PAIR_MIN_ACCOUNTS = 3
+"""A paired token links only when at least this many accounts share it."""
+PAIR_MIN_LIFT = 20.0
+"""...or when at least PAIR_MIN_ACCOUNTS share it, this many times what independent
+ingredients would put together by chance (a multi-burst campaign covers a third of its
+template's users per burst, but far beyond chance)."""
 STRONG_KINDS = ("payment", "org")
 PAIRED_KINDS = (
     ("template", "created"),
@@ -89,7 +97,8 @@ SPECS = [
         "cluster_requests_per_day",
         "coordination",
         "per_day",
-        "Requests per day of the whole cluster (the account's own when unlinked).",
+        "Requests per day of the whole cluster (0 when unlinked, or when the cluster is "
+        "one declared organisation).",
         "The combined volume of a hydra is that of a bulk extraction job.",
         (S.ACCOUNT_ID,),
         0.0,
@@ -274,6 +283,7 @@ def _tokens(
 ) -> pd.DataFrame:
     """(account_id, kind, token) rows: strong single tokens and paired weak ones."""
     parts: dict[str, pd.DataFrame] = {}
+    population = len(first_ts)
     ev = evidence[[S.ACCOUNT_ID, "kind", "key"]].rename(columns={"key": "token"})
     ev["token"] = ev["token"].astype(np.uint64)
     for kind in ("template", "network"):
@@ -303,7 +313,7 @@ def _tokens(
         if k1 not in parts or k2 not in parts:
             continue
         m = parts[k1].merge(parts[k2], on=S.ACCOUNT_ID, suffixes=("_1", "_2"))
-        m = m[_specific(m, parts[k1], parts[k2])]
+        m = m[_specific(m, parts[k1], parts[k2], population)]
         if len(m):
             paired.append(
                 pd.DataFrame(
@@ -322,25 +332,38 @@ def _tokens(
     return pd.concat(frames, ignore_index=True).drop_duplicates()
 
 
-def _specific(pairs: pd.DataFrame, first: pd.DataFrame, second: pd.DataFrame) -> np.ndarray:
-    """Keep a paired token only when it covers most users of both its ingredients.
+def _specific(
+    pairs: pd.DataFrame, first: pd.DataFrame, second: pd.DataFrame, population: int
+) -> np.ndarray:
+    """Keep a paired token only when it is specific: it covers most users of both its
+    ingredients, or far more accounts share it than chance would give.
 
-    A hydra's wrapper is used almost only by accounts created together, so
-    template∧creation covers most of the template's users. A generic template
-    ("Summarize the following text:") is used by accounts created at every hour, and
-    two of them sharing a creation bin is chance: the pair covers a sliver of the
-    template's users and is dropped. Without this, chance pairs chain unrelated
-    accounts into one giant component.
+    Evidence is weighed by how rare it is. If ``n1`` accounts use a template and ``n2``
+    were created in a 2-hour bin, independence predicts ``n1 * n2 / N`` accounts with
+    both among the ``N`` of the population. A hydra's wrapper used by 80 fresh accounts
+    created in three bursts puts ~27 in each burst's bin where chance predicts a fraction
+    of one (lift in the hundreds), however many bursts it used. A boilerplate template
+    used by a thousand unrelated products meets a busy creation bin a few times by
+    chance (lift ≈ 1) and is dropped, so chance pairs never chain unrelated accounts
+    into one giant component. Coverage keeps a campaign that is most of a small
+    population (there, its own members make chance look likely).
     """
     if pairs.empty:
         return np.zeros(0, dtype=bool)
     n1 = first.groupby("token")[S.ACCOUNT_ID].nunique()
     n2 = second.groupby("token")[S.ACCOUNT_ID].nunique()
     together = pairs.groupby(["token_1", "token_2"])[S.ACCOUNT_ID].transform("nunique").to_numpy()
+    expected = (
+        n1.reindex(pairs["token_1"]).to_numpy()
+        * n2.reindex(pairs["token_2"]).to_numpy()
+        / max(population, 1)
+    )
     either = np.maximum(
         n1.reindex(pairs["token_1"]).to_numpy(), n2.reindex(pairs["token_2"]).to_numpy()
     )
-    return (together >= 2) & (together >= PAIR_SPECIFICITY * either)
+    covers_both = (together >= 2) & (together >= PAIR_COVERAGE * either)
+    rare = (together >= PAIR_MIN_ACCOUNTS) & (together >= PAIR_MIN_LIFT * expected)
+    return covers_both | rare
 
 
 def cluster_id_for(members_min_id: str) -> str:
@@ -459,7 +482,10 @@ def link_accounts(
         new = (known & (age_days < NEW_ACCOUNT_DAYS)).astype(float)
         new_share = np.bincount(label, weights=new, minlength=n_comp) / comp_size
         feats["cluster_new_member_share"] = np.where(clustered, new_share[label], 0.0)
+    feats["cluster_requests_per_day"] = np.where(clustered, feats["cluster_requests_per_day"], 0.0)
+    declared = _declared_org(table, label, n_comp, clustered)
     out = pd.DataFrame(feats, index=index)
+    _neutralise(out, declared, window_hours)
     membership = pd.Series(cluster_of, index=index, name=S.CLUSTER_ID)
 
     # the cluster table: members and the evidence that linked them
@@ -485,6 +511,49 @@ def link_accounts(
     )
     ctable["evidence"] = [describe_evidence(evidence_kinds.get(cid, {})) for cid in ctable.index]
     return Clusters(out, membership, ctable, evidence_kinds)
+
+
+def _declared_org(
+    table: pd.DataFrame | None, label: np.ndarray, n_comp: int, clustered: np.ndarray
+) -> np.ndarray:
+    """Members of clusters that are exactly one declared organisation (same ``org_id``).
+
+    Declared structure explains shared infrastructure: a company's prod, staging and
+    team keys share a card and a server pool *because* they are one customer. Such a
+    cluster is scored on what each member does, not on being a cluster. Shared
+    infrastructure across *different* orgs (or undeclared accounts) stays evidence.
+    """
+    if table is None or S.ORG_ID not in table.columns or not clustered.any():
+        return np.zeros(len(label), dtype=bool)
+    org = table[S.ORG_ID].fillna("").astype(str).to_numpy()
+    codes, _ = pd.factorize(org)
+    codes = np.where(org == "", -1, codes)
+    frame = pd.DataFrame({"comp": label, "org": codes})
+    distinct = frame.groupby("comp")["org"].nunique().reindex(range(n_comp)).to_numpy()
+    undeclared = frame.groupby("comp")["org"].min().reindex(range(n_comp)).to_numpy() < 0
+    one_org = (distinct == 1) & ~undeclared
+    return clustered & one_org[label]
+
+
+NEUTRAL_CLUSTER: dict[str, float] = {
+    "cluster_size": 1.0,
+    "cluster_requests_per_day": 0.0,
+    "cluster_template_share": 0.0,
+    "cluster_synchrony": 0.0,
+    "cluster_creation_spread_hours": 8760.0,
+    "cluster_new_member_share": 0.0,
+}
+"""Cluster features of an unlinked account (activation spread: the window's length)."""
+
+
+def _neutralise(out: pd.DataFrame, rows: np.ndarray, window_hours: float) -> None:
+    """Give ``rows`` the cluster features of an unlinked account, in place."""
+    if not rows.any():
+        return
+    for name, value in NEUTRAL_CLUSTER.items():
+        if name in out.columns:
+            out.loc[rows, name] = value
+    out.loc[rows, "cluster_activation_spread_hours"] = window_hours
 
 
 def _synchrony(

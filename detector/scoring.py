@@ -4,19 +4,13 @@
 verified bundle. ``score`` loads a bundle (verified before unpickling), builds the
 same features with the bundle's topic model, scores, attaches clusters and
 suppressions, and returns the contract's score table. ``write_scores`` writes it
-with its sidecars:
-
-- ``SCORES.csv`` — contract 3.1 (log-derived text neutralised for spreadsheets);
-- ``SCORES.features.parquet`` — the feature table that was scored (for explain,
-  evaluate baselines and the report);
-- ``SCORES.clusters.json`` — clusters with members and evidence;
-- ``SCORES.meta.json`` — model version and path, window, ingest counts.
+with its exact Parquet twin and sidecars, and ``read_scores`` reads it back (both live
+in :mod:`detector.outputs` and are re-exported here).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +26,19 @@ from detector.coordination import Clusters
 from detector.engines import Engine, SparkOptions, feature_builder, frame_scorer
 from detector.errors import UserError
 from detector.model import AnomalyModel
+from detector.outputs import clusters_json, read_scores, sidecar, write_scores
 from detector.pipeline import FeatureResult, Progress
-from detector.safe import atomic_path, atomic_write_text, write_csv
+
+__all__ = [
+    "ScoreResult",
+    "clusters_json",
+    "read_scores",
+    "score",
+    "score_features",
+    "sidecar",
+    "train",
+    "write_scores",
+]
 
 TOPIC_MODEL_KEY = "topics"
 CLUSTER_REASON_MIN_SIZE = 3
@@ -237,89 +242,4 @@ def _attach_clusters(table: pd.DataFrame, clusters: Clusters | None) -> pd.DataF
         table.loc[lead, S.REASONS] = (
             sentences + S.REASONS_SEPARATOR + pd.Series(reasons)
         ).to_numpy()
-    return table
-
-
-def score_csv_frame(table: pd.DataFrame) -> pd.DataFrame:
-    """The score table as written: booleans as the contract's ``true``/``false``."""
-    out = table.copy()
-    for col in (S.FLAGGED, S.SUPPRESSED):
-        if col in out.columns:
-            out[col] = np.where(out[col].astype(bool), "true", "false")
-    return out
-
-
-def sidecar(out: Path, kind: str) -> Path:
-    """Path of a score table's sidecar file (``features``, ``clusters``, ``meta``)."""
-    ext = {"features": "parquet", "clusters": "json", "meta": "json"}[kind]
-    return out.with_name(f"{out.stem}.{kind}.{ext}")
-
-
-def write_scores(scored: ScoreResult, out: Path) -> list[Path]:
-    """Write the score table and its sidecars atomically; returns the paths written."""
-    out = Path(out)
-    write_csv(
-        score_csv_frame(scored.scores), out, text_columns=[S.ACCOUNT_ID, S.CLUSTER_ID, S.REASONS]
-    )
-    feats = sidecar(out, "features")
-    with atomic_path(feats) as tmp:
-        scored.result.features.to_parquet(tmp)
-    clusters_path = sidecar(out, "clusters")
-    atomic_write_text(clusters_path, json.dumps(clusters_json(scored), indent=1, sort_keys=True))
-    meta = sidecar(out, "meta")
-    atomic_write_text(meta, json.dumps(scored.meta, indent=1, sort_keys=True, default=str))
-    return [out, feats, clusters_path, meta]
-
-
-def clusters_json(scored: ScoreResult) -> dict[str, Any]:
-    """Clusters with members (with score and flag), evidence and combined behaviour."""
-    if scored.clusters is None or scored.clusters.table.empty:
-        return {"clusters": []}
-    scores = scored.scores.set_index(S.ACCOUNT_ID)
-    membership = scored.clusters.membership
-    membership = membership[membership != ""]
-    rows = []
-    members_by = membership.groupby(membership).groups
-    for cid, row in scored.clusters.table.iterrows():  # one iteration per cluster
-        ids = sorted(members_by.get(cid, []))
-        member_scores = scores.reindex(ids)
-        rows.append(
-            {
-                "cluster_id": cid,
-                "members": len(ids),
-                "evidence": row["evidence"],
-                "evidence_counts": scored.clusters.evidence_kinds.get(cid, {}),
-                "requests_per_day": round(float(row["requests_per_day"]), 2),
-                "template_share": round(float(row["template_share"]), 4),
-                "synchrony": round(float(row["synchrony"]), 4),
-                "activation_spread_hours": round(float(row["activation_spread_hours"]), 2),
-                "max_score": float(member_scores[S.SCORE].max()),
-                "flagged_members": int(member_scores[S.FLAGGED].sum()),
-                "accounts": [
-                    {"account_id": a, "score": float(s), "flagged": bool(f)}
-                    for a, s, f in zip(
-                        ids, member_scores[S.SCORE], member_scores[S.FLAGGED], strict=True
-                    )
-                ],
-            }
-        )
-    rows.sort(key=lambda r: (-r["max_score"], r["cluster_id"]))
-    return {"clusters": rows}
-
-
-def read_scores(path: Path) -> pd.DataFrame:
-    """Read a SCORES.csv back (undoing nothing: neutralised cells keep their quote)."""
-    path = Path(path)
-    try:
-        table = pd.read_csv(
-            path,
-            dtype={S.ACCOUNT_ID: str, S.CLUSTER_ID: str, S.REASONS: str},
-            keep_default_na=False,
-        )
-    except Exception as exc:  # pandas raises several types for a bad CSV
-        raise UserError(f"{path}: cannot read scores CSV ({exc})") from None
-    missing = [c for c in S.SCORE_COLUMNS if c not in table.columns]
-    if missing:
-        raise UserError(f"{path}: not a scores file, missing column(s) {', '.join(missing)}")
-    table[S.FLAGGED] = table[S.FLAGGED].astype(str).str.lower().eq("true")
     return table

@@ -21,7 +21,6 @@ from detector.report import (
     SPARK_BLOCKS,
     account_activity,
     render_report,
-    restore_ids,
     sparkline,
     write_report,
 )
@@ -299,12 +298,6 @@ def test_sparkline() -> None:
     line = sparkline([0, 1, 50, 100])
     assert line[0] == "▁" and line[1] == "▂" and line[-1] == "█"
     assert len(sparkline(list(range(24)))) == 24
-
-
-def test_restore_ids_undoes_csv_quoting() -> None:
-    known = ["=1+1", "plain", "-2", "'already"]
-    csv_ids = pd.Series(["'=1+1", "plain", "'-2", "'already", "unknown"])
-    assert restore_ids(csv_ids, known).tolist() == ["=1+1", "plain", "-2", "'already", "unknown"]
 
 
 def test_write_report_is_atomic(scored: dict[str, Path], tmp_path: Path) -> None:

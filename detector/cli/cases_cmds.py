@@ -7,8 +7,9 @@ Verdicts and suppressions live in the SQLite store under ``--state DIR`` (see
 suppressed one is never flagged until its suppression ends, and confirmed verdicts
 become evaluation labels. Every value reaches SQL as a bound parameter.
 
-Required options are checked here rather than by click, so a missing one is the
-contract's one line on stderr and exit code 1, like every other bad input.
+Required options are declared required, so help marks them; a missing one is the
+contract's one line on stderr and exit code 1, like every other bad input (see
+:class:`detector.cli.base.DetectorGroup`).
 
 None of these commands creates a store: a mistyped ``--state`` is an error, not a
 new empty state (``detector init --state DIR`` or the first nightly run create one).
@@ -22,7 +23,7 @@ import datetime as dt
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 import typer
@@ -34,9 +35,10 @@ from detector.safe import safe_terminal, truncate
 from detector.store import CASE_STATUSES, Store
 
 StateOpt = Annotated[
-    Path | None,
-    typer.Option("--state", help="State directory holding the SQLite store (required)."),
+    Path, typer.Option("--state", help="State directory holding the SQLite store.")
 ]
+Verdict = Literal[S.LABELS]  # type: ignore[valid-type]
+CaseStatus = Literal[CASE_STATUSES]  # type: ignore[valid-type]
 AnalystOpt = Annotated[
     str | None,
     typer.Option("--analyst", help="Who decides (default: $USER)."),
@@ -70,8 +72,8 @@ def _require_scored(store: Store, account_id: str, force: bool, directory: Path)
         return
     raise fail(
         f"{truncate(safe_terminal(account_id, markup=False), 80)!r}: no run in {directory} "
-        "ever scored this "
-        "account; check the id (exactly as in scores.csv), or pass --force to record it anyway"
+        "ever scored this account; check the id (exactly as in scores.csv), or pass --force "
+        "to record it anyway"
     )
 
 
@@ -113,16 +115,10 @@ def register(app: typer.Typer) -> None:
     @user_errors
     def label_cmd(
         account_id: AccountArg,
-        verdict: Annotated[
-            str | None,
-            typer.Option("--verdict", help="extraction or benign (required)."),
-        ] = None,
-        note: Annotated[
-            str | None,
-            typer.Option("--note", help="Why: what you saw (required, kept for audit)."),
-        ] = None,
+        verdict: Annotated[Verdict, typer.Option("--verdict", help="The analyst's verdict.")],
+        note: Annotated[str, typer.Option("--note", help="Why: what you saw (kept for audit).")],
+        state: StateOpt,
         analyst: AnalystOpt = None,
-        state: StateOpt = None,
         force: ForceOpt = False,
         quiet: QuietOpt = False,
         as_json: JsonOpt = False,
@@ -168,14 +164,12 @@ def register(app: typer.Typer) -> None:
     def suppress_cmd(
         account_id: AccountArg,
         until: Annotated[
-            str | None,
-            typer.Option("--until", help="Last UTC day suppressed, YYYY-MM-DD (required)."),
-        ] = None,
-        reason: Annotated[
-            str | None, typer.Option("--reason", help="Why (required, kept for audit).")
-        ] = None,
+            str,
+            typer.Option("--until", metavar="YYYY-MM-DD", help="Last UTC day suppressed."),
+        ],
+        reason: Annotated[str, typer.Option("--reason", help="Why (kept for audit).")],
+        state: StateOpt,
         analyst: AnalystOpt = None,
-        state: StateOpt = None,
         force: ForceOpt = False,
         quiet: QuietOpt = False,
         as_json: JsonOpt = False,
@@ -209,8 +203,8 @@ def register(app: typer.Typer) -> None:
     @user_errors
     def unsuppress_cmd(
         account_id: AccountArg,
+        state: StateOpt,
         analyst: AnalystOpt = None,
-        state: StateOpt = None,
         quiet: QuietOpt = False,
         as_json: JsonOpt = False,
     ) -> None:
@@ -233,17 +227,14 @@ def register(app: typer.Typer) -> None:
     @app.command("cases")
     @user_errors
     def cases_cmd(
+        state: StateOpt,
         status: Annotated[
-            str | None,
-            typer.Option(
-                "--status", help="Only this status: open, confirmed, cleared, suppressed."
-            ),
+            CaseStatus | None, typer.Option("--status", help="Only cases with this status.")
         ] = None,
         on: Annotated[
             str | None,
-            typer.Option("--on", help="As of this UTC day, YYYY-MM-DD (default: today)."),
+            typer.Option("--on", metavar="YYYY-MM-DD", help="As of this UTC day (default: today)."),
         ] = None,
-        state: StateOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
         """List cases: open (alerted, no verdict), suppressed, confirmed and cleared.

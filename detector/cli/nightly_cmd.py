@@ -228,10 +228,7 @@ def register(app: typer.Typer) -> None:
     @app.command("init")
     @user_errors
     def init_cmd(
-        state: Annotated[
-            Path | None,
-            typer.Option("--state", help="State directory to create (required)."),
-        ] = None,
+        state: Annotated[Path, typer.Option("--state", help="State directory to create.")],
         quiet: QuietOpt = False,
     ) -> None:
         """Create an empty state store in --state (the nightly job's first run does too).
@@ -242,8 +239,6 @@ def register(app: typer.Typer) -> None:
 
         Example: detector init --state /var/lib/detector
         """
-        if state is None:
-            raise fail("--state DIR is required (the directory to hold the state store)")
         existed = (state / DB_FILENAME).exists()
         with Store.open(state, create=True) as store:
             version = store.schema_version
