@@ -69,7 +69,8 @@ class Config:
     psi_bins: int = 10
     """Quantile bins per feature for the drift (PSI) check against the training population."""
     lock_timeout_hours: float = 6.0
-    """A nightly lock older than this is stale and taken over (a run never takes this long)."""
+    """A run holding the nightly lock longer than this is reported as probably hung (a run
+    never takes this long); the lock itself is freed only when its holder exits."""
 
     # evaluation
     min_label_overlap: float = 0.5

@@ -1265,6 +1265,11 @@ class Store:
             _MODEL_COLUMNS,
         )
 
+    def model_records(self) -> list[ModelRecord]:
+        """Every registered model, newest first."""
+        rows = self._conn.execute(_MODEL_SELECT + " ORDER BY id DESC").fetchall()
+        return [ModelRecord(*row) for row in rows]
+
     def current_model(self) -> ModelRecord | None:
         """The most recently registered model, or ``None`` before the first training."""
         row = self._conn.execute(_MODEL_SELECT + " ORDER BY id DESC LIMIT 1").fetchone()

@@ -35,17 +35,25 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from detector import faults, nightly
+from detector import faults
 from detector import schema as S
 from detector.config import Config
 from detector.errors import UserError
-from detector.nightly import LOCK_NAME, PublishError, failure_recorded, run_nightly
+from detector.nightly import (
+    LOCK_NAME,
+    PublishError,
+    RunLock,
+    failure_recorded,
+    run_nightly,
+    stages,
+)
+from detector.nightly import alerts as alerting
 from detector.simulate import simulate
 from detector.store import Store
 
 D3, D4 = dt.date(2026, 11, 3), dt.date(2026, 11, 4)
-WINDOW = {"window_days": 2, "alert_budget": "5", "psi_threshold": 1000.0}
-"""Two-day windows, five flags a night, no drift retraining: small, fast, deterministic."""
+WINDOW = {"window_days": 2, "alert_budget": "8", "psi_threshold": 1000.0}
+"""Two-day windows, eight flags a night, no drift retraining: small, fast, deterministic."""
 SMALL_MODEL = Config(n_estimators=30, family_estimators=5)
 """The base state's model: a fifth of the default trees, so every run loads and scores it fast
 (later runs reuse it; crash safety does not depend on the forest's size)."""
@@ -77,7 +85,7 @@ def _no_report() -> None:
 @pytest.fixture(autouse=True)
 def _report_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     """In this process the report is skipped (it is not compared); killed children write it."""
-    monkeypatch.setattr(nightly, "_load_report_writer", _no_report)
+    monkeypatch.setattr(stages, "load_report_writer", _no_report)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +95,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     logs = root / "sim" / "requests"
     base = root / "base"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(nightly, "_load_report_writer", _no_report)
+        patch.setattr(stages, "load_report_writer", _no_report)
         run_nightly(
             logs=logs,
             date=D3,
@@ -168,7 +176,8 @@ def assert_recovered(state: Path, reference: Path, day: dt.date) -> None:
     assert f'"run_id": {int(ok["run_id"].max())},' in summary, "the directory is the last commit's"
     bundles = {p.name.removesuffix(".bundle") for p in (state / "models").glob("*.bundle")}
     assert bundles == versions, "only registered models are kept"
-    assert not (state / LOCK_NAME).exists()
+    with RunLock(state / LOCK_NAME, hung_after_s=3600):  # nobody holds the lock
+        pass
 
 
 # --- kill at every point: the real command in a forked child -------------------------------
@@ -418,14 +427,14 @@ def test_a_full_disk_while_staging_changes_nothing(
 ) -> None:
     """The same without a tmpfs: the writer of alerts.jsonl raises ENOSPC."""
     state = _copy(world.base, tmp_path / "state")
-    real: Callable[..., Path] = nightly.atomic_write_text
+    real: Callable[..., Path] = alerting.atomic_write_text
 
     def full(path: Any, text: str, *args: Any) -> Path:
-        if Path(path).name == nightly.ALERTS_NAME:
+        if Path(path).name == "alerts.jsonl":
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         return real(path, text, *args)
 
-    monkeypatch.setattr(nightly, "atomic_write_text", full)
+    monkeypatch.setattr(alerting, "atomic_write_text", full)
     with pytest.raises(OSError, match="No space left"):
         _next_run(world, state, D4)
     monkeypatch.undo()

@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -25,19 +24,22 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from detector import nightly
 from detector import schema as S
 from detector.cli import app
 from detector.errors import UserError
 from detector.nightly import (
     LOCK_NAME,
     LockHeldError,
+    NightlyOptions,
     NightlySummary,
     RunLock,
+    day_ranges,
     population_stability,
     psi_reference,
+    registry_mismatch,
     run_nightly,
     select_alerts,
+    stages,
 )
 from detector.scoring import read_scores
 from detector.simulate import simulate
@@ -74,7 +76,7 @@ def season(tmp_path_factory: pytest.TempPathFactory) -> Season:
     state = tmp_path_factory.mktemp("nightly-season") / "state"
     logs = sim / "requests"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(nightly, "_load_report_writer", _no_report)
+        mp.setattr(stages, "load_report_writer", _no_report)
         summaries = {}
         for day in NIGHTS:
             summaries[day] = run_nightly(logs=logs, date=day, state=state, quiet=True)
@@ -99,7 +101,7 @@ def season(tmp_path_factory: pytest.TempPathFactory) -> Season:
 
 @pytest.fixture(autouse=True)
 def _report_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(nightly, "_load_report_writer", _no_report)
+    monkeypatch.setattr(stages, "load_report_writer", _no_report)
 
 
 @pytest.fixture
@@ -141,7 +143,7 @@ def test_each_night_publishes_its_outputs_and_nothing_else(season: Season) -> No
         for name in OUTPUTS:
             assert (runs / day.isoformat() / name).is_file(), (day, name)
         assert _summary(season.state, day)["report"] == "unavailable"
-    assert not (season.state / LOCK_NAME).exists()
+    assert (season.state / LOCK_NAME).read_text() == ""  # released, holder details cleared
     with Store.open(season.state) as store:
         history = store.runs_frame()
     assert len(history) == 5 and set(history["status"]) == {"ok"}
@@ -335,7 +337,7 @@ def test_a_fault_mid_run_leaves_no_output_and_the_next_run_succeeds(
     def broken_report(*args: object, **kwargs: object) -> None:
         raise RuntimeError("injected report failure")
 
-    monkeypatch.setattr(nightly, "_load_report_writer", lambda: broken_report)
+    monkeypatch.setattr(stages, "load_report_writer", lambda: broken_report)
     args = ["nightly", "--logs", str(season.logs), "--date", day.isoformat()]
     args += ["--state", str(state_copy), "--window-days", "3", "--force-retrain", "-q"]
     result = CliRunner().invoke(app, args)
@@ -345,7 +347,7 @@ def test_a_fault_mid_run_leaves_no_output_and_the_next_run_succeeds(
     runs = state_copy / "runs"
     assert not (runs / day.isoformat()).exists()
     assert not [p for p in runs.iterdir() if p.name.startswith(".")]
-    assert not (state_copy / LOCK_NAME).exists()
+    assert (state_copy / LOCK_NAME).read_text() == ""  # released
     # the model trained by the failed run is not adopted
     assert sorted(p.name for p in (state_copy / "models").iterdir()) == models_before
     with Store.open(state_copy) as store:
@@ -353,7 +355,7 @@ def test_a_fault_mid_run_leaves_no_output_and_the_next_run_succeeds(
         assert last["status"] == "failed" and "injected report failure" in last["error"]
         assert len(store.models_frame()) == len(set(p.split(".")[0] for p in models_before))
 
-    monkeypatch.setattr(nightly, "_load_report_writer", _no_report)
+    monkeypatch.setattr(stages, "load_report_writer", _no_report)
     summary = run_nightly(
         logs=season.logs,
         date=day,
@@ -366,68 +368,66 @@ def test_a_fault_mid_run_leaves_no_output_and_the_next_run_succeeds(
     assert summary.window["days"] == 3 and not summary.model["retrained"]
 
 
-def _write_lock(state: Path, pid: int, host: str, started: dt.datetime) -> Path:
-    state.mkdir(parents=True, exist_ok=True)
-    path = state / LOCK_NAME
-    payload = {"pid": pid, "host": host, "started_at": started.isoformat()}
-    path.write_text(json.dumps(payload))
-    return path
-
-
 def test_a_held_lock_exits_2_naming_the_holder(season: Season, tmp_path: Path) -> None:
     state = tmp_path / "state"
-    now = dt.datetime.now(dt.UTC)
-    lock = _write_lock(state, os.getpid(), socket.gethostname(), now)
-    before = lock.read_text()
-    args = ["nightly", "--logs", str(season.logs), "--date", "2026-11-08"]
-    result = CliRunner().invoke(app, [*args, "--state", str(state)])
+    state.mkdir()
+    with RunLock(state / LOCK_NAME, hung_after_s=3600):  # another run, holding the lock
+        args = ["nightly", "--logs", str(season.logs), "--date", "2026-11-08"]
+        result = CliRunner().invoke(app, [*args, "--state", str(state)])
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and f"pid {os.getpid()}" in lines[0] and "holds the lock" in lines[0]
-    assert lock.read_text() == before  # not ours: left alone
     assert not (state / "state.sqlite").exists()  # a refused run is not a run
 
 
-def test_a_stale_lock_is_taken_over(season: Season, state_copy: Path) -> None:
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    _write_lock(state_copy, dead.pid, socket.gethostname(), dt.datetime.now(dt.UTC))
+def test_a_lock_left_by_a_killed_run_does_not_block(season: Season, state_copy: Path) -> None:
+    """flock dies with its holder: the file a `kill -9`ed run left is no lock at all."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(state_copy / LOCK_NAME)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
     args = ["nightly", "--logs", str(season.logs), "--date", "2026-11-10"]
+    held = CliRunner().invoke(app, [*args, "--state", str(state_copy), "-q"])
+    assert held.exit_code == 2 and f"pid {holder.pid}" in held.stderr
+    holder.kill()
+    holder.wait()
+    assert json.loads((state_copy / LOCK_NAME).read_text())["pid"] == holder.pid  # left behind
     result = CliRunner().invoke(app, [*args, "--state", str(state_copy), "--log-json"])
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.stderr.strip().splitlines()]
-    warnings = [r for r in records if r["level"] == "warning"]
-    assert any("took over stale lock" in w["message"] for w in warnings)
-    stages = [r["stage"] for r in records if r["level"] == "info"]
-    assert stages[0] == "lock" and stages[-1] == "done" and "ingest" in stages
-    assert not (state_copy / LOCK_NAME).exists()
+    stages_run = [r["stage"] for r in records if r["level"] == "info"]
+    assert stages_run[0] == "lock" and stages_run[-1] == "done" and "ingest" in stages_run
+    assert (state_copy / LOCK_NAME).read_text() == ""  # released: nobody holds it
 
 
-def test_lock_staleness_rules(tmp_path: Path) -> None:
+_HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from detector.nightly import RunLock
+lock = RunLock(Path(sys.argv[1]), hung_after_s=3600)
+lock.acquire()
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_lock_held_past_the_timeout_is_reported_as_hung_never_taken(tmp_path: Path) -> None:
     now = dt.datetime(2026, 11, 8, 2, 15, tzinfo=dt.UTC)
-    warnings: list[str] = []
-
-    def lock() -> RunLock:
-        return RunLock(
-            tmp_path / LOCK_NAME, timeout_s=6 * 3600, now=lambda: now, warn=warnings.append
-        )
-
-    # another host, one hour old: may still be running
-    _write_lock(tmp_path, 4242, "elsewhere", now - dt.timedelta(hours=1))
-    with pytest.raises(LockHeldError, match="pid 4242 on elsewhere"):
-        lock().acquire()
-    # another host, seven hours old: past the timeout
-    _write_lock(tmp_path, 4242, "elsewhere", now - dt.timedelta(hours=7))
-    taken = lock()
-    taken.acquire()
-    assert "lock timeout" in warnings[-1]
-    assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == os.getpid()
-    taken.release()
-    assert not (tmp_path / LOCK_NAME).exists()
-    # a fresh unreadable lock (a run between create and write) is respected
-    (tmp_path / LOCK_NAME).write_text("")
-    with pytest.raises(LockHeldError, match="unreadable"):
-        lock().acquire()
+    path = tmp_path / LOCK_NAME
+    old = RunLock(path, hung_after_s=6 * 3600, now=lambda: now - dt.timedelta(hours=7))
+    old.acquire()
+    try:
+        with pytest.raises(LockHeldError, match=r"7\.0 h, longer than the 6 h.*probably hung"):
+            RunLock(path, hung_after_s=6 * 3600, now=lambda: now).acquire()
+        with pytest.raises(LockHeldError, match="wait for it"):
+            RunLock(path, hung_after_s=8 * 3600, now=lambda: now).acquire()
+    finally:
+        old.release()
+    with RunLock(path, hung_after_s=6 * 3600, now=lambda: now):
+        assert json.loads(path.read_text())["pid"] == os.getpid()
+    assert path.read_text() == ""
 
 
 @pytest.fixture
@@ -588,12 +588,12 @@ def test_validate_options_refuses_non_finite_numbers(season: Season, tmp_path: P
         "alert_budget": None,
         "lock_timeout_hours": 6.0,
     }
-    nightly.validate_options(**good)  # type: ignore[arg-type]
+    NightlyOptions(**good).validate()  # type: ignore[arg-type]
     for key, value in (("psi_threshold", float("nan")), ("lock_timeout_hours", float("inf"))):
         with pytest.raises(UserError, match=key.split("_")[0]):
-            nightly.validate_options(**{**good, key: value})  # type: ignore[arg-type]
+            NightlyOptions(**{**good, key: value}).validate()  # type: ignore[arg-type]
     with pytest.raises(UserError, match="--logs"):
-        nightly.validate_options(**{**good, "logs": tmp_path / "nope"})  # type: ignore[arg-type]
+        NightlyOptions(**{**good, "logs": tmp_path / "nope"}).validate()  # type: ignore[arg-type]
 
 
 def test_a_state_path_that_is_a_file_is_bad_input(season: Season, tmp_path: Path) -> None:
@@ -616,10 +616,10 @@ def test_a_long_window_names_its_missing_days_in_a_short_line(
 
 def test_missing_day_ranges_are_bounded() -> None:
     days = [dt.date(2026, 1, 1) + dt.timedelta(days=2 * i) for i in range(100)]
-    text = nightly._day_ranges(days)
+    text = day_ranges(days)
     assert text.startswith("date=2026-01-01, date=2026-01-03,") and "and 95 more day(s)" in text
     pair = "date=2026-11-07..2026-11-08 (2 days), date=2026-11-10"
-    assert nightly._day_ranges([D7, D8, D10]) == pair
+    assert day_ranges([D7, D8, D10]) == pair
 
 
 def test_an_unrecorded_failure_does_not_claim_to_be_recorded(
@@ -640,7 +640,7 @@ def test_an_unrecorded_failure_does_not_claim_to_be_recorded(
         raise RuntimeError("injected report failure")
 
     monkeypatch.undo()
-    monkeypatch.setattr(nightly, "_load_report_writer", lambda: broken_report)
+    monkeypatch.setattr(stages, "load_report_writer", lambda: broken_report)
     result = CliRunner().invoke(app, [*args, "--state", str(state_copy), "-q"])
     assert result.exit_code == 3 and "recorded as failed (run " in result.stderr
 
@@ -661,7 +661,7 @@ def test_a_registered_model_whose_file_changed_is_not_used(
     with conn:
         conn.execute("UPDATE models SET digest = ? WHERE version = ?", ("0" * 64, version))
     conn.close()
-    assert nightly.registry_mismatch(bundle, replace(record, digest="0" * 64)) is not None
+    assert registry_mismatch(bundle, replace(record, digest="0" * 64)) is not None
     summary = run_nightly(
         logs=season.logs, date=D10, state=state_copy, psi_threshold=1e9, quiet=True
     )

@@ -38,12 +38,14 @@ NIGHTLY_HELP = (
     "Score the --window-days days ending on --date from the log under --logs; write "
     "STATE/runs/DATE/ and alert only on what is new.\n\n"
     "Outputs, published all at once: scores.csv (+ sidecars), alerts.jsonl, report.html, "
-    "quarantine.csv, summary.json. One log line per stage on stderr (JSON with --log-json). "
+    "quarantine.csv, summary.json. One log line per stage on stderr: JSON objects when stderr "
+    "is not a terminal or with --log-json, key=value text at a terminal. "
     "Re-running a date reuses the model that scored it: same scores.csv, no alert twice.\n\n"
     "\b\n"
     "Exit codes:\n"
     f"  {EXIT_OK}  ok\n"
-    f"  {EXIT_BAD_INPUT}  bad input: missing day partition, unreadable log, bad date/option\n"
+    f"  {EXIT_BAD_INPUT}  bad input: missing day partition, unreadable log, bad date/option, "
+    "unusable state dir\n"
     f"  {EXIT_LOCKED}  another run holds STATE/nightly.lock\n"
     f"  {EXIT_INTERNAL}  internal error (the line says whether the run was recorded as failed; "
     "DETECTOR_DEBUG=1: traceback)\n\n"
@@ -155,11 +157,16 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--lock-timeout",
                 min=0.0,
-                help="Hours after which another run's lock counts as stale and is taken over.",
+                help="Hours after which a run still holding the lock is reported as probably "
+                "hung (it is never taken over; the lock is freed when its process exits).",
             ),
         ] = DEFAULT.lock_timeout_hours,
         log_json: Annotated[
-            bool, typer.Option("--log-json", help="Log lines on stderr as JSON objects.")
+            bool,
+            typer.Option(
+                "--log-json",
+                help="Log lines and the error line as JSON objects, even at a terminal.",
+            ),
         ] = False,
         quiet: QuietOpt = False,
         engine: EngineOpt = EngineName.local,
@@ -185,7 +192,7 @@ def register(app: typer.Typer) -> None:
                 psi_threshold=psi_threshold,
                 force_retrain=force_retrain,
                 alert_budget=alert_budget,
-                log_json=log_json,
+                log_json=True if log_json else None,
                 quiet=quiet,
                 lock_timeout_hours=lock_timeout,
                 engine=engine_name,
