@@ -486,6 +486,9 @@ def link_accounts(
     declared = _declared_org(table, label, n_comp, clustered)
     out = pd.DataFrame(feats, index=index)
     _neutralise(out, declared, window_hours)
+    # a declared organisation is one customer, not a campaign: no cluster, no case
+    cluster_of = np.where(declared, "", cluster_of)
+    clustered = clustered & ~declared
     membership = pd.Series(cluster_of, index=index, name=S.CLUSTER_ID)
 
     # the cluster table: members and the evidence that linked them
@@ -520,7 +523,8 @@ def _declared_org(
 
     Declared structure explains shared infrastructure: a company's prod, staging and
     team keys share a card and a server pool *because* they are one customer. Such a
-    cluster is scored on what each member does, not on being a cluster. Shared
+    cluster is not a campaign: its members get the cluster features of unlinked
+    accounts and no cluster id (so no case), and are scored on what each one does. Shared
     infrastructure across *different* orgs (or undeclared accounts) stays evidence.
     """
     if table is None or S.ORG_ID not in table.columns or not clustered.any():

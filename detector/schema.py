@@ -109,7 +109,9 @@ FLAGGED: Final = "flagged"
 CLUSTER_ID: Final = "cluster_id"
 REASONS: Final = "reasons"
 SCORE_COLUMNS: Final[tuple[str, ...]] = (ACCOUNT_ID, SCORE, RANK, FLAGGED, CLUSTER_ID, REASONS)
-# extra columns the project writes after the contract's six
+# extra columns the project writes after the contract's six: the case first
+CASE_ID: Final = "case_id"
+CASE_SCORE: Final = "case_score"
 BAND: Final = "band"
 SUPPRESSED: Final = "suppressed"
 REASONS_SEPARATOR: Final = "; "

@@ -163,9 +163,11 @@ def test_hydra_is_one_cluster_whatever_evidence_it_leaves(
     assert (feats["cluster_size"] == size).all()
     assert (feats["cluster_new_member_share"] == 1.0).all()
     assert (feats["cluster_creation_spread_hours"] <= 2.0).all()
-    # the organisation is linked (card and org), but as its own cluster
-    org_ids = set(membership.loc[sorted(org)])
-    assert len(org_ids) == 1 and "" not in org_ids and org_ids != hydra_ids
+    # the organisation shares a card and a server pool, but it declared itself one org:
+    # one customer, not a campaign -- no cluster, and the features of unlinked accounts
+    assert set(membership.loc[sorted(org)]) == {""}
+    assert (result.features.loc[sorted(org), "cluster_size"] == 1).all()
+    assert (result.features.loc[sorted(org), "cluster_requests_per_day"] == 0).all()
 
 
 def test_hydra_flagged_and_benign_org_not(tmp_path: Path) -> None:
@@ -175,7 +177,7 @@ def test_hydra_flagged_and_benign_org_not(tmp_path: Path) -> None:
     model, _, _ = train(
         log, tmp_path / "m.bundle", accounts=accounts, config=Config(topic_clusters=6)
     )
-    scored = score(log, model, accounts=accounts, budget=str(len(members)))
+    scored = score(log, model, accounts=accounts, budget="1")  # one case
     table = scored.scores.set_index(S.ACCOUNT_ID)
     k = len(members)
     top = set(table.index[table[S.RANK] <= k])
@@ -183,16 +185,20 @@ def test_hydra_flagged_and_benign_org_not(tmp_path: Path) -> None:
     assert not table.loc[sorted(org), S.FLAGGED].any()
     flagged_member = table.loc[sorted(members)]
     assert flagged_member[S.CLUSTER_ID].nunique() == 1
+    # the campaign is the case: the budget of one case flags every member, and no one else
+    assert flagged_member[S.FLAGGED].all() and table[S.FLAGGED].sum() == k
+    assert (flagged_member[S.CASE_ID] == flagged_member[S.CLUSTER_ID]).all()
+    assert set(flagged_member[S.BAND]) <= {"high", "critical"}
     lead = flagged_member.loc[flagged_member[S.FLAGGED], S.REASONS].iloc[0]
     assert lead.startswith(f"one of {k} linked accounts in cluster ")
 
 
 def test_linking_does_not_compare_all_pairs(tmp_path: Path) -> None:
     """A benign population with no shared evidence forms no clusters (no chance linking)."""
-    log, accounts, _, org = population(
+    log, accounts, _, _ = population(
         tmp_path, hydra=0, shared_card=False, shared_net=False, benign=300
     )
     result = build_features(log, accounts=accounts, config=Config(topic_clusters=6))
     membership = result.extras["clusters"].membership
     clustered = set(membership[membership != ""].index)
-    assert clustered == org
+    assert clustered == set()  # the one shared card belongs to a declared organisation

@@ -1,0 +1,86 @@
+"""Cases: the unit of alerting is a campaign, not an account.
+
+Extraction runs as campaigns: one operator spreads a job over many light accounts, and
+alerting them one account at a time spends the alert budget on the first few members
+while the rest never surface. A **case** is a coordination cluster (see
+:mod:`detector.coordination`), or a single unlinked account.
+
+* **Case score** -- the highest member score. Every member of a cluster carries the
+  cluster's features (size, combined volume, shared templates, synchrony), so members
+  of a campaign score alike and the maximum is robust; a case is as suspicious as the
+  strongest evidence any of its members shows, and an analyst reviewing it sees that
+  member first. (A mean would let a campaign hide its loud member among quiet ones.)
+* **Flags** -- a case is flagged when its score reaches the threshold, and then every
+  member is flagged. An alert budget counts *cases*: ``--alert-budget 2%`` flags at
+  most 2% of the cases, so a 300-account hydra costs one slot, not 300.
+* **Bands agree with the decision** (relative to the threshold ``t``, on the case
+  score): ``critical`` -- flagged and at least halfway from ``t`` to 100; ``high`` --
+  flagged, or within :data:`HIGH_MARGIN` points under ``t``; ``medium`` -- within
+  :data:`MEDIUM_MARGIN` points under ``t``; ``low`` otherwise. A flagged case is never
+  below ``high`` and an unflagged one is never ``critical``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from detector import schema as S
+from detector.model import threshold_for_budget
+
+__all__ = ["HIGH_MARGIN", "MEDIUM_MARGIN", "SINGLE_PREFIX", "assign_cases", "case_band"]
+
+SINGLE_PREFIX: Final = "acct:"
+"""A case of one unlinked account is named ``acct:<account_id>``."""
+HIGH_MARGIN: Final = 10.0
+"""Unflagged cases this close under the threshold are ``high``."""
+MEDIUM_MARGIN: Final = 25.0
+"""Unflagged cases this close under the threshold are ``medium``."""
+
+
+def case_band(case_score: np.ndarray, flagged: np.ndarray, threshold: float) -> np.ndarray:
+    """Band of each case from its score, its flag and the threshold (see module docs)."""
+    s = np.asarray(case_score, dtype=float)
+    f = np.asarray(flagged, dtype=bool)
+    t = threshold if math.isfinite(threshold) else 100.0
+    out = np.full(len(s), "low", dtype=object)
+    out[s >= t - MEDIUM_MARGIN] = "medium"
+    out[(s >= t - HIGH_MARGIN) | f] = "high"
+    out[f & (s >= t + (100.0 - t) / 2.0)] = "critical"
+    return out
+
+
+def assign_cases(
+    table: pd.DataFrame, *, threshold: float, budget: str | int | None = None
+) -> tuple[pd.DataFrame, float]:
+    """Group scored accounts into cases, flag whole cases, and band them.
+
+    Parameters
+    ----------
+    table : score table with ``account_id``, ``score`` and ``cluster_id`` (empty when
+        unlinked).
+    threshold : the alert threshold on the 0–100 score (used when ``budget`` is None).
+    budget : alert budget in *cases* (``"2%"`` of the cases, or a count); overrides
+        ``threshold``.
+
+    Returns
+    -------
+    The table with ``case_id``, ``case_score``, ``flagged`` and ``band`` set (row order
+    kept), and the threshold applied.
+    """
+    out = table.copy()
+    cluster = out[S.CLUSTER_ID].fillna("").astype(str)
+    case_id = cluster.where(cluster != "", SINGLE_PREFIX + out[S.ACCOUNT_ID].astype(str))
+    case_score = out[S.SCORE].groupby(case_id.to_numpy()).transform("max").to_numpy()
+    if budget is not None:
+        per_case = pd.Series(case_score).groupby(case_id.to_numpy()).first()
+        threshold = threshold_for_budget(per_case.to_numpy(), budget)
+    flagged = case_score >= threshold
+    out[S.CASE_ID] = case_id.to_numpy()
+    out[S.CASE_SCORE] = case_score
+    out[S.FLAGGED] = flagged
+    out[S.BAND] = case_band(case_score, flagged, threshold)
+    return out, float(threshold)
