@@ -61,7 +61,7 @@ import pyarrow.csv as pacsv
 from detector import annotate as A
 from detector import schema as S
 from detector.config import DEFAULT, Config
-from detector.coordination import bucket_evidence
+from detector.coordination import HourlyActivity, bucket_evidence
 from detector.features import Context, active_specs, compute_bucket
 from detector.features.registry import FAMILIES
 from detector.ingest import (
@@ -699,7 +699,6 @@ class _BucketPlan:
     context: Context
     feature_names: tuple[str, ...]
     coordination: bool
-    hours: int
 
 
 def _bucket_schema(feature_names: Sequence[str]) -> StructType:
@@ -771,15 +770,12 @@ def _bucket_rows(frame: pd.DataFrame, plan: _BucketPlan) -> pd.DataFrame:
         ev = bucket_evidence(ann, plan.context)
         if not np.array_equal(np.asarray(ev["accounts"], dtype=object), ids):
             raise RuntimeError(f"bucket {bucket}: evidence and features disagree on accounts")
-        hourly = np.asarray(ev["hourly"], dtype=np.float32)
-        if hourly.shape[1] != plan.hours:
-            raise RuntimeError(f"bucket {bucket}: {hourly.shape[1]} hours, expected {plan.hours}")
-        rows, hours = np.nonzero(hourly)
-        bounds = np.searchsorted(rows, np.arange(n + 1))
+        hourly: HourlyActivity = ev["hourly"]  # sorted by (row, hour)
+        bounds = np.searchsorted(hourly.row, np.arange(n + 1))
         cols["first_ts"] = np.asarray(ev["first_ts"], dtype=np.int64)
         cols["requests"] = np.asarray(ev["requests"], dtype=np.float64)
-        h_idx = hours.astype(np.int32)
-        h_val = hourly[rows, hours]
+        h_idx = hourly.hour.astype(np.int32)
+        h_val = hourly.count.astype(np.float32)
         cols["h_idx"] = [h_idx[bounds[i] : bounds[i + 1]] for i in range(n)]
         cols["h_val"] = [h_val[bounds[i] : bounds[i + 1]] for i in range(n)]
         evidence = ev["evidence"]
@@ -847,8 +843,11 @@ def _parts_from(table: pa.Table, plan: _BucketPlan) -> tuple[pd.DataFrame, list[
     lengths = pc.list_value_length(acc.column("h_idx")).to_numpy(zero_copy_only=False)
     flat_idx = pc.list_flatten(acc.column("h_idx")).to_numpy(zero_copy_only=False)
     flat_val = pc.list_flatten(acc.column("h_val")).to_numpy(zero_copy_only=False)
-    hourly = np.zeros((n, plan.hours), dtype=np.float32)
-    hourly[np.repeat(np.arange(n), lengths), flat_idx.astype(np.int64)] = flat_val
+    hourly = HourlyActivity(
+        np.repeat(np.arange(n, dtype=np.int64), lengths),
+        flat_idx.astype(np.int64),
+        flat_val.astype(np.float64),
+    )
     evt = table.filter(pa.array(row == 1))
     ev = evt.select([S.ACCOUNT_ID, "_pos", "ev_key", "ev_rows", "ev_share", "ev_kind"]).to_pandas()
     ev = ev.sort_values([S.ACCOUNT_ID, "_pos"], kind="stable")
@@ -1085,7 +1084,6 @@ def build_features_spark(
             context=context,
             feature_names=names,
             coordination=coordination,
-            hours=int((t_max - t_min) // 3600) + 1,
         )
         bucketed = kept.select(
             F.pmod(F.xxhash64(S.ACCOUNT_ID), F.lit(n_buckets)).cast("int").alias("_bucket"),
