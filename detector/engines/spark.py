@@ -56,7 +56,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from detector import annotate as A
 from detector import schema as S
@@ -66,19 +65,26 @@ from detector.features import Context, active_specs, compute_bucket
 from detector.features.registry import FAMILIES
 from detector.ingest import (
     MAX_FIRST_REASONS,
+    UTF8_BOM,
     IngestError,
     IngestReport,
     LogFile,
     QuarantineWriter,
-    _arrow_types,
-    _check_header,
-    _one_line,
-    _parse_json_lines,
-    discover,
+    RawChunk,
+    TimeBounds,
+    arrow_types,
+    cell_text,
+    check_header,
+    csv_header,
     finalize_dtypes,
     iter_clean,
+    list_log,
     open_parquet,
+    parse_json_lines,
     read_accounts,
+    screen,
+    strip_lines,
+    time_bounds,
     validate_frame,
 )
 from detector.pipeline import (
@@ -361,9 +367,8 @@ class _Plan:
 
     paths: dict[str, int]
     """Normalised local path → file index (discovery order)."""
-    unpartitioned: frozenset[int]
-    start: dt.date | None
-    end: dt.date | None
+    bounds: dict[int, TimeBounds]
+    """File index → the instants its rows may carry (window, partition day)."""
     config: Config
     topic_model: TopicModel | None
     out_schema: pa.Schema
@@ -399,18 +404,7 @@ def _parquet_layout(f: LogFile) -> tuple[tuple[str, ...], tuple[tuple[str, str],
 
 def _csv_header(f: LogFile) -> tuple[str, ...]:
     """The header names of a CSV file, read the way the local reader reads them."""
-    try:
-        stream = pa.input_stream(str(f.path), compression="gzip" if f.gzipped else None)
-        try:
-            names = pacsv.open_csv(
-                stream, read_options=pacsv.ReadOptions(block_size=1 << 22)
-            ).schema.names
-        finally:
-            stream.close()
-    except Exception as exc:
-        raise IngestError(f"{f.path}: cannot read CSV ({_one_line(exc)})") from None
-    _check_header(f, names)
-    return tuple(names)
+    return tuple(csv_header(f))
 
 
 def _plan_groups(files: Sequence[LogFile]) -> tuple[list[_Group], dict[int, int]]:
@@ -518,7 +512,7 @@ def _parquet_raw(part: pa.RecordBatch, group: _Group) -> pd.DataFrame:
                 col = col.cast(_arrow_type_from_text(want, col.type))
         arrays.append(col)
         names.append(name)
-    return pa.Table.from_arrays(arrays, names=names).to_pandas(types_mapper=_arrow_types)
+    return pa.Table.from_arrays(arrays, names=names).to_pandas(types_mapper=arrow_types)
 
 
 @functools.cache
@@ -561,43 +555,36 @@ def _csv_raw(part: pa.RecordBatch, group: _Group) -> pd.DataFrame:
     """The raw frame the local CSV reader would make: strings, empty fields as ''."""
     arrays = [pc.fill_null(part.column(part.schema.get_field_index(c)), "") for c in group.columns]
     return pa.Table.from_arrays(arrays, names=list(group.columns)).to_pandas(
-        types_mapper=_arrow_types
+        types_mapper=arrow_types
     )
 
 
-def _jsonl_raw(part: pa.RecordBatch, first_line: bool) -> tuple[pd.DataFrame, np.ndarray]:
-    """Parse JSON lines with the project's parser; returns the frame and the kept-line mask
+def _jsonl_raw(part: pa.RecordBatch, first_line: bool) -> tuple[RawChunk, np.ndarray]:
+    """Parse JSON lines with the project's parser; returns the chunk and the kept-line mask
     (blank lines are not rows, as in the local reader)."""
     values = part.column(part.schema.get_field_index("value")).to_pylist()
-    lines = [b.decode("utf-8", errors="replace") if b is not None else "" for b in values]
-    if first_line and lines and lines[0].startswith("\ufeff"):
-        lines[0] = lines[0][1:]  # the local reader opens files as utf-8-sig
-    keep = np.fromiter((bool(ln.strip()) for ln in lines), dtype=bool, count=len(lines))
-    kept = [ln + "\n" for ln, k in zip(lines, keep, strict=True) if k]
-    frame = _parse_json_lines(kept) if kept else pd.DataFrame(index=pd.RangeIndex(0))
-    return frame, keep
+    lines = [b if b is not None else b"" for b in values]
+    if first_line and lines and lines[0].startswith(UTF8_BOM):
+        lines[0] = lines[0][len(UTF8_BOM) :]  # as the local reader does
+    stripped = strip_lines(lines)
+    keep = np.fromiter(map(bool, stripped), dtype=bool, count=len(stripped))
+    rows = [line for line in stripped if line]
+    if not rows:
+        return RawChunk(pd.DataFrame(index=pd.RangeIndex(0)), np.empty(0, dtype=object)), keep
+    return parse_json_lines(rows), keep
 
 
 def _stage_rows(
-    raw: pd.DataFrame, f: int, b: np.ndarray, m: np.ndarray, plan: _Plan
+    chunk: RawChunk, f: int, b: np.ndarray, m: np.ndarray, plan: _Plan
 ) -> Iterator[pa.RecordBatch]:
     """Validate, quarantine and annotate one file's slice of a batch (as ``iter_clean``
     and the local pass 1 do per chunk)."""
-    raw = raw.reset_index(drop=True)
+    raw = chunk.frame.reset_index(drop=True)
     schema = plan.out_schema
     n = len(raw)
-    checked = validate_frame(raw)
-    bad = checked.reason != ""
-    clean = checked.clean
-    outside = np.zeros(n, dtype=bool)
-    if f in plan.unpartitioned and (plan.start is not None or plan.end is not None):
-        ts = clean[S.TIMESTAMP]
-        if plan.start is not None:
-            lo = pd.Timestamp(plan.start, tz="UTC")
-            outside |= ~bad & (ts < lo).fillna(False).to_numpy()
-        if plan.end is not None:
-            hi = pd.Timestamp(plan.end, tz="UTC") + pd.Timedelta(days=1)
-            outside |= ~bad & (ts >= hi).fillna(False).to_numpy()
+    screened = screen(RawChunk(raw, chunk.reason, chunk.names), plan.bounds[f])
+    bad = screened.reason != ""
+    clean, outside = screened.clean, screened.outside
     seen = [c for c in raw.columns if c in S.ALL_COLUMNS]
     yield _batch(
         schema,
@@ -606,7 +593,7 @@ def _stage_rows(
             "_state": [STATE_META],
             "_f": [f],
             "_b": [int(b[0]) if n else 0],
-            "_m": [len(raw.columns)],
+            "_m": [len(chunk.names)],
             "_reason": [",".join(seen)],
             "_n": [n],
             "_o": [int(outside.sum())],
@@ -614,17 +601,17 @@ def _stage_rows(
     )
     if bad.any():
         k = int(bad.sum())
-        text = raw[bad].reindex(columns=list(S.ALL_COLUMNS)).astype(object)
-        text = text.where(text.notna(), "").astype(str)
+        rows = raw[bad]
         cols: dict[str, Any] = {
             "_state": np.full(k, STATE_QUARANTINED, dtype=np.int8),
             "_f": np.full(k, f, dtype=np.int32),
             "_b": b[bad],
             "_m": m[bad],
-            "_reason": checked.reason[bad].astype(str),
+            "_reason": screened.reason[bad].astype(str),
         }
-        for c in S.ALL_COLUMNS:
-            cols[f"q_{c}"] = text[c].to_numpy(dtype=object)
+        for c in S.ALL_COLUMNS:  # as text, as the quarantine writer renders it
+            values = rows[c].to_numpy(dtype=object) if c in rows.columns else [None] * k
+            cols[f"q_{c}"] = np.array([cell_text(v) for v in values], dtype=object)
         yield _batch(schema, k, cols)
     good = ~bad & ~outside
     if good.any():
@@ -666,16 +653,17 @@ def _stage_partition(
             part = batch.slice(lo, hi - lo)
             pb, pm = b[lo:hi], m[lo:hi]
             if group.fmt == "parquet":
-                raw = _parquet_raw(part, group)
+                chunk = RawChunk.parsed(_parquet_raw(part, group))
             elif group.fmt == "csv":
-                raw = _csv_raw(part, group)
+                chunk = RawChunk.parsed(_csv_raw(part, group))
+                chunk.names = frozenset(group.header)
             else:
                 first = pb[0] == 0 and f not in started
                 if pb[0] == 0:
                     started.add(f)
-                raw, keep = _jsonl_raw(part, first)
+                chunk, keep = _jsonl_raw(part, first)
                 pb, pm = pb[keep], pm[keep]
-            yield from _stage_rows(raw, f, pb, pm, plan)
+            yield from _stage_rows(chunk, f, pb, pm, plan)
 
 
 def _stage_task(
@@ -933,8 +921,11 @@ def build_features_spark(
     clock = time.perf_counter()
     table = read_accounts(accounts) if isinstance(accounts, (str, Path)) else accounts
     report = IngestReport()
-    files, report.pruned_files = discover(log, start=start, end=end)
+    listing = list_log(log, start=start, end=end)
+    files = listing.files
     report.files = [str(f.path) for f in files]
+    report.pruned_files, report.ignored_files = listing.pruned, listing.ignored
+    report.empty_files = listing.empty
     groups, parquet_rows = _plan_groups(files)
     if topic_model is None and fit_topics:
         topic_model = _fit_topics_like_local(log, start, end, config)
@@ -947,9 +938,7 @@ def build_features_spark(
     stage_schema = _stage_schema()
     plan = _Plan(
         paths={_norm_path(str(f.path.resolve())): i for i, f in enumerate(files)},
-        unpartitioned=frozenset(i for i, f in enumerate(files) if f.partition is None),
-        start=start,
-        end=end,
+        bounds={i: time_bounds(f, start, end, config) for i, f in enumerate(files)},
         config=config,
         topic_model=topic_model,
         out_schema=_arrow_schema(spark, stage_schema),
@@ -1144,7 +1133,7 @@ def _reconcile(
         if files[i].fmt == "jsonl":
             any_columns = bool(meta.loc[meta["_f"] == i, "ncols"].max())
             if any_columns:
-                _check_header(files[i], sorted(cols))
+                check_header(files[i], sorted(cols))
     for i, expected in parquet_rows.items():
         if rows_by_file.get(i, 0) != expected:
             raise RuntimeError(
