@@ -402,6 +402,21 @@ def test_a_ragged_csv_row_is_quarantined_not_the_file(tmp_path: Path, gz: bool) 
     assert sorted(quarantine(qpath)[S.REQUEST_ID]) == ["r1", "r3"]
 
 
+def test_a_ragged_record_of_invalid_utf8_is_quarantined(tmp_path: Path) -> None:
+    """Both defects in one record (pyarrow alone would fail the file on it)."""
+    header = ",".join(row(0)).encode()
+    lines = [",".join(str(v) for v in row(i).values()).encode() for i in range(4)]
+    lines[1] = lines[1].replace(b"acct-1", b"acct-\xe9") + b",extra"
+    lines[2] = lines[2].replace(b"acct-2", b"acct-\xe9")
+    path = tmp_path / "l.csv"
+    path.write_bytes(b"\n".join([header, *lines]) + b"\n\n")
+    qpath = tmp_path / "q.csv"
+    out, report = read_log(path, quarantine_path=qpath)
+    assert out[S.REQUEST_ID].tolist() == ["r0", "r3"]
+    assert dict(report.reasons) == {"wrong number of CSV fields": 1, INVALID_UTF8: 1}
+    assert quarantine(qpath)[S.ACCOUNT_ID].tolist() == ["acct-\ufffd", "acct-\ufffd"]
+
+
 @pytest.mark.parametrize("chunk_rows", [1, 2, 100])
 def test_numeric_account_ids_are_exact_whatever_the_chunk(tmp_path: Path, chunk_rows: int) -> None:
     lines: list[str | bytes | dict[str, object]] = [

@@ -294,6 +294,8 @@ def _spark_type(dtype: str) -> DataType:
 
 STATE_KEPT, STATE_QUARANTINED, STATE_META = 0, 1, 2
 _MODEL = "_model"
+_CORRUPT = "_corrupt_record"
+"""Spark's column for the text of a CSV record it could not fit to the header."""
 _ORDER = ("_f", "_b", "_m")
 """A row's position: file index (discovery order), split start byte, row id in the task."""
 
@@ -451,7 +453,12 @@ def _read_group(spark: SparkSession, group: _Group) -> DataFrame:
     if group.fmt == "parquet":
         df = reader.parquet(*group.uris).select(*group.columns)
     elif group.fmt == "csv":
-        schema = T.StructType([T.StructField(n, T.StringType(), True) for n in group.header])
+        schema = T.StructType(
+            [
+                *(T.StructField(n, T.StringType(), True) for n in group.header),
+                T.StructField(_CORRUPT, T.StringType(), True),
+            ]
+        )
         df = (
             reader.schema(schema)
             .options(
@@ -459,11 +466,14 @@ def _read_group(spark: SparkSession, group: _Group) -> DataFrame:
                 multiLine="true",  # quoted newlines, as the local reader allows
                 quote='"',
                 escape='"',  # RFC 4180 doubled quotes, not backslashes
-                mode="FAILFAST",
+                # a record with the wrong number of fields is kept, its text in _CORRUPT,
+                # and quarantined by the task like the local reader does
+                mode="PERMISSIVE",
+                columnNameOfCorruptRecord=_CORRUPT,
                 enforceSchema="true",
             )
             .csv(list(group.uris))
-            .select(*group.columns)
+            .select(*group.columns, _CORRUPT)
         )
     else:
         # lines as bytes: decoded in the task like the local reader (UTF-8, bad bytes
@@ -551,12 +561,27 @@ def _arrow_type_from_text(text: str, fallback: pa.DataType) -> pa.DataType:
     return parsed if parsed is not None else fallback
 
 
-def _csv_raw(part: pa.RecordBatch, group: _Group) -> pd.DataFrame:
-    """The raw frame the local CSV reader would make: strings, empty fields as ''."""
+def _csv_raw(part: pa.RecordBatch, group: _Group) -> RawChunk:
+    """The raw chunk the local CSV reader would make: strings, empty fields as '', a
+    ragged record with its reason. Spark's CSV source decodes invalid UTF-8 to U+FFFD
+    without a word, so a cell holding U+FFFD is taken as invalid UTF-8 (stricter than
+    the local reader for text that holds a genuine U+FFFD)."""
     arrays = [pc.fill_null(part.column(part.schema.get_field_index(c)), "") for c in group.columns]
-    return pa.Table.from_arrays(arrays, names=list(group.columns)).to_pandas(
+    frame = pa.Table.from_arrays(arrays, names=list(group.columns)).to_pandas(
         types_mapper=arrow_types
     )
+    ragged = pc.is_valid(part.column(part.schema.get_field_index(_CORRUPT)))
+    replaced = np.zeros(part.num_rows, dtype=bool)
+    for array in arrays:
+        replaced |= pc.fill_null(pc.match_substring(array, "\ufffd"), False).to_numpy(
+            zero_copy_only=False
+        )
+    reason = np.where(
+        ragged.to_numpy(zero_copy_only=False),
+        S.REASON_FIELD_COUNT,
+        np.where(replaced, S.REASON_INVALID_UTF8, ""),
+    ).astype(object)
+    return RawChunk(frame, reason, frozenset(group.header))
 
 
 def _jsonl_raw(part: pa.RecordBatch, first_line: bool) -> tuple[RawChunk, np.ndarray]:
@@ -655,8 +680,7 @@ def _stage_partition(
             if group.fmt == "parquet":
                 chunk = RawChunk.parsed(_parquet_raw(part, group))
             elif group.fmt == "csv":
-                chunk = RawChunk.parsed(_csv_raw(part, group))
-                chunk.names = frozenset(group.header)
+                chunk = _csv_raw(part, group)
             else:
                 first = pb[0] == 0 and f not in started
                 if pb[0] == 0:

@@ -30,7 +30,8 @@ A file that cannot be read at all is an :class:`IngestError` (one line, naming t
 file), never a silent gap: see :mod:`detector.ingest.discover` and
 :mod:`detector.ingest.readers`.
 
-Modules: ``discover`` (which files), ``readers`` and ``jsonl`` (bytes → raw rows),
+Modules: ``discover`` (which files), ``readers``, ``jsonl`` and ``csvlog`` (bytes →
+raw rows),
 ``validate`` (contract rules), ``window`` (partition and window checks), ``stream``
 (dedupe and the streaming read), ``quarantine`` (the quarantine file), ``report``
 (the counts), ``tables`` (account table, labels).
@@ -38,11 +39,12 @@ Modules: ``discover`` (which files), ``readers`` and ``jsonl`` (bytes → raw ro
 
 from __future__ import annotations
 
+from detector.ingest.csvlog import csv_header
 from detector.ingest.discover import FORMATS, Listing, LogFile, discover, list_log
 from detector.ingest.jsonl import UTF8_BOM, parse_json_lines, strip_lines
 from detector.ingest.quarantine import QuarantineWriter, cell_text
 from detector.ingest.raw import RawChunk, arrow_types, check_header, one_line
-from detector.ingest.readers import csv_header, open_parquet, read_file
+from detector.ingest.readers import open_parquet, read_file
 from detector.ingest.report import MAX_FIRST_REASONS, IngestError, IngestReport
 from detector.ingest.stream import Deduper, Screened, iter_clean, read_log, screen
 from detector.ingest.tables import read_accounts, read_labels

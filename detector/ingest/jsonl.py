@@ -8,8 +8,9 @@ UTF-8``, ``invalid JSON line`` -- including nesting too deep to parse --, ``JSON
 is not an object``); it is never repaired (a replaced byte would alter an account
 id) and never joined with its neighbour.
 
-Each line is parsed on its own (``json.loads`` per line, in C): no parse can see
-two lines, so no row is stitched from two lines and no line yields two rows. Values
+Each line is parsed on its own (the C ``json`` decoder, line by line, checked to
+consume the whole line): no parse can see two lines, so no row is stitched from two
+lines and no line yields two rows. Values
 are kept as Python objects (``dtype=object``) so an integer stays an exact integer
 whatever else its chunk holds.
 """
@@ -18,11 +19,10 @@ from __future__ import annotations
 
 import gzip
 import json
-import operator
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
-from operator import itemgetter
+from operator import itemgetter, methodcaller
 
 import numpy as np
 import pandas as pd
@@ -35,8 +35,8 @@ from detector.ingest.report import IngestError
 JSON_WHITESPACE = b" \t\r\n"
 UTF8_BOM = b"\xef\xbb\xbf"
 _DECODER = json.JSONDecoder()
-_strip = operator.methodcaller("strip", JSON_WHITESPACE)
-_decode = operator.methodcaller("decode", "utf-8")
+_strip = methodcaller("strip", JSON_WHITESPACE)
+_decode = methodcaller("decode", "utf-8")
 
 
 def strip_lines(lines: Iterable[bytes]) -> list[bytes]:

@@ -26,7 +26,6 @@ from detector import schema as S
 
 _TRUE = frozenset({"true", "1", "t", "yes", "y"})
 _FALSE = frozenset({"false", "0", "f", "no", "n", ""})
-_TEXT = pd.ArrowDtype(pa.string())
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError)
 # the Python types a one-shot Arrow conversion may see per kind of column: Arrow would
 # also turn True into 1.0 and bytes into text, which the rules above do not allow
@@ -57,7 +56,12 @@ def _as_text_value(value: object) -> tuple[str | None, bool]:
             return str(value), False
         except ValueError:  # more digits than Python converts to text
             return None, True
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+    if (
+        value is None
+        or value is pd.NA
+        or value is pd.NaT
+        or (isinstance(value, float) and value != value)
+    ):
         return None, False
     return None, True
 
