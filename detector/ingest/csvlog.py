@@ -148,16 +148,22 @@ def _chunk(
     reason = np.full(len(frame), "", dtype=object)
     if ragged:
         extra = _records(ragged, header, cols)
-        frame = pd.concat([frame.astype(object), extra.astype(object)], ignore_index=True)
-        frame = frame.astype({c: _TEXT for c in cols})
+        frame = pd.concat([frame, extra], ignore_index=True)
         reason = np.concatenate([reason, np.full(len(extra), S.REASON_FIELD_COUNT, dtype=object)])
     return RawChunk(frame.reset_index(drop=True), reason, frozenset(header))
 
 
 def _records(rows: list[list[str]], header: list[str], cols: list[str]) -> pd.DataFrame:
     position = {name: i for i, name in enumerate(header)}
-    values = {c: [r[position[c]] if position[c] < len(r) else None for r in rows] for c in cols}
-    return pd.DataFrame(values, columns=cols, dtype=object, index=pd.RangeIndex(len(rows)))
+    return _text_frame(
+        {c: [r[position[c]] if position[c] < len(r) else None for r in rows] for c in cols}
+    )
+
+
+def _text_frame(columns: dict[str, list[str | None]]) -> pd.DataFrame:
+    """Columns of text (or None) as a frame of Arrow strings."""
+    table = pa.table({c: pa.array(v, type=pa.string()) for c, v in columns.items()})
+    return table.to_pandas(types_mapper=arrow_types)
 
 
 # --- a file with invalid UTF-8: Python's csv over surrogate-escaped text -------------------
@@ -196,11 +202,7 @@ def _read_bytes(
                 dtype=bool,
                 count=len(rows),
             )
-            frame = pd.DataFrame(
-                {c: [_shown(row[j]) for row in cells] for j, c in enumerate(cols)},
-                columns=cols,
-                index=pd.RangeIndex(len(rows)),
-            ).astype({c: _TEXT for c in cols})
+            frame = _text_frame({c: [_shown(row[j]) for row in cells] for j, c in enumerate(cols)})
             reason = np.where(
                 ragged, S.REASON_FIELD_COUNT, np.where(bad, S.REASON_INVALID_UTF8, "")
             ).astype(object)
