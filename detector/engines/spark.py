@@ -904,14 +904,21 @@ def _write_quarantine(
 ) -> str | None:
     """Quarantined rows (in file order) to the quarantine CSV, via the project's writer."""
     writer = QuarantineWriter(quarantine_path)
-    if len(rows):
-        f = rows["_f"].to_numpy()
-        cuts = [0, *(np.flatnonzero(f[1:] != f[:-1]) + 1).tolist(), len(rows)]
-        for lo, hi in itertools.pairwise(cuts):
-            part = rows.iloc[lo:hi]
-            raw = pd.DataFrame({c: part[f"q_{c}"].to_numpy(dtype=object) for c in S.ALL_COLUMNS})
-            writer.write(raw, part["_reason"].to_numpy(dtype=object), str(files[int(f[lo])].path))
-    return writer.close()
+    try:
+        if len(rows):
+            f = rows["_f"].to_numpy()
+            cuts = [0, *(np.flatnonzero(f[1:] != f[:-1]) + 1).tolist(), len(rows)]
+            for lo, hi in itertools.pairwise(cuts):
+                part = rows.iloc[lo:hi]
+                raw = pd.DataFrame(
+                    {c: part[f"q_{c}"].to_numpy(dtype=object) for c in S.ALL_COLUMNS}
+                )
+                reasons = part["_reason"].to_numpy(dtype=object)
+                writer.write(raw, reasons, str(files[int(f[lo])].path))
+        return writer.close()
+    except BaseException:  # no partial quarantine file, as in the local engine
+        writer.abort()
+        raise
 
 
 def build_features_spark(
