@@ -32,7 +32,7 @@ def print_report(report: IngestReport) -> None:
     table.add_row(
         "files",
         f"{len(report.files):,} read, {report.pruned_files:,} pruned by date, "
-        f"{report.ignored_files:,} skipped by name (_*, .*, *.crc), {report.empty_files:,} empty",
+        f"{report.ignored_files:,} skipped by name, {report.empty_files:,} empty",
     )
     table.add_row("reconciles", "yes" if report.reconciles() else "[red]NO[/red]")
     missing = report.missing_optional
