@@ -22,19 +22,18 @@ to the quarantine file with the reason. Not rows, and not in ``read``:
   partitions), so they are counted on their own and not copied to the quarantine
   file. (A partition's rows are selected by its path and held to its day instead:
   see :mod:`detector.ingest.window`);
-- blank JSON lines (only spaces, tabs, CR), as the final newline is not a row;
+- blank JSON lines (only spaces, tabs, CR) and empty CSV lines, as the final newline
+  is not a row (a line of other whitespace, U+2003 say, is a row, and quarantined);
 - files skipped by name (``_SUCCESS``, ``_temporary/``, hidden files, ``*.crc``:
   ``ignored_files``) and 0-byte files (``empty_files``).
 
 A file that cannot be read at all is an :class:`IngestError` (one line, naming the
-file), never a silent gap: see :mod:`detector.ingest.discover` and
-:mod:`detector.ingest.readers`.
+file), never a silent gap: see :mod:`detector.ingest.discover` and the readers.
 
 Modules: ``discover`` (which files), ``readers``, ``jsonl`` and ``csvlog`` (bytes →
-raw rows),
-``validate`` (contract rules), ``window`` (partition and window checks), ``stream``
-(dedupe and the streaming read), ``quarantine`` (the quarantine file), ``report``
-(the counts), ``tables`` (account table, labels).
+raw rows), ``validate`` (contract rules), ``window`` (partition and window checks),
+``stream`` (dedupe and the streaming read), ``quarantine`` (the quarantine file),
+``report`` (the counts), ``tables`` (account table, labels).
 """
 
 from __future__ import annotations
