@@ -15,6 +15,7 @@ from detector import schema as S
 from detector.config import Config
 from detector.features import SPECS, ordered_specs
 from detector.features.catalogue import catalogue_markdown
+from detector.features.timing import weekend_and_week_days
 from detector.pipeline import build_features
 from detector.topics import fit_topic_model
 
@@ -251,3 +252,15 @@ def test_benchmark_and_rubric_detectors_on_real_prompts() -> None:
         ]
     )
     assert graded[A.IS_RUBRIC].mean() >= 0.95
+
+
+def test_weekend_day_count_is_arithmetic() -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        first = int(rng.integers(-110_000, 110_000))
+        last = first + int(rng.integers(-2, 60))
+        days = np.arange(first, last + 1)
+        weekend = int(((days + 3) % 7 >= 5).sum())
+        assert weekend_and_week_days(first, last) == (weekend, len(days) - weekend)
+    # 1677 to 2262: no array of 213,000 days
+    assert sum(weekend_and_week_days(-106_000, 107_000)) == 213_001
