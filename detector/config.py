@@ -66,6 +66,8 @@ class Config:
 
     # nightly
     window_days: int = 7
+    max_window_days: int = 366
+    """Longest --window-days accepted: a year; longer is a typo, not a window."""
     retrain_days: int = 7
     psi_threshold: float = 0.25
     rise_margin: float = 15.0

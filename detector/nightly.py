@@ -2,26 +2,38 @@
 
 A scheduler runs :func:`run_nightly` (``detector nightly``) once a day. One run:
 
-1. takes ``STATE/nightly.lock`` (two runs never overlap; a stale lock is taken over);
-2. records the run as started in the store (``runs`` table);
-3. checks the window: every day partition ``date=YYYY-MM-DD`` of the N days ending on
+1. checks every option (nothing is locked, read or recorded before they pass);
+2. takes ``STATE/nightly.lock`` (two runs never overlap; a stale lock is taken over);
+3. opens the store (creating it on the very first run) and recovers what killed runs
+   left (see *Publishing*), then records the run as started (``runs`` table);
+4. checks the window: every day partition ``date=YYYY-MM-DD`` of the N days ending on
    DATE must exist under ROOT, else the run fails (exit 1) -- never a silently smaller
    window -- unless ``allow_missing``, which records the missing days;
-4. chooses the model (see *Model lifecycle*), training one if needed;
-5. scores the window with the analysts' active suppressions;
-6. selects the alerts (see *Alerts*);
-7. writes every output into ``STATE/runs/.DATE.tmp-<pid>`` and publishes the directory
-   with one ``os.replace``, then records model, scores and alerts in the store and
-   marks the run ``ok``. On any failure the temp directory is removed, the run is
-   marked ``failed`` with the error, and ``STATE/runs/DATE`` is left as it was.
+5. chooses the model (see *Model lifecycle*), training one if needed;
+6. scores the window with the analysts' active suppressions;
+7. selects the alerts (see *Alerts*);
+8. stages every output in ``STATE/runs/.DATE.run-<run_id>``, commits the night to the
+   store in one transaction, then puts the directory in place as ``STATE/runs/DATE``.
+
+Publishing
+----------
+The commit of one store transaction (model, scores, the date's alerts, the run's
+``ok``) is the publish point. Before it, a failure removes the staging directory and
+records the run as ``failed``; the store and ``STATE/runs/DATE`` are as they were.
+After it, only renames remain; if the process dies there, the next run finds the
+committed run's staging directory and puts it in place. So a night is published
+exactly once whatever the moment of a crash. :mod:`detector.faults` names the points
+at which the crash-safety tests kill the job.
 
 Model lifecycle
 ---------------
-Bundles live in ``STATE/models/`` and are registered in the store. A new model is
-trained when there is none, when the current one's training data ends more than
-``retrain_days`` before DATE, when it cannot be loaded, when the window's features
-drifted from its training population (max PSI over features > ``psi_threshold``), or
-when forced. The reason is recorded in the registry and the summary. Training leaves
+Bundles live in ``STATE/models/`` and are registered in the store (path relative to
+the state dir, payload SHA-256); a registered bundle is used only while its file's
+digest is the registered one. A new model is trained when there is none, when the
+current one's training data ends more than ``retrain_days`` before DATE, when it
+cannot be loaded or is not the registered file, when the window's features drifted
+from its training population (max PSI over features > ``psi_threshold``), or when
+forced. The reason is recorded in the registry and the summary. Training leaves
 out the accounts analysts confirmed as extraction. Next to each bundle,
 ``<version>.psi.json`` holds the training population's per-feature quantile bins, the
 reference for the drift check.
@@ -46,6 +58,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import shutil
 import socket
@@ -65,6 +78,7 @@ from detector.artifacts import BundleError, load_bundle, read_manifest
 from detector.config import DEFAULT, Config
 from detector.engines import Engine, SparkOptions
 from detector.errors import UserError
+from detector.faults import checkpoint
 from detector.ingest import IngestError, discover
 from detector.model import parse_budget
 from detector.pipeline import FeatureResult
@@ -73,12 +87,14 @@ from detector.scoring import ScoreResult, score, score_features, train, write_sc
 from detector.store import (
     ALERT_NEW,
     ALERT_RISE,
+    DB_FILENAME,
     KIND,
     RUN_FAILED,
     RUN_OK,
     VERDICT,
     ModelRecord,
     Store,
+    corrupt_store_error,
 )
 
 __all__ = [
@@ -89,12 +105,16 @@ __all__ = [
     "LockHeldError",
     "MissingPartitionError",
     "NightlySummary",
+    "PublishError",
     "RunLock",
     "check_window",
+    "failure_recorded",
     "population_stability",
     "psi_reference",
+    "registry_mismatch",
     "run_nightly",
     "select_alerts",
+    "validate_options",
 ]
 
 # --- exit codes (documented in ``detector nightly --help`` and docs/operations.md) ----
@@ -126,8 +146,6 @@ PSI_EPSILON: Final = 1e-4
 PSI_TOP: Final = 5
 UNREADABLE_LOCK_GRACE_S: Final = 60.0
 """A lock file without valid JSON (a crash between create and write) is stale after this."""
-RUN_HISTORY_SCAN: Final = 100_000
-"""Runs scanned to find the model that scored a date (a year of nightly runs is ~365)."""
 
 REPORT_UNAVAILABLE: Final = "unavailable"
 REPORT_WRITTEN: Final = "written"
@@ -499,6 +517,29 @@ class Window:
         }
 
 
+MISSING_RANGES_SHOWN: Final = 5
+"""Missing-day ranges named in a message; the rest are counted (the line stays short)."""
+
+
+def _day_ranges(days: Collection[dt.date]) -> str:
+    """``date=`` partitions as consecutive ranges, at most a few named, the rest counted."""
+    ordered = sorted(days)
+    ranges: list[tuple[dt.date, dt.date]] = []
+    for day in ordered:
+        if ranges and (day - ranges[-1][1]).days == 1:
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    parts = [
+        f"date={a}" if a == b else f"date={a}..{b} ({(b - a).days + 1} days)"
+        for a, b in ranges[:MISSING_RANGES_SHOWN]
+    ]
+    if len(ranges) > MISSING_RANGES_SHOWN:
+        rest = sum((b - a).days + 1 for a, b in ranges[MISSING_RANGES_SHOWN:])
+        parts.append(f"and {rest} more day(s)")
+    return ", ".join(parts)
+
+
 def check_window(logs: Path, day: dt.date, window_days: int) -> Window:
     """The ``window_days`` days ending on ``day`` and which have no ``date=`` partition.
 
@@ -718,29 +759,58 @@ class _Model:
         }
 
 
-def _resolve(state: Path, record: ModelRecord) -> Path | None:
-    """The bundle of a registry row: its path, else the same file name under STATE/models."""
-    for candidate in (Path(record.path), state / MODELS_DIR / Path(record.path).name):
+def _resolve(store: Store, state: Path, record: ModelRecord) -> Path | None:
+    """The bundle of a registry row: its path against the state dir, else by file name.
+
+    The fallback finds rows written before paths were stored relative to the state
+    dir (relative to whatever the working directory was) when the file is in
+    ``STATE/models``.
+    """
+    stored = store.model_path(record)
+    for candidate in (stored, state / MODELS_DIR / stored.name):
         if candidate.is_file():
             return candidate
     return None
 
 
-def _model_that_scored(store: Store, state: Path, day: dt.date) -> _Model | None:
-    """The registered model of the latest ``ok`` run of ``day``, if its file still exists."""
-    runs = store.runs_frame(limit=RUN_HISTORY_SCAN)
-    done = runs[(runs["run_date"] == day.isoformat()) & (runs["status"] == RUN_OK)]
-    done = done[done["model_version"].notna()]
-    if done.empty:
+def registry_mismatch(path: Path, record: ModelRecord) -> str | None:
+    """Why the file at ``path`` is not the registered model, or ``None`` when it is.
+
+    The registry's digest is the payload SHA-256 of the bundle it registered. The
+    file's manifest is read and verified (payload length, SHA-256, HMAC when a key is
+    set) without unpickling anything, and its payload digest must be the registered
+    one: a bundle swapped for another -- valid, but not the one that scored the
+    earlier runs -- is not used.
+    """
+    try:
+        manifest = read_manifest(path)
+    except BundleError as exc:
+        return str(exc)
+    if manifest.get("payload_sha256") != record.digest:
+        return (
+            f"{path}: payload SHA-256 {str(manifest.get('payload_sha256'))[:12]}... is not the "
+            f"registered {record.digest[:12]}... of {record.version} (the file was replaced)"
+        )
+    return None
+
+
+def _model_that_scored(store: Store, state: Path, day: dt.date, log: StageLog) -> _Model | None:
+    """The registered model of the latest ``ok`` run of ``day``, if its file is intact."""
+    latest = store.latest_ok_run(day)
+    if latest is None or latest[1] is None:
         return None
-    version = str(done.iloc[0]["model_version"])
+    version = str(latest[1])
     models = store.models_frame()
     rows = models[models["version"] == version]
     if rows.empty:
         return None
     record = ModelRecord(*rows.iloc[0][list(models.columns)].tolist())
-    path = _resolve(state, record)
+    path = _resolve(store, state, record)
     if path is None:
+        return None
+    problem = registry_mismatch(path, record)
+    if problem is not None:
+        log.warn(f"not reusing {version} for the re-run of {day}: {problem}")
         return None
     model = _from_record(
         record, path, f"re-run of {day}: reusing {version}, the model that scored it"
@@ -762,7 +832,7 @@ def _from_record(record: ModelRecord, path: Path, reason: str) -> _Model:
 
 
 def _why_retrain(
-    store: Store, state: Path, day: dt.date, retrain_days: int, force: bool
+    store: Store, state: Path, day: dt.date, retrain_days: int, force: bool, log: StageLog
 ) -> tuple[_Model | None, str]:
     """The current model to try, or ``None`` and the reason to train a new one."""
     if force:
@@ -770,9 +840,13 @@ def _why_retrain(
     current = store.current_model()
     if current is None:
         return None, "no model"
-    path = _resolve(state, current)
+    path = _resolve(store, state, current)
     if path is None:
         return None, f"model file missing: {current.path} ({current.version})"
+    problem = registry_mismatch(path, current)
+    if problem is not None:
+        log.warn(f"not using {current.version}: {problem}")
+        return None, f"model {current.version} unusable: {problem}"
     if current.window_end is None:
         return None, f"model {current.version} has no recorded training window"
     end = dt.date.fromisoformat(current.window_end)
@@ -865,67 +939,132 @@ def _load_report_writer() -> Callable[..., Any] | None:
     return write_report  # type: ignore[no-any-return]
 
 
-# --- run directory housekeeping -------------------------------------------------------
+# --- staging, publishing and recovery -------------------------------------------------
+#
+# A night is published in two phases. (1) Every output is written into a staging
+# directory ``runs/.DATE.run-<run_id>`` and synced. (2) One store transaction records the
+# model, the scores, the date's alerts and the run's ``ok``: its commit is the publish
+# point. Only then does the staging directory become ``runs/DATE`` (``os.replace``; a
+# previous ``runs/DATE`` is moved aside to ``runs/.DATE.old-<run_id>`` first and removed
+# after). A crash before the commit leaves the store as it was and a staging directory
+# the next run removes; a crash after it leaves a committed night whose directory the
+# next run puts in place. Either way the night is published exactly once.
+
+STAGING_MARK: Final = ".run-"
+ASIDE_MARK: Final = ".old-"
+LEGACY_TMP_MARK: Final = ".tmp-"
+"""Temp directories of versions before the two-phase publish: always half an output."""
 
 
-def _tmp_dir(runs: Path, day: dt.date) -> Path:
-    return runs / f".{day.isoformat()}.tmp-{os.getpid()}"
+class PublishError(RuntimeError):
+    """The night is committed in the store but its directory could not be put in place."""
 
 
-def _aside_dir(runs: Path, day: dt.date) -> Path:
-    return runs / f".{day.isoformat()}.old-{os.getpid()}"
+def _staging_dir(runs: Path, day: dt.date, run_id: int) -> Path:
+    return runs / f".{day.isoformat()}{STAGING_MARK}{run_id}"
 
 
-def _recover_leftovers(runs: Path, log: StageLog) -> None:
-    """Clean what crashed runs left (we hold the lock, so nobody else is writing here).
+def _parse_hidden(path: Path, mark: str) -> tuple[dt.date, int] | None:
+    """``(date, run id)`` of ``.DATE<mark><id>``, or ``None`` for any other name."""
+    head, sep, tail = path.name[1:].partition(mark)
+    if not sep or not tail.isdigit():
+        return None
+    try:
+        return dt.date.fromisoformat(head), int(tail)
+    except ValueError:
+        return None
 
-    A temp dir is half an output: removed. An ``old`` dir is a previous output moved
-    aside for a publish that never finished: restored if its date has no output,
-    else removed.
+
+def _sync_tree(directory: Path) -> None:
+    """fsync every file under ``directory`` and the directories themselves.
+
+    The commit says the night's outputs exist, so they must be on disk before it.
     """
-    if not runs.is_dir():
-        return
-    for path in sorted(runs.glob(".*.tmp-*")):
-        log.warn(f"removing {path}, left by a run that did not finish")
-        shutil.rmtree(path, ignore_errors=True)
-    for path in sorted(runs.glob(".*.old-*")):
-        final = runs / path.name[1:].split(".old-")[0]
-        if not final.exists():
-            log.warn(f"restoring {final} from {path}, moved aside by a run that did not finish")
-            os.replace(path, final)
-        else:
-            shutil.rmtree(path, ignore_errors=True)
+    for path in sorted(directory.rglob("*"), reverse=True):  # files before their dirs
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        elif path.is_dir():
+            fsync_dir(path)
+    fsync_dir(directory)
 
 
-@contextmanager
-def _published(tmp: Path, final: Path) -> Iterator[None]:
-    """Publish ``tmp`` as ``final`` with one ``os.replace``; undo it if the block fails.
+def _publish(staged: Path, final: Path, run_id: int) -> None:
+    """Put a committed night's staging directory in place as ``final``.
 
-    A previous ``final`` is moved aside first (a non-empty directory cannot be
-    replaced in one step) and removed only once the block -- the store writes --
-    succeeded; if it fails, the new output is removed and the old one restored.
+    Safe to repeat after a crash at any step (recovery calls it again).
     """
-    aside = _aside_dir(final.parent, dt.date.fromisoformat(final.name))
-    moved = False
+    aside = final.parent / f".{final.name}{ASIDE_MARK}{run_id}"
     if final.exists():
         os.replace(final, aside)
-        moved = True
-    try:
-        os.replace(tmp, final)
-    except BaseException:
-        if moved:
-            os.replace(aside, final)
-        raise
+        fsync_dir(final.parent)
+        checkpoint("aside")
+    os.replace(staged, final)
     fsync_dir(final.parent)
-    try:
-        yield
-    except BaseException:
-        shutil.rmtree(final, ignore_errors=True)
-        if moved:
-            os.replace(aside, final)
-        raise
-    if moved:
-        shutil.rmtree(aside, ignore_errors=True)
+    checkpoint("published")
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _recover(store: Store, state: Path, log: StageLog) -> None:
+    """Finish or undo what runs killed half-way left (we hold the lock: nobody else writes).
+
+    - a run still recorded ``running`` was killed before its commit: it is recorded
+      as ``failed``, its staging directory removed;
+    - a staging directory of a committed run (the last ``ok`` run of its date) is put
+      in place: the crash came between the commit and the rename;
+    - a previous output moved aside is removed once its date's directory is in place
+      (or restored, should its date have none);
+    - a bundle in ``models/`` the registry does not know was trained by a run that
+      never committed, and is removed (training is deterministic: it comes back if
+      needed).
+    """
+    for run_id in store.abandon_running(
+        "did not finish: killed or lost power before recording its end "
+        f"(found by the run started {_iso(_utc_now())})"
+    ):
+        log.warn(f"run {run_id} was left running by a process that died: recorded as failed")
+    runs = state / RUNS_DIR
+    if runs.is_dir():
+        for staged in sorted(runs.glob(f".*{STAGING_MARK}*")):
+            parsed = _parse_hidden(staged, STAGING_MARK)
+            if parsed is None:
+                continue
+            day, run_id = parsed
+            final = runs / day.isoformat()
+            latest = store.latest_ok_run(day)
+            if latest is not None and latest[0] == run_id:
+                log.warn(f"completing the publish of run {run_id}: {staged} -> {final}")
+                _publish(staged, final, run_id)
+            else:
+                log.warn(f"removing {staged}, staged by run {run_id} which never committed")
+                shutil.rmtree(staged, ignore_errors=True)
+        for leftover in sorted(runs.glob(f".*{LEGACY_TMP_MARK}*")):
+            log.warn(f"removing {leftover}, left by a run that did not finish")
+            shutil.rmtree(leftover, ignore_errors=True)
+        for aside in sorted(runs.glob(f".*{ASIDE_MARK}*")):
+            final = runs / aside.name[1:].split(ASIDE_MARK)[0]
+            if final.exists():
+                shutil.rmtree(aside, ignore_errors=True)
+            else:
+                log.warn(f"restoring {final} from {aside}, moved aside by an unfinished run")
+                os.replace(aside, final)
+    _discard_orphan_models(store, state / MODELS_DIR, log)
+
+
+def _discard_orphan_models(store: Store, models: Path, log: StageLog) -> None:
+    """Remove the job's bundles (and drift references) that the registry does not hold."""
+    if not models.is_dir():
+        return
+    known = set(store.models_frame()["version"])
+    for bundle in sorted(models.glob(f"{MODEL_NAME}-*.bundle")):
+        version = bundle.name.removesuffix(".bundle")
+        if version not in known:
+            log.warn(f"removing {bundle}: trained by a run that never committed")
+            bundle.unlink(missing_ok=True)
+            _psi_path(bundle).unlink(missing_ok=True)
 
 
 # --- the run --------------------------------------------------------------------------
@@ -969,6 +1108,7 @@ def _score_window(
         timer.add("ingest", 0.0)
         timer.add("features", 0.0)
         timer.add("score", time.perf_counter() - start)
+        _check_loaded(scored, model)
         return scored
     scored = score(
         logs,
@@ -990,7 +1130,81 @@ def _score_window(
     timer.add("ingest", ingest_end - start)
     timer.add("features", features_end - ingest_end)
     timer.add("score", end - features_end)
+    _check_loaded(scored, model)
     return scored
+
+
+def _check_loaded(scored: ScoreResult, model: _Model) -> None:
+    """The bundle that scored is the registered one (its file may change between reads)."""
+    loaded = scored.bundle.manifest.get("payload_sha256")
+    if model.digest and loaded != model.digest:
+        raise BundleError(
+            f"{model.path}: the bundle loaded (payload SHA-256 {str(loaded)[:12]}...) is not "
+            f"the registered {model.version} ({model.digest[:12]}...)"
+        )
+
+
+def validate_options(
+    *,
+    logs: Path,
+    date: dt.date,
+    state: Path,
+    window_days: int,
+    accounts: Path | None,
+    retrain_days: int,
+    psi_threshold: float,
+    alert_budget: str | None,
+    lock_timeout_hours: float,
+    config: Config = DEFAULT,
+) -> None:
+    """Check every option before any work: raise one :class:`UserError` for the first bad one.
+
+    Nothing is read, locked or recorded before this passes, so a typo costs nothing
+    and leaves no trace in the run history.
+    """
+    if not 1 <= window_days <= config.max_window_days:
+        raise UserError(
+            f"--window-days must be between 1 and {config.max_window_days}, got {window_days}"
+        )
+    if date.toordinal() - window_days + 1 < dt.date.min.toordinal():
+        raise UserError(
+            f"--date {date} with --window-days {window_days}: the window would start "
+            "before the year 1; give the real date of the log"
+        )
+    if retrain_days < 0:
+        raise UserError(f"--retrain-days must be 0 or more, got {retrain_days}")
+    if not (math.isfinite(psi_threshold) and psi_threshold >= 0):
+        raise UserError(f"--psi-threshold must be a number 0 or more, got {psi_threshold}")
+    if not (math.isfinite(lock_timeout_hours) and lock_timeout_hours >= 0):
+        raise UserError(f"--lock-timeout must be a number of hours, got {lock_timeout_hours}")
+    if alert_budget is not None:
+        try:
+            parse_budget(alert_budget, 100)
+        except (TypeError, ValueError):
+            raise UserError(
+                f"--alert-budget: {alert_budget!r} is neither a count (50) nor a share (2%)"
+            ) from None
+    if not logs.is_dir():
+        raise UserError(
+            f"--logs: {logs} is not a directory (the root of the date=YYYY-MM-DD partitions)"
+        )
+    if accounts is not None and not accounts.is_file():
+        raise UserError(f"--accounts: {accounts}: no such file")
+    if state.exists() and not state.is_dir():
+        raise UserError(f"--state: {state} is not a directory")
+
+
+_RECORDED: Final = "detector_run_recorded"
+
+
+def failure_recorded(exc: BaseException) -> int | None:
+    """The run id a failed :func:`run_nightly` recorded as ``failed``; ``None`` if none.
+
+    ``None`` means nothing was recorded: the failure came before the run was recorded
+    (lock, store), or the store could not take the record either (read-only, full).
+    """
+    value = getattr(exc, _RECORDED, None)
+    return value if isinstance(value, int) else None
 
 
 def run_nightly(
@@ -1016,22 +1230,30 @@ def run_nightly(
     """Run the nightly job for ``date``; return its summary (also in ``summary.json``).
 
     Raises :class:`LockHeldError` when another run holds the lock (nothing is
-    recorded), a :class:`~detector.errors.UserError` for bad input (a missing day
-    partition, an unreadable log, a bad option) and anything else for internal
-    errors; every failure after the lock is taken is recorded as a ``failed`` run and
-    leaves ``STATE/runs/DATE`` as it was. ``now`` replaces the UTC clock (tests).
+    recorded), a :class:`~detector.errors.UserError` for bad input (a bad option, a
+    missing day partition, an unreadable log, an unusable state store) and anything
+    else for internal errors. A failure before the commit leaves the store and
+    ``STATE/runs/DATE`` as they were and is recorded as a ``failed`` run when the
+    store can take it (:func:`failure_recorded` says). :class:`PublishError` means the
+    night committed but its directory is not in place yet; the next run puts it there.
+    ``now`` replaces the UTC clock (tests).
     """
     clock = now or _utc_now
     logs, state = Path(logs), Path(state)
+    validate_options(
+        logs=logs,
+        date=date,
+        state=state,
+        window_days=window_days,
+        accounts=accounts,
+        retrain_days=retrain_days,
+        psi_threshold=psi_threshold,
+        alert_budget=alert_budget,
+        lock_timeout_hours=lock_timeout_hours,
+        config=config,
+    )
     log = StageLog(date, json_lines=log_json, quiet=quiet, now=clock)
     timer = _Timer()
-    if alert_budget is not None:
-        try:
-            parse_budget(alert_budget, 100)
-        except (TypeError, ValueError):
-            raise IngestError(
-                f"--alert-budget: {alert_budget!r} is neither a count (50) nor a share (2%)"
-            ) from None
     params = {
         "logs": str(logs),
         "date": date.isoformat(),
@@ -1044,19 +1266,29 @@ def run_nightly(
         "force_retrain": force_retrain,
         "alert_budget": alert_budget,
     }
-    state.mkdir(parents=True, exist_ok=True)
     lock = RunLock(state / LOCK_NAME, timeout_s=lock_timeout_hours * 3600, now=clock, warn=log.warn)
     with timer.stage("lock"):
-        lock.acquire()
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+            lock.acquire()
+        except OSError as exc:
+            raise UserError(
+                f"{state}: cannot take the lock {lock.path} ({exc.strerror or exc}); the "
+                "state directory must be writable; nothing was run or recorded"
+            ) from None
     try:
+        checkpoint("locked")
         log.stage("lock", path=str(lock.path), seconds=timer.last("lock"))
-        with Store.open(state, now=now) as store:
+        with Store.open(state, create=True, now=now) as store:
+            _recover(store, state, log)
+            checkpoint("recovered")
             run_id = store.start_run(date, params)
-            trained: list[_Model] = []
+            checkpoint("started")
             runs = state / RUNS_DIR
-            tmp = _tmp_dir(runs, date)
+            staged = _staging_dir(runs, date, run_id)
+            trained: list[_Model] = []
             try:
-                summary = _run(
+                night = _run(
                     store,
                     run_id,
                     trained,
@@ -1064,7 +1296,7 @@ def run_nightly(
                     day=date,
                     state=state,
                     runs=runs,
-                    tmp=tmp,
+                    tmp=staged,
                     window_days=window_days,
                     accounts=accounts,
                     allow_missing=allow_missing,
@@ -1080,18 +1312,27 @@ def run_nightly(
                     engine=engine,
                     spark=spark,
                 )
+                with timer.stage("commit"):
+                    _commit(store, run_id, night)
             except BaseException as exc:
-                shutil.rmtree(tmp, ignore_errors=True)
-                message = " ".join(str(exc).split()) or type(exc).__name__
-                if not isinstance(exc, UserError):  # name the kind of internal failure
-                    message = f"{type(exc).__name__}: {message}"
-                try:
-                    store.finish_run(run_id, RUN_FAILED, {"seconds": timer.total()}, None, message)
-                    _discard_unregistered(store, trained)
-                except Exception as cleanup:  # keep the original error, say what else failed
-                    log.warn(f"could not record the failed run: {cleanup}")
+                shutil.rmtree(staged, ignore_errors=True)
+                _record_failure(store, run_id, exc, trained, timer, log)
                 raise
-            store.finish_run(run_id, RUN_OK, summary.counts(), summary.model["version"], None)
+            summary = night.summary
+            final = runs / date.isoformat()
+            try:
+                checkpoint("committed")
+                log.stage("commit", run=run_id, seconds=timer.last("commit"))
+                with timer.stage("publish"):
+                    _publish(staged, final, run_id)
+            except Exception as exc:
+                raise PublishError(
+                    f"run {run_id} is committed in the store (its alerts are recorded), but "
+                    f"putting {staged} in place as {final} failed ({type(exc).__name__}: "
+                    f"{exc}); the next run of the job completes it"
+                ) from exc
+            log.stage("publish", out=str(final), seconds=timer.last("publish"))
+            summary.timings = {**timer.seconds, "total": timer.total()}
             log.stage(
                 "done",
                 status=RUN_OK,
@@ -1101,9 +1342,74 @@ def run_nightly(
                 alerts=sum(summary.alerts.values()),
                 seconds=timer.total(),
             )
+            checkpoint("done")
             return summary
+    except BaseException as exc:
+        corrupt = corrupt_store_error(exc, state / DB_FILENAME)
+        if corrupt is not None:
+            raise corrupt from exc
+        raise
     finally:
         lock.release()
+
+
+@dataclass
+class _Night:
+    """A staged night, ready to commit: what goes into the store in one transaction."""
+
+    summary: NightlySummary
+    model: _Model
+    scores: pd.DataFrame
+    alerts: pd.DataFrame
+
+
+def _commit(store: Store, run_id: int, night: _Night) -> None:
+    """Record the night in one transaction; its commit is the publish point."""
+    model, day = night.model, dt.date.fromisoformat(night.summary.run_date)
+    with store.transaction():
+        if model.trained:
+            store.register_model(
+                model.version,
+                model.path,
+                model.digest,
+                model.created_at,
+                model.window_start,
+                model.window_end,
+                model.reason,
+            )
+        store.record_scores(day, night.scores)
+        store.delete_alerts_for_run(day)
+        store.record_alerts(
+            day,
+            night.alerts[[S.ACCOUNT_ID, S.SCORE, S.BAND, S.REASONS, KIND]].to_dict("records"),
+        )
+        store.finish_run(run_id, RUN_OK, night.summary.counts(), model.version, None)
+        checkpoint("commit")
+
+
+def _record_failure(
+    store: Store,
+    run_id: int,
+    exc: BaseException,
+    trained: list[_Model],
+    timer: _Timer,
+    log: StageLog,
+) -> None:
+    """Record a run that failed before its commit; mark ``exc`` with whether it was."""
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    if not isinstance(exc, UserError):  # name the kind of internal failure
+        message = f"{type(exc).__name__}: {message}"
+    try:
+        store.finish_run(run_id, RUN_FAILED, {"seconds": timer.total()}, None, message)
+    except Exception as cleanup:  # keep the original error, say what else failed
+        log.warn(f"could not record run {run_id} as failed: {cleanup}")
+    else:
+        with suppress(AttributeError, TypeError):  # a few built-in exceptions refuse it
+            setattr(exc, _RECORDED, run_id)
+    try:
+        _discard_unregistered(store, trained)
+    except Exception as cleanup:
+        log.warn(f"could not remove the models this run trained: {cleanup}")
 
 
 def _run(
@@ -1130,34 +1436,35 @@ def _run(
     timer: _Timer,
     engine: Engine = "local",
     spark: SparkOptions | None = None,
-) -> NightlySummary:
-    """The stages of one run, between taking the lock and recording the outcome.
+) -> _Night:
+    """The stages of one run, between recording its start and its commit.
 
+    Every output goes into the staging directory ``tmp``; the store is only read.
     Models trained on the way are appended to ``trained_models`` as soon as their
     bundle exists, so the caller can discard them if the run fails.
     """
-    _recover_leftovers(runs, log)
     # window
     with timer.stage("window"):
         window = check_window(logs, day, window_days)
     missing = [d.isoformat() for d in window.missing]
     if missing and not allow_missing:
         raise MissingPartitionError(
-            f"{logs}: no partition for {', '.join('date=' + d for d in missing)} in the "
+            f"{logs}: no partition for {_day_ranges(window.missing)} in the "
             f"{window_days}-day window {window.start}..{window.end}; restore the "
             "missing day(s) or pass --allow-missing"
         )
     if missing:
-        log.warn(f"scoring without {len(missing)} missing day(s): {', '.join(missing)}")
+        log.warn(f"scoring without {len(missing)} missing day(s): {_day_ranges(window.missing)}")
     log.stage(
         "window",
         start=window.start.isoformat(),
         end=window.end.isoformat(),
         days=len(window.days),
-        missing=missing,
+        missing=_day_ranges(window.missing) if missing else [],
         files=window.files,
         seconds=timer.last("window"),
     )
+    checkpoint("window")
     tmp.mkdir(parents=True)
     quarantine = tmp / QUARANTINE_NAME
     suppressed = store.active_suppressions(day)
@@ -1178,6 +1485,7 @@ def _run(
                 spark=spark,
             )
         trained_models.append(trained)
+        checkpoint("trained")
         log.stage(
             "train",
             version=trained.version,
@@ -1223,10 +1531,10 @@ def _run(
 
     # model
     with timer.stage("model"):
-        model = None if force_retrain else _model_that_scored(store, state, day)
+        model = None if force_retrain else _model_that_scored(store, state, day, log)
         reason = ""
         if model is None:
-            model, reason = _why_retrain(store, state, day, retrain_days, force_retrain)
+            model, reason = _why_retrain(store, state, day, retrain_days, force_retrain, log)
     log.stage(
         "model",
         action="train" if model is None else "reuse",
@@ -1243,6 +1551,7 @@ def _run(
             raise
         model = retrain(f"model {model.version} unusable: {exc}")
         scored = score_with(model)
+    checkpoint("scored")
 
     # drift
     with timer.stage("drift"):
@@ -1273,8 +1582,9 @@ def _run(
         drift["triggered_retrain"] = True
         after = _drift(model.path, model.version, scored.result.features)
         drift["after_retrain"] = {"model_version": model.version, "max_psi": after["max_psi"]}
+    checkpoint("drift")
 
-    # outputs, in the temp dir
+    # outputs, in the staging dir
     final = runs / day.isoformat()
     with timer.stage("write"):
         scored.result.report.quarantine_path = str(final / QUARANTINE_NAME)
@@ -1283,6 +1593,7 @@ def _run(
         scored.meta["model_reason"] = model.reason
         written = write_scores(scored, tmp / SCORES_NAME)
     log.stage("write", files=len(written), seconds=timer.last("write"))
+    checkpoint("written")
 
     with timer.stage("alerts"):
         before = store.alerted_accounts(day - dt.timedelta(days=1))[S.ACCOUNT_ID]
@@ -1303,6 +1614,7 @@ def _run(
     log.stage(
         "alerts", new=counts[ALERT_NEW], rise=counts[ALERT_RISE], seconds=timer.last("alerts")
     )
+    checkpoint("alerts")
 
     with timer.stage("report"):
         writer = _load_report_writer()
@@ -1318,6 +1630,7 @@ def _run(
             )
             report_status = REPORT_WRITTEN
     log.stage("report", status=report_status, seconds=timer.last("report"))
+    checkpoint("report")
 
     ingest = scored.result.report.to_dict()
     summary = NightlySummary(
@@ -1356,28 +1669,9 @@ def _run(
     atomic_write_text(
         tmp / SUMMARY_NAME, json.dumps(summary.to_dict(), indent=1, default=str) + "\n"
     )
-
-    # publish, then record in the store; a store failure un-publishes
-    with timer.stage("publish"), _published(tmp, final):
-        if model.trained:
-            store.register_model(
-                model.version,
-                model.path,
-                model.digest,
-                model.created_at,
-                model.window_start,
-                model.window_end,
-                model.reason,
-            )
-        store.record_scores(day, scored.scores)
-        store.delete_alerts_for_run(day)
-        store.record_alerts(
-            day,
-            alerts[[S.ACCOUNT_ID, S.SCORE, S.BAND, S.REASONS, KIND]].to_dict("records"),
-        )
-    log.stage("publish", out=str(final), seconds=timer.last("publish"))
-    summary.timings = {**timer.seconds, "total": timer.total()}
-    return summary
+    _sync_tree(tmp)
+    checkpoint("staged")
+    return _Night(summary, model, scored.scores, alerts)
 
 
 def default_state_dir() -> Path:

@@ -13,9 +13,10 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from typer.testing import CliRunner
 from detector import nightly
 from detector import schema as S
 from detector.cli import app
+from detector.errors import UserError
 from detector.nightly import (
     LOCK_NAME,
     LockHeldError,
@@ -237,7 +239,9 @@ def test_first_night_trains_because_there_is_no_model(season: Season) -> None:
         models = store.models_frame().set_index("version")
     assert models.loc[first["version"], "reason"] == "no model"
     assert models.loc[first["version"], "window_end"] == "2026-11-07"
-    bundle = Path(models.loc[first["version"], "path"])
+    stored = models.loc[first["version"], "path"]
+    assert stored == f"models/{first['version']}.bundle"  # relative to the state dir
+    bundle = season.state / stored
     psi = json.loads(bundle.with_name(f"{first['version']}.psi.json").read_text())
     assert psi["accounts"] == first["training_accounts"] and psi["features"]
 
@@ -362,20 +366,6 @@ def test_a_fault_mid_run_leaves_no_output_and_the_next_run_succeeds(
     assert summary.window["days"] == 3 and not summary.model["retrained"]
 
 
-def test_publish_rolls_back_when_the_store_step_fails(tmp_path: Path) -> None:
-    runs = tmp_path / "runs"
-    final, tmp = runs / "2026-11-08", runs / ".2026-11-08.tmp-1"
-    final.mkdir(parents=True)
-    (final / "scores.csv").write_text("old")
-    tmp.mkdir()
-    (tmp / "scores.csv").write_text("new")
-    with pytest.raises(RuntimeError), nightly._published(tmp, final):
-        assert (final / "scores.csv").read_text() == "new"
-        raise RuntimeError("store is down")
-    assert (final / "scores.csv").read_text() == "old"
-    assert sorted(p.name for p in runs.iterdir()) == ["2026-11-08"]
-
-
 def _write_lock(state: Path, pid: int, host: str, started: dt.datetime) -> Path:
     state.mkdir(parents=True, exist_ok=True)
     path = state / LOCK_NAME
@@ -494,7 +484,7 @@ def test_retrain_reasons_and_training_exclusions(season: Season, tmp_path: Path)
     state = tmp_path / "state"
     labels = pd.read_csv(season.sim / "labels.csv")
     confirmed = labels.loc[labels[S.LABEL] == S.LABEL_EXTRACTION, S.ACCOUNT_ID].head(2)
-    with Store.open(state) as store:
+    with Store.open(state, create=True) as store:
         for account in confirmed:
             store.add_verdict(account, "extraction", analyst="t")
     # two-day windows: the reasons do not depend on the window, training time does
@@ -555,3 +545,160 @@ def test_wrapper_without_venv_says_how_to_create_it(tmp_path: Path) -> None:
     result = subprocess.run([str(script)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert "./scripts/demo or ./scripts/test" in result.stderr
+
+
+# --- every option checked before any work (issue 11) -------------------------------------------
+
+
+def _one_error_line(result: object) -> str:
+    assert result.exit_code == 1, (result.exit_code, result.output)  # type: ignore[attr-defined]
+    lines = result.stderr.strip().splitlines()  # type: ignore[attr-defined]
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert "Traceback" not in result.output  # type: ignore[attr-defined]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--date", "0001-01-01", "--window-days", "2"], "before the year 1"),
+        (["--date", "2026-11-08", "--window-days", "100000"], "--window-days must be between 1"),
+        (["--date", "2026-11-08", "--alert-budget", "lots"], "--alert-budget"),
+    ],
+)
+def test_bad_options_exit_1_before_any_work(
+    season: Season, tmp_path: Path, extra: list[str], expected: str
+) -> None:
+    state = tmp_path / "state"
+    args = ["nightly", "--logs", str(season.logs), "--state", str(state), *extra]
+    line = _one_error_line(CliRunner().invoke(app, args))
+    assert expected in line and len(line) < 300
+    assert not state.exists()  # nothing locked, created or recorded
+
+
+def test_validate_options_refuses_non_finite_numbers(season: Season, tmp_path: Path) -> None:
+    good = {
+        "logs": season.logs,
+        "date": D8,
+        "state": tmp_path / "s",
+        "window_days": 7,
+        "accounts": None,
+        "retrain_days": 7,
+        "psi_threshold": 0.25,
+        "alert_budget": None,
+        "lock_timeout_hours": 6.0,
+    }
+    nightly.validate_options(**good)  # type: ignore[arg-type]
+    for key, value in (("psi_threshold", float("nan")), ("lock_timeout_hours", float("inf"))):
+        with pytest.raises(UserError, match=key.split("_")[0]):
+            nightly.validate_options(**{**good, key: value})  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="--logs"):
+        nightly.validate_options(**{**good, "logs": tmp_path / "nope"})  # type: ignore[arg-type]
+
+
+def test_a_state_path_that_is_a_file_is_bad_input(season: Season, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.write_text("a file")
+    args = ["nightly", "--logs", str(season.logs), "--date", "2026-11-08", "--state", str(state)]
+    line = _one_error_line(CliRunner().invoke(app, args))
+    assert "--state" in line and "not a directory" in line
+    assert state.read_text() == "a file"
+
+
+def test_a_long_window_names_its_missing_days_in_a_short_line(
+    season: Season, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    args = ["nightly", "--logs", str(season.logs), "--date", "2026-11-10", "--state", str(state)]
+    line = _one_error_line(CliRunner().invoke(app, [*args, "--window-days", "366", "-q"]))
+    assert "date=2025-11-10..2026-10-31 (356 days)" in line and len(line) < 400
+
+
+def test_missing_day_ranges_are_bounded() -> None:
+    days = [dt.date(2026, 1, 1) + dt.timedelta(days=2 * i) for i in range(100)]
+    text = nightly._day_ranges(days)
+    assert text.startswith("date=2026-01-01, date=2026-01-03,") and "and 95 more day(s)" in text
+    pair = "date=2026-11-07..2026-11-08 (2 days), date=2026-11-10"
+    assert nightly._day_ranges([D7, D8, D10]) == pair
+
+
+def test_an_unrecorded_failure_does_not_claim_to_be_recorded(
+    season: Season, state_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store that cannot take the failure record (read-only, full): say nothing was recorded."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(Store, "start_run", refuse)
+    args = ["nightly", "--logs", str(season.logs), "--date", "2026-11-10"]
+    result = CliRunner().invoke(app, [*args, "--state", str(state_copy), "-q"])
+    assert result.exit_code == 3, result.output
+    assert "nothing was recorded" in result.stderr and "recorded as failed" not in result.stderr
+
+    def broken_report(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("injected report failure")
+
+    monkeypatch.undo()
+    monkeypatch.setattr(nightly, "_load_report_writer", lambda: broken_report)
+    result = CliRunner().invoke(app, [*args, "--state", str(state_copy), "-q"])
+    assert result.exit_code == 3 and "recorded as failed (run " in result.stderr
+
+
+# --- the registry: digests compared, paths against the state dir (issue 11) --------------------
+
+
+def test_a_registered_model_whose_file_changed_is_not_used(
+    season: Season, state_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    version = season.summaries[D10].model["version"]
+    with Store.open(state_copy) as store:
+        record = store.current_model()
+        assert record is not None and record.version == version
+        bundle = store.model_path(record)
+    # the file stays a valid bundle, but not the one the registry holds
+    conn = sqlite3.connect(state_copy / "state.sqlite")
+    with conn:
+        conn.execute("UPDATE models SET digest = ? WHERE version = ?", ("0" * 64, version))
+    conn.close()
+    assert nightly.registry_mismatch(bundle, replace(record, digest="0" * 64)) is not None
+    summary = run_nightly(
+        logs=season.logs, date=D10, state=state_copy, psi_threshold=1e9, quiet=True
+    )
+    assert summary.model["retrained"], summary.model
+    assert "unusable" in summary.model["reason"] and "replaced" in summary.model["reason"]
+    assert summary.model["version"] != version
+    assert "not reusing" in capsys.readouterr().err
+
+
+def test_the_registry_resolves_against_the_state_dir_from_any_cwd(
+    season: Season, state_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    summary = run_nightly(
+        logs=season.logs, date=D10, state=state_copy, psi_threshold=1e9, quiet=True
+    )
+    assert not summary.model["retrained"] and summary.model["reused_for_date"]
+
+
+# --- label / suppress: ids never scored are refused unless --force (issue 11) -------------------
+
+
+def test_label_and_suppress_refuse_ids_never_scored(season: Season, state_copy: Path) -> None:
+    runner = CliRunner()
+    scored = read_scores(state_copy / "runs" / D10.isoformat() / "scores.csv")[S.ACCOUNT_ID]
+    known, typo = str(scored.iloc[0]), str(scored.iloc[0]) + "x"
+    base = ["--state", str(state_copy)]
+    label = ["label", "--verdict", "benign", "--note", "n", *base]
+    suppress = ["suppress", "--until", "2999-01-01", "--reason", "r", *base]
+    for command in (label, suppress):
+        line = _one_error_line(runner.invoke(app, [command[0], typo, *command[1:]]))
+        assert "ever scored this account" in line and "--force" in line
+        assert runner.invoke(app, [command[0], known, *command[1:]]).exit_code == 0
+        forced = runner.invoke(app, [command[0], typo, *command[1:], "--force"])
+        assert forced.exit_code == 0, forced.output
+        assert "--force" in runner.invoke(app, [command[0], "--help"]).stdout
+    with Store.open(state_copy) as store:
+        assert set(store.verdict_history()[S.ACCOUNT_ID]) == {known, typo}

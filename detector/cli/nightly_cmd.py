@@ -1,4 +1,5 @@
-"""``detector nightly`` (the batch job) and ``detector runs`` (its history)."""
+"""``detector nightly`` (the batch job), ``detector runs`` (its history) and ``detector init``
+(an empty state directory)."""
 
 from __future__ import annotations
 
@@ -24,12 +25,14 @@ from detector.nightly import (
     EXIT_OK,
     LockHeldError,
     NightlySummary,
+    PublishError,
     default_state_dir,
+    failure_recorded,
     run_history,
     run_nightly,
 )
 from detector.safe import safe_terminal, truncate
-from detector.store import DB_FILENAME
+from detector.store import DB_FILENAME, Store
 
 NIGHTLY_HELP = (
     "Score the --window-days days ending on --date from the log under --logs; write "
@@ -42,7 +45,8 @@ NIGHTLY_HELP = (
     f"  {EXIT_OK}  ok\n"
     f"  {EXIT_BAD_INPUT}  bad input: missing day partition, unreadable log, bad date/option\n"
     f"  {EXIT_LOCKED}  another run holds STATE/nightly.lock\n"
-    f"  {EXIT_INTERNAL}  internal error (run recorded as failed; DETECTOR_DEBUG=1: traceback)\n\n"
+    f"  {EXIT_INTERNAL}  internal error (the line says whether the run was recorded as failed; "
+    "DETECTOR_DEBUG=1: traceback)\n\n"
     "Example: detector nightly --logs /data/gateway --date 2026-11-10 --state /var/lib/detector"
 )
 
@@ -61,6 +65,22 @@ def _emit_error(message: str, code: int, log_json: bool) -> typer.Exit:
     sys.stderr.write(json.dumps(record) + "\n")
     sys.stderr.flush()
     return typer.Exit(code)
+
+
+def _internal_error_line(exc: Exception) -> str:
+    """What went wrong and, truthfully, what the store now says about the run."""
+    what = f"internal error ({type(exc).__name__}: {exc})"
+    if isinstance(exc, PublishError):
+        what = f"internal error after the commit: {exc}"
+        recorded = ""
+    elif (run_id := failure_recorded(exc)) is not None:
+        recorded = f"; the run is recorded as failed (run {run_id})"
+    else:
+        recorded = (
+            "; nothing was recorded in the state store (the failure came before the run "
+            "was recorded, or recording it failed too)"
+        )
+    return f"{what}{recorded}; rerun with DETECTOR_DEBUG=1 for the traceback"
 
 
 def _summary_line(summary: NightlySummary) -> str:
@@ -152,8 +172,6 @@ def register(app: typer.Typer) -> None:
             raise _emit_error(
                 f"--date: {date!r} is not a date in YYYY-MM-DD form", EXIT_BAD_INPUT, log_json
             ) from None
-        if accounts is not None and not accounts.is_file():
-            raise _emit_error(f"--accounts: {accounts}: no such file", EXIT_BAD_INPUT, log_json)
         try:
             engine_name, spark = engine_options(engine, spark_master, spark_conf)
             summary = run_nightly(
@@ -182,12 +200,7 @@ def register(app: typer.Typer) -> None:
         except Exception as exc:
             if os.environ.get("DETECTOR_DEBUG") == "1":
                 raise
-            raise _emit_error(
-                f"internal error ({type(exc).__name__}: {exc}); the run is recorded as failed; "
-                "rerun with DETECTOR_DEBUG=1 for the traceback",
-                EXIT_INTERNAL,
-                log_json,
-            ) from None
+            raise _emit_error(_internal_error_line(exc), EXIT_INTERNAL, log_json) from None
         if not (quiet or log_json):
             console.print(safe_terminal(_summary_line(summary), markup=False), markup=False)
 
@@ -206,16 +219,32 @@ def register(app: typer.Typer) -> None:
         Example: detector runs --state /var/lib/detector --limit 10
         """
         directory = state if state is not None else default_state_dir()
-        if not (directory / DB_FILENAME).is_file():
-            raise fail(
-                f"{directory}: no detector state here (no {DB_FILENAME}); "
-                "pass --state or run `detector nightly` first"
-            )
         rows = run_history(directory, limit=limit)
         if as_json:
             typer.echo(json.dumps(rows, indent=2, default=str))
             return
         console.print(_runs_table(rows, directory))
+
+    @app.command("init")
+    @user_errors
+    def init_cmd(
+        state: Annotated[Path, typer.Option("--state", help="State directory to create.")],
+        quiet: QuietOpt = False,
+    ) -> None:
+        """Create an empty state store in --state (the nightly job's first run does too).
+
+        No other command creates one, so a mistyped --state is an error rather than a
+        new, empty state. An existing store is left as it is; an empty or corrupt
+        state.sqlite is an error, never replaced.
+
+        Example: detector init --state /var/lib/detector
+        """
+        existed = (state / DB_FILENAME).exists()
+        with Store.open(state, create=True) as store:
+            version = store.schema_version
+        if not quiet:
+            what = "already holds a state store" if existed else "created an empty state store"
+            typer.echo(safe_terminal(f"{state}: {what} (schema version {version})", markup=False))
 
 
 def _duration(row: dict[str, Any]) -> str:
