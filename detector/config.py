@@ -20,6 +20,11 @@ class Config:
     """Rows per streamed chunk: bounds the memory of reading and validating."""
     bucket_target_rows: int = 500_000
     """Rows per account-hash bucket when the log is spilled; bounds feature memory."""
+    partition_slack_hours: float = 3.0
+    """How far a row's timestamp may lie outside its ``date=`` partition's UTC day before
+    it is quarantined: log shipping puts the last minutes of a day into the next day's
+    partition (late delivery) and clocks drift a little. A row further away (1970, a
+    month early) is a shipping or clock fault and would widen the scored time span."""
 
     workers: int = max(1, min(2, os.cpu_count() or 1))
     """Threads annotating chunks while the next one is read (the machine has 2 cores)."""

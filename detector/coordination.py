@@ -182,6 +182,35 @@ def _registered(b: Bucket) -> dict[str, np.ndarray]:  # pragma: no cover - not p
 # --- per-bucket evidence ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class HourlyActivity:
+    """Requests per (account, hour) of one bucket, as sparse triples sorted by (row, hour).
+
+    ``row`` indexes the bucket's ``accounts``; ``hour`` counts whole hours from the
+    window start. Sparse, so memory grows with the (account, hour) pairs that hold a
+    request -- never with the time span the log covers (a dense accounts × hours matrix
+    of a log with one stray row from 1970 would take gigabytes).
+    """
+
+    row: np.ndarray
+    hour: np.ndarray
+    count: np.ndarray
+
+    @classmethod
+    def of(cls, codes: np.ndarray, ts: np.ndarray, window_start: int) -> HourlyActivity:
+        """The activity of rows with account ``codes`` at epoch seconds ``ts``."""
+        hour = ((ts - window_start) // 3600).astype(np.int64)
+        row, hours, count = agg.pair_counts(codes.astype(np.int64), hour, ignore_zero=False)
+        order = np.lexsort((hours, row))
+        return cls(row[order].astype(np.int64), hours[order].astype(np.int64), count[order])
+
+    @classmethod
+    def from_dense(cls, matrix: np.ndarray) -> HourlyActivity:
+        """From an accounts × hours count matrix (tests and benchmarks)."""
+        row, hour = np.nonzero(matrix)
+        return cls(row.astype(np.int64), hour.astype(np.int64), matrix[row, hour].astype(float))
+
+
 def bucket_evidence(frame: pd.DataFrame, context: Context) -> dict[str, Any]:
     """What one bucket contributes to linking: top keys, hourly activity, first request.
 
@@ -221,9 +250,7 @@ def bucket_evidence(frame: pd.DataFrame, context: Context) -> dict[str, Any]:
         else pd.DataFrame({"code": [], "key": [], "rows": [], "share": [], "kind": []})
     )
     evidence[S.ACCOUNT_ID] = b.account_ids[evidence["code"].to_numpy(dtype=np.int64)]
-    hours = int((context.window_end - context.window_start) // 3600) + 1
-    hour = ((b.col(A.TS) - context.window_start) // 3600).astype(np.int64)
-    hourly = agg.bin_matrix(c, hour, n, hours).astype(np.float32)
+    hourly = HourlyActivity.of(c, b.col(A.TS), context.window_start)
     first = np.full(n, np.iinfo(np.int64).max)
     np.minimum.at(first, c, b.col(A.TS))
     return {
@@ -449,9 +476,7 @@ def link_accounts(
             comp_share[best["comp"].to_numpy()] = np.minimum(mean_share, 1.0)
             tshare = np.where(clustered, comp_share[label], 0.0)
     feats["cluster_template_share"] = tshare
-    feats["cluster_synchrony"] = _synchrony(
-        parts, index, label, n_comp, clustered, context.window_start
-    )
+    feats["cluster_synchrony"] = synchrony(parts, index, label, n_comp, clustered, context)
     first = first_ts.to_numpy(dtype=np.float64)
     lo = np.full(n_comp, np.inf)
     hi = np.full(n_comp, -np.inf)
@@ -486,6 +511,9 @@ def link_accounts(
     declared = _declared_org(table, label, n_comp, clustered)
     out = pd.DataFrame(feats, index=index)
     _neutralise(out, declared, window_hours)
+    # a declared organisation is one customer, not a campaign: no cluster, no case
+    cluster_of = np.where(declared, "", cluster_of)
+    clustered = clustered & ~declared
     membership = pd.Series(cluster_of, index=index, name=S.CLUSTER_ID)
 
     # the cluster table: members and the evidence that linked them
@@ -520,7 +548,8 @@ def _declared_org(
 
     Declared structure explains shared infrastructure: a company's prod, staging and
     team keys share a card and a server pool *because* they are one customer. Such a
-    cluster is scored on what each member does, not on being a cluster. Shared
+    cluster is not a campaign: its members get the cluster features of unlinked
+    accounts and no cluster id (so no case), and are scored on what each one does. Shared
     infrastructure across *different* orgs (or undeclared accounts) stays evidence.
     """
     if table is None or S.ORG_ID not in table.columns or not clustered.any():
@@ -556,42 +585,80 @@ def _neutralise(out: pd.DataFrame, rows: np.ndarray, window_hours: float) -> Non
     out.loc[rows, "cluster_activation_spread_hours"] = window_hours
 
 
-def _synchrony(
+def synchrony(
     parts: list[dict[str, Any]],
     index: pd.Index,
     label: np.ndarray,
     n_comp: int,
     clustered: np.ndarray,
-    window_start: int,
+    context: Context,
 ) -> np.ndarray:
     """Mean pairwise correlation of members' hourly activity *beyond their daily rhythm*.
 
-    Each member's hourly counts minus its own mean count at that hour of the day:
-    accounts in one time zone share a diurnal curve, which is not coordination; a
-    campaign that pauses, surges and resumes across its accounts is. With each
-    member's residual vector scaled to unit norm (z_i), the mean off-diagonal
+    Each member's hourly counts over the window's T hours minus its own mean count at
+    that hour of the day: accounts in one time zone share a diurnal curve, which is not
+    coordination; a campaign that pauses, surges and resumes across its accounts is.
+    With each member's residual vector scaled to unit norm (z_i), the mean off-diagonal
     correlation of a cluster of n is (‖Σ z_i‖² − n) / (n(n − 1)).
+
+    Computed from the sparse activity, never as members × T: an hour in which a member
+    is idle has the residual −profile(hour of day), so the idle hours' share of each
+    sum is a count of idle hours per hour of the day times a per-day value. Every sum
+    is of squares (no cancellation), so the result is the dense formula's.
     """
     n = len(index)
     if not parts or not clustered.any():
         return np.zeros(n)
-    ids = np.concatenate([p["accounts"] for p in parts])
-    row = pd.Series(np.arange(len(ids)), index=ids).reindex(index).to_numpy()
     members = np.flatnonzero(clustered)
-    hourly = np.concatenate([p["hourly"] for p in parts], axis=0)[row[members]].astype(np.float64)
-    hod = (window_start // 3600 + np.arange(hourly.shape[1])) % 24
-    profile = np.zeros((hourly.shape[0], 24))
-    np.add.at(profile.T, hod, hourly.T)
-    profile /= np.maximum(np.bincount(hod, minlength=24), 1)
-    z = hourly - profile[:, hod]
-    norm = np.linalg.norm(z, axis=1, keepdims=True)
-    z = np.where(norm > 0, z / np.where(norm > 0, norm, 1), 0.0)
+    m = len(members)
+    # each member's position among the parts' accounts, and its triples
+    offsets = np.cumsum([0] + [len(p["accounts"]) for p in parts])
+    ids = np.concatenate([p["accounts"] for p in parts])
+    member_of = np.full(len(ids), -1, dtype=np.int64)
+    member_of[pd.Series(np.arange(len(ids)), index=ids).reindex(index[members]).to_numpy()] = (
+        np.arange(m)
+    )
+    rows = np.concatenate([p["hourly"].row + off for p, off in zip(parts, offsets, strict=False)])
+    hour = np.concatenate([p["hourly"].hour for p in parts])
+    x = np.concatenate([p["hourly"].count for p in parts]).astype(np.float64)
+    i = member_of[rows]
+    # members in index order, whatever the buckets: the sums below add in one order
+    keep = np.flatnonzero(i >= 0)
+    keep = keep[np.lexsort((hour[keep], i[keep]))]
+    i, hour, x = i[keep], hour[keep], x[keep]
+
+    n_hours = int((context.window_end - context.window_start) // 3600) + 1
+    first_hod = int(context.window_start // 3600) % 24
+    days = np.arange(24)
+    per_hod = n_hours // 24 + ((days - first_hod) % 24 < n_hours % 24)  # hours of each hod
+    hod = (first_hod + hour) % 24
+
+    # profile (mean count per hour of day), residual norms
+    cell = i * 24 + hod
+    profile = np.bincount(cell, weights=x, minlength=m * 24).reshape(m, 24).astype(np.float64)
+    profile /= np.maximum(per_hod, 1)
+    active = np.bincount(cell, minlength=m * 24).reshape(m, 24)
+    resid = x - profile[i, hod]
+    norm2 = np.bincount(i, weights=resid**2, minlength=m).astype(np.float64)
+    norm2 += ((per_hod - active) * profile**2).sum(axis=1)
+    norm = np.sqrt(norm2)
+    w = np.where(norm > 0, 1.0 / np.where(norm > 0, norm, 1.0), 0.0)
+
+    # ‖Σ z_i‖² per cluster: hours where a member is active, then the idle rest
     lab = label[members]
-    sums = np.zeros((n_comp, z.shape[1]))
-    np.add.at(sums, lab, z)
+    idle_sum = np.zeros((n_comp, 24))  # Σ_i profile_i(d) / norm_i, per cluster and hod
+    np.add.at(idle_sum, lab, profile * w[:, None])
+    busy_cells, where = np.unique(lab[i] * n_hours + hour, return_inverse=True)
+    a = np.bincount(where.ravel(), weights=x * w[i], minlength=len(busy_cells)).astype(float)
+    c_of, h_of = busy_cells // n_hours, busy_cells % n_hours
+    d_of = (first_hod + h_of) % 24
+    v = a - idle_sum[c_of, d_of]
+    sq = np.bincount(c_of, weights=v**2, minlength=n_comp).astype(np.float64)
+    busy = np.bincount(c_of * 24 + d_of, minlength=n_comp * 24).reshape(n_comp, 24)
+    sq += ((per_hod - busy) * idle_sum**2).sum(axis=1)
+
     k = np.bincount(lab, minlength=n_comp).astype(float)
-    nonzero = np.bincount(lab, weights=(norm[:, 0] > 0).astype(float), minlength=n_comp)
-    sq = (sums**2).sum(axis=1)
+    nonzero = np.bincount(lab, weights=(norm > 0).astype(float), minlength=n_comp)
     mean_corr = np.where(k > 1, (sq - nonzero) / np.maximum(k * (k - 1), 1), 0.0)
     out = np.zeros(n)
     out[members] = mean_corr[lab]

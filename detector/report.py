@@ -68,6 +68,10 @@ SUSPICIOUS_PERCENTILE: Final = 90.0
 LONG_ID_CHARS: Final = 32
 """Ids longer than this may wrap in tables (attacker-chosen ids can be any length)."""
 SPARK_BLOCKS: Final = "▁▂▃▄▅▆▇█"
+MAX_DAILY_SPAN_DAYS: Final = 366
+"""The daily plot covers every day from the first to the last request when that span is
+shorter than this; a longer one (a stray row from decades away in an unwindowed log)
+plots only the days that hold a request, so the plot is bounded by the data."""
 PROGRESS_STAGE: Final = "reading the log for the flagged accounts"
 
 TEMPLATE_FEATURES: Final = (
@@ -177,7 +181,9 @@ def account_activity(
     days: pd.DatetimeIndex | None = None
     if daily_parts and len(daily_parts[0]):
         seen = daily_parts[0].index.get_level_values(1)
-        days = pd.date_range(seen.min(), seen.max(), freq="D")
+        days = pd.DatetimeIndex(seen.unique()).sort_values()
+        if (seen.max() - seen.min()).days < MAX_DAILY_SPAN_DAYS:  # else only the days seen
+            days = pd.date_range(seen.min(), seen.max(), freq="D")
     daily = _unstack(daily_parts, columns=days if days is not None else [])
     by_account = {
         str(a): [str(p) for p in g[S.PROMPT]]

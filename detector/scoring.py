@@ -11,6 +11,7 @@ in :mod:`detector.outputs` and are re-exported here).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ import pandas as pd
 
 from detector import schema as S
 from detector.artifacts import Bundle, load_bundle, save_bundle
+from detector.cases import assign_cases
 from detector.config import DEFAULT, Config
 from detector.coordination import Clusters
 from detector.engines import Engine, SparkOptions, feature_builder, frame_scorer
@@ -196,6 +198,11 @@ def score_features(
     )
     clusters = result.extras.get("clusters")
     table = _attach_clusters(table, clusters)
+    base = threshold if threshold is not None else float(bundle.model.threshold_)
+    table, applied = assign_cases(table, threshold=base, budget=budget)
+    table = _lead_with_cluster(table, clusters)
+    first = [*S.SCORE_COLUMNS, S.CASE_ID, S.CASE_SCORE]
+    table = table[first + [c for c in table.columns if c not in first]]
     table[S.SUPPRESSED] = table[S.ACCOUNT_ID].isin(set(suppressed))
     table.loc[table[S.SUPPRESSED], S.FLAGGED] = False
     start_s, end_s = result.window
@@ -204,10 +211,10 @@ def score_features(
         "model_path": str(Path(bundle.path or model_path).resolve()),
         "window_start": start_s,
         "window_end": end_s,
-        "threshold": threshold
-        if threshold is not None
-        else (None if budget else float(bundle.model.threshold_)),
+        "threshold": applied if math.isfinite(applied) else None,
         "budget": budget,
+        "cases": int(table[S.CASE_ID].nunique()),
+        "flagged_cases": int(table.loc[table[S.FLAGGED], S.CASE_ID].nunique()),
         "accounts": len(table),
         "flagged": int(table[S.FLAGGED].sum()),
         "suppressed": int(table[S.SUPPRESSED].sum()),
@@ -218,11 +225,18 @@ def score_features(
 
 
 def _attach_clusters(table: pd.DataFrame, clusters: Clusters | None) -> pd.DataFrame:
-    """Fill ``cluster_id`` and lead a clustered, flagged account's reasons with its cluster."""
+    """Fill ``cluster_id`` from the coordination stage."""
+    if clusters is not None:
+        cid = clusters.membership.reindex(table[S.ACCOUNT_ID]).fillna("")
+        table[S.CLUSTER_ID] = cid.to_numpy(dtype=object)
+    return table
+
+
+def _lead_with_cluster(table: pd.DataFrame, clusters: Clusters | None) -> pd.DataFrame:
+    """Lead a clustered, flagged account's reasons with what links its cluster."""
     if clusters is None:
         return table
-    cid = clusters.membership.reindex(table[S.ACCOUNT_ID]).fillna("").to_numpy(dtype=object)
-    table[S.CLUSTER_ID] = cid
+    cid = table[S.CLUSTER_ID].to_numpy(dtype=object)
     ctab = clusters.table
     if ctab.empty:
         return table

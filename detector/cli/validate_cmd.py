@@ -30,8 +30,12 @@ def print_report(report: IngestReport) -> None:
     for key in ("read", "kept", "duplicates", "quarantined"):
         table.add_row(key, f"{getattr(report, key):,}")
     if report.outside_window:
-        table.add_row("outside --start/--end", f"{report.outside_window:,}")
-    table.add_row("files", f"{len(report.files):,} read, {report.pruned_files:,} pruned by date")
+        table.add_row("outside --start/--end (not read)", f"{report.outside_window:,}")
+    table.add_row(
+        "files",
+        f"{len(report.files):,} read, {report.pruned_files:,} pruned by date, "
+        f"{report.ignored_files:,} skipped by name, {report.empty_files:,} empty",
+    )
     table.add_row("reconciles", "yes" if report.reconciles() else "[red]NO[/red]")
     missing = report.missing_optional
     table.add_row("missing optional columns", ", ".join(missing) if missing else "none")
