@@ -198,11 +198,14 @@ class HourlyActivity:
 
     @classmethod
     def of(cls, codes: np.ndarray, ts: np.ndarray, window_start: int) -> HourlyActivity:
-        """The activity of rows with account ``codes`` at epoch seconds ``ts``."""
+        """The activity of rows with account ``codes`` at epoch seconds ``ts`` (none of
+        them before ``window_start``)."""
         hour = ((ts - window_start) // 3600).astype(np.int64)
-        row, hours, count = agg.pair_counts(codes.astype(np.int64), hour, ignore_zero=False)
-        order = np.lexsort((hours, row))
-        return cls(row[order].astype(np.int64), hours[order].astype(np.int64), count[order])
+        # one sort of (account, hour) keys; nanosecond instants span < 2**23 hours, so
+        # the key stays far below 2**63 for any number of accounts a bucket holds
+        span = int(hour.max()) + 1 if len(hour) else 1
+        cells, count = np.unique(codes.astype(np.int64) * span + hour, return_counts=True)
+        return cls(cells // span, cells % span, count.astype(np.float64))
 
     @classmethod
     def from_dense(cls, matrix: np.ndarray) -> HourlyActivity:
