@@ -51,7 +51,7 @@ RUN_ID_KEY: Final = b"detector.run_id"
 CSV_SHA256_KEY: Final = b"detector.csv_sha256"
 RUN_ID: Final = "run_id"
 """Key of the run identity in the meta sidecar."""
-TEXT_COLUMNS: Final = (S.ACCOUNT_ID, S.CLUSTER_ID, S.REASONS)
+TEXT_COLUMNS: Final = (S.ACCOUNT_ID, S.CLUSTER_ID, S.REASONS, S.CASE_ID)
 """Columns of log-derived text: neutralised in the CSV, exact in the twin."""
 _SIDECARS: Final = {"features": "parquet", "clusters": "json", "meta": "json"}
 

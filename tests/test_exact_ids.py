@@ -129,9 +129,14 @@ def test_read_scores_gives_the_exact_ids(hostile: Run) -> None:
 
 def test_the_csv_stays_spreadsheet_safe(hostile: Run) -> None:
     with open(hostile.scores, newline="", encoding="utf-8") as fh:
-        cells = [row[0] for row in csv.reader(fh)][1:]
-    for cell in cells:
-        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+        header, *rows = list(csv.reader(fh))
+    # a CR left in any column (e.g. case_id = "acct:" + id) would break a row in two,
+    # and the second half would start with an unneutralised formula
+    assert len(rows) == len(hostile.ids) and all(len(r) == len(header) for r in rows)
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+    cells = [row[0] for row in rows]
     assert CSV_ESCAPE_PREFIX + "=1+1" in cells and CSV_ESCAPE_PREFIX * 3 + "twice" in cells
 
 
