@@ -47,6 +47,7 @@ from detector import schema as S
 from detector.features import agg
 from detector.features.base import Bucket, Context
 from detector.features.registry import FeatureSpec, family
+from detector.synchrony import HourlyActivity, synchrony
 
 TOP_KEYS = 3
 MIN_KEY_SHARE = 0.2
@@ -63,6 +64,9 @@ PAIR_MIN_LIFT = 20.0
 """...or when at least PAIR_MIN_ACCOUNTS share it, this many times what independent
 ingredients would put together by chance (a multi-burst campaign covers a third of its
 template's users per burst, but far beyond chance)."""
+SYNC_LINK_MIN = 0.5
+"""A template shared by accounts whose hourly activity moves together beyond their daily
+rhythm (mean pairwise correlation at least this) links them: see ``synchronised_templates``."""
 STRONG_KINDS = ("payment", "org")
 PAIRED_KINDS = (
     ("template", "created"),
@@ -78,6 +82,7 @@ KIND_WORDS = {
     "network": "a client network",
     "created": "creation time",
     "activation": "start time",
+    "synchrony": "synchronised activity",
 }
 
 SPECS = [
@@ -180,38 +185,6 @@ def _registered(b: Bucket) -> dict[str, np.ndarray]:  # pragma: no cover - not p
 
 
 # --- per-bucket evidence ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HourlyActivity:
-    """Requests per (account, hour) of one bucket, as sparse triples sorted by (row, hour).
-
-    ``row`` indexes the bucket's ``accounts``; ``hour`` counts whole hours from the
-    window start. Sparse, so memory grows with the (account, hour) pairs that hold a
-    request -- never with the time span the log covers (a dense accounts × hours matrix
-    of a log with one stray row from 1970 would take gigabytes).
-    """
-
-    row: np.ndarray
-    hour: np.ndarray
-    count: np.ndarray
-
-    @classmethod
-    def of(cls, codes: np.ndarray, ts: np.ndarray, window_start: int) -> HourlyActivity:
-        """The activity of rows with account ``codes`` at epoch seconds ``ts`` (none of
-        them before ``window_start``)."""
-        hour = ((ts - window_start) // 3600).astype(np.int64)
-        # one sort of (account, hour) keys; nanosecond instants span < 2**23 hours, so
-        # the key stays far below 2**63 for any number of accounts a bucket holds
-        span = int(hour.max()) + 1 if len(hour) else 1
-        cells, count = np.unique(codes.astype(np.int64) * span + hour, return_counts=True)
-        return cls(cells // span, cells % span, count.astype(np.float64))
-
-    @classmethod
-    def from_dense(cls, matrix: np.ndarray) -> HourlyActivity:
-        """From an accounts × hours count matrix (tests and benchmarks)."""
-        row, hour = np.nonzero(matrix)
-        return cls(row.astype(np.int64), hour.astype(np.int64), matrix[row, hour].astype(float))
 
 
 def bucket_evidence(frame: pd.DataFrame, context: Context) -> dict[str, Any]:
@@ -396,6 +369,60 @@ def _specific(
     return covers_both | rare
 
 
+def synchronised_templates(
+    evidence: pd.DataFrame,
+    parts: list[dict[str, Any]],
+    index: pd.Index,
+    context: Context,
+    cap: int,
+) -> pd.DataFrame:
+    """Link tokens for templates whose users act in step: ``template+synchrony``.
+
+    A campaign behind proxies shares no card, network or creation time -- only its
+    generation template and its schedule: its accounts pause, surge and resume together.
+    A template alone links nobody (a boilerplate wrapper is used by unrelated products),
+    and unrelated users of one template are not synchronised beyond their daily rhythm.
+    So each account's most used shared template (used by ``PAIR_MIN_ACCOUNTS`` to
+    ``cap`` accounts) groups it with the template's other users; a group whose mean
+    pairwise correlation of hourly activity (:func:`~detector.synchrony.synchrony`) is at
+    least ``SYNC_LINK_MIN`` links all its members. One pass over the groups' sparse
+    activity: linear in the template users' active hours, no all-pairs comparison.
+    """
+    empty = pd.DataFrame({S.ACCOUNT_ID: [], "kind": [], "token": np.empty(0, dtype=np.uint64)})
+    if evidence.empty or not parts:
+        return empty
+    tpl = evidence.loc[evidence["kind"] == "template", [S.ACCOUNT_ID, "key", "share"]]
+    users = tpl.groupby("key")[S.ACCOUNT_ID].transform("nunique")
+    tpl = tpl[(users >= PAIR_MIN_ACCOUNTS) & (users <= cap)]
+    if tpl.empty:
+        return empty
+    best = (
+        tpl.sort_values([S.ACCOUNT_ID, "share", "key"], ascending=[True, False, True])
+        .drop_duplicates(S.ACCOUNT_ID)
+        .set_index(S.ACCOUNT_ID)["key"]
+    )
+    sizes = best.map(best.value_counts())
+    best = best[sizes >= PAIR_MIN_ACCOUNTS]
+    if best.empty:
+        return empty
+    codes, keys = pd.factorize(best)  # on the keys themselves: uint64 must not pass float
+    group = np.full(len(index), -1, dtype=np.int64)  # -1: no group
+    group[index.get_indexer(best.index)] = codes
+    grouped = group >= 0
+    sync = synchrony(parts, index, np.maximum(group, 0), len(keys), grouped, context)
+    linked = grouped & (sync >= SYNC_LINK_MIN)
+    if not linked.any():
+        return empty
+    key = np.asarray(keys, dtype=np.uint64)[group[linked]]
+    return pd.DataFrame(
+        {
+            S.ACCOUNT_ID: index.to_numpy()[linked],
+            "kind": "template+synchrony",
+            "token": _pair_token(key, np.zeros(len(key), dtype=np.uint64), len(PAIRED_KINDS)),
+        }
+    )
+
+
 def cluster_id_for(members_min_id: str) -> str:
     """A stable cluster id derived from the cluster's smallest member id."""
     return "c-" + hashlib.sha256(members_min_id.encode("utf-8")).hexdigest()[:10]
@@ -436,8 +463,14 @@ def link_accounts(
         .fillna(0.0)
     )
     table = accounts.reindex(index) if accounts is not None else None
-    tokens = _tokens(evidence, table, first_ts, context.window_start)
     cap = max_token_accounts or max(1000, int(0.02 * n))
+    tokens = pd.concat(
+        [
+            _tokens(evidence, table, first_ts, context.window_start),
+            synchronised_templates(evidence, parts, index, context, cap),
+        ],
+        ignore_index=True,
+    )
     sizes = tokens.groupby("token")[S.ACCOUNT_ID].transform("size")
     tokens = tokens[(sizes >= 2) & (sizes <= cap)]
     member = pos.reindex(tokens[S.ACCOUNT_ID]).to_numpy()
@@ -586,86 +619,6 @@ def _neutralise(out: pd.DataFrame, rows: np.ndarray, window_hours: float) -> Non
         if name in out.columns:
             out.loc[rows, name] = value
     out.loc[rows, "cluster_activation_spread_hours"] = window_hours
-
-
-def synchrony(
-    parts: list[dict[str, Any]],
-    index: pd.Index,
-    label: np.ndarray,
-    n_comp: int,
-    clustered: np.ndarray,
-    context: Context,
-) -> np.ndarray:
-    """Mean pairwise correlation of members' hourly activity *beyond their daily rhythm*.
-
-    Each member's hourly counts over the window's T hours minus its own mean count at
-    that hour of the day: accounts in one time zone share a diurnal curve, which is not
-    coordination; a campaign that pauses, surges and resumes across its accounts is.
-    With each member's residual vector scaled to unit norm (z_i), the mean off-diagonal
-    correlation of a cluster of n is (‖Σ z_i‖² − n) / (n(n − 1)).
-
-    Computed from the sparse activity, never as members × T: an hour in which a member
-    is idle has the residual −profile(hour of day), so the idle hours' share of each
-    sum is a count of idle hours per hour of the day times a per-day value. Every sum
-    is of squares (no cancellation), so the result is the dense formula's.
-    """
-    n = len(index)
-    if not parts or not clustered.any():
-        return np.zeros(n)
-    members = np.flatnonzero(clustered)
-    m = len(members)
-    # each member's position among the parts' accounts, and its triples
-    offsets = np.cumsum([0] + [len(p["accounts"]) for p in parts])
-    ids = np.concatenate([p["accounts"] for p in parts])
-    member_of = np.full(len(ids), -1, dtype=np.int64)
-    member_of[pd.Series(np.arange(len(ids)), index=ids).reindex(index[members]).to_numpy()] = (
-        np.arange(m)
-    )
-    rows = np.concatenate([p["hourly"].row + off for p, off in zip(parts, offsets, strict=False)])
-    hour = np.concatenate([p["hourly"].hour for p in parts])
-    x = np.concatenate([p["hourly"].count for p in parts]).astype(np.float64)
-    i = member_of[rows]
-    # members in index order, whatever the buckets: the sums below add in one order
-    keep = np.flatnonzero(i >= 0)
-    keep = keep[np.lexsort((hour[keep], i[keep]))]
-    i, hour, x = i[keep], hour[keep], x[keep]
-
-    n_hours = int((context.window_end - context.window_start) // 3600) + 1
-    first_hod = int(context.window_start // 3600) % 24
-    days = np.arange(24)
-    per_hod = n_hours // 24 + ((days - first_hod) % 24 < n_hours % 24)  # hours of each hod
-    hod = (first_hod + hour) % 24
-
-    # profile (mean count per hour of day), residual norms
-    cell = i * 24 + hod
-    profile = np.bincount(cell, weights=x, minlength=m * 24).reshape(m, 24).astype(np.float64)
-    profile /= np.maximum(per_hod, 1)
-    active = np.bincount(cell, minlength=m * 24).reshape(m, 24)
-    resid = x - profile[i, hod]
-    norm2 = np.bincount(i, weights=resid**2, minlength=m).astype(np.float64)
-    norm2 += ((per_hod - active) * profile**2).sum(axis=1)
-    norm = np.sqrt(norm2)
-    w = np.where(norm > 0, 1.0 / np.where(norm > 0, norm, 1.0), 0.0)
-
-    # ‖Σ z_i‖² per cluster: hours where a member is active, then the idle rest
-    lab = label[members]
-    idle_sum = np.zeros((n_comp, 24))  # Σ_i profile_i(d) / norm_i, per cluster and hod
-    np.add.at(idle_sum, lab, profile * w[:, None])
-    busy_cells, where = np.unique(lab[i] * n_hours + hour, return_inverse=True)
-    a = np.bincount(where.ravel(), weights=x * w[i], minlength=len(busy_cells)).astype(float)
-    c_of, h_of = busy_cells // n_hours, busy_cells % n_hours
-    d_of = (first_hod + h_of) % 24
-    v = a - idle_sum[c_of, d_of]
-    sq = np.bincount(c_of, weights=v**2, minlength=n_comp).astype(np.float64)
-    busy = np.bincount(c_of * 24 + d_of, minlength=n_comp * 24).reshape(n_comp, 24)
-    sq += ((per_hod - busy) * idle_sum**2).sum(axis=1)
-
-    k = np.bincount(lab, minlength=n_comp).astype(float)
-    nonzero = np.bincount(lab, weights=(norm > 0).astype(float), minlength=n_comp)
-    mean_corr = np.where(k > 1, (sq - nonzero) / np.maximum(k * (k - 1), 1), 0.0)
-    out = np.zeros(n)
-    out[members] = mean_corr[lab]
-    return np.clip(out, -1.0, 1.0)
 
 
 def describe_evidence(kinds: dict[str, int]) -> str:

@@ -11,10 +11,10 @@ import pytest
 
 from detector import schema as S
 from detector.config import Config
-from detector.coordination import HourlyActivity, synchrony
 from detector.features import Context
 from detector.pipeline import build_features
 from detector.scoring import score, train
+from detector.synchrony import HourlyActivity, synchrony
 
 START = pd.Timestamp("2026-11-01", tz="UTC")
 DAYS = 5

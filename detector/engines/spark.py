@@ -60,7 +60,7 @@ import pyarrow.compute as pc
 from detector import annotate as A
 from detector import schema as S
 from detector.config import DEFAULT, Config
-from detector.coordination import HourlyActivity, bucket_evidence
+from detector.coordination import bucket_evidence
 from detector.features import Context, active_specs, compute_bucket
 from detector.features.registry import FAMILIES
 from detector.ingest import (
@@ -94,6 +94,7 @@ from detector.pipeline import (
     finish_features,
     population_context,
 )
+from detector.synchrony import HourlyActivity
 from detector.topics import TopicModel, fit_topic_model
 
 if TYPE_CHECKING:

@@ -1,0 +1,132 @@
+"""Synchronised activity: how much accounts' hourly activity moves together.
+
+A campaign that load-balances one job over many accounts pauses, surges and resumes
+across them at once (SynchroTrap). This module keeps each bucket's activity as sparse
+(account, hour, count) triples and measures, for groups of accounts, the mean pairwise
+correlation of their hourly activity beyond each one's own daily rhythm -- without ever
+building an accounts × hours matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from detector.features.base import Context
+
+__all__ = ["HourlyActivity", "synchrony"]
+
+
+@dataclass(frozen=True)
+class HourlyActivity:
+    """Requests per (account, hour) of one bucket, as sparse triples sorted by (row, hour).
+
+    ``row`` indexes the bucket's ``accounts``; ``hour`` counts whole hours from the
+    window start. Sparse, so memory grows with the (account, hour) pairs that hold a
+    request -- never with the time span the log covers (a dense accounts × hours matrix
+    of a log with one stray row from 1970 would take gigabytes).
+    """
+
+    row: np.ndarray
+    hour: np.ndarray
+    count: np.ndarray
+
+    @classmethod
+    def of(cls, codes: np.ndarray, ts: np.ndarray, window_start: int) -> HourlyActivity:
+        """The activity of rows with account ``codes`` at epoch seconds ``ts`` (none of
+        them before ``window_start``)."""
+        hour = ((ts - window_start) // 3600).astype(np.int64)
+        # one sort of (account, hour) keys; nanosecond instants span < 2**23 hours, so
+        # the key stays far below 2**63 for any number of accounts a bucket holds
+        span = int(hour.max()) + 1 if len(hour) else 1
+        cells, count = np.unique(codes.astype(np.int64) * span + hour, return_counts=True)
+        return cls(cells // span, cells % span, count.astype(np.float64))
+
+    @classmethod
+    def from_dense(cls, matrix: np.ndarray) -> HourlyActivity:
+        """From an accounts × hours count matrix (tests and benchmarks)."""
+        row, hour = np.nonzero(matrix)
+        return cls(row.astype(np.int64), hour.astype(np.int64), matrix[row, hour].astype(float))
+
+
+def synchrony(
+    parts: list[dict[str, Any]],
+    index: pd.Index,
+    label: np.ndarray,
+    n_comp: int,
+    clustered: np.ndarray,
+    context: Context,
+) -> np.ndarray:
+    """Mean pairwise correlation of members' hourly activity *beyond their daily rhythm*.
+
+    Each member's hourly counts over the window's T hours minus its own mean count at
+    that hour of the day: accounts in one time zone share a diurnal curve, which is not
+    coordination; a campaign that pauses, surges and resumes across its accounts is.
+    With each member's residual vector scaled to unit norm (z_i), the mean off-diagonal
+    correlation of a cluster of n is (‖Σ z_i‖² − n) / (n(n − 1)).
+
+    Computed from the sparse activity, never as members × T: an hour in which a member
+    is idle has the residual −profile(hour of day), so the idle hours' share of each
+    sum is a count of idle hours per hour of the day times a per-day value. Every sum
+    is of squares (no cancellation), so the result is the dense formula's.
+    """
+    n = len(index)
+    if not parts or not clustered.any():
+        return np.zeros(n)
+    members = np.flatnonzero(clustered)
+    m = len(members)
+    # each member's position among the parts' accounts, and its triples
+    offsets = np.cumsum([0] + [len(p["accounts"]) for p in parts])
+    ids = np.concatenate([p["accounts"] for p in parts])
+    member_of = np.full(len(ids), -1, dtype=np.int64)
+    member_of[pd.Series(np.arange(len(ids)), index=ids).reindex(index[members]).to_numpy()] = (
+        np.arange(m)
+    )
+    rows = np.concatenate([p["hourly"].row + off for p, off in zip(parts, offsets, strict=False)])
+    hour = np.concatenate([p["hourly"].hour for p in parts])
+    x = np.concatenate([p["hourly"].count for p in parts]).astype(np.float64)
+    i = member_of[rows]
+    # members in index order, whatever the buckets: the sums below add in one order
+    keep = np.flatnonzero(i >= 0)
+    keep = keep[np.lexsort((hour[keep], i[keep]))]
+    i, hour, x = i[keep], hour[keep], x[keep]
+
+    n_hours = int((context.window_end - context.window_start) // 3600) + 1
+    first_hod = int(context.window_start // 3600) % 24
+    days = np.arange(24)
+    per_hod = n_hours // 24 + ((days - first_hod) % 24 < n_hours % 24)  # hours of each hod
+    hod = (first_hod + hour) % 24
+
+    # profile (mean count per hour of day), residual norms
+    cell = i * 24 + hod
+    profile = np.bincount(cell, weights=x, minlength=m * 24).reshape(m, 24).astype(np.float64)
+    profile /= np.maximum(per_hod, 1)
+    active = np.bincount(cell, minlength=m * 24).reshape(m, 24)
+    resid = x - profile[i, hod]
+    norm2 = np.bincount(i, weights=resid**2, minlength=m).astype(np.float64)
+    norm2 += ((per_hod - active) * profile**2).sum(axis=1)
+    norm = np.sqrt(norm2)
+    w = np.where(norm > 0, 1.0 / np.where(norm > 0, norm, 1.0), 0.0)
+
+    # ‖Σ z_i‖² per cluster: hours where a member is active, then the idle rest
+    lab = label[members]
+    idle_sum = np.zeros((n_comp, 24))  # Σ_i profile_i(d) / norm_i, per cluster and hod
+    np.add.at(idle_sum, lab, profile * w[:, None])
+    busy_cells, where = np.unique(lab[i] * n_hours + hour, return_inverse=True)
+    a = np.bincount(where.ravel(), weights=x * w[i], minlength=len(busy_cells)).astype(float)
+    c_of, h_of = busy_cells // n_hours, busy_cells % n_hours
+    d_of = (first_hod + h_of) % 24
+    v = a - idle_sum[c_of, d_of]
+    sq = np.bincount(c_of, weights=v**2, minlength=n_comp).astype(np.float64)
+    busy = np.bincount(c_of * 24 + d_of, minlength=n_comp * 24).reshape(n_comp, 24)
+    sq += ((per_hod - busy) * idle_sum**2).sum(axis=1)
+
+    k = np.bincount(lab, minlength=n_comp).astype(float)
+    nonzero = np.bincount(lab, weights=(norm > 0).astype(float), minlength=n_comp)
+    mean_corr = np.where(k > 1, (sq - nonzero) / np.maximum(k * (k - 1), 1), 0.0)
+    out = np.zeros(n)
+    out[members] = mean_corr[lab]
+    return np.clip(out, -1.0, 1.0)
