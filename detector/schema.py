@@ -112,6 +112,8 @@ SCORE_COLUMNS: Final[tuple[str, ...]] = (ACCOUNT_ID, SCORE, RANK, FLAGGED, CLUST
 # extra columns the project writes after the contract's six
 BAND: Final = "band"
 SUPPRESSED: Final = "suppressed"
+UNSUPERVISED_SCORE: Final = "unsupervised_score"
+"""With a learned layer: the isolation forest's own score, beside the learned ``score``."""
 REASONS_SEPARATOR: Final = "; "
 
 # --- quarantine -----------------------------------------------------------------------
