@@ -10,7 +10,9 @@ with its sidecars:
 - ``SCORES.features.parquet`` — the feature table that was scored (for explain,
   evaluate baselines and the report);
 - ``SCORES.clusters.json`` — clusters with members and evidence;
-- ``SCORES.meta.json`` — model version and path, window, ingest counts.
+- ``SCORES.meta.json`` — model version and path, window, ingest counts;
+- ``SCORES.space.npy`` — the model's preprocessed matrix (float32, rows in the
+  feature table's order), so ``detector similar`` answers without loading the model.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from detector.config import DEFAULT, Config
 from detector.coordination import Clusters
 from detector.engines import Engine, SparkOptions, feature_builder, frame_scorer
 from detector.errors import UserError
+from detector.learned import fit_learned
 from detector.model import AnomalyModel
 from detector.pipeline import FeatureResult, Progress
 from detector.safe import atomic_path, atomic_write_text, write_csv
@@ -59,6 +62,8 @@ def train(
     end: dt.date | None = None,
     config: Config = DEFAULT,
     exclude: Collection[str] = (),
+    labels: pd.DataFrame | None = None,
+    labels_source: str = "labels",
     name: str = "detector",
     quarantine_path: Path | None = None,
     progress: Progress | None = None,
@@ -68,8 +73,12 @@ def train(
     """Fit a model on the population in ``log`` and save it as a bundle.
 
     ``exclude`` are accounts left out of the fit (e.g. confirmed extraction), so the
-    forest learns what normal looks like. ``model_path`` may be a directory, in which
-    case the bundle is named ``<name>-<YYYYMMDD>-<digest8>.bundle`` inside it.
+    forest learns what normal looks like. ``labels`` (``account_id, label[,
+    decided_at]``, see :mod:`detector.verdicts`) also fit the learned layer
+    (:mod:`detector.learned`) over the whole population when there are enough of them
+    in it; the bundle's manifest records their provenance under ``labels``
+    (``labels_source`` says where they came from). ``model_path`` may be a directory,
+    in which case the bundle is named ``<name>-<YYYYMMDD>-<digest8>.bundle`` inside it.
     ``engine="spark"`` builds the features with Spark (``spark``: master and config);
     the forest is fitted on the driver either way.
     """
@@ -92,6 +101,18 @@ def train(
         random_state=config.random_state,
         alert_budget=config.alert_budget,
     ).fit(train_rows)
+    learned = None
+    if labels is not None:
+        from detector.verdicts import provenance
+
+        used = labels[labels[S.ACCOUNT_ID].astype(str).isin(set(result.features.index))]
+        learned = fit_learned(
+            model,
+            result.features,
+            used,
+            provenance=provenance(used, labels_source),
+            config=config,
+        )
     start_s, end_s = result.window
     text_models = {TOPIC_MODEL_KEY: result.topic_model} if result.topic_model is not None else {}
     path = save_bundle(
@@ -102,6 +123,7 @@ def train(
         config=config.to_dict(),
         training_start=start_s,
         training_end=end_s,
+        learned=learned,
     )
     return path, result, model
 
@@ -186,9 +208,15 @@ def score_features(
             f"{', '.join(missing)} ({why}); train a model on logs with the same columns"
         )
     features = result.features[list(bundle.features)]
-    table = frame_scorer(engine, spark)(
-        bundle.model, features, threshold=threshold, budget=budget, n_reasons=config.n_reasons
-    )
+    if bundle.learned is not None:  # the learned layer scores on the driver
+        table = bundle.learned.score_frame(
+            bundle.model, features, threshold=threshold, budget=budget, n_reasons=config.n_reasons
+        )
+    else:
+        table = frame_scorer(engine, spark)(
+            bundle.model, features, threshold=threshold, budget=budget, n_reasons=config.n_reasons
+        )
+    default_threshold = (bundle.learned or bundle.model).threshold_
     clusters = result.extras.get("clusters")
     table = _attach_clusters(table, clusters)
     table[S.SUPPRESSED] = table[S.ACCOUNT_ID].isin(set(suppressed))
@@ -201,7 +229,8 @@ def score_features(
         "window_end": end_s,
         "threshold": threshold
         if threshold is not None
-        else (None if budget else float(bundle.model.threshold_)),
+        else (None if budget else float(default_threshold)),
+        "learned_from": None if bundle.learned is None else bundle.learned.provenance_,
         "budget": budget,
         "accounts": len(table),
         "flagged": int(table[S.FLAGGED].sum()),
@@ -250,8 +279,8 @@ def score_csv_frame(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def sidecar(out: Path, kind: str) -> Path:
-    """Path of a score table's sidecar file (``features``, ``clusters``, ``meta``)."""
-    ext = {"features": "parquet", "clusters": "json", "meta": "json"}[kind]
+    """Path of a score table's sidecar (``features``, ``clusters``, ``meta``, ``space``)."""
+    ext = {"features": "parquet", "clusters": "json", "meta": "json", "space": "npy"}[kind]
     return out.with_name(f"{out.stem}.{kind}.{ext}")
 
 
@@ -264,11 +293,15 @@ def write_scores(scored: ScoreResult, out: Path) -> list[Path]:
     feats = sidecar(out, "features")
     with atomic_path(feats) as tmp:
         scored.result.features.to_parquet(tmp)
+    space = sidecar(out, "space")
+    matrix = scored.bundle.model.transform(scored.result.features[list(scored.bundle.features)])
+    with atomic_path(space) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, matrix, allow_pickle=False)
     clusters_path = sidecar(out, "clusters")
     atomic_write_text(clusters_path, json.dumps(clusters_json(scored), indent=1, sort_keys=True))
     meta = sidecar(out, "meta")
     atomic_write_text(meta, json.dumps(scored.meta, indent=1, sort_keys=True, default=str))
-    return [out, feats, clusters_path, meta]
+    return [out, feats, space, clusters_path, meta]
 
 
 def clusters_json(scored: ScoreResult) -> dict[str, Any]:
@@ -307,18 +340,23 @@ def clusters_json(scored: ScoreResult) -> dict[str, Any]:
     return {"clusters": rows}
 
 
-def read_scores(path: Path) -> pd.DataFrame:
-    """Read a SCORES.csv back (undoing nothing: neutralised cells keep their quote)."""
+def read_scores(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read a SCORES.csv back (undoing nothing: neutralised cells keep their quote).
+
+    ``columns`` reads only those (they must include ``account_id`` and ``flagged``),
+    e.g. without the long ``reasons``, which is most of the file.
+    """
     path = Path(path)
     try:
         table = pd.read_csv(
             path,
             dtype={S.ACCOUNT_ID: str, S.CLUSTER_ID: str, S.REASONS: str},
             keep_default_na=False,
+            usecols=None if columns is None else list(columns),
         )
     except Exception as exc:  # pandas raises several types for a bad CSV
         raise UserError(f"{path}: cannot read scores CSV ({exc})") from None
-    missing = [c for c in S.SCORE_COLUMNS if c not in table.columns]
+    missing = [c for c in (columns or S.SCORE_COLUMNS) if c not in table.columns]
     if missing:
         raise UserError(f"{path}: not a scores file, missing column(s) {', '.join(missing)}")
     table[S.FLAGGED] = table[S.FLAGGED].astype(str).str.lower().eq("true")

@@ -16,6 +16,7 @@ from detector.cli import (
     model_cmds,
     nightly_cmd,
     report_cmd,
+    similar_cmd,
     simulate_cmd,
     validate_cmd,
 )
@@ -45,6 +46,7 @@ for module in (
     catalogue_cmd,
     report_cmd,
     cases_cmds,
+    similar_cmd,
     nightly_cmd,
     simulate_cmd,
 ):

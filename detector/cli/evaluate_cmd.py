@@ -45,15 +45,48 @@ def register(app: typer.Typer) -> None:
                 "--state", help="Take labels from the analysts' verdicts in this state dir."
             ),
         ] = None,
+        feedback_share: Annotated[
+            float | None,
+            typer.Option(
+                "--feedback-share",
+                help="Learning from verdicts: draw this share of the labelled accounts "
+                "(stratified, seeded) as verdicts, learn from them, and compare the learned "
+                "and unsupervised scores on the other labelled accounts only.",
+                min=0.0,
+                max=1.0,
+            ),
+        ] = None,
+        seed: Annotated[int, typer.Option("--seed", help="Seed of the verdict draw.")] = 0,
+        time_split: Annotated[
+            bool,
+            typer.Option(
+                "--time-split",
+                help="Also the time-split variant: verdicts only from accounts first seen "
+                "before a cut day, metrics on those first seen from it on (needs --log).",
+            ),
+        ] = False,
+        log: Annotated[
+            Path | None,
+            typer.Option("--log", help="The scored request log: first-seen day of each account."),
+        ] = None,
+        model: Annotated[
+            Path | None,
+            typer.Option("--model", help="Model bundle (default: the one the scores name)."),
+        ] = None,
         as_json: JsonOpt = False,
     ) -> None:
         """ROC/PR-AUC, precision/recall at k, recall at 1% FPR, per scenario, and the
         lift over two baselines (volume ranking, a naive isolation forest).
 
-        Example: detector evaluate scores.csv --labels sim/labels.csv --json
+        With --feedback-share, also what learning from verdicts gains, measured honestly
+        (on the accounts whose labels were not given as verdicts).
+
+        Example: detector evaluate scores.csv --labels sim/labels.csv --feedback-share 0.1
         """
         if (labels is None) == (state is None):
             raise fail("give exactly one of --labels LABELS.csv or --state DIR")
+        if time_split and (feedback_share is None or log is None):
+            raise fail("--time-split needs --feedback-share SHARE and --log LOG")
         if labels is not None:
             truth = read_labels(labels)
         else:
@@ -67,6 +100,10 @@ def register(app: typer.Typer) -> None:
         feats_path = sidecar(scores, "features")
         features = pd.read_parquet(feats_path) if feats_path.exists() else None
         result = evaluate(table, truth, features=features)
+        if feedback_share is not None:
+            result.update(
+                _feedback(scores, features, truth, feedback_share, seed, time_split, log, model)
+            )
         if as_json:
             typer.echo(json.dumps(result, indent=2, default=float))
             return
@@ -94,3 +131,84 @@ def register(app: typer.Typer) -> None:
             )
             s.add_row(name, str(row.get("label")), str(row.get("accounts")), _fmt(share))
         console.print(s)
+        for key in ("feedback", "feedback_time_split"):
+            if key in result:
+                _render_feedback(result[key])
+
+
+def _feedback(
+    scores: Path,
+    features: pd.DataFrame | None,
+    truth: pd.DataFrame,
+    share: float,
+    seed: int,
+    time_split: bool,
+    log: Path | None,
+    model: Path | None,
+) -> dict[str, Any]:
+    """The feedback protocol's results (random draw, and the time split when asked)."""
+    from detector.artifacts import load_bundle
+    from detector.feedback import feedback_evaluation, first_seen_days
+    from detector.report import scored_window
+
+    if features is None:
+        raise fail(f"{sidecar(scores, 'features')}: no feature table beside the scores")
+    meta_path = sidecar(scores, "meta")
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    model = model or (Path(meta["model_path"]) if meta.get("model_path") else None)
+    if model is None:
+        raise fail(f"{scores}: the scores name no model; pass --model")
+    bundle = load_bundle(model)
+    feats = features[list(bundle.features)]
+    out = {"feedback": feedback_evaluation(bundle.model, feats, truth, share=share, seed=seed)}
+    if time_split:
+        start, end = scored_window(meta)
+        first = first_seen_days(log, start=start, end=end)  # type: ignore[arg-type]
+        out["feedback_time_split"] = feedback_evaluation(
+            bundle.model, feats, truth, share=share, seed=seed, first_seen=first
+        )
+    for part in out.values():
+        part["model_version"] = bundle.version
+    return out
+
+
+def _render_feedback(fb: dict[str, Any]) -> None:
+    """Side by side: the unsupervised and the learned score on the held-out accounts."""
+    what = "time split" if fb["protocol"] == "time" else "random draw"
+    if not fb.get("available", True):
+        console.print(f"learning from verdicts ({what}): {fb['note']}", markup=False)
+        return
+    v = fb["verdicts"]
+    cut = f", verdicts first seen before {fb['cut_day']}" if fb["protocol"] == "time" else ""
+    t = Table(
+        title=f"Learning from verdicts ({what}{cut}): {v['n']:,} verdicts "
+        f"({v['n_extraction']} extraction), measured on the other "
+        f"{fb['evaluated_accounts']:,} labelled accounts"
+    )
+    for col in ("metric", "unsupervised", "learned", "change"):
+        t.add_column(col, justify="left" if col == "metric" else "right")
+    for metric in ("pr_auc", "roc_auc", "recall_at_k", "recall_at_1pct_fpr"):
+        change = fb["delta"].get(metric)
+        t.add_row(
+            metric,
+            _fmt(fb["unsupervised"][metric]),
+            _fmt(fb["learned"][metric]),
+            "n/a" if change is None else f"{change:+.3f}",
+        )
+    console.print(t)
+    if fb["learned_layer"] != "fitted":
+        console.print(f"no learned layer: {fb['learned_layer']}", markup=False)
+    s = Table(title="Per scenario (extraction: share in top k; benign: share flagged)")
+    for col in ("scenario", "label", "accounts", "unsupervised", "learned"):
+        s.add_column(col)
+    learned = fb["learned"]["per_scenario"]
+    for name, row in sorted(fb["unsupervised"]["per_scenario"].items()):
+        key = "share_in_top_k" if row.get("label") == "extraction" else "share_flagged"
+        s.add_row(
+            name,
+            str(row.get("label")),
+            str(row.get("accounts")),
+            _fmt(row.get(key)),
+            _fmt(learned.get(name, {}).get(key)),
+        )
+    console.print(s)
