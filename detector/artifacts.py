@@ -93,6 +93,8 @@ TRUSTED_TYPES: Final = (
     "detector.model.AnomalyModel",
     "detector.features.registry.FeatureSpec",
     "detector.learned.LearnedLayer",
+    "detector.peers.PeerTiers",
+    "detector.tails.TailScorer",
     "detector.topics.TopicModel",
     "sklearn.tree._tree.Tree",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",

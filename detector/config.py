@@ -20,6 +20,11 @@ class Config:
     """Rows per streamed chunk: bounds the memory of reading and validating."""
     bucket_target_rows: int = 500_000
     """Rows per account-hash bucket when the log is spilled; bounds feature memory."""
+    partition_slack_hours: float = 3.0
+    """How far a row's timestamp may lie outside its ``date=`` partition's UTC day before
+    it is quarantined: log shipping puts the last minutes of a day into the next day's
+    partition (late delivery) and clocks drift a little. A row further away (1970, a
+    month early) is a shipping or clock fault and would widen the scored time span."""
 
     workers: int = max(1, min(2, os.cpu_count() or 1))
     """Threads annotating chunks while the next one is read (the machine has 2 cores)."""
@@ -47,6 +52,17 @@ class Config:
     alert_budget: str = "2%"
     """Default share (``"2%"``) or count (``"50"``) of accounts to flag."""
     n_reasons: int = 3
+    tail_weight: float = 0.25
+    """Weight of the tail-probability (ECOD-style) score in the blend (detector.tails)."""
+    peer_quantiles: tuple[float, ...] = (0.5, 0.8, 0.95)
+    """Population quantiles of requests/day that cut peer tiers (see detector.peers)."""
+    peer_prior: float = 5.0
+    """Accounts' worth of weight the population's statistics keep in each tier's."""
+    peer_families: tuple[str, ...] = ("volume",)
+    """Feature families compared with peers of similar size (volume: being big is not by
+    itself a reason). Adding timing and infra measured worse on 3 of 4 populations."""
+    peer_spread_floor: float = 0.5
+    """A tier's spread is at least this share of the population's (see detector.peers)."""
 
     # learning from verdicts (detector.learned)
     learned_min_labels: int = 6
@@ -86,13 +102,21 @@ class Config:
 
     # nightly
     window_days: int = 7
+    max_window_days: int = 366
+    """Longest --window-days accepted: a year; longer is a typo, not a window."""
     retrain_days: int = 7
     psi_threshold: float = 0.25
     rise_margin: float = 15.0
     psi_bins: int = 10
     """Quantile bins per feature for the drift (PSI) check against the training population."""
     lock_timeout_hours: float = 6.0
-    """A nightly lock older than this is stale and taken over (a run never takes this long)."""
+    """A run holding the nightly lock longer than this is reported as probably hung (a run
+    never takes this long); the lock itself is freed only when its holder exits."""
+
+    # evaluation
+    min_label_overlap: float = 0.5
+    """Share of a labels file's accounts that must be among the scored accounts for
+    ``detector evaluate`` to measure anything (fewer means another population's labels)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data view, stored in model bundles and run summaries."""

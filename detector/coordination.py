@@ -13,10 +13,12 @@ networks, the 2-hour bin it was created in, the 1-hour bin of its first request 
 that is inside the window) only links in pairs of two *different* kinds —
 template∧creation, template∧network, template∧activation, network∧creation,
 network∧activation — so a generic template or a busy cloud network alone links
-nothing; and a pair must cover most users of both its ingredients (see
-``_specific``), so chance coincidences do not chain. This is banding as in LSH: an
-AND of two kinds per token, an OR over tokens. Two bins per time (offset by half a
-bin) keep accounts created a minute apart across a bin edge together.
+nothing; and a pair must cover most users of both its ingredients, or be shared by
+far more accounts than its ingredients' frequencies would put together by chance (a
+lift, see ``_specific``), so chance coincidences do not chain and rare evidence weighs
+more than common evidence. This is banding as in LSH: an AND of two kinds per token,
+an OR over tokens. Two bins per time (offset by half a bin) keep accounts created a
+minute apart across a bin edge together.
 
 Tokens shared by more than ``max_token_accounts`` accounts are dropped as
 non-specific. Accounts sharing a token are joined to the token's first account
@@ -53,8 +55,14 @@ CREATED_BIN_S = 2 * 3600
 ACTIVATION_BIN_S = 3600
 NEW_ACCOUNT_DAYS = 14.0
 ACTIVATION_MIN_OFFSET_S = 24 * 3600
-PAIR_SPECIFICITY = 0.5
-"""A paired token must hold this share of the accounts of each of its ingredients."""
+PAIR_COVERAGE = 0.5
+"""A paired token links when it holds this share of the accounts of both ingredients..."""
+PAIR_MIN_ACCOUNTS = 3
+"""A paired token links only when at least this many accounts share it."""
+PAIR_MIN_LIFT = 20.0
+"""...or when at least PAIR_MIN_ACCOUNTS share it, this many times what independent
+ingredients would put together by chance (a multi-burst campaign covers a third of its
+template's users per burst, but far beyond chance)."""
 STRONG_KINDS = ("payment", "org")
 PAIRED_KINDS = (
     ("template", "created"),
@@ -89,7 +97,8 @@ SPECS = [
         "cluster_requests_per_day",
         "coordination",
         "per_day",
-        "Requests per day of the whole cluster (the account's own when unlinked).",
+        "Requests per day of the whole cluster (0 when unlinked, or when the cluster is "
+        "one declared organisation).",
         "The combined volume of a hydra is that of a bulk extraction job.",
         (S.ACCOUNT_ID,),
         0.0,
@@ -173,6 +182,38 @@ def _registered(b: Bucket) -> dict[str, np.ndarray]:  # pragma: no cover - not p
 # --- per-bucket evidence ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class HourlyActivity:
+    """Requests per (account, hour) of one bucket, as sparse triples sorted by (row, hour).
+
+    ``row`` indexes the bucket's ``accounts``; ``hour`` counts whole hours from the
+    window start. Sparse, so memory grows with the (account, hour) pairs that hold a
+    request -- never with the time span the log covers (a dense accounts × hours matrix
+    of a log with one stray row from 1970 would take gigabytes).
+    """
+
+    row: np.ndarray
+    hour: np.ndarray
+    count: np.ndarray
+
+    @classmethod
+    def of(cls, codes: np.ndarray, ts: np.ndarray, window_start: int) -> HourlyActivity:
+        """The activity of rows with account ``codes`` at epoch seconds ``ts`` (none of
+        them before ``window_start``)."""
+        hour = ((ts - window_start) // 3600).astype(np.int64)
+        # one sort of (account, hour) keys; nanosecond instants span < 2**23 hours, so
+        # the key stays far below 2**63 for any number of accounts a bucket holds
+        span = int(hour.max()) + 1 if len(hour) else 1
+        cells, count = np.unique(codes.astype(np.int64) * span + hour, return_counts=True)
+        return cls(cells // span, cells % span, count.astype(np.float64))
+
+    @classmethod
+    def from_dense(cls, matrix: np.ndarray) -> HourlyActivity:
+        """From an accounts × hours count matrix (tests and benchmarks)."""
+        row, hour = np.nonzero(matrix)
+        return cls(row.astype(np.int64), hour.astype(np.int64), matrix[row, hour].astype(float))
+
+
 def bucket_evidence(frame: pd.DataFrame, context: Context) -> dict[str, Any]:
     """What one bucket contributes to linking: top keys, hourly activity, first request.
 
@@ -212,9 +253,7 @@ def bucket_evidence(frame: pd.DataFrame, context: Context) -> dict[str, Any]:
         else pd.DataFrame({"code": [], "key": [], "rows": [], "share": [], "kind": []})
     )
     evidence[S.ACCOUNT_ID] = b.account_ids[evidence["code"].to_numpy(dtype=np.int64)]
-    hours = int((context.window_end - context.window_start) // 3600) + 1
-    hour = ((b.col(A.TS) - context.window_start) // 3600).astype(np.int64)
-    hourly = agg.bin_matrix(c, hour, n, hours).astype(np.float32)
+    hourly = HourlyActivity.of(c, b.col(A.TS), context.window_start)
     first = np.full(n, np.iinfo(np.int64).max)
     np.minimum.at(first, c, b.col(A.TS))
     return {
@@ -274,6 +313,7 @@ def _tokens(
 ) -> pd.DataFrame:
     """(account_id, kind, token) rows: strong single tokens and paired weak ones."""
     parts: dict[str, pd.DataFrame] = {}
+    population = len(first_ts)
     ev = evidence[[S.ACCOUNT_ID, "kind", "key"]].rename(columns={"key": "token"})
     ev["token"] = ev["token"].astype(np.uint64)
     for kind in ("template", "network"):
@@ -303,7 +343,7 @@ def _tokens(
         if k1 not in parts or k2 not in parts:
             continue
         m = parts[k1].merge(parts[k2], on=S.ACCOUNT_ID, suffixes=("_1", "_2"))
-        m = m[_specific(m, parts[k1], parts[k2])]
+        m = m[_specific(m, parts[k1], parts[k2], population)]
         if len(m):
             paired.append(
                 pd.DataFrame(
@@ -322,25 +362,38 @@ def _tokens(
     return pd.concat(frames, ignore_index=True).drop_duplicates()
 
 
-def _specific(pairs: pd.DataFrame, first: pd.DataFrame, second: pd.DataFrame) -> np.ndarray:
-    """Keep a paired token only when it covers most users of both its ingredients.
+def _specific(
+    pairs: pd.DataFrame, first: pd.DataFrame, second: pd.DataFrame, population: int
+) -> np.ndarray:
+    """Keep a paired token only when it is specific: it covers most users of both its
+    ingredients, or far more accounts share it than chance would give.
 
-    A hydra's wrapper is used almost only by accounts created together, so
-    template∧creation covers most of the template's users. A generic template
-    ("Summarize the following text:") is used by accounts created at every hour, and
-    two of them sharing a creation bin is chance: the pair covers a sliver of the
-    template's users and is dropped. Without this, chance pairs chain unrelated
-    accounts into one giant component.
+    Evidence is weighed by how rare it is. If ``n1`` accounts use a template and ``n2``
+    were created in a 2-hour bin, independence predicts ``n1 * n2 / N`` accounts with
+    both among the ``N`` of the population. A hydra's wrapper used by 80 fresh accounts
+    created in three bursts puts ~27 in each burst's bin where chance predicts a fraction
+    of one (lift in the hundreds), however many bursts it used. A boilerplate template
+    used by a thousand unrelated products meets a busy creation bin a few times by
+    chance (lift ≈ 1) and is dropped, so chance pairs never chain unrelated accounts
+    into one giant component. Coverage keeps a campaign that is most of a small
+    population (there, its own members make chance look likely).
     """
     if pairs.empty:
         return np.zeros(0, dtype=bool)
     n1 = first.groupby("token")[S.ACCOUNT_ID].nunique()
     n2 = second.groupby("token")[S.ACCOUNT_ID].nunique()
     together = pairs.groupby(["token_1", "token_2"])[S.ACCOUNT_ID].transform("nunique").to_numpy()
+    expected = (
+        n1.reindex(pairs["token_1"]).to_numpy()
+        * n2.reindex(pairs["token_2"]).to_numpy()
+        / max(population, 1)
+    )
     either = np.maximum(
         n1.reindex(pairs["token_1"]).to_numpy(), n2.reindex(pairs["token_2"]).to_numpy()
     )
-    return (together >= 2) & (together >= PAIR_SPECIFICITY * either)
+    covers_both = (together >= 2) & (together >= PAIR_COVERAGE * either)
+    rare = (together >= PAIR_MIN_ACCOUNTS) & (together >= PAIR_MIN_LIFT * expected)
+    return covers_both | rare
 
 
 def cluster_id_for(members_min_id: str) -> str:
@@ -426,9 +479,7 @@ def link_accounts(
             comp_share[best["comp"].to_numpy()] = np.minimum(mean_share, 1.0)
             tshare = np.where(clustered, comp_share[label], 0.0)
     feats["cluster_template_share"] = tshare
-    feats["cluster_synchrony"] = _synchrony(
-        parts, index, label, n_comp, clustered, context.window_start
-    )
+    feats["cluster_synchrony"] = synchrony(parts, index, label, n_comp, clustered, context)
     first = first_ts.to_numpy(dtype=np.float64)
     lo = np.full(n_comp, np.inf)
     hi = np.full(n_comp, -np.inf)
@@ -459,7 +510,13 @@ def link_accounts(
         new = (known & (age_days < NEW_ACCOUNT_DAYS)).astype(float)
         new_share = np.bincount(label, weights=new, minlength=n_comp) / comp_size
         feats["cluster_new_member_share"] = np.where(clustered, new_share[label], 0.0)
+    feats["cluster_requests_per_day"] = np.where(clustered, feats["cluster_requests_per_day"], 0.0)
+    declared = _declared_org(table, label, n_comp, clustered)
     out = pd.DataFrame(feats, index=index)
+    _neutralise(out, declared, window_hours)
+    # a declared organisation is one customer, not a campaign: no cluster, no case
+    cluster_of = np.where(declared, "", cluster_of)
+    clustered = clustered & ~declared
     membership = pd.Series(cluster_of, index=index, name=S.CLUSTER_ID)
 
     # the cluster table: members and the evidence that linked them
@@ -487,42 +544,124 @@ def link_accounts(
     return Clusters(out, membership, ctable, evidence_kinds)
 
 
-def _synchrony(
+def _declared_org(
+    table: pd.DataFrame | None, label: np.ndarray, n_comp: int, clustered: np.ndarray
+) -> np.ndarray:
+    """Members of clusters that are exactly one declared organisation (same ``org_id``).
+
+    Declared structure explains shared infrastructure: a company's prod, staging and
+    team keys share a card and a server pool *because* they are one customer. Such a
+    cluster is not a campaign: its members get the cluster features of unlinked
+    accounts and no cluster id (so no case), and are scored on what each one does. Shared
+    infrastructure across *different* orgs (or undeclared accounts) stays evidence.
+    """
+    if table is None or S.ORG_ID not in table.columns or not clustered.any():
+        return np.zeros(len(label), dtype=bool)
+    org = table[S.ORG_ID].fillna("").astype(str).to_numpy()
+    codes, _ = pd.factorize(org)
+    codes = np.where(org == "", -1, codes)
+    frame = pd.DataFrame({"comp": label, "org": codes})
+    distinct = frame.groupby("comp")["org"].nunique().reindex(range(n_comp)).to_numpy()
+    undeclared = frame.groupby("comp")["org"].min().reindex(range(n_comp)).to_numpy() < 0
+    one_org = (distinct == 1) & ~undeclared
+    return clustered & one_org[label]
+
+
+NEUTRAL_CLUSTER: dict[str, float] = {
+    "cluster_size": 1.0,
+    "cluster_requests_per_day": 0.0,
+    "cluster_template_share": 0.0,
+    "cluster_synchrony": 0.0,
+    "cluster_creation_spread_hours": 8760.0,
+    "cluster_new_member_share": 0.0,
+}
+"""Cluster features of an unlinked account (activation spread: the window's length)."""
+
+
+def _neutralise(out: pd.DataFrame, rows: np.ndarray, window_hours: float) -> None:
+    """Give ``rows`` the cluster features of an unlinked account, in place."""
+    if not rows.any():
+        return
+    for name, value in NEUTRAL_CLUSTER.items():
+        if name in out.columns:
+            out.loc[rows, name] = value
+    out.loc[rows, "cluster_activation_spread_hours"] = window_hours
+
+
+def synchrony(
     parts: list[dict[str, Any]],
     index: pd.Index,
     label: np.ndarray,
     n_comp: int,
     clustered: np.ndarray,
-    window_start: int,
+    context: Context,
 ) -> np.ndarray:
     """Mean pairwise correlation of members' hourly activity *beyond their daily rhythm*.
 
-    Each member's hourly counts minus its own mean count at that hour of the day:
-    accounts in one time zone share a diurnal curve, which is not coordination; a
-    campaign that pauses, surges and resumes across its accounts is. With each
-    member's residual vector scaled to unit norm (z_i), the mean off-diagonal
+    Each member's hourly counts over the window's T hours minus its own mean count at
+    that hour of the day: accounts in one time zone share a diurnal curve, which is not
+    coordination; a campaign that pauses, surges and resumes across its accounts is.
+    With each member's residual vector scaled to unit norm (z_i), the mean off-diagonal
     correlation of a cluster of n is (‖Σ z_i‖² − n) / (n(n − 1)).
+
+    Computed from the sparse activity, never as members × T: an hour in which a member
+    is idle has the residual −profile(hour of day), so the idle hours' share of each
+    sum is a count of idle hours per hour of the day times a per-day value. Every sum
+    is of squares (no cancellation), so the result is the dense formula's.
     """
     n = len(index)
     if not parts or not clustered.any():
         return np.zeros(n)
-    ids = np.concatenate([p["accounts"] for p in parts])
-    row = pd.Series(np.arange(len(ids)), index=ids).reindex(index).to_numpy()
     members = np.flatnonzero(clustered)
-    hourly = np.concatenate([p["hourly"] for p in parts], axis=0)[row[members]].astype(np.float64)
-    hod = (window_start // 3600 + np.arange(hourly.shape[1])) % 24
-    profile = np.zeros((hourly.shape[0], 24))
-    np.add.at(profile.T, hod, hourly.T)
-    profile /= np.maximum(np.bincount(hod, minlength=24), 1)
-    z = hourly - profile[:, hod]
-    norm = np.linalg.norm(z, axis=1, keepdims=True)
-    z = np.where(norm > 0, z / np.where(norm > 0, norm, 1), 0.0)
+    m = len(members)
+    # each member's position among the parts' accounts, and its triples
+    offsets = np.cumsum([0] + [len(p["accounts"]) for p in parts])
+    ids = np.concatenate([p["accounts"] for p in parts])
+    member_of = np.full(len(ids), -1, dtype=np.int64)
+    member_of[pd.Series(np.arange(len(ids)), index=ids).reindex(index[members]).to_numpy()] = (
+        np.arange(m)
+    )
+    rows = np.concatenate([p["hourly"].row + off for p, off in zip(parts, offsets, strict=False)])
+    hour = np.concatenate([p["hourly"].hour for p in parts])
+    x = np.concatenate([p["hourly"].count for p in parts]).astype(np.float64)
+    i = member_of[rows]
+    # members in index order, whatever the buckets: the sums below add in one order
+    keep = np.flatnonzero(i >= 0)
+    keep = keep[np.lexsort((hour[keep], i[keep]))]
+    i, hour, x = i[keep], hour[keep], x[keep]
+
+    n_hours = int((context.window_end - context.window_start) // 3600) + 1
+    first_hod = int(context.window_start // 3600) % 24
+    days = np.arange(24)
+    per_hod = n_hours // 24 + ((days - first_hod) % 24 < n_hours % 24)  # hours of each hod
+    hod = (first_hod + hour) % 24
+
+    # profile (mean count per hour of day), residual norms
+    cell = i * 24 + hod
+    profile = np.bincount(cell, weights=x, minlength=m * 24).reshape(m, 24).astype(np.float64)
+    profile /= np.maximum(per_hod, 1)
+    active = np.bincount(cell, minlength=m * 24).reshape(m, 24)
+    resid = x - profile[i, hod]
+    norm2 = np.bincount(i, weights=resid**2, minlength=m).astype(np.float64)
+    norm2 += ((per_hod - active) * profile**2).sum(axis=1)
+    norm = np.sqrt(norm2)
+    w = np.where(norm > 0, 1.0 / np.where(norm > 0, norm, 1.0), 0.0)
+
+    # ‖Σ z_i‖² per cluster: hours where a member is active, then the idle rest
     lab = label[members]
-    sums = np.zeros((n_comp, z.shape[1]))
-    np.add.at(sums, lab, z)
+    idle_sum = np.zeros((n_comp, 24))  # Σ_i profile_i(d) / norm_i, per cluster and hod
+    np.add.at(idle_sum, lab, profile * w[:, None])
+    busy_cells, where = np.unique(lab[i] * n_hours + hour, return_inverse=True)
+    a = np.bincount(where.ravel(), weights=x * w[i], minlength=len(busy_cells)).astype(float)
+    c_of, h_of = busy_cells // n_hours, busy_cells % n_hours
+    d_of = (first_hod + h_of) % 24
+    v = a - idle_sum[c_of, d_of]
+    sq = np.bincount(c_of, weights=v**2, minlength=n_comp).astype(np.float64)
+    busy = np.bincount(c_of * 24 + d_of, minlength=n_comp * 24).reshape(n_comp, 24)
+    sq += ((per_hod - busy) * idle_sum**2).sum(axis=1)
+
     k = np.bincount(lab, minlength=n_comp).astype(float)
-    nonzero = np.bincount(lab, weights=(norm[:, 0] > 0).astype(float), minlength=n_comp)
-    sq = (sums**2).sum(axis=1)
+    nonzero = np.bincount(lab, weights=(norm > 0).astype(float), minlength=n_comp)
     mean_corr = np.where(k > 1, (sq - nonzero) / np.maximum(k * (k - 1), 1), 0.0)
     out = np.zeros(n)
     out[members] = mean_corr[lab]

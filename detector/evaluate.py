@@ -31,7 +31,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 from detector import schema
 from detector.config import DEFAULT
 
-__all__ = ["NAIVE_VOLUME_FEATURES", "VOLUME_FEATURES", "evaluate"]
+__all__ = ["NAIVE_VOLUME_FEATURES", "VOLUME_FEATURES", "check_label_overlap", "evaluate"]
 
 VOLUME_FEATURES: Final[tuple[str, ...]] = ("requests_per_day", "requests_total")
 """Volume baseline: ranks by the first of these columns present in the feature table."""
@@ -209,6 +209,37 @@ def _baselines(
             },
         )
     return out
+
+
+def check_label_overlap(
+    scores: pd.DataFrame, labels: pd.DataFrame, *, min_share: float, source: str
+) -> tuple[int, int]:
+    """``(matched, labelled)``: labelled accounts among the scored ones, and all of them.
+
+    Raises :class:`~detector.errors.UserError` when no labelled account was scored, or
+    fewer than ``min_share`` of them: the labels (named ``source`` in the message) are
+    then for another population, and every metric would silently describe a handful
+    of accounts.
+    """
+    from detector.errors import UserError
+
+    labelled = pd.Index(pd.unique(labels[schema.ACCOUNT_ID].astype(str)))
+    scored = pd.Index(scores[schema.ACCOUNT_ID].astype(str))
+    matched = int(labelled.isin(scored).sum())
+    n = len(labelled)
+    if n and matched == 0:
+        raise UserError(
+            f"{source}: none of its {n:,} labelled accounts is among the {len(scored):,} "
+            "scored accounts; these labels are for another population"
+        )
+    if n and matched < min_share * n:
+        raise UserError(
+            f"{source}: only {matched:,} of its {n:,} labelled accounts ({matched / n:.0%}) "
+            f"are among the {len(scored):,} scored accounts, below {min_share:.0%}; check "
+            "that the labels and the scores are of the same population (--min-overlap "
+            "lowers the bar)"
+        )
+    return matched, n
 
 
 def evaluate(

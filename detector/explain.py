@@ -222,13 +222,14 @@ def _mid_rank(q: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def percentiles(model: AnomalyModel, values: np.ndarray) -> np.ndarray:
-    """Training-population percentile of each value (mid-rank, 0–100).
+    """Percentile of each value among the account's peers (mid-rank, 0–100).
 
-    Uses the model's stored training quantiles: with ``l``/``r`` the number of stored
-    quantiles strictly below / at-or-below ``x``, the percentile is
-    ``100 * (l + r) / 2 / N_QUANTILES`` — 0 below every training account, 100 above
-    every one, and a value shared by many accounts (a mass at 0) gets the middle of
-    its tie rather than its top.
+    Uses the model's stored training quantiles of the account's peer tier (accounts of
+    a similar request rate, :mod:`detector.peers`): with ``l``/``r`` the number of
+    stored quantiles strictly below / at-or-below ``x``, the percentile is
+    ``100 * (l + r) / 2 / N_QUANTILES`` — 0 below every peer, 100 above every one, and
+    a value shared by many accounts (a mass at 0) gets the middle of its tie rather
+    than its top.
 
     Parameters
     ----------
@@ -239,10 +240,13 @@ def percentiles(model: AnomalyModel, values: np.ndarray) -> np.ndarray:
     -------
     float array of the same shape.
     """
-    q = model.quantiles_
+    tiers = model.peer_tiers(values)
     out = np.empty(values.shape, dtype=np.float64)
-    for j in range(values.shape[1]):
-        out[:, j] = _mid_rank(q[:, j], values[:, j])
+    for t in np.unique(tiers):
+        rows = tiers == t
+        q = model.peer_quantiles_[t]
+        for j in range(values.shape[1]):
+            out[rows, j] = _mid_rank(q[:, j], values[rows, j])
     return out
 
 
@@ -260,16 +264,36 @@ def _feature_meta(model: AnomalyModel) -> dict[str, np.ndarray]:
 
 
 def _candidates(
-    model: AnomalyModel, values: np.ndarray
+    model: AnomalyModel, values: np.ndarray, tiers: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Citable (row, feature) entries with their percentile and extremeness.
+    """Citable (row, feature) entries with their percentile among peers and extremeness.
+
+    Computed per peer tier (a handful of vectorised passes, not a loop per account).
+    Entries come back ordered by row.
+    """
+    parts = []
+    for t in np.unique(tiers):
+        at = np.flatnonzero(tiers == t)
+        r, c, p, e = _tier_candidates(model, model.peer_quantiles_[t], values[at])
+        parts.append((at[r], c, p, e))
+    if not parts:
+        empty = np.empty(0, dtype=np.intp)
+        return empty, empty, np.empty(0), np.empty(0)
+    rows, cols, pct, extreme = (np.concatenate(x) for x in zip(*parts, strict=True))
+    order = np.argsort(rows, kind="stable")
+    return rows[order], cols[order], pct[order], extreme[order]
+
+
+def _tier_candidates(
+    model: AnomalyModel, q: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_candidates` against one set of stored quantiles ``q`` (N_QUANTILES, F).
 
     A value can only reach the 90th percentile if it is at least the stored 90 %
     quantile (10 % for the low side), so a cheap comparison against those two cuts
     finds the few candidate entries and exact percentiles are computed for those
-    alone. Entries come back grouped by feature.
+    alone.
     """
-    q = model.quantiles_
     meta = _feature_meta(model)
     n_q = q.shape[0]
     # p >= 90 needs l + r >= 1.8 n_q, impossible below q[ceil(0.9 n_q) - 1]; mirrored low
@@ -427,7 +451,8 @@ def _choose(
     ``rows, slots, cols, pct``: row index, 0-based reason slot, feature index and
     percentile of every chosen reason, ordered by row then slot.
     """
-    rows, cols, pct, extreme = _candidates(model, values)
+    tiers = model.peer_tiers(values)
+    rows, cols, pct, extreme = _candidates(model, values, tiers)
     vals = values[rows, cols]
     meta = _feature_meta(model)
     t = vals.copy()
@@ -435,7 +460,7 @@ def _choose(
     t[log] = np.log1p(np.maximum(t[log], 0.0))
     share = meta["share"][cols]
     t[share] = np.clip(t[share], 0.0, 1.0)
-    distance = np.abs(t - model.center_[cols]) / model.spread_[cols]
+    distance = np.abs(t - model.center_[tiers[rows], cols]) / model.spread_[tiers[rows], cols]
     # extremeness is a multiple of 50/N_QUANTILES, so the tie-break (< 0.01) never reorders it
     key = extreme + 0.01 * np.tanh(distance / 10.0)
     if contrib is not None:
@@ -468,17 +493,26 @@ def _round_sig(x: np.ndarray, digits: int = 3) -> np.ndarray:
 
 
 def _render(
-    model: AnomalyModel, feature_idx: np.ndarray, value: np.ndarray, pct: np.ndarray
+    model: AnomalyModel,
+    feature_idx: np.ndarray,
+    value: np.ndarray,
+    pct: np.ndarray,
+    tiers: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Value texts and sentences for (feature, value, percentile) triples.
+    """Value texts and sentences for (feature, value, percentile, peer tier) entries.
 
-    Vectorised by feature: values are rounded to display precision first, so each
-    distinct (value, percentile) text is formatted once per feature.
+    The percentile is among the account's peers and the sentence says which ("99th
+    percentile among accounts of 120–900 requests/day"). Vectorised by feature:
+    values are rounded to display precision first, so each distinct (value,
+    percentile, tier) text is formatted once per feature.
     """
     names = [str(n) for n in model.feature_names_in_]
     value_text = np.empty(len(feature_idx), dtype=object)
     sentence = np.empty(len(feature_idx), dtype=object)
     n_q = model.quantiles_.shape[0]
+    n_t = model.peers_.n_tiers
+    among = [f" among {model.peer_label(t)}" if n_t > 1 else "" for t in range(n_t)]
+    width = 2 * n_q + 1
     for j in np.unique(feature_idx):
         spec = model.specs_[names[j]]
         at = np.flatnonzero(feature_idx == j)
@@ -487,16 +521,18 @@ def _render(
         value_text[at] = texts[inverse]
         said = [format_value(float(v), spec.unit, in_sentence=True) for v in shown]
         rank2 = np.rint(pct[at] * n_q / 50.0).astype(np.int64)  # l + r, exact
-        pair, pair_inverse = np.unique(inverse * (2 * n_q + 1) + rank2, return_inverse=True)
+        code = (inverse.astype(np.int64) * width + rank2) * n_t + tiers[at]
+        pair, pair_inverse = np.unique(code, return_inverse=True)
         pair_text = np.array(
             [
                 _sentence(
                     spec.reason,
                     spec.name,
-                    said[code // (2 * n_q + 1)],
-                    format_percentile(float(code % (2 * n_q + 1)) * 50.0 / n_q),
+                    said[c // n_t // width],
+                    format_percentile(float(c // n_t % width) * 50.0 / n_q)
+                    + (among[c % n_t] if model.peer_relative_[j] else ""),
                 )
-                for code in pair
+                for c in pair
             ],
             dtype=object,
         )
@@ -521,7 +557,7 @@ def _long_frame(
 ) -> pd.DataFrame:
     rows, slots, feats, p = _choose(model, values, contrib, n_reasons)
     val = values[rows, feats]
-    value_text, sentence = _render(model, feats, val, p)
+    value_text, sentence = _render(model, feats, val, p, model.peer_tiers(values)[rows])
     names = np.asarray([str(n) for n in model.feature_names_in_], dtype=object)
     directions = np.asarray([model.specs_[str(n)].direction for n in names], dtype=object)
     return pd.DataFrame(
@@ -627,7 +663,7 @@ def _reason_strings_for_values(
             r, sl, c, p = _choose(model, block[cheap_idx], None, n_reasons)
             parts.append((cheap_idx[r], sl, c, p))
         rows, slots, cols, pct = (np.concatenate(x) for x in zip(*parts, strict=True))
-        _, text = _render(model, cols, block[rows, cols], pct)
+        _, text = _render(model, cols, block[rows, cols], pct, model.peer_tiers(block)[rows])
         out[start:stop] = _join(stop - start, rows, slots, text)
     return out
 

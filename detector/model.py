@@ -8,7 +8,10 @@ and adds what a detector needs around the forest:
 * **preprocessing read from the feature catalogue** — every column's
   :class:`~detector.features.registry.FeatureSpec` says how to scale it (``log``,
   ``share``, ``linear``) and which side of it is suspicious (``direction``);
-* **one-sided clipping** — a ``high`` feature is clipped *from below* at its training
+* **peers** — every feature is scaled against the account's peer tier (accounts of a
+  similar request rate, :mod:`detector.peers`), so a heavy product is compared with
+  heavy products and being big is not by itself a reason;
+* **one-sided clipping** — a ``high`` feature is clipped *from below* at its peers'
   median (and a ``low`` feature from above), so a benign account that is extreme in a
   harmless direction (a very *diverse* chat product, a very *slow* human) lands in the
   dense middle of that feature and is not isolated by it. Only unusual values on the
@@ -40,6 +43,8 @@ from sklearn.utils.validation import check_is_fitted
 from detector import schema
 from detector.config import DEFAULT
 from detector.features.registry import FeatureSpec
+from detector.peers import fit_peer_tiers
+from detector.tails import TailScorer
 
 __all__ = [
     "BAND_EDGES",
@@ -240,6 +245,20 @@ class AnomalyModel(BaseEstimator):
         registry (``detector.features.registry.SPECS``) at fit time.
     family_estimators : int
         Trees of each per-family subspace forest; 0 fits the full-space forest only.
+    peer_quantiles : sequence of float
+        Population quantiles of ``requests_per_day`` that cut the peer tiers; ``()``
+        compares every account with the whole population.
+    peer_prior : float
+        Shrinkage of each tier's statistics towards the population's (in accounts).
+    peer_families : sequence of str
+        Feature families compared with peers (those that drift with size: volume,
+        timing, infrastructure); the others are compared with the whole population.
+    tail_weight : float
+        Weight of the tail-probability score (:mod:`detector.tails`) in the raw score;
+        the forests share the rest.
+    peer_spread_floor : float
+        A tier's spread is at least this share of the population's, so a tight tier
+        (a few near-identical heavy products) does not turn small noise into outliers.
 
     Attributes
     ----------
@@ -248,9 +267,14 @@ class AnomalyModel(BaseEstimator):
     n_features_in_ : int
     specs_ : dict[str, FeatureSpec]
         The specs of the fitted features (a copy).
-    center_, spread_ : ndarray
+    peers_ : PeerTiers
+        The fitted peer tiers (edges on ``requests_per_day``).
+    peer_relative_ : ndarray of bool
+        Which features are compared with peers (``peer_families``).
+    center_, spread_ : ndarray of shape (n_tiers, n_features_in_)
         Robust centre (median) and spread (IQR, floored) of each feature after its
-        ``scale`` transform; scoring computes ``(t(x) - center_) / spread_``.
+        ``scale`` transform, per peer tier (shrunk towards the population's); scoring
+        computes ``(t(x) - center_[tier]) / spread_[tier]``.
     forest_ : IsolationForest
         The forest over all features.
     family_forests_ : list of (family, column indices, IsolationForest)
@@ -264,6 +288,8 @@ class AnomalyModel(BaseEstimator):
         Default alert threshold on the 0–100 score.
     quantiles_ : ndarray of shape (N_QUANTILES, n_features_in_)
         Training quantiles of each feature's *raw* value, for percentiles.
+    peer_quantiles_ : ndarray of shape (n_tiers, N_QUANTILES, n_features_in_)
+        The same per peer tier (shrunk), for percentiles among peers.
     fingerprint_ : dict
         :func:`population_fingerprint` of the training population.
 
@@ -311,6 +337,11 @@ class AnomalyModel(BaseEstimator):
         alert_budget: str | int = DEFAULT.alert_budget,
         specs: Mapping[str, FeatureSpec] | None = None,
         family_estimators: int = DEFAULT.family_estimators,
+        peer_quantiles: Sequence[float] = DEFAULT.peer_quantiles,
+        peer_prior: float = DEFAULT.peer_prior,
+        peer_spread_floor: float = DEFAULT.peer_spread_floor,
+        peer_families: Sequence[str] = DEFAULT.peer_families,
+        tail_weight: float = DEFAULT.tail_weight,
     ) -> None:
         self.n_estimators = n_estimators
         self.max_samples = max_samples
@@ -318,6 +349,11 @@ class AnomalyModel(BaseEstimator):
         self.alert_budget = alert_budget
         self.specs = specs
         self.family_estimators = family_estimators
+        self.peer_quantiles = peer_quantiles
+        self.peer_prior = peer_prior
+        self.peer_spread_floor = peer_spread_floor
+        self.peer_families = peer_families
+        self.tail_weight = tail_weight
 
     # -- fitting -------------------------------------------------------------------------
 
@@ -363,15 +399,31 @@ class AnomalyModel(BaseEstimator):
         self._low_mask = np.array([d == "low" for d in directions])
 
         transformed = self._scale_transform(values)
-        centers, spreads = [], []
-        for j, name in enumerate(names):
-            floor = _MIN_SHARE_SPREAD if specs[name].scale == "share" else _MIN_SPREAD
-            c, s = _robust_center_spread(transformed[:, j], floor)
-            centers.append(c)
-            spreads.append(s)
-        self.center_ = np.asarray(centers)
-        self.spread_ = np.asarray(spreads)
-        self.quantiles_ = np.quantile(values, np.linspace(0.0, 1.0, N_QUANTILES), axis=0)
+        floors = np.array(
+            [_MIN_SHARE_SPREAD if specs[n].scale == "share" else _MIN_SPREAD for n in names]
+        )
+
+        def center_spread(m: np.ndarray) -> np.ndarray:
+            return np.array(
+                [_robust_center_spread(m[:, j], floors[j]) for j in range(m.shape[1])]
+            ).T
+
+        def quantiles(m: np.ndarray) -> np.ndarray:
+            return np.quantile(m, np.linspace(0.0, 1.0, N_QUANTILES), axis=0)
+
+        self.peers_ = fit_peer_tiers(values, names, self.peer_quantiles)
+        tiers = self.peers_.assign(values)
+        stats = self.peers_.shrunk(transformed, tiers, center_spread, self.peer_prior)
+        overall = center_spread(transformed)
+        self.peer_relative_ = np.array([specs[n].family in set(self.peer_families) for n in names])
+        stats[:, :, ~self.peer_relative_] = overall[:, ~self.peer_relative_]
+        self.center_ = stats[:, 0, :]
+        self.spread_ = np.maximum(
+            stats[:, 1, :], np.maximum(floors, self.peer_spread_floor * overall[1])
+        )
+        self.quantiles_ = quantiles(values)
+        self.peer_quantiles_ = self.peers_.shrunk(values, tiers, quantiles, self.peer_prior)
+        self.peer_quantiles_[:, :, ~self.peer_relative_] = self.quantiles_[:, ~self.peer_relative_]
 
         max_samples = self.max_samples
         if isinstance(max_samples, (int, np.integer)) and not isinstance(max_samples, bool):
@@ -401,6 +453,8 @@ class AnomalyModel(BaseEstimator):
         self.blend_["families"] = [
             _norm_anchors(-f.score_samples(matrix[:, cols])) for _, cols, f in self.family_forests_
         ]
+        self.tail_ = TailScorer([specs[n].direction for n in names]).fit(matrix)
+        self.blend_["tail"] = _norm_anchors(self.tail_.score(matrix))
         raw = self._blend(matrix)
         self.calibration_ = {
             "raw_min": float(raw.min()),
@@ -416,6 +470,16 @@ class AnomalyModel(BaseEstimator):
             pd.DataFrame(values, index=pd.Index(ids, name=schema.ACCOUNT_ID), columns=names)
         )
         return self
+
+    def peer_tiers(self, values: np.ndarray) -> np.ndarray:
+        """Peer tier of each row of a raw feature matrix (model column order)."""
+        check_is_fitted(self, "peers_")
+        return self.peers_.assign(values)
+
+    def peer_label(self, tier: int) -> str:
+        """Who an account of ``tier`` is compared with, for reasons."""
+        check_is_fitted(self, "peers_")
+        return self.peers_.label(tier)
 
     def _resolve_specs(self, names: list[str]) -> dict[str, FeatureSpec]:
         specs = self.specs
@@ -451,7 +515,9 @@ class AnomalyModel(BaseEstimator):
 
     def _preprocess(self, values: np.ndarray) -> np.ndarray:
         """Scale, centre and clip one-sidedly; the matrix the forest sees (float32)."""
-        z = (self._scale_transform(values) - self.center_) / self.spread_
+        center = self.peers_.interpolate(values, self.center_)
+        spread = self.peers_.interpolate(values, self.spread_, extrapolate=False)
+        z = (self._scale_transform(values) - center) / spread
         if self._high_mask.any():
             z[:, self._high_mask] = np.maximum(z[:, self._high_mask], 0.0)
         if self._low_mask.any():
@@ -537,11 +603,12 @@ class AnomalyModel(BaseEstimator):
         if not self.family_forests_:
             return [(self.forest_, cols_all, 1.0)]
         n_fam = len(self.family_forests_)
-        out = [(self.forest_, cols_all, FULL_WEIGHT / self.blend_["full"]["scale"])]
+        share = 1.0 - self.tail_weight
+        out = [(self.forest_, cols_all, share * FULL_WEIGHT / self.blend_["full"]["scale"])]
         for (_, cols, forest), anchors in zip(
             self.family_forests_, self.blend_["families"], strict=True
         ):
-            out.append((forest, cols, (1.0 - FULL_WEIGHT) / n_fam / anchors["scale"]))
+            out.append((forest, cols, share * (1.0 - FULL_WEIGHT) / n_fam / anchors["scale"]))
         return out
 
     def _blend(self, matrix: np.ndarray) -> np.ndarray:
@@ -561,7 +628,11 @@ class AnomalyModel(BaseEstimator):
             [_normalise(r, a) for r, a in zip(raws[1:], self.blend_["families"], strict=True)],
             axis=0,
         )
-        return FULL_WEIGHT * full + (1.0 - FULL_WEIGHT) * fams
+        forests_raw = FULL_WEIGHT * full + (1.0 - FULL_WEIGHT) * fams
+        if not self.tail_weight or "tail" not in self.blend_:
+            return forests_raw
+        tail = _normalise(self.tail_.score(matrix), self.blend_["tail"])
+        return (1.0 - self.tail_weight) * forests_raw + self.tail_weight * tail
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         """Map raw scores to 0–100 with the anchors fitted on the training population.

@@ -25,7 +25,6 @@ streamed from the log) is shared with ``detector explain``.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,25 +37,20 @@ import pandas as pd
 from detector import schema as S
 from detector.artifacts import Bundle, load_bundle, read_manifest
 from detector.config import DEFAULT, Config
+from detector.errors import UserError
 from detector.explain import forest_contributions, format_percentile, format_value, percentiles
 from detector.features import SPECS
 from detector.ingest import iter_clean
 from detector.model import BAND_LABELS, band
+from detector.outputs import Scoring, read_scoring
 from detector.pipeline import Progress
-from detector.safe import (
-    atomic_write_text,
-    html_text,
-    neutralise_csv_frame,
-    safe_terminal,
-    truncate,
-)
-from detector.scoring import read_scores, sidecar
+from detector.safe import atomic_write_text, html_text, safe_terminal, truncate
 
 __all__ = [
     "Activity",
     "account_activity",
     "render_report",
-    "restore_ids",
+    "require_activity",
     "scored_window",
     "sparkline",
     "write_report",
@@ -74,6 +68,10 @@ SUSPICIOUS_PERCENTILE: Final = 90.0
 LONG_ID_CHARS: Final = 32
 """Ids longer than this may wrap in tables (attacker-chosen ids can be any length)."""
 SPARK_BLOCKS: Final = "▁▂▃▄▅▆▇█"
+MAX_DAILY_SPAN_DAYS: Final = 366
+"""The daily plot covers every day from the first to the last request when that span is
+shorter than this; a longer one (a stray row from decades away in an unwindowed log)
+plots only the days that hold a request, so the plot is bounded by the data."""
 PROGRESS_STAGE: Final = "reading the log for the flagged accounts"
 
 TEMPLATE_FEATURES: Final = (
@@ -183,13 +181,37 @@ def account_activity(
     days: pd.DatetimeIndex | None = None
     if daily_parts and len(daily_parts[0]):
         seen = daily_parts[0].index.get_level_values(1)
-        days = pd.date_range(seen.min(), seen.max(), freq="D")
+        days = pd.DatetimeIndex(seen.unique()).sort_values()
+        if (seen.max() - seen.min()).days < MAX_DAILY_SPAN_DAYS:  # else only the days seen
+            days = pd.date_range(seen.min(), seen.max(), freq="D")
     daily = _unstack(daily_parts, columns=days if days is not None else [])
     by_account = {
         str(a): [str(p) for p in g[S.PROMPT]]
         for a, g in samples.groupby(S.ACCOUNT_ID, sort=False)  # one group per account
     }
     return Activity(hourly=hourly, daily=daily, samples=by_account, has_prompts=has_prompts)
+
+
+def require_activity(
+    activity: Activity,
+    accounts: Sequence[str],
+    log: Path | Sequence[Path],
+    start: dt.date | None,
+    end: dt.date | None,
+) -> None:
+    """Fail when ``log`` has no request of any of ``accounts`` between ``start`` and ``end``.
+
+    Every scored account made requests in the scored window, so a log in which none of
+    them appears is not the log the scores came from (or the window is wrong): the
+    report would show empty activity as if that were a finding.
+    """
+    if not len(accounts) or int(activity.hourly.to_numpy().sum()) > 0:
+        return
+    window = f" between {start or 'the first day'} and {end or 'the last day'}"
+    raise UserError(
+        f"--log {log}: no request from any of the {len(accounts):,} scored account(s) "
+        f"looked up{window}; give the log these scores were made from (or fix --start/--end)"
+    )
 
 
 def _unstack(parts: list[pd.Series], columns: Iterable[Any]) -> pd.DataFrame:
@@ -212,27 +234,6 @@ def sparkline(counts: Sequence[float]) -> str:
         return SPARK_BLOCKS[0] * len(values)
     levels = np.where(values > 0, np.clip(np.ceil(values / top * 7 - 1e-9), 1, 7), 0).astype(int)
     return "".join(SPARK_BLOCKS[i] for i in levels)
-
-
-# --- account ids as written to CSV ----------------------------------------------------------
-
-
-def restore_ids(csv_ids: pd.Series, known_ids: Iterable[str]) -> pd.Series:
-    """Undo the CSV neutralisation of account ids, given the ids as the pipeline knew them.
-
-    ``SCORES.csv`` prefixes a quote to an id such as ``=HYPERLINK(..)`` so spreadsheets
-    do not evaluate it; the feature table and the log hold the id itself. Each known id
-    is neutralised the same way and mapped back; ids that are not found stay as read.
-    """
-    known = pd.Series(pd.unique(pd.Series(list(known_ids), dtype=object)), dtype=object)
-    if known.empty:
-        return csv_ids
-    shown = neutralise_csv_frame(pd.DataFrame({S.ACCOUNT_ID: known}))[S.ACCOUNT_ID]
-    changed = shown != known
-    if not changed.any():
-        return csv_ids
-    back = dict(zip(shown[changed], known[changed], strict=True))
-    return csv_ids.map(lambda v: back.get(v, v))
 
 
 # --- inputs -------------------------------------------------------------------------------
@@ -258,10 +259,6 @@ class _Inputs:
     max_accounts: int
 
 
-def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
-
-
 def _day(value: Any) -> dt.date | None:
     """The UTC day of an ISO instant from the meta sidecar, or ``None``."""
     if not value:
@@ -280,13 +277,20 @@ def scored_window(meta: dict[str, Any]) -> tuple[dt.date | None, dt.date | None]
     return _day(meta.get("window_start")), _day(meta.get("window_end"))
 
 
-def _load_model(meta: dict[str, Any]) -> tuple[Bundle | None, dict[str, Any] | None, str]:
+def _load_model(scoring: Scoring) -> tuple[Bundle | None, dict[str, Any] | None, str]:
     """The bundle the scores were made with, its manifest, and a note if it is unusable."""
-    path = meta.get("model_path")
+    path = scoring.meta.get("model_path")
     if not path:
         return None, None, "the scores' meta sidecar names no model, so percentiles are omitted"
     try:
         bundle = load_bundle(path)
+        want = scoring.model_version
+        if want and bundle.version != want:
+            note = (
+                f"model bundle {path} now holds model {bundle.version}, not {want} that made "
+                "these scores; percentiles are omitted"
+            )
+            return None, None, note
         return bundle, bundle.manifest, ""
     except (OSError, ValueError) as exc:  # BundleError is a ValueError
         note = f"model bundle {path} is not available ({exc}); percentiles are omitted"
@@ -318,17 +322,11 @@ def _inputs(
     state: Path | None,
     progress: Progress | None = None,
 ) -> _Inputs:
-    table = read_scores(scores_path)
-    meta = _read_json(sidecar(scores_path, "meta")) or {}
-    feats_path = sidecar(scores_path, "features")
-    features = pd.read_parquet(feats_path) if feats_path.exists() else None
-    if features is not None:
-        features.index = features.index.astype(str)
-        table[S.ACCOUNT_ID] = restore_ids(table[S.ACCOUNT_ID], features.index)
-    clusters = (_read_json(sidecar(scores_path, "clusters")) or {}).get("clusters", [])
+    scoring = read_scoring(scores_path)
+    table, meta, features = scoring.table, scoring.meta, scoring.features
     if S.BAND not in table.columns:
         table[S.BAND] = band(table[S.SCORE].to_numpy(dtype=float))
-    bundle, manifest, note = _load_model(meta)
+    bundle, manifest, note = _load_model(scoring)
     if bundle is not None and features is not None:
         missing = [f for f in bundle.features if f not in features.columns]
         if missing:
@@ -341,18 +339,17 @@ def _inputs(
     start, end = start or window[0], end or window[1]
     flagged = table[table[S.FLAGGED]].sort_values(S.RANK, kind="stable")
     shown = flagged[S.ACCOUNT_ID].head(max_accounts).tolist()
-    activity = (
-        account_activity(log, shown, start=start, end=end, progress=progress)
-        if log is not None
-        else None
-    )
+    activity = None
+    if log is not None:
+        activity = account_activity(log, shown, start=start, end=end, progress=progress)
+        require_activity(activity, shown, log, start, end)
     cases, state_note = _load_cases(state)
     return _Inputs(
         scores_path=scores_path,
         table=table,
         meta=meta,
         features=features,
-        clusters=clusters,
+        clusters=scoring.clusters,
         bundle=bundle,
         bundle_note=note,
         manifest=manifest,

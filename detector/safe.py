@@ -8,7 +8,8 @@ writes (a crashed run must never leave a half-written ``scores.csv`` that a
 downstream pipeline reads as complete).
 
 - CSV / formula injection: :func:`neutralise_csv_cell`, :func:`neutralise_csv_frame`,
-  :func:`write_csv` (OWASP "CSV Injection" guidance: prefix ``'``).
+  :func:`write_csv` (OWASP "CSV Injection" guidance: prefix ``'``), undone exactly by
+  :func:`restore_csv_cell` / :func:`restore_csv_series`.
 - Atomic writes: :func:`atomic_path`, :func:`atomic_write_bytes`,
   :func:`atomic_write_text`.
 - HTML: :func:`html_text`.
@@ -38,9 +39,12 @@ __all__ = [
     "html_text",
     "neutralise_csv_cell",
     "neutralise_csv_frame",
+    "restore_csv_cell",
+    "restore_csv_series",
     "safe_terminal",
     "truncate",
     "write_csv",
+    "write_csv_to",
 ]
 
 # --- CSV / formula injection ----------------------------------------------------------
@@ -54,23 +58,46 @@ _FORMULA_STARTS: Final = "=+-@\uff1d\uff0b\uff0d\uff20"  # = + - @ and full-widt
 # A cell is dangerous when it *starts* with tab or CR (OWASP), or when its first
 # visible character -- after any whitespace or control characters, which spreadsheets
 # skip -- starts a formula. ``\s`` is Unicode-aware, so NBSP and friends count too.
+# A cell already starting with the prefix is escaped too, so that the rule can be undone.
 _DANGEROUS_CELL: Final = re.compile(
-    r"(?:[\t\r]|[\s\x00-\x1f\x7f-\x9f]*[" + re.escape(_FORMULA_STARTS) + "])"
+    r"(?:[\t\r"
+    + re.escape(CSV_ESCAPE_PREFIX)
+    + r"]|[\s\x00-\x1f\x7f-\x9f]*["
+    + re.escape(_FORMULA_STARTS)
+    + "])"
 )
 
 
 def neutralise_csv_cell(value: str) -> str:
     """Return ``value`` made inert for spreadsheets.
 
-    A cell whose first character is ``\\t`` or ``\\r``, or whose first character after
-    optional leading whitespace / control characters is one of ``= + - @`` (or a
-    full-width form of them), gets a leading ``'`` so Excel, LibreOffice and Google
-    Sheets display it as text rather than evaluate it (``=HYPERLINK(...)``,
-    ``=cmd|' /C calc'!A0``). Other values are returned unchanged.
+    The rule: a cell whose first character is ``\\t``, ``\\r`` or ``'``, or whose first
+    character after optional leading whitespace / control characters is one of
+    ``= + - @`` (or a full-width form of them), gets a leading ``'`` so Excel,
+    LibreOffice and Google Sheets display it as text rather than evaluate it
+    (``=HYPERLINK(...)``, ``=cmd|' /C calc'!A0``). Other values are returned unchanged.
+    Because every value starting with ``'`` is escaped too, the rule is reversible:
+    :func:`restore_csv_cell` removes one leading ``'`` and gets the value back.
     """
     if _DANGEROUS_CELL.match(value):
         return CSV_ESCAPE_PREFIX + value
     return value
+
+
+def restore_csv_cell(value: str) -> str:
+    """Undo :func:`neutralise_csv_cell`: drop one leading ``'``."""
+    return value.removeprefix(CSV_ESCAPE_PREFIX)
+
+
+def restore_csv_series(series: pd.Series) -> pd.Series:
+    """Vectorised :func:`restore_csv_cell` over a column of text read from a CSV."""
+    text = series.astype(object)
+    escaped = text.str.startswith(CSV_ESCAPE_PREFIX, na=False).astype(bool)
+    if not escaped.any():
+        return series
+    out = text.copy()
+    out[escaped] = text[escaped].str.slice(len(CSV_ESCAPE_PREFIX))
+    return out
 
 
 def _is_text_column(series: pd.Series) -> bool:
@@ -142,6 +169,21 @@ def _cr_to_lf(df: pd.DataFrame, columns: Iterable[str] | None) -> pd.DataFrame:
     return out
 
 
+def write_csv_to(
+    df: pd.DataFrame, path: str | os.PathLike[str], *, text_columns: Iterable[str] | None = None
+) -> None:
+    """Write ``df`` as neutralised CSV to ``path`` as it is (not atomically).
+
+    For a caller that writes into its own temporary file (see :func:`atomic_path`);
+    otherwise use :func:`write_csv`. Carriage returns in text cells are written as
+    ``\\n`` (see :func:`_cr_to_lf`), so a CSV keeps every value except that one
+    character exactly: the project's own readers read the Parquet twin of a score
+    table instead.
+    """
+    safe = neutralise_csv_frame(_cr_to_lf(df, text_columns), text_columns)
+    safe.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+
+
 def write_csv(
     df: pd.DataFrame, path: str | os.PathLike[str], *, text_columns: Iterable[str] | None = None
 ) -> Path:
@@ -153,9 +195,8 @@ def write_csv(
     either the old file or the complete new one -- and the same frame always gives
     the same bytes (the contract's reproducible ``scores.csv``).
     """
-    safe = neutralise_csv_frame(_cr_to_lf(df, text_columns), text_columns)
     with atomic_path(path) as tmp:
-        safe.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
+        write_csv_to(df, tmp, text_columns=text_columns)
     return Path(path)
 
 

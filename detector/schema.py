@@ -109,7 +109,9 @@ FLAGGED: Final = "flagged"
 CLUSTER_ID: Final = "cluster_id"
 REASONS: Final = "reasons"
 SCORE_COLUMNS: Final[tuple[str, ...]] = (ACCOUNT_ID, SCORE, RANK, FLAGGED, CLUSTER_ID, REASONS)
-# extra columns the project writes after the contract's six
+# extra columns the project writes after the contract's six: the case first
+CASE_ID: Final = "case_id"
+CASE_SCORE: Final = "case_score"
 BAND: Final = "band"
 SUPPRESSED: Final = "suppressed"
 UNSUPERVISED_SCORE: Final = "unsupervised_score"
@@ -120,3 +122,23 @@ REASONS_SEPARATOR: Final = "; "
 
 QUARANTINE_REASON: Final = "quarantine_reason"
 SOURCE_FILE: Final = "source_file"
+
+# --- quarantine reasons (the ``quarantine_reason`` of a quarantined row) ---------------
+# Fixed texts, so counts group by reason; ``{column}`` is filled with the column name.
+
+REASON_INVALID_JSON: Final = "invalid JSON line"
+REASON_NOT_OBJECT: Final = "JSON line is not an object"
+REASON_INVALID_UTF8: Final = "invalid UTF-8"
+REASON_FIELD_COUNT: Final = "wrong number of CSV fields"
+REASON_FAR_FROM_PARTITION: Final = "timestamp far from its date= partition"
+REASON_MISSING: Final = "missing required value: {column}"
+REASON_NOT_TEXT: Final = "not text: {column}"
+REASON_UNKNOWN_STATUS: Final = "unknown status (expected ok, refused, error or rate_limited)"
+REASON_BAD_TIMESTAMP: Final = "unparseable timestamp: {column}"
+REASON_NOT_NUMBER: Final = "not a number: {column}"
+REASON_NOT_INTEGER: Final = "not an integer: {column}"
+REASON_NOT_POSITIVE: Final = "must be > 0: {column}"
+REASON_NEGATIVE: Final = "negative value: {column}"
+REASON_NOT_FINITE: Final = "not finite: {column}"
+REASON_OUT_OF_RANGE: Final = "out of range: {column}"
+REASON_NOT_BOOLEAN: Final = "not a boolean: {column}"

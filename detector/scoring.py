@@ -4,21 +4,14 @@
 verified bundle. ``score`` loads a bundle (verified before unpickling), builds the
 same features with the bundle's topic model, scores, attaches clusters and
 suppressions, and returns the contract's score table. ``write_scores`` writes it
-with its sidecars:
-
-- ``SCORES.csv`` — contract 3.1 (log-derived text neutralised for spreadsheets);
-- ``SCORES.features.parquet`` — the feature table that was scored (for explain,
-  evaluate baselines and the report);
-- ``SCORES.clusters.json`` — clusters with members and evidence;
-- ``SCORES.meta.json`` — model version and path, window, ingest counts;
-- ``SCORES.space.npy`` — the model's preprocessed matrix (float32, rows in the
-  feature table's order), so ``detector similar`` answers without loading the model.
+with its exact Parquet twin and sidecars, and ``read_scores`` reads it back (both live
+in :mod:`detector.outputs` and are re-exported here).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,14 +22,26 @@ import pandas as pd
 
 from detector import schema as S
 from detector.artifacts import Bundle, load_bundle, save_bundle
+from detector.cases import assign_cases
 from detector.config import DEFAULT, Config
 from detector.coordination import Clusters
 from detector.engines import Engine, SparkOptions, feature_builder, frame_scorer
 from detector.errors import UserError
 from detector.learned import fit_learned
 from detector.model import AnomalyModel
+from detector.outputs import clusters_json, read_scores, sidecar, write_scores
 from detector.pipeline import FeatureResult, Progress
-from detector.safe import atomic_path, atomic_write_text, write_csv
+
+__all__ = [
+    "ScoreResult",
+    "clusters_json",
+    "read_scores",
+    "score",
+    "score_features",
+    "sidecar",
+    "train",
+    "write_scores",
+]
 
 TOPIC_MODEL_KEY = "topics"
 CLUSTER_REASON_MIN_SIZE = 3
@@ -76,9 +81,9 @@ def train(
     forest learns what normal looks like. ``labels`` (``account_id, label[,
     decided_at]``, see :mod:`detector.verdicts`) also fit the learned layer
     (:mod:`detector.learned`) over the whole population when there are enough of them
-    in it; the bundle's manifest records their provenance under ``labels``
-    (``labels_source`` says where they came from). ``model_path`` may be a directory,
-    in which case the bundle is named ``<name>-<YYYYMMDD>-<digest8>.bundle`` inside it.
+    in it; the manifest records their provenance under ``labels`` (``labels_source``
+    says where they came from). ``model_path`` may be a directory, in which
+    case the bundle is named ``<name>-<YYYYMMDD>-<digest8>.bundle`` inside it.
     ``engine="spark"`` builds the features with Spark (``spark``: master and config);
     the forest is fitted on the driver either way.
     """
@@ -216,9 +221,15 @@ def score_features(
         table = frame_scorer(engine, spark)(
             bundle.model, features, threshold=threshold, budget=budget, n_reasons=config.n_reasons
         )
-    default_threshold = (bundle.learned or bundle.model).threshold_
     clusters = result.extras.get("clusters")
     table = _attach_clusters(table, clusters)
+    base = (
+        threshold if threshold is not None else float((bundle.learned or bundle.model).threshold_)
+    )
+    table, applied = assign_cases(table, threshold=base, budget=budget)
+    table = _lead_with_cluster(table, clusters)
+    first = [*S.SCORE_COLUMNS, S.CASE_ID, S.CASE_SCORE]
+    table = table[first + [c for c in table.columns if c not in first]]
     table[S.SUPPRESSED] = table[S.ACCOUNT_ID].isin(set(suppressed))
     table.loc[table[S.SUPPRESSED], S.FLAGGED] = False
     start_s, end_s = result.window
@@ -227,11 +238,11 @@ def score_features(
         "model_path": str(Path(bundle.path or model_path).resolve()),
         "window_start": start_s,
         "window_end": end_s,
-        "threshold": threshold
-        if threshold is not None
-        else (None if budget else float(default_threshold)),
-        "learned_from": None if bundle.learned is None else bundle.learned.provenance_,
+        "threshold": applied if math.isfinite(applied) else None,
         "budget": budget,
+        "learned_from": None if bundle.learned is None else bundle.learned.provenance_,
+        "cases": int(table[S.CASE_ID].nunique()),
+        "flagged_cases": int(table.loc[table[S.FLAGGED], S.CASE_ID].nunique()),
         "accounts": len(table),
         "flagged": int(table[S.FLAGGED].sum()),
         "suppressed": int(table[S.SUPPRESSED].sum()),
@@ -242,11 +253,18 @@ def score_features(
 
 
 def _attach_clusters(table: pd.DataFrame, clusters: Clusters | None) -> pd.DataFrame:
-    """Fill ``cluster_id`` and lead a clustered, flagged account's reasons with its cluster."""
+    """Fill ``cluster_id`` from the coordination stage."""
+    if clusters is not None:
+        cid = clusters.membership.reindex(table[S.ACCOUNT_ID]).fillna("")
+        table[S.CLUSTER_ID] = cid.to_numpy(dtype=object)
+    return table
+
+
+def _lead_with_cluster(table: pd.DataFrame, clusters: Clusters | None) -> pd.DataFrame:
+    """Lead a clustered, flagged account's reasons with what links its cluster."""
     if clusters is None:
         return table
-    cid = clusters.membership.reindex(table[S.ACCOUNT_ID]).fillna("").to_numpy(dtype=object)
-    table[S.CLUSTER_ID] = cid
+    cid = table[S.CLUSTER_ID].to_numpy(dtype=object)
     ctab = clusters.table
     if ctab.empty:
         return table
@@ -266,98 +284,4 @@ def _attach_clusters(table: pd.DataFrame, clusters: Clusters | None) -> pd.DataF
         table.loc[lead, S.REASONS] = (
             sentences + S.REASONS_SEPARATOR + pd.Series(reasons)
         ).to_numpy()
-    return table
-
-
-def score_csv_frame(table: pd.DataFrame) -> pd.DataFrame:
-    """The score table as written: booleans as the contract's ``true``/``false``."""
-    out = table.copy()
-    for col in (S.FLAGGED, S.SUPPRESSED):
-        if col in out.columns:
-            out[col] = np.where(out[col].astype(bool), "true", "false")
-    return out
-
-
-def sidecar(out: Path, kind: str) -> Path:
-    """Path of a score table's sidecar (``features``, ``clusters``, ``meta``, ``space``)."""
-    ext = {"features": "parquet", "clusters": "json", "meta": "json", "space": "npy"}[kind]
-    return out.with_name(f"{out.stem}.{kind}.{ext}")
-
-
-def write_scores(scored: ScoreResult, out: Path) -> list[Path]:
-    """Write the score table and its sidecars atomically; returns the paths written."""
-    out = Path(out)
-    write_csv(
-        score_csv_frame(scored.scores), out, text_columns=[S.ACCOUNT_ID, S.CLUSTER_ID, S.REASONS]
-    )
-    feats = sidecar(out, "features")
-    with atomic_path(feats) as tmp:
-        scored.result.features.to_parquet(tmp)
-    space = sidecar(out, "space")
-    matrix = scored.bundle.model.transform(scored.result.features[list(scored.bundle.features)])
-    with atomic_path(space) as tmp, open(tmp, "wb") as fh:
-        np.save(fh, matrix, allow_pickle=False)
-    clusters_path = sidecar(out, "clusters")
-    atomic_write_text(clusters_path, json.dumps(clusters_json(scored), indent=1, sort_keys=True))
-    meta = sidecar(out, "meta")
-    atomic_write_text(meta, json.dumps(scored.meta, indent=1, sort_keys=True, default=str))
-    return [out, feats, space, clusters_path, meta]
-
-
-def clusters_json(scored: ScoreResult) -> dict[str, Any]:
-    """Clusters with members (with score and flag), evidence and combined behaviour."""
-    if scored.clusters is None or scored.clusters.table.empty:
-        return {"clusters": []}
-    scores = scored.scores.set_index(S.ACCOUNT_ID)
-    membership = scored.clusters.membership
-    membership = membership[membership != ""]
-    rows = []
-    members_by = membership.groupby(membership).groups
-    for cid, row in scored.clusters.table.iterrows():  # one iteration per cluster
-        ids = sorted(members_by.get(cid, []))
-        member_scores = scores.reindex(ids)
-        rows.append(
-            {
-                "cluster_id": cid,
-                "members": len(ids),
-                "evidence": row["evidence"],
-                "evidence_counts": scored.clusters.evidence_kinds.get(cid, {}),
-                "requests_per_day": round(float(row["requests_per_day"]), 2),
-                "template_share": round(float(row["template_share"]), 4),
-                "synchrony": round(float(row["synchrony"]), 4),
-                "activation_spread_hours": round(float(row["activation_spread_hours"]), 2),
-                "max_score": float(member_scores[S.SCORE].max()),
-                "flagged_members": int(member_scores[S.FLAGGED].sum()),
-                "accounts": [
-                    {"account_id": a, "score": float(s), "flagged": bool(f)}
-                    for a, s, f in zip(
-                        ids, member_scores[S.SCORE], member_scores[S.FLAGGED], strict=True
-                    )
-                ],
-            }
-        )
-    rows.sort(key=lambda r: (-r["max_score"], r["cluster_id"]))
-    return {"clusters": rows}
-
-
-def read_scores(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """Read a SCORES.csv back (undoing nothing: neutralised cells keep their quote).
-
-    ``columns`` reads only those (they must include ``account_id`` and ``flagged``),
-    e.g. without the long ``reasons``, which is most of the file.
-    """
-    path = Path(path)
-    try:
-        table = pd.read_csv(
-            path,
-            dtype={S.ACCOUNT_ID: str, S.CLUSTER_ID: str, S.REASONS: str},
-            keep_default_na=False,
-            usecols=None if columns is None else list(columns),
-        )
-    except Exception as exc:  # pandas raises several types for a bad CSV
-        raise UserError(f"{path}: cannot read scores CSV ({exc})") from None
-    missing = [c for c in (columns or S.SCORE_COLUMNS) if c not in table.columns]
-    if missing:
-        raise UserError(f"{path}: not a scores file, missing column(s) {', '.join(missing)}")
-    table[S.FLAGGED] = table[S.FLAGGED].astype(str).str.lower().eq("true")
     return table

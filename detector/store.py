@@ -24,6 +24,20 @@ Design
 - Timestamps are ISO-8601 UTC strings (microseconds, ``+00:00``); dates are
   ``YYYY-MM-DD``. Both sort correctly as text. The clock is injectable for tests.
 
+- Opening never invents state: :meth:`Store.open` refuses a state directory without
+  ``state.sqlite`` unless asked to create one (``create=True``: the nightly job's first
+  run, ``detector init``), and refuses a file that exists but is empty, is not an
+  SQLite database or holds no detector schema -- treating it as new would silently
+  drop every verdict, suppression and alert and re-alert the next night. A new file
+  is built under a temporary name and linked into place, so a crash while creating
+  it never leaves an empty ``state.sqlite`` behind.
+- :meth:`Store.transaction` groups several writes into one transaction (the nightly
+  job commits a night's model, scores, alerts and outcome at once); the write
+  methods called inside it join it instead of committing on their own.
+- Registered model paths are stored relative to the state directory and resolved
+  against it (:meth:`Store.model_path`), so the registry does not depend on the
+  working directory of whoever ran the job, and a state directory can be moved.
+
 A :class:`Store` wraps one connection and is not meant to be shared between threads;
 open one per process or thread.
 """
@@ -33,10 +47,11 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -45,6 +60,8 @@ from typing import Any, Final, Literal, Self
 
 import pandas as pd
 
+from detector.errors import UserError
+from detector.safe import fsync_dir
 from detector.schema import (
     ACCOUNT_ID,
     BAND,
@@ -209,8 +226,47 @@ CREATE TABLE IF NOT EXISTS schema_version (
 """
 
 
-class StoreError(RuntimeError):
-    """The state database cannot be used (e.g. written by a newer version of the code)."""
+class StoreError(UserError):
+    """The state cannot be used: missing, empty, corrupt, unreadable, or too new.
+
+    A user error (exit 1, one line): the message names the file and how to recover.
+    """
+
+
+_CORRUPT_CODES: Final = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+_ENVIRONMENT_CODES: Final = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_PERM,
+    }
+)
+"""SQLite failures caused by the state directory's environment (permissions, disk)."""
+
+
+def _sqlite_code(exc: BaseException) -> int | None:
+    """The primary SQLite result code of an error (extended codes folded), if any."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else int(code) & 0xFF
+
+
+def corrupt_store_error(exc: BaseException, path: Path) -> StoreError | None:
+    """A :class:`StoreError` if ``exc`` is SQLite saying the file is not a sound database.
+
+    SQLite notices some damage (a truncated file, overwritten pages) only when a query
+    reaches it, long after opening; callers turn such an error into the same one-line
+    message as a corrupt file found at open.
+    """
+    if not isinstance(exc, sqlite3.DatabaseError) or _sqlite_code(exc) not in _CORRUPT_CODES:
+        return None
+    return StoreError(
+        f"{path} is corrupt ({exc}); restore it from a backup, or move it aside and "
+        f"run `detector init --state {path.parent}` to start an empty store"
+    )
 
 
 @dataclass(frozen=True)
@@ -364,6 +420,36 @@ def _as_flag(series: pd.Series) -> pd.Series:
     return text.isin(("true", "1", "yes", "t"))
 
 
+_SQLITE_MAGIC: Final = b"SQLite format 3\x00"
+
+
+def _check_file(path: Path) -> None:
+    """Refuse a ``state.sqlite`` that is not a regular, non-empty SQLite file.
+
+    SQLite itself would open a 0-byte file as a brand-new database, which is exactly
+    the silent loss of every verdict this guards against.
+    """
+    if not path.is_file():
+        raise StoreError(f"{path} is not a regular file; restore the state store from a backup")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read the state store ({exc.strerror or exc})") from None
+    if not head:
+        raise StoreError(
+            f"{path} is empty (0 bytes): the verdicts, suppressions and alert history are "
+            "not in it; restore it from a backup, or move it aside and run "
+            f"`detector init --state {path.parent}` to start over (the next night then "
+            "alerts every flagged account again)"
+        )
+    if head != _SQLITE_MAGIC:
+        raise StoreError(
+            f"{path} is not an SQLite database (corrupt or overwritten); restore it from a "
+            f"backup, or move it aside and run `detector init --state {path.parent}`"
+        )
+
+
 # --- the store ----------------------------------------------------------------------------
 
 
@@ -385,6 +471,7 @@ class Store:
         self._conn = conn
         self.path = path
         self._now = now
+        self._tx_depth = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -393,30 +480,83 @@ class Store:
         cls,
         state_dir: str | os.PathLike[str],
         *,
+        create: bool = False,
         now: Callable[[], datetime] | None = None,
         migrations: Sequence[str] = MIGRATIONS,
     ) -> Store:
-        """Open (creating if needed) ``state_dir/state.sqlite`` and bring its schema up to date.
+        """Open ``state_dir/state.sqlite`` and bring its schema up to date.
 
+        ``create`` makes a new, empty store when the directory holds none (the nightly
+        job's first run and ``detector init`` pass it; analyst commands never do, so a
+        mistyped ``--state`` is an error instead of a new empty store). A file that
+        exists but is empty, corrupt or not a detector store is always an error.
         ``now`` replaces the UTC clock (tests). ``migrations`` defaults to
-        :data:`MIGRATIONS`; tests pass a longer list to exercise upgrades. Raises
-        :class:`StoreError` if the file was written by a newer schema than ``migrations``.
+        :data:`MIGRATIONS`; tests pass a longer list to exercise upgrades.
+
+        Raises :class:`StoreError` (one line: what and how to recover) when the store is
+        missing (without ``create``), unusable, or written by a newer schema.
         """
         directory = Path(state_dir)
-        directory.mkdir(parents=True, exist_ok=True)
         path = directory / DB_FILENAME
-        # timeout= sets SQLite's busy_timeout: a locked database is waited for, not an error.
-        # isolation_level=None: no implicit transactions; we issue BEGIN/COMMIT ourselves.
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        if directory.exists() and not directory.is_dir():
+            raise StoreError(f"{directory} is not a directory; --state names the state directory")
+        if not path.exists():
+            if not create:
+                raise StoreError(
+                    f"{directory}: no detector state here (no {DB_FILENAME}); check --state, "
+                    f"or create one with `detector init --state {directory}`"
+                )
+            directory.mkdir(parents=True, exist_ok=True)
+            cls._create_file(path, migrations, now or _utc_now)
+        _check_file(path)
+        try:
+            # timeout= sets SQLite's busy_timeout: a locked database is waited for.
+            # isolation_level=None: no implicit transactions; we issue BEGIN/COMMIT.
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open the state store ({exc})") from None
         try:
             _enable_wal(conn)
             conn.execute("PRAGMA foreign_keys = ON")
             store = cls(conn, path, now or _utc_now)
-            store._migrate(migrations)
+            store._migrate(migrations, fresh=False)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            corrupt = corrupt_store_error(exc, path)
+            if corrupt is not None:
+                raise corrupt from None
+            if _sqlite_code(exc) not in _ENVIRONMENT_CODES:
+                raise  # e.g. a broken migration script: a bug, not the user's doing
+            raise StoreError(f"{path}: cannot use the state store ({exc})") from None
         except BaseException:
             conn.close()
             raise
         return store
+
+    @classmethod
+    def _create_file(
+        cls, path: Path, migrations: Sequence[str], now: Callable[[], datetime]
+    ) -> None:
+        """Build a new store under a temporary name, then link it into place.
+
+        ``os.link`` never replaces an existing file, so when several processes create
+        the same store at once exactly one file wins and the others open it; and a
+        crash half-way leaves only the temporary file, never an empty ``state.sqlite``.
+        """
+        tmp = path.with_name(f".{path.name}.new-{os.getpid()}-{secrets.token_hex(4)}")
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            cls(conn, tmp, now)._migrate(migrations, fresh=True)
+            conn.execute("PRAGMA journal_mode = WAL").fetchall()
+        finally:
+            conn.close()
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process created the store first: use theirs
+        finally:
+            tmp.unlink(missing_ok=True)
+        fsync_dir(path.parent)
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -436,16 +576,42 @@ class Store:
     # -- transactions ------------------------------------------------------------------
 
     @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction around several writes: all of them commit, or none.
+
+        ``BEGIN IMMEDIATE`` takes the write lock up front; every write method called
+        inside the block joins this transaction instead of committing on its own. If
+        the block raises, everything is rolled back. Nested blocks join the outer one.
+        """
+        with self._write():
+            yield
+
+    @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: ``BEGIN IMMEDIATE`` takes the lock now, so writers queue."""
+        """A write transaction: ``BEGIN IMMEDIATE`` takes the lock now, so writers queue.
+
+        Inside :meth:`transaction` it joins the open transaction (the outermost block
+        commits or rolls back).
+        """
+        if self._tx_depth:
+            self._tx_depth += 1
+            try:
+                yield self._conn
+            finally:
+                self._tx_depth -= 1
+            return
         self._conn.execute("BEGIN IMMEDIATE")
+        self._tx_depth = 1
         try:
             yield self._conn
             self._conn.execute("COMMIT")
         except BaseException:
             if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
+                with suppress(sqlite3.Error):  # keep the original error
+                    self._conn.execute("ROLLBACK")
             raise
+        finally:
+            self._tx_depth = 0
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -475,16 +641,25 @@ class Store:
                 f"understands ({known}); upgrade the detector"
             )
 
-    def _migrate(self, migrations: Sequence[str]) -> None:
+    def _migrate(self, migrations: Sequence[str], *, fresh: bool) -> None:
         """Apply the scripts the database has not seen yet, all in one transaction.
 
         An up-to-date database is detected without taking the write lock, so opening
-        the store (every analyst command does) never waits behind a nightly write.
+        the store (every analyst command does) never waits behind a nightly write. Only
+        a ``fresh`` file (being created) may lack the ``schema_version`` table; any
+        other file without it is not a detector store.
         """
-        try:
-            version = self.schema_version
-        except sqlite3.OperationalError:  # fresh file: no schema_version table yet
-            version = 0
+        if not fresh:
+            has_table = self._conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+            ).fetchone()
+            if has_table is None:
+                raise StoreError(
+                    f"{self.path} holds no detector schema (not a detector store, or "
+                    "damaged); restore it from a backup, or move it aside and run "
+                    f"`detector init --state {self.path.parent}`"
+                )
+        version = 0 if fresh else self.schema_version
         self._check_version(version, len(migrations))
         if version == len(migrations):
             return
@@ -780,6 +955,17 @@ class Store:
             )
         return len(scores)
 
+    def was_scored(self, account_id: str) -> bool:
+        """Whether the account appears in the score history of any run.
+
+        ``label`` and ``suppress`` ask this before recording a decision, so a mistyped
+        id is caught instead of silently creating a case nobody will ever see.
+        """
+        row = self._conn.execute(
+            "SELECT 1 FROM scores WHERE account_id = ? LIMIT 1", (_account(account_id),)
+        ).fetchone()
+        return row is not None
+
     def previous_scores(self, before: DateLike) -> pd.Series:
         """Each account's latest score from a run strictly before ``before``.
 
@@ -949,6 +1135,39 @@ class Store:
             if cursor.rowcount != 1:
                 raise ValueError(f"run {run_id} does not exist or has already finished")
 
+    def run_status(self, run_id: int) -> str | None:
+        """The status of a run (``running`` / ``ok`` / ``failed``), ``None`` if unknown."""
+        row = self._conn.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def latest_ok_run(self, run_date: DateLike) -> tuple[int, str | None] | None:
+        """``(run_id, model_version)`` of the last run of ``run_date`` that committed."""
+        row = self._conn.execute(
+            "SELECT run_id, model_version FROM runs WHERE run_date = ? AND status = ?"
+            " ORDER BY run_id DESC LIMIT 1",
+            (_iso_date(run_date), RUN_OK),
+        ).fetchone()
+        return None if row is None else (int(row[0]), row[1])
+
+    def abandon_running(self, error: str) -> list[int]:
+        """Mark every run still ``running`` as ``failed`` with ``error``; return their ids.
+
+        Only the holder of the nightly lock calls this: any other run recorded as
+        running was killed (``kill -9``, power loss) before it could record its end.
+        """
+        with self._write() as conn:
+            ids = [
+                int(row[0])
+                for row in conn.execute(
+                    "SELECT run_id FROM runs WHERE status = ? ORDER BY run_id", (RUN_RUNNING,)
+                )
+            ]
+            conn.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE status = ?",
+                (RUN_FAILED, self._stamp(), error, RUN_RUNNING),
+            )
+        return ids
+
     def runs_frame(self, limit: int = 50) -> pd.DataFrame:
         """The latest ``limit`` runs, newest first.
 
@@ -976,11 +1195,17 @@ class Store:
     ) -> ModelRecord:
         """Add a trained model to the registry; it becomes :meth:`current_model`.
 
+        ``path`` is stored relative to the state directory when it lies inside it (as
+        the nightly job's ``models/`` does), else absolute; :meth:`model_path` resolves
+        it. ``digest`` is the bundle's payload SHA-256 (from its manifest); whoever
+        uses a registered model compares it with the file first.
+
         Registering the same version again with the same digest is a no-op (a re-run);
         with a different digest it is a ``ValueError`` -- a version names one artefact.
         """
         if not version:
             raise ValueError("model version must be non-empty")
+        stored_path = self._relative_to_state(Path(path))
         with self._write() as conn:
             existing = conn.execute(
                 "SELECT digest FROM models WHERE version = ?", (version,)
@@ -996,7 +1221,7 @@ class Store:
                     " window_end, reason, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         version,
-                        str(path),
+                        stored_path,
                         digest,
                         _iso_instant(trained_at),
                         _optional_date(window_start),
@@ -1011,6 +1236,27 @@ class Store:
             ).fetchone()
         return ModelRecord(*row)
 
+    def _relative_to_state(self, path: Path) -> str:
+        """A model path as stored: POSIX text relative to the state dir, else absolute."""
+        absolute = Path(os.path.abspath(path))
+        state = Path(os.path.abspath(self.path.parent))
+        try:
+            return absolute.relative_to(state).as_posix()
+        except ValueError:
+            return str(absolute)
+
+    def model_path(self, record: ModelRecord) -> Path:
+        """Where a registered model's file is: its stored path against the state dir.
+
+        Rows written before paths were stored relative to the state dir may hold a
+        path relative to some working directory; those resolve, if at all, by file
+        name under ``STATE/models/`` (the caller checks the file exists and its digest).
+        """
+        stored = Path(record.path)
+        if stored.is_absolute():
+            return stored
+        return self.path.parent / stored
+
     def models_frame(self) -> pd.DataFrame:
         """Every registered model, newest first (columns as :class:`ModelRecord`)."""
         return self._frame(
@@ -1018,6 +1264,11 @@ class Store:
             (),
             _MODEL_COLUMNS,
         )
+
+    def model_records(self) -> list[ModelRecord]:
+        """Every registered model, newest first."""
+        rows = self._conn.execute(_MODEL_SELECT + " ORDER BY id DESC").fetchall()
+        return [ModelRecord(*row) for row in rows]
 
     def current_model(self) -> ModelRecord | None:
         """The most recently registered model, or ``None`` before the first training."""

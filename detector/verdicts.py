@@ -27,7 +27,6 @@ import pandas as pd
 
 from detector import schema as S
 from detector.config import DEFAULT
-from detector.errors import UserError
 
 __all__ = [
     "DECIDED_AT",
@@ -66,7 +65,8 @@ def labels_from_store(
 
     Parameters
     ----------
-    state : the state directory (``--state``); it must already hold a store.
+    state : the state directory (``--state``); it must already hold a store
+        (:class:`~detector.store.StoreError` otherwise).
     on : the day the labels are wanted for (default today, UTC); a verdict recorded
         more than ``max_age_days`` days before it is expired.
     max_age_days : see :attr:`detector.config.Config.verdict_max_age_days`; ``None``
@@ -76,15 +76,9 @@ def labels_from_store(
     -------
     DataFrame ``account_id, label, decided_at``, sorted by account.
     """
-    from detector.store import DB_FILENAME, VERDICT, Store
+    from detector.store import VERDICT, Store
 
-    state = Path(state)
-    if not (state / DB_FILENAME).is_file():
-        raise UserError(
-            f"{state}: no state store here (no {DB_FILENAME}); record verdicts with "
-            f"`detector label ACCOUNT --verdict extraction --state {state}`"
-        )
-    with Store.open(state) as store:
+    with Store.open(Path(state)) as store:  # a missing store is an error, never created
         latest = store.latest_verdicts()
     current = latest
     if max_age_days is not None:

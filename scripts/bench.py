@@ -631,7 +631,7 @@ def synth_link_inputs(n: int, seed: int) -> dict[str, Any]:
     ``parts`` are per-bucket dicts exactly as :func:`detector.coordination.bucket_evidence`
     returns them (``accounts`` sorted object array; ``evidence`` frame with ``key``
     uint64, ``rows``/``share`` float64, ``kind`` in {network, template},
-    ``account_id``; ``hourly`` float32 accounts×hours; ``first_ts`` int64;
+    ``account_id``; ``hourly`` sparse ``HourlyActivity``; ``first_ts`` int64;
     ``requests`` float64), one bucket per 20k accounts (2M rows at 100 rows/account).
 
     The population: requests per account lognormal (mean ~100 in 7 days); 75 % of
@@ -649,6 +649,7 @@ def synth_link_inputs(n: int, seed: int) -> dict[str, Any]:
     import pandas as pd
 
     from detector import schema as S
+    from detector.coordination import HourlyActivity
     from detector.features import Context
 
     rng = np.random.default_rng(seed)
@@ -778,7 +779,7 @@ def synth_link_inputs(n: int, seed: int) -> dict[str, Any]:
                 "evidence": ev[["key", "rows", "share", "kind", "account_id"]].reset_index(
                     drop=True
                 ),
-                "hourly": hourly[members],
+                "hourly": HourlyActivity.from_dense(hourly[members]),
                 "first_ts": first_ts[members],
                 "requests": requests[members],
             }

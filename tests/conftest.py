@@ -1,7 +1,9 @@
-"""Shared fixtures: small contract-valid request logs (CONTRACT.md 1.1), as frames and files."""
+"""Shared fixtures: small contract-valid request logs (CONTRACT.md 1.1), as frames and files,
+and the real prompt corpora beside the project with the text flags of any prompts."""
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 from collections.abc import Callable
@@ -9,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
+from detector import annotate as A
 from detector import schema as S
 
 START = pd.Timestamp("2026-03-01", tz="UTC")
@@ -139,3 +143,52 @@ def make_requests() -> Callable[..., pd.DataFrame]:
 def write_log() -> Callable[..., Path]:
     """``write_log(df, dir, fmt, gz=False, partitioned=False, name="part-0")`` -> log path."""
     return _write_log
+
+
+CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+"""Real prompt corpora (public data nobody on this project wrote), beside the project."""
+
+
+@functools.cache
+def _read_corpus(name: str) -> pd.DataFrame:
+    path = CORPORA / name / "prompts.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return pd.DataFrame([json.loads(line) for line in lines if line.strip()])
+
+
+@pytest.fixture(scope="session")
+def real_corpus() -> Callable[[str], pd.DataFrame]:
+    """``real_corpus(name)``: one corpus of ``../shared/corpora`` (text, category, source).
+
+    Skips the calling test when the corpora are absent: they live beside the project and
+    a clean clone (CI) may not have them.
+    """
+
+    def load(name: str) -> pd.DataFrame:
+        if not (CORPORA / name / "prompts.jsonl").exists():
+            pytest.skip(f"real prompt corpora not found at {CORPORA} (kept beside the project)")
+        return _read_corpus(name)
+
+    return load
+
+
+def _text_flags(texts: list[str]) -> pd.DataFrame:
+    n = len(texts)
+    frame = pd.DataFrame(
+        {
+            S.ACCOUNT_ID: ["a"] * n,
+            S.TIMESTAMP: pd.Timestamp("2026-11-01", tz="UTC"),
+            S.MODEL: "m",
+            S.STATUS: "ok",
+            S.INPUT_TOKENS: 1,
+            S.OUTPUT_TOKENS: 1,
+            S.PROMPT: pd.Series(texts, dtype=pd.ArrowDtype(pa.string())),
+        }
+    )
+    return A.annotate(frame)[list(A.TEXT_FLAGS)].reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def text_flags() -> Callable[[list[str]], pd.DataFrame]:
+    """``text_flags(texts)``: one row of boolean text flags per prompt, as annotated."""
+    return _text_flags

@@ -192,11 +192,15 @@ def test_label_suppress_cases_and_score_with_state(pop: Population, tmp_path: Pa
     benign = pop.table()[S.ACCOUNT_ID].iloc[-1]
     until = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)).isoformat()
 
+    ok("init", "--state", state)
+    # `detector score` records no score history, so these ids are unknown to the store
     out = ok("label", confirmed, "--verdict", "extraction", "--note", "CoT pulls", "--state",
-             state, "--analyst", "ana", "--json")  # fmt: skip
+             state, "--analyst", "ana", "--json", "--force")  # fmt: skip
     assert json.loads(out.stdout)["status"] == "confirmed"
-    ok("label", benign, "--verdict", "benign", "--note", "tutoring app", "--state", state)
-    ok("suppress", hidden, "--until", until, "--reason", "known partner", "--state", state)
+    ok("label", benign, "--verdict", "benign", "--note", "tutoring app", "--state", state,
+       "--force")  # fmt: skip
+    ok("suppress", hidden, "--until", until, "--reason", "known partner", "--state", state,
+       "--force")  # fmt: skip
 
     cases = json.loads(ok("cases", "--state", state, "--json").stdout)["cases"]
     status = {c[S.ACCOUNT_ID]: c["status"] for c in cases}
@@ -230,8 +234,36 @@ def test_label_suppress_cases_and_score_with_state(pop: Population, tmp_path: Pa
 
 
 def test_cases_on_an_empty_state(tmp_path: Path) -> None:
+    ok("init", "--state", tmp_path / "fresh")
     assert "no cases" in ok("cases", "--state", tmp_path / "fresh").stdout
     assert json.loads(ok("cases", "--state", tmp_path / "fresh", "--json").stdout)["cases"] == []
+    assert "already holds a state store" in ok("init", "--state", tmp_path / "fresh").stdout
+
+
+def test_store_commands_never_create_a_store(pop: Population, tmp_path: Path) -> None:
+    """A mistyped --state is an error naming `detector init`, and leaves nothing behind."""
+    typo = tmp_path / "typo"
+    acct = pop.flagged()[0]
+    for args in (
+        ["cases", "--state", typo],
+        ["runs", "--state", typo],
+        ["label", acct, "--verdict", "benign", "--note", "x", "--state", typo],
+        ["suppress", acct, "--until", "2999-01-01", "--reason", "x", "--state", typo],
+        ["unsuppress", acct, "--state", typo],
+    ):
+        line = assert_clean_failure(run(*args))
+        assert "no detector state" in line and "detector init --state" in line, args
+    assert not typo.exists()
+
+
+def test_an_empty_state_file_is_refused_not_replaced(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    ok("init", "--state", state)
+    (state / "state.sqlite").write_bytes(b"")
+    for args in (["cases", "--state", state], ["init", "--state", state]):
+        line = assert_clean_failure(run(*args))
+        assert "empty (0 bytes)" in line and "restore it from a backup" in line
+    assert (state / "state.sqlite").stat().st_size == 0
 
 
 # --- bad input: exit 1, one line, no traceback ------------------------------------------------

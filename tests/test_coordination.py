@@ -11,6 +11,8 @@ import pytest
 
 from detector import schema as S
 from detector.config import Config
+from detector.coordination import HourlyActivity, synchrony
+from detector.features import Context
 from detector.pipeline import build_features
 from detector.scoring import score, train
 
@@ -163,9 +165,11 @@ def test_hydra_is_one_cluster_whatever_evidence_it_leaves(
     assert (feats["cluster_size"] == size).all()
     assert (feats["cluster_new_member_share"] == 1.0).all()
     assert (feats["cluster_creation_spread_hours"] <= 2.0).all()
-    # the organisation is linked (card and org), but as its own cluster
-    org_ids = set(membership.loc[sorted(org)])
-    assert len(org_ids) == 1 and "" not in org_ids and org_ids != hydra_ids
+    # the organisation shares a card and a server pool, but it declared itself one org:
+    # one customer, not a campaign -- no cluster, and the features of unlinked accounts
+    assert set(membership.loc[sorted(org)]) == {""}
+    assert (result.features.loc[sorted(org), "cluster_size"] == 1).all()
+    assert (result.features.loc[sorted(org), "cluster_requests_per_day"] == 0).all()
 
 
 def test_hydra_flagged_and_benign_org_not(tmp_path: Path) -> None:
@@ -175,7 +179,7 @@ def test_hydra_flagged_and_benign_org_not(tmp_path: Path) -> None:
     model, _, _ = train(
         log, tmp_path / "m.bundle", accounts=accounts, config=Config(topic_clusters=6)
     )
-    scored = score(log, model, accounts=accounts, budget=str(len(members)))
+    scored = score(log, model, accounts=accounts, budget="1")  # one case
     table = scored.scores.set_index(S.ACCOUNT_ID)
     k = len(members)
     top = set(table.index[table[S.RANK] <= k])
@@ -183,16 +187,82 @@ def test_hydra_flagged_and_benign_org_not(tmp_path: Path) -> None:
     assert not table.loc[sorted(org), S.FLAGGED].any()
     flagged_member = table.loc[sorted(members)]
     assert flagged_member[S.CLUSTER_ID].nunique() == 1
+    # the campaign is the case: the budget of one case flags every member, and no one else
+    assert flagged_member[S.FLAGGED].all() and table[S.FLAGGED].sum() == k
+    assert (flagged_member[S.CASE_ID] == flagged_member[S.CLUSTER_ID]).all()
+    assert set(flagged_member[S.BAND]) <= {"high", "critical"}
     lead = flagged_member.loc[flagged_member[S.FLAGGED], S.REASONS].iloc[0]
     assert lead.startswith(f"one of {k} linked accounts in cluster ")
 
 
 def test_linking_does_not_compare_all_pairs(tmp_path: Path) -> None:
     """A benign population with no shared evidence forms no clusters (no chance linking)."""
-    log, accounts, _, org = population(
+    log, accounts, _, _ = population(
         tmp_path, hydra=0, shared_card=False, shared_net=False, benign=300
     )
     result = build_features(log, accounts=accounts, config=Config(topic_clusters=6))
     membership = result.extras["clusters"].membership
     clustered = set(membership[membership != ""].index)
-    assert clustered == org
+    assert clustered == set()  # the one shared card belongs to a declared organisation
+
+
+# --- nothing is sized by the time span of the log (issue 11) ------------------------------------
+
+
+def test_hourly_activity_is_sized_by_the_data_not_the_span() -> None:
+    ts = np.array([pd.Timestamp("1677-09-22", tz="UTC").value // 10**9, 10**9, 10**9 + 60])
+    ts = np.append(ts, pd.Timestamp("2262-04-10", tz="UTC").value // 10**9)
+    codes = np.array([0, 1, 1, 2])
+    activity = HourlyActivity.of(codes, ts, int(ts.min()))
+    assert len(activity.row) == len(activity.hour) == len(activity.count) == 3
+    assert activity.count.tolist() == [1.0, 2.0, 1.0]
+    assert activity.hour.max() > 5_000_000  # ~585 years of hours, held as one number
+
+
+def _dense_synchrony(
+    matrices: list[np.ndarray], label: np.ndarray, n_comp: int, clustered: np.ndarray, start: int
+) -> np.ndarray:
+    """The synchrony formula over a dense accounts × hours matrix (the reference)."""
+    hourly = np.concatenate(matrices, axis=0)[clustered].astype(np.float64)
+    hod = (start // 3600 + np.arange(hourly.shape[1])) % 24
+    profile = np.zeros((hourly.shape[0], 24))
+    np.add.at(profile.T, hod, hourly.T)
+    profile /= np.maximum(np.bincount(hod, minlength=24), 1)
+    z = hourly - profile[:, hod]
+    norm = np.linalg.norm(z, axis=1, keepdims=True)
+    z = np.where(norm > 0, z / np.where(norm > 0, norm, 1), 0.0)
+    lab = label[clustered]
+    sums = np.zeros((n_comp, z.shape[1]))
+    np.add.at(sums, lab, z)
+    k = np.bincount(lab, minlength=n_comp).astype(float)
+    nonzero = np.bincount(lab, weights=(norm[:, 0] > 0).astype(float), minlength=n_comp)
+    mean = np.where(k > 1, ((sums**2).sum(axis=1) - nonzero) / np.maximum(k * (k - 1), 1), 0.0)
+    out = np.zeros(len(label))
+    out[clustered] = mean[lab]
+    return np.clip(out, -1, 1)
+
+
+def test_sparse_synchrony_equals_the_dense_formula() -> None:
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        n, hours = int(rng.integers(2, 30)), int(rng.integers(1, 150))
+        start = int(rng.integers(0, 10**9))
+        end = start + (hours - 1) * 3600 + int(rng.integers(0, 3600))
+        dense = rng.poisson(rng.uniform(0, 2), (n, hours)).astype(np.float32)
+        dense *= rng.random((n, hours)) < rng.uniform(0.05, 1)
+        if trial % 4 == 0:
+            dense[0] = 3  # perfectly flat: a zero residual
+            dense[1] = 0  # idle
+        n_comp = int(rng.integers(1, n + 1))
+        label = rng.integers(0, n_comp, n)
+        clustered = np.bincount(label, minlength=n_comp)[label] >= 2
+        ids = np.array([f"a{j:03d}" for j in range(n)], dtype=object)
+        cut = int(rng.integers(0, n + 1))
+        parts = [
+            {"accounts": ids[:cut], "hourly": HourlyActivity.from_dense(dense[:cut])},
+            {"accounts": ids[cut:], "hourly": HourlyActivity.from_dense(dense[cut:])},
+        ]
+        context = Context(window_start=start, window_end=end, present=frozenset())
+        got = synchrony(parts, pd.Index(ids), label, n_comp, clustered, context)
+        want = _dense_synchrony([dense[:cut], dense[cut:]], label, n_comp, clustered, start)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)

@@ -67,6 +67,7 @@ def test_planted_feature_is_cited_first(model: AnomalyModel, planted: pd.DataFra
     assert row[explain.PERCENTILE] == 100.0  # above every training account
     assert row[explain.CONTRIBUTION] > 0 and row[explain.DIRECTION] == "high"
     assert row[explain.VALUE_TEXT] == "91%"
+    # the synthetic features' family is not compared with peers: a plain percentile
     assert row[explain.SENTENCE] == "91% of prompts ask for reasoning (100th percentile)"
     low = first.loc["acct-00005"]
     assert low[explain.FEATURE] == "topic_entropy" and low[explain.PERCENTILE] < 1
@@ -167,7 +168,9 @@ def test_vectorised_attribution_matches_a_plain_tree_walk(
 # --- percentiles ------------------------------------------------------------------------
 
 
-def test_percentiles_use_training_quantiles(model: AnomalyModel, features: pd.DataFrame) -> None:
+def test_percentiles_use_training_quantiles(features: pd.DataFrame) -> None:
+    one_tier = AnomalyModel(specs=SPECS, n_estimators=5, max_samples=64, peer_quantiles=())
+    model = one_tier.fit(features)
     q = model.quantiles_
     values = np.vstack([q[0] - 1, q[500], q[-1] + 1])
     p = percentiles(model, values)
@@ -256,7 +259,7 @@ def test_reasons_strings_joined_and_complete(model: AnomalyModel, planted: pd.Da
     cheap = reasons_strings(model, planted, forest_accounts=[])
     assert full.index.equals(planted.index) and full.name == schema.REASONS
     assert (full.str.len() > 0).all() and (cheap.str.len() > 0).all()
-    assert full.loc["acct-00003"].startswith("91% of prompts ask for reasoning (100th percentile)")
+    assert full.loc["acct-00003"].startswith("91% of prompts ask for reasoning (100th percentile")
     assert cheap.loc["acct-00003"].startswith("91% of prompts ask for reasoning")
     frame = explain_frame(model, planted, ["acct-00003"])
     assert full.loc["acct-00003"] == schema.REASONS_SEPARATOR.join(frame[explain.SENTENCE])

@@ -1,4 +1,6 @@
-"""The shared check suite over every registered feature, plus the catalogue and text detectors."""
+"""The shared check suite over every registered feature, plus the catalogue.
+
+The text detectors are checked in test_text_heuristics.py."""
 
 from __future__ import annotations
 
@@ -15,11 +17,11 @@ from detector import schema as S
 from detector.config import Config
 from detector.features import SPECS, ordered_specs
 from detector.features.catalogue import catalogue_markdown
+from detector.features.timing import weekend_and_week_days
 from detector.pipeline import build_features
 from detector.topics import fit_topic_model
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPORA = ROOT.parent / "shared" / "corpora"
 
 PROMPTS = [
     "Think step by step and show your full reasoning: why is the sky blue?",
@@ -164,90 +166,13 @@ def test_catalogue_doc_matches_registry() -> None:
         assert spec.description and spec.why and spec.reason
 
 
-# --- text detectors on real prompts nobody here wrote -------------------------------------
-
-
-def _corpus(name: str) -> pd.DataFrame:
-    path = CORPORA / name / "prompts.jsonl"
-    if not path.exists():
-        pytest.skip(f"real prompt corpora not found at {CORPORA} (they live beside the project)")
-    rows = [
-        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
-    return pd.DataFrame(rows)
-
-
-def _flags(texts: list[str]) -> pd.DataFrame:
-    n = len(texts)
-    frame = pd.DataFrame(
-        {
-            S.ACCOUNT_ID: ["a"] * n,
-            S.TIMESTAMP: pd.Timestamp("2026-11-01", tz="UTC"),
-            S.MODEL: "m",
-            S.STATUS: "ok",
-            S.INPUT_TOKENS: 1,
-            S.OUTPUT_TOKENS: 1,
-            S.PROMPT: pd.Series(texts, dtype=pd.ArrowDtype(pa.string())),
-        }
-    )
-    return A.annotate(frame)[list(A.TEXT_FLAGS)]
-
-
-def test_code_detector_on_real_prompts() -> None:
-    humaneval = _flags(_corpus("humaneval")["text"].tolist())
-    assert humaneval[A.IS_CODE].mean() >= 0.95  # recall on real code prompts
-    mt = _corpus("mt_bench")
-    flags = _flags(mt["text"].tolist())
-    coding = mt["category"].eq("coding").to_numpy()
-    assert flags[A.IS_CODE][coding].mean() >= 0.8
-    chat = mt["category"].isin(["writing", "roleplay", "humanities", "stem", "math"]).to_numpy()
-    assert flags[A.IS_CODE][chat].mean() <= 0.15  # false positives on non-code questions
-
-
-def test_harmful_and_jailbreak_detectors_on_real_prompts() -> None:
-    adv = _flags(_corpus("advbench")["text"].tolist())
-    assert adv[A.HARMFUL].mean() >= 0.7
-    benign = _flags(
-        _corpus("self_instruct")["text"].tolist()
-        + _corpus("mt_bench")["text"].tolist()
-        + _corpus("vicuna_bench")["text"].tolist()
-    )
-    assert benign[A.HARMFUL].mean() <= 0.03
-    assert benign[A.JAILBREAK].mean() <= 0.03
-
-
-def test_reasoning_detector_on_real_prompts() -> None:
-    vicuna = _corpus("vicuna_bench")
-    flags = _flags(vicuna["text"].tolist())
-    fermi = vicuna["category"].eq("fermi").to_numpy()  # these ask to explain step-by-step
-    assert flags[A.ASKS_REASONING][fermi].mean() >= 0.8
-    plain = _flags(_corpus("self_instruct")["text"].tolist())
-    assert plain[A.ASKS_REASONING].mean() <= 0.05
-    # a real question wrapped in a chain-of-thought elicitation is caught wherever the wrapper sits
-    questions = _corpus("mt_bench")["text"].head(40).tolist()
-    wrapped = _flags(
-        [f"{q}\n\nThink step by step and explain your reasoning." for q in questions[:20]]
-        + [f"Walk me through your reasoning in detail.\n{q}" for q in questions[20:]]
-    )
-    assert wrapped[A.ASKS_REASONING].mean() >= 0.95
-
-
-def test_benchmark_and_rubric_detectors_on_real_prompts() -> None:
-    questions = _corpus("mt_bench")["text"].head(40).tolist()
-    bench = _flags(
-        [f"Question: {q}\nAnswer:" for q in questions[:20]]
-        + [f"{q}\nA. yes\nB. no\nC. maybe\nD. none of the above" for q in questions[20:]]
-    )
-    assert bench[A.BENCH_STYLE].mean() >= 0.95
-    plain = _flags(
-        _corpus("self_instruct")["text"].tolist() + _corpus("vicuna_bench")["text"].tolist()
-    )
-    assert plain[A.BENCH_STYLE].mean() <= 0.1
-    assert plain[A.IS_RUBRIC].mean() <= 0.1
-    graded = _flags(
-        [
-            f"Rate the following answer on a scale of 1 to 10.\n\nQuestion: {q}\nAnswer: ..."
-            for q in questions
-        ]
-    )
-    assert graded[A.IS_RUBRIC].mean() >= 0.95
+def test_weekend_day_count_is_arithmetic() -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        first = int(rng.integers(-110_000, 110_000))
+        last = first + int(rng.integers(-2, 60))
+        days = np.arange(first, last + 1)
+        weekend = int(((days + 3) % 7 >= 5).sum())
+        assert weekend_and_week_days(first, last) == (weekend, len(days) - weekend)
+    # 1677 to 2262: no array of 213,000 days
+    assert sum(weekend_and_week_days(-106_000, 107_000)) == 213_001

@@ -58,7 +58,7 @@ def test_store_verdicts_latest_per_account_and_expired_left_out(tmp_path: Path) 
         ("2026-10-01T10:00:00", "flip", "benign"),  # the latest wins
         ("2026-10-02T10:00:00", "x'); DROP TABLE verdicts;--", "extraction"),
     ):
-        with Store.open(tmp_path, now=lambda w=when: at(w)) as store:
+        with Store.open(tmp_path, create=True, now=lambda w=when: at(w)) as store:
             store.add_verdict(account, verdict)
     got = labels_from_store(tmp_path, on=dt.date(2026, 11, 1), max_age_days=200)
     assert dict(zip(got[S.ACCOUNT_ID], got[S.LABEL], strict=True)) == {
@@ -71,7 +71,7 @@ def test_store_verdicts_latest_per_account_and_expired_left_out(tmp_path: Path) 
 
 
 def test_a_missing_store_is_a_user_error_not_a_new_store(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="no state store"):
+    with pytest.raises(UserError, match="no detector state here"):
         labels_from_store(tmp_path / "nowhere")
     assert not (tmp_path / "nowhere").exists()
 

@@ -183,9 +183,10 @@ def test_several_files_and_formats_in_one_directory(tmp_path, make_requests, wri
     write_log(a, tmp_path / "x", "parquet")
     write_log(b, tmp_path / "x" / "sub", "csv", gz=True)
     write_log(c, tmp_path / "x", "jsonl")
-    (tmp_path / "x" / "README.txt").write_text("not a log")
+    (tmp_path / "x" / "_README.txt").write_text("not a log: skipped by its leading '_'")
     out, report = read_log(tmp_path / "x", config=SMALL)
     assert len(report.files) == 3
+    assert report.ignored_files == 1
     assert_same_rows(out, pd.concat([a, b, c], ignore_index=True))
 
 
@@ -360,7 +361,7 @@ def test_invalid_json_line_quarantines_only_that_line(tmp_path, chunk_rows):
     qpath = tmp_path / "q.csv"
     out, report = read_log(path, config=Config(chunk_rows=chunk_rows), quarantine_path=qpath)
     assert (report.read, report.kept, report.quarantined) == (6, 3, 3)
-    assert dict(report.reasons) == {"invalid JSON line": 3}
+    assert dict(report.reasons) == {"invalid JSON line": 1, "JSON line is not an object": 2}
     assert sorted(out[S.REQUEST_ID]) == ["r0", "r2", "r5"]
     assert read_quarantine(qpath)[S.SOURCE_FILE].tolist() == [str(path)] * 3
 
@@ -668,9 +669,11 @@ def test_nonexistent_path(tmp_path):
 
 
 def test_directory_without_log_files(tmp_path):
-    (tmp_path / "notes.txt").write_text("hi")
-    (tmp_path / "x.parquet.gz").write_bytes(b"")
-    with pytest.raises(IngestError, match=r"no \.parquet, \.jsonl or \.csv files") as err:
+    (tmp_path / "_notes.txt").write_text("hi")
+    (tmp_path / ".x.parquet.gz").write_bytes(b"")
+    with pytest.raises(
+        IngestError, match=r"no \.parquet, \.jsonl\[\.gz\] or \.csv\[\.gz\] files"
+    ) as err:
         read_log(tmp_path)
     assert str(tmp_path) in str(err.value)
 

@@ -221,6 +221,8 @@ def test_only_plain_data_types_are_trusted(
         "detector.model.AnomalyModel",
         "detector.features.registry.FeatureSpec",
         "detector.learned.LearnedLayer",
+        "detector.peers.PeerTiers",
+        "detector.tails.TailScorer",
         "detector.topics.TopicModel",
         "sklearn.tree._tree.Tree",
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",

@@ -88,7 +88,7 @@ def test_too_few_labels_give_exactly_the_unsupervised_scores(pop: Pop, tmp_path:
 def test_train_from_the_stores_verdicts(pop: Pop, tmp_path: Path) -> None:
     state = tmp_path / "state"
     verdicts = pd.read_csv(pop.verdicts)
-    with Store.open(state) as store:
+    with Store.open(state, create=True) as store:
         for row in verdicts.itertuples(index=False):
             store.add_verdict(row.account_id, row.label, note="test")
     out = ok("train", pop.log, "--model", tmp_path / "m.bundle", "--accounts", pop.accounts,
@@ -107,7 +107,8 @@ def test_similar_lists_look_alikes_with_scores_and_verdicts(pop: Pop, tmp_path: 
     labels = pd.read_csv(pop.labels, dtype=str)
     hydra = labels[labels[S.SCENARIO] == "hydra"][S.ACCOUNT_ID].tolist()
     state = tmp_path / "state"
-    ok("label", hydra[1], "--verdict", "extraction", "--note", "test", "--state", state)
+    ok("init", "--state", state)
+    ok("label", hydra[1], "--verdict", "extraction", "--note", "test", "--state", state, "--force")
     out = json.loads(
         ok("similar", hydra[0], "--scores", pop.scores, "-k", 4, "--state", state, "--json").stdout
     )

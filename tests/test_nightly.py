@@ -12,10 +12,10 @@ import datetime as dt
 import json
 import os
 import shutil
-import socket
+import sqlite3
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,18 +24,22 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from detector import nightly
 from detector import schema as S
 from detector.cli import app
+from detector.errors import UserError
 from detector.nightly import (
     LOCK_NAME,
     LockHeldError,
+    NightlyOptions,
     NightlySummary,
     RunLock,
+    day_ranges,
     population_stability,
     psi_reference,
+    registry_mismatch,
     run_nightly,
     select_alerts,
+    stages,
 )
 from detector.scoring import read_scores
 from detector.simulate import simulate
@@ -72,7 +76,7 @@ def season(tmp_path_factory: pytest.TempPathFactory) -> Season:
     state = tmp_path_factory.mktemp("nightly-season") / "state"
     logs = sim / "requests"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(nightly, "_load_report_writer", _no_report)
+        mp.setattr(stages, "load_report_writer", _no_report)
         summaries = {}
         for day in NIGHTS:
             summaries[day] = run_nightly(logs=logs, date=day, state=state, quiet=True)
@@ -97,7 +101,7 @@ def season(tmp_path_factory: pytest.TempPathFactory) -> Season:
 
 @pytest.fixture(autouse=True)
 def _report_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(nightly, "_load_report_writer", _no_report)
+    monkeypatch.setattr(stages, "load_report_writer", _no_report)
 
 
 @pytest.fixture
@@ -139,7 +143,7 @@ def test_each_night_publishes_its_outputs_and_nothing_else(season: Season) -> No
         for name in OUTPUTS:
             assert (runs / day.isoformat() / name).is_file(), (day, name)
         assert _summary(season.state, day)["report"] == "unavailable"
-    assert not (season.state / LOCK_NAME).exists()
+    assert (season.state / LOCK_NAME).read_text() == ""  # released, holder details cleared
     with Store.open(season.state) as store:
         history = store.runs_frame()
     assert len(history) == 5 and set(history["status"]) == {"ok"}
@@ -237,7 +241,9 @@ def test_first_night_trains_because_there_is_no_model(season: Season) -> None:
         models = store.models_frame().set_index("version")
     assert models.loc[first["version"], "reason"] == "no model"
     assert models.loc[first["version"], "window_end"] == "2026-11-07"
-    bundle = Path(models.loc[first["version"], "path"])
+    stored = models.loc[first["version"], "path"]
+    assert stored == f"models/{first['version']}.bundle"  # relative to the state dir
+    bundle = season.state / stored
     psi = json.loads(bundle.with_name(f"{first['version']}.psi.json").read_text())
     assert psi["accounts"] == first["training_accounts"] and psi["features"]
 
@@ -331,7 +337,7 @@ def test_a_fault_mid_run_leaves_no_output_and_the_next_run_succeeds(
     def broken_report(*args: object, **kwargs: object) -> None:
         raise RuntimeError("injected report failure")
 
-    monkeypatch.setattr(nightly, "_load_report_writer", lambda: broken_report)
+    monkeypatch.setattr(stages, "load_report_writer", lambda: broken_report)
     args = ["nightly", "--logs", str(season.logs), "--date", day.isoformat()]
     args += ["--state", str(state_copy), "--window-days", "3", "--force-retrain", "-q"]
     result = CliRunner().invoke(app, args)
@@ -341,7 +347,7 @@ def test_a_fault_mid_run_leaves_no_output_and_the_next_run_succeeds(
     runs = state_copy / "runs"
     assert not (runs / day.isoformat()).exists()
     assert not [p for p in runs.iterdir() if p.name.startswith(".")]
-    assert not (state_copy / LOCK_NAME).exists()
+    assert (state_copy / LOCK_NAME).read_text() == ""  # released
     # the model trained by the failed run is not adopted
     assert sorted(p.name for p in (state_copy / "models").iterdir()) == models_before
     with Store.open(state_copy) as store:
@@ -349,7 +355,7 @@ def test_a_fault_mid_run_leaves_no_output_and_the_next_run_succeeds(
         assert last["status"] == "failed" and "injected report failure" in last["error"]
         assert len(store.models_frame()) == len(set(p.split(".")[0] for p in models_before))
 
-    monkeypatch.setattr(nightly, "_load_report_writer", _no_report)
+    monkeypatch.setattr(stages, "load_report_writer", _no_report)
     summary = run_nightly(
         logs=season.logs,
         date=day,
@@ -362,82 +368,66 @@ def test_a_fault_mid_run_leaves_no_output_and_the_next_run_succeeds(
     assert summary.window["days"] == 3 and not summary.model["retrained"]
 
 
-def test_publish_rolls_back_when_the_store_step_fails(tmp_path: Path) -> None:
-    runs = tmp_path / "runs"
-    final, tmp = runs / "2026-11-08", runs / ".2026-11-08.tmp-1"
-    final.mkdir(parents=True)
-    (final / "scores.csv").write_text("old")
-    tmp.mkdir()
-    (tmp / "scores.csv").write_text("new")
-    with pytest.raises(RuntimeError), nightly._published(tmp, final):
-        assert (final / "scores.csv").read_text() == "new"
-        raise RuntimeError("store is down")
-    assert (final / "scores.csv").read_text() == "old"
-    assert sorted(p.name for p in runs.iterdir()) == ["2026-11-08"]
-
-
-def _write_lock(state: Path, pid: int, host: str, started: dt.datetime) -> Path:
-    state.mkdir(parents=True, exist_ok=True)
-    path = state / LOCK_NAME
-    payload = {"pid": pid, "host": host, "started_at": started.isoformat()}
-    path.write_text(json.dumps(payload))
-    return path
-
-
 def test_a_held_lock_exits_2_naming_the_holder(season: Season, tmp_path: Path) -> None:
     state = tmp_path / "state"
-    now = dt.datetime.now(dt.UTC)
-    lock = _write_lock(state, os.getpid(), socket.gethostname(), now)
-    before = lock.read_text()
-    args = ["nightly", "--logs", str(season.logs), "--date", "2026-11-08"]
-    result = CliRunner().invoke(app, [*args, "--state", str(state)])
+    state.mkdir()
+    with RunLock(state / LOCK_NAME, hung_after_s=3600):  # another run, holding the lock
+        args = ["nightly", "--logs", str(season.logs), "--date", "2026-11-08"]
+        result = CliRunner().invoke(app, [*args, "--state", str(state)])
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and f"pid {os.getpid()}" in lines[0] and "holds the lock" in lines[0]
-    assert lock.read_text() == before  # not ours: left alone
     assert not (state / "state.sqlite").exists()  # a refused run is not a run
 
 
-def test_a_stale_lock_is_taken_over(season: Season, state_copy: Path) -> None:
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    _write_lock(state_copy, dead.pid, socket.gethostname(), dt.datetime.now(dt.UTC))
+def test_a_lock_left_by_a_killed_run_does_not_block(season: Season, state_copy: Path) -> None:
+    """flock dies with its holder: the file a `kill -9`ed run left is no lock at all."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(state_copy / LOCK_NAME)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
     args = ["nightly", "--logs", str(season.logs), "--date", "2026-11-10"]
+    held = CliRunner().invoke(app, [*args, "--state", str(state_copy), "-q"])
+    assert held.exit_code == 2 and f"pid {holder.pid}" in held.stderr
+    holder.kill()
+    holder.wait()
+    assert json.loads((state_copy / LOCK_NAME).read_text())["pid"] == holder.pid  # left behind
     result = CliRunner().invoke(app, [*args, "--state", str(state_copy), "--log-json"])
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.stderr.strip().splitlines()]
-    warnings = [r for r in records if r["level"] == "warning"]
-    assert any("took over stale lock" in w["message"] for w in warnings)
-    stages = [r["stage"] for r in records if r["level"] == "info"]
-    assert stages[0] == "lock" and stages[-1] == "done" and "ingest" in stages
-    assert not (state_copy / LOCK_NAME).exists()
+    stages_run = [r["stage"] for r in records if r["level"] == "info"]
+    assert stages_run[0] == "lock" and stages_run[-1] == "done" and "ingest" in stages_run
+    assert (state_copy / LOCK_NAME).read_text() == ""  # released: nobody holds it
 
 
-def test_lock_staleness_rules(tmp_path: Path) -> None:
+_HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from detector.nightly import RunLock
+lock = RunLock(Path(sys.argv[1]), hung_after_s=3600)
+lock.acquire()
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_lock_held_past_the_timeout_is_reported_as_hung_never_taken(tmp_path: Path) -> None:
     now = dt.datetime(2026, 11, 8, 2, 15, tzinfo=dt.UTC)
-    warnings: list[str] = []
-
-    def lock() -> RunLock:
-        return RunLock(
-            tmp_path / LOCK_NAME, timeout_s=6 * 3600, now=lambda: now, warn=warnings.append
-        )
-
-    # another host, one hour old: may still be running
-    _write_lock(tmp_path, 4242, "elsewhere", now - dt.timedelta(hours=1))
-    with pytest.raises(LockHeldError, match="pid 4242 on elsewhere"):
-        lock().acquire()
-    # another host, seven hours old: past the timeout
-    _write_lock(tmp_path, 4242, "elsewhere", now - dt.timedelta(hours=7))
-    taken = lock()
-    taken.acquire()
-    assert "lock timeout" in warnings[-1]
-    assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == os.getpid()
-    taken.release()
-    assert not (tmp_path / LOCK_NAME).exists()
-    # a fresh unreadable lock (a run between create and write) is respected
-    (tmp_path / LOCK_NAME).write_text("")
-    with pytest.raises(LockHeldError, match="unreadable"):
-        lock().acquire()
+    path = tmp_path / LOCK_NAME
+    old = RunLock(path, hung_after_s=6 * 3600, now=lambda: now - dt.timedelta(hours=7))
+    old.acquire()
+    try:
+        with pytest.raises(LockHeldError, match=r"7\.0 h, longer than the 6 h.*probably hung"):
+            RunLock(path, hung_after_s=6 * 3600, now=lambda: now).acquire()
+        with pytest.raises(LockHeldError, match="wait for it"):
+            RunLock(path, hung_after_s=8 * 3600, now=lambda: now).acquire()
+    finally:
+        old.release()
+    with RunLock(path, hung_after_s=6 * 3600, now=lambda: now):
+        assert json.loads(path.read_text())["pid"] == os.getpid()
+    assert path.read_text() == ""
 
 
 @pytest.fixture
@@ -494,7 +484,7 @@ def test_retrain_reasons_and_training_exclusions(season: Season, tmp_path: Path)
     state = tmp_path / "state"
     labels = pd.read_csv(season.sim / "labels.csv")
     confirmed = labels.loc[labels[S.LABEL] == S.LABEL_EXTRACTION, S.ACCOUNT_ID].head(2)
-    with Store.open(state) as store:
+    with Store.open(state, create=True) as store:
         for account in confirmed:
             store.add_verdict(account, "extraction", analyst="t")
     # two-day windows: the reasons do not depend on the window, training time does
@@ -555,3 +545,160 @@ def test_wrapper_without_venv_says_how_to_create_it(tmp_path: Path) -> None:
     result = subprocess.run([str(script)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert "./scripts/demo or ./scripts/test" in result.stderr
+
+
+# --- every option checked before any work (issue 11) -------------------------------------------
+
+
+def _one_error_line(result: object) -> str:
+    assert result.exit_code == 1, (result.exit_code, result.output)  # type: ignore[attr-defined]
+    lines = result.stderr.strip().splitlines()  # type: ignore[attr-defined]
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert "Traceback" not in result.output  # type: ignore[attr-defined]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--date", "0001-01-01", "--window-days", "2"], "before the year 1"),
+        (["--date", "2026-11-08", "--window-days", "100000"], "--window-days must be between 1"),
+        (["--date", "2026-11-08", "--alert-budget", "lots"], "--alert-budget"),
+    ],
+)
+def test_bad_options_exit_1_before_any_work(
+    season: Season, tmp_path: Path, extra: list[str], expected: str
+) -> None:
+    state = tmp_path / "state"
+    args = ["nightly", "--logs", str(season.logs), "--state", str(state), *extra]
+    line = _one_error_line(CliRunner().invoke(app, args))
+    assert expected in line and len(line) < 300
+    assert not state.exists()  # nothing locked, created or recorded
+
+
+def test_validate_options_refuses_non_finite_numbers(season: Season, tmp_path: Path) -> None:
+    good = {
+        "logs": season.logs,
+        "date": D8,
+        "state": tmp_path / "s",
+        "window_days": 7,
+        "accounts": None,
+        "retrain_days": 7,
+        "psi_threshold": 0.25,
+        "alert_budget": None,
+        "lock_timeout_hours": 6.0,
+    }
+    NightlyOptions(**good).validate()  # type: ignore[arg-type]
+    for key, value in (("psi_threshold", float("nan")), ("lock_timeout_hours", float("inf"))):
+        with pytest.raises(UserError, match=key.split("_")[0]):
+            NightlyOptions(**{**good, key: value}).validate()  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="--logs"):
+        NightlyOptions(**{**good, "logs": tmp_path / "nope"}).validate()  # type: ignore[arg-type]
+
+
+def test_a_state_path_that_is_a_file_is_bad_input(season: Season, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.write_text("a file")
+    args = ["nightly", "--logs", str(season.logs), "--date", "2026-11-08", "--state", str(state)]
+    line = _one_error_line(CliRunner().invoke(app, args))
+    assert "--state" in line and "not a directory" in line
+    assert state.read_text() == "a file"
+
+
+def test_a_long_window_names_its_missing_days_in_a_short_line(
+    season: Season, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    args = ["nightly", "--logs", str(season.logs), "--date", "2026-11-10", "--state", str(state)]
+    line = _one_error_line(CliRunner().invoke(app, [*args, "--window-days", "366", "-q"]))
+    assert "date=2025-11-10..2026-10-31 (356 days)" in line and len(line) < 400
+
+
+def test_missing_day_ranges_are_bounded() -> None:
+    days = [dt.date(2026, 1, 1) + dt.timedelta(days=2 * i) for i in range(100)]
+    text = day_ranges(days)
+    assert text.startswith("date=2026-01-01, date=2026-01-03,") and "and 95 more day(s)" in text
+    pair = "date=2026-11-07..2026-11-08 (2 days), date=2026-11-10"
+    assert day_ranges([D7, D8, D10]) == pair
+
+
+def test_an_unrecorded_failure_does_not_claim_to_be_recorded(
+    season: Season, state_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store that cannot take the failure record (read-only, full): say nothing was recorded."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(Store, "start_run", refuse)
+    args = ["nightly", "--logs", str(season.logs), "--date", "2026-11-10"]
+    result = CliRunner().invoke(app, [*args, "--state", str(state_copy), "-q"])
+    assert result.exit_code == 3, result.output
+    assert "nothing was recorded" in result.stderr and "recorded as failed" not in result.stderr
+
+    def broken_report(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("injected report failure")
+
+    monkeypatch.undo()
+    monkeypatch.setattr(stages, "load_report_writer", lambda: broken_report)
+    result = CliRunner().invoke(app, [*args, "--state", str(state_copy), "-q"])
+    assert result.exit_code == 3 and "recorded as failed (run " in result.stderr
+
+
+# --- the registry: digests compared, paths against the state dir (issue 11) --------------------
+
+
+def test_a_registered_model_whose_file_changed_is_not_used(
+    season: Season, state_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    version = season.summaries[D10].model["version"]
+    with Store.open(state_copy) as store:
+        record = store.current_model()
+        assert record is not None and record.version == version
+        bundle = store.model_path(record)
+    # the file stays a valid bundle, but not the one the registry holds
+    conn = sqlite3.connect(state_copy / "state.sqlite")
+    with conn:
+        conn.execute("UPDATE models SET digest = ? WHERE version = ?", ("0" * 64, version))
+    conn.close()
+    assert registry_mismatch(bundle, replace(record, digest="0" * 64)) is not None
+    summary = run_nightly(
+        logs=season.logs, date=D10, state=state_copy, psi_threshold=1e9, quiet=True
+    )
+    assert summary.model["retrained"], summary.model
+    assert "unusable" in summary.model["reason"] and "replaced" in summary.model["reason"]
+    assert summary.model["version"] != version
+    assert "not reusing" in capsys.readouterr().err
+
+
+def test_the_registry_resolves_against_the_state_dir_from_any_cwd(
+    season: Season, state_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    summary = run_nightly(
+        logs=season.logs, date=D10, state=state_copy, psi_threshold=1e9, quiet=True
+    )
+    assert not summary.model["retrained"] and summary.model["reused_for_date"]
+
+
+# --- label / suppress: ids never scored are refused unless --force (issue 11) -------------------
+
+
+def test_label_and_suppress_refuse_ids_never_scored(season: Season, state_copy: Path) -> None:
+    runner = CliRunner()
+    scored = read_scores(state_copy / "runs" / D10.isoformat() / "scores.csv")[S.ACCOUNT_ID]
+    known, typo = str(scored.iloc[0]), str(scored.iloc[0]) + "x"
+    base = ["--state", str(state_copy)]
+    label = ["label", "--verdict", "benign", "--note", "n", *base]
+    suppress = ["suppress", "--until", "2999-01-01", "--reason", "r", *base]
+    for command in (label, suppress):
+        line = _one_error_line(runner.invoke(app, [command[0], typo, *command[1:]]))
+        assert "ever scored this account" in line and "--force" in line
+        assert runner.invoke(app, [command[0], known, *command[1:]]).exit_code == 0
+        forced = runner.invoke(app, [command[0], typo, *command[1:], "--force"])
+        assert forced.exit_code == 0, forced.output
+        assert "--force" in runner.invoke(app, [command[0], "--help"]).stdout
+    with Store.open(state_copy) as store:
+        assert set(store.verdict_history()[S.ACCOUNT_ID]) == {known, typo}

@@ -21,7 +21,6 @@ from detector.report import (
     SPARK_BLOCKS,
     account_activity,
     render_report,
-    restore_ids,
     sparkline,
     write_report,
 )
@@ -301,12 +300,6 @@ def test_sparkline() -> None:
     assert len(sparkline(list(range(24)))) == 24
 
 
-def test_restore_ids_undoes_csv_quoting() -> None:
-    known = ["=1+1", "plain", "-2", "'already"]
-    csv_ids = pd.Series(["'=1+1", "plain", "'-2", "'already", "unknown"])
-    assert restore_ids(csv_ids, known).tolist() == ["=1+1", "plain", "-2", "'already", "unknown"]
-
-
 def test_write_report_is_atomic(scored: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "deep" / "report.html"
     assert write_report(out, scores_path=scored["scores"]) == out
@@ -314,3 +307,17 @@ def test_write_report_is_atomic(scored: dict[str, Path], tmp_path: Path) -> None
     with pytest.raises(UserError):  # a bad scores file leaves no half-written report
         write_report(tmp_path / "bad.html", scores_path=sidecar(scored["scores"], "meta"))
     assert not (tmp_path / "bad.html").exists()
+
+
+def test_report_daily_activity_is_bounded_by_the_days_seen(tmp_path: Path) -> None:
+    """A stray row from 1970 (an unwindowed log) does not make a 20,000-day plot."""
+    rows = [
+        {S.REQUEST_ID: f"r{i}", S.ACCOUNT_ID: "x", S.TIMESTAMP: ts, S.MODEL: "m"}
+        | {S.INPUT_TOKENS: 1, S.OUTPUT_TOKENS: 1, S.STATUS: "ok"}
+        for i, ts in enumerate(["2026-03-02T12:00:00Z", "1970-01-01T00:00:00Z"])
+    ]
+    log = tmp_path / "l.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    act = account_activity(log, ["x"])
+    assert act.daily.shape == (1, 2)
+    assert act.daily.loc["x"].sum() == 2

@@ -19,6 +19,8 @@ from detector.safe import (
     html_text,
     neutralise_csv_cell,
     neutralise_csv_frame,
+    restore_csv_cell,
+    restore_csv_series,
     safe_terminal,
     truncate,
     write_csv,
@@ -47,8 +49,10 @@ DANGEROUS = [
     "\u00a0=1",  # no-break space before the formula
     "\uff1dSUM(A1)",  # full-width equals sign
     "-5 apples",
+    "'=1",  # already starts with the prefix: escaped again, so the rule can be undone
+    "'plain",
 ]
-HARMLESS = ["abc", "", "a=b", "1-2", "x\t", "5", "'=1", "plain text - with dash", "foo@bar"]
+HARMLESS = ["abc", "", "a=b", "1-2", "x\t", "5", "plain text - with dash", "foo@bar", "a'b"]
 
 
 @pytest.mark.parametrize("value", DANGEROUS)
@@ -68,6 +72,25 @@ def test_neutralised_cell_never_starts_a_formula(value: str) -> None:
     visible = out.lstrip("".join(chr(c) for c in range(0x20)) + " \u00a0\u3000\x7f")
     assert out[:1] not in ("\t", "\r")
     assert visible[:1] not in tuple("=+-@\uff1d\uff0b\uff0d\uff20")
+
+
+@given(st.text())
+def test_neutralisation_is_undone_exactly(value: str) -> None:
+    assert restore_csv_cell(neutralise_csv_cell(value)) == value
+
+
+@given(st.lists(st.text(), max_size=20))
+def test_restore_series_is_the_cell_rule(values: list[str]) -> None:
+    shown = pd.Series([neutralise_csv_cell(v) for v in values], dtype=object)
+    assert restore_csv_series(shown).tolist() == values
+
+
+def test_a_written_csv_reads_back_exactly_but_cr_and_nul(tmp_path: Path) -> None:
+    values = ["=1+1", "'q", "''", "-x", "@x", "\t=x", 'a "b", c', "l\nf", "ü🙂", "x" * 3000]
+    out = tmp_path / "ids.csv"
+    write_csv(pd.DataFrame({ACCOUNT_ID: values, SCORE: range(len(values))}), out)
+    back = pd.read_csv(out, dtype={ACCOUNT_ID: str}, keep_default_na=False)
+    assert restore_csv_series(back[ACCOUNT_ID]).tolist() == values
 
 
 def test_frame_neutralises_text_and_leaves_numbers() -> None:

@@ -75,7 +75,8 @@ def population(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("spark-sim")
     simulate(root, accounts=150, days=3, seed=3)
     days = sorted((root / "requests").glob("date=*"))
-    _inject(days[0] / "part-00000.parquet", days[1] / "part-00001.parquet")
+    # re-shipped rows of the same day (a row far from its partition day is quarantined)
+    _inject(days[1] / "part-00000.parquet", days[1] / "part-00001.parquet")
     return root
 
 
@@ -141,6 +142,49 @@ def test_text_formats_and_window(
     _same_features(local, remote)
     assert remote.report.outside_window > 0
     assert remote.report.to_dict() == local.report.to_dict()
+
+
+def _spoil(path: Path, fmt: str) -> None:
+    """Append the malformed rows issue 11 found: invalid UTF-8, ragged CSV records, JSON
+    lines that are stitched, doubled or nested too deep."""
+    lines = path.read_bytes().splitlines()
+    header, first = (lines[0], lines[1]) if fmt == "csv" else (b"", lines[0])
+    bad = [
+        first.replace(b"acct_", b"acct_\xe9", 1).replace(b"req_", b"req_x", 1),
+        first.replace(b"req_", b"req_y", 1) + b",extra",
+        b",".join(first.split(b",")[:3]),
+    ]
+    if fmt == "jsonl":
+        bad = [
+            bad[0],
+            b'{"request_id": "stitched", "prompt": "x}',
+            b'{", "status": "ok"}',
+            first + b"," + first,
+            b"[" * 1000 + b"]" * 1000,
+            "\u2003".encode(),
+        ]
+    path.write_bytes(
+        b"\n".join([*([header] if header else []), *lines[1 if header else 0 :], *bad]) + b"\n"
+    )
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_malformed_text_rows_are_quarantined_like_local(
+    fmt: str, spark: object, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    root = tmp_path_factory.mktemp(f"spark-bad-{fmt}")
+    simulate(root, accounts=40, days=2, seed=6, fmt=fmt)  # type: ignore[arg-type]
+    files = sorted((root / "requests").rglob(f"*.{fmt}"))
+    _spoil(files[0], fmt)
+    local = build_features(root / "requests")
+    remote = build_features_spark(root / "requests", spark_master=MASTER, spark_conf=CONF)
+    assert remote.report.to_dict() == local.report.to_dict()
+    expected = {
+        "jsonl": {"invalid UTF-8": 1, "invalid JSON line": 5},
+        "csv": {"invalid UTF-8": 1, "wrong number of CSV fields": 2},
+    }[fmt]
+    assert dict(local.report.reasons) == expected
+    _same_features(local, remote)
 
 
 def test_score_engine_spark_same_scores(population: Path, spark: object, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from detector.errors import UserError
 from detector.schema import (
     ACCOUNT_ID,
     BAND,
@@ -31,6 +32,7 @@ from detector.store import (
     ModelRecord,
     Store,
     StoreError,
+    corrupt_store_error,
 )
 
 D1, D2, D3 = date(2024, 5, 1), date(2024, 5, 2), date(2024, 5, 3)
@@ -51,7 +53,7 @@ class FakeClock:
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     clock = FakeClock(datetime(2024, 5, 1, 12, 0, tzinfo=UTC))
-    with Store.open(tmp_path / "state", now=clock) as s:
+    with Store.open(tmp_path / "state", create=True, now=clock) as s:
         yield s
 
 
@@ -63,7 +65,7 @@ def alert(account: str, score: float = 90.0, kind: str = "new") -> dict[str, obj
 
 
 def test_open_creates_schema_with_pragmas(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "new" / "dir") as s:
+    with Store.open(tmp_path / "new" / "dir", create=True) as s:
         assert s.path == tmp_path / "new" / "dir" / DB_FILENAME
         assert s.path.exists()
         assert s.schema_version == len(MIGRATIONS)
@@ -74,7 +76,7 @@ def test_open_creates_schema_with_pragmas(tmp_path: Path) -> None:
 
 
 def test_reopen_is_a_noop(tmp_path: Path) -> None:
-    with Store.open(tmp_path) as s:
+    with Store.open(tmp_path, create=True) as s:
         s.add_verdict("a1", LABEL_EXTRACTION, analyst="alice")
         versions = s._conn.execute("SELECT * FROM schema_version").fetchall()
     with Store.open(tmp_path) as s:
@@ -83,7 +85,7 @@ def test_reopen_is_a_noop(tmp_path: Path) -> None:
 
 
 def test_open_does_not_wait_for_a_writer(tmp_path: Path) -> None:
-    with Store.open(tmp_path) as writer:
+    with Store.open(tmp_path, create=True) as writer:
         writer._conn.execute("BEGIN IMMEDIATE")  # e.g. a nightly bulk write in progress
         started = time.monotonic()
         with Store.open(tmp_path) as reader:
@@ -93,7 +95,7 @@ def test_open_does_not_wait_for_a_writer(tmp_path: Path) -> None:
 
 
 def test_later_migration_adds_table(tmp_path: Path) -> None:
-    with Store.open(tmp_path) as s:
+    with Store.open(tmp_path, create=True) as s:
         s.add_verdict("a1", LABEL_BENIGN, analyst="alice")
     extra = "CREATE TABLE notes (account_id TEXT NOT NULL, body TEXT NOT NULL DEFAULT ';');"
     with Store.open(tmp_path, migrations=(*MIGRATIONS, extra)) as s:
@@ -107,7 +109,7 @@ def test_later_migration_adds_table(tmp_path: Path) -> None:
 
 
 def test_failed_migration_rolls_back(tmp_path: Path) -> None:
-    Store.open(tmp_path).close()
+    Store.open(tmp_path, create=True).close()
     broken = "CREATE TABLE half (x TEXT); INSERT INTO no_such_table VALUES (1);"
     with pytest.raises(sqlite3.OperationalError):
         Store.open(tmp_path, migrations=(*MIGRATIONS, broken))
@@ -115,6 +117,122 @@ def test_failed_migration_rolls_back(tmp_path: Path) -> None:
         assert s.schema_version == len(MIGRATIONS)
         tables = {r[0] for r in s._conn.execute("SELECT name FROM sqlite_master")}
         assert "half" not in tables
+
+
+# --- a store is created only when asked; an unusable one is an error -------------------
+
+
+def test_open_without_create_refuses_a_missing_store_and_creates_nothing(tmp_path: Path) -> None:
+    typo = tmp_path / "typo"
+    with pytest.raises(StoreError, match=r"no detector state here.*detector init --state"):
+        Store.open(typo)
+    assert not typo.exists()
+    (tmp_path / "empty-dir").mkdir()
+    with pytest.raises(StoreError, match="no detector state"):
+        Store.open(tmp_path / "empty-dir")
+    assert list((tmp_path / "empty-dir").iterdir()) == []
+    assert issubclass(StoreError, UserError)  # the CLI's one line and exit 1
+
+
+def test_a_state_path_that_is_a_file_is_an_error(tmp_path: Path) -> None:
+    file = tmp_path / "state"
+    file.write_text("not a directory")
+    with pytest.raises(StoreError, match="not a directory"):
+        Store.open(file, create=True)
+
+
+def _state_with_a_verdict(tmp_path: Path) -> Path:
+    with Store.open(tmp_path, create=True) as s:
+        s.add_verdict("a1", LABEL_EXTRACTION, analyst="alice")
+    return tmp_path / DB_FILENAME
+
+
+def test_an_empty_store_file_is_an_error_not_a_new_store(tmp_path: Path) -> None:
+    db = _state_with_a_verdict(tmp_path)
+    db.write_bytes(b"")  # e.g. a full disk during a copy, or `> state.sqlite`
+    for create in (False, True):
+        with pytest.raises(StoreError, match=r"empty \(0 bytes\).*restore it from a backup"):
+            Store.open(tmp_path, create=create)
+    assert db.stat().st_size == 0  # left as found, for whoever investigates
+
+
+@pytest.mark.parametrize(
+    "content", [b"garbage" * 100, b"SQLite format 3\x00" + b"\xff" * 200], ids=["text", "header"]
+)
+def test_a_corrupt_store_file_is_an_error(tmp_path: Path, content: bytes) -> None:
+    db = _state_with_a_verdict(tmp_path)
+    for suffix in ("-wal", "-shm"):
+        db.with_name(db.name + suffix).unlink(missing_ok=True)
+    db.write_bytes(content)
+    with pytest.raises(StoreError, match="restore it from a backup"):
+        Store.open(tmp_path, create=True)
+    assert db.read_bytes() == content
+
+
+def test_an_sqlite_file_without_the_detector_schema_is_an_error(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    conn.execute("CREATE TABLE other (x)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="no detector schema"):
+        Store.open(tmp_path, create=True)
+
+
+def test_damage_found_by_a_query_maps_to_the_same_error(tmp_path: Path) -> None:
+    path = tmp_path / DB_FILENAME
+    exc = sqlite3.DatabaseError("database disk image is malformed")
+    exc.sqlite_errorcode = sqlite3.SQLITE_CORRUPT  # type: ignore[attr-defined]
+    mapped = corrupt_store_error(exc, path)
+    assert isinstance(mapped, StoreError) and str(path) in str(mapped)
+    busy = sqlite3.OperationalError("database is locked")
+    busy.sqlite_errorcode = sqlite3.SQLITE_BUSY  # type: ignore[attr-defined]
+    assert corrupt_store_error(busy, path) is None
+    assert corrupt_store_error(ValueError("x"), path) is None
+
+
+def test_creation_leaves_no_temporary_file(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "s", create=True) as s:
+        assert s.schema_version == len(MIGRATIONS)
+    names = sorted(p.name for p in (tmp_path / "s").iterdir())
+    assert [n for n in names if n.startswith(".")] == []
+    assert DB_FILENAME in names
+
+
+# --- one transaction for several writes ----------------------------------------------
+
+
+def test_a_transaction_commits_all_its_writes_or_none(store: Store) -> None:
+    run = store.start_run(D1, {})
+    with pytest.raises(RuntimeError, match="crash"), store.transaction():
+        store.record_scores(D1, scores({"a1": 90.0}))
+        store.record_alerts(D1, [alert("a1")])
+        store.finish_run(run, "ok", {}, "m1")
+        raise RuntimeError("crash before commit")
+    assert store.scores_frame(D1).empty and store.alerts_frame().empty
+    assert store.run_status(run) == "running"
+    with store.transaction():
+        store.record_scores(D1, scores({"a1": 90.0}))
+        store.record_alerts(D1, [alert("a1")])
+        store.finish_run(run, "ok", {}, "m1")
+    assert len(store.scores_frame(D1)) == 1 and len(store.alerts_frame()) == 1
+    assert store.latest_ok_run(D1) == (run, "m1")
+    assert store.latest_ok_run(D2) is None
+
+
+def test_abandon_running_marks_killed_runs_failed(store: Store) -> None:
+    killed = store.start_run(D1, {})
+    done = store.start_run(D2, {})
+    store.finish_run(done, "ok")
+    assert store.abandon_running("killed") == [killed]
+    assert store.run_status(killed) == "failed" and store.run_status(done) == "ok"
+    assert store.abandon_running("killed") == []
+    assert store.run_status(12345) is None
+
+
+def test_was_scored(store: Store) -> None:
+    store.record_scores(D1, scores({"a1": 90.0, EVIL: 1.0}))
+    assert store.was_scored("a1") and store.was_scored(EVIL)
+    assert not store.was_scored("a2")
 
 
 # --- verdicts ---------------------------------------------------------------------------
@@ -145,7 +263,7 @@ def test_verdict_history_and_latest(store: Store) -> None:
 
 def test_latest_verdict_is_last_recorded_even_if_clock_goes_back(tmp_path: Path) -> None:
     clock = FakeClock(datetime(2024, 5, 1, tzinfo=UTC))
-    with Store.open(tmp_path, now=clock) as s:
+    with Store.open(tmp_path, create=True, now=clock) as s:
         s.add_verdict("a1", LABEL_EXTRACTION, analyst="alice")
         clock.now -= timedelta(days=1)
         s.add_verdict("a1", LABEL_BENIGN, analyst="alice")
@@ -413,6 +531,25 @@ def test_model_registry(store: Store) -> None:
     assert store.current_model().path == "/models/m2.joblib"  # type: ignore[union-attr]
 
 
+def test_registry_paths_are_relative_to_the_state_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    state = Path("state")  # relative, as `--state state` gives it
+    with Store.open(state, create=True) as s:
+        record = s.register_model(
+            "m1", state / "models" / "m1.bundle", "aa", "2024-05-01", None, None, ""
+        )
+        assert record.path == "models/m1.bundle"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # another working directory, same state
+    with Store.open(tmp_path / "state") as s:
+        current = s.current_model()
+        assert current is not None
+        assert s.model_path(current) == tmp_path / "state" / "models" / "m1.bundle"
+
+
 # --- hostile text -----------------------------------------------------------------------
 
 
@@ -446,7 +583,7 @@ N_EACH = 25
 def _writer(state_dir: str, worker: int, barrier: Barrier) -> None:
     """One process: open the (possibly not yet created) store and write as fast as it can."""
     barrier.wait(timeout=60)
-    with Store.open(Path(state_dir)) as s:
+    with Store.open(Path(state_dir), create=True) as s:
         run = s.start_run(D1, {"worker": worker})
         for i in range(N_EACH):
             account = f"w{worker}-a{i}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -20,20 +21,43 @@ from detector.cli import (
     simulate_cmd,
     validate_cmd,
 )
-from detector.cli.common import err_console
+from detector.cli.base import PACKAGE, DetectorTyper, package_version
 
-app = typer.Typer(
+app = DetectorTyper(
     name="detector",
     help="Find capability extraction (distillation, probing, hydra clusters) in LLM API logs.",
-    no_args_is_help=True,
+    invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"{PACKAGE} {package_version()}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _root() -> None:
-    """Find capability extraction (distillation, probing, hydra clusters) in LLM API logs."""
+def _root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Show the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Find capability extraction (distillation, probing, hydra clusters) in LLM API logs.
+
+    Run `detector COMMAND --help` for a command's options and an example.
+    """
+    if ctx.invoked_subcommand is None:  # `detector` alone: the help, as for --help
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
 
 
 for module in (
@@ -57,18 +81,7 @@ def main() -> None:
     """Console-script entry point.
 
     Usage mistakes (a missing argument, an unknown option, a path that does not exist)
-    are bad input: one line on stderr and exit 1, as for every other user error,
-    instead of click's usage box and exit 2.
+    are bad input: the app itself (:class:`detector.cli.base.DetectorGroup`) prints one
+    line on stderr and exits 1, as for every other user error.
     """
-    try:
-        code = app(standalone_mode=False)
-    except typer.Abort:
-        err_console.print("error: aborted", markup=False)
-        sys.exit(130)
-    except typer.exceptions.TyperException as exc:  # click's usage errors derive from it
-        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        ctx = getattr(exc, "ctx", None)
-        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-        err_console.print(f"error: {' '.join(message.split())}{hint}", markup=False)
-        sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)
+    sys.exit(app())

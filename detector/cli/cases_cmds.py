@@ -7,8 +7,14 @@ Verdicts and suppressions live in the SQLite store under ``--state DIR`` (see
 suppressed one is never flagged until its suppression ends, and confirmed verdicts
 become evaluation labels. Every value reaches SQL as a bound parameter.
 
-Required options are checked here rather than by click, so a missing one is the
-contract's one line on stderr and exit code 1, like every other bad input.
+Required options are declared required, so help marks them; a missing one is the
+contract's one line on stderr and exit code 1, like every other bad input (see
+:class:`detector.cli.base.DetectorGroup`).
+
+None of these commands creates a store: a mistyped ``--state`` is an error, not a
+new empty state (``detector init --state DIR`` or the first nightly run create one).
+``label`` and ``suppress`` refuse an account id that no run ever scored, unless
+``--force``: a typo would otherwise record a decision about nobody.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import datetime as dt
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 import typer
@@ -29,14 +35,22 @@ from detector.safe import safe_terminal, truncate
 from detector.store import CASE_STATUSES, Store
 
 StateOpt = Annotated[
-    Path | None,
-    typer.Option("--state", help="State directory holding the SQLite store (required)."),
+    Path, typer.Option("--state", help="State directory holding the SQLite store.")
 ]
+Verdict = Literal[S.LABELS]  # type: ignore[valid-type]
+CaseStatus = Literal[CASE_STATUSES]  # type: ignore[valid-type]
 AnalystOpt = Annotated[
     str | None,
     typer.Option("--analyst", help="Who decides (default: $USER)."),
 ]
 AccountArg = Annotated[str, typer.Argument(help="The account id, exactly as in SCORES.csv.")]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Record it even if no run ever scored ACCOUNT_ID (otherwise refused: a typo).",
+    ),
+]
 
 
 def _today() -> dt.date:
@@ -50,6 +64,17 @@ def _state_dir(state: Path | None) -> Path:
     if state.exists() and not state.is_dir():
         raise fail(f"--state: {state} is not a directory")
     return state
+
+
+def _require_scored(store: Store, account_id: str, force: bool, directory: Path) -> None:
+    """Refuse an id absent from the store's score history, unless ``--force``."""
+    if force or store.was_scored(account_id):
+        return
+    raise fail(
+        f"{truncate(safe_terminal(account_id, markup=False), 80)!r}: no run in {directory} "
+        "ever scored this account; check the id (exactly as in scores.csv), or pass --force "
+        "to record it anyway"
+    )
 
 
 def _required(value: str | None, option: str, what: str) -> str:
@@ -90,16 +115,11 @@ def register(app: typer.Typer) -> None:
     @user_errors
     def label_cmd(
         account_id: AccountArg,
-        verdict: Annotated[
-            str | None,
-            typer.Option("--verdict", help="extraction or benign (required)."),
-        ] = None,
-        note: Annotated[
-            str | None,
-            typer.Option("--note", help="Why: what you saw (required, kept for audit)."),
-        ] = None,
+        verdict: Annotated[Verdict, typer.Option("--verdict", help="The analyst's verdict.")],
+        note: Annotated[str, typer.Option("--note", help="Why: what you saw (kept for audit).")],
+        state: StateOpt,
         analyst: AnalystOpt = None,
-        state: StateOpt = None,
+        force: ForceOpt = False,
         quiet: QuietOpt = False,
         as_json: JsonOpt = False,
     ) -> None:
@@ -107,6 +127,7 @@ def register(app: typer.Typer) -> None:
 
         extraction confirms the case; benign clears it, so the nightly job stops
         re-raising the account. Verdicts are labels for `detector evaluate --state`.
+        An account no run ever scored is refused (a typo) unless --force.
 
         Example: detector label acct_3f9a2c --verdict extraction --note "CoT pulls" --state state/
         """
@@ -116,6 +137,7 @@ def register(app: typer.Typer) -> None:
             raise fail(f"--verdict: {verdict!r} is not one of {', '.join(S.LABELS)}")
         note = _required(note, "--note", "say what the verdict rests on")
         with Store.open(directory) as store:
+            _require_scored(store, account_id, force, directory)
             row_id = store.add_verdict(account_id, verdict, note=note, analyst=analyst)
             latest = store.verdict_history(account_id).iloc[-1]
         status = "confirmed" if verdict == S.LABEL_EXTRACTION else "cleared"
@@ -142,20 +164,20 @@ def register(app: typer.Typer) -> None:
     def suppress_cmd(
         account_id: AccountArg,
         until: Annotated[
-            str | None,
-            typer.Option("--until", help="Last UTC day suppressed, YYYY-MM-DD (required)."),
-        ] = None,
-        reason: Annotated[
-            str | None, typer.Option("--reason", help="Why (required, kept for audit).")
-        ] = None,
+            str,
+            typer.Option("--until", metavar="YYYY-MM-DD", help="Last UTC day suppressed."),
+        ],
+        reason: Annotated[str, typer.Option("--reason", help="Why (kept for audit).")],
+        state: StateOpt,
         analyst: AnalystOpt = None,
-        state: StateOpt = None,
+        force: ForceOpt = False,
         quiet: QuietOpt = False,
         as_json: JsonOpt = False,
     ) -> None:
         """Never flag or alert ACCOUNT_ID through --until (inclusive).
 
         A new suppression replaces any active one of the account (to shorten or extend it).
+        An account no run ever scored is refused (a typo) unless --force.
 
         Example: detector suppress acct_3f9a2c --until 2026-12-31 --reason "partner" --state st/
         """
@@ -166,6 +188,7 @@ def register(app: typer.Typer) -> None:
             raise fail(f"--until: {day} is in the past (today is {_today()} UTC)")
         reason = _required(reason, "--reason", "say why the account is suppressed")
         with Store.open(directory) as store:
+            _require_scored(store, account_id, force, directory)
             row_id = store.suppress(account_id, day, reason, analyst=analyst)
         info = {"id": row_id, "account_id": account_id, "until": day.isoformat(), "reason": reason}
         if as_json:
@@ -180,8 +203,8 @@ def register(app: typer.Typer) -> None:
     @user_errors
     def unsuppress_cmd(
         account_id: AccountArg,
+        state: StateOpt,
         analyst: AnalystOpt = None,
-        state: StateOpt = None,
         quiet: QuietOpt = False,
         as_json: JsonOpt = False,
     ) -> None:
@@ -204,17 +227,14 @@ def register(app: typer.Typer) -> None:
     @app.command("cases")
     @user_errors
     def cases_cmd(
+        state: StateOpt,
         status: Annotated[
-            str | None,
-            typer.Option(
-                "--status", help="Only this status: open, confirmed, cleared, suppressed."
-            ),
+            CaseStatus | None, typer.Option("--status", help="Only cases with this status.")
         ] = None,
         on: Annotated[
             str | None,
-            typer.Option("--on", help="As of this UTC day, YYYY-MM-DD (default: today)."),
+            typer.Option("--on", metavar="YYYY-MM-DD", help="As of this UTC day (default: today)."),
         ] = None,
-        state: StateOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
         """List cases: open (alerted, no verdict), suppressed, confirmed and cleared.

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from detector.cli.common import user_errors
+from detector.cli.common import output_file_callback, user_errors
 from detector.features.catalogue import catalogue_markdown
 from detector.safe import atomic_write_text
 
@@ -19,7 +19,10 @@ def register(app: typer.Typer) -> None:
     @user_errors
     def catalogue(
         out: Annotated[
-            Path | None, typer.Option("--out", help="Write here instead of stdout.")
+            Path | None,
+            typer.Option(
+                "--out", callback=output_file_callback, help="Write here instead of stdout."
+            ),
         ] = None,
     ) -> None:
         """Print the feature catalogue as Markdown (the source of docs/features.md).

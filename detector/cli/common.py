@@ -67,6 +67,48 @@ def parse_day(value: str | None, option: str) -> dt.date | None:
         raise fail(f"{option}: {value!r} is not a date in YYYY-MM-DD form") from None
 
 
+def parse_window(start: str | None, end: str | None) -> tuple[dt.date | None, dt.date | None]:
+    """Parse ``--start``/``--end``; a window that ends before it starts is bad input."""
+    first, last = parse_day(start, "--start"), parse_day(end, "--end")
+    if first is not None and last is not None and first > last:
+        raise fail(f"--start {first} is after --end {last}; the window would be empty")
+    return first, last
+
+
+def check_output_file(path: Path, option: str) -> Path:
+    """An output file the user named: its directory must exist (never created silently).
+
+    A typo in ``--out /data/sores/x.csv`` must not quietly create ``/data/sores``.
+    """
+    if path.is_dir():
+        raise fail(f"{option}: {path} is a directory; give a file name inside it")
+    if not path.parent.is_dir():
+        raise fail(
+            f"{option}: directory {path.parent} does not exist; create it first or fix the path"
+        )
+    return path
+
+
+def output_file_callback(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+    """Typer callback running :func:`check_output_file` while the options are parsed."""
+    if value is None or ctx.resilient_parsing:
+        return value
+    return check_output_file(Path(value), "/".join(param.opts) or str(param.name))
+
+
+def alert_budget_callback(value: str | None) -> str | None:
+    """Check an ``--alert-budget`` while the options are parsed, before any work."""
+    if value is None:
+        return None
+    from detector.model import parse_budget
+
+    try:
+        parse_budget(value, 1)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
+
+
 @contextlib.contextmanager
 def progress_reporter(quiet: bool = False) -> Iterator[Callable[[str, int], None] | None]:
     """A ``progress(stage, rows)`` callback drawing rich progress on a terminal.
@@ -108,11 +150,14 @@ LogArg = Annotated[
         help="Request log: a directory (Parquet/JSONL/CSV, hive date= partitions) or a file."
     ),
 ]
+DAY_METAVAR = "YYYY-MM-DD"
 StartOpt = Annotated[
-    str | None, typer.Option("--start", help="First UTC day to read (YYYY-MM-DD, inclusive).")
+    str | None,
+    typer.Option("--start", metavar=DAY_METAVAR, help="First UTC day to read (inclusive)."),
 ]
 EndOpt = Annotated[
-    str | None, typer.Option("--end", help="Last UTC day to read (YYYY-MM-DD, inclusive).")
+    str | None,
+    typer.Option("--end", metavar=DAY_METAVAR, help="Last UTC day to read (inclusive)."),
 ]
 AccountsOpt = Annotated[
     Path | None,

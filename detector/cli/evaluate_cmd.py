@@ -11,9 +11,10 @@ import typer
 from rich.table import Table
 
 from detector.cli.common import JsonOpt, console, fail, user_errors
-from detector.evaluate import evaluate
+from detector.config import DEFAULT
+from detector.evaluate import check_label_overlap, evaluate
 from detector.ingest import read_labels
-from detector.scoring import read_scores, sidecar
+from detector.outputs import Scoring, check_model, read_scoring
 
 
 def _fmt(v: Any) -> str:
@@ -45,6 +46,16 @@ def register(app: typer.Typer) -> None:
                 "--state", help="Take labels from the analysts' verdicts in this state dir."
             ),
         ] = None,
+        min_overlap: Annotated[
+            float,
+            typer.Option(
+                "--min-overlap",
+                min=0.0,
+                max=1.0,
+                help="Share of a labels file's accounts that must have been scored "
+                "(analysts' verdicts from --state need only one).",
+            ),
+        ] = DEFAULT.min_label_overlap,
         feedback_share: Annotated[
             float | None,
             typer.Option(
@@ -75,8 +86,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """ROC/PR-AUC, precision/recall at k, recall at 1% FPR, per scenario, and the
-        lift over two baselines (volume ranking, a naive isolation forest).
+        """Detection quality of a scoring against labels, with two baselines.
+
+        ROC/PR-AUC, precision/recall at k, recall at 1% FPR, per scenario, and the lift
+        over a volume ranking and a naive isolation forest. Says how many labelled
+        accounts were matched, and fails when the labels are of another population.
 
         With --feedback-share, also what learning from verdicts gains, measured honestly
         (on the accounts whose labels were not given as verdicts).
@@ -88,7 +102,7 @@ def register(app: typer.Typer) -> None:
         if time_split and (feedback_share is None or log is None):
             raise fail("--time-split needs --feedback-share SHARE and --log LOG")
         if labels is not None:
-            truth = read_labels(labels)
+            truth, source, min_share = read_labels(labels), str(labels), min_overlap
         else:
             from detector.store import Store
 
@@ -96,17 +110,24 @@ def register(app: typer.Typer) -> None:
                 truth = store.labels_frame()
             if truth.empty:
                 raise fail(f"{state}: no analyst verdicts recorded yet (detector label ...)")
-        table = read_scores(scores)
-        feats_path = sidecar(scores, "features")
-        features = pd.read_parquet(feats_path) if feats_path.exists() else None
-        result = evaluate(table, truth, features=features)
+            # verdicts accumulate over many nights: one scored account is enough
+            source, min_share = f"{state} (analysts' verdicts)", 0.0
+        scoring = read_scoring(scores)
+        matched, n_labels = check_label_overlap(
+            scoring.table, truth, min_share=min_share, source=source
+        )
+        result = evaluate(scoring.table, truth, features=scoring.features)
+        result["n_labels"] = n_labels
         if feedback_share is not None:
-            result.update(
-                _feedback(scores, features, truth, feedback_share, seed, time_split, log, model)
-            )
+            result.update(_feedback(scoring, truth, feedback_share, seed, time_split, log, model))
         if as_json:
             typer.echo(json.dumps(result, indent=2, default=float))
             return
+        console.print(
+            f"matched {matched:,} of {n_labels:,} labelled accounts to the "
+            f"{result['n_accounts']:,} scored accounts ({source})",
+            markup=False,
+        )
         n, k = result["n_labelled"], result["k"]
         t = Table(title=f"Detection quality ({n:,} labelled accounts, k = {k})")
         t.add_column("metric")
@@ -137,8 +158,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _feedback(
-    scores: Path,
-    features: pd.DataFrame | None,
+    scoring: Scoring,
     truth: pd.DataFrame,
     share: float,
     seed: int,
@@ -151,18 +171,17 @@ def _feedback(
     from detector.feedback import feedback_evaluation, first_seen_days
     from detector.report import scored_window
 
-    if features is None:
-        raise fail(f"{sidecar(scores, 'features')}: no feature table beside the scores")
-    meta_path = sidecar(scores, "meta")
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    model = model or (Path(meta["model_path"]) if meta.get("model_path") else None)
-    if model is None:
-        raise fail(f"{scores}: the scores name no model; pass --model")
-    bundle = load_bundle(model)
-    feats = features[list(bundle.features)]
+    if scoring.features is None:
+        raise fail(f"{scoring.path}: no feature table beside the scores; re-run `detector score`")
+    path = model or (Path(scoring.meta["model_path"]) if scoring.meta.get("model_path") else None)
+    if path is None:
+        raise fail(f"{scoring.path}: the scores name no model; pass --model")
+    bundle = load_bundle(path)
+    check_model(scoring, bundle, model)
+    feats = scoring.features[list(bundle.features)]
     out = {"feedback": feedback_evaluation(bundle.model, feats, truth, share=share, seed=seed)}
     if time_split:
-        start, end = scored_window(meta)
+        start, end = scored_window(scoring.meta)
         first = first_seen_days(log, start=start, end=end)  # type: ignore[arg-type]
         out["feedback_time_split"] = feedback_evaluation(
             bundle.model, feats, truth, share=share, seed=seed, first_seen=first

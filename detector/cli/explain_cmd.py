@@ -21,22 +21,23 @@ from detector.cli.common import (
     StartOpt,
     console,
     fail,
-    parse_day,
+    parse_window,
     progress_reporter,
     user_errors,
 )
 from detector.explain import explain_frame, format_percentile, format_value, percentiles
 from detector.features import SPECS
+from detector.outputs import check_model, clusters_json, read_scoring
 from detector.pipeline import Progress
 from detector.report import (
     SAMPLE_PROMPTS,
     account_activity,
-    restore_ids,
+    require_activity,
     scored_window,
     sparkline,
 )
-from detector.safe import safe_terminal, truncate
-from detector.scoring import read_scores, score, sidecar
+from detector.safe import neutralise_csv_cell, safe_terminal, truncate
+from detector.scoring import score
 
 SAMPLE_CHARS_TERMINAL = 160
 """Sample prompts are cut to this many characters in the terminal (``--json``: 400)."""
@@ -57,39 +58,39 @@ def explanation(
     """Everything known about why ``account_id`` scored as it did, as plain data.
 
     From a scores file (and its sidecars: the feature table and the model it was
-    scored with), or by scoring ``log`` with ``model``. With ``activity_log`` (default:
-    ``log``) the account's requests are read from that log (``start``/``end`` narrow
-    it) for the drill-down: ``hourly`` (24 UTC-hour counts), ``daily`` and up to five
-    distinct sample ``prompts``; without a log those keys are ``None``.
+    scored with, which must be ``model`` when given), or by scoring ``log`` with
+    ``model``. With ``activity_log`` (default: ``log``) the account's requests are read
+    from that log (``start``/``end`` narrow it; by default the scored window, in which
+    the account must have requests) for the drill-down: ``hourly`` (24 UTC-hour
+    counts), ``daily`` and up to five distinct sample ``prompts``; without a log those
+    keys are ``None``.
     """
+    bundle = None
     if scores is not None:
-        table = read_scores(scores)
-        feats_path, meta_path = sidecar(scores, "features"), sidecar(scores, "meta")
-        features = pd.read_parquet(feats_path) if feats_path.exists() else None
-        if features is not None:
-            # SCORES.csv quotes ids such as "=..." for spreadsheets; match the real ids
-            table[S.ACCOUNT_ID] = restore_ids(table[S.ACCOUNT_ID], features.index.astype(str))
-        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        scoring = read_scoring(scores)
+        table, features, meta, clusters = (
+            scoring.table,
+            scoring.features,
+            scoring.meta,
+            scoring.clusters,
+        )
         model_path = model or (Path(meta["model_path"]) if meta.get("model_path") else None)
-        cluster_file = sidecar(scores, "clusters")
-        clusters = json.loads(cluster_file.read_text())["clusters"] if cluster_file.exists() else []
+        if model_path is not None and (model is not None or features is not None):
+            bundle = load_bundle(model_path)
+            check_model(scoring, bundle, model)
     else:
         if log is None or model is None:
             raise fail("give --scores SCORES.csv, or a LOG with --model")
         scored = score(log, model, accounts=accounts, start=start, end=end, progress=progress)
-        table, features, meta, model_path = (
+        table, features, meta, bundle = (
             scored.scores,
             scored.result.features,
             scored.meta,
-            model,
+            scored.bundle,
         )
-        from detector.scoring import clusters_json
-
         clusters = clusters_json(scored)["clusters"]
     row = table[table[S.ACCOUNT_ID] == account_id]
     if row.empty and scores is not None:  # the id as it appears in SCORES.csv ('=...)
-        from detector.safe import neutralise_csv_cell
-
         row = table[table[S.ACCOUNT_ID].map(neutralise_csv_cell) == account_id]
         account_id = str(row.iloc[0][S.ACCOUNT_ID]) if len(row) else account_id
     if row.empty:
@@ -111,8 +112,7 @@ def explanation(
         "features": [],
         "cluster": next((c for c in clusters if c["cluster_id"] == r[S.CLUSTER_ID]), None),
     }
-    if features is not None and account_id in features.index and model_path is not None:
-        bundle = load_bundle(model_path)
+    if features is not None and account_id in features.index and bundle is not None:
         feats = features.loc[[account_id], list(bundle.features)]
         pct = percentiles(bundle.model, feats.to_numpy(dtype=float))[0]
         contrib = explain_frame(bundle.model, feats, n_reasons=len(bundle.features))
@@ -135,8 +135,16 @@ def explanation(
             )
         out["features"].sort(key=lambda f: (-f["contribution"], -abs(f["percentile"] - 50)))
     window = scored_window(meta)  # read the days that were scored, unless told otherwise
+    drill_log = activity_log or log
     out.update(
-        _drill_down(account_id, activity_log or log, start or window[0], end or window[1], progress)
+        _drill_down(
+            account_id,
+            drill_log,
+            start or window[0],
+            end or window[1],
+            progress,
+            must_find=start is None and end is None,
+        )
     )
     return out
 
@@ -147,11 +155,13 @@ def _drill_down(
     start: dt.date | None,
     end: dt.date | None,
     progress: Progress | None = None,
+    must_find: bool = False,
 ) -> dict[str, Any]:
     """Hourly and daily counts and sample prompts of one account, read from ``log``.
 
     Prompts are cut (not otherwise changed: JSON escapes control characters, and
-    :func:`render` makes them terminal-safe).
+    :func:`render` makes them terminal-safe). With ``must_find`` (the window is the
+    scored one) an account without a request in ``log`` means it is another log.
     """
     if log is None:
         return {
@@ -162,6 +172,8 @@ def _drill_down(
             "samples": None,
         }
     act = account_activity(log, [account_id], start=start, end=end, progress=progress)
+    if must_find:
+        require_activity(act, [account_id], log, start, end)
     hourly = (
         act.hourly.loc[account_id].astype(int).tolist()
         if account_id in act.hourly.index
@@ -260,7 +272,9 @@ def register(app: typer.Typer) -> None:
         model: Annotated[
             Path | None,
             typer.Option(
-                "--model", help="Model bundle (default: the one the scores were made with)."
+                "--model",
+                help="Model bundle: with --scores, the one they were made with (the default); "
+                "with LOG, the one to score it with.",
             ),
         ] = None,
         accounts: AccountsOpt = None,
@@ -287,6 +301,7 @@ def register(app: typer.Typer) -> None:
             raise fail(f"--scores: {scores} is not a file")
         if activity_log is not None and not activity_log.exists():
             raise fail(f"--log: {activity_log} does not exist")
+        first, last = parse_window(start, end)
         with progress_reporter(as_json) as progress:
             info = explanation(
                 account_id,
@@ -295,8 +310,8 @@ def register(app: typer.Typer) -> None:
                 model=model,
                 accounts=accounts,
                 activity_log=activity_log,
-                start=parse_day(start, "--start"),
-                end=parse_day(end, "--end"),
+                start=first,
+                end=last,
                 progress=progress,
             )
         if as_json:

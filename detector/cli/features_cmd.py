@@ -18,7 +18,8 @@ from detector.cli.common import (
     QuietOpt,
     StartOpt,
     console,
-    parse_day,
+    output_file_callback,
+    parse_window,
     progress_reporter,
     user_errors,
 )
@@ -35,7 +36,12 @@ def register(app: typer.Typer) -> None:
     @user_errors
     def features(
         log: LogArg,
-        out: Annotated[Path, typer.Option("--out", help="Feature table to write (Parquet).")],
+        out: Annotated[
+            Path,
+            typer.Option(
+                "--out", callback=output_file_callback, help="Feature table to write (Parquet)."
+            ),
+        ],
         accounts: AccountsOpt = None,
         start: StartOpt = None,
         end: EndOpt = None,
@@ -52,21 +58,21 @@ def register(app: typer.Typer) -> None:
 
         Example: detector features sim/requests --out f.parquet --accounts sim/accounts.parquet
         """
+        first, last = parse_window(start, end)
         quarantine = quarantine or out.with_name(out.stem + ".quarantine.csv")
         engine_name, spark = engine_options(engine, spark_master, spark_conf)
         with progress_reporter(quiet) as progress:
             result = feature_builder(engine_name, spark)(
                 log,
                 accounts=accounts,
-                start=parse_day(start, "--start"),
-                end=parse_day(end, "--end"),
+                start=first,
+                end=last,
                 quarantine_path=quarantine,
                 progress=progress,
             )
         table = pa.Table.from_pandas(result.features, preserve_index=True)
         meta = dict(table.schema.metadata or {})
         meta[b"detector"] = json.dumps(result.metadata()).encode()
-        out.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(out) as tmp:
             pq.write_table(table.replace_schema_metadata(meta), tmp)
         if not quiet:

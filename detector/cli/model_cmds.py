@@ -20,9 +20,12 @@ from detector.cli.common import (
     QuarantineOpt,
     QuietOpt,
     StartOpt,
+    alert_budget_callback,
+    check_output_file,
     console,
     fail,
-    parse_day,
+    output_file_callback,
+    parse_window,
     progress_reporter,
     user_errors,
 )
@@ -36,6 +39,7 @@ from detector.engines.cli import (
     SparkMasterOpt,
     engine_options,
 )
+from detector.outputs import twin_path
 from detector.safe import safe_terminal
 from detector.scoring import ScoreResult, score, train, write_scores
 
@@ -51,11 +55,13 @@ BudgetOpt = Annotated[
     str | None,
     typer.Option(
         "--alert-budget",
+        callback=alert_budget_callback,
         help="Flag at most this many accounts: a count (50) or a share of accounts (2%).",
     ),
 ]
 ThresholdOpt = Annotated[
-    float | None, typer.Option("--threshold", help="Flag accounts scoring at least this (0-100).")
+    float | None,
+    typer.Option("--threshold", min=0.0, max=100.0, help="Flag accounts scoring at least this."),
 ]
 StateOpt = Annotated[
     Path | None,
@@ -145,6 +151,7 @@ def register(app: typer.Typer) -> None:
             str,
             typer.Option(
                 "--alert-budget",
+                callback=alert_budget_callback,
                 help="Share or count of the training population the "
                 "model's default threshold flags.",
             ),
@@ -190,6 +197,7 @@ def register(app: typer.Typer) -> None:
 
         Example: detector train sim/requests --model models/ --labels sim/labels.csv
         """
+        first, last = parse_window(start, end)
         config = Config(alert_budget=alert_budget)
         verdicts, source = _training_labels(labels, state)
         engine_name, spark = engine_options(engine, spark_master, spark_conf)
@@ -211,8 +219,8 @@ def register(app: typer.Typer) -> None:
                 log,
                 model,
                 accounts=accounts,
-                start=parse_day(start, "--start"),
-                end=parse_day(end, "--end"),
+                start=first,
+                end=last,
                 config=config,
                 exclude=skip,
                 labels=verdicts,
@@ -253,7 +261,14 @@ def register(app: typer.Typer) -> None:
     def score_cmd(
         log: LogArg,
         model: ModelOpt,
-        out: Annotated[Path, typer.Option("--out", help="Scores CSV to write (contract 3.1).")],
+        out: Annotated[
+            Path,
+            typer.Option(
+                "--out",
+                callback=output_file_callback,
+                help="Scores CSV to write (contract 3.1); its sidecars go beside it.",
+            ),
+        ],
         accounts: AccountsOpt = None,
         start: StartOpt = None,
         end: EndOpt = None,
@@ -277,7 +292,12 @@ def register(app: typer.Typer) -> None:
         """
         if alert_budget is not None and threshold is not None:
             raise fail("give --alert-budget or --threshold, not both")
+        first, last = parse_window(start, end)
+        if twin_path(out) == out:
+            raise fail(f"--out {out}: name the scores file .csv; {out.name} is its Parquet twin")
         engine_name, spark = engine_options(engine, spark_master, spark_conf)
+        if scores_parquet is not None and engine_name == "local":
+            check_output_file(scores_parquet, "--scores-parquet")
         suppressed: set[str] = set()
         if state is not None:
             import datetime as dt
@@ -292,8 +312,8 @@ def register(app: typer.Typer) -> None:
                 log,
                 Path(model),
                 accounts=accounts,
-                start=parse_day(start, "--start"),
-                end=parse_day(end, "--end"),
+                start=first,
+                end=last,
                 budget=alert_budget,
                 threshold=threshold,
                 suppressed=suppressed,

@@ -1,4 +1,5 @@
-"""``detector nightly`` (the batch job) and ``detector runs`` (its history)."""
+"""``detector nightly`` (the batch job), ``detector runs`` (its history) and ``detector init``
+(an empty state directory)."""
 
 from __future__ import annotations
 
@@ -24,25 +25,30 @@ from detector.nightly import (
     EXIT_OK,
     LockHeldError,
     NightlySummary,
+    PublishError,
     default_state_dir,
+    failure_recorded,
     run_history,
     run_nightly,
 )
 from detector.safe import safe_terminal, truncate
-from detector.store import DB_FILENAME
+from detector.store import DB_FILENAME, Store
 
 NIGHTLY_HELP = (
     "Score the --window-days days ending on --date from the log under --logs; write "
     "STATE/runs/DATE/ and alert only on what is new.\n\n"
     "Outputs, published all at once: scores.csv (+ sidecars), alerts.jsonl, report.html, "
-    "quarantine.csv, summary.json. One log line per stage on stderr (JSON with --log-json). "
+    "quarantine.csv, summary.json. One log line per stage on stderr: JSON objects when stderr "
+    "is not a terminal or with --log-json, key=value text at a terminal. "
     "Re-running a date reuses the model that scored it: same scores.csv, no alert twice.\n\n"
     "\b\n"
     "Exit codes:\n"
     f"  {EXIT_OK}  ok\n"
-    f"  {EXIT_BAD_INPUT}  bad input: missing day partition, unreadable log, bad date/option\n"
+    f"  {EXIT_BAD_INPUT}  bad input: missing day partition, unreadable log, bad date/option, "
+    "unusable state dir\n"
     f"  {EXIT_LOCKED}  another run holds STATE/nightly.lock\n"
-    f"  {EXIT_INTERNAL}  internal error (run recorded as failed; DETECTOR_DEBUG=1: traceback)\n\n"
+    f"  {EXIT_INTERNAL}  internal error (the line says whether the run was recorded as failed; "
+    "DETECTOR_DEBUG=1: traceback)\n\n"
     "Example: detector nightly --logs /data/gateway --date 2026-11-10 --state /var/lib/detector"
 )
 
@@ -61,6 +67,22 @@ def _emit_error(message: str, code: int, log_json: bool) -> typer.Exit:
     sys.stderr.write(json.dumps(record) + "\n")
     sys.stderr.flush()
     return typer.Exit(code)
+
+
+def _internal_error_line(exc: Exception) -> str:
+    """What went wrong and, truthfully, what the store now says about the run."""
+    what = f"internal error ({type(exc).__name__}: {exc})"
+    if isinstance(exc, PublishError):
+        what = f"internal error after the commit: {exc}"
+        recorded = ""
+    elif (run_id := failure_recorded(exc)) is not None:
+        recorded = f"; the run is recorded as failed (run {run_id})"
+    else:
+        recorded = (
+            "; nothing was recorded in the state store (the failure came before the run "
+            "was recorded, or recording it failed too)"
+        )
+    return f"{what}{recorded}; rerun with DETECTOR_DEBUG=1 for the traceback"
 
 
 def _summary_line(summary: NightlySummary) -> str:
@@ -135,11 +157,16 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--lock-timeout",
                 min=0.0,
-                help="Hours after which another run's lock counts as stale and is taken over.",
+                help="Hours after which a run still holding the lock is reported as probably "
+                "hung (it is never taken over; the lock is freed when its process exits).",
             ),
         ] = DEFAULT.lock_timeout_hours,
         log_json: Annotated[
-            bool, typer.Option("--log-json", help="Log lines on stderr as JSON objects.")
+            bool,
+            typer.Option(
+                "--log-json",
+                help="Log lines and the error line as JSON objects, even at a terminal.",
+            ),
         ] = False,
         quiet: QuietOpt = False,
         engine: EngineOpt = EngineName.local,
@@ -152,8 +179,6 @@ def register(app: typer.Typer) -> None:
             raise _emit_error(
                 f"--date: {date!r} is not a date in YYYY-MM-DD form", EXIT_BAD_INPUT, log_json
             ) from None
-        if accounts is not None and not accounts.is_file():
-            raise _emit_error(f"--accounts: {accounts}: no such file", EXIT_BAD_INPUT, log_json)
         try:
             engine_name, spark = engine_options(engine, spark_master, spark_conf)
             summary = run_nightly(
@@ -167,7 +192,7 @@ def register(app: typer.Typer) -> None:
                 psi_threshold=psi_threshold,
                 force_retrain=force_retrain,
                 alert_budget=alert_budget,
-                log_json=log_json,
+                log_json=True if log_json else None,
                 quiet=quiet,
                 lock_timeout_hours=lock_timeout,
                 engine=engine_name,
@@ -182,12 +207,7 @@ def register(app: typer.Typer) -> None:
         except Exception as exc:
             if os.environ.get("DETECTOR_DEBUG") == "1":
                 raise
-            raise _emit_error(
-                f"internal error ({type(exc).__name__}: {exc}); the run is recorded as failed; "
-                "rerun with DETECTOR_DEBUG=1 for the traceback",
-                EXIT_INTERNAL,
-                log_json,
-            ) from None
+            raise _emit_error(_internal_error_line(exc), EXIT_INTERNAL, log_json) from None
         if not (quiet or log_json):
             console.print(safe_terminal(_summary_line(summary), markup=False), markup=False)
 
@@ -206,16 +226,32 @@ def register(app: typer.Typer) -> None:
         Example: detector runs --state /var/lib/detector --limit 10
         """
         directory = state if state is not None else default_state_dir()
-        if not (directory / DB_FILENAME).is_file():
-            raise fail(
-                f"{directory}: no detector state here (no {DB_FILENAME}); "
-                "pass --state or run `detector nightly` first"
-            )
         rows = run_history(directory, limit=limit)
         if as_json:
             typer.echo(json.dumps(rows, indent=2, default=str))
             return
         console.print(_runs_table(rows, directory))
+
+    @app.command("init")
+    @user_errors
+    def init_cmd(
+        state: Annotated[Path, typer.Option("--state", help="State directory to create.")],
+        quiet: QuietOpt = False,
+    ) -> None:
+        """Create an empty state store in --state (the nightly job's first run does too).
+
+        No other command creates one, so a mistyped --state is an error rather than a
+        new, empty state. An existing store is left as it is; an empty or corrupt
+        state.sqlite is an error, never replaced.
+
+        Example: detector init --state /var/lib/detector
+        """
+        existed = (state / DB_FILENAME).exists()
+        with Store.open(state, create=True) as store:
+            version = store.schema_version
+        if not quiet:
+            what = "already holds a state store" if existed else "created an empty state store"
+            typer.echo(safe_terminal(f"{state}: {what} (schema version {version})", markup=False))
 
 
 def _duration(row: dict[str, Any]) -> str:

@@ -15,7 +15,8 @@ from detector.cli.common import (
     StartOpt,
     console,
     fail,
-    parse_day,
+    output_file_callback,
+    parse_window,
     progress_reporter,
     user_errors,
 )
@@ -34,8 +35,9 @@ def register(app: typer.Typer) -> None:
             typer.Argument(help="SCORES.csv from `detector score` or the nightly job."),
         ],
         out: Annotated[
-            Path | None, typer.Option("--out", help="HTML file to write (required).")
-        ] = None,
+            Path,
+            typer.Option("--out", callback=output_file_callback, help="HTML file to write."),
+        ],
         log: Annotated[
             Path | None,
             typer.Option(
@@ -48,7 +50,7 @@ def register(app: typer.Typer) -> None:
         end: EndOpt = None,
         max_accounts: Annotated[
             int,
-            typer.Option("--max-accounts", help="Flagged accounts given a detail section."),
+            typer.Option("--max-accounts", min=0, help="Flagged accounts given a detail section."),
         ] = 50,
         state: Annotated[
             Path | None,
@@ -65,23 +67,18 @@ def register(app: typer.Typer) -> None:
 
         Example: detector report scores.csv --log sim/requests --out report.html
         """
-        if out is None:
-            raise fail("--out REPORT.html is required")
         if not scores.is_file():
             raise fail(f"{scores}: no such scores file")
         if log is not None and not log.exists():
             raise fail(f"--log: {log} does not exist")
-        if max_accounts < 0:
-            raise fail(f"--max-accounts must be 0 or more (got {max_accounts})")
-        if out.exists() and out.is_dir():
-            raise fail(f"--out: {out} is a directory; give a file name such as report.html")
+        first, last = parse_window(start, end)
         with progress_reporter(quiet or as_json) as progress:
             # render_report is write_report with a progress bar for reading the log
             text = render_report(
                 scores_path=scores,
                 log=log,
-                start=parse_day(start, "--start"),
-                end=parse_day(end, "--end"),
+                start=first,
+                end=last,
                 max_accounts=max_accounts,
                 state=state,
                 progress=progress,

@@ -14,36 +14,28 @@ from rich.table import Table
 from detector import schema as S
 from detector.cli.common import JsonOpt, console, fail, user_errors
 from detector.config import DEFAULT
-from detector.report import restore_ids
+from detector.outputs import Scoring, check_model, read_scoring, read_space
 from detector.safe import safe_terminal
-from detector.scoring import read_scores, sidecar
 from detector.similar import DISTANCE, Neighbours, nearest, with_context
 
-SCORE_CONTEXT = (S.ACCOUNT_ID, S.SCORE, S.RANK, S.FLAGGED, S.CLUSTER_ID)
 
-
-def _space(scores: Path, model: Path | None) -> tuple[np.ndarray, np.ndarray]:
-    """The preprocessed matrix and its account ids, from the sidecars (or the model)."""
-    feats_path = sidecar(scores, "features")
-    if not feats_path.exists():
-        raise fail(f"{feats_path}: no feature table beside the scores; re-run `detector score`")
-    space_path = sidecar(scores, "space")
-    if model is None and space_path.exists():
-        ids = pd.read_parquet(feats_path, columns=[]).index.astype(str).to_numpy(dtype=object)
-        space = np.load(space_path, mmap_mode="r", allow_pickle=False)
-        if space.shape[0] != len(ids):
-            raise fail(f"{space_path}: {space.shape[0]} rows for {len(ids)} accounts; re-score")
-        return space, ids
+def _space(scoring: Scoring, model: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """The preprocessed matrix and its account ids: the space sidecar, or the model's."""
+    space = read_space(scoring) if model is None else None
+    if space is not None:
+        return space.to_numpy(dtype=np.float32), space.index.to_numpy(dtype=object)
     from detector.artifacts import load_bundle
 
-    meta_path = sidecar(scores, "meta")
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    model = model or (Path(meta["model_path"]) if meta.get("model_path") else None)
-    if model is None:
-        raise fail(f"{scores}: no {space_path.name} and no model named; pass --model")
-    bundle = load_bundle(model)
-    features = pd.read_parquet(feats_path, columns=list(bundle.features))
-    return bundle.model.transform(features), features.index.astype(str).to_numpy(dtype=object)
+    path = model or (Path(scoring.meta["model_path"]) if scoring.meta.get("model_path") else None)
+    if path is None:
+        raise fail(f"{scoring.path}: no space sidecar and no model named; pass --model")
+    bundle = load_bundle(path)
+    check_model(scoring, bundle, model)
+    frame = read_scoring(scoring.path).features
+    if frame is None:
+        raise fail(f"{scoring.path}: no feature table beside the scores; re-run `detector score`")
+    features = frame[list(bundle.features)]
+    return bundle.model.transform(features), features.index.to_numpy(dtype=object)
 
 
 def _verdicts(state: Path | None) -> pd.Series | None:
@@ -87,7 +79,10 @@ def register(app: typer.Typer) -> None:
     @user_errors
     def similar_cmd(
         query: Annotated[
-            str, typer.Argument(help="An account id, or a case id (a cluster_id of the scores).")
+            str,
+            typer.Argument(
+                help="An account id, or a case id (case_id of the scores: a cluster's id)."
+            ),
         ],
         scores: Annotated[
             Path,
@@ -121,16 +116,17 @@ def register(app: typer.Typer) -> None:
         """
         if not scores.is_file():
             raise fail(f"--scores: {scores} is not a file")
-        table = read_scores(scores, columns=SCORE_CONTEXT)
-        space, ids = _space(scores, model)
-        table[S.ACCOUNT_ID] = restore_ids(table[S.ACCOUNT_ID], ids)
-        cases = table.set_index(S.ACCOUNT_ID)[S.CLUSTER_ID]
+        scoring = read_scoring(scores, features=False)
+        table = scoring.table
+        space, ids = _space(scoring, model)
+        case_column = S.CASE_ID if S.CASE_ID in table.columns else S.CLUSTER_ID
+        cases = table.set_index(S.ACCOUNT_ID)[case_column]
         try:
             found = nearest(space, ids, query, cases=cases, k=k)
         except KeyError:
             raise fail(
                 f"{scores}: {query!r} is neither one of {len(ids):,} scored accounts "
-                "nor a cluster_id of the scores"
+                f"nor a {case_column} of the scores"
             ) from None
         rows = with_context(found, table, _verdicts(state))
         if as_json:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.table import Table
@@ -14,16 +14,29 @@ from detector.cli.common import QuietOpt, console, fail, parse_day, user_errors
 HELP = (
     "Write a labelled synthetic population of API traffic.\n\n"
     "Writes OUT_DIR/requests/date=YYYY-MM-DD/part-00000.<format> (one partition per UTC day), "
-    "OUT_DIR/accounts.parquet and OUT_DIR/labels.csv (scenario = persona). About 88% of "
-    "accounts are benign products and people; the rest run capability-extraction scenarios "
-    "(distillation, benchmark sweeps, reasoning-trace and rubric extraction, safety probing, "
-    "hydra clusters, low-and-slow, mixed cover, reseller relays). The same arguments always "
-    "give the same bytes."
+    "OUT_DIR/accounts.parquet and OUT_DIR/labels.csv (scenario = persona). The same "
+    "arguments always give the same bytes.\n\n"
+    "--population default (1,500 accounts, 10 days): about 88% benign products and people, "
+    "the rest capability-extraction scenarios (distillation, benchmark sweeps, reasoning-trace "
+    "and rubric extraction, safety probing, hydra clusters, low-and-slow, mixed cover, "
+    "reseller relays).\n\n"
+    "--population realistic (20,000 accounts, 7 days): a provider's population as it looks. "
+    "Most accounts are small (hobbyists, developers testing, sign-ups, small apps, classroom "
+    "cohorts, many behind carrier NAT); heavy products are a few percent and include benign "
+    "traps (judge and labelling platforms, an evaluation company, permitted safety "
+    "benchmarking, translation and batch jobs, research labs sharing a card). --prevalence "
+    "(default 0.01) of accounts run extraction, mostly as a competent operator would: plain "
+    "distillation, low-and-slow, a hydra sharing no card or network, a template-and-timing "
+    "hydra, mixed cover, a reseller, and a few loud kinds."
 )
+
+LogFormat = Literal["parquet", "jsonl", "csv"]
+"""``--format`` choices: :data:`detector.simulate.writer.FORMATS` (imported lazily)."""
 
 EPILOG = (
     "Example: detector simulate data/sim --accounts 1500 --days 10 --seed 0  "
-    "(about 0.73M rows in ~8 s).  A ~10M-row benchmark log (~85 s): "
+    "(about 0.73M rows in ~8 s).  Realistic: detector simulate data/real --population "
+    "realistic --seed 101  (about 2.4M rows in ~40 s).  A ~10M-row benchmark log (~85 s): "
     "detector simulate data/big --accounts 20000 --days 7 --volume-scale 1.5"
 )
 
@@ -35,14 +48,20 @@ def register(app: typer.Typer) -> None:
     @user_errors
     def simulate_command(
         out_dir: Annotated[Path, typer.Argument(help="Output directory (created if missing).")],
-        accounts: Annotated[int, typer.Option("--accounts", help="Number of accounts.")] = 1500,
-        days: Annotated[int, typer.Option("--days", help="Number of UTC days to simulate.")] = 10,
+        accounts: Annotated[
+            int | None,
+            typer.Option(
+                "--accounts", help="Number of accounts (default: 1500; realistic: 20000)."
+            ),
+        ] = None,
+        days: Annotated[
+            int | None,
+            typer.Option("--days", help="UTC days to simulate (default: 10; realistic: 7)."),
+        ] = None,
         seed: Annotated[
             int, typer.Option("--seed", help="Random seed (same seed, same bytes).")
         ] = 0,
-        fmt: Annotated[
-            str, typer.Option("--format", help="Request log format: parquet, jsonl or csv.")
-        ] = "parquet",
+        fmt: Annotated[LogFormat, typer.Option("--format", help="Request log format.")] = "parquet",
         corpus: Annotated[
             Path | None,
             typer.Option(
@@ -60,18 +79,43 @@ def register(app: typer.Typer) -> None:
                 "--volume-scale", help="Multiply every account's request rate (e.g. 2.0)."
             ),
         ] = 1.0,
+        population: Annotated[
+            str,
+            typer.Option("--population", help="Which world: default or realistic."),
+        ] = "default",
+        prevalence: Annotated[
+            float | None,
+            typer.Option(
+                "--prevalence",
+                help="Realistic world: share of extraction accounts (default: 0.01).",
+            ),
+        ] = None,
+        hydra_accounts: Annotated[
+            int | None,
+            typer.Option(
+                "--hydra-accounts",
+                help="Realistic world: accounts in the hydra that shares no card or network "
+                "(taken from the extraction share; default: 40% of the extraction accounts).",
+            ),
+        ] = None,
         quiet: QuietOpt = False,
     ) -> None:
-        from detector.simulate import simulate
+        from detector.simulate import WORLDS, simulate
         from detector.simulate.corpus import find_prompt_files
-        from detector.simulate.writer import FORMATS
 
+        if population not in WORLDS:
+            raise fail(
+                f"--population: unknown world {population!r}; expected one of {', '.join(WORLDS)}"
+            )
+        world = WORLDS[population]
+        if world.prevalence is None and (prevalence is not None or hydra_accounts is not None):
+            raise fail("--prevalence and --hydra-accounts need --population realistic")
+        accounts = world.accounts if accounts is None else accounts
+        days = world.days if days is None else days
         if accounts < 1:
             raise fail(f"--accounts must be at least 1 (got {accounts})")
         if days < 1:
             raise fail(f"--days must be at least 1 (got {days})")
-        if fmt not in FORMATS:
-            raise fail(f"--format: unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
         if not volume_scale > 0:
             raise fail(f"--volume-scale must be positive (got {volume_scale})")
         if corpus is not None:
@@ -83,6 +127,10 @@ def register(app: typer.Typer) -> None:
         assert first_day is not None
         if out_dir.exists() and not out_dir.is_dir():
             raise fail(f"OUT_DIR {out_dir} exists and is not a directory")
+        try:  # composition errors (prevalence out of range, a hydra too big) before writing
+            world.counts(accounts, prevalence, hydra_accounts)
+        except ValueError as exc:
+            raise fail(f"--prevalence/--hydra-accounts: {exc}") from exc
 
         began = time.perf_counter()
         summary = simulate(
@@ -90,22 +138,23 @@ def register(app: typer.Typer) -> None:
             accounts=accounts,
             days=days,
             seed=seed,
-            fmt=fmt,  # type: ignore[arg-type]
+            fmt=fmt,
             corpus=corpus,
             start=first_day,
             volume_scale=volume_scale,
+            population=population,
+            prevalence=prevalence,
+            hydra_accounts=hydra_accounts,
         )
         elapsed = time.perf_counter() - began
         if quiet:
             return
-        from detector.simulate.personas import PERSONAS_BY_NAME
-
-        table = Table(title=f"Simulated population ({summary.accounts:,} accounts)")
+        table = Table(title=f"Simulated {population} population ({summary.accounts:,} accounts)")
         table.add_column("persona")
         table.add_column("label")
         table.add_column("accounts", justify="right")
         for name, count in summary.accounts_per_persona.items():
-            label = PERSONAS_BY_NAME[name].label
+            label = summary.persona_labels[name]
             style = "red" if label == "extraction" else ""
             table.add_row(name, f"[{style}]{label}[/{style}]" if style else label, f"{count:,}")
         console.print(table)

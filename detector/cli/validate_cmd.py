@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated
@@ -14,9 +15,10 @@ from detector.cli.common import (
     JsonOpt,
     LogArg,
     QuietOpt,
+    StartOpt,
     console,
     fail,
-    parse_day,
+    parse_window,
     user_errors,
 )
 from detector.ingest import IngestReport, iter_clean
@@ -28,8 +30,12 @@ def print_report(report: IngestReport) -> None:
     for key in ("read", "kept", "duplicates", "quarantined"):
         table.add_row(key, f"{getattr(report, key):,}")
     if report.outside_window:
-        table.add_row("outside --start/--end", f"{report.outside_window:,}")
-    table.add_row("files", f"{len(report.files):,} read, {report.pruned_files:,} pruned by date")
+        table.add_row("outside --start/--end (not read)", f"{report.outside_window:,}")
+    table.add_row(
+        "files",
+        f"{len(report.files):,} read, {report.pruned_files:,} pruned by date, "
+        f"{report.ignored_files:,} skipped by name, {report.empty_files:,} empty",
+    )
     table.add_row("reconciles", "yes" if report.reconciles() else "[red]NO[/red]")
     missing = report.missing_optional
     table.add_row("missing optional columns", ", ".join(missing) if missing else "none")
@@ -45,6 +51,22 @@ def print_report(report: IngestReport) -> None:
         console.print(f"quarantined rows: {report.quarantine_path}", markup=False)
 
 
+def no_rows_message(
+    log: Path, report: IngestReport, start: dt.date | None, end: dt.date | None
+) -> str:
+    """Why a read of ``log`` kept no row, as one line with the counts."""
+    window = ""
+    if start is not None or end is not None:
+        window = f" between {start or 'the first day'} and {end or 'the last day'} (UTC)"
+    why = ""
+    if report.first_reasons:
+        why = f"; first quarantine reason: {report.first_reasons[0].get('reason', '?')}"
+    return (
+        f"{log}: no valid request rows{window}: read {report.read:,}, "
+        f"quarantined {report.quarantined:,}{why}"
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``validate`` command to ``app``."""
 
@@ -52,9 +74,7 @@ def register(app: typer.Typer) -> None:
     @user_errors
     def validate(
         log: LogArg,
-        start: Annotated[
-            str | None, typer.Option("--start", help="First UTC day (YYYY-MM-DD).")
-        ] = None,
+        start: StartOpt = None,
         end: EndOpt = None,
         quarantine: Annotated[
             Path | None, typer.Option("--quarantine", help="Write quarantined rows to this CSV.")
@@ -69,11 +89,12 @@ def register(app: typer.Typer) -> None:
 
         Example: detector validate data/sim/requests --start 2026-11-01 --end 2026-11-07
         """
+        first, last = parse_window(start, end)
         report = IngestReport()
         for _ in iter_clean(
             log,
-            start=parse_day(start, "--start"),
-            end=parse_day(end, "--end"),
+            start=first,
+            end=last,
             quarantine_path=quarantine,
             report=report,
         ):
@@ -86,6 +107,8 @@ def register(app: typer.Typer) -> None:
             print_report(report)
         if not report.reconciles():  # pragma: no cover - an invariant, guarded by tests
             raise fail(f"{log}: counts do not reconcile ({report.to_dict()})")
+        if not report.kept:
+            raise fail(no_rows_message(log, report, first, last))
         if strict and report.quarantined:
             first = report.first_reasons[0] if report.first_reasons else {}
             raise fail(

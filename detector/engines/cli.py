@@ -53,8 +53,9 @@ ScoresParquetOpt = Annotated[
     Path | None,
     typer.Option(
         "--scores-parquet",
-        help="Also write the score table as Parquet for a data platform (with --engine "
-        "spark Spark writes it: a directory, any URI the cluster can write).",
+        help="One more copy of the exact score table as Parquet, e.g. for a data platform "
+        "(SCORES.parquet beside SCORES.csv is always written; with --engine spark, Spark "
+        "writes this copy: a directory, any URI the cluster can write).",
     ),
 ]
 

@@ -56,29 +56,35 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from detector import annotate as A
 from detector import schema as S
 from detector.config import DEFAULT, Config
-from detector.coordination import bucket_evidence
+from detector.coordination import HourlyActivity, bucket_evidence
 from detector.features import Context, active_specs, compute_bucket
 from detector.features.registry import FAMILIES
 from detector.ingest import (
     MAX_FIRST_REASONS,
+    UTF8_BOM,
     IngestError,
     IngestReport,
     LogFile,
     QuarantineWriter,
-    _arrow_types,
-    _check_header,
-    _one_line,
-    _parse_json_lines,
-    discover,
+    RawChunk,
+    TimeBounds,
+    arrow_types,
+    cell_text,
+    check_header,
+    csv_header,
     finalize_dtypes,
     iter_clean,
+    list_log,
     open_parquet,
+    parse_json_lines,
     read_accounts,
+    screen,
+    strip_lines,
+    time_bounds,
     validate_frame,
 )
 from detector.pipeline import (
@@ -288,6 +294,8 @@ def _spark_type(dtype: str) -> DataType:
 
 STATE_KEPT, STATE_QUARANTINED, STATE_META = 0, 1, 2
 _MODEL = "_model"
+_CORRUPT = "_corrupt_record"
+"""Spark's column for the text of a CSV record it could not fit to the header."""
 _ORDER = ("_f", "_b", "_m")
 """A row's position: file index (discovery order), split start byte, row id in the task."""
 
@@ -361,9 +369,8 @@ class _Plan:
 
     paths: dict[str, int]
     """Normalised local path → file index (discovery order)."""
-    unpartitioned: frozenset[int]
-    start: dt.date | None
-    end: dt.date | None
+    bounds: dict[int, TimeBounds]
+    """File index → the instants its rows may carry (window, partition day)."""
     config: Config
     topic_model: TopicModel | None
     out_schema: pa.Schema
@@ -399,18 +406,7 @@ def _parquet_layout(f: LogFile) -> tuple[tuple[str, ...], tuple[tuple[str, str],
 
 def _csv_header(f: LogFile) -> tuple[str, ...]:
     """The header names of a CSV file, read the way the local reader reads them."""
-    try:
-        stream = pa.input_stream(str(f.path), compression="gzip" if f.gzipped else None)
-        try:
-            names = pacsv.open_csv(
-                stream, read_options=pacsv.ReadOptions(block_size=1 << 22)
-            ).schema.names
-        finally:
-            stream.close()
-    except Exception as exc:
-        raise IngestError(f"{f.path}: cannot read CSV ({_one_line(exc)})") from None
-    _check_header(f, names)
-    return tuple(names)
+    return tuple(csv_header(f))
 
 
 def _plan_groups(files: Sequence[LogFile]) -> tuple[list[_Group], dict[int, int]]:
@@ -457,7 +453,12 @@ def _read_group(spark: SparkSession, group: _Group) -> DataFrame:
     if group.fmt == "parquet":
         df = reader.parquet(*group.uris).select(*group.columns)
     elif group.fmt == "csv":
-        schema = T.StructType([T.StructField(n, T.StringType(), True) for n in group.header])
+        schema = T.StructType(
+            [
+                *(T.StructField(n, T.StringType(), True) for n in group.header),
+                T.StructField(_CORRUPT, T.StringType(), True),
+            ]
+        )
         df = (
             reader.schema(schema)
             .options(
@@ -465,11 +466,14 @@ def _read_group(spark: SparkSession, group: _Group) -> DataFrame:
                 multiLine="true",  # quoted newlines, as the local reader allows
                 quote='"',
                 escape='"',  # RFC 4180 doubled quotes, not backslashes
-                mode="FAILFAST",
+                # a record with the wrong number of fields is kept, its text in _CORRUPT,
+                # and quarantined by the task like the local reader does
+                mode="PERMISSIVE",
+                columnNameOfCorruptRecord=_CORRUPT,
                 enforceSchema="true",
             )
             .csv(list(group.uris))
-            .select(*group.columns)
+            .select(*group.columns, _CORRUPT)
         )
     else:
         # lines as bytes: decoded in the task like the local reader (UTF-8, bad bytes
@@ -518,7 +522,7 @@ def _parquet_raw(part: pa.RecordBatch, group: _Group) -> pd.DataFrame:
                 col = col.cast(_arrow_type_from_text(want, col.type))
         arrays.append(col)
         names.append(name)
-    return pa.Table.from_arrays(arrays, names=names).to_pandas(types_mapper=_arrow_types)
+    return pa.Table.from_arrays(arrays, names=names).to_pandas(types_mapper=arrow_types)
 
 
 @functools.cache
@@ -557,47 +561,55 @@ def _arrow_type_from_text(text: str, fallback: pa.DataType) -> pa.DataType:
     return parsed if parsed is not None else fallback
 
 
-def _csv_raw(part: pa.RecordBatch, group: _Group) -> pd.DataFrame:
-    """The raw frame the local CSV reader would make: strings, empty fields as ''."""
+def _csv_raw(part: pa.RecordBatch, group: _Group) -> RawChunk:
+    """The raw chunk the local CSV reader would make: strings, empty fields as '', a
+    ragged record with its reason. Spark's CSV source decodes invalid UTF-8 to U+FFFD
+    without a word, so a cell holding U+FFFD is taken as invalid UTF-8 (stricter than
+    the local reader for text that holds a genuine U+FFFD)."""
     arrays = [pc.fill_null(part.column(part.schema.get_field_index(c)), "") for c in group.columns]
-    return pa.Table.from_arrays(arrays, names=list(group.columns)).to_pandas(
-        types_mapper=_arrow_types
+    frame = pa.Table.from_arrays(arrays, names=list(group.columns)).to_pandas(
+        types_mapper=arrow_types
     )
+    ragged = pc.is_valid(part.column(part.schema.get_field_index(_CORRUPT)))
+    replaced = np.zeros(part.num_rows, dtype=bool)
+    for array in arrays:
+        replaced |= pc.fill_null(pc.match_substring(array, "\ufffd"), False).to_numpy(
+            zero_copy_only=False
+        )
+    reason = np.where(
+        ragged.to_numpy(zero_copy_only=False),
+        S.REASON_FIELD_COUNT,
+        np.where(replaced, S.REASON_INVALID_UTF8, ""),
+    ).astype(object)
+    return RawChunk(frame, reason, frozenset(group.header))
 
 
-def _jsonl_raw(part: pa.RecordBatch, first_line: bool) -> tuple[pd.DataFrame, np.ndarray]:
-    """Parse JSON lines with the project's parser; returns the frame and the kept-line mask
+def _jsonl_raw(part: pa.RecordBatch, first_line: bool) -> tuple[RawChunk, np.ndarray]:
+    """Parse JSON lines with the project's parser; returns the chunk and the kept-line mask
     (blank lines are not rows, as in the local reader)."""
     values = part.column(part.schema.get_field_index("value")).to_pylist()
-    lines = [b.decode("utf-8", errors="replace") if b is not None else "" for b in values]
-    if first_line and lines and lines[0].startswith("\ufeff"):
-        lines[0] = lines[0][1:]  # the local reader opens files as utf-8-sig
-    keep = np.fromiter((bool(ln.strip()) for ln in lines), dtype=bool, count=len(lines))
-    kept = [ln + "\n" for ln, k in zip(lines, keep, strict=True) if k]
-    frame = _parse_json_lines(kept) if kept else pd.DataFrame(index=pd.RangeIndex(0))
-    return frame, keep
+    lines = [b if b is not None else b"" for b in values]
+    if first_line and lines and lines[0].startswith(UTF8_BOM):
+        lines[0] = lines[0][len(UTF8_BOM) :]  # as the local reader does
+    stripped = strip_lines(lines)
+    keep = np.fromiter(map(bool, stripped), dtype=bool, count=len(stripped))
+    rows = [line for line in stripped if line]
+    if not rows:
+        return RawChunk(pd.DataFrame(index=pd.RangeIndex(0)), np.empty(0, dtype=object)), keep
+    return parse_json_lines(rows), keep
 
 
 def _stage_rows(
-    raw: pd.DataFrame, f: int, b: np.ndarray, m: np.ndarray, plan: _Plan
+    chunk: RawChunk, f: int, b: np.ndarray, m: np.ndarray, plan: _Plan
 ) -> Iterator[pa.RecordBatch]:
     """Validate, quarantine and annotate one file's slice of a batch (as ``iter_clean``
     and the local pass 1 do per chunk)."""
-    raw = raw.reset_index(drop=True)
+    raw = chunk.frame.reset_index(drop=True)
     schema = plan.out_schema
     n = len(raw)
-    checked = validate_frame(raw)
-    bad = checked.reason != ""
-    clean = checked.clean
-    outside = np.zeros(n, dtype=bool)
-    if f in plan.unpartitioned and (plan.start is not None or plan.end is not None):
-        ts = clean[S.TIMESTAMP]
-        if plan.start is not None:
-            lo = pd.Timestamp(plan.start, tz="UTC")
-            outside |= ~bad & (ts < lo).fillna(False).to_numpy()
-        if plan.end is not None:
-            hi = pd.Timestamp(plan.end, tz="UTC") + pd.Timedelta(days=1)
-            outside |= ~bad & (ts >= hi).fillna(False).to_numpy()
+    screened = screen(RawChunk(raw, chunk.reason, chunk.names), plan.bounds[f])
+    bad = screened.reason != ""
+    clean, outside = screened.clean, screened.outside
     seen = [c for c in raw.columns if c in S.ALL_COLUMNS]
     yield _batch(
         schema,
@@ -606,7 +618,7 @@ def _stage_rows(
             "_state": [STATE_META],
             "_f": [f],
             "_b": [int(b[0]) if n else 0],
-            "_m": [len(raw.columns)],
+            "_m": [len(chunk.names)],
             "_reason": [",".join(seen)],
             "_n": [n],
             "_o": [int(outside.sum())],
@@ -614,17 +626,17 @@ def _stage_rows(
     )
     if bad.any():
         k = int(bad.sum())
-        text = raw[bad].reindex(columns=list(S.ALL_COLUMNS)).astype(object)
-        text = text.where(text.notna(), "").astype(str)
+        rows = raw[bad]
         cols: dict[str, Any] = {
             "_state": np.full(k, STATE_QUARANTINED, dtype=np.int8),
             "_f": np.full(k, f, dtype=np.int32),
             "_b": b[bad],
             "_m": m[bad],
-            "_reason": checked.reason[bad].astype(str),
+            "_reason": screened.reason[bad].astype(str),
         }
-        for c in S.ALL_COLUMNS:
-            cols[f"q_{c}"] = text[c].to_numpy(dtype=object)
+        for c in S.ALL_COLUMNS:  # as text, as the quarantine writer renders it
+            values = rows[c].to_numpy(dtype=object) if c in rows.columns else [None] * k
+            cols[f"q_{c}"] = np.array([cell_text(v) for v in values], dtype=object)
         yield _batch(schema, k, cols)
     good = ~bad & ~outside
     if good.any():
@@ -666,16 +678,16 @@ def _stage_partition(
             part = batch.slice(lo, hi - lo)
             pb, pm = b[lo:hi], m[lo:hi]
             if group.fmt == "parquet":
-                raw = _parquet_raw(part, group)
+                chunk = RawChunk.parsed(_parquet_raw(part, group))
             elif group.fmt == "csv":
-                raw = _csv_raw(part, group)
+                chunk = _csv_raw(part, group)
             else:
                 first = pb[0] == 0 and f not in started
                 if pb[0] == 0:
                     started.add(f)
-                raw, keep = _jsonl_raw(part, first)
+                chunk, keep = _jsonl_raw(part, first)
                 pb, pm = pb[keep], pm[keep]
-            yield from _stage_rows(raw, f, pb, pm, plan)
+            yield from _stage_rows(chunk, f, pb, pm, plan)
 
 
 def _stage_task(
@@ -699,7 +711,6 @@ class _BucketPlan:
     context: Context
     feature_names: tuple[str, ...]
     coordination: bool
-    hours: int
 
 
 def _bucket_schema(feature_names: Sequence[str]) -> StructType:
@@ -771,15 +782,12 @@ def _bucket_rows(frame: pd.DataFrame, plan: _BucketPlan) -> pd.DataFrame:
         ev = bucket_evidence(ann, plan.context)
         if not np.array_equal(np.asarray(ev["accounts"], dtype=object), ids):
             raise RuntimeError(f"bucket {bucket}: evidence and features disagree on accounts")
-        hourly = np.asarray(ev["hourly"], dtype=np.float32)
-        if hourly.shape[1] != plan.hours:
-            raise RuntimeError(f"bucket {bucket}: {hourly.shape[1]} hours, expected {plan.hours}")
-        rows, hours = np.nonzero(hourly)
-        bounds = np.searchsorted(rows, np.arange(n + 1))
+        hourly: HourlyActivity = ev["hourly"]  # sorted by (row, hour)
+        bounds = np.searchsorted(hourly.row, np.arange(n + 1))
         cols["first_ts"] = np.asarray(ev["first_ts"], dtype=np.int64)
         cols["requests"] = np.asarray(ev["requests"], dtype=np.float64)
-        h_idx = hours.astype(np.int32)
-        h_val = hourly[rows, hours]
+        h_idx = hourly.hour.astype(np.int32)
+        h_val = hourly.count.astype(np.float32)
         cols["h_idx"] = [h_idx[bounds[i] : bounds[i + 1]] for i in range(n)]
         cols["h_val"] = [h_val[bounds[i] : bounds[i + 1]] for i in range(n)]
         evidence = ev["evidence"]
@@ -847,8 +855,11 @@ def _parts_from(table: pa.Table, plan: _BucketPlan) -> tuple[pd.DataFrame, list[
     lengths = pc.list_value_length(acc.column("h_idx")).to_numpy(zero_copy_only=False)
     flat_idx = pc.list_flatten(acc.column("h_idx")).to_numpy(zero_copy_only=False)
     flat_val = pc.list_flatten(acc.column("h_val")).to_numpy(zero_copy_only=False)
-    hourly = np.zeros((n, plan.hours), dtype=np.float32)
-    hourly[np.repeat(np.arange(n), lengths), flat_idx.astype(np.int64)] = flat_val
+    hourly = HourlyActivity(
+        np.repeat(np.arange(n, dtype=np.int64), lengths),
+        flat_idx.astype(np.int64),
+        flat_val.astype(np.float64),
+    )
     evt = table.filter(pa.array(row == 1))
     ev = evt.select([S.ACCOUNT_ID, "_pos", "ev_key", "ev_rows", "ev_share", "ev_kind"]).to_pandas()
     ev = ev.sort_values([S.ACCOUNT_ID, "_pos"], kind="stable")
@@ -893,14 +904,21 @@ def _write_quarantine(
 ) -> str | None:
     """Quarantined rows (in file order) to the quarantine CSV, via the project's writer."""
     writer = QuarantineWriter(quarantine_path)
-    if len(rows):
-        f = rows["_f"].to_numpy()
-        cuts = [0, *(np.flatnonzero(f[1:] != f[:-1]) + 1).tolist(), len(rows)]
-        for lo, hi in itertools.pairwise(cuts):
-            part = rows.iloc[lo:hi]
-            raw = pd.DataFrame({c: part[f"q_{c}"].to_numpy(dtype=object) for c in S.ALL_COLUMNS})
-            writer.write(raw, part["_reason"].to_numpy(dtype=object), str(files[int(f[lo])].path))
-    return writer.close()
+    try:
+        if len(rows):
+            f = rows["_f"].to_numpy()
+            cuts = [0, *(np.flatnonzero(f[1:] != f[:-1]) + 1).tolist(), len(rows)]
+            for lo, hi in itertools.pairwise(cuts):
+                part = rows.iloc[lo:hi]
+                raw = pd.DataFrame(
+                    {c: part[f"q_{c}"].to_numpy(dtype=object) for c in S.ALL_COLUMNS}
+                )
+                reasons = part["_reason"].to_numpy(dtype=object)
+                writer.write(raw, reasons, str(files[int(f[lo])].path))
+        return writer.close()
+    except BaseException:  # no partial quarantine file, as in the local engine
+        writer.abort()
+        raise
 
 
 def build_features_spark(
@@ -934,8 +952,11 @@ def build_features_spark(
     clock = time.perf_counter()
     table = read_accounts(accounts) if isinstance(accounts, (str, Path)) else accounts
     report = IngestReport()
-    files, report.pruned_files = discover(log, start=start, end=end)
+    listing = list_log(log, start=start, end=end)
+    files = listing.files
     report.files = [str(f.path) for f in files]
+    report.pruned_files, report.ignored_files = listing.pruned, listing.ignored
+    report.empty_files = listing.empty
     groups, parquet_rows = _plan_groups(files)
     if topic_model is None and fit_topics:
         topic_model = _fit_topics_like_local(log, start, end, config)
@@ -948,9 +969,7 @@ def build_features_spark(
     stage_schema = _stage_schema()
     plan = _Plan(
         paths={_norm_path(str(f.path.resolve())): i for i, f in enumerate(files)},
-        unpartitioned=frozenset(i for i, f in enumerate(files) if f.partition is None),
-        start=start,
-        end=end,
+        bounds={i: time_bounds(f, start, end, config) for i, f in enumerate(files)},
         config=config,
         topic_model=topic_model,
         out_schema=_arrow_schema(spark, stage_schema),
@@ -1085,7 +1104,6 @@ def build_features_spark(
             context=context,
             feature_names=names,
             coordination=coordination,
-            hours=int((t_max - t_min) // 3600) + 1,
         )
         bucketed = kept.select(
             F.pmod(F.xxhash64(S.ACCOUNT_ID), F.lit(n_buckets)).cast("int").alias("_bucket"),
@@ -1146,7 +1164,7 @@ def _reconcile(
         if files[i].fmt == "jsonl":
             any_columns = bool(meta.loc[meta["_f"] == i, "ncols"].max())
             if any_columns:
-                _check_header(files[i], sorted(cols))
+                check_header(files[i], sorted(cols))
     for i, expected in parquet_rows.items():
         if rows_by_file.get(i, 0) != expected:
             raise RuntimeError(

@@ -45,6 +45,19 @@ def share(codes: np.ndarray, mask: np.ndarray, n: int, neutral: float = 0.0) -> 
     return mean(codes, np.asarray(mask, dtype=np.float64), n, neutral)
 
 
+def distinct_share(codes: np.ndarray, mask: np.ndarray, key: np.ndarray, n: int) -> np.ndarray:
+    """Distinct ``key`` values among an account's ``mask`` rows, over its rows.
+
+    The share of an account's requests that are flagged, counting a repeated key (an
+    exact prompt re-sent on another day or to another model) once. Rows with key 0
+    (no prompt text) count one each. Order-free, so invariant to row order.
+    """
+    mask = np.nan_to_num(np.asarray(mask, dtype=np.float64)) > 0
+    distinct = nunique(codes[mask], key[mask], n)
+    blank = total(codes[mask], (key[mask] == 0).astype(np.float64), n)
+    return (distinct + blank) / np.maximum(count(codes, n), 1)
+
+
 def median(codes: np.ndarray, values: np.ndarray, n: int, neutral: float = 0.0) -> np.ndarray:
     """Median of non-NaN values per account (pandas group-by, C speed)."""
     v = pd.Series(values.astype(np.float64))

@@ -1,4 +1,13 @@
-"""Content: what the prompts ask for (from the prompt's head and tail, see annotate)."""
+"""Content: what the prompts ask for (from the prompt's head and tail, see annotate).
+
+**Novel prompts only.** Every share counts an exact prompt the account sends again
+(the same suite re-run every day, the same safety set re-run when a new model ships)
+once: it is the number of the account's *distinct* flagged prompts over its requests.
+Permitted evaluation and safety benchmarking re-run fixed sets; extraction never asks
+the same thing twice, so a sweep of 3,000 new benchmark questions scores 100% where an
+evaluation company re-running 500 of them daily scores about 14%. Counting distinct
+prompts needs no ordering, so the features stay invariant to row order.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +26,7 @@ SPECS = [
         "code_share",
         "content",
         "share",
-        "Share of prompts that hold code or ask for code.",
+        "Share of requests that hold code or ask for code (a re-sent prompt counted once).",
         "Code distillation pulls solutions at scale; with volume and pacing it separates "
         "from a coding assistant's interactive sessions.",
         _P,
@@ -30,7 +39,8 @@ SPECS = [
         "reasoning_share",
         "content",
         "share",
-        "Share of prompts that ask for step-by-step, internal or reconstructed reasoning.",
+        "Share of requests that ask for step-by-step, internal or reconstructed reasoning "
+        "(a re-sent prompt counted once).",
         "Chain-of-thought elicitation is the core of reasoning distillation.",
         _P,
         0.0,
@@ -42,7 +52,8 @@ SPECS = [
         "rubric_share",
         "content",
         "share",
-        "Share of prompts that ask to grade, rate or compare responses against a rubric.",
+        "Share of requests that ask to grade, rate or compare responses against a rubric "
+        "(a re-sent prompt counted once).",
         "Using the model as a reward model at scale is a form of extraction.",
         _P,
         0.0,
@@ -54,7 +65,8 @@ SPECS = [
         "bench_share",
         "content",
         "share",
-        "Share of prompts in benchmark format (multiple choice, 'final answer', Q/A).",
+        "Share of requests in benchmark format (multiple choice, 'final answer', Q/A; a "
+        "re-sent prompt counted once).",
         "Capability sweeps run benchmark-style question sets.",
         _P,
         0.0,
@@ -66,7 +78,8 @@ SPECS = [
         "jailbreak_share",
         "content",
         "share",
-        "Share of prompts with jailbreak or role-play override phrasing.",
+        "Share of requests with jailbreak or role-play override phrasing (a re-sent prompt "
+        "counted once).",
         "Safety probing sweeps jailbreak techniques.",
         _P,
         0.0,
@@ -78,7 +91,8 @@ SPECS = [
         "harmful_share",
         "content",
         "share",
-        "Share of prompts about clearly harmful topics (weapons, malware, fraud …).",
+        "Share of requests about clearly harmful topics (weapons, malware, fraud …; a "
+        "re-sent prompt counted once).",
         "Safety probing asks for harmful content across policy categories.",
         _P,
         0.0,
@@ -90,7 +104,8 @@ SPECS = [
         "refusal_share",
         "content",
         "share",
-        "Share of requests the model refused (status 'refused').",
+        "Share of requests the model refused (status 'refused'; with prompts in the log, a "
+        "re-sent prompt counted once).",
         "Probing and technique sweeps draw many refusals; product traffic rarely does.",
         (S.STATUS,),
         0.0,
@@ -103,18 +118,24 @@ SPECS = [
 
 @family("content", SPECS)
 def content(b: Bucket) -> dict[str, np.ndarray]:
-    """Shares of prompt intents, from the per-request text flags."""
+    """Shares of prompt intents over requests, each distinct prompt counted once."""
     n, c = b.n, b.codes
     refused = b.col(A.STATUS_CODE) == A.status_code(S.STATUS_REFUSED)
-    out = {"refusal_share": agg.share(c, refused, n)}
-    if b.context.has(S.PROMPT):
-        for name, flag in (
-            ("code_share", A.IS_CODE),
-            ("reasoning_share", A.ASKS_REASONING),
-            ("rubric_share", A.IS_RUBRIC),
-            ("bench_share", A.BENCH_STYLE),
-            ("jailbreak_share", A.JAILBREAK),
-            ("harmful_share", A.HARMFUL),
-        ):
-            out[name] = agg.share(c, b.col(flag), n)
+    if not b.context.has(S.PROMPT):
+        return {"refusal_share": agg.share(c, refused, n)}
+    prompt = b.col(A.PROMPT_KEY)
+
+    def novel_share(mask: np.ndarray) -> np.ndarray:
+        return agg.distinct_share(c, mask, prompt, n)
+
+    out = {"refusal_share": novel_share(refused)}
+    for name, flag in (
+        ("code_share", A.IS_CODE),
+        ("reasoning_share", A.ASKS_REASONING),
+        ("rubric_share", A.IS_RUBRIC),
+        ("bench_share", A.BENCH_STYLE),
+        ("jailbreak_share", A.JAILBREAK),
+        ("harmful_share", A.HARMFUL),
+    ):
+        out[name] = novel_share(b.col(flag))
     return out

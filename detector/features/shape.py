@@ -150,7 +150,8 @@ SPECS = [
         "thinking_share",
         "shape",
         "share",
-        "Share of requests with extended reasoning enabled.",
+        "Share of requests with extended reasoning enabled (with prompt text in the log, a "
+        "re-sent prompt counted once).",
         "Reasoning-trace extraction turns thinking on.",
         (S.THINKING,),
         0.0,
@@ -162,7 +163,8 @@ SPECS = [
         "logprobs_share",
         "shape",
         "share",
-        "Share of requests asking for token log-probabilities.",
+        "Share of requests asking for token log-probabilities (with prompt text in the log, "
+        "a re-sent prompt counted once).",
         "Log-probabilities are soft labels for distillation and calibration sweeps.",
         (S.LOGPROBS,),
         0.0,
@@ -241,10 +243,18 @@ def shape(b: Bucket) -> dict[str, np.ndarray]:
         key = np.where(np.isnan(temp), 0, np.round(temp * 100) + 1).astype(np.uint64)
         out["temperature_variety"] = np.maximum(agg.nunique(c, key, n), 1.0)
         out["temperature_std"] = agg.std(c, temp, n)
+
+    # a fixed evaluation suite re-run with logprobs or thinking is one request per prompt
+    # (see the content family); without prompt text every request counts
+    def per_prompt(flag: np.ndarray) -> np.ndarray:
+        if ctx.has(S.PROMPT):
+            return agg.distinct_share(c, flag, b.col(A.PROMPT_KEY), n)
+        return agg.share(c, flag, n)
+
     if ctx.has(S.THINKING):
-        out["thinking_share"] = agg.share(c, b.col(S.THINKING), n)
+        out["thinking_share"] = per_prompt(b.col(S.THINKING))
     if ctx.has(S.LOGPROBS):
-        out["logprobs_share"] = agg.share(c, b.col(S.LOGPROBS), n)
+        out["logprobs_share"] = per_prompt(b.col(S.LOGPROBS))
     if ctx.has(S.ENDPOINT):
         out["endpoint_entropy"] = agg.top_share_and_entropy(c, b.col(A.ENDPOINT_KEY), n)[1]
     return out

@@ -92,6 +92,20 @@ SPECS = [
 ]
 
 
+def weekend_and_week_days(first_day: int, last_day: int) -> tuple[int, int]:
+    """Saturdays+Sundays and other days among epoch days ``first_day..last_day``.
+
+    Arithmetic, not a day-by-day array: a log spanning centuries (a stray row from
+    1677) must not allocate by its span. Epoch day 0 (1970-01-01) was a Thursday.
+    """
+    total = max(0, last_day - first_day + 1)
+    weeks, rest = divmod(total, 7)
+    weekday0 = (first_day + 3) % 7  # Monday = 0
+    tail = sum(1 for k in range(rest) if (weekday0 + k) % 7 >= 5)
+    weekend = 2 * weeks + tail
+    return weekend, total - weekend
+
+
 @family("timing", SPECS)
 def timing(b: Bucket) -> dict[str, np.ndarray]:
     """Regularity, burstiness and daily rhythm per account."""
@@ -127,11 +141,9 @@ def timing(b: Bucket) -> dict[str, np.ndarray]:
 
     weekday = b.col(A.WEEKDAY)
     weekend = weekday >= 5
-    days = np.arange(
-        b.context.window_start // 86_400, b.context.window_end // 86_400 + 1, dtype=np.int64
+    n_weekend_days, n_week_days = weekend_and_week_days(
+        b.context.window_start // 86_400, b.context.window_end // 86_400
     )
-    n_weekend_days = int(((days + 3) % 7 >= 5).sum())
-    n_week_days = len(days) - n_weekend_days
     we = agg.total(c, weekend.astype(float), n)
     wd = reqs - we
     if n_weekend_days and n_week_days:

@@ -1,13 +1,40 @@
 """Labelled synthetic API traffic: benign products and capability-extraction campaigns.
 
 :func:`simulate` writes a request log (contract 1.1) partitioned by UTC day, the
-account table (1.2) and labels (1.3). The same arguments give the same bytes.
+account table (1.2) and labels (1.3, ``scenario`` = persona). The same arguments
+give the same bytes.
 
-Modules: :mod:`.personas` (who, as data), :mod:`.population` (per-account draws,
-hydra clusters, organisations), :mod:`.timing` (when), :mod:`.prompts` /
-:mod:`.textgen` / :mod:`.vocab` / :mod:`.corpus` (what is asked),
-:mod:`.identity` (IPs, user agents, countries), :mod:`.traffic` (rows, day by day)
-and :mod:`.writer` (files).
+Two worlds (:mod:`.worlds`):
+
+* ``default`` — the demo world (:mod:`.personas`): about 12% extraction among many
+  heavy products, so "unusual" and "extracting" largely coincide. Its content is
+  pinned by the tests.
+* ``realistic`` — a provider's population as it looks (:mod:`.personas_realistic`):
+  20,000 accounts over 7 days, ~90% small (hobbyists, developers testing, sign-ups of
+  the week, small apps, classroom cohorts signed up together on one campus network),
+  many behind carrier NAT so that unrelated accounts share addresses (:mod:`.networks`);
+  heavy products a few percent, among them the benign traps — LLM-as-judge and
+  data-labelling platforms, an evaluation company re-running fixed suites daily at
+  temperature 0, permitted safety benchmarking re-run when a model ships (mostly
+  refused), translation/document/content batch jobs, coding assistants, enterprise and
+  24/7 global products, research labs of 5-15 accounts sharing a card, org and network,
+  boilerplate system prompts shared by unrelated products. A ``prevalence`` (default
+  1%) of accounts extract: plain distillation and low-and-slow as a competent operator
+  runs them (official SDK, 1-3 addresses, months-old accounts, human sessions, ordinary
+  parameters, no chain-of-thought wording), a hydra of light accounts sharing no card
+  or network (proxies, carrier NAT, IPv6, many countries, sign-up bursts, relayed chats
+  and synthetic-data generation, a synchronised switch to a new model), a hydra linked
+  only by templates and timing, mixed cover (a real product pulling with 10-30% of its
+  traffic), a reseller relay, and a minority of loud kinds (chain-of-thought
+  elicitation, capability sweeps, safety probing, card- and network-linked hydras).
+
+Modules: :mod:`.worlds` (which personas, how many), :mod:`.personas` /
+:mod:`.personas_realistic` (who, as data), :mod:`.population` (per-account draws),
+:mod:`.groups` (organisations, labs, cohorts) and :mod:`.campaigns` (hydras),
+:mod:`.state` (the drawn parameters), :mod:`.timing` (when), :mod:`.prompts` /
+:mod:`.prompts_realistic` / :mod:`.textgen` / :mod:`.vocab` / :mod:`.corpus` (what is
+asked), :mod:`.identity` / :mod:`.networks` (addresses, user agents, countries),
+:mod:`.traffic` (rows, day by day) and :mod:`.writer` (files).
 """
 
 from __future__ import annotations
@@ -20,10 +47,10 @@ from typing import Literal
 
 from detector import schema as sc
 from detector.simulate.corpus import CorpusError, load_corpus
-from detector.simulate.personas import PERSONAS, PERSONAS_BY_NAME
+from detector.simulate.personas import PERSONAS
 from detector.simulate.population import MODELS, NEW_MODEL, World, build_population
-from detector.simulate.prompts import PromptLibrary
 from detector.simulate.traffic import Engine
+from detector.simulate.worlds import WORLDS, WorldSpec
 from detector.simulate.writer import (
     FORMATS,
     clear_requests,
@@ -37,6 +64,7 @@ __all__ = [
     "MODELS",
     "NEW_MODEL",
     "PERSONAS",
+    "WORLDS",
     "CorpusError",
     "SimulationSummary",
     "simulate",
@@ -65,6 +93,9 @@ class SimulationSummary:
     days: int = 0
     release: dt.datetime | None = None
     """When the new model became available."""
+    population: str = "default"
+    persona_labels: dict[str, str] = field(default_factory=dict)
+    """Label of every persona of the world (``benign`` or ``extraction``)."""
 
 
 def _check(accounts: int, days: int, fmt: str, volume_scale: float) -> None:
@@ -81,20 +112,32 @@ def _check(accounts: int, days: int, fmt: str, volume_scale: float) -> None:
 def simulate(
     out_dir: Path,
     *,
-    accounts: int = 1500,
-    days: int = 10,
+    accounts: int | None = None,
+    days: int | None = None,
     seed: int = 0,
     fmt: Literal["parquet", "jsonl", "csv"] = "parquet",
     corpus: Path | None = None,
     start: dt.date = DEFAULT_START,
     volume_scale: float = 1.0,
+    population: str = "default",
+    prevalence: float | None = None,
+    hydra_accounts: int | None = None,
 ) -> SimulationSummary:
     """Write a labelled synthetic population to ``out_dir`` and return what was written.
 
-    Raises ``ValueError`` for bad arguments and :class:`CorpusError` (a ``ValueError``)
-    when ``corpus`` holds no usable ``prompts.jsonl``.
+    ``population`` names a world (:data:`WORLDS`); ``accounts`` and ``days`` default
+    to the world's. ``prevalence`` (share of extraction accounts) and
+    ``hydra_accounts`` (size of the no-shared-infrastructure hydra) apply to the
+    realistic world. Raises ``ValueError`` for bad arguments and :class:`CorpusError`
+    (a ``ValueError``) when ``corpus`` holds no usable ``prompts.jsonl``.
     """
+    if population not in WORLDS:
+        raise ValueError(f"unknown population {population!r}; expected one of {', '.join(WORLDS)}")
+    spec: WorldSpec = WORLDS[population]
+    accounts = spec.accounts if accounts is None else accounts
+    days = spec.days if days is None else days
     _check(accounts, days, fmt, volume_scale)
+    counts = spec.counts(accounts, prevalence, hydra_accounts)
     out_dir = Path(out_dir)
     text_corpus = load_corpus(Path(corpus)) if corpus is not None else None
     start_us = (
@@ -107,8 +150,8 @@ def simulate(
         * 1_000_000
     )
     world = World(start_us=start_us, days=days, seed=seed, volume_scale=volume_scale)
-    population = build_population(accounts, world)
-    engine = Engine(population, PromptLibrary(seed, text_corpus))
+    pop = build_population(accounts, world, spec.personas, counts, spec.pools(seed, accounts))
+    engine = Engine(pop, spec.library(seed, text_corpus))
 
     out_dir.mkdir(parents=True, exist_ok=True)
     clear_requests(out_dir)
@@ -128,7 +171,7 @@ def simulate(
 
     account_rows: dict[str, list] = {c: [] for c in sc.ACCOUNT_COLUMNS}
     labels: list[tuple[str, str, str]] = []
-    for g in population.groups:
+    for g in pop.groups:
         account_rows[sc.ACCOUNT_ID] += g.ids
         account_rows[sc.CREATED_AT] += g.created_us.tolist()
         account_rows[sc.PLAN] += g.plan
@@ -142,19 +185,20 @@ def simulate(
     write_labels(labels_path, labels)
     files += [accounts_path, labels_path]
 
-    per_persona = {p.name: 0 for p in PERSONAS}
-    for g in population.groups:
+    per_persona = {p.name: 0 for p in spec.personas}
+    for g in pop.groups:
         per_persona[g.persona.name] = g.n
-    hydra = [len(c) for g in population.groups if g.persona.group == "hydra" for c in g.clusters]
+    persona_labels = {p.name: p.label for p in spec.personas}
+    hydra = [
+        len(c) for g in pop.groups if g.persona.group in ("hydra", "swarm") for c in g.clusters
+    ]
     release = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=world.release_us)
     return SimulationSummary(
         out_dir=out_dir,
-        accounts=population.n_accounts,
+        accounts=pop.n_accounts,
         accounts_per_persona=per_persona,
         labels=dict(
-            Counter(
-                PERSONAS_BY_NAME[name].label for name, k in per_persona.items() for _ in range(k)
-            )
+            Counter(persona_labels[name] for name, k in per_persona.items() for _ in range(k))
         ),
         rows=rows,
         duplicates=duplicates,
@@ -164,4 +208,6 @@ def simulate(
         start=start,
         days=days,
         release=release,
+        population=population,
+        persona_labels=persona_labels,
     )

@@ -166,6 +166,23 @@ def _v6(rng: np.random.Generator, prefixes: tuple[str, ...]) -> str:
     return ":".join([p, *groups])
 
 
+def residential_v4(rng: np.random.Generator) -> str:
+    """One address in a consumer ISP range."""
+    return _v4(rng, _RESIDENTIAL_V4)
+
+
+def residential_v6(rng: np.random.Generator) -> str:
+    """One IPv6 address in a consumer ISP or mobile carrier prefix."""
+    return _v6(rng, _RESIDENTIAL_V6)
+
+
+def residential_subnet24(rng: np.random.Generator) -> str:
+    """A consumer-ISP /24 prefix ``a.b.c`` (a campus, a carrier's NAT block)."""
+    a = _RESIDENTIAL_V4[int(rng.integers(0, len(_RESIDENTIAL_V4)))]
+    b, c = rng.integers(0, 256, 2)
+    return f"{a}.{int(b)}.{int(c)}"
+
+
 def subnet24(rng: np.random.Generator, cloud_subnets: np.ndarray) -> str:
     """A cloud /24 prefix ``a.b.c`` from a finite shared pool (so collisions can happen)."""
     s = int(cloud_subnets[int(rng.integers(0, len(cloud_subnets)))])

@@ -19,8 +19,13 @@ from typing import Literal
 from detector.schema import LABEL_BENIGN, LABEL_EXTRACTION
 
 Timing = Literal["poisson", "block", "campaign"]
-Days = Literal["account", "always"] | tuple[int, int]
-Adoption = Literal["fast", "gradual"]
+Days = Literal["account", "always", "release"] | tuple[int, int]
+Adoption = Literal["fast", "gradual", "evaluator"]
+GroupKind = Literal["hydra", "org", "lab", "cohort", "swarm"]
+
+# hydra clusters: sizes cut in turn, and what each successive cluster shares
+HYDRA_SIZES: tuple[int, ...] = (6, 15, 40, 10, 25, 80, 8, 120, 30, 200, 12, 60)
+HYDRA_EVIDENCE: tuple[str, ...] = ("payment", "network", "none")
 
 # temperature sweeps a script cycles through (one grid per account)
 SWEEP_GRIDS: tuple[tuple[float, ...], ...] = (
@@ -49,7 +54,8 @@ class Stream:
     rate: tuple[float, float] | None = None
     """Own requests/day (log-uniform), overriding ``share`` x account rate."""
     days: Days = "account"
-    """Active days: the account's daily coin flip, every day, or ``(lo, hi)`` chosen days."""
+    """Active days: the account's daily coin flip, every day, ``(lo, hi)`` chosen days, or
+    ``"release"`` (the day a new model ships and the day after)."""
     block: tuple[float, float, float, float] = (0.0, 0.0, 24.0, 24.0)
     """``block`` timing: start hour lo/hi and duration lo/hi (hours)."""
     block_local: bool = False
@@ -86,6 +92,9 @@ class Stream:
     """``(family, p)``: with probability p an account sends this stream with a UA of ``family``."""
     adoption: Adoption | None = None
     """New-model adoption for this stream (default: the persona's)."""
+    network: tuple[str, float] | None = None
+    """``(kind, p)``: with probability p an account sends this stream from its own address
+    pool of ``kind`` (a script host beside a product's servers)."""
 
 
 @dataclass(frozen=True)
@@ -115,8 +124,24 @@ class Persona:
     adoption: Adoption = "gradual"
     exclusive_streams: bool = False
     """Each account sends exactly one of the streams (chosen by mean share)."""
-    group: Literal["hydra", "org"] | None = None
+    group: GroupKind | None = None
+    """Accounts built as coordinated groups (see :mod:`.groups` and :mod:`.campaigns`)."""
     min_accounts: int = 10
+    group_size: tuple[int, int] = (2, 6)
+    """Members per organisation, lab or classroom cohort (drawn per group)."""
+    cluster_sizes: tuple[int, ...] = HYDRA_SIZES
+    """Hydra: cluster sizes, cut in turn from the persona's accounts."""
+    evidence: tuple[str, ...] = HYDRA_EVIDENCE
+    """Hydra: what each successive cluster shares besides its template and timing."""
+    creation_spread_h: tuple[float, float] = (1 / 6, 6.0)
+    """Hydra: hours over which a cluster's accounts were created (log-uniform per cluster)."""
+    ua_count: tuple[int, int] = (1, 2)
+    """User agents per account (a relay passes many end users' clients through)."""
+    boilerplate_sys: float = 0.0
+    """Probability that an account's first system prompt is a boilerplate one that
+    unrelated products also use (needs the realistic world's shared pools)."""
+    min_active_days: int = 0
+    """Accounts whose daily coin flips leave them idle get this many active days."""
 
 
 B, X = LABEL_BENIGN, LABEL_EXTRACTION

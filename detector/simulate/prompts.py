@@ -595,31 +595,31 @@ class PromptLibrary:
             paragraph=self.paragraphs,
         )
         self.makers: dict[str, Maker] = {
-            "chat": self._plain(self.chat),
-            "general": self._plain(self.general),
-            "followup": self._plain(FOLLOWUP),
-            "hobby": self._plain(
+            "chat": self.plain(self.chat),
+            "general": self.plain(self.general),
+            "followup": self.plain(FOLLOWUP),
+            "hobby": self.plain(
                 Choice(
                     [CHAT, self.general, CODE_HELP, BENCH, self.harm_req],
                     [0.5, 0.3, 0.12, 0.06, 0.02],
                 )
             ),
-            "code_help": self._plain(Choice([CODE_HELP, self.code_task], [0.85, 0.15])),
-            "bench": self._plain(self.bench),
-            "tutor": self._plain(TUTOR),
-            "tutor_followup": self._plain(TUTOR_FOLLOWUP),
-            "support": self._plain(SUPPORT),
-            "support_followup": self._plain(SUPPORT_FOLLOWUP),
-            "agent_task": self._plain(AGENT_TASK),
-            "agent_tool": self._plain(agent_tool),
-            "enterprise_doc": self._plain(enterprise_doc),
-            "document": self._wrapped(DOC_TEMPLATES, 1, 101, doc=self.document),
-            "judge": self._wrapped(
+            "code_help": self.plain(Choice([CODE_HELP, self.code_task], [0.85, 0.15])),
+            "bench": self.plain(self.bench),
+            "tutor": self.plain(TUTOR),
+            "tutor_followup": self.plain(TUTOR_FOLLOWUP),
+            "support": self.plain(SUPPORT),
+            "support_followup": self.plain(SUPPORT_FOLLOWUP),
+            "agent_task": self.plain(AGENT_TASK),
+            "agent_tool": self.plain(agent_tool),
+            "enterprise_doc": self.plain(enterprise_doc),
+            "document": self.wrapped(DOC_TEMPLATES, 1, 101, doc=self.document),
+            "judge": self.wrapped(
                 JUDGE_TEMPLATES, 2, 102, q=self.general, ra=RESPONSE, rb=RESPONSE
             ),
             "dev_test": self._dev_test,
-            "distill": self._wrapped(DISTILL_WRAPPERS, 3, 103, content=broad),
-            "code_distill": self._wrapped(
+            "distill": self.wrapped(DISTILL_WRAPPERS, 3, 103, content=broad),
+            "code_distill": self.wrapped(
                 (
                     "{content}",
                     "{content}\n\nExplain your approach step by step, then give the complete code.",
@@ -630,17 +630,17 @@ class PromptLibrary:
                 104,
                 content=self.code_task,
             ),
-            "reasoning_trace": self._wrapped(
+            "reasoning_trace": self.wrapped(
                 REASONING_TRACE_TEMPLATES,
                 3,
                 105,
                 problem=Choice([PROBLEM, self.bench], [0.7, 0.3]),
                 answer=ANSWER,
             ),
-            "rubric_extract": self._wrapped(
+            "rubric_extract": self.wrapped(
                 RUBRIC_EXTRACT_TEMPLATES, 2, 106, q=self.general, ra=RESPONSE, rb=RESPONSE
             ),
-            "safety": self._wrapped(SAFETY_TECHNIQUES, 8, 107, req=self.harm_req),
+            "safety": self.wrapped(SAFETY_TECHNIQUES, 8, 107, req=self.harm_req),
         }
 
     def __contains__(self, name: str) -> bool:
@@ -650,15 +650,24 @@ class PromptLibrary:
         """``len(style)`` prompts from maker ``name``."""
         return self.makers[name](rng, style)
 
+    def register(self, makers: dict[str, Maker]) -> None:
+        """Add makers (a world's own prompt kinds); an existing name cannot be replaced."""
+        clash = sorted(set(makers) & set(self.makers))
+        if clash:
+            raise ValueError(f"prompt makers already defined: {', '.join(clash)}")
+        self.makers.update(makers)
+
     @staticmethod
-    def _plain(gen: Gen) -> Maker:
+    def plain(gen: Gen) -> Maker:
+        """A maker that samples ``gen`` for every row, whatever the account."""
+
         def make(rng: np.random.Generator, style: np.ndarray) -> pa.Array:
             return gen.sample(rng, len(style))
 
         return make
 
     @staticmethod
-    def _wrapped(templates: tuple[str, ...], per_account: int, salt: int, **slots: Gen) -> Maker:
+    def wrapped(templates: tuple[str, ...], per_account: int, salt: int, **slots: Gen) -> Maker:
         """Each account owns 1..``per_account`` of ``templates``; content varies per row.
 
         Slots are sampled once for all rows and then split by wrapper, so nested

@@ -18,8 +18,8 @@ import pyarrow.compute as pc
 from detector import schema as sc
 from detector.simulate import timing
 from detector.simulate.ids import mix64, prefixed_ids
-from detector.simulate.population import DAY_US, MODELS, Group, Population, StreamState
 from detector.simulate.prompts import PromptLibrary
+from detector.simulate.state import DAY_US, MODELS, Group, Population, StreamState
 from detector.simulate.textgen import STR, assemble, strings
 
 DUPLICATE_RATE = 0.002
@@ -189,16 +189,24 @@ class Engine:
         return Rows(acct[ok], ts[ok], turn[ok], conv_key[ok])
 
     def _campaign(self, rng: np.random.Generator, g: Group, si: int, day_start: int) -> Rows | None:
-        """Hydra: one scripted campaign per cluster, each request sent by a random member."""
+        """Hydra: one scripted campaign per cluster, each request sent by a random member.
+
+        The campaign runs over the stream's block, which must be fixed (the same hours
+        for every cluster): round the clock by default, an operator's office hours if set.
+        """
         assert g.campaign_rate is not None and g.campaign_start_us is not None
         assert g.campaign_stream is not None
         chosen = [c for c in range(len(g.clusters)) if g.campaign_stream[c] == si]
         if not chosen:
             return None
+        b0, b1, l0, l1 = g.persona.streams[si].block
+        if b0 != b1 or l0 != l1:
+            raise ValueError(f"persona {g.persona.name}: campaign timing needs a fixed block")
         rates = g.campaign_rate[chosen]
         counts = np.round(rates * rng.uniform(0.95, 1.05, len(chosen))).astype(np.int64)
+        k = len(chosen)
         ci, sec = timing.scripted(
-            rng, counts, np.zeros(len(chosen)), np.full(len(chosen), 24.0), jitter=0.35
+            rng, counts, np.full(k, float(b0)), np.full(k, float(l0)), jitter=0.35
         )
         sizes = np.array([len(g.clusters[c]) for c in chosen])
         flat = np.concatenate([g.clusters[c] for c in chosen])
@@ -288,6 +296,10 @@ class Engine:
         # network identity
         k_ip = g.ip_off[a + 1] - g.ip_off[a]
         ip_idx = g.ip_off[a] + np.minimum((u() ** g.ip_gamma[a] * k_ip).astype(np.int64), k_ip - 1)
+        if st.ip_alt is not None and st.ip_alt_k is not None:  # a separate host for this stream
+            k_alt = np.maximum(st.ip_alt_k[a], 1)
+            alt_idx = st.ip_alt[a] + np.minimum((u() * k_alt).astype(np.int64), k_alt - 1)
+            ip_idx = np.where(st.ip_alt[a] >= 0, alt_idx, ip_idx)
         k_ua = g.ua_off[a + 1] - g.ua_off[a]
         ua_pick = (per_conversation(5) ** 3 * k_ua).astype(np.int64)
         ua_idx = g.ua_off[a] + np.minimum(ua_pick, k_ua - 1)

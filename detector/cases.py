@@ -1,0 +1,90 @@
+"""Cases: the unit of alerting is a campaign, not an account.
+
+Extraction runs as campaigns: one operator spreads a job over many light accounts, and
+alerting them one account at a time spends the alert budget on the first few members
+while the rest never surface. A **case** is a coordination cluster (see
+:mod:`detector.coordination`), or a single unlinked account.
+
+* **Case score** -- the median member score. Every member of a cluster carries the
+  cluster's features (size, combined volume, shared templates, synchrony), so the
+  members of a campaign score alike and the median is theirs; a benign cohort of 25
+  classroom accounts has a random high scorer among them by chance, and a maximum
+  would flag the whole class for it (it did: 33% of cohorts at 6,000 accounts).
+* **Flags** -- a case is flagged whole when its score reaches the threshold; an account
+  whose own score reaches it is flagged too (being linked never hides a loud account).
+  An alert budget counts *cases* by their case score: ``--alert-budget 2%`` flags at
+  most 2% of the cases whole, so a 300-account hydra costs one slot, not 300 (a loud
+  member of an unflagged cluster is flagged on its own score besides).
+* **Bands agree with the decision** (relative to the threshold ``t``, on the higher of
+  the account's and its case's score): ``critical`` -- flagged and at least halfway
+  from ``t`` to 100; ``high`` -- flagged, or within :data:`HIGH_MARGIN` points under
+  ``t``; ``medium`` -- within :data:`MEDIUM_MARGIN` points under ``t``; ``low``
+  otherwise. A flagged case is never
+  below ``high`` and an unflagged one is never ``critical``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from detector import schema as S
+from detector.model import threshold_for_budget
+
+__all__ = ["HIGH_MARGIN", "MEDIUM_MARGIN", "SINGLE_PREFIX", "assign_cases", "case_band"]
+
+SINGLE_PREFIX: Final = "acct:"
+"""A case of one unlinked account is named ``acct:<account_id>``."""
+HIGH_MARGIN: Final = 10.0
+"""Unflagged cases this close under the threshold are ``high``."""
+MEDIUM_MARGIN: Final = 25.0
+"""Unflagged cases this close under the threshold are ``medium``."""
+
+
+def case_band(case_score: np.ndarray, flagged: np.ndarray, threshold: float) -> np.ndarray:
+    """Band of each case from its score, its flag and the threshold (see module docs)."""
+    s = np.asarray(case_score, dtype=float)
+    f = np.asarray(flagged, dtype=bool)
+    t = threshold if math.isfinite(threshold) else 100.0
+    out = np.full(len(s), "low", dtype=object)
+    out[s >= t - MEDIUM_MARGIN] = "medium"
+    out[(s >= t - HIGH_MARGIN) | f] = "high"
+    out[f & (s >= t + (100.0 - t) / 2.0)] = "critical"
+    return out
+
+
+def assign_cases(
+    table: pd.DataFrame, *, threshold: float, budget: str | int | None = None
+) -> tuple[pd.DataFrame, float]:
+    """Group scored accounts into cases, flag whole cases, and band them.
+
+    Parameters
+    ----------
+    table : score table with ``account_id``, ``score`` and ``cluster_id`` (empty when
+        unlinked).
+    threshold : the alert threshold on the 0–100 score (used when ``budget`` is None).
+    budget : alert budget in *cases* (``"2%"`` of the cases, or a count); overrides
+        ``threshold``.
+
+    Returns
+    -------
+    The table with ``case_id``, ``case_score``, ``flagged`` and ``band`` set (row order
+    kept), and the threshold applied.
+    """
+    out = table.copy()
+    cluster = out[S.CLUSTER_ID].fillna("").astype(str)
+    case_id = cluster.where(cluster != "", SINGLE_PREFIX + out[S.ACCOUNT_ID].astype(str))
+    score = out[S.SCORE].to_numpy(dtype=float)
+    case_score = out[S.SCORE].groupby(case_id.to_numpy()).transform("median").to_numpy()
+    if budget is not None:
+        per_case = pd.Series(case_score).groupby(case_id.to_numpy()).first()
+        threshold = threshold_for_budget(per_case.to_numpy(), budget)
+    flagged = (case_score >= threshold) | (score >= threshold)
+    out[S.CASE_ID] = case_id.to_numpy()
+    out[S.CASE_SCORE] = np.round(case_score, 2)
+    out[S.FLAGGED] = flagged
+    out[S.BAND] = case_band(np.maximum(case_score, score), flagged, threshold)
+    return out, float(threshold)

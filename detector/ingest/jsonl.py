@@ -1,0 +1,117 @@
+"""JSON Lines: every non-blank line is exactly one JSON object, or it is quarantined.
+
+A line is split on ``\\n`` only. A *blank* line (nothing but JSON whitespace: space,
+tab, CR) is not a row and is not counted, like the newline at the end of the file;
+any other line is a row: parsed as strict UTF-8 and then as one JSON value, which
+must be an object. A line that fails is quarantined with its reason (``invalid
+UTF-8``, ``invalid JSON line`` -- including nesting too deep to parse --, ``JSON line
+is not an object``); it is never repaired (a replaced byte would alter an account
+id) and never joined with its neighbour.
+
+Each line is parsed on its own (the C ``json`` decoder, line by line, checked to
+consume the whole line): no parse can see two lines, so no row is stitched from two
+lines and no line yields two rows. Values
+are kept as Python objects (``dtype=object``) so an integer stays an exact integer
+whatever else its chunk holds.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+from operator import itemgetter, methodcaller
+
+import numpy as np
+import pandas as pd
+
+from detector import schema as S
+from detector.ingest.discover import LogFile
+from detector.ingest.raw import RawChunk, check_header, one_line
+from detector.ingest.report import IngestError
+
+JSON_WHITESPACE = b" \t\r\n"
+UTF8_BOM = b"\xef\xbb\xbf"
+_DECODER = json.JSONDecoder()
+_strip = methodcaller("strip", JSON_WHITESPACE)
+_decode = methodcaller("decode", "utf-8")
+
+
+def strip_lines(lines: Iterable[bytes]) -> list[bytes]:
+    """Lines without surrounding JSON whitespace: an empty result is a blank line."""
+    return list(map(_strip, lines))
+
+
+def rows_of(lines: Iterable[bytes]) -> list[bytes]:
+    """The lines that are rows, stripped of JSON whitespace (a blank line is not a row)."""
+    return list(filter(None, map(_strip, lines)))
+
+
+def parse_line(line: bytes) -> tuple[dict[str, object], str]:
+    """One line as ``(object, "")``, or ``({}, reason)`` when it is not one JSON object."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return {}, S.REASON_INVALID_UTF8
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser
+        return {}, S.REASON_INVALID_JSON
+    if type(value) is not dict:
+        return {}, S.REASON_NOT_OBJECT
+    return value, ""
+
+
+def parse_json_lines(rows: Sequence[bytes]) -> RawChunk:
+    """Parse rows (from :func:`rows_of`), one JSON object per row (see the module docstring).
+
+    The common case (every row valid) is a ``map`` of the C decoder and parser over the
+    rows, checking that each parse consumed its whole row; a chunk holding a bad row is
+    parsed again row by row, so only the bad rows are quarantined.
+    """
+    n = len(rows)
+    reason = np.full(n, "", dtype=object)
+    try:
+        texts = list(map(_decode, rows))
+        parsed = list(map(_DECODER.raw_decode, texts))
+        records = list(map(itemgetter(0), parsed))
+        if set(map(type, records)) - {dict} or list(map(itemgetter(1), parsed)) != list(
+            map(len, texts)
+        ):
+            raise ValueError("a row is not exactly one object")
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        pairs = [parse_line(row) for row in rows]
+        records = [p[0] for p in pairs]
+        reason[:] = [p[1] for p in pairs]
+    keys: set[str] = set().union(*records) if records else set()
+    columns = [c for c in S.ALL_COLUMNS if c in keys]
+    frame = pd.DataFrame(records, columns=columns, dtype=object, index=pd.RangeIndex(n))
+    return RawChunk(frame, reason, frozenset(keys))
+
+
+def read_jsonl(f: LogFile, chunk_rows: int) -> Iterator[RawChunk]:
+    """Stream a JSON Lines file (optionally gzipped) as chunks of at most ``chunk_rows`` rows.
+
+    Raises :class:`IngestError` naming the file when it cannot be read (or decompressed),
+    or when no line of it holds a required column (a file of some other data).
+    """
+    opener = gzip.open if f.gzipped else open
+    seen: set[str] = set()
+    first = True
+    try:
+        with opener(f.path, "rb") as fh:
+            while lines := list(islice(fh, chunk_rows)):
+                if first and lines[0].startswith(UTF8_BOM):  # written by Windows tools
+                    lines[0] = lines[0][len(UTF8_BOM) :]
+                first = False
+                rows = rows_of(lines)
+                if rows:
+                    chunk = parse_json_lines(rows)
+                    seen.update(chunk.names)
+                    yield chunk
+    except (OSError, EOFError, zlib.error) as exc:
+        raise IngestError(f"{f.path}: cannot read ({one_line(exc)})") from None
+    if seen:
+        check_header(f, seen)

@@ -1,0 +1,58 @@
+"""The Parquet reader, and the dispatch to each format's reader.
+
+Every reader yields :class:`~detector.ingest.raw.RawChunk` s of at most ``chunk_rows``
+rows and accounts for every input row: it is in a chunk, parsed or with the reason it
+could not be (see :mod:`~detector.ingest.jsonl` and :mod:`~detector.ingest.csvlog`).
+A file that cannot be read at all (not Parquet, a damaged footer, a truncated gzip,
+no header, a required column missing) raises :class:`IngestError` naming the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pyarrow.parquet as pq
+
+from detector import schema as S
+from detector.ingest.csvlog import read_csv
+from detector.ingest.discover import LogFile
+from detector.ingest.jsonl import read_jsonl
+from detector.ingest.raw import RawChunk, arrow_types, check_header, one_line
+from detector.ingest.report import IngestError
+
+
+def open_parquet(f: LogFile) -> tuple[pq.ParquetFile, list[str]]:
+    """Open a Parquet log file (footer only) and list its contract columns.
+
+    Raises :class:`IngestError` naming the file when it is not Parquet or lacks a
+    required column.
+    """
+    try:
+        pf = pq.ParquetFile(f.path)
+    except Exception as exc:  # pyarrow raises several types for a non-Parquet file
+        raise IngestError(f"{f.path}: not a readable Parquet file ({one_line(exc)})") from None
+    names = set(pf.schema_arrow.names)
+    check_header(f, names)
+    return pf, [c for c in S.ALL_COLUMNS if c in names]
+
+
+def read_parquet(f: LogFile, chunk_rows: int) -> Iterator[RawChunk]:
+    """Stream a Parquet file's contract columns, in the file's own types."""
+    pf, cols = open_parquet(f)
+    try:
+        for batch in pf.iter_batches(batch_size=chunk_rows, columns=cols):
+            yield RawChunk.parsed(batch.to_pandas(types_mapper=arrow_types))
+    except Exception as exc:
+        raise IngestError(f"{f.path}: Parquet file is damaged ({one_line(exc)})") from None
+
+
+READERS: dict[str, Callable[[LogFile, int], Iterator[RawChunk]]] = {
+    "parquet": read_parquet,
+    "csv": read_csv,
+    "jsonl": read_jsonl,
+}
+
+
+def read_file(f: LogFile, chunk_rows: int) -> Iterator[RawChunk]:
+    """The raw chunks of one log file, by its format."""
+    return READERS[f.fmt](f, chunk_rows)

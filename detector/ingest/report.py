@@ -1,0 +1,82 @@
+"""The reconciliation counts of one read of a log, and the error for an unreadable log."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from detector import schema as S
+from detector.errors import UserError
+
+MAX_FIRST_REASONS = 10
+"""Quarantine reasons kept verbatim (with their file) for the run's report."""
+
+
+class IngestError(UserError):
+    """A log cannot be read at all (as opposed to a bad row, which is quarantined)."""
+
+
+@dataclass
+class IngestReport:
+    """Reconciliation counts and findings of one read of a log.
+
+    ``read == kept + duplicates + quarantined`` always (see :mod:`detector.ingest`);
+    ``outside_window`` rows (of unpartitioned files) lie outside ``--start/--end`` and
+    are not part of the read log, like the files of pruned partitions.
+    """
+
+    files: list[str] = field(default_factory=list)
+    read: int = 0
+    kept: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    outside_window: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    first_reasons: list[dict[str, str]] = field(default_factory=list)
+    present_optional: set[str] = field(default_factory=set)
+    pruned_files: int = 0
+    ignored_files: int = 0
+    """Hidden and bookkeeping files and directories skipped by name (``_SUCCESS``,
+    ``_temporary/``, ``.*``, ``*.crc``)."""
+    empty_files: int = 0
+    """0-byte files: they hold no row (and do not make a day partition present)."""
+    quarantine_path: str | None = None
+
+    @property
+    def missing_optional(self) -> list[str]:
+        """Optional contract columns absent from every file (features needing them are off)."""
+        return [c for c in S.OPTIONAL if c not in self.present_optional]
+
+    def reconciles(self) -> bool:
+        """True when every read row is kept, a duplicate, or quarantined."""
+        return self.read == self.kept + self.duplicates + self.quarantined
+
+    def add_quarantined(self, reasons: np.ndarray, source: str) -> None:
+        """Count quarantined rows (their reasons, in order) found in ``source``."""
+        if not len(reasons):
+            return
+        self.quarantined += len(reasons)
+        self.reasons.update(pd.Series(reasons).value_counts().to_dict())
+        room = max(0, MAX_FIRST_REASONS - len(self.first_reasons))
+        self.first_reasons += [{"file": source, "reason": str(r)} for r in reasons[:room]]
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain-data view for JSON summaries."""
+        return {
+            "files": len(self.files),
+            "pruned_files": self.pruned_files,
+            "ignored_files": self.ignored_files,
+            "empty_files": self.empty_files,
+            "read": self.read,
+            "kept": self.kept,
+            "duplicates": self.duplicates,
+            "quarantined": self.quarantined,
+            "outside_window": self.outside_window,
+            "reconciles": self.reconciles(),
+            "quarantine_reasons": dict(self.reasons.most_common()),
+            "missing_optional_columns": self.missing_optional,
+            "quarantine_file": self.quarantine_path,
+        }

@@ -1,0 +1,68 @@
+"""The small side tables: the account table (contract 1.2) and labels (contract 1.3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from detector import schema as S
+from detector.ingest.discover import discover
+from detector.ingest.raw import one_line
+from detector.ingest.report import IngestError
+from detector.ingest.validate import parse_timestamp
+
+
+def read_accounts(path: Path) -> pd.DataFrame:
+    """Read the optional account table (contract 1.2), indexed by ``account_id``.
+
+    Unknown columns are dropped; ``created_at`` is parsed to UTC (unparseable → NaT,
+    which features treat as unknown). Duplicate account ids keep the first row.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise IngestError(f"{path}: no such file")
+    files, _ = discover(path)
+    frames = []
+    for f in files:
+        try:
+            if f.fmt == "parquet":
+                frames.append(pd.read_parquet(f.path))
+            elif f.fmt == "csv":
+                frames.append(pd.read_csv(f.path, dtype=str, keep_default_na=False))
+            else:
+                frames.append(pd.read_json(f.path, lines=True, dtype=False, convert_dates=False))
+        except Exception as exc:
+            raise IngestError(f"{f.path}: cannot read account table ({one_line(exc)})") from None
+    table = pd.concat(frames, ignore_index=True)
+    if S.ACCOUNT_ID not in table.columns:
+        raise IngestError(f"{path}: account table has no {S.ACCOUNT_ID} column")
+    table = table[[c for c in S.ACCOUNT_COLUMNS if c in table.columns]].copy()
+    table[S.ACCOUNT_ID] = table[S.ACCOUNT_ID].astype(str)
+    if S.CREATED_AT in table.columns:
+        table[S.CREATED_AT] = parse_timestamp(table[S.CREATED_AT])
+    for c in (S.PLAN, S.COUNTRY, S.PAYMENT_FINGERPRINT, S.ORG_ID):
+        if c in table.columns:
+            table[c] = table[c].astype(object).where(table[c].notna(), "").astype(str)
+    return table.drop_duplicates(S.ACCOUNT_ID).set_index(S.ACCOUNT_ID).sort_index()
+
+
+def read_labels(path: Path) -> pd.DataFrame:
+    """Read a labels CSV (contract 1.3), checking the label values."""
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception as exc:
+        raise IngestError(f"{path}: cannot read labels CSV ({one_line(exc)})") from None
+    for col in (S.ACCOUNT_ID, S.LABEL):
+        if col not in table.columns:
+            raise IngestError(f"{path}: labels file has no {col} column")
+    bad = ~table[S.LABEL].isin(S.LABELS)
+    if bad.any():
+        raise IngestError(
+            f"{path}: column {S.LABEL}: {int(bad.sum())} row(s) not 'benign' or 'extraction'; "
+            "fix or remove them"
+        )
+    if S.SCENARIO not in table.columns:
+        table[S.SCENARIO] = ""
+    return table[[S.ACCOUNT_ID, S.LABEL, S.SCENARIO]].drop_duplicates(S.ACCOUNT_ID)

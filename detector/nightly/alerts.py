@@ -1,0 +1,140 @@
+"""Which flagged accounts are alerted tonight, and the ``alerts.jsonl`` they become.
+
+``new``: flagged tonight and never alerted before. ``rise``: flagged tonight, alerted
+before with the case closed by a verdict, and the score rose by more than
+``Config.rise_margin`` since the account's previous score. Never alerted: a suppressed
+account, an account an analyst cleared (latest verdict ``benign``), an account
+alerted before that has no verdict yet (its case is still open). A verdict is final,
+as in :meth:`detector.store.Store.cases`. Only alerts of earlier run dates count as
+"before", so a re-run of a date reproduces that date's alerts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from detector import schema as S
+from detector.config import DEFAULT
+from detector.safe import atomic_write_text
+from detector.store import ALERT_KINDS, ALERT_NEW, ALERT_RISE, KIND, VERDICT, Store
+
+__all__ = ["alert_records", "alerts_for_tonight", "counts_by_kind", "select_alerts", "write_alerts"]
+
+PREVIOUS_SCORE: Final = "previous_score"
+"""Column of the alerts frame: the account's score before tonight (NaN when none)."""
+
+
+def select_alerts(
+    scores: pd.DataFrame,
+    *,
+    alerted_before: Collection[str],
+    verdicts: pd.Series,
+    previous: pd.Series,
+    suppressed: Collection[str],
+    rise_margin: float = DEFAULT.rise_margin,
+) -> pd.DataFrame:
+    """Today's alerts from a score table, with set operations over whole columns.
+
+    Parameters
+    ----------
+    scores : the score table (contract columns, ``band``, optional ``suppressed``).
+    alerted_before : accounts alerted on an earlier run date.
+    verdicts : each account's latest verdict (``extraction`` / ``benign``), by id.
+    previous : each account's previous score (before this run date), by id.
+    suppressed : accounts suppressed on this run date.
+    rise_margin : score points a closed case must rise by to alert again.
+
+    Returns
+    -------
+    The alerted rows of ``scores`` in rank order, with ``kind`` (``new`` / ``rise``)
+    and ``previous_score`` (NaN when none).
+    """
+    ids = scores[S.ACCOUNT_ID]
+    flagged = scores[S.FLAGGED].astype(bool) & ~ids.isin(set(suppressed))
+    if S.SUPPRESSED in scores.columns:
+        flagged &= ~scores[S.SUPPRESSED].astype(bool)
+    before = pd.Index(list(alerted_before), dtype=object)
+    judged = verdicts.dropna()
+    cleared = judged.index[judged == S.LABEL_BENIGN]
+    open_cases = before.difference(judged.index)
+    candidates = flagged & ~ids.isin(cleared) & ~ids.isin(open_cases)
+    was_alerted = ids.isin(before).to_numpy()
+    prev = previous.reindex(ids.to_numpy()).to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        rose = (scores[S.SCORE].to_numpy(dtype=float) - prev) > rise_margin
+    new = candidates.to_numpy() & ~was_alerted
+    rise = candidates.to_numpy() & was_alerted & rose
+    keep = new | rise
+    out = scores.loc[keep].copy()
+    out[KIND] = np.where(new[keep], ALERT_NEW, ALERT_RISE)
+    out[PREVIOUS_SCORE] = prev[keep]
+    return out
+
+
+def _empty_as_none(series: pd.Series) -> pd.Series:
+    """Text with empty / missing values as ``None`` (JSON ``null``)."""
+    text = series.fillna("").astype(str).astype(object)
+    return text.where(text != "", None)
+
+
+def alert_records(alerts: pd.DataFrame, run_date: dt.date, version: str) -> list[dict[str, Any]]:
+    """``alerts.jsonl`` objects (one per alerted account; alerts are few per night)."""
+    frame = pd.DataFrame(
+        {
+            "account_id": alerts[S.ACCOUNT_ID].astype(str),
+            "score": alerts[S.SCORE].astype(float),
+            "band": alerts[S.BAND].astype(str) if S.BAND in alerts else "",
+            "reasons": alerts[S.REASONS]
+            .fillna("")
+            .astype(str)
+            .map(lambda r: [x for x in r.split(S.REASONS_SEPARATOR) if x]),
+            "cluster_id": _empty_as_none(alerts[S.CLUSTER_ID]),
+            "kind": alerts[KIND].astype(str),
+            "run_date": run_date.isoformat(),
+            "model_version": version,
+            "previous_score": alerts[PREVIOUS_SCORE].astype(float).round(2),
+        }
+    )
+    records = frame.to_dict("records")
+    for record in records:  # NaN is not JSON
+        if record["previous_score"] != record["previous_score"]:
+            record["previous_score"] = None
+    return records
+
+
+def alerts_for_tonight(
+    store: Store,
+    scores: pd.DataFrame,
+    day: dt.date,
+    suppressed: Collection[str],
+    rise_margin: float,
+) -> pd.DataFrame:
+    """:func:`select_alerts` against the store: alerts of earlier dates, verdicts, scores."""
+    before = store.alerted_accounts(day - dt.timedelta(days=1))[S.ACCOUNT_ID]
+    verdicts = store.latest_verdicts().set_index(S.ACCOUNT_ID)[VERDICT]
+    return select_alerts(
+        scores,
+        alerted_before=before.astype(str).tolist(),
+        verdicts=verdicts,
+        previous=store.previous_scores(day),
+        suppressed=suppressed,
+        rise_margin=rise_margin,
+    )
+
+
+def counts_by_kind(alerts: pd.DataFrame) -> dict[str, int]:
+    """How many alerts of each kind (every kind present, zero when none)."""
+    kinds = alerts[KIND].value_counts()
+    return {kind: int(kinds.get(kind, 0)) for kind in ALERT_KINDS}
+
+
+def write_alerts(path: Path, records: list[dict[str, Any]]) -> None:
+    """``alerts.jsonl``: one JSON object per line, written atomically."""
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))

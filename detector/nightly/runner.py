@@ -1,0 +1,121 @@
+"""One nightly run, from checking its options to publishing the night.
+
+:func:`run` checks the options, takes the lock, opens the store (creating it on the
+very first run), recovers what killed runs left, records the run as started, runs the
+stages (:mod:`detector.nightly.stages`), commits the night and puts its directory in
+place. A failure before the commit removes the staging directory and records the run
+as ``failed`` (when the store can take it); a failure after it is a
+:class:`~detector.nightly.errors.PublishError` that the next run repairs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Callable
+
+from detector.errors import UserError
+from detector.faults import checkpoint
+from detector.nightly.errors import PublishError, mark_recorded
+from detector.nightly.inputs import NightlyOptions
+from detector.nightly.layout import LOCK_NAME, RUNS_DIR
+from detector.nightly.lock import RunLock
+from detector.nightly.log import StageLog, StageTimer, iso, utc_now
+from detector.nightly.models import discard_unregistered
+from detector.nightly.publish import commit_night, put_in_place, recover
+from detector.nightly.stages import RunContext, stage_night
+from detector.nightly.summary import NightlySummary
+from detector.store import DB_FILENAME, RUN_FAILED, RUN_OK, Store, corrupt_store_error
+
+__all__ = ["run"]
+
+
+def run(options: NightlyOptions, now: Callable[[], dt.datetime] | None = None) -> NightlySummary:
+    """Run the nightly job (see :func:`detector.nightly.run_nightly`)."""
+    options.validate()
+    clock = now or utc_now
+    state = options.state
+    timer = StageTimer()
+    lock = RunLock(state / LOCK_NAME, hung_after_s=options.lock_timeout_hours * 3600, now=clock)
+    with StageLog(options.date, json_lines=options.log_json, quiet=options.quiet, now=clock) as log:
+        with timer.stage("lock"):
+            try:
+                state.mkdir(parents=True, exist_ok=True)
+                lock.acquire()
+            except OSError as exc:
+                raise UserError(
+                    f"{state}: cannot take the lock {lock.path} ({exc.strerror or exc}); the "
+                    "state directory must be writable; nothing was run or recorded"
+                ) from None
+        try:
+            checkpoint("locked")
+            log.stage("lock", path=str(lock.path), seconds=timer.last("lock"))
+            with Store.open(state, create=True, now=now) as store:
+                recover(store, state, state / RUNS_DIR, log.warn)
+                checkpoint("recovered")
+                run_id = store.start_run(options.date, options.params())
+                checkpoint("started")
+                ctx = RunContext(options, store, run_id, log, timer, iso(clock()))
+                return _run_and_publish(ctx)
+        except BaseException as exc:
+            corrupt = corrupt_store_error(exc, state / DB_FILENAME)
+            if corrupt is not None:
+                raise corrupt from exc
+            raise
+        finally:
+            lock.release()
+
+
+def _run_and_publish(ctx: RunContext) -> NightlySummary:
+    """Stage and commit the night (undone on failure), then put its directory in place."""
+    try:
+        night = stage_night(ctx)
+        with ctx.timer.stage("commit"):
+            commit_night(ctx.store, ctx.run_id, night)
+    except BaseException as exc:
+        shutil.rmtree(ctx.staged, ignore_errors=True)
+        _record_failure(ctx, exc)
+        raise
+    summary = night.summary
+    final = ctx.options.state / RUNS_DIR / summary.run_date
+    try:
+        checkpoint("committed")
+        ctx.log.stage("commit", run=ctx.run_id, seconds=ctx.timer.last("commit"))
+        with ctx.timer.stage("publish"):
+            put_in_place(ctx.staged, final, ctx.run_id)
+    except Exception as exc:
+        raise PublishError(
+            f"run {ctx.run_id} is committed in the store (its alerts are recorded), but "
+            f"putting {ctx.staged} in place as {final} failed ({type(exc).__name__}: {exc}); "
+            "the next run of the job completes it"
+        ) from exc
+    ctx.log.stage("publish", out=str(final), seconds=ctx.timer.last("publish"))
+    summary.timings = {**ctx.timer.seconds, "total": ctx.timer.total()}
+    ctx.log.stage(
+        "done",
+        status=RUN_OK,
+        out=summary.out_dir,
+        model=summary.model["version"],
+        flagged=summary.flagged,
+        alerts=sum(summary.alerts.values()),
+        seconds=ctx.timer.total(),
+    )
+    checkpoint("done")
+    return summary
+
+
+def _record_failure(ctx: RunContext, exc: BaseException) -> None:
+    """Record a run that failed before its commit; note on ``exc`` whether it was."""
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    if not isinstance(exc, UserError):  # name the kind of internal failure
+        message = f"{type(exc).__name__}: {message}"
+    try:
+        ctx.store.finish_run(ctx.run_id, RUN_FAILED, {"seconds": ctx.timer.total()}, None, message)
+    except Exception as cleanup:  # keep the original error, say what else failed
+        ctx.log.warn(f"could not record run {ctx.run_id} as failed: {cleanup}")
+    else:
+        mark_recorded(exc, ctx.run_id)
+    try:
+        discard_unregistered(ctx.store, ctx.trained)
+    except Exception as cleanup:
+        ctx.log.warn(f"could not remove the models this run trained: {cleanup}")

@@ -1,0 +1,69 @@
+"""Cases: a cluster is one case; its members are flagged together; bands agree with flags."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detector import schema as S
+from detector.cases import SINGLE_PREFIX, assign_cases, case_band
+
+
+def table(scores: list[float], clusters: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            S.ACCOUNT_ID: [f"a{i:03d}" for i in range(len(scores))],
+            S.SCORE: scores,
+            S.CLUSTER_ID: clusters,
+        }
+    )
+
+
+def test_every_member_of_a_flagged_case_is_flagged() -> None:
+    t = table([90, 75, 72, 20, 80, 10, 95, 30, 20], ["c-1"] * 3 + [""] * 3 + ["c-2"] * 3)
+    out, cut = assign_cases(t, threshold=70)
+    assert cut == 70
+    # c-1's median member crosses: the whole case; c-2's does not: only its loud member
+    flags = [True, True, True, False, True, False, True, False, False]
+    assert out[S.FLAGGED].tolist() == flags
+    assert out[S.CASE_ID].tolist()[:3] == ["c-1"] * 3
+    assert out[S.CASE_ID].iloc[3] == SINGLE_PREFIX + "a003"
+    assert out[S.CASE_SCORE].tolist() == [75, 75, 75, 20, 80, 10, 30, 30, 30]
+
+
+def test_the_budget_counts_cases_not_accounts() -> None:
+    # a 50-account hydra scoring 88-98 (median 93) and 50 singles scoring 0-92
+    hydra = list(np.linspace(88, 98, 50))
+    singles = list(np.linspace(0, 92, 50))
+    t = table(hydra + singles, ["c-h"] * 50 + [""] * 50)
+    out, _ = assign_cases(t, threshold=math.inf, budget=3)
+    flagged_cases = out.loc[out[S.FLAGGED], S.CASE_ID].unique()
+    assert len(flagged_cases) == 3 and "c-h" in flagged_cases
+    assert out[S.FLAGGED].sum() == 50 + 2  # the whole hydra and two singles
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.floats(0, 100), min_size=1, max_size=40),
+    st.floats(0, 100),
+    st.integers(0, 5),
+)
+def test_bands_agree_with_the_decision(scores: list[float], threshold: float, k: int) -> None:
+    clusters = [f"c-{i % k}" if k and i % 3 == 0 else "" for i in range(len(scores))]
+    out, _ = assign_cases(table(scores, clusters), threshold=threshold)
+    flagged = out[S.FLAGGED].to_numpy()
+    bands = out[S.BAND].to_numpy()
+    assert set(bands[flagged]) <= {"high", "critical"}
+    assert "critical" not in set(bands[~flagged])
+    # a case flagged whole is flagged for every member
+    whole = out[S.CASE_SCORE] >= out.attrs.get("threshold", threshold)
+    assert out.loc[whole, S.FLAGGED].all()
+
+
+def test_band_edges() -> None:
+    bands = case_band(np.array([95, 80, 71, 62, 50, 10]), np.array([1, 1, 0, 0, 0, 0], bool), 70)
+    assert bands.tolist() == ["critical", "high", "high", "high", "medium", "low"]

@@ -1,0 +1,76 @@
+"""The quality floor on a realistic population: most accounts small, ~1% extraction.
+
+On the default population heavy products are a large share of accounts, so *unusual*
+and *extracting* coincide and PR-AUC is ~0.99. The realistic world (``--population
+realistic``, see detector.simulate) looks like a provider's gateway: thousands of
+hobbyists and developers, a few percent heavy products including benign traps (judge
+and labelling platforms, an evaluation company, permitted safety benchmarking,
+research labs sharing a card), and extraction run by competent operators. It is much
+harder: these floors guard what the detector reaches there, at a seed it was not tuned
+on (tuning used 11 and 12), on a smaller population than the 20,000-account default
+so that CI stays quick.
+
+Measured at this seed and size (6,000 accounts, 7 days): PR-AUC 0.64 before cases;
+the hydras that share a card or a network and the one that shares nothing are linked
+and ranked; the quiet kinds (plain distillation, low-and-slow, mixed cover) are not
+found yet -- see the open issue "Detect extraction, not size".
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from detector import schema as S
+from detector.evaluate import evaluate
+from detector.ingest import read_labels
+from detector.scoring import score, train
+from detector.simulate import simulate
+
+pytestmark = pytest.mark.slow
+
+SEED = 31
+ACCOUNTS = 6000
+PR_AUC_FLOOR = 0.5
+HYDRAS = ("hydra_shared_card", "hydra_shared_network", "hydra_no_shared_infra")
+HYDRA_TOP_K_FLOOR = 0.7
+HYDRA_CLUSTERED_FLOOR = 0.7
+BENIGN_COORDINATION = ("multi_account_org", "classroom_cohort")
+BENIGN_COORDINATION_CEILING = 0.05
+SMALL_ACCOUNTS = ("hobbyist", "developer_testing", "small_app", "new_signup")
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    root = tmp_path_factory.mktemp("realistic")
+    simulate(root / "sim", accounts=ACCOUNTS, days=7, seed=SEED, population="realistic")
+    log, accounts = root / "sim" / "requests", root / "sim" / "accounts.parquet"
+    model, _, _ = train(log, root / "model.bundle", accounts=accounts)
+    result = score(log, model, accounts=accounts)
+    labels = read_labels(root / "sim" / "labels.csv")
+    return result.scores, labels, evaluate(result.scores, labels)
+
+
+def test_overall_separation(scored: tuple[pd.DataFrame, pd.DataFrame, dict]) -> None:
+    _, _, ev = scored
+    assert ev["pr_auc"] >= PR_AUC_FLOOR
+    assert ev["roc_auc"] >= 0.9
+
+
+def test_hydras_are_linked_and_ranked(scored: tuple[pd.DataFrame, pd.DataFrame, dict]) -> None:
+    scores, labels, ev = scored
+    cluster = scores.set_index(S.ACCOUNT_ID)[S.CLUSTER_ID]
+    for name in HYDRAS:
+        ids = labels.loc[labels["scenario"] == name, S.ACCOUNT_ID]
+        assert ev["per_scenario"][name]["share_in_top_k"] >= HYDRA_TOP_K_FLOOR, name
+        assert (cluster.reindex(ids) != "").mean() >= HYDRA_CLUSTERED_FLOOR, name
+
+
+def test_benign_coordination_and_small_accounts_are_not_flagged(
+    scored: tuple[pd.DataFrame, pd.DataFrame, dict],
+) -> None:
+    per = scored[2]["per_scenario"]
+    for name in BENIGN_COORDINATION:
+        assert per[name]["share_flagged"] <= BENIGN_COORDINATION_CEILING, name
+    for name in SMALL_ACCOUNTS:
+        assert per[name]["share_flagged"] <= 0.01, name
