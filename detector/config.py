@@ -80,6 +80,9 @@ class Config:
     """The first ±this of the log-odds is ignored: only strong, verdict-backed similarity
     moves an account (weak similarity to a confirmed case lifted benign look-alikes over
     unconfirmed kinds of extraction in a time-split evaluation)."""
+    learned_case_scale: float = 1.0
+    """A lift fades with the distance to the nearest confirmed case, over this many times
+    the typical spacing of confirmed cases (0: no fading)."""
     learned_folds: int = 5
     """Cross-fitting folds: every account is scored by a classifier that never saw it."""
     learned_background_weight: float = 0.02
@@ -97,6 +100,9 @@ class Config:
     learned_min_leaf: int = 10
     verdict_max_age_days: int = 365
     """Verdicts older than this are expired: not used for learning (behaviour changes)."""
+    retrain_new_verdicts: int = 25
+    """The nightly job retrains when this many accounts got a verdict since its model was
+    trained (the learned layer learns from them only when retrained)."""
     similar_k: int = 10
     """Accounts listed by ``detector similar``."""
 

@@ -80,6 +80,8 @@ GRID_STEPS: Final = 12
 """Grid points per unit of ``log1p(|z|)`` in the classifier's input (see :func:`grid`)."""
 GRID_LIMIT: Final = 8.0
 """``log1p(|z|)`` is capped here (z ≈ 3,000 spreads): at most 193 values per feature."""
+CASE_CHUNK: Final = 4096
+"""Rows per block when measuring distances to the confirmed cases (bounds memory)."""
 _P_FLOOR: Final = 1e-6
 _EPS: Final = 1e-12
 
@@ -153,6 +155,9 @@ class LearnedLayer:
         The labelled accounts (sorted), their folds and whether each is extraction.
     case_ids_, case_matrix_ : ndarray
         The confirmed extraction accounts and their preprocessed rows at training.
+    case_spacing_ : float
+        ``learned_case_scale`` × the median distance from a confirmed case to the
+        nearest other one: the scale over which a lift fades (:meth:`near_a_case`).
     logit_center_ : float
         Median log-odds over the training population (evidence 0).
     anchors_ : dict
@@ -173,6 +178,7 @@ class LearnedLayer:
     labelled_y_: np.ndarray
     case_ids_: np.ndarray
     case_matrix_: np.ndarray
+    case_spacing_: float
     logit_center_: float
     anchors_: dict[str, float]
     threshold_: float
@@ -252,7 +258,7 @@ class LearnedLayer:
         ids = _ids(features)
         matrix = model.transform(features)
         raw = model.raw_scores(features)
-        evidence = self.centred(self.log_odds(matrix, ids))
+        evidence = self.near_a_case(matrix, ids, self.centred(self.log_odds(matrix, ids)))
         learned = model.calibrate(self.to_raw(self.mixed(raw, evidence)))
         return LearnedScores(ids, matrix, model.calibrate(raw), evidence, learned)
 
@@ -260,20 +266,44 @@ class LearnedLayer:
         """Learned score in [0, 100] (unrounded), in ``features``' row order."""
         return self.score_parts(model, features).score
 
-    def nearest_cases(self, matrix: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        """For each row, the nearest confirmed extraction account other than itself."""
-        out = np.full(len(ids), "", dtype=object)
-        if len(self.case_ids_) == 0 or len(ids) == 0:
-            return out
+    def nearest_cases(self, matrix: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's nearest confirmed extraction account other than itself, and the
+        Euclidean distance to it in the preprocessed space (``""`` and ``inf`` if none)."""
+        names = np.full(len(ids), "", dtype=object)
+        dist = np.full(len(ids), np.inf)
+        if len(self.case_ids_) == 0:
+            return names, dist
         cases = self.case_matrix_.astype(np.float64)
-        rows = matrix.astype(np.float64)
-        d2 = (rows**2).sum(axis=1)[:, None] + (cases**2).sum(axis=1)[None, :] - 2.0 * rows @ cases.T
-        d2[np.asarray(ids, dtype=object)[:, None] == self.case_ids_[None, :].astype(object)] = (
-            np.inf
-        )
-        best = np.argmin(d2, axis=1)
-        ok = np.isfinite(d2[np.arange(len(ids)), best])
-        out[ok] = self.case_ids_[best[ok]].astype(object)
+        norms = (cases**2).sum(axis=1)
+        case_ids = self.case_ids_.astype(object)
+        for start in range(0, len(ids), CASE_CHUNK):
+            rows = np.asarray(matrix[start : start + CASE_CHUNK], dtype=np.float64)
+            d2 = (rows**2).sum(axis=1)[:, None] + norms[None, :] - 2.0 * rows @ cases.T
+            own = np.asarray(ids[start : start + CASE_CHUNK], dtype=object)
+            d2[own[:, None] == case_ids[None, :]] = np.inf
+            best = np.argmin(d2, axis=1)
+            near = d2[np.arange(len(rows)), best]
+            ok = np.isfinite(near)
+            block = slice(start, start + len(rows))
+            names[block] = np.where(ok, case_ids[best], "")
+            dist[block] = np.sqrt(np.maximum(near, 0.0))
+        return names, dist
+
+    def near_a_case(self, matrix: np.ndarray, ids: np.ndarray, evidence: np.ndarray) -> np.ndarray:
+        """Positive evidence, faded by the distance to the nearest confirmed case.
+
+        A lift is only as strong as the likeness it cites: the evidence of an account
+        ``d`` away from the nearest confirmed case is scaled by ``exp(-½ (d / s)²)``,
+        ``s`` the typical spacing of confirmed cases (:attr:`case_spacing_`). Boosted
+        trees cut the space in boxes, and a box around a confirmed case also holds
+        ordinary accounts far from it; without this, a few such accounts were lifted
+        over kinds of extraction nobody had confirmed yet.
+        """
+        out = np.array(evidence, dtype=np.float64, copy=True)
+        rows = np.flatnonzero(out > 0)
+        if len(rows) and self.case_spacing_ > 0:
+            _, dist = self.nearest_cases(matrix[rows], ids[rows])
+            out[rows] *= np.exp(-0.5 * (dist / self.case_spacing_) ** 2)
         return out
 
     def score_frame(
@@ -317,7 +347,7 @@ class LearnedLayer:
         ).to_numpy(dtype=object)
         lifted = np.flatnonzero(attributed & (parts.evidence > 0) & (scores - unsup >= LIFT_POINTS))
         if len(lifted):
-            like = self.nearest_cases(matrix[lifted], ids[lifted])
+            like, _ = self.nearest_cases(matrix[lifted], ids[lifted])
             has = like != ""
             rows = lifted[has]
             gain = scores[rows] - unsup[rows]
@@ -445,6 +475,10 @@ def fit_learned(
             clf = _classifier(config, seed)
             layer.classifiers_.append(clf.fit(inputs[train], y[train], sample_weight=weight[train]))
 
+    layer.case_ids_ = labelled_ids[labelled_y].astype(str)
+    layer.case_matrix_ = np.ascontiguousarray(matrix[y])  # sorted ids: same order as case_ids_
+    _, spacing = layer.nearest_cases(layer.case_matrix_, layer.case_ids_.astype(object))
+    layer.case_spacing_ = config.learned_case_scale * float(np.median(spacing))
     log_odds = layer.log_odds(matrix, ids)
     layer.logit_center_ = float(np.median(log_odds))
     cal = model.calibration_
@@ -453,13 +487,10 @@ def fit_learned(
         "z_median": float(cal["raw_median"]),
         "z_upper": float(cal["raw_upper"]),
     }
-    evidence = layer.centred(log_odds)
-    mixed = layer.mixed(raw, evidence)
+    mixed = layer.mixed(raw, layer.near_a_case(matrix, ids, layer.centred(log_odds)))
     layer.anchors_["min"] = float(mixed.min())
     layer.anchors_["median"] = float(np.median(mixed))
     layer.anchors_["upper"] = float(np.quantile(mixed, float(cal["upper_quantile"])))
     train_scores = np.round(model.calibrate(layer.to_raw(mixed)), SCORE_DECIMALS)
     layer.threshold_ = threshold_for_budget(train_scores, model.alert_budget)
-    layer.case_ids_ = labelled_ids[labelled_y].astype(str)
-    layer.case_matrix_ = np.ascontiguousarray(matrix[y])  # sorted ids: same order as case_ids_
     return layer

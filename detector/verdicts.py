@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pandas as pd
@@ -28,10 +28,15 @@ import pandas as pd
 from detector import schema as S
 from detector.config import DEFAULT
 
+if TYPE_CHECKING:
+    from detector.store import Store
+
 __all__ = [
     "DECIDED_AT",
+    "current_verdicts",
     "labels_from_csv",
     "labels_from_store",
+    "new_verdicts_since",
     "provenance",
 ]
 
@@ -67,6 +72,29 @@ def labels_from_store(
     ----------
     state : the state directory (``--state``); it must already hold a store
         (:class:`~detector.store.StoreError` otherwise).
+    on, max_age_days : see :func:`current_verdicts`.
+
+    Returns
+    -------
+    DataFrame ``account_id, label, decided_at``, sorted by account.
+    """
+    from detector.store import Store
+
+    with Store.open(Path(state)) as store:  # a missing store is an error, never created
+        return current_verdicts(store, on=on, max_age_days=max_age_days)
+
+
+def current_verdicts(
+    store: Store,
+    *,
+    on: dt.date | None = None,
+    max_age_days: int | None = DEFAULT.verdict_max_age_days,
+) -> pd.DataFrame:
+    """Each account's latest verdict in an open store, expired ones left out.
+
+    Parameters
+    ----------
+    store : an open :class:`~detector.store.Store`.
     on : the day the labels are wanted for (default today, UTC); a verdict recorded
         more than ``max_age_days`` days before it is expired.
     max_age_days : see :attr:`detector.config.Config.verdict_max_age_days`; ``None``
@@ -76,10 +104,9 @@ def labels_from_store(
     -------
     DataFrame ``account_id, label, decided_at``, sorted by account.
     """
-    from detector.store import VERDICT, Store
+    from detector.store import VERDICT
 
-    with Store.open(Path(state)) as store:  # a missing store is an error, never created
-        latest = store.latest_verdicts()
+    latest = store.latest_verdicts()
     current = latest
     if max_age_days is not None:
         day = on or dt.datetime.now(dt.UTC).date()
@@ -94,6 +121,18 @@ def labels_from_store(
         },
         columns=list(LABEL_COLUMNS),
     )
+
+
+def new_verdicts_since(store: Store, since: str) -> int:
+    """Accounts given a verdict after ``since`` (an ISO instant, e.g. a model's training).
+
+    Counts accounts, not verdicts: an analyst changing their mind twice about one account
+    teaches the layer about one account.
+    """
+    history = store.verdict_history()
+    decided = pd.to_datetime(history[S.CREATED_AT], utc=True, format="ISO8601")
+    after = decided > pd.to_datetime(since, utc=True)
+    return int(history.loc[after.to_numpy(), S.ACCOUNT_ID].nunique())
 
 
 def provenance(labels: pd.DataFrame, source: str) -> dict[str, Any]:
