@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import pandas as pd
+import pyarrow as pa
 from rich.markup import escape as _rich_escape
 
 __all__ = [
@@ -101,8 +102,12 @@ def restore_csv_series(series: pd.Series) -> pd.Series:
 
 
 def _is_text_column(series: pd.Series) -> bool:
-    """Whether a column holds text (object, pandas string or categorical dtype)."""
+    """Whether a column holds text (object, pandas string, Arrow string or categorical)."""
     dtype = series.dtype
+    if isinstance(dtype, pd.ArrowDtype):
+        return pa.types.is_string(dtype.pyarrow_dtype) or pa.types.is_large_string(
+            dtype.pyarrow_dtype
+        )
     return pd.api.types.is_object_dtype(dtype) or isinstance(
         dtype, (pd.StringDtype, pd.CategoricalDtype)
     )
@@ -118,8 +123,10 @@ def _neutralise_series(series: pd.Series) -> pd.Series:
     Non-string values inside an object column (numbers, booleans, missing values)
     are left as they are: a spreadsheet reads a real number as a number.
     """
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        # prefixing categories could merge two of them; plain values are simpler
+    if isinstance(series.dtype, pd.CategoricalDtype | pd.ArrowDtype):
+        # prefixing categories could merge two of them; Arrow- and string-backed text
+        # (what ingest hands over) must be neutralised like any other text: plain
+        # Python strings are simpler and the same for every backing
         series = series.astype(object)
     if pd.api.types.infer_dtype(series, skipna=True) not in _HAS_STRINGS:
         return series  # e.g. an object column of booleans, or all missing

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import unicodedata
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -24,6 +26,7 @@ from detector.safe import (
     safe_terminal,
     truncate,
     write_csv,
+    write_csv_to,
 )
 from detector.schema import ACCOUNT_ID, PROMPT, SCORE
 
@@ -300,3 +303,16 @@ def test_write_csv_keeps_a_carriage_return_inside_its_cell(tmp_path: Path) -> No
     with out.open(newline="") as fh:
         rows = list(csv.reader(fh))
     assert rows == [["a", "n"], ["x\n=1+2", "1"], ["ok", "-2"]]
+
+
+@pytest.mark.parametrize(
+    "dtype", [object, "string", pd.ArrowDtype(pa.string()), pd.ArrowDtype(pa.large_string())]
+)
+def test_text_is_neutralised_whatever_its_backing(tmp_path: Path, dtype: object) -> None:
+    """Ingest hands over Arrow-backed strings: they must be escaped like object text."""
+    frame = pd.DataFrame({"account_id": pd.Series(["=1+1", "\r=cr", "ok"], dtype=dtype)})
+    path = tmp_path / "x.csv"
+    write_csv_to(frame, path)
+    with open(path, newline="", encoding="utf-8") as fh:
+        cells = [row[0] for row in csv.reader(fh)][1:]
+    assert cells == ["'=1+1", "'\n=cr", "ok"]
