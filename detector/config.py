@@ -80,7 +80,7 @@ class Config:
     """The first ±this of the log-odds is ignored: only strong, verdict-backed similarity
     moves an account (weak similarity to a confirmed case lifted benign look-alikes over
     unconfirmed kinds of extraction in a time-split evaluation)."""
-    learned_case_scale: float = 1.0
+    learned_case_scale: float = 2.0
     """A lift fades with the distance to the nearest confirmed case, over this many times
     the typical spacing of confirmed cases (0: no fading)."""
     learned_folds: int = 5

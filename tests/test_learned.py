@@ -109,8 +109,10 @@ def test_benign_verdicts_calm_their_look_alikes(
     unsup = median_rank(model.score(features), ids, others)
     before = median_rank(without.score(model, features), ids, others)
     after = median_rank(with_them.score(model, features), ids, others)
-    assert after > before + 5, (unsup, before, after)
-    assert after > unsup, (unsup, before, after)
+    # the bar: cleared look-alikes rank lower than without those verdicts, and
+    # well below where the unsupervised score put them
+    assert after > before, (unsup, before, after)
+    assert after > unsup + 10, (unsup, before, after)
 
 
 def test_a_labelled_account_is_scored_by_the_classifier_that_never_saw_it(
