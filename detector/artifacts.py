@@ -64,6 +64,7 @@ import sklearn
 import skops
 import skops.io as sio
 
+from detector.learned import LearnedLayer
 from detector.model import AnomalyModel
 
 __all__ = [
@@ -91,14 +92,17 @@ PAYLOAD_FORMAT: Final = "skops"
 TRUSTED_TYPES: Final = (
     "detector.model.AnomalyModel",
     "detector.features.registry.FeatureSpec",
+    "detector.learned.LearnedLayer",
     "detector.peers.PeerTiers",
     "detector.tails.TailScorer",
     "detector.topics.TopicModel",
     "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 )
 """Types a payload may hold beyond those skops trusts by default (scikit-learn's
 estimators, NumPy arrays, builtin containers). Each is plain data once built: their
-``__setstate__``/``__dict__`` restore attributes and run nothing else."""
+``__setstate__``/``__dict__`` restore attributes and run nothing else (``TreePredictor``,
+the learned layer's boosted trees, also casts its node array to its record dtype)."""
 _HMAC_FIELD: Final = "hmac_sha256"
 _NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _REQUIRED: Final = {
@@ -134,6 +138,8 @@ class Bundle:
     name, version : the bundle's name and version (``<name>-<YYYYMMDD>-<digest8>``).
     manifest : the full manifest as read.
     path : where it was loaded from.
+    learned : the layer learned from verdicts (:mod:`detector.learned`), or ``None``:
+        then the model's unsupervised score is the score.
     """
 
     model: AnomalyModel
@@ -148,6 +154,7 @@ class Bundle:
     version: str
     manifest: dict[str, Any] = field(repr=False)
     path: Path | None = None
+    learned: LearnedLayer | None = None
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -241,6 +248,7 @@ def save_bundle(
     created_at: str | None = None,
     key: str | bytes | None = None,
     compress: int = 3,
+    learned: LearnedLayer | None = None,
 ) -> Path:
     """Write a fitted model (and text models) as one verified bundle file.
 
@@ -260,6 +268,8 @@ def save_bundle(
     key : HMAC key; default the ``DETECTOR_BUNDLE_KEY`` environment variable. With a
         key the manifest carries an HMAC-SHA256 of magic + manifest + payload.
     compress : zip (deflate) compression level of the payload (0–9).
+    learned : the layer learned from verdicts over ``model``, if any; the manifest's
+        ``labels`` then records its labels' provenance (counts, dates, digest).
 
     Returns
     -------
@@ -278,8 +288,13 @@ def save_bundle(
     created_at = created_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     _parse_created_at(created_at)
 
+    if learned is not None and learned.features_ != [str(f) for f in model.feature_names_in_]:
+        raise BundleError("the learned layer was fitted over another model's features")
+    content: dict[str, Any] = {"model": model, "text_models": text_models}
+    if learned is not None:
+        content["learned"] = learned
     payload = sio.dumps(
-        {"model": model, "text_models": text_models},
+        content,
         compression=zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED,
         compresslevel=compress or None,
     )
@@ -296,6 +311,8 @@ def save_bundle(
         "training_window": {"start": training_start, "end": training_end},
         "fingerprint": _json_safe(getattr(model, "fingerprint_", {})),
         "text_models": sorted(str(k) for k in text_models),
+        "labels": None if learned is None else _json_safe(learned.provenance_),
+        "learned": None if learned is None else _json_safe(learned.summary()),
         "payload_format": PAYLOAD_FORMAT,
         "payload_sha256": digest,
         "payload_bytes": len(payload),
@@ -601,6 +618,11 @@ def load_bundle(
     model = content["model"]
     if [str(f) for f in model.feature_names_in_] != features:
         raise BundleError(f"{path}: manifest features disagree with the saved model")
+    learned = content.get("learned")
+    if learned is not None and (
+        not isinstance(learned, LearnedLayer) or learned.features_ != features
+    ):
+        raise BundleError(f"{path}: the learned layer does not fit the saved model")
     window = manifest.get("training_window") or {}
     return Bundle(
         model=model,
@@ -615,4 +637,5 @@ def load_bundle(
         version=manifest["version"],
         manifest=manifest,
         path=path,
+        learned=learned,
     )

@@ -64,6 +64,48 @@ class Config:
     peer_spread_floor: float = 0.5
     """A tier's spread is at least this share of the population's (see detector.peers)."""
 
+    # learning from verdicts (detector.learned)
+    learned_min_labels: int = 6
+    """Fewer labelled accounts in the population than this: no learned layer (the
+    unsupervised score, exactly)."""
+    learned_min_per_class: int = 2
+    """Fewer ``extraction`` or ``benign`` labels than this: no learned layer either."""
+    learned_weight: float = 1.0
+    """Weight of the learned evidence (a log-odds) beside the unsupervised score (whose
+    unit is the distance from the training median to the 99th percentile)."""
+    learned_clip: float = 6.0
+    """The learned log-odds is clipped to ±this, so verdicts move an account a bounded
+    distance (at most ``weight · (clip − dead_zone)`` units)."""
+    learned_dead_zone: float = 3.0
+    """The first ±this of the log-odds is ignored: only strong, verdict-backed similarity
+    moves an account (weak similarity to a confirmed case lifted benign look-alikes over
+    unconfirmed kinds of extraction in a time-split evaluation)."""
+    learned_case_scale: float = 2.0
+    """A lift fades with the distance to the nearest confirmed case, over this many times
+    the typical spacing of confirmed cases (0: no fading)."""
+    learned_folds: int = 5
+    """Cross-fitting folds: every account is scored by a classifier that never saw it."""
+    learned_background_weight: float = 0.02
+    """Weight of an unlabelled account as a weak benign example (a benign verdict weighs 1)."""
+    learned_positive_share: float = 0.3
+    """Total weight of the extraction verdicts as a share of the benign side's."""
+    learned_background_max: int = 5_000
+    """Unlabelled accounts sampled as background (their weights scaled up to the rest)."""
+    learned_iterations: int = 30
+    """Boosting rounds of each fold's classifier (small, shallow trees: scoring 1M
+    accounts through them costs about as much as one isolation forest)."""
+    learned_learning_rate: float = 0.3
+    learned_max_depth: int = 3
+    learned_leaf_nodes: int = 8
+    learned_min_leaf: int = 10
+    verdict_max_age_days: int = 365
+    """Verdicts older than this are expired: not used for learning (behaviour changes)."""
+    retrain_new_verdicts: int = 25
+    """The nightly job retrains when this many accounts got a verdict since its model was
+    trained (the learned layer learns from them only when retrained)."""
+    similar_k: int = 10
+    """Accounts listed by ``detector similar``."""
+
     # nightly
     window_days: int = 7
     max_window_days: int = 366

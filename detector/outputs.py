@@ -8,7 +8,10 @@
 - ``SCORES.features.parquet`` -- the feature table that was scored (for explain,
   evaluate baselines and the report);
 - ``SCORES.clusters.json`` -- clusters with members and evidence, and ``run_id``;
-- ``SCORES.meta.json`` -- model version and path, window, ingest counts and ``run_id``.
+- ``SCORES.meta.json`` -- model version and path, window, ingest counts and ``run_id``;
+- ``SCORES.space.parquet`` -- the model's preprocessed matrix (float32, one row per
+  account, :meth:`AnomalyModel.transform`), so ``detector similar`` answers without
+  loading the model.
 
 **Run identity.** ``run_id`` is a digest of the model version, the feature table and
 the score table. Every file beside the CSV carries it (the Parquet files in their
@@ -53,11 +56,11 @@ RUN_ID: Final = "run_id"
 """Key of the run identity in the meta sidecar."""
 TEXT_COLUMNS: Final = (S.ACCOUNT_ID, S.CLUSTER_ID, S.REASONS, S.CASE_ID)
 """Columns of log-derived text: neutralised in the CSV, exact in the twin."""
-_SIDECARS: Final = {"features": "parquet", "clusters": "json", "meta": "json"}
+_SIDECARS: Final = {"features": "parquet", "clusters": "json", "meta": "json", "space": "parquet"}
 
 
 def sidecar(out: Path, kind: str) -> Path:
-    """Path of a score table's sidecar file (``features``, ``clusters``, ``meta``)."""
+    """Path of a score table's sidecar (``features``, ``clusters``, ``meta``, ``space``)."""
     return Path(out).with_name(f"{Path(out).stem}.{kind}.{_SIDECARS[kind]}")
 
 
@@ -114,7 +117,9 @@ def write_scores(scored: ScoreResult, out: Path) -> list[Path]:
         str(scored.meta.get("model_version", "")), scored.result.features, scored.scores
     )
     scored.meta[RUN_ID] = run_id
-    feats, clusters_path, meta = (sidecar(out, k) for k in ("features", "clusters", "meta"))
+    feats, clusters_path, meta, space = (
+        sidecar(out, k) for k in ("features", "clusters", "meta", "space")
+    )
     with atomic_path(out) as tmp_csv:
         write_csv_to(score_csv_frame(scored.scores), tmp_csv, text_columns=TEXT_COLUMNS)
         identity = {RUN_ID_KEY: run_id.encode()}
@@ -125,10 +130,36 @@ def write_scores(scored: ScoreResult, out: Path) -> list[Path]:
             meta={**identity, CSV_SHA256_KEY: _sha256_file(tmp_csv).encode()},
         )
         _write_parquet(scored.result.features, feats, index=True, meta=identity)
+        _write_parquet(space_frame(scored), space, index=True, meta=identity)
         clusters = {RUN_ID: run_id, **clusters_json(scored)}
         atomic_write_text(clusters_path, json.dumps(clusters, indent=1, sort_keys=True))
         atomic_write_text(meta, json.dumps(scored.meta, indent=1, sort_keys=True, default=str))
-    return [out, twin, feats, clusters_path, meta]
+    return [out, twin, feats, space, clusters_path, meta]
+
+
+def space_frame(scored: ScoreResult) -> pd.DataFrame:
+    """The scored accounts in the model's preprocessed space (float32, index account_id)."""
+    features = scored.result.features[list(scored.bundle.features)]
+    return pd.DataFrame(
+        scored.bundle.model.transform(features), index=features.index, columns=features.columns
+    )
+
+
+def read_space(scoring: Scoring) -> pd.DataFrame | None:
+    """The ``space`` sidecar of a scoring (``None`` when absent), checked to be its run's."""
+    path = sidecar(scoring.path, "space")
+    if not path.exists():
+        return None
+    found = _parquet_identity(path).get(RUN_ID_KEY)
+    _same_run(
+        path, found.decode() if found else None, sidecar(scoring.path, "meta"), scoring.run_id
+    )
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        raise UserError(f"{path}: cannot read Parquet ({exc})") from None
+    frame.index = frame.index.astype(str)
+    return frame
 
 
 def clusters_json(scored: ScoreResult) -> dict[str, Any]:

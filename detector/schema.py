@@ -114,6 +114,8 @@ CASE_ID: Final = "case_id"
 CASE_SCORE: Final = "case_score"
 BAND: Final = "band"
 SUPPRESSED: Final = "suppressed"
+UNSUPERVISED_SCORE: Final = "unsupervised_score"
+"""With a learned layer: the isolation forest's own score, beside the learned ``score``."""
 REASONS_SEPARATOR: Final = "; "
 
 # --- quarantine -----------------------------------------------------------------------

@@ -27,6 +27,7 @@ from detector.config import DEFAULT, Config
 from detector.coordination import Clusters
 from detector.engines import Engine, SparkOptions, feature_builder, frame_scorer
 from detector.errors import UserError
+from detector.learned import fit_learned
 from detector.model import AnomalyModel
 from detector.outputs import clusters_json, read_scores, sidecar, write_scores
 from detector.pipeline import FeatureResult, Progress
@@ -66,6 +67,8 @@ def train(
     end: dt.date | None = None,
     config: Config = DEFAULT,
     exclude: Collection[str] = (),
+    labels: pd.DataFrame | None = None,
+    labels_source: str = "labels",
     name: str = "detector",
     quarantine_path: Path | None = None,
     progress: Progress | None = None,
@@ -75,7 +78,11 @@ def train(
     """Fit a model on the population in ``log`` and save it as a bundle.
 
     ``exclude`` are accounts left out of the fit (e.g. confirmed extraction), so the
-    forest learns what normal looks like. ``model_path`` may be a directory, in which
+    forest learns what normal looks like. ``labels`` (``account_id, label[,
+    decided_at]``, see :mod:`detector.verdicts`) also fit the learned layer
+    (:mod:`detector.learned`) over the whole population when there are enough of them
+    in it; the manifest records their provenance under ``labels`` (``labels_source``
+    says where they came from). ``model_path`` may be a directory, in which
     case the bundle is named ``<name>-<YYYYMMDD>-<digest8>.bundle`` inside it.
     ``engine="spark"`` builds the features with Spark (``spark``: master and config);
     the forest is fitted on the driver either way.
@@ -99,6 +106,18 @@ def train(
         random_state=config.random_state,
         alert_budget=config.alert_budget,
     ).fit(train_rows)
+    learned = None
+    if labels is not None:
+        from detector.verdicts import provenance
+
+        used = labels[labels[S.ACCOUNT_ID].astype(str).isin(set(result.features.index))]
+        learned = fit_learned(
+            model,
+            result.features,
+            used,
+            provenance=provenance(used, labels_source),
+            config=config,
+        )
     start_s, end_s = result.window
     text_models = {TOPIC_MODEL_KEY: result.topic_model} if result.topic_model is not None else {}
     path = save_bundle(
@@ -109,6 +128,7 @@ def train(
         config=config.to_dict(),
         training_start=start_s,
         training_end=end_s,
+        learned=learned,
     )
     return path, result, model
 
@@ -193,12 +213,19 @@ def score_features(
             f"{', '.join(missing)} ({why}); train a model on logs with the same columns"
         )
     features = result.features[list(bundle.features)]
-    table = frame_scorer(engine, spark)(
-        bundle.model, features, threshold=threshold, budget=budget, n_reasons=config.n_reasons
-    )
+    if bundle.learned is not None:  # the learned layer scores on the driver
+        table = bundle.learned.score_frame(
+            bundle.model, features, threshold=threshold, budget=budget, n_reasons=config.n_reasons
+        )
+    else:
+        table = frame_scorer(engine, spark)(
+            bundle.model, features, threshold=threshold, budget=budget, n_reasons=config.n_reasons
+        )
     clusters = result.extras.get("clusters")
     table = _attach_clusters(table, clusters)
-    base = threshold if threshold is not None else float(bundle.model.threshold_)
+    base = (
+        threshold if threshold is not None else float((bundle.learned or bundle.model).threshold_)
+    )
     table, applied = assign_cases(table, threshold=base, budget=budget)
     table = _lead_with_cluster(table, clusters)
     first = [*S.SCORE_COLUMNS, S.CASE_ID, S.CASE_SCORE]
@@ -213,6 +240,7 @@ def score_features(
         "window_end": end_s,
         "threshold": applied if math.isfinite(applied) else None,
         "budget": budget,
+        "learned_from": None if bundle.learned is None else bundle.learned.provenance_,
         "cases": int(table[S.CASE_ID].nunique()),
         "flagged_cases": int(table.loc[table[S.FLAGGED], S.CASE_ID].nunique()),
         "accounts": len(table),

@@ -702,3 +702,33 @@ def test_label_and_suppress_refuse_ids_never_scored(season: Season, state_copy: 
         assert "--force" in runner.invoke(app, [command[0], "--help"]).stdout
     with Store.open(state_copy) as store:
         assert set(store.verdict_history()[S.ACCOUNT_ID]) == {known, typo}
+
+
+def test_enough_new_verdicts_retrain_a_model_that_learns_from_them(
+    season: Season, tmp_path: Path
+) -> None:
+    from detector.artifacts import read_manifest
+    from detector.config import DEFAULT
+
+    state = tmp_path / "state"
+    short = {"logs": season.logs, "state": state, "window_days": 2, "quiet": True}
+    first = run_nightly(date=D7, **short)
+    scored = read_scores(state / "runs" / D7.isoformat() / "scores.csv")[S.ACCOUNT_ID]
+    labels = pd.read_csv(season.sim / "labels.csv")
+    labels = labels[labels[S.ACCOUNT_ID].isin(scored)]
+    n = DEFAULT.retrain_new_verdicts
+    chosen = pd.concat(
+        [
+            labels[labels[S.LABEL] == S.LABEL_EXTRACTION].head(8),
+            labels[labels[S.LABEL] == S.LABEL_BENIGN].head(n - 8),
+        ]
+    )
+    with Store.open(state) as store:
+        for row in chosen.itertuples(index=False):
+            store.add_verdict(row.account_id, row.label, analyst="t")
+    again = run_nightly(date=D8, **short)
+    assert again.model["reason"].startswith(f"{n} accounts got a verdict since")
+    assert again.model["retrained"] and again.model["version"] != first.model["version"]
+    learned = read_manifest(state / "models" / f"{again.model['version']}.bundle")["labels"]
+    assert learned is not None and learned["source"] == f"state:{state}"
+    assert 0 < learned["n_extraction"] <= 8 and learned["decided_from"] is not None

@@ -7,12 +7,14 @@ project notes); a change that drops below them is a regression to look at, not n
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from detector import schema as S
 from detector.evaluate import evaluate
+from detector.feedback import feedback_evaluation
 from detector.ingest import read_labels
-from detector.scoring import score, train
+from detector.scoring import ScoreResult, score, train
 from detector.simulate import simulate
 
 SEED = 23  # the detector was tuned on seeds 1, 2 and 7
@@ -21,17 +23,24 @@ ROC_AUC_FLOOR = 0.98  # 0.999 measured
 HYDRA_TOP_K_FLOOR = 0.9
 PERSONA_TOP_K_FLOOR = 0.6  # lowest measured: safety_probing 0.78 (9 accounts)
 BENIGN_FLAGGED_CEILING = 0.05
+LEARNED_PR_AUC_FLOOR = 0.97  # 10 % verdicts, held-out 90 %: 0.988 and 0.992 (draws 0, 1)
+LEARNED_PR_AUC_SLACK = 0.015  # vs unsupervised on the same accounts: -0.008 and -0.004
+LEARNED_PERSONA_TOP_K_FLOOR = 0.6  # lowest measured: low_and_slow 0.75
 
 
 @pytest.fixture(scope="module")
-def evaluation(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def scored(tmp_path_factory: pytest.TempPathFactory) -> tuple[ScoreResult, pd.DataFrame]:
     root = tmp_path_factory.mktemp("quality")
     simulate(root / "sim", accounts=900, days=7, seed=SEED)
     log, accounts = root / "sim" / "requests", root / "sim" / "accounts.parquet"
     model, _, _ = train(log, root / "model.bundle", accounts=accounts)
-    scored = score(log, model, accounts=accounts)
-    labels = read_labels(root / "sim" / "labels.csv")
-    return evaluate(scored.scores, labels, features=scored.result.features)
+    return score(log, model, accounts=accounts), read_labels(root / "sim" / "labels.csv")
+
+
+@pytest.fixture(scope="module")
+def evaluation(scored: tuple[ScoreResult, pd.DataFrame]) -> dict:
+    result, labels = scored
+    return evaluate(result.scores, labels, features=result.result.features)
 
 
 def test_overall_separation(evaluation: dict) -> None:
@@ -54,3 +63,22 @@ def test_no_benign_persona_is_flagged_much(evaluation: dict) -> None:
     for name, row in evaluation["per_scenario"].items():
         if row["label"] == S.LABEL_BENIGN:
             assert row["share_flagged"] <= BENIGN_FLAGGED_CEILING, name
+
+
+def test_learning_from_verdicts_keeps_the_ranking_and_lifts_the_quiet(
+    scored: tuple[ScoreResult, pd.DataFrame],
+) -> None:
+    """10 % of the labelled accounts as verdicts; measured on the other 90 % only."""
+    result, labels = scored
+    features = result.result.features[list(result.bundle.features)]
+    for seed in (0, 1):
+        fb = feedback_evaluation(result.bundle.model, features, labels, share=0.1, seed=seed)
+        assert fb["learned_layer"] == "fitted"
+        learned, unsup = fb["learned"], fb["unsupervised"]
+        assert learned["pr_auc"] >= LEARNED_PR_AUC_FLOOR, seed
+        assert learned["pr_auc"] >= unsup["pr_auc"] - LEARNED_PR_AUC_SLACK, seed
+        for name, row in learned["per_scenario"].items():
+            if row["label"] == S.LABEL_EXTRACTION:
+                assert row["share_in_top_k"] >= LEARNED_PERSONA_TOP_K_FLOOR, (seed, name)
+            else:
+                assert row["share_flagged"] <= BENIGN_FLAGGED_CEILING, (seed, name)

@@ -17,6 +17,7 @@ from detector.cli import (
     model_cmds,
     nightly_cmd,
     report_cmd,
+    similar_cmd,
     simulate_cmd,
     validate_cmd,
 )
@@ -69,6 +70,7 @@ for module in (
     catalogue_cmd,
     report_cmd,
     cases_cmds,
+    similar_cmd,
     nightly_cmd,
     simulate_cmd,
 ):

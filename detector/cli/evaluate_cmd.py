@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 import typer
 from rich.table import Table
 
@@ -13,7 +14,7 @@ from detector.cli.common import JsonOpt, console, fail, user_errors
 from detector.config import DEFAULT
 from detector.evaluate import check_label_overlap, evaluate
 from detector.ingest import read_labels
-from detector.outputs import read_scoring
+from detector.outputs import Scoring, check_model, read_scoring
 
 
 def _fmt(v: Any) -> str:
@@ -55,6 +56,34 @@ def register(app: typer.Typer) -> None:
                 "(analysts' verdicts from --state need only one).",
             ),
         ] = DEFAULT.min_label_overlap,
+        feedback_share: Annotated[
+            float | None,
+            typer.Option(
+                "--feedback-share",
+                help="Learning from verdicts: draw this share of the labelled accounts "
+                "(stratified, seeded) as verdicts, learn from them, and compare the learned "
+                "and unsupervised scores on the other labelled accounts only.",
+                min=0.0,
+                max=1.0,
+            ),
+        ] = None,
+        seed: Annotated[int, typer.Option("--seed", help="Seed of the verdict draw.")] = 0,
+        time_split: Annotated[
+            bool,
+            typer.Option(
+                "--time-split",
+                help="Also the time-split variant: verdicts only from accounts first seen "
+                "before a cut day, metrics on those first seen from it on (needs --log).",
+            ),
+        ] = False,
+        log: Annotated[
+            Path | None,
+            typer.Option("--log", help="The scored request log: first-seen day of each account."),
+        ] = None,
+        model: Annotated[
+            Path | None,
+            typer.Option("--model", help="Model bundle (default: the one the scores name)."),
+        ] = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Detection quality of a scoring against labels, with two baselines.
@@ -63,10 +92,15 @@ def register(app: typer.Typer) -> None:
         over a volume ranking and a naive isolation forest. Says how many labelled
         accounts were matched, and fails when the labels are of another population.
 
-        Example: detector evaluate scores.csv --labels sim/labels.csv --json
+        With --feedback-share, also what learning from verdicts gains, measured honestly
+        (on the accounts whose labels were not given as verdicts).
+
+        Example: detector evaluate scores.csv --labels sim/labels.csv --feedback-share 0.1
         """
         if (labels is None) == (state is None):
             raise fail("give exactly one of --labels LABELS.csv or --state DIR")
+        if time_split and (feedback_share is None or log is None):
+            raise fail("--time-split needs --feedback-share SHARE and --log LOG")
         if labels is not None:
             truth, source, min_share = read_labels(labels), str(labels), min_overlap
         else:
@@ -84,6 +118,8 @@ def register(app: typer.Typer) -> None:
         )
         result = evaluate(scoring.table, truth, features=scoring.features)
         result["n_labels"] = n_labels
+        if feedback_share is not None:
+            result.update(_feedback(scoring, truth, feedback_share, seed, time_split, log, model))
         if as_json:
             typer.echo(json.dumps(result, indent=2, default=float))
             return
@@ -116,3 +152,82 @@ def register(app: typer.Typer) -> None:
             )
             s.add_row(name, str(row.get("label")), str(row.get("accounts")), _fmt(share))
         console.print(s)
+        for key in ("feedback", "feedback_time_split"):
+            if key in result:
+                _render_feedback(result[key])
+
+
+def _feedback(
+    scoring: Scoring,
+    truth: pd.DataFrame,
+    share: float,
+    seed: int,
+    time_split: bool,
+    log: Path | None,
+    model: Path | None,
+) -> dict[str, Any]:
+    """The feedback protocol's results (random draw, and the time split when asked)."""
+    from detector.artifacts import load_bundle
+    from detector.feedback import feedback_evaluation, first_seen_days
+    from detector.report import scored_window
+
+    if scoring.features is None:
+        raise fail(f"{scoring.path}: no feature table beside the scores; re-run `detector score`")
+    path = model or (Path(scoring.meta["model_path"]) if scoring.meta.get("model_path") else None)
+    if path is None:
+        raise fail(f"{scoring.path}: the scores name no model; pass --model")
+    bundle = load_bundle(path)
+    check_model(scoring, bundle, model)
+    feats = scoring.features[list(bundle.features)]
+    out = {"feedback": feedback_evaluation(bundle.model, feats, truth, share=share, seed=seed)}
+    if time_split:
+        start, end = scored_window(scoring.meta)
+        first = first_seen_days(log, start=start, end=end)  # type: ignore[arg-type]
+        out["feedback_time_split"] = feedback_evaluation(
+            bundle.model, feats, truth, share=share, seed=seed, first_seen=first
+        )
+    for part in out.values():
+        part["model_version"] = bundle.version
+    return out
+
+
+def _render_feedback(fb: dict[str, Any]) -> None:
+    """Side by side: the unsupervised and the learned score on the held-out accounts."""
+    what = "time split" if fb["protocol"] == "time" else "random draw"
+    if not fb.get("available", True):
+        console.print(f"learning from verdicts ({what}): {fb['note']}", markup=False)
+        return
+    v = fb["verdicts"]
+    cut = f", verdicts first seen before {fb['cut_day']}" if fb["protocol"] == "time" else ""
+    t = Table(
+        title=f"Learning from verdicts ({what}{cut}): {v['n']:,} verdicts "
+        f"({v['n_extraction']} extraction), measured on the other "
+        f"{fb['evaluated_accounts']:,} labelled accounts"
+    )
+    for col in ("metric", "unsupervised", "learned", "change"):
+        t.add_column(col, justify="left" if col == "metric" else "right")
+    for metric in ("pr_auc", "roc_auc", "recall_at_k", "recall_at_1pct_fpr"):
+        change = fb["delta"].get(metric)
+        t.add_row(
+            metric,
+            _fmt(fb["unsupervised"][metric]),
+            _fmt(fb["learned"][metric]),
+            "n/a" if change is None else f"{change:+.3f}",
+        )
+    console.print(t)
+    if fb["learned_layer"] != "fitted":
+        console.print(f"no learned layer: {fb['learned_layer']}", markup=False)
+    s = Table(title="Per scenario (extraction: share in top k; benign: share flagged)")
+    for col in ("scenario", "label", "accounts", "unsupervised", "learned"):
+        s.add_column(col)
+    learned = fb["learned"]["per_scenario"]
+    for name, row in sorted(fb["unsupervised"]["per_scenario"].items()):
+        key = "share_in_top_k" if row.get("label") == "extraction" else "share_flagged"
+        s.add_row(
+            name,
+            str(row.get("label")),
+            str(row.get("accounts")),
+            _fmt(row.get(key)),
+            _fmt(learned.get(name, {}).get(key)),
+        )
+    console.print(s)

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from detector import schema as S
-from detector.artifacts import names_directory
+from detector.artifacts import names_directory, read_manifest
 from detector.cli.common import (
     AccountsOpt,
     EndOpt,
@@ -102,6 +102,40 @@ def top_table(scores: object, n: int = 15, title: str = "Top flagged accounts") 
     return table
 
 
+def _training_labels(labels: Path | None, state: Path | None) -> tuple[pd.DataFrame | None, str]:
+    """The labels ``train`` learns from and where they came from (state wins per account)."""
+    from detector.verdicts import labels_from_csv, labels_from_store
+
+    parts, sources = [], []
+    if labels is not None:
+        parts.append(labels_from_csv(labels))
+        sources.append(str(labels))
+    if state is not None:
+        parts.append(labels_from_store(state))
+        sources.append(f"state:{state}")
+    if not parts:
+        return None, ""
+    table = pd.concat(parts, ignore_index=True).drop_duplicates(S.ACCOUNT_ID, keep="last")
+    return table.reset_index(drop=True), " + ".join(sources)
+
+
+def _learned_line(
+    verdicts: pd.DataFrame | None, learned: dict | None, population: set[str], config: Config
+) -> str:
+    """One line on what the learned layer learned from, or why there is none."""
+    if verdicts is None:
+        return ""
+    if learned is not None:
+        return (
+            f"learned from {learned['n_labels']:,} labelled accounts "
+            f"({learned['n_extraction']:,} extraction, {learned['n_benign']:,} benign)\n"
+        )
+    from detector.learned import why_not_learn
+
+    used = verdicts[verdicts[S.ACCOUNT_ID].astype(str).isin(population)]
+    return f"no learned layer: {why_not_learn(used, config)}; the score is unsupervised\n"
+
+
 def register(app: typer.Typer) -> None:
     """Add ``train`` and ``score`` to ``app``."""
 
@@ -130,6 +164,25 @@ def register(app: typer.Typer) -> None:
                 "rows labelled extraction are left out when it has a label column.",
             ),
         ] = None,
+        labels: Annotated[
+            Path | None,
+            typer.Option(
+                "--labels",
+                help="Labels CSV (account_id,label[,scenario]) to learn from: a layer over "
+                "the isolation forest lifts look-alikes of confirmed extraction and calms "
+                "look-alikes of benign accounts; extraction rows are left out of the forest.",
+                exists=True,
+                dir_okay=False,
+            ),
+        ] = None,
+        state: Annotated[
+            Path | None,
+            typer.Option(
+                "--state",
+                help="State dir: learn from the analysts' verdicts (latest per account, "
+                "expired ones left out), as --labels.",
+            ),
+        ] = None,
         quarantine: QuarantineOpt = None,
         quiet: QuietOpt = False,
         as_json: JsonOpt = False,
@@ -139,10 +192,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Fit the model on the population in LOG and save a verified bundle.
 
-        Example: detector train sim/requests --model models/ --accounts sim/accounts.parquet
+        With --labels or --state it also learns from those verdicts (at least 6, 2 of
+        each class, among LOG's accounts; otherwise the score stays unsupervised).
+
+        Example: detector train sim/requests --model models/ --labels sim/labels.csv
         """
         first, last = parse_window(start, end)
         config = Config(alert_budget=alert_budget)
+        verdicts, source = _training_labels(labels, state)
         engine_name, spark = engine_options(engine, spark_master, spark_conf)
         skip: set[str] = set()
         if exclude is not None:
@@ -152,6 +209,9 @@ def register(app: typer.Typer) -> None:
             if S.LABEL in ex.columns:
                 ex = ex[ex[S.LABEL] == S.LABEL_EXTRACTION]
             skip = set(ex[S.ACCOUNT_ID])
+        if verdicts is not None:
+            confirmed = verdicts[verdicts[S.LABEL] == S.LABEL_EXTRACTION]
+            skip |= set(confirmed[S.ACCOUNT_ID].astype(str))
         model_dir = Path(model) if names_directory(model) else Path(model).parent
         quarantine = quarantine or model_dir / "train.quarantine.csv"
         with progress_reporter(quiet or as_json) as progress:
@@ -163,11 +223,15 @@ def register(app: typer.Typer) -> None:
                 end=last,
                 config=config,
                 exclude=skip,
+                labels=verdicts,
+                labels_source=source,
                 quarantine_path=quarantine,
                 progress=progress,
                 engine=engine_name,
                 spark=spark,
             )
+        manifest = read_manifest(path, verify=False)
+        learned_from = manifest.get("labels")
         info = {
             "model": str(path),
             "accounts": len(result.features),
@@ -175,8 +239,11 @@ def register(app: typer.Typer) -> None:
             "features": len(fitted.feature_names_in_),
             "threshold": round(float(fitted.threshold_), 2),
             "window": list(result.window),
+            "learned_from": learned_from,
             "ingest": result.report.to_dict(),
         }
+        if manifest.get("learned"):
+            info["threshold"] = manifest["learned"]["threshold"]
         if as_json:
             typer.echo(json.dumps(info, indent=2))
         elif not quiet:
@@ -184,7 +251,8 @@ def register(app: typer.Typer) -> None:
                 f"trained on {info['accounts']:,} accounts ({info['excluded']} excluded), "
                 f"{info['features']} features, window {info['window'][0]} – {info['window'][1]}; "
                 f"alert threshold {info['threshold']} ({alert_budget} of training accounts)\n"
-                f"model: {path}",
+                + _learned_line(verdicts, learned_from, set(result.features.index), config)
+                + f"model: {path}",
                 markup=False,
             )
 

@@ -4,8 +4,10 @@ Bundles live in ``STATE/models/`` and are registered in the store (path relative
 the state dir, payload SHA-256). A registered bundle is used only while its file's
 digest is the registered one. A new model is trained when there is none, when the
 current one's training data ends more than ``retrain_days`` before DATE, when it
-cannot be loaded or is not the registered file, when the window's features drifted
-from its training population (see :mod:`detector.nightly.drift`), or when forced. The
+cannot be loaded or is not the registered file, when ``retrain_new_verdicts`` accounts
+got a verdict since it was trained (the learned layer learns from verdicts at
+training), when the window's features drifted from its training population (see
+:mod:`detector.nightly.drift`), or when forced. The
 reason is recorded in the registry and the summary. Training leaves out the accounts
 analysts confirmed as extraction, so the forest learns what normal looks like.
 
@@ -22,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from detector import schema as S
 from detector.artifacts import BundleError, read_manifest
 from detector.nightly.drift import psi_path, write_psi_reference
@@ -30,6 +34,7 @@ from detector.nightly.layout import MODEL_NAME, MODELS_DIR
 from detector.pipeline import FeatureResult
 from detector.scoring import train
 from detector.store import ModelRecord, Store
+from detector.verdicts import new_verdicts_since
 
 __all__ = [
     "ChosenModel",
@@ -189,6 +194,12 @@ def choose_model(
             f"model older than {options.retrain_days} days: {current.version} was trained on "
             f"data through {end}, {age} days before {day}"
         )
+    fresh = new_verdicts_since(store, current.trained_at)
+    if fresh >= options.config.retrain_new_verdicts:
+        return None, (
+            f"{fresh} accounts got a verdict since {current.version} was trained "
+            f"(retrain at {options.config.retrain_new_verdicts})"
+        )
     reason = f"current model, trained on data through {end}"
     return ChosenModel.registered(current, path, reason), ""
 
@@ -206,8 +217,13 @@ def train_model(
     exclude: set[str],
     reason: str,
     quarantine: Path | None,
+    labels: pd.DataFrame | None = None,
 ) -> ChosenModel:
-    """Train on the window (without ``exclude``), save the bundle and its drift reference."""
+    """Train on the window (without ``exclude``), save the bundle and its drift reference.
+
+    ``labels`` (the store's current verdicts) also fit the learned layer when there are
+    enough of them among the window's accounts.
+    """
     models = options.state / MODELS_DIR
     models.mkdir(parents=True, exist_ok=True)
     path, result, fitted = train(
@@ -218,6 +234,8 @@ def train_model(
         end=window.end,
         config=options.config,
         exclude=exclude,
+        labels=labels,
+        labels_source=f"state:{options.state}",
         name=MODEL_NAME,
         quarantine_path=quarantine,
         engine=options.engine,

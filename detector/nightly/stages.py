@@ -42,6 +42,7 @@ from detector.nightly.summary import NightlySummary
 from detector.safe import atomic_write_text
 from detector.scoring import ScoreResult, score, score_features, write_scores
 from detector.store import RUN_OK, Store
+from detector.verdicts import current_verdicts
 
 __all__ = ["RunContext", "load_report_writer", "stage_night"]
 
@@ -119,12 +120,20 @@ def _model_and_scores(
     """Choose (or train) the model, score the window, measure drift (and retrain on it)."""
     options, log, timer, store = ctx.options, ctx.log, ctx.timer, ctx.store
     exclude = confirmed_extraction(store)
+    verdicts = current_verdicts(
+        store, on=options.date, max_age_days=options.config.verdict_max_age_days
+    )
     quarantine = ctx.staged / QUARANTINE_NAME
 
     def retrain(reason: str) -> ChosenModel:
         with timer.stage("train"):
             model = train_model(
-                options, window, exclude=exclude, reason=reason, quarantine=quarantine
+                options,
+                window,
+                exclude=exclude,
+                reason=reason,
+                quarantine=quarantine,
+                labels=verdicts,
             )
         ctx.trained.append(model)
         checkpoint("trained")

@@ -1,0 +1,205 @@
+"""Evaluation that tells the truth about learning from verdicts.
+
+A layer trained on labels must be measured on accounts whose labels it did not see.
+:func:`feedback_evaluation` plays the analysts' part: it draws a share of the labelled
+accounts as "verdicts" (stratified by label, seeded), fits the learned layer on the
+population with them, and measures **only the other labelled accounts**, once with the
+unsupervised score and once with the learned one, in the same run, so the difference
+is the layer's alone (same model, same accounts, same metrics).
+
+Two ways to draw the verdicts:
+
+* ``random`` — a stratified random share of all labelled accounts;
+* ``time`` — verdicts only from accounts *first seen* before a cut day, metrics only
+  on accounts first seen on or after it: what a deployment sees, where verdicts are
+  about yesterday's accounts and the question is whether they help with today's. The
+  cut is the first day by which at least half the labelled accounts have been seen.
+  First-seen days come from the request log (:func:`first_seen_days`), since the
+  feature table keeps no per-account timestamps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from detector import schema as S
+from detector.config import DEFAULT, Config
+from detector.evaluate import evaluate
+from detector.learned import SCORE_DECIMALS, fit_learned, why_not_learn
+from detector.model import AnomalyModel, rank_accounts
+from detector.verdicts import provenance
+
+__all__ = ["draw_verdicts", "feedback_evaluation", "first_seen_days", "time_split"]
+
+MIN_SPLIT_SHARE: Final = 0.5
+"""The time split's cut: the first day by which this share of labelled accounts was seen."""
+
+
+def draw_verdicts(labels: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:
+    """A stratified random ``share`` of ``labels`` (per label, rounded, seeded).
+
+    Each class contributes ``round(share · n_class)`` accounts (at least one when the
+    share is positive and the class is present), drawn in ``account_id`` order with
+    ``numpy.random.default_rng(seed)``, so the draw does not depend on row order.
+    """
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"feedback share must be between 0 and 1, got {share}")
+    table = labels.drop_duplicates(S.ACCOUNT_ID).sort_values(S.ACCOUNT_ID, kind="stable")
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in S.LABELS:
+        ids = table.loc[table[S.LABEL] == label, S.ACCOUNT_ID].to_numpy(dtype=object)
+        n = min(len(ids), max(1, round(share * len(ids)))) if share > 0 and len(ids) else 0
+        chosen.append(rng.choice(ids, n, replace=False) if n else ids[:0])
+    picked = set(np.concatenate(chosen).tolist())
+    return table[table[S.ACCOUNT_ID].isin(picked)].reset_index(drop=True)
+
+
+def first_seen_days(
+    log: Path | Sequence[Path],
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    config: Config = DEFAULT,
+) -> pd.Series:
+    """Each account's first UTC day with a request in ``log`` (validated rows only).
+
+    Streams the log (:func:`detector.ingest.iter_clean`) keeping one minimum per
+    account, so memory is bounded by the number of accounts.
+    """
+    from detector.ingest import iter_clean
+
+    firsts: list[pd.Series] = []
+    for chunk in iter_clean(log, start=start, end=end, config=config):
+        part = chunk.groupby(chunk[S.ACCOUNT_ID].astype(str), sort=False)[S.TIMESTAMP].min()
+        firsts = [pd.concat([*firsts, part]).groupby(level=0).min()]
+    if not firsts:
+        return pd.Series(dtype=object, name="first_seen")
+    return firsts[0].dt.tz_convert("UTC").dt.date.rename("first_seen")
+
+
+def time_split(
+    first_seen: pd.Series, labels: pd.DataFrame
+) -> tuple[dt.date, set[str], set[str]] | str:
+    """The cut day, accounts seen before it and accounts first seen on or after it.
+
+    Returns a reason (str) instead when the labelled accounts were all first seen on
+    one day, or one side of the cut would hold no extraction label.
+    """
+    seen = first_seen.reindex(labels[S.ACCOUNT_ID].astype(str)).dropna()
+    days = np.sort(seen.unique())
+    if len(days) < 2:
+        return "the labelled accounts were all first seen on one day: no time split"
+    counts = seen.value_counts().reindex(days).cumsum().to_numpy()
+    cut_at = int(np.searchsorted(counts, MIN_SPLIT_SHARE * len(seen)))
+    cut = days[min(cut_at + 1, len(days) - 1)]
+    early = set(seen.index[(seen < cut).to_numpy()])
+    late = set(seen.index[(seen >= cut).to_numpy()])
+    extraction = set(labels.loc[labels[S.LABEL] == S.LABEL_EXTRACTION, S.ACCOUNT_ID].astype(str))
+    if not (early & extraction) or not (late & extraction):
+        side = "before" if not early & extraction else "on or after"
+        return f"no extraction label among accounts first seen {side} {cut}: no time split"
+    return cut, early, late
+
+
+def _table(ids: np.ndarray, scores: np.ndarray, threshold: float) -> pd.DataFrame:
+    scores = np.round(scores, SCORE_DECIMALS)
+    return pd.DataFrame(
+        {
+            S.ACCOUNT_ID: ids,
+            S.SCORE: scores,
+            S.RANK: rank_accounts(scores, ids),
+            S.FLAGGED: scores >= threshold,
+        }
+    )
+
+
+def feedback_evaluation(
+    model: AnomalyModel,
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
+    *,
+    share: float,
+    seed: int = 0,
+    first_seen: pd.Series | None = None,
+    config: Config = DEFAULT,
+) -> dict[str, Any]:
+    """Learned vs unsupervised score on the labelled accounts that gave no verdict.
+
+    Parameters
+    ----------
+    model : the fitted unsupervised model (the bundle's; unchanged).
+    features : the scored population (index ``account_id``), with the model's features.
+    labels : ``account_id, label[, scenario]`` for (some of) the population.
+    share : share of the labelled accounts drawn as verdicts.
+    seed : seed of the draw.
+    first_seen : each account's first day (:func:`first_seen_days`): draws the
+        verdicts only from accounts seen before the cut and measures only those first
+        seen on or after it (``protocol: "time"``).
+    config : the ``learned_*`` parameters of the layer.
+
+    Returns
+    -------
+    ``protocol``, ``share``, ``seed``, ``verdicts`` (counts, and for the time split
+    ``cut_day``), ``evaluated_accounts``, ``learned_layer`` (fitted or why not),
+    ``unsupervised`` and ``learned`` (each a :func:`detector.evaluate.evaluate` result
+    over the same held-out accounts; flags at each score's own default threshold) and
+    ``delta`` (learned − unsupervised for the headline metrics).
+    """
+    frame = features.set_index(S.ACCOUNT_ID) if S.ACCOUNT_ID in features.columns else features
+    ids = frame.index.astype(str).to_numpy(dtype=object)
+    lab = labels.copy()
+    lab[S.ACCOUNT_ID] = lab[S.ACCOUNT_ID].astype(str)
+    lab = lab[lab[S.ACCOUNT_ID].isin(set(ids))].drop_duplicates(S.ACCOUNT_ID)
+    out: dict[str, Any] = {"protocol": "random", "share": share, "seed": seed}
+    pool, measured = lab, lab
+    if first_seen is not None:
+        split = time_split(first_seen, lab)
+        if isinstance(split, str):
+            return {**out, "protocol": "time", "available": False, "note": split}
+        cut, early, late = split
+        out.update(protocol="time", cut_day=cut.isoformat())
+        pool = lab[lab[S.ACCOUNT_ID].isin(early)]
+        measured = lab[lab[S.ACCOUNT_ID].isin(late)]
+        share = min(1.0, share * len(lab) / max(len(pool), 1))  # the same number of verdicts
+    verdicts = draw_verdicts(pool, share, seed)
+    held_out = measured[~measured[S.ACCOUNT_ID].isin(set(verdicts[S.ACCOUNT_ID]))]
+    layer = fit_learned(
+        model, frame, verdicts, provenance=provenance(verdicts, "feedback draw"), config=config
+    )
+    unsup = model.score(frame)
+    learned = unsup if layer is None else layer.score(model, frame)
+    keep = pd.Index(ids).isin(held_out[S.ACCOUNT_ID])
+    results = {}
+    for name, scores, cut_score in (
+        ("unsupervised", unsup, model.threshold_),
+        ("learned", learned, model.threshold_ if layer is None else layer.threshold_),
+    ):
+        table = _table(ids, scores, cut_score)[keep]
+        results[name] = evaluate(table, held_out)
+    headline = ("roc_auc", "pr_auc", "precision_at_k", "recall_at_k", "recall_at_1pct_fpr")
+    delta = {
+        m: None
+        if results["learned"][m] is None or results["unsupervised"][m] is None
+        else results["learned"][m] - results["unsupervised"][m]
+        for m in headline
+    }
+    return {
+        **out,
+        "available": True,
+        "verdicts": {
+            "n": len(verdicts),
+            "n_extraction": int((verdicts[S.LABEL] == S.LABEL_EXTRACTION).sum()),
+            "n_benign": int((verdicts[S.LABEL] == S.LABEL_BENIGN).sum()),
+        },
+        "evaluated_accounts": int(keep.sum()),
+        "learned_layer": "fitted" if layer is not None else why_not_learn(verdicts, config),
+        **results,
+        "delta": delta,
+    }

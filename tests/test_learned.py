@@ -1,0 +1,231 @@
+"""The learned layer: what verdicts change, what they must not, and how it is saved.
+
+A small synthetic population (``tests/synthetic_features.py``): ordinary accounts, a
+loud kind of extraction, a quiet kind that the forest ranks only moderately high, and a
+benign product that looks like extraction to the forest.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+
+from detector import schema as S
+from detector.artifacts import TRUSTED_TYPES, load_bundle, read_manifest, save_bundle
+from detector.config import Config
+from detector.learned import LearnedLayer, fit_learned, grid, why_not_learn
+from detector.model import AnomalyModel, rank_accounts
+from tests.synthetic_features import SPECS, population
+
+KINDS = {  # name: (accounts, log req/day, reasoning share, topic entropy, log output tokens)
+    "loud": (20, 6.0, 0.9, 1.0, 7.5),
+    "quiet": (20, 3.4, 0.2, 1.8, 6.8),
+    "lookalike": (30, 5.8, 0.75, 1.5, 7.0),
+}
+
+
+def kind(name: str, seed: int) -> pd.DataFrame:
+    n, volume, reasoning, topics, output = KINDS[name]
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "requests_per_day": rng.lognormal(volume, 0.3, n),
+            "reasoning_share": np.clip(rng.normal(reasoning, 0.05, n), 0, 1),
+            "topic_entropy": rng.normal(topics, 0.2, n),
+            "mean_output_tokens": rng.lognormal(output, 0.2, n),
+        },
+        index=pd.Index([f"{name}-{i:02d}" for i in range(n)], name=S.ACCOUNT_ID),
+    )
+
+
+@pytest.fixture(scope="module")
+def features() -> pd.DataFrame:
+    parts = [population(1200, seed=3), kind("loud", 1), kind("quiet", 2), kind("lookalike", 3)]
+    return pd.concat(parts)
+
+
+@pytest.fixture(scope="module")
+def model(features: pd.DataFrame) -> AnomalyModel:
+    return AnomalyModel(n_estimators=60, family_estimators=0, specs=SPECS).fit(features)
+
+
+def labels(**groups: list[str]) -> pd.DataFrame:
+    """``labels(extraction=[...], benign=[...])`` as a labels table."""
+    rows = [(a, label) for label, ids in groups.items() for a in ids]
+    return pd.DataFrame(rows, columns=[S.ACCOUNT_ID, S.LABEL])
+
+
+BASE = {
+    "extraction": ["loud-00", "loud-01", "loud-02", "quiet-00", "quiet-01", "quiet-02"],
+    "benign": [f"acct-{i:05d}" for i in range(0, 40, 4)],
+}
+
+
+def median_rank(scores: np.ndarray, ids: np.ndarray, members: list[str]) -> float:
+    ranks = pd.Series(rank_accounts(np.round(scores, 2), ids), index=ids)
+    return float(ranks.loc[members].median())
+
+
+def test_too_few_labels_mean_no_layer(features: pd.DataFrame, model: AnomalyModel) -> None:
+    five = labels(extraction=["loud-00", "loud-01"], benign=["acct-00000", "acct-00001", "q"])
+    assert fit_learned(model, features, five) is None
+    assert "fewer than 6" in str(why_not_learn(five))
+    one_class = labels(extraction=["loud-00"], benign=[f"acct-{i:05d}" for i in range(9)])
+    assert fit_learned(model, features, one_class) is None
+    assert "each class needs at least 2" in str(why_not_learn(one_class))
+    # labels of accounts outside the population do not count
+    outside = labels(extraction=["nobody-1", "nobody-2", "loud-00"], benign=BASE["benign"])
+    assert fit_learned(model, features, outside) is None
+    assert fit_learned(model, features, labels(**BASE), config=Config()) is not None
+
+
+def test_confirmed_cases_lift_their_unlabelled_look_alikes(
+    features: pd.DataFrame, model: AnomalyModel
+) -> None:
+    layer = fit_learned(model, features, labels(**BASE))
+    assert layer is not None
+    ids = features.index.to_numpy(dtype=object)
+    others = [f"quiet-{i:02d}" for i in range(3, 20)]
+    before = median_rank(model.score(features), ids, others)
+    after = median_rank(layer.score(model, features), ids, others)
+    assert after < before - 8, (before, after)
+
+
+def test_benign_verdicts_calm_their_look_alikes(
+    features: pd.DataFrame, model: AnomalyModel
+) -> None:
+    ids = features.index.to_numpy(dtype=object)
+    others = [f"lookalike-{i:02d}" for i in range(3, 30)]
+    cleared = {**BASE, "benign": [*BASE["benign"], "lookalike-00", "lookalike-01", "lookalike-02"]}
+    without = fit_learned(model, features, labels(**BASE))
+    with_them = fit_learned(model, features, labels(**cleared))
+    assert without is not None and with_them is not None
+    unsup = median_rank(model.score(features), ids, others)
+    before = median_rank(without.score(model, features), ids, others)
+    after = median_rank(with_them.score(model, features), ids, others)
+    # the issue's bar: cleared look-alikes rank lower than without those verdicts, and
+    # well below where the unsupervised score put them
+    assert after > before, (unsup, before, after)
+    assert after > unsup + 10, (unsup, before, after)
+
+
+def test_a_labelled_account_is_scored_by_the_classifier_that_never_saw_it(
+    features: pd.DataFrame, model: AnomalyModel
+) -> None:
+    # one extreme, isolated account labelled extraction, and trees allowed to single it
+    # out: the classifiers that trained on it single it out, its own does not
+    odd = pd.DataFrame(
+        {
+            "requests_per_day": [20.0],
+            "reasoning_share": [0.02],
+            "topic_entropy": [0.2],
+            "mean_output_tokens": [30.0],
+        },
+        index=pd.Index(["odd-one"], name=S.ACCOUNT_ID),
+    )
+    table = pd.concat([features, odd])
+    config = Config(learned_min_leaf=1, learned_max_depth=6, learned_leaf_nodes=31)
+    layer = fit_learned(
+        model,
+        table,
+        labels(**{**BASE, "extraction": [*BASE["extraction"], "odd-one"]}),
+        config=config,
+    )
+    assert layer is not None
+    row = grid(model.transform(odd))
+    own = int(layer.folds(np.array(["odd-one"], dtype=object))[0])
+    p = [float(c.predict_proba(row)[0, 1]) for c in layer.classifiers_]
+    seen = [p[k] for k in range(len(p)) if k != own]
+    assert min(seen) > 0.5 > p[own], p
+    odds = layer.log_odds(model.transform(odd), np.array(["odd-one"], dtype=object))
+    assert odds[0] == pytest.approx(np.log(p[own] / (1 - p[own])), rel=1e-6)
+
+
+def test_scores_keep_their_scale_and_the_budget(
+    features: pd.DataFrame, model: AnomalyModel
+) -> None:
+    layer = fit_learned(model, features, labels(**BASE))
+    assert layer is not None
+    scores = layer.score(model, features)
+    assert scores.min() >= 0 and scores.max() <= 100
+    assert np.median(scores) == pytest.approx(15.0, abs=0.5)
+    assert np.quantile(scores, 0.99) == pytest.approx(75.0, abs=1.0)
+    flagged = (np.round(scores, 2) >= layer.threshold_).sum()
+    assert 0 < flagged <= 0.02 * len(features)
+
+
+def test_the_fit_is_reproducible(features: pd.DataFrame, model: AnomalyModel) -> None:
+    a = fit_learned(model, features, labels(**BASE))
+    b = fit_learned(model, features.sample(frac=1.0, random_state=1), labels(**BASE))
+    assert a is not None and b is not None
+    assert np.array_equal(a.score(model, features), b.score(model, features))
+
+
+def test_score_frame_names_the_nearest_confirmed_case(
+    features: pd.DataFrame, model: AnomalyModel
+) -> None:
+    layer = fit_learned(model, features, labels(**BASE))
+    assert layer is not None
+    table = layer.score_frame(model, features)
+    assert list(table.columns[:6]) == list(S.SCORE_COLUMNS)
+    lifted = table[table[S.SCORE] - table[S.UNSUPERVISED_SCORE] >= 10]
+    assert len(lifted)
+    lead = lifted[S.REASONS].str.split(S.REASONS_SEPARATOR).str[0]
+    named = lead.str.extract(r"^behaves like confirmed extraction account (\S+) ")[0]
+    assert named.notna().all(), lead.tolist()
+    assert set(named) <= set(BASE["extraction"])
+    assert (named != lifted[S.ACCOUNT_ID]).all()
+    # the feature reasons are still there after it
+    assert lifted[S.REASONS].str.count(S.REASONS_SEPARATOR).min() >= 1
+
+
+def test_the_bundle_holds_the_layer_and_the_labels_provenance(
+    tmp_path: Path, features: pd.DataFrame, model: AnomalyModel
+) -> None:
+    from detector.verdicts import provenance
+
+    used = labels(**BASE)
+    layer = fit_learned(model, features, used, provenance=provenance(used, "test.csv"))
+    assert layer is not None
+    path = save_bundle(tmp_path / "m.bundle", model, learned=layer)
+    manifest = read_manifest(path)
+    assert manifest["labels"]["n_extraction"] == 6
+    assert manifest["labels"]["n_benign"] == 10
+    assert manifest["labels"]["source"] == "test.csv"
+    assert len(manifest["labels"]["pairs_sha256"]) == 64
+    assert manifest["learned"]["threshold"] == round(layer.threshold_, 2)
+    bundle = load_bundle(path)
+    assert isinstance(bundle.learned, LearnedLayer)
+    assert np.array_equal(bundle.learned.score(model, features), layer.score(model, features))
+    # an unsupervised bundle has no layer, and its payload has no entry for one
+    plain = load_bundle(save_bundle(tmp_path / "plain.bundle", model))
+    assert plain.learned is None
+    assert read_manifest(tmp_path / "plain.bundle")["labels"] is None
+
+
+def test_only_plain_data_types_are_trusted(
+    tmp_path: Path, features: pd.DataFrame, model: AnomalyModel
+) -> None:
+    layer = fit_learned(model, features, labels(**BASE))
+    path = save_bundle(tmp_path / "m.bundle", model, learned=layer)
+    payload = path.read_bytes().split(b"\n", 2)[2]
+    with zipfile.ZipFile(io.BytesIO(payload)):
+        pass
+    assert set(sio.get_untrusted_types(data=payload)) <= set(TRUSTED_TYPES)
+    # the list is exactly these: classes whose restore only sets attributes
+    assert set(TRUSTED_TYPES) == {
+        "detector.model.AnomalyModel",
+        "detector.features.registry.FeatureSpec",
+        "detector.learned.LearnedLayer",
+        "detector.peers.PeerTiers",
+        "detector.tails.TailScorer",
+        "detector.topics.TopicModel",
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    }

@@ -1,0 +1,146 @@
+"""Learning from verdicts through the ``detector`` command, on a small simulated population:
+``train --labels/--state``, the learned scores, ``similar`` and ``evaluate --feedback-share``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from detector import schema as S
+from detector.artifacts import read_manifest
+from detector.scoring import read_scores, sidecar
+from detector.store import Store
+from tests.test_cli import assert_clean_failure, ok, run
+
+
+@dataclass(frozen=True)
+class Pop:
+    root: Path
+    log: Path
+    accounts: Path
+    labels: Path
+    verdicts: Path
+    model: Path
+    scores: Path
+
+
+@pytest.fixture(scope="module")
+def pop(tmp_path_factory: pytest.TempPathFactory) -> Pop:
+    root = tmp_path_factory.mktemp("learned")
+    sim = root / "sim"
+    ok("simulate", sim, "--accounts", 300, "--days", 4, "--seed", 11, "--quiet")
+    labels = pd.read_csv(sim / "labels.csv", dtype=str, keep_default_na=False)
+    verdicts = labels.groupby(S.LABEL, group_keys=False).sample(frac=0.2, random_state=0)
+    p = Pop(
+        root=root,
+        log=sim / "requests",
+        accounts=sim / "accounts.parquet",
+        labels=sim / "labels.csv",
+        verdicts=root / "verdicts.csv",
+        model=root / "learned.bundle",
+        scores=root / "scores.csv",
+    )
+    verdicts.to_csv(p.verdicts, index=False)
+    ok("train", p.log, "--model", p.model, "--accounts", p.accounts, "--labels", p.verdicts, "-q")
+    ok("score", p.log, "--model", p.model, "--accounts", p.accounts, "--out", p.scores, "-q")
+    return p
+
+
+def test_train_with_labels_saves_the_layer_and_its_provenance(pop: Pop) -> None:
+    manifest = read_manifest(pop.model)
+    verdicts = pd.read_csv(pop.verdicts)
+    assert manifest["labels"]["source"] == str(pop.verdicts)
+    assert manifest["labels"]["n_extraction"] > 2
+    assert manifest["labels"]["n_labels"] <= len(verdicts)
+    assert manifest["learned"]["folds"] >= 2
+    table = read_scores(pop.scores)
+    assert list(table.columns[:6]) == list(S.SCORE_COLUMNS)
+    assert S.UNSUPERVISED_SCORE in table.columns
+    assert (table[S.SCORE] != table[S.UNSUPERVISED_SCORE]).any()
+    meta = json.loads(sidecar(pop.scores, "meta").read_text())
+    assert meta["learned_from"]["pairs_sha256"] == manifest["labels"]["pairs_sha256"]
+    assert meta["threshold"] == manifest["learned"]["threshold"]
+
+
+def test_too_few_labels_give_exactly_the_unsupervised_scores(pop: Pop, tmp_path: Path) -> None:
+    labels = pd.read_csv(pop.labels)
+    few = labels.groupby(S.LABEL, group_keys=False).head(3).head(5)  # 3 benign, 2 extraction
+    few.to_csv(tmp_path / "few.csv", index=False)
+    plain, learned = tmp_path / "plain.bundle", tmp_path / "few.bundle"
+    # --labels leaves confirmed extraction out of the forest, as --exclude does
+    ok("train", pop.log, "--model", plain, "--accounts", pop.accounts, "--exclude",
+       tmp_path / "few.csv", "-q")  # fmt: skip
+    out = ok("train", pop.log, "--model", learned, "--accounts", pop.accounts, "--labels",
+             tmp_path / "few.csv")  # fmt: skip
+    assert "no learned layer" in out.stdout
+    assert read_manifest(learned)["labels"] is None
+    for m, out_csv in ((plain, "plain.csv"), (learned, "few.csv.scores")):
+        ok("score", pop.log, "--model", m, "--accounts", pop.accounts, "--out",
+           tmp_path / out_csv, "-q")  # fmt: skip
+    assert (tmp_path / "plain.csv").read_bytes() == (tmp_path / "few.csv.scores").read_bytes()
+
+
+def test_train_from_the_stores_verdicts(pop: Pop, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    verdicts = pd.read_csv(pop.verdicts)
+    with Store.open(state, create=True) as store:
+        for row in verdicts.itertuples(index=False):
+            store.add_verdict(row.account_id, row.label, note="test")
+    out = ok("train", pop.log, "--model", tmp_path / "m.bundle", "--accounts", pop.accounts,
+             "--state", state, "--json")  # fmt: skip
+    info = json.loads(out.stdout)
+    assert info["learned_from"]["source"] == f"state:{state}"
+    assert info["learned_from"]["decided_from"] is not None
+    same = read_manifest(pop.model)["labels"]["pairs_sha256"]
+    assert info["learned_from"]["pairs_sha256"] == same
+    assert_clean_failure(run("train", pop.log, "--model", tmp_path / "n.bundle",
+                             "--state", tmp_path / "no-state"))  # fmt: skip
+
+
+def test_similar_lists_look_alikes_with_scores_and_verdicts(pop: Pop, tmp_path: Path) -> None:
+    assert sidecar(pop.scores, "space").exists()
+    labels = pd.read_csv(pop.labels, dtype=str)
+    hydra = labels[labels[S.SCENARIO] == "hydra"][S.ACCOUNT_ID].tolist()
+    state = tmp_path / "state"
+    ok("init", "--state", state)
+    ok("label", hydra[1], "--verdict", "extraction", "--note", "test", "--state", state, "--force")
+    out = json.loads(
+        ok("similar", hydra[0], "--scores", pop.scores, "-k", 4, "--state", state, "--json").stdout
+    )
+    assert out["kind"] == "account" and len(out["neighbours"]) == 4
+    assert hydra[0] not in {n["account_id"] for n in out["neighbours"]}
+    assert {"distance", "score", "rank", "flagged", "cluster_id", "verdict"} <= set(
+        out["neighbours"][0]
+    )
+    table = read_scores(pop.scores)
+    case = table.loc[table[S.CLUSTER_ID] != "", S.CLUSTER_ID].iloc[0]
+    out = json.loads(ok("similar", case, "--scores", pop.scores, "--json").stdout)
+    assert out["kind"] == "case" and out["members"]
+    assert not set(out["members"]) & {n["account_id"] for n in out["neighbours"]}
+    text = ok("similar", hydra[0], "--scores", pop.scores).stdout
+    assert "Accounts most like" in text
+    assert_clean_failure(run("similar", "no-such-account", "--scores", pop.scores))
+
+
+def test_evaluate_reports_the_feedback_protocol_side_by_side(pop: Pop) -> None:
+    out = ok("evaluate", pop.scores, "--labels", pop.labels, "--feedback-share", 0.2, "--json")
+    result = json.loads(out.stdout)
+    fb = result["feedback"]
+    assert fb["protocol"] == "random" and fb["learned_layer"] == "fitted"
+    assert fb["unsupervised"]["n_labelled"] == fb["learned"]["n_labelled"]
+    assert fb["evaluated_accounts"] == result["n_labelled"] - fb["verdicts"]["n"]
+    assert "pr_auc" in fb["delta"]
+    both = ok("evaluate", pop.scores, "--labels", pop.labels, "--feedback-share", 0.2,
+              "--time-split", "--log", pop.log, "--json")  # fmt: skip
+    split = json.loads(both.stdout)["feedback_time_split"]
+    assert split["protocol"] == "time"
+    text = ok("evaluate", pop.scores, "--labels", pop.labels, "--feedback-share", 0.2).stdout
+    assert "Learning from verdicts (random draw)" in text
+    assert_clean_failure(
+        run("evaluate", pop.scores, "--labels", pop.labels, "--feedback-share", 0.2, "--time-split")
+    )
