@@ -47,7 +47,7 @@ from detector import schema as S
 from detector.features import agg
 from detector.features.base import Bucket, Context
 from detector.features.registry import FeatureSpec, family
-from detector.synchrony import HourlyActivity, synchrony
+from detector.synchrony import HourlyActivity, daily_alignment, synchrony
 
 TOP_KEYS = 3
 MIN_KEY_SHARE = 0.2
@@ -65,8 +65,11 @@ PAIR_MIN_LIFT = 20.0
 ingredients would put together by chance (a multi-burst campaign covers a third of its
 template's users per burst, but far beyond chance)."""
 SYNC_LINK_MIN = 0.5
-"""A template shared by accounts whose hourly activity moves together beyond their daily
-rhythm (mean pairwise correlation at least this) links them: see ``synchronised_templates``."""
+"""Users of one template whose hourly activity surges and pauses together beyond their
+daily rhythm (mean pairwise correlation at least this) are linked: ``synchronised_templates``."""
+ALIGN_LINK_MIN = 0.7
+"""...and so are users of one template whose hour-of-day profiles are near-identical (mean
+pairwise correlation at least this): one script running the same block of hours daily."""
 STRONG_KINDS = ("payment", "org")
 PAIRED_KINDS = (
     ("template", "created"),
@@ -82,7 +85,6 @@ KIND_WORDS = {
     "network": "a client network",
     "created": "creation time",
     "activation": "start time",
-    "synchrony": "synchronised activity",
 }
 
 SPECS = [
@@ -379,14 +381,18 @@ def synchronised_templates(
     """Link tokens for templates whose users act in step: ``template+synchrony``.
 
     A campaign behind proxies shares no card, network or creation time -- only its
-    generation template and its schedule: its accounts pause, surge and resume together.
-    A template alone links nobody (a boilerplate wrapper is used by unrelated products),
-    and unrelated users of one template are not synchronised beyond their daily rhythm.
-    So each account's most used shared template (used by ``PAIR_MIN_ACCOUNTS`` to
-    ``cap`` accounts) groups it with the template's other users; a group whose mean
-    pairwise correlation of hourly activity (:func:`~detector.synchrony.synchrony`) is at
-    least ``SYNC_LINK_MIN`` links all its members. One pass over the groups' sparse
-    activity: linear in the template users' active hours, no all-pairs comparison.
+    generation template and its schedule. A template alone links nobody (a boilerplate
+    wrapper is used by unrelated products), and unrelated users of one template do not
+    keep one schedule. So each account's most used shared template (used by
+    ``PAIR_MIN_ACCOUNTS`` to ``cap`` accounts) groups it with the template's other users,
+    and a group links all its members when they act in step: their hour-of-day profiles
+    are near-identical (:func:`~detector.synchrony.daily_alignment` ≥ ``ALIGN_LINK_MIN``:
+    one script, the same block of hours every day), or their activity surges and pauses
+    together beyond their daily rhythm (:func:`~detector.synchrony.synchrony` ≥
+    ``SYNC_LINK_MIN``). Measured on an unseen realistic population (seed 303): a
+    24-account template-and-timing campaign 0.93; benign groups sharing a template
+    (small apps, classrooms, judge and labelling platforms, research orgs) at most 0.08.
+    One pass over the groups' sparse activity: no all-pairs comparison.
     """
     empty = pd.DataFrame({S.ACCOUNT_ID: [], "kind": [], "token": np.empty(0, dtype=np.uint64)})
     if evidence.empty or not parts:
@@ -409,8 +415,10 @@ def synchronised_templates(
     group = np.full(len(index), -1, dtype=np.int64)  # -1: no group
     group[index.get_indexer(best.index)] = codes
     grouped = group >= 0
-    sync = synchrony(parts, index, np.maximum(group, 0), len(keys), grouped, context)
-    linked = grouped & (sync >= SYNC_LINK_MIN)
+    label = np.maximum(group, 0)
+    aligned = daily_alignment(parts, index, label, len(keys), grouped, context)
+    surging = synchrony(parts, index, label, len(keys), grouped, context)
+    linked = grouped & ((aligned >= ALIGN_LINK_MIN) | (surging >= SYNC_LINK_MIN))
     if not linked.any():
         return empty
     key = np.asarray(keys, dtype=np.uint64)[group[linked]]
@@ -628,7 +636,11 @@ def describe_evidence(kinds: dict[str, int]) -> str:
     shared = [KIND_WORDS[k] for k in ("payment", "org", "template", "network") if k in present]
     timing = [
         w
-        for k, w in (("created", "were created together"), ("activation", "started together"))
+        for k, w in (
+            ("created", "were created together"),
+            ("activation", "started together"),
+            ("synchrony", "keep one schedule"),
+        )
         if k in present
     ]
     parts = []

@@ -17,7 +17,7 @@ import pandas as pd
 
 from detector.features.base import Context
 
-__all__ = ["HourlyActivity", "synchrony"]
+__all__ = ["HourlyActivity", "daily_alignment", "synchrony"]
 
 
 @dataclass(frozen=True)
@@ -130,3 +130,56 @@ def synchrony(
     out = np.zeros(n)
     out[members] = mean_corr[lab]
     return np.clip(out, -1.0, 1.0)
+
+
+def daily_alignment(
+    parts: list[dict[str, Any]],
+    index: pd.Index,
+    label: np.ndarray,
+    n_groups: int,
+    grouped: np.ndarray,
+    context: Context,
+) -> np.ndarray:
+    """Mean pairwise correlation of group members' hour-of-day profiles, per account.
+
+    Each member's requests are counted per hour of the day (24 bins over the window),
+    centred and scaled to unit norm (``z_i``); a group of ``k`` gets
+    ``(‖Σ z_i‖² − k) / (k(k − 1))``, the mean off-diagonal correlation. A script that
+    runs one campaign over the same block of hours every day through many accounts gives
+    them near-identical profiles (correlation ≈ 1) even when, within the block, nothing
+    surges together (:func:`synchrony` ≈ 0); unrelated customers spread over time zones
+    and habits do not. Members with no variation (no requests) count as uncorrelated.
+    Accounts outside a group get 0. Memory: members × 24.
+    """
+    n = len(index)
+    out = np.zeros(n)
+    members = np.flatnonzero(grouped)
+    if not parts or not len(members):
+        return out
+    ids = np.concatenate([p["accounts"] for p in parts])
+    offsets = np.cumsum([0] + [len(p["accounts"]) for p in parts])
+    member_of = np.full(len(ids), -1, dtype=np.int64)
+    found = pd.Series(np.arange(len(ids)), index=ids).reindex(index[members]).to_numpy()
+    ok = ~np.isnan(found)
+    member_of[found[ok].astype(np.int64)] = np.arange(len(members))[ok]
+    rows = np.concatenate([p["hourly"].row + off for p, off in zip(parts, offsets, strict=False)])
+    hour = np.concatenate([p["hourly"].hour for p in parts])
+    x = np.concatenate([p["hourly"].count for p in parts]).astype(np.float64)
+    i = member_of[rows]
+    keep = i >= 0
+    hod = (int(context.window_start // 3600) % 24 + hour[keep]) % 24
+    m = len(members)
+    profile = np.bincount(i[keep] * 24 + hod, weights=x[keep], minlength=m * 24).reshape(m, 24)
+    z = profile - profile.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(z, axis=1)
+    varies = norm > 0
+    z[varies] /= norm[varies, None]
+    z[~varies] = 0.0
+    lab = label[members]
+    sums = np.zeros((n_groups, 24))
+    np.add.at(sums, lab, z)
+    k = np.bincount(lab, minlength=n_groups).astype(np.float64)
+    k_var = np.bincount(lab, weights=varies.astype(np.float64), minlength=n_groups)
+    corr = np.where(k > 1, ((sums**2).sum(axis=1) - k_var) / np.maximum(k * (k - 1), 1), 0.0)
+    out[members] = np.clip(corr[lab], -1.0, 1.0)
+    return out

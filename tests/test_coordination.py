@@ -14,7 +14,7 @@ from detector.config import Config
 from detector.features import Context
 from detector.pipeline import build_features
 from detector.scoring import score, train
-from detector.synchrony import HourlyActivity, synchrony
+from detector.synchrony import HourlyActivity, daily_alignment, synchrony
 
 START = pd.Timestamp("2026-11-01", tz="UTC")
 DAYS = 5
@@ -266,3 +266,85 @@ def test_sparse_synchrony_equals_the_dense_formula() -> None:
         got = synchrony(parts, pd.Index(ids), label, n_comp, clustered, context)
         want = _dense_synchrony([dense[:cut], dense[cut:]], label, n_comp, clustered, start)
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+# --- linking by behaviour: a shared template and one schedule (issue 16) -------------------------
+
+
+def test_daily_alignment_is_the_mean_pairwise_correlation_of_profiles() -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        n, hours = int(rng.integers(2, 25)), int(rng.integers(24, 200))
+        start = int(rng.integers(0, 10**9))
+        context = Context(window_start=start, window_end=start + hours * 3600, present=frozenset())
+        dense = rng.poisson(rng.uniform(0, 3), (n, hours)) * (rng.random((n, hours)) < 0.5)
+        dense[0] = 0  # an idle member: no profile, uncorrelated
+        n_groups = int(rng.integers(1, 4))
+        label = rng.integers(0, n_groups, n)
+        grouped = np.bincount(label, minlength=n_groups)[label] >= 2
+        ids = np.array([f"a{j:03d}" for j in range(n)], dtype=object)
+        parts = [{"accounts": ids, "hourly": HourlyActivity.from_dense(dense)}]
+        got = daily_alignment(parts, pd.Index(ids), label, n_groups, grouped, context)
+        hod = (start // 3600 + np.arange(hours)) % 24
+        profiles = np.stack([np.bincount(hod, weights=row, minlength=24) for row in dense])
+        for g in range(n_groups):
+            members = np.flatnonzero(grouped & (label == g))
+            pairs = [
+                np.corrcoef(profiles[a], profiles[b])[0, 1]
+                if profiles[a].std() > 0 and profiles[b].std() > 0
+                else 0.0
+                for i, a in enumerate(members)
+                for b in members[i + 1 :]
+            ]
+            want = float(np.mean(pairs)) if pairs else 0.0
+            np.testing.assert_allclose(got[members], want, atol=1e-9)
+        assert (got[~grouped] == 0).all()
+
+
+def test_a_campaign_sharing_only_a_template_and_a_schedule_is_one_cluster(tmp_path: Path) -> None:
+    """No card, network, creation time or start time in common: old accounts, random
+    addresses, active from the window's first hour -- only the generation wrapper and the
+    block of hours the operator's script runs every day. Benign users of a common
+    boilerplate (the humans' shared phrasing) keep their own hours and stay unlinked."""
+    rng = np.random.default_rng(4)
+    frames, accounts = [], []
+    for i in range(200):
+        acct = f"user_{i:04d}"
+        ip = f"81.{i % 250}.{i // 250}.{i % 7 + 1}"
+        frames.append(_human(rng, acct, int(rng.integers(20, 60)), ip, int(rng.integers(-8, 9))))
+        created = START - pd.Timedelta(days=int(rng.integers(30, 900)))
+        accounts.append((acct, created, f"card_{i}", ""))
+    members = sorted(f"h_{k:02d}" for k in range(8))
+    day = np.repeat(np.arange(DAYS), 400)
+    campaign = day * 86400 + 8 * 3600 + rng.integers(0, 8 * 3600, len(day))  # 08-16 UTC daily
+    owner = rng.integers(0, len(members), len(campaign))
+    for k, acct in enumerate(members):
+        ip = f"{rng.integers(1, 223)}.{rng.integers(0, 255)}.{rng.integers(0, 255)}.9"
+        frames.append(_hydra_member(rng, acct, np.sort(campaign[owner == k]), ip))
+        created = START - pd.Timedelta(days=int(rng.integers(200, 600)), hours=k * 7)
+        accounts.append((acct, created, f"card_h{k}", ""))
+    log = pd.concat(frames, ignore_index=True)
+    n = len(log)
+    log[S.REQUEST_ID] = [f"r{i}" for i in range(n)]
+    log[S.MODEL], log[S.STATUS], log[S.SYSTEM_PROMPT_HASH] = "m", "ok", ""
+    log[S.INPUT_TOKENS] = rng.integers(20, 400, n)
+    log[S.CONVERSATION_ID] = [f"c{v}" for v in range(n)]
+    log.to_parquet(tmp_path / "log.parquet")
+    table = pd.DataFrame(
+        accounts, columns=[S.ACCOUNT_ID, S.CREATED_AT, S.PAYMENT_FINGERPRINT, S.ORG_ID]
+    )
+    table.to_parquet(tmp_path / "accounts.parquet")
+
+    result = build_features(
+        tmp_path / "log.parquet",
+        accounts=tmp_path / "accounts.parquet",
+        config=Config(topic_clusters=6),
+    )
+    clusters = result.extras["clusters"]
+    membership = clusters.membership
+    (cid,) = set(membership.loc[members])
+    assert cid != "" and set(membership[membership == cid].index) == set(members)
+    assert set(membership[membership != ""].index) == set(members), "no human linked"
+    assert set(clusters.evidence_kinds[cid]) == {"template+synchrony"}
+    want = "share a prompt template or wrapper and keep one schedule"
+    assert clusters.table.loc[cid, "evidence"] == want
