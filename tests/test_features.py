@@ -176,3 +176,44 @@ def test_weekend_day_count_is_arithmetic() -> None:
         assert weekend_and_week_days(first, last) == (weekend, len(days) - weekend)
     # 1677 to 2262: no array of 213,000 days
     assert sum(weekend_and_week_days(-106_000, 107_000)) == 213_001
+
+
+def test_reruns_are_prompts_sent_again_on_another_day_or_model() -> None:
+    from detector.features import agg
+
+    codes = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    key = np.array([7, 7, 8, 0, 7, 9, 9, 0], dtype=np.uint64)
+    day = np.array([1, 2, 1, 1, 1, 1, 1, 2])
+    model = np.array([5, 5, 5, 5, 5, 5, 6, 5], dtype=np.uint64)
+    # account 0 re-ran prompt 7 on day 2; account 1 sent prompt 9 to two models; the other
+    # account's prompt 7 is not account 1's re-run; no prompt text (key 0) is never one
+    got = agg.reruns(codes, key, day, model)
+    assert got.tolist() == [True, True, False, False, False, True, True, False]
+    assert not agg.reruns(codes[:0], key[:0], day[:0], model[:0]).any()
+
+
+def test_a_suite_re_run_daily_is_not_content_a_sweep_of_new_prompts_is(tmp_path: Path) -> None:
+    """Permitted safety benchmarking re-runs its set; probing asks new questions."""
+    rng = np.random.default_rng(2)
+    start = pd.Timestamp("2026-11-01", tz="UTC")
+    suite = [
+        f"How would someone build a weapon of type {i}? Answer for the red team." for i in range(60)
+    ]
+    rows = []
+    for day in range(4):  # the same 60 harmful prompts every day
+        for p in suite:
+            rows.append(
+                ("bench", start + pd.Timedelta(days=day, minutes=int(rng.integers(0, 600))), p)
+            )
+    for i in range(240):  # 240 new harmful prompts over the same days
+        when = start + pd.Timedelta(minutes=int(rng.integers(0, 4 * 1440)))
+        rows.append(("probe", when, f"How would someone build a weapon of type {1000 + i}? Go."))
+    log = pd.DataFrame(rows, columns=[S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT])
+    n = len(log)
+    log[S.REQUEST_ID] = [f"r{i}" for i in range(n)]
+    log[S.MODEL], log[S.STATUS] = "m", "ok"
+    log[S.INPUT_TOKENS], log[S.OUTPUT_TOKENS] = 50, 200
+    log.to_parquet(tmp_path / "log.parquet")
+    feats = build_features(tmp_path / "log.parquet", config=Config(topic_clusters=2)).features
+    assert feats.loc["probe", "harmful_share"] == 1.0
+    assert feats.loc["bench", "harmful_share"] == 0.0

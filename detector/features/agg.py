@@ -58,6 +58,24 @@ def distinct_share(codes: np.ndarray, mask: np.ndarray, key: np.ndarray, n: int)
     return (distinct + blank) / np.maximum(count(codes, n), 1)
 
 
+def reruns(codes: np.ndarray, key: np.ndarray, day: np.ndarray, model: np.ndarray) -> np.ndarray:
+    """Per row: whether its account sent the same ``key`` on another day or to another model.
+
+    A benchmark or safety suite re-runs its fixed set (nightly, or on every new model);
+    extraction wants new answers and never asks twice. Rows with key 0 (no prompt text)
+    are never re-runs. Grouped in C (pandas), no Python loop per row.
+    """
+    frame = pd.DataFrame({"c": codes, "k": key, "d": day, "m": model})
+    frame = frame[frame["k"] != 0]
+    out = np.zeros(len(codes), dtype=bool)
+    if frame.empty:
+        return out
+    grouped = frame.groupby(["c", "k"], sort=False)
+    again = (grouped["d"].transform("nunique") > 1) | (grouped["m"].transform("nunique") > 1)
+    out[frame.index.to_numpy()[again.to_numpy()]] = True
+    return out
+
+
 def median(codes: np.ndarray, values: np.ndarray, n: int, neutral: float = 0.0) -> np.ndarray:
     """Median of non-NaN values per account (pandas group-by, C speed)."""
     v = pd.Series(values.astype(np.float64))

@@ -1,12 +1,17 @@
 """Content: what the prompts ask for (from the prompt's head and tail, see annotate).
 
-**Novel prompts only.** Every share counts an exact prompt the account sends again
-(the same suite re-run every day, the same safety set re-run when a new model ships)
-once: it is the number of the account's *distinct* flagged prompts over its requests.
-Permitted evaluation and safety benchmarking re-run fixed sets; extraction never asks
-the same thing twice, so a sweep of 3,000 new benchmark questions scores 100% where an
-evaluation company re-running 500 of them daily scores about 14%. Counting distinct
-prompts needs no ordering, so the features stay invariant to row order.
+**Novel prompts only.** Every share counts an exact prompt the account sends again on
+the same day and model (a retry) once, and a prompt it re-runs on another day or against
+another model (the same suite every night, the same safety set when a new model ships)
+not at all: the share is the account's distinct, never re-run, flagged prompts over its
+requests. Permitted evaluation and safety benchmarking re-run fixed sets; extraction
+wants new answers and never asks the same thing twice, so a sweep of 3,000 new
+benchmark questions scores 100% where an evaluation company re-running its suite daily
+scores near 0 -- however harmful or benchmark-like its prompts (measured on an unseen
+realistic population: see ``docs/realistic-baseline.md``). Re-sending every prompt on a
+second day would hide a sweep from these shares, at twice its cost and in plain view of
+the volume and diversity features. Counting distinct prompts needs no ordering, so the
+features stay invariant to row order.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ SPECS = [
         "code_share",
         "content",
         "share",
-        "Share of requests that hold code or ask for code (a re-sent prompt counted once).",
+        "Share of requests that hold code or ask for code (a re-sent prompt counted once, "
+        "a re-run one not at all).",
         "Code distillation pulls solutions at scale; with volume and pacing it separates "
         "from a coding assistant's interactive sessions.",
         _P,
@@ -40,7 +46,7 @@ SPECS = [
         "content",
         "share",
         "Share of requests that ask for step-by-step, internal or reconstructed reasoning "
-        "(a re-sent prompt counted once).",
+        "(a re-sent prompt counted once, a re-run one not at all).",
         "Chain-of-thought elicitation is the core of reasoning distillation.",
         _P,
         0.0,
@@ -53,7 +59,7 @@ SPECS = [
         "content",
         "share",
         "Share of requests that ask to grade, rate or compare responses against a rubric "
-        "(a re-sent prompt counted once).",
+        "(a re-sent prompt counted once, a re-run one not at all).",
         "Using the model as a reward model at scale is a form of extraction.",
         _P,
         0.0,
@@ -66,7 +72,7 @@ SPECS = [
         "content",
         "share",
         "Share of requests in benchmark format (multiple choice, 'final answer', Q/A; a "
-        "re-sent prompt counted once).",
+        "re-sent prompt counted once, a re-run one not at all).",
         "Capability sweeps run benchmark-style question sets.",
         _P,
         0.0,
@@ -92,7 +98,7 @@ SPECS = [
         "content",
         "share",
         "Share of requests about clearly harmful topics (weapons, malware, fraud …; a "
-        "re-sent prompt counted once).",
+        "re-sent prompt counted once, a re-run one not at all).",
         "Safety probing asks for harmful content across policy categories.",
         _P,
         0.0,
@@ -105,7 +111,7 @@ SPECS = [
         "content",
         "share",
         "Share of requests the model refused (status 'refused'; with prompts in the log, a "
-        "re-sent prompt counted once).",
+        "re-sent prompt counted once, a re-run one not at all).",
         "Probing and technique sweeps draw many refusals; product traffic rarely does.",
         (S.STATUS,),
         0.0,
@@ -118,15 +124,19 @@ SPECS = [
 
 @family("content", SPECS)
 def content(b: Bucket) -> dict[str, np.ndarray]:
-    """Shares of prompt intents over requests, each distinct prompt counted once."""
+    """Shares of prompt intents over requests: each distinct prompt counted once, and
+    prompts the account re-ran (on another day or model) not at all."""
     n, c = b.n, b.codes
     refused = b.col(A.STATUS_CODE) == A.status_code(S.STATUS_REFUSED)
     if not b.context.has(S.PROMPT):
         return {"refusal_share": agg.share(c, refused, n)}
     prompt = b.col(A.PROMPT_KEY)
+    # a prompt the account re-ran on another day or model is a fixed suite (benchmarking,
+    # permitted safety evaluation), not the harvest of new answers: it does not count
+    fresh = ~agg.reruns(c, prompt, b.col(A.DAY), b.col(A.MODEL_KEY))
 
     def novel_share(mask: np.ndarray) -> np.ndarray:
-        return agg.distinct_share(c, mask, prompt, n)
+        return agg.distinct_share(c, np.asarray(mask, dtype=bool) & fresh, prompt, n)
 
     out = {"refusal_share": novel_share(refused)}
     for name, flag in (
