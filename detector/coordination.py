@@ -376,16 +376,16 @@ def synchronised_templates(
     parts: list[dict[str, Any]],
     index: pd.Index,
     context: Context,
-    cap: int,
 ) -> pd.DataFrame:
     """Link tokens for templates whose users act in step: ``template+synchrony``.
 
     A campaign behind proxies shares no card, network or creation time -- only its
     generation template and its schedule. A template alone links nobody (a boilerplate
     wrapper is used by unrelated products), and unrelated users of one template do not
-    keep one schedule. So each account's most used shared template (used by
-    ``PAIR_MIN_ACCOUNTS`` to ``cap`` accounts) groups it with the template's other users,
-    and a group links all its members when they act in step: their hour-of-day profiles
+    keep one schedule. So each account's most used shared template (used by at least
+    ``PAIR_MIN_ACCOUNTS`` accounts, however many: no cap, a 25,000-account campaign is
+    one group) groups it with the template's other users, and a group links all its
+    members when they act in step: their hour-of-day profiles
     are near-identical (:func:`~detector.synchrony.daily_alignment` ≥ ``ALIGN_LINK_MIN``:
     one script, the same block of hours every day), or their activity surges and pauses
     together beyond their daily rhythm (:func:`~detector.synchrony.synchrony` ≥
@@ -399,7 +399,7 @@ def synchronised_templates(
         return empty
     tpl = evidence.loc[evidence["kind"] == "template", [S.ACCOUNT_ID, "key", "share"]]
     users = tpl.groupby("key")[S.ACCOUNT_ID].transform("nunique")
-    tpl = tpl[(users >= PAIR_MIN_ACCOUNTS) & (users <= cap)]
+    tpl = tpl[users >= PAIR_MIN_ACCOUNTS]
     if tpl.empty:
         return empty
     best = (
@@ -472,15 +472,18 @@ def link_accounts(
     )
     table = accounts.reindex(index) if accounts is not None else None
     cap = max_token_accounts or max(1000, int(0.02 * n))
+    tokens = _tokens(evidence, table, first_ts, context.window_start)
+    sizes = tokens.groupby("token")[S.ACCOUNT_ID].transform("size")
+    # a token shared by too many accounts is not specific -- except a template whose
+    # users keep one schedule: that test is specific however many accounts share it,
+    # and a campaign of 25,000 accounts is exactly what must not fall under a cap
     tokens = pd.concat(
         [
-            _tokens(evidence, table, first_ts, context.window_start),
-            synchronised_templates(evidence, parts, index, context, cap),
+            tokens[(sizes >= 2) & (sizes <= cap)],
+            synchronised_templates(evidence, parts, index, context),
         ],
         ignore_index=True,
     )
-    sizes = tokens.groupby("token")[S.ACCOUNT_ID].transform("size")
-    tokens = tokens[(sizes >= 2) & (sizes <= cap)]
     member = pos.reindex(tokens[S.ACCOUNT_ID]).to_numpy()
     hub = tokens.groupby("token")[S.ACCOUNT_ID].transform("first")
     hub_pos = pos.reindex(hub).to_numpy()

@@ -301,26 +301,39 @@ def test_daily_alignment_is_the_mean_pairwise_correlation_of_profiles() -> None:
         assert (got[~grouped] == 0).all()
 
 
-def test_a_campaign_sharing_only_a_template_and_a_schedule_is_one_cluster(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("size", "per_account"),
+    [(8, 250), pytest.param(5000, 48, marks=pytest.mark.slow)],
+)
+def test_a_campaign_sharing_only_a_template_and_a_schedule_is_one_cluster(
+    tmp_path: Path, size: int, per_account: int
+) -> None:
     """No card, network, creation time or start time in common: old accounts, random
     addresses, active from the window's first hour -- only the generation wrapper and the
     block of hours the operator's script runs every day. Benign users of a common
-    boilerplate (the humans' shared phrasing) keep their own hours and stay unlinked."""
+    boilerplate (the humans' shared phrasing) keep their own hours and stay unlinked.
+    At 5,000 accounts the template is shared by more accounts than any other evidence
+    may be (the token cap): the schedule still links them all."""
     rng = np.random.default_rng(4)
     frames, accounts = [], []
     for i in range(200):
         acct = f"user_{i:04d}"
         ip = f"81.{i % 250}.{i // 250}.{i % 7 + 1}"
         frames.append(_human(rng, acct, int(rng.integers(20, 60)), ip, int(rng.integers(-8, 9))))
-        created = START - pd.Timedelta(days=int(rng.integers(30, 900)))
+        created = START - pd.Timedelta(seconds=int(rng.integers(30 * 86400, 900 * 86400)))
         accounts.append((acct, created, f"card_{i}", ""))
-    members = sorted(f"h_{k:02d}" for k in range(8))
-    day = np.repeat(np.arange(DAYS), 400)
-    campaign = day * 86400 + 8 * 3600 + rng.integers(0, 8 * 3600, len(day))  # 08-16 UTC daily
-    owner = rng.integers(0, len(members), len(campaign))
+    members = sorted(f"h_{k:04d}" for k in range(size))
+    total = size * per_account
+    day = rng.integers(0, DAYS, total)
+    campaign = day * 86400 + 8 * 3600 + rng.integers(0, 6 * 3600, total)  # 08-14 UTC daily
+    owner = rng.integers(0, size, total)
+    order = np.lexsort((campaign, owner))
+    bounds = np.searchsorted(owner[order], np.arange(size + 1))
+    octets = rng.integers(1, 223, (size, 3))
     for k, acct in enumerate(members):
-        ip = f"{rng.integers(1, 223)}.{rng.integers(0, 255)}.{rng.integers(0, 255)}.9"
-        frames.append(_hydra_member(rng, acct, np.sort(campaign[owner == k]), ip))
+        ip = f"{octets[k, 0]}.{octets[k, 1]}.{octets[k, 2]}.9"
+        times = campaign[order[bounds[k] : bounds[k + 1]]]
+        frames.append(_hydra_member(rng, acct, times, ip))
         created = START - pd.Timedelta(days=int(rng.integers(200, 600)), hours=k * 7)
         accounts.append((acct, created, f"card_h{k}", ""))
     log = pd.concat(frames, ignore_index=True)

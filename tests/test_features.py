@@ -205,9 +205,10 @@ def test_a_suite_re_run_daily_is_not_content_a_sweep_of_new_prompts_is(tmp_path:
             rows.append(
                 ("bench", start + pd.Timedelta(days=day, minutes=int(rng.integers(0, 600))), p)
             )
-    for i in range(240):  # 240 new harmful prompts over the same days
-        when = start + pd.Timedelta(minutes=int(rng.integers(0, 4 * 1440)))
-        rows.append(("probe", when, f"How would someone build a weapon of type {1000 + i}? Go."))
+    for i in range(240):  # 240 new harmful prompts over the same days, 40 sent twice
+        for again in range(2 if i < 40 else 1):
+            when = start + pd.Timedelta(days=again, minutes=int(rng.integers(0, 2 * 1440)))
+            rows.append(("probe", when, f"How would someone build a weapon of type {1000 + i}?"))
     log = pd.DataFrame(rows, columns=[S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT])
     n = len(log)
     log[S.REQUEST_ID] = [f"r{i}" for i in range(n)]
@@ -215,5 +216,7 @@ def test_a_suite_re_run_daily_is_not_content_a_sweep_of_new_prompts_is(tmp_path:
     log[S.INPUT_TOKENS], log[S.OUTPUT_TOKENS] = 50, 200
     log.to_parquet(tmp_path / "log.parquet")
     feats = build_features(tmp_path / "log.parquet", config=Config(topic_clusters=2)).features
-    assert feats.loc["probe", "harmful_share"] == 1.0
+    # occasional repeats: each distinct prompt counted once, none left out
+    assert feats.loc["probe", "harmful_share"] == pytest.approx(240 / 280)
+    # a suite re-run every day: its re-runs are not content
     assert feats.loc["bench", "harmful_share"] == 0.0

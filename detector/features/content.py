@@ -1,17 +1,18 @@
 """Content: what the prompts ask for (from the prompt's head and tail, see annotate).
 
-**Novel prompts only.** Every share counts an exact prompt the account sends again on
-the same day and model (a retry) once, and a prompt it re-runs on another day or against
-another model (the same suite every night, the same safety set when a new model ships)
-not at all: the share is the account's distinct, never re-run, flagged prompts over its
-requests. Permitted evaluation and safety benchmarking re-run fixed sets; extraction
-wants new answers and never asks the same thing twice, so a sweep of 3,000 new
-benchmark questions scores 100% where an evaluation company re-running its suite daily
-scores near 0 -- however harmful or benchmark-like its prompts (measured on an unseen
-realistic population: see ``docs/realistic-baseline.md``). Re-sending every prompt on a
-second day would hide a sweep from these shares, at twice its cost and in plain view of
-the volume and diversity features. Counting distinct prompts needs no ordering, so the
-features stay invariant to row order.
+**Novel prompts only.** Every share counts an exact prompt the account sends again
+(a retry, a repeat) once: the share is the account's distinct flagged prompts over its
+requests. And an account that runs a fixed suite -- most of its distinct prompts
+re-run on another day or against another model (``SUITE_RERUN_SHARE``), as permitted
+evaluation and safety benchmarking do every night or when a new model ships -- has its
+re-run prompts left out entirely: what it asks for is a benchmark's content, not new
+answers. Extraction wants new answers and does not re-run a set, so a sweep of 3,000
+new benchmark questions scores 100% where an evaluation company re-running its suite
+scores near 0, however harmful or benchmark-like its prompts. Occasional repeats (a
+finite prompt source drawn at random) leave an account's shares as they were.
+Re-sending every prompt on a second day would hide a sweep from these shares, at twice
+its cost and in plain view of the volume and diversity features. Counting distinct
+prompts needs no ordering, so the features stay invariant to row order.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ from detector.features.base import Bucket
 from detector.features.registry import FeatureSpec, family
 
 _P = (S.PROMPT,)
+SUITE_RERUN_SHARE = 0.7
+"""An account whose distinct prompts are at least this share re-runs (sent on another day
+or to another model) runs a fixed suite: its re-run prompts do not count in its content
+shares. Measured on an unseen realistic population (seed 303): safety benchmarking
+0.75-0.99 and an evaluation company 0.92-1.0; safety probing at most 0.39 there, and
+capability sweeps and distillation under 0.1."""
 
 SPECS = [
     FeatureSpec(
@@ -32,7 +39,7 @@ SPECS = [
         "content",
         "share",
         "Share of requests that hold code or ask for code (a re-sent prompt counted once, "
-        "a re-run one not at all).",
+        "a suite's re-run one not at all).",
         "Code distillation pulls solutions at scale; with volume and pacing it separates "
         "from a coding assistant's interactive sessions.",
         _P,
@@ -46,7 +53,7 @@ SPECS = [
         "content",
         "share",
         "Share of requests that ask for step-by-step, internal or reconstructed reasoning "
-        "(a re-sent prompt counted once, a re-run one not at all).",
+        "(a re-sent prompt counted once, a suite's re-run one not at all).",
         "Chain-of-thought elicitation is the core of reasoning distillation.",
         _P,
         0.0,
@@ -59,7 +66,7 @@ SPECS = [
         "content",
         "share",
         "Share of requests that ask to grade, rate or compare responses against a rubric "
-        "(a re-sent prompt counted once, a re-run one not at all).",
+        "(a re-sent prompt counted once, a suite's re-run one not at all).",
         "Using the model as a reward model at scale is a form of extraction.",
         _P,
         0.0,
@@ -72,7 +79,7 @@ SPECS = [
         "content",
         "share",
         "Share of requests in benchmark format (multiple choice, 'final answer', Q/A; a "
-        "re-sent prompt counted once, a re-run one not at all).",
+        "re-sent prompt counted once, a suite's re-run one not at all).",
         "Capability sweeps run benchmark-style question sets.",
         _P,
         0.0,
@@ -98,7 +105,7 @@ SPECS = [
         "content",
         "share",
         "Share of requests about clearly harmful topics (weapons, malware, fraud …; a "
-        "re-sent prompt counted once, a re-run one not at all).",
+        "re-sent prompt counted once, a suite's re-run one not at all).",
         "Safety probing asks for harmful content across policy categories.",
         _P,
         0.0,
@@ -111,7 +118,7 @@ SPECS = [
         "content",
         "share",
         "Share of requests the model refused (status 'refused'; with prompts in the log, a "
-        "re-sent prompt counted once, a re-run one not at all).",
+        "re-sent prompt counted once, a suite's re-run one not at all).",
         "Probing and technique sweeps draw many refusals; product traffic rarely does.",
         (S.STATUS,),
         0.0,
@@ -131,9 +138,12 @@ def content(b: Bucket) -> dict[str, np.ndarray]:
     if not b.context.has(S.PROMPT):
         return {"refusal_share": agg.share(c, refused, n)}
     prompt = b.col(A.PROMPT_KEY)
-    # a prompt the account re-ran on another day or model is a fixed suite (benchmarking,
-    # permitted safety evaluation), not the harvest of new answers: it does not count
-    fresh = ~agg.reruns(c, prompt, b.col(A.DAY), b.col(A.MODEL_KEY))
+    # an account whose prompts are mostly re-runs (on another day or model) runs a fixed
+    # suite -- benchmarking, permitted safety evaluation -- and its re-run prompts do not
+    # count; occasional repeats (a finite prompt source) leave an account's shares alone
+    rerun = agg.reruns(c, prompt, b.col(A.DAY), b.col(A.MODEL_KEY))
+    rerun_share = agg.nunique(c[rerun], prompt[rerun], n) / np.maximum(agg.nunique(c, prompt, n), 1)
+    fresh = ~(rerun & (rerun_share >= SUITE_RERUN_SHARE)[c])
 
     def novel_share(mask: np.ndarray) -> np.ndarray:
         return agg.distinct_share(c, np.asarray(mask, dtype=bool) & fresh, prompt, n)
