@@ -68,6 +68,11 @@ SYNC_LINK_MIN = 0.5
 """Users of one template whose hourly activity surges and pauses together beyond their
 daily rhythm (mean pairwise correlation at least this) are linked: ``synchronised_templates``."""
 ALIGN_LINK_MIN = 0.7
+SYNC_GROUP_MIN = 10
+"""...when at least this many accounts share the template and the schedule: a handful of
+customers' nightly batch jobs share a common template and the same cron hour (measured on
+the default population: groups of 4-7 pipelines at 0.81-0.94), a campaign is tens to
+thousands of accounts."""
 """...and so are users of one template whose hour-of-day profiles are near-identical (mean
 pairwise correlation at least this): one script running the same block of hours daily."""
 STRONG_KINDS = ("payment", "org")
@@ -383,8 +388,8 @@ def synchronised_templates(
     generation template and its schedule. A template alone links nobody (a boilerplate
     wrapper is used by unrelated products), and unrelated users of one template do not
     keep one schedule. So each account's most used shared template (used by at least
-    ``PAIR_MIN_ACCOUNTS`` accounts, however many: no cap, a 25,000-account campaign is
-    one group) groups it with the template's other users, and a group links all its
+    ``SYNC_GROUP_MIN`` accounts, however many: no cap, a 25,000-account campaign is one
+    group) groups it with the template's other users, and a group links all its
     members when they act in step: their hour-of-day profiles
     are near-identical (:func:`~detector.synchrony.daily_alignment` ≥ ``ALIGN_LINK_MIN``:
     one script, the same block of hours every day), or their activity surges and pauses
@@ -399,7 +404,7 @@ def synchronised_templates(
         return empty
     tpl = evidence.loc[evidence["kind"] == "template", [S.ACCOUNT_ID, "key", "share"]]
     users = tpl.groupby("key")[S.ACCOUNT_ID].transform("nunique")
-    tpl = tpl[users >= PAIR_MIN_ACCOUNTS]
+    tpl = tpl[users >= SYNC_GROUP_MIN]
     if tpl.empty:
         return empty
     best = (
@@ -408,7 +413,7 @@ def synchronised_templates(
         .set_index(S.ACCOUNT_ID)["key"]
     )
     sizes = best.map(best.value_counts())
-    best = best[sizes >= PAIR_MIN_ACCOUNTS]
+    best = best[sizes >= SYNC_GROUP_MIN]
     if best.empty:
         return empty
     codes, keys = pd.factorize(best)  # on the keys themselves: uint64 must not pass float

@@ -11,6 +11,7 @@ import pytest
 
 from detector import schema as S
 from detector.config import Config
+from detector.coordination import SYNC_GROUP_MIN
 from detector.features import Context
 from detector.pipeline import build_features
 from detector.scoring import score, train
@@ -303,7 +304,7 @@ def test_daily_alignment_is_the_mean_pairwise_correlation_of_profiles() -> None:
 
 @pytest.mark.parametrize(
     ("size", "per_account"),
-    [(8, 250), pytest.param(5000, 48, marks=pytest.mark.slow)],
+    [(6, 250), (12, 200), pytest.param(5000, 48, marks=pytest.mark.slow)],
 )
 def test_a_campaign_sharing_only_a_template_and_a_schedule_is_one_cluster(
     tmp_path: Path, size: int, per_account: int
@@ -355,6 +356,11 @@ def test_a_campaign_sharing_only_a_template_and_a_schedule_is_one_cluster(
     )
     clusters = result.extras["clusters"]
     membership = clusters.membership
+    if size < SYNC_GROUP_MIN:
+        # a handful of accounts sharing a template and an hour: customers' nightly batch
+        # jobs on one cron hour look like that -- not evidence of one operator
+        assert set(membership[membership != ""].index) == set()
+        return
     (cid,) = set(membership.loc[members])
     assert cid != "" and set(membership[membership == cid].index) == set(members)
     assert set(membership[membership != ""].index) == set(members), "no human linked"
