@@ -10,7 +10,8 @@ harder: these floors guard what the detector reaches there, at a seed it was not
 on (tuning used 11 and 12), on a smaller population than the 20,000-account default
 so that CI stays quick.
 
-Measured at this seed and size (6,000 accounts, 7 days): PR-AUC 0.64 before cases;
+Measured at this seed and size (6,000 accounts, 7 days): PR-AUC 0.64 before cases,
+0.63 in session 4 (permitted safety benchmarking 17% -> 0% flagged);
 the hydras that share a card or a network and the one that shares nothing are linked
 and ranked; the quiet kinds (plain distillation, low-and-slow, mixed cover) are not
 found yet -- see the open issue "Detect extraction, not size".
@@ -38,6 +39,10 @@ HYDRA_CLUSTERED_FLOOR = 0.7
 BENIGN_COORDINATION = ("multi_account_org", "classroom_cohort")
 BENIGN_COORDINATION_CEILING = 0.05
 SMALL_ACCOUNTS = ("hobbyist", "developer_testing", "small_app", "new_signup")
+SUITE_RUNNERS = ("safety_benchmarking", "evaluation_company")
+"""Permitted use that re-runs fixed suites: 17% and 0% flagged here before suites'
+re-runs stopped counting as content, 0% and 0% after."""
+SUITE_RUNNERS_CEILING = 0.05
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +79,12 @@ def test_benign_coordination_and_small_accounts_are_not_flagged(
         assert per[name]["share_flagged"] <= BENIGN_COORDINATION_CEILING, name
     for name in SMALL_ACCOUNTS:
         assert per[name]["share_flagged"] <= 0.01, name
+
+
+def test_permitted_benchmarking_is_not_flagged(
+    scored: tuple[pd.DataFrame, pd.DataFrame, dict],
+) -> None:
+    """Safety benchmarking is permitted use; training a competitor is not."""
+    per = scored[2]["per_scenario"]
+    for name in SUITE_RUNNERS:
+        assert per[name]["share_flagged"] <= SUITE_RUNNERS_CEILING, name
