@@ -90,3 +90,32 @@ def test_deduper_finds_repeats_across_chunks_with_hostile_ids(arrow_backed):
     second = dedupe.duplicated(pd.Series(ids[10:], dtype=dtype))
     expected = pd.Series(ids).duplicated(keep="first").to_numpy()
     assert np.array_equal(np.concatenate([first, second]), expected)
+
+
+class DeduperByUnique:
+    """The previous definition of :class:`Deduper` (membership by a search of every row)."""
+
+    def __init__(self) -> None:
+        self._seen = np.empty(0, dtype=np.uint64)
+
+    def duplicated(self, request_ids: pd.Series) -> np.ndarray:
+        h = pd.util.hash_array(request_ids.astype(object).to_numpy(), categorize=False)
+        within = pd.Series(h).duplicated(keep="first").to_numpy()
+        if len(self._seen):
+            pos = np.searchsorted(self._seen, h)
+            pos[pos >= len(self._seen)] = 0
+            before = self._seen[pos] == h
+        else:
+            before = np.zeros(len(h), dtype=bool)
+        dup = within | before
+        self._seen = np.sort(np.concatenate([self._seen, np.unique(h[~dup])]), kind="stable")
+        return dup
+
+
+def test_deduper_equals_the_previous_definition_over_many_chunks():
+    rng = np.random.default_rng(11)
+    pool = np.array([f"req-{i}" for i in range(3000)] + [*NEAR_TWINS, "a\x00b", "é"], dtype=object)
+    new, old = Deduper(), DeduperByUnique()
+    for size in (0, 1, 5, 500, 1200, 0, 800, 2000):
+        ids = pd.Series(pool[rng.integers(0, len(pool), size)], dtype=pd.ArrowDtype(pa.string()))
+        np.testing.assert_array_equal(new.duplicated(ids), old.duplicated(ids))
