@@ -1167,6 +1167,21 @@ print(f"{rows} rows")
 """A bare pyarrow scan of every column of every file, as a whole process of its own."""
 
 
+SAME_TABLES = """
+import sys
+import pandas as pd
+a, b = (pd.read_parquet(p) for p in sys.argv[1:3])
+same = a.shape == b.shape and a.index.equals(b.index) and list(a.columns) == list(b.columns)
+if not same:
+    print("DIFFER (shape, accounts or columns)")
+elif a.equals(b):
+    print("identical")
+else:
+    print(f"DIFFER (max abs {(a - b).abs().max().max()})")
+"""
+"""Whether two feature tables are identical (values, columns, accounts), in a child."""
+
+
 @dataclasses.dataclass
 class ProcessRun:
     """A whole process as measured from outside: wall, peak RSS and CPU from ``wait4``."""
@@ -1179,7 +1194,7 @@ class ProcessRun:
     tail: str
 
 
-def run_process(argv: list[str]) -> ProcessRun:
+def run_process(argv: list[str], env: dict[str, str] | None = None) -> ProcessRun:
     """Run ``argv`` to completion and measure it as a whole (interpreter start included).
 
     ``os.wait4`` gives this child's own rusage: ``ru_maxrss`` is its peak RSS (with its
@@ -1189,7 +1204,7 @@ def run_process(argv: list[str]) -> ProcessRun:
     with tempfile.TemporaryFile(dir=TMP) as out:
         cpu_b0, cpu_t0 = _cpu_busy_seconds()
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - start
@@ -1214,7 +1229,28 @@ def _median(values: list[float]) -> float:
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
-def stage_compare(rec: Recorder, rows: int, repeats: int, with_accounts: bool) -> None:
+def baseline_tree(rev: str) -> tuple[str, Path]:
+    """The ``detector`` package as of git revision ``rev``, extracted (once) under bench-out.
+
+    Run with ``PYTHONPATH`` set to it, the same interpreter and libraries run the old
+    code: a before/after comparison in one run, on one log, under the same load.
+    """
+    sha = _git("rev-parse", "--verify", f"{rev}^{{commit}}")
+    if not sha:
+        sys.exit(f"bench: --baseline {rev}: not a git revision")
+    tree = OUT / "baseline" / sha[:12]
+    if not (tree / "detector" / "__init__.py").exists():
+        tree.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", sha, "detector"], capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return sha[:12], tree
+
+
+def stage_compare(
+    rec: Recorder, rows: int, repeats: int, with_accounts: bool, baseline: str | None = None
+) -> None:
     """Side by side, whole processes, one run (issue 15): a bare pyarrow scan of every
     column, the DuckDB peer query and ``detector features``, on the same log.
 
@@ -1233,6 +1269,26 @@ def stage_compare(rec: Recorder, rows: int, repeats: int, with_accounts: bool) -
         "peer": [sys.executable, str(PEER), log, "--threads", str(len(os.sched_getaffinity(0)))],
         "features": features_argv,
     }
+    envs: dict[str, dict[str, str]] = {}
+    labels = {
+        "scan": "bare pyarrow scan, every column",
+        "peer": "DuckDB peer query (23 aggregates)",
+        "features": "detector features" + (" --accounts" if with_accounts else ""),
+    }
+    if baseline:
+        sha, tree = baseline_tree(baseline)
+        commands["baseline"] = [
+            sys.executable,
+            "-c",
+            "from detector.cli import main; main()",
+            "features",
+            log,
+            "--out",
+            str(TMP / "compare.baseline.parquet"),
+            *(["--accounts", meta["accounts_table"]] if with_accounts else []),
+        ]
+        envs["baseline"] = {**os.environ, "PYTHONPATH": str(tree)}
+        labels["baseline"] = f"detector features at {sha} (baseline)"
     if not PEER.exists() or importlib.util.find_spec("duckdb") is None:
         print(f"\ncompare: the DuckDB peer needs {PEER} and duckdb; comparing with the scan only")
         del commands["peer"]
@@ -1240,7 +1296,7 @@ def stage_compare(rec: Recorder, rows: int, repeats: int, with_accounts: bool) -
     runs: dict[str, list[ProcessRun]] = {name: [] for name in commands}
     for _ in range(repeats):
         for name, argv in commands.items():
-            run = run_process(argv)
+            run = run_process(argv, envs.get(name))
             if not run.ok:
                 print(f"\ncompare: {name} failed: {run.tail}")
                 return
@@ -1254,11 +1310,6 @@ def stage_compare(rec: Recorder, rows: int, repeats: int, with_accounts: bool) -
             "others_cpu_share": max(r.others_cpu_share for r in rs),
         }
         for name, rs in runs.items()
-    }
-    labels = {
-        "scan": "bare pyarrow scan, every column",
-        "peer": "DuckDB peer query (23 aggregates)",
-        "features": "detector features" + (" --accounts" if with_accounts else ""),
     }
     table: list[Row] = []
     for name, m in med.items():
@@ -1289,6 +1340,24 @@ def stage_compare(rec: Recorder, rows: int, repeats: int, with_accounts: bool) -
             Row("peer / scan (wall)", med["peer"]["wall_s"] / med["scan"]["wall_s"], "x"),
             Row("features / peer (wall)", ratios["x_peer"], "x", T_COMPARE_PEER),
             Row("features / peer (CPU)", med["features"]["cpu_s"] / med["peer"]["cpu_s"], "x"),
+        ]
+    if "baseline" in med:
+        same = subprocess.run(
+            [sys.executable, "-c", SAME_TABLES, str(out), str(TMP / "compare.baseline.parquet")],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        ratio_rows.append(Row("feature tables of features and baseline", same or "?"))
+        ratios["x_baseline"] = med["features"]["wall_s"] / med["baseline"]["wall_s"]
+        ratio_rows += [
+            Row("baseline / scan (wall)", med["baseline"]["wall_s"] / med["scan"]["wall_s"], "x"),
+            Row("baseline / scan (CPU)", med["baseline"]["cpu_s"] / med["scan"]["cpu_s"], "x"),
+            Row("features / baseline (wall)", ratios["x_baseline"], "x"),
+            Row(
+                "features / baseline (CPU)",
+                med["features"]["cpu_s"] / med["baseline"]["cpu_s"],
+                "x",
+            ),
         ]
     table += ratio_rows
     print_table(f"compare: whole processes side by side on {log} ({meta['rows']:,} rows)", table)
@@ -1507,6 +1576,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             "--repeats", type=int, default=3, help="rounds of the side-by-side run (median)"
         )
         p.add_argument(
+            "--baseline",
+            metavar="REV",
+            help="also run detector features as of git revision REV (before/after, one run)",
+        )
+        p.add_argument(
             "--no-accounts",
             action="store_true",
             help="run detector features without the account table (as the peer query)",
@@ -1560,7 +1634,7 @@ def main(argv: list[str]) -> int:
     if cmd in ("features", "all"):
         stage_features(rec, args.rows, scan)
     if cmd in ("compare", "all"):
-        stage_compare(rec, args.rows, args.repeats, not args.no_accounts)
+        stage_compare(rec, args.rows, args.repeats, not args.no_accounts, args.baseline)
     if cmd in ("model", "all"):
         stage_model(
             rec,
