@@ -348,7 +348,13 @@ def network_of(ips: pa.Array) -> np.ndarray:
     IPv4 is cut with a vectorised regex; IPv6 (rarer, and "::" makes it positional) is
     parsed with :mod:`ipaddress`, once per distinct address.
     """
-    ips = pc.utf8_trim_whitespace(pc.fill_null(ips, ""))
+    distinct, rows = distinct_texts(ips)
+    return _network_keys(distinct)[rows]
+
+
+def _network_keys(ips: pa.Array) -> np.ndarray:
+    """:func:`network_of` of distinct addresses."""
+    ips = pc.utf8_trim_whitespace(ips)
     v4 = pc.match_substring_regex(ips, r"^[0-9]{1,3}(\.[0-9]{1,3}){3}$")
     nets = pc.if_else(v4, pc.replace_substring_regex(ips, r"\.[0-9]+$", ".0/24"), "")
     v6 = pc.and_(pc.invert(v4), pc.match_substring(ips, ":"))
@@ -432,19 +438,37 @@ def annotate(
     return out
 
 
+def distinct_texts(values: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """The distinct values of a string column (null read as '') and each row's index
+    into them.
+
+    Every per-request text column is a pure function of the text, so it is computed
+    once per distinct text and spread back to the rows with a numpy take: repeated
+    prompts (suites re-run, retries, fixed probes) and addresses cost nothing twice, and
+    the derived text forms exist for the distinct texts only.
+    """
+    text = pc.fill_null(values, "")
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    enc = pc.dictionary_encode(text)
+    return enc.dictionary, enc.indices.to_numpy(zero_copy_only=False)
+
+
 def _annotate_text(
     out: pd.DataFrame,
     prompt: pa.Array,
     config: Config,
     topic_model: object | None,
 ) -> None:
-    window = prompt_window(prompt, config)
+    """The text columns, computed on the chunk's distinct prompts (see distinct_texts)."""
+    texts, rows = distinct_texts(prompt)
+    window = prompt_window(texts, config)
     # pyarrow compute releases the GIL: the regex scans share the machine's cores
     flags = _POOL.map(lambda p: pc.match_substring_regex(window, p), PATTERNS.values())
     for name, flag in zip(PATTERNS, flags, strict=True):
-        out[name] = flag.to_numpy(zero_copy_only=False)
-    out[PROMPT_CHARS] = pc.utf8_length(pc.fill_null(prompt, "")).to_numpy(zero_copy_only=False)
-    out[PROMPT_KEY] = hash_strings(prompt)
+        out[name] = flag.to_numpy(zero_copy_only=False)[rows]
+    out[PROMPT_CHARS] = pc.utf8_length(texts).to_numpy(zero_copy_only=False)[rows]
+    out[PROMPT_KEY] = hash_strings(texts)[rows]
     # templates are keyed on the first 100 and last 60 normalised characters: normalise
     # only a slightly larger head and tail instead of the whole window
     norm = _normalise_template(_lower_window(window, TEMPLATE_HEAD, TEMPLATE_TAIL))
@@ -457,12 +481,15 @@ def _annotate_text(
         ),
         norm,
     )
-    out[TEMPLATE_KEY] = hash_strings(key_text)
+    out[TEMPLATE_KEY] = hash_strings(key_text)[rows]
     wrapped = pc.greater_equal(n, 48)
     empty = pa.scalar("", pa.string())
-    out[PREFIX_KEY] = hash_strings(pc.if_else(wrapped, pc.utf8_slice_codeunits(norm, 0, 32), empty))
-    out[SUFFIX_KEY] = hash_strings(pc.if_else(wrapped, pc.utf8_slice_codeunits(norm, -32), empty))
+    prefix = pc.if_else(wrapped, pc.utf8_slice_codeunits(norm, 0, 32), empty)
+    suffix = pc.if_else(wrapped, pc.utf8_slice_codeunits(norm, -32), empty)
+    out[PREFIX_KEY] = hash_strings(prefix)[rows]
+    out[SUFFIX_KEY] = hash_strings(suffix)[rows]
     if topic_model is not None:
-        out[TOPIC] = topic_model.assign(topic_text(window))  # type: ignore[attr-defined]
+        topics = topic_model.assign(topic_text(window))  # type: ignore[attr-defined]
+        out[TOPIC] = np.asarray(topics)[rows]
     else:
         out[TOPIC] = np.full(len(out), -1, dtype=np.int16)

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib.metadata
 import io
 import json
 import os
@@ -55,14 +56,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Final
 
 import joblib
 import numpy as np
 import pandas as pd
 import sklearn
-import skops
-import skops.io as sio
 
 from detector.learned import LearnedLayer
 from detector.model import AnomalyModel
@@ -160,6 +160,15 @@ class Bundle:
 # --- helpers ----------------------------------------------------------------------------
 
 
+def _skops_io() -> ModuleType:
+    """``skops.io``, imported on first use: importing it costs about a second (it scans
+    every scikit-learn type it trusts), which every ``detector`` command that never
+    saves or loads a model (features, validate, simulate ...) would pay at start."""
+    import skops.io
+
+    return skops.io
+
+
 def library_versions() -> dict[str, str]:
     """Versions of the libraries a saved model depends on."""
     return {
@@ -168,7 +177,7 @@ def library_versions() -> dict[str, str]:
         "numpy": np.__version__,
         "pandas": pd.__version__,
         "joblib": joblib.__version__,
-        "skops": skops.__version__,
+        "skops": importlib.metadata.version("skops"),
     }
 
 
@@ -293,7 +302,7 @@ def save_bundle(
     content: dict[str, Any] = {"model": model, "text_models": text_models}
     if learned is not None:
         content["learned"] = learned
-    payload = sio.dumps(
+    payload = _skops_io().dumps(
         content,
         compression=zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED,
         compresslevel=compress or None,
@@ -525,6 +534,7 @@ def _load_payload(path: Path, manifest: Mapping[str, Any], payload: bytes) -> An
             "refusing to load it"
         )
     try:
+        sio = _skops_io()
         untrusted = set(sio.get_untrusted_types(data=payload)) - set(TRUSTED_TYPES)
         if untrusted:
             raise BundleError(

@@ -9,6 +9,8 @@ Usage (from the repository; ``scripts/bench`` runs this file under ``.venv``)::
     scripts/bench model                     # train on 100k synthetic accounts, score 1M
     scripts/bench coordination              # link_accounts at 10k, 30k, 100k accounts
     scripts/bench nightly --rows 10000000   # run_nightly over the 7-day window (cold, then warm)
+    scripts/bench compare --requests 1000000  # whole processes side by side: bare scan of
+                                            # every column, DuckDB peer, detector features
     scripts/bench all --rows 10000000       # everything, in that order
 
 Every measured stage runs in a fresh child process (this file again, as
@@ -109,6 +111,8 @@ T_LINK_100K = Target("seconds", "<=", 60.0, "s", "issue 5")
 T_LINK_EXPONENT = Target("growth_exponent", "<", 1.5, "", "issue 5")
 T_NIGHTLY_TIME = Target("wall_s", "<=", 300.0, "s", "issue 7")
 T_NIGHTLY_RSS = Target("peak_rss_gib", "<=", 3.0, "GiB", "issue 7")
+T_COMPARE_SCAN = Target("x_scan", "<=", 5.0, "x scan", "issue 15")
+T_COMPARE_PEER = Target("x_peer", "<=", 1.5, "x peer", "issue 15")
 
 
 # --- machine, commit, load -----------------------------------------------------------------------
@@ -1148,6 +1152,219 @@ def stage_features(rec: Recorder, rows: int, scan: ChildRun | None) -> None:
     rec.record("features", "build_features", run, params, figures, table)
 
 
+PEER = ROOT.parent / "shared" / "bench" / "duckdb_peer.py"
+"""The yardstick query an analyst would write instead (issue 15), beside the worktree."""
+
+SCAN_SCRIPT = """
+import sys
+from pathlib import Path
+import pyarrow.parquet as pq
+rows = 0
+for path in sorted(Path(sys.argv[1]).rglob("*.parquet")):
+    rows += pq.read_table(path).num_rows  # every column, nothing else
+print(f"{rows} rows")
+"""
+"""A bare pyarrow scan of every column of every file, as a whole process of its own."""
+
+
+SAME_TABLES = """
+import sys
+import pandas as pd
+a, b = (pd.read_parquet(p) for p in sys.argv[1:3])
+same = a.shape == b.shape and a.index.equals(b.index) and list(a.columns) == list(b.columns)
+if not same:
+    print("DIFFER (shape, accounts or columns)")
+elif a.equals(b):
+    print("identical")
+else:
+    print(f"DIFFER (max abs {(a - b).abs().max().max()})")
+"""
+"""Whether two feature tables are identical (values, columns, accounts), in a child."""
+
+
+@dataclasses.dataclass
+class ProcessRun:
+    """A whole process as measured from outside: wall, peak RSS and CPU from ``wait4``."""
+
+    ok: bool
+    wall_s: float
+    peak_rss_mib: float
+    cpu_s: float
+    others_cpu_share: float
+    tail: str
+
+
+def run_process(argv: list[str], env: dict[str, str] | None = None) -> ProcessRun:
+    """Run ``argv`` to completion and measure it as a whole (interpreter start included).
+
+    ``os.wait4`` gives this child's own rusage: ``ru_maxrss`` is its peak RSS (with its
+    reaped children's), user+system its CPU on all threads.
+    """
+    TMP.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=TMP) as out:
+        cpu_b0, cpu_t0 = _cpu_busy_seconds()
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - start
+        cpu_b1, cpu_t1 = _cpu_busy_seconds()
+        out.seek(0)
+        tail = out.read().decode("utf-8", "replace").strip().splitlines()[-3:]
+    cpu = usage.ru_utime + usage.ru_stime
+    others = max(0.0, (cpu_b1 - cpu_b0) - cpu) / max(cpu_t1 - cpu_t0, 1e-9)
+    return ProcessRun(
+        ok=proc.returncode == 0,
+        wall_s=wall,
+        peak_rss_mib=usage.ru_maxrss / 1024.0,
+        cpu_s=cpu,
+        others_cpu_share=others,
+        tail=" | ".join(tail),
+    )
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def baseline_tree(rev: str) -> tuple[str, Path]:
+    """The ``detector`` package as of git revision ``rev``, extracted (once) under bench-out.
+
+    Run with ``PYTHONPATH`` set to it, the same interpreter and libraries run the old
+    code: a before/after comparison in one run, on one log, under the same load.
+    """
+    sha = _git("rev-parse", "--verify", f"{rev}^{{commit}}")
+    if not sha:
+        sys.exit(f"bench: --baseline {rev}: not a git revision")
+    tree = OUT / "baseline" / sha[:12]
+    if not (tree / "detector" / "__init__.py").exists():
+        tree.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", sha, "detector"], capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return sha[:12], tree
+
+
+def stage_compare(
+    rec: Recorder, rows: int, repeats: int, with_accounts: bool, baseline: str | None = None
+) -> None:
+    """Side by side, whole processes, one run (issue 15): a bare pyarrow scan of every
+    column, the DuckDB peer query and ``detector features``, on the same log.
+
+    The three commands run in turn, ``repeats`` rounds, interleaved so that a burst of
+    load from elsewhere hits all of them alike; the median of each is reported with
+    the ratios features ÷ scan and features ÷ peer.
+    """
+    meta = load_dataset(rows)
+    log = meta["log"]
+    out = TMP / "compare.features.parquet"
+    features_argv = [str(ROOT / ".venv" / "bin" / "detector"), "features", log, "--out", str(out)]
+    if with_accounts:
+        features_argv += ["--accounts", meta["accounts_table"]]
+    commands = {
+        "scan": [sys.executable, "-c", SCAN_SCRIPT, log],
+        "peer": [sys.executable, str(PEER), log, "--threads", str(len(os.sched_getaffinity(0)))],
+        "features": features_argv,
+    }
+    envs: dict[str, dict[str, str]] = {}
+    labels = {
+        "scan": "bare pyarrow scan, every column",
+        "peer": "DuckDB peer query (23 aggregates)",
+        "features": "detector features" + (" --accounts" if with_accounts else ""),
+    }
+    if baseline:
+        sha, tree = baseline_tree(baseline)
+        commands["baseline"] = [
+            sys.executable,
+            "-c",
+            "from detector.cli import main; main()",
+            "features",
+            log,
+            "--out",
+            str(TMP / "compare.baseline.parquet"),
+            *(["--accounts", meta["accounts_table"]] if with_accounts else []),
+        ]
+        envs["baseline"] = {**os.environ, "PYTHONPATH": str(tree)}
+        labels["baseline"] = f"detector features at {sha} (baseline)"
+    if not PEER.exists() or importlib.util.find_spec("duckdb") is None:
+        print(f"\ncompare: the DuckDB peer needs {PEER} and duckdb; comparing with the scan only")
+        del commands["peer"]
+    warm_page_cache(log)
+    runs: dict[str, list[ProcessRun]] = {name: [] for name in commands}
+    for _ in range(repeats):
+        for name, argv in commands.items():
+            run = run_process(argv, envs.get(name))
+            if not run.ok:
+                print(f"\ncompare: {name} failed: {run.tail}")
+                return
+            runs[name].append(run)
+    med = {
+        name: {
+            "wall_s": _median([r.wall_s for r in rs]),
+            "peak_rss_mib": _median([r.peak_rss_mib for r in rs]),
+            "cpu_s": _median([r.cpu_s for r in rs]),
+            "walls": [round(r.wall_s, 3) for r in rs],
+            "others_cpu_share": max(r.others_cpu_share for r in rs),
+        }
+        for name, rs in runs.items()
+    }
+    table: list[Row] = []
+    for name, m in med.items():
+        table += [
+            Row(f"{labels[name]}: wall (median of {repeats})", m["wall_s"], "s"),
+            Row("  runs", ", ".join(f"{w:.2f}" for w in m["walls"]) + " s"),
+            Row("  peak RSS", m["peak_rss_mib"], "MiB"),
+            Row("  CPU (all threads)", m["cpu_s"], "s"),
+            Row("  other processes' CPU share (worst run)", f"{m['others_cpu_share']:.0%}"),
+        ]
+    ratios = {"x_scan": med["features"]["wall_s"] / med["scan"]["wall_s"]}
+    ratio_rows = [
+        Row("features / scan (wall)", ratios["x_scan"], "x", T_COMPARE_SCAN),
+        Row(
+            "features / scan (CPU, steadier on a shared machine)",
+            med["features"]["cpu_s"] / med["scan"]["cpu_s"],
+            "x",
+        ),
+        Row(
+            "features / scan (peak RSS)",
+            med["features"]["peak_rss_mib"] / med["scan"]["peak_rss_mib"],
+            "x",
+        ),
+    ]
+    if "peer" in med:
+        ratios["x_peer"] = med["features"]["wall_s"] / med["peer"]["wall_s"]
+        ratio_rows += [
+            Row("peer / scan (wall)", med["peer"]["wall_s"] / med["scan"]["wall_s"], "x"),
+            Row("features / peer (wall)", ratios["x_peer"], "x", T_COMPARE_PEER),
+            Row("features / peer (CPU)", med["features"]["cpu_s"] / med["peer"]["cpu_s"], "x"),
+        ]
+    if "baseline" in med:
+        same = subprocess.run(
+            [sys.executable, "-c", SAME_TABLES, str(out), str(TMP / "compare.baseline.parquet")],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        ratio_rows.append(Row("feature tables of features and baseline", same or "?"))
+        ratios["x_baseline"] = med["features"]["wall_s"] / med["baseline"]["wall_s"]
+        ratio_rows += [
+            Row("baseline / scan (wall)", med["baseline"]["wall_s"] / med["scan"]["wall_s"], "x"),
+            Row("baseline / scan (CPU)", med["baseline"]["cpu_s"] / med["scan"]["cpu_s"], "x"),
+            Row("features / baseline (wall)", ratios["x_baseline"], "x"),
+            Row(
+                "features / baseline (CPU)",
+                med["features"]["cpu_s"] / med["baseline"]["cpu_s"],
+                "x",
+            ),
+        ]
+    table += ratio_rows
+    print_table(f"compare: whole processes side by side on {log} ({meta['rows']:,} rows)", table)
+    params = {"log": log, "repeats": repeats, "accounts": with_accounts, "commands": commands}
+    rec.record("compare", "side_by_side", None, params, {**med, **ratios}, ratio_rows)
+
+
 def stage_model(rec: Recorder, train_accounts: int, score_accounts: int) -> None:
     """Train on ``train_accounts`` (<= 10 s) and score ``score_accounts`` (<= 20 s), issue 4."""
     params = {"accounts": train_accounts, "seed": SEED}
@@ -1347,9 +1564,26 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     def rows_option(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--rows",
+            "--requests",
+            dest="rows",
             type=int,
             default=10_000_000,
             help="size of the simulated log to use (default 10000000; 1000000 for a quick run)",
+        )
+
+    def compare_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--repeats", type=int, default=3, help="rounds of the side-by-side run (median)"
+        )
+        p.add_argument(
+            "--baseline",
+            metavar="REV",
+            help="also run detector features as of git revision REV (before/after, one run)",
+        )
+        p.add_argument(
+            "--no-accounts",
+            action="store_true",
+            help="run detector features without the account table (as the peer query)",
         )
 
     p = sub.add_parser("data", help="simulate the 7-day Parquet log once (cached)")
@@ -1368,8 +1602,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="comma-separated account counts (default 10000,30000,100000)",
     )
     rows_option(sub.add_parser("nightly", help="run_nightly over the 7-day window"))
-    p = sub.add_parser("all", help="data, ingest, features, model, coordination, nightly")
+    p = sub.add_parser(
+        "compare",
+        help="whole processes side by side: bare scan, DuckDB peer, detector features",
+    )
     rows_option(p)
+    compare_options(p)
+    p = sub.add_parser("all", help="data, ingest, features, compare, model, coordination, nightly")
+    rows_option(p)
+    compare_options(p)
     return parser.parse_args(argv)
 
 
@@ -1392,6 +1633,8 @@ def main(argv: list[str]) -> int:
         scan = stage_ingest(rec, args.rows)
     if cmd in ("features", "all"):
         stage_features(rec, args.rows, scan)
+    if cmd in ("compare", "all"):
+        stage_compare(rec, args.rows, args.repeats, not args.no_accounts, args.baseline)
     if cmd in ("model", "all"):
         stage_model(
             rec,

@@ -484,3 +484,19 @@ def test_arrow_strings_are_kept_as_text(tmp_path: Path) -> None:
     frame.to_parquet(tmp_path / "l.parquet")
     out, _ = read_log(tmp_path / "l.parquet")
     assert out[S.ACCOUNT_ID].astype(object).tolist() == ids
+
+
+def test_lone_surrogate_is_quarantined_and_written_with_its_escape(tmp_path: Path) -> None:
+    """A JSON "\\ud800" escape decodes to text UTF-8 cannot hold: the row is quarantined
+    as not text, and the quarantine file is still written (the escape as in the source)."""
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(
+        b'{"request_id": "r1", "account_id": "\\ud800", "timestamp": "2026-03-02T10:00:00Z",'
+        b' "model": "m", "input_tokens": 3, "output_tokens": 7, "status": "ok"}\n'
+    )
+    quarantine = tmp_path / "q.csv"
+    _, report = read_log(log, quarantine_path=quarantine)
+    assert (report.read, report.kept, report.quarantined) == (1, 0, 1)
+    assert report.to_dict()["quarantine_reasons"] == {"not text: account_id": 1}
+    rows = pd.read_csv(quarantine, dtype=str, keep_default_na=False)
+    assert rows[S.ACCOUNT_ID].tolist() == ["\\ud800"]

@@ -102,11 +102,15 @@ def pair_counts(
     if len(c) == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty.astype(key.dtype), np.empty(0, dtype=np.float64)
-    counts = pd.DataFrame({"c": c, "k": k}).groupby(["c", "k"], sort=False).size()
+    # two hash factorisations and a bincount: the pairs come out in order of first
+    # appearance, as a ``groupby(sort=False)`` gives them, without building its index
+    k_codes, k_uniques = pd.factorize(k)
+    width = np.int64(max(len(k_uniques), 1))
+    p_codes, pairs = pd.factorize(c.astype(np.int64) * width + k_codes)
     return (
-        counts.index.get_level_values(0).to_numpy(),
-        counts.index.get_level_values(1).to_numpy(),
-        counts.to_numpy(dtype=np.float64),
+        pairs // width,
+        np.asarray(k_uniques)[pairs % width],
+        np.bincount(p_codes, minlength=len(pairs)).astype(np.float64),
     )
 
 

@@ -23,10 +23,18 @@ HEADER = (S.QUARANTINE_REASON, S.SOURCE_FILE, *S.ALL_COLUMNS)
 def cell_text(value: object) -> str:
     """One raw value as quarantine text: strings as they are, missing as empty.
 
+    A string UTF-8 cannot hold (a lone surrogate, from a JSON ``"\\ud800"`` escape; its
+    row is quarantined as ``not text``) is written with the escape as the source had
+    it: the file must be written whatever the row holds.
+
     A JSON array or object (never a valid contract value) is written as a short marker:
     rendering a deeply nested one would recurse as deep as its nesting.
     """
     if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate from a JSON "\ud800" escape
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
         return value
     if isinstance(value, (list, tuple, np.ndarray)):
         return "[JSON array]"

@@ -40,17 +40,19 @@ class Deduper:
     def duplicated(self, request_ids: pd.Series) -> np.ndarray:
         """Mask of rows whose id was kept before (in an earlier chunk or earlier here)."""
         h = pd.util.hash_array(request_ids.astype(object).to_numpy(), categorize=False)
-        within = pd.Series(h).duplicated(keep="first").to_numpy()
+        dup = pd.Series(h).duplicated(keep="first").to_numpy()
+        # the chunk's first occurrences, sorted: looked up in the sorted seen hashes in
+        # order (cache-friendly), and the new ones merged in (a stable sort of two
+        # sorted runs is a linear merge)
+        first = np.flatnonzero(~dup)
+        order = np.argsort(h[first])
+        fresh = h[first[order]]
         if len(self._seen):
-            pos = np.searchsorted(self._seen, h)
-            pos[pos >= len(self._seen)] = 0
-            before = self._seen[pos] == h
-        else:
-            before = np.zeros(len(h), dtype=bool)
-        dup = within | before
-        new = np.unique(h[~dup])
-        # stable sort of two sorted runs is a linear merge
-        self._seen = np.sort(np.concatenate([self._seen, new]), kind="stable")
+            pos = np.searchsorted(self._seen, fresh)
+            seen = self._seen[np.minimum(pos, len(self._seen) - 1)] == fresh
+            dup[first[order[seen]]] = True
+            fresh = fresh[~seen]
+        self._seen = np.sort(np.concatenate([self._seen, fresh]), kind="stable")
         return dup
 
 
@@ -108,14 +110,19 @@ def iter_clean(
                 if bad.any():
                     report.add_quarantined(s.reason[bad], str(f.path))
                     quarantine.write(raw.frame[bad], s.reason[bad], str(f.path))
-                clean = s.clean[~bad & ~s.outside]
-                if len(clean) == 0:
+                valid = ~bad & ~s.outside
+                if not valid.any():
                     continue
-                dup = dedupe.duplicated(clean[S.REQUEST_ID])
+                # dedupe on the valid rows' ids alone, then select the kept rows of every
+                # column (prompt text included) once, and only when some row goes
+                ids = s.clean[S.REQUEST_ID]
+                dup = dedupe.duplicated(ids if valid.all() else ids[valid])
                 report.duplicates += int(dup.sum())
-                clean = clean[~dup]
-                report.kept += len(clean)
-                if len(clean):
+                keep = valid.copy()
+                keep[np.flatnonzero(valid)[dup]] = False
+                report.kept += int(keep.sum())
+                if keep.any():
+                    clean = s.clean if keep.all() else s.clean[keep]
                     yield finalize_dtypes(clean.reset_index(drop=True))
     except BaseException:  # an error, or the consumer stopped early: no partial file
         quarantine.abort()

@@ -1,0 +1,121 @@
+"""The 64-bit keys annotate gives strings (prompts, templates, networks, request ids).
+
+Features count distinct keys, so a key must group rows exactly as the text does: two
+strings share a key only when they are equal, nulls and '' get 0, and the output keeps
+the input's row order. A faster hash is welcome only if it passes these tests: DuckDB's
+``hash()`` does not (see docs/performance.md) -- it gives the two benchmark prompts
+below one value, which merged them into one "distinct" prompt on a 1M-request log.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from detector import annotate as A
+from detector.ingest import Deduper
+
+HOSTILE = [
+    "",
+    None,
+    "a",
+    "A",
+    "a ",
+    " a",
+    "a\x00b",
+    "a\x00c",
+    "\x00",
+    "é",
+    "e\u0301",  # the same letter, decomposed: different text, different key
+    "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 🙂",
+    "\u202eevil",
+    "line\r\nbreak",
+    "x" * 200_000,
+    "x" * 200_001,
+    "=cmd|' /C calc'!A0",
+    "'; DROP TABLE t; --",
+]
+
+# near-identical prompts that a weak hash (xor-multiply over 8-byte words) collides on
+NEAR_TWINS = [
+    "Problem 31. How many ways can 16 people be seated in a row of 16 chairs?\nFinal answer:",
+    "Problem 31. How many ways can 15 people be seated in a row of 15 chairs?\nFinal answer:",
+]
+
+
+def same_partition(keys: np.ndarray, values: list[str | None]) -> bool:
+    """Whether ``keys`` group rows exactly as the values do (null and '' together).
+
+    The reference groups with a Python dict: ``pd.factorize`` of object strings cuts
+    them at a NUL ("a\\x00b" == "a"), so it cannot be the reference here.
+    """
+    first: dict[str, int] = {}
+    codes = np.array([first.setdefault(v or "", len(first)) for v in values])
+    return bool(np.array_equal(pd.factorize(keys)[0], codes))
+
+
+def test_keys_group_rows_exactly_as_the_text_on_hostile_input():
+    rng = np.random.default_rng(0)
+    values = [HOSTILE[i] for i in rng.integers(0, len(HOSTILE), 5000)]
+    keys = A.hash_strings(pa.array(values, pa.string()))
+    assert keys.dtype == np.uint64 and len(keys) == len(values)
+    assert same_partition(keys, values)
+    blank = np.array([v in ("", None) for v in values])
+    assert (keys[blank] == 0).all() and (keys[~blank] != 0).all()
+
+
+def test_near_identical_prompts_get_different_keys():
+    keys = A.hash_strings(pa.array(NEAR_TWINS * 3, pa.string()))
+    assert keys[0] != keys[1]
+    assert same_partition(keys, NEAR_TWINS * 3)
+
+
+def test_keys_keep_row_order_across_chunks():
+    values = [f"prompt {i % 997} ✓" for i in range(50_000)]
+    chunked = pa.chunked_array([values[:20_000], values[20_000:]], pa.string())
+    keys = A.hash_strings(chunked)
+    # row i and row i + 997 hold the same text; nothing else does within 997 rows
+    assert (keys[:-997] == keys[997:]).all()
+    assert len(np.unique(keys[:997])) == 997
+
+
+@pytest.mark.parametrize("arrow_backed", [True, False])
+def test_deduper_finds_repeats_across_chunks_with_hostile_ids(arrow_backed):
+    ids = [v for v in HOSTILE if v] + ["a", "a\x00b", "é", "x" * 200_000, *NEAR_TWINS]
+    dtype = pd.ArrowDtype(pa.string()) if arrow_backed else object
+    dedupe = Deduper()
+    first = dedupe.duplicated(pd.Series(ids[:10], dtype=dtype))
+    second = dedupe.duplicated(pd.Series(ids[10:], dtype=dtype))
+    expected = pd.Series(ids).duplicated(keep="first").to_numpy()
+    assert np.array_equal(np.concatenate([first, second]), expected)
+
+
+class DeduperByUnique:
+    """The previous definition of :class:`Deduper` (membership by a search of every row)."""
+
+    def __init__(self) -> None:
+        self._seen = np.empty(0, dtype=np.uint64)
+
+    def duplicated(self, request_ids: pd.Series) -> np.ndarray:
+        h = pd.util.hash_array(request_ids.astype(object).to_numpy(), categorize=False)
+        within = pd.Series(h).duplicated(keep="first").to_numpy()
+        if len(self._seen):
+            pos = np.searchsorted(self._seen, h)
+            pos[pos >= len(self._seen)] = 0
+            before = self._seen[pos] == h
+        else:
+            before = np.zeros(len(h), dtype=bool)
+        dup = within | before
+        self._seen = np.sort(np.concatenate([self._seen, np.unique(h[~dup])]), kind="stable")
+        return dup
+
+
+def test_deduper_equals_the_previous_definition_over_many_chunks():
+    rng = np.random.default_rng(11)
+    pool = np.array([f"req-{i}" for i in range(3000)] + [*NEAR_TWINS, "a\x00b", "é"], dtype=object)
+    new, old = Deduper(), DeduperByUnique()
+    for size in (0, 1, 5, 500, 1200, 0, 800, 2000):
+        ids = pd.Series(pool[rng.integers(0, len(pool), size)], dtype=pd.ArrowDtype(pa.string()))
+        np.testing.assert_array_equal(new.duplicated(ids), old.duplicated(ids))
