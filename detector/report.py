@@ -497,6 +497,8 @@ table.kv th { text-align:left; background:none; color:var(--muted); font-weight:
 .badge { display:inline-block; padding:1px 8px; border-radius:10px; color:#fff;
   font-size:12px; font-weight:600; }
 .muted { color:var(--muted); }
+.reduced { background:#fee2e2; border:2px solid #dc2626; border-radius:6px; padding:8px 12px;
+  font-weight:600; }
 .note { background:#fef9c3; border:1px solid #fde047; border-radius:6px; padding:6px 10px; }
 article.acct { background:#fff; border:1px solid var(--line); border-radius:10px;
   padding:16px 18px; margin:18px 0; }
@@ -759,6 +761,9 @@ class _Page:
             )
         )
         notes = "".join(
+            f'<p class="reduced">Reduced features: {html_text(x)}</p>'
+            for x in meta.get("reduced_features") or ()
+        ) + "".join(
             f'<p class="note">{html_text(x)}</p>' for x in (inp.bundle_note, inp.state_note) if x
         )
         return (

@@ -38,6 +38,7 @@ from detector.nightly.models import (
     train_model,
 )
 from detector.nightly.publish import StagedNight, staging_dir, sync_tree
+from detector.nightly.remembered import RememberedInputs, reduced_features
 from detector.nightly.summary import NightlySummary
 from detector.safe import atomic_write_text
 from detector.scoring import ScoreResult, score, score_features, write_scores
@@ -79,6 +80,8 @@ class RunContext:
     log: StageLog
     timer: StageTimer
     started_at: str
+    inputs: RememberedInputs | None = None
+    """Where the remembered inputs (the account table) came from; recorded at the commit."""
     trained: list[ChosenModel] = field(default_factory=list)
     """Models trained so far: discarded again if the run fails before its commit."""
 
@@ -268,8 +271,16 @@ def _write_outputs(
         scored.meta["ingest"] = scored.result.report.to_dict()
         scored.meta["run_date"] = day.isoformat()
         scored.meta["model_reason"] = model.reason
+        reduced = reduced_features(
+            options.accounts,
+            scored.result.report.missing_optional,
+            scored.result.omitted,
+        )
+        scored.meta["reduced_features"] = reduced
         written = write_scores(scored, staged / SCORES_NAME)
     log.stage("write", files=len(written), seconds=timer.last("write"))
+    for why in reduced:
+        log.warn(f"REDUCED FEATURES: {why}")
     checkpoint("written")
 
     with timer.stage("alerts"):
@@ -317,9 +328,12 @@ def _write_outputs(
         timings={**timer.seconds, "total": timer.total()},
         started_at=ctx.started_at,
         params=options.params(),
+        inputs=ctx.inputs.to_dict() if ctx.inputs else {},
+        reduced_features=reduced,
     )
     text = json.dumps(summary.to_dict(), indent=1, default=str) + "\n"
     atomic_write_text(staged / SUMMARY_NAME, text)
     sync_tree(staged)
     checkpoint("staged")
-    return StagedNight(summary, model, scored.scores, alerts)
+    to_record = ctx.inputs.to_record if ctx.inputs else {}
+    return StagedNight(summary, model, scored.scores, alerts, to_record)

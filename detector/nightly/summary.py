@@ -39,6 +39,10 @@ class NightlySummary:
     timings: dict[str, float]
     started_at: str
     params: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    """Remembered inputs in effect and where each came from (given / recorded / none)."""
+    reduced_features: list[str] = field(default_factory=list)
+    """Why this run computed fewer features than it could (empty: full features)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data view (JSON-ready)."""
@@ -57,6 +61,7 @@ class NightlySummary:
             "alerts_new": self.alerts.get(ALERT_NEW, 0),
             "alerts_rise": self.alerts.get(ALERT_RISE, 0),
             "missing_days": len(self.missing_days),
+            "reduced_features": len(self.reduced_features),
             "seconds": self.timings.get("total"),
         }
 

@@ -3,8 +3,9 @@
 A package of one module per concept, joined into :class:`Store` here: ``base``
 (connection, transactions, migrations), ``decisions`` (verdicts, suppressions),
 ``history`` (alerts, per-run scores), ``accounts`` (the per-account case list),
-``registry`` (runs, models); ``names``, ``values``, ``files`` and ``migrations`` hold
-what they share. Every public name stays importable from ``detector.store``.
+``queue`` (the queue by case), ``registry`` (runs, models), ``inputs`` (the nightly
+job's remembered inputs); ``names``, ``values``, ``files`` and ``migrations`` hold what
+they share. Every public name stays importable from ``detector.store``.
 
 Everything that must survive between nightly runs and analyst sessions lives in one
 SQLite file, ``STATE_DIR/state.sqlite``. SQLite because the state is small, local and
@@ -50,11 +51,10 @@ open one per process or thread.
 
 from __future__ import annotations
 
-from detector.store.accounts import AccountCases
 from detector.store.base import StoreBase
 from detector.store.decisions import Decisions
 from detector.store.files import StoreError, corrupt_store_error
-from detector.store.history import History
+from detector.store.inputs import NightlyInputs
 from detector.store.migrations import MIGRATIONS
 from detector.store.names import (
     ALERT_KINDS,
@@ -91,6 +91,7 @@ from detector.store.names import (
     DateLike,
     RunStatus,
 )
+from detector.store.queue import QUEUE_COLUMNS, CaseQueue
 from detector.store.registry import ModelRecord, Registry
 
 __all__ = [
@@ -116,6 +117,7 @@ __all__ = [
     "LIFTED_BY",
     "MIGRATIONS",
     "NOTE",
+    "QUEUE_COLUMNS",
     "REASON",
     "RUN_DATE",
     "RUN_FAILED",
@@ -135,7 +137,7 @@ __all__ = [
 ]
 
 
-class Store(Decisions, History, AccountCases, Registry, StoreBase):
+class Store(Decisions, CaseQueue, Registry, NightlyInputs, StoreBase):
     """The SQLite state of one detector deployment.
 
     Open with :meth:`Store.open` (a context manager). Methods that write run in their own

@@ -7,7 +7,16 @@ from typing import Any
 
 import pandas as pd
 
-from detector.schema import ACCOUNT_ID, BAND, FLAGGED, REASONS, REASONS_SEPARATOR, SCORE
+from detector.schema import (
+    ACCOUNT_ID,
+    BAND,
+    CASE_ID,
+    CASE_SCORE,
+    FLAGGED,
+    REASONS,
+    REASONS_SEPARATOR,
+    SCORE,
+)
 from detector.store.base import StoreBase
 from detector.store.names import (
     ALERT_KINDS,
@@ -22,6 +31,13 @@ from detector.store.names import (
 from detector.store.values import as_flag, check_account, iso_date
 
 __all__ = ["History"]
+
+
+def _text(frame: pd.DataFrame, column: str, n: int) -> pd.Series:
+    """A text column of ``frame`` with missing values empty (all empty when absent)."""
+    if column not in frame.columns:
+        return pd.Series([""] * n, index=frame.index, dtype=object)
+    return frame[column].fillna("").astype(str)
 
 
 class History(StoreBase):
@@ -116,7 +132,9 @@ class History(StoreBase):
         """Store a run's scores (``account_id, score, flagged``), replacing that date's rows.
 
         Bulk insert in one transaction; ``flagged`` may be bool, 0/1 or ``true``/``false``
-        text (as read back from ``scores.csv``). Returns the number of rows stored.
+        text (as read back from ``scores.csv``). ``case_id``, ``case_score``, ``band`` and
+        the first of ``reasons`` are kept too when the frame has them (the queue's trend
+        and timeline read them). Returns the number of rows stored.
         """
         day = iso_date(run_date)
         missing = [c for c in (ACCOUNT_ID, SCORE, FLAGGED) if c not in scores.columns]
@@ -130,17 +148,30 @@ class History(StoreBase):
         if values.isna().any():
             raise ValueError("scores frame has missing scores")
         flags = as_flag(scores[FLAGGED]).astype(int)
+        n = len(scores)
+        case_id = _text(scores, CASE_ID, n)
+        case_score = (
+            pd.to_numeric(scores[CASE_SCORE], errors="coerce").astype(float)
+            if CASE_SCORE in scores.columns
+            else pd.Series([float("nan")] * n, index=scores.index)
+        )
+        top_reason = _text(scores, REASONS, n).str.split(REASONS_SEPARATOR, n=1).str[0]
         params = zip(
-            [day] * len(scores),
+            [day] * n,
             accounts.tolist(),
             values.tolist(),
             flags.tolist(),
+            case_id.tolist(),
+            case_score.astype(object).where(case_score.notna(), None).tolist(),
+            _text(scores, BAND, n).tolist(),
+            top_reason.fillna("").tolist(),
             strict=True,
         )
         with self._write() as conn:
             conn.execute("DELETE FROM scores WHERE run_date = ?", (day,))
             conn.executemany(
-                "INSERT INTO scores (run_date, account_id, score, flagged) VALUES (?, ?, ?, ?)",
+                "INSERT INTO scores (run_date, account_id, score, flagged, case_id, case_score,"
+                " band, top_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 params,
             )
         return len(scores)

@@ -84,7 +84,50 @@ CREATE TABLE models (
 );
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1,)
+_V2: Final = """
+ALTER TABLE scores ADD COLUMN case_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE scores ADD COLUMN case_score REAL;
+ALTER TABLE scores ADD COLUMN band TEXT NOT NULL DEFAULT '';
+ALTER TABLE scores ADD COLUMN top_reason TEXT NOT NULL DEFAULT '';
+CREATE INDEX scores_case ON scores (case_id, run_date);
+
+ALTER TABLE verdicts ADD COLUMN score REAL;
+ALTER TABLE verdicts ADD COLUMN case_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE verdicts ADD COLUMN expires TEXT;
+ALTER TABLE suppressions ADD COLUMN case_id TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE rules (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    field       TEXT NOT NULL
+                CHECK (field IN ('account', 'case', 'org', 'card', 'user_agent', 'template')),
+    value       TEXT NOT NULL,
+    until       TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    analyst     TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    removed_at  TEXT,
+    removed_by  TEXT
+);
+CREATE INDEX rules_active ON rules (field) WHERE removed_at IS NULL;
+
+CREATE TABLE nightly_inputs (
+    name         TEXT PRIMARY KEY,
+    value        TEXT NOT NULL,
+    recorded_at  TEXT NOT NULL,
+    run_date     TEXT NOT NULL
+);
+"""
+"""Version 2 (the case queue, suppression rules, remembered nightly inputs).
+
+``scores`` keeps each run's case, case score, band and top reason (the queue's trend
+and timeline); a verdict keeps the score it answered, the case it was given through and
+its expiry (a ``benign`` verdict lapses); ``rules`` suppress by account, case, org,
+card or a user-agent / template pattern; ``nightly_inputs`` holds the inputs the first
+nightly run was given (the account table), reused when a later run omits them. Stores
+of version 1 upgrade in place: old rows get empty cases and no expiry.
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2)
 """Schema scripts in order; script ``i`` brings the database to version ``i + 1``.
 
 Append only: a released script is never edited, a change is a new script.
