@@ -71,6 +71,11 @@ class Config:
     retrain_days: int = 7
     psi_threshold: float = 0.25
     rise_margin: float = 15.0
+    """Score points a closed case (or a cleared account, over the score its verdict
+    answered) must rise by to alert again."""
+    benign_verdict_days: int = 90
+    """Days a ``benign`` verdict holds: then the account is judged again when it flags
+    (an ``extraction`` verdict does not lapse)."""
     psi_bins: int = 10
     """Quantile bins per feature for the drift (PSI) check against the training population."""
     lock_timeout_hours: float = 6.0

@@ -16,6 +16,7 @@ from detector.cli import (
     features_cmd,
     model_cmds,
     nightly_cmd,
+    queue_cmds,
     report_cmd,
     simulate_cmd,
     validate_cmd,
@@ -69,6 +70,7 @@ for module in (
     catalogue_cmd,
     report_cmd,
     cases_cmds,
+    queue_cmds,
     nightly_cmd,
     simulate_cmd,
 ):

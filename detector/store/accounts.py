@@ -39,10 +39,10 @@ class AccountCases(StoreBase):
 
         An account is a case if it was alerted on or before ``on``, has a verdict, or is
         suppressed on ``on``. Its status: ``confirmed`` / ``cleared`` when its latest
-        verdict is ``extraction`` / ``benign`` (a verdict is final and wins), else
-        ``suppressed`` when a suppression covers ``on``, else ``open`` (alerted, awaiting
-        a verdict). Verdicts count whenever they were made; alerts and scores only up to
-        ``on``. ``status`` keeps only the given status(es).
+        verdict is ``extraction`` / ``benign`` (a verdict wins; a benign one only until
+        it expires), else ``suppressed`` when a suppression covers ``on``, else ``open``
+        (alerted, awaiting a verdict). Verdicts count whenever they were made; alerts and
+        scores only up to ``on``. ``status`` keeps only the given status(es).
 
         Columns: ``account_id, status, last_score`` (latest stored score up to ``on``,
         else the last alert's), ``last_alert_date, verdict, note`` (of the latest
@@ -71,7 +71,8 @@ class AccountCases(StoreBase):
             ) WHERE rn = 1
         ),
         lv AS (
-            SELECT v.account_id, v.verdict, v.note, v.analyst, v.created_at FROM verdicts v
+            SELECT v.account_id, v.verdict, v.note, v.analyst, v.created_at, v.expires
+            FROM verdicts v
             JOIN (SELECT MAX(id) AS id FROM verdicts GROUP BY account_id) m ON v.id = m.id
         ),
         universe AS (
@@ -91,7 +92,8 @@ class AccountCases(StoreBase):
             SELECT u.account_id,
                 CASE
                     WHEN lv.verdict = :extraction THEN :confirmed
-                    WHEN lv.verdict = :benign THEN :cleared
+                    WHEN lv.verdict = :benign AND (lv.expires IS NULL OR lv.expires >= :on)
+                        THEN :cleared
                     WHEN sup.until IS NOT NULL THEN :suppressed
                     ELSE :open
                 END AS status,

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Final
 
 import pandas as pd
 
-from detector.schema import ACCOUNT_ID, LABEL, LABELS, SCENARIO
+from detector.config import DEFAULT
+from detector.schema import ACCOUNT_ID, CASE_ID, LABEL, LABEL_BENIGN, LABELS, SCENARIO
 from detector.store.base import StoreBase
 from detector.store.names import (
     ANALYST,
     CREATED_AT,
+    EXPIRES,
     LIFTED_AT,
     LIFTED_BY,
     NOTE,
     REASON,
     UNTIL,
     VERDICT,
+    VERDICT_SCORE,
     DateLike,
 )
-from detector.store.values import check_account, default_analyst, iso_date
+from detector.store.values import check_account, default_analyst, iso_date, iso_instant
 
 __all__ = ["Decisions"]
 
@@ -35,25 +39,69 @@ class Decisions(StoreBase):
         verdict: str,
         note: str = "",
         analyst: str | None = None,
+        *,
+        case_id: str = "",
+        benign_days: int = DEFAULT.benign_verdict_days,
     ) -> int:
         """Record an analyst's verdict (``extraction`` or ``benign``); return its row id.
 
         Verdicts are append-only: a new verdict supersedes the previous one for the
         account, and the history stays for audit. ``analyst`` defaults to ``$USER``.
+        The verdict keeps the score it answered (the account's latest stored score), so
+        a cleared account that later scores well above it alerts again; a ``benign``
+        verdict expires ``benign_days`` after today (an ``extraction`` one never does).
+        ``case_id`` records that the verdict was given to a whole case.
         """
         account = check_account(account_id)
         if verdict not in LABELS:
             raise ValueError(f"verdict must be one of {LABELS}, got {verdict!r}")
+        if benign_days < 1:
+            raise ValueError(f"a benign verdict must hold at least a day, got {benign_days}")
         who = analyst or default_analyst()
+        now = self._now()  # once: the stamp and the expiry are of the same instant
+        expires = (
+            iso_date(now + dt.timedelta(days=benign_days)) if verdict == LABEL_BENIGN else None
+        )
         with self._write() as conn:
+            answered = conn.execute(
+                "SELECT score FROM scores WHERE account_id = ? ORDER BY run_date DESC LIMIT 1",
+                (account,),
+            ).fetchone()
             cursor = conn.execute(
-                "INSERT INTO verdicts (account_id, verdict, note, analyst, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (account, verdict, note or "", who, self._stamp()),
+                "INSERT INTO verdicts (account_id, verdict, note, analyst, created_at, score,"
+                " case_id, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    account,
+                    verdict,
+                    note or "",
+                    who,
+                    iso_instant(now),
+                    None if answered is None else answered[0],
+                    case_id or "",
+                    expires,
+                ),
             )
             return int(cursor.lastrowid or 0)
 
     _VERDICT_COLUMNS: Final = (ACCOUNT_ID, VERDICT, NOTE, ANALYST, CREATED_AT)
+    _DETAIL_COLUMNS: Final = (*_VERDICT_COLUMNS, VERDICT_SCORE, CASE_ID, EXPIRES)
+
+    def verdict_details(self, *, latest: bool = False) -> pd.DataFrame:
+        """Verdicts with what they answered: every one oldest first, or each account's latest.
+
+        Columns: those of :meth:`verdict_history`, then ``verdict_score`` (the score the
+        verdict answered), ``case_id`` (when given to a whole case) and ``expires`` (the
+        last day a ``benign`` verdict holds).
+        """
+        where = (
+            " WHERE v.id IN (SELECT MAX(id) FROM verdicts GROUP BY account_id)" if latest else ""
+        )
+        return self._frame(
+            "SELECT v.account_id, v.verdict, v.note, v.analyst, v.created_at, v.score,"
+            " v.case_id, v.expires FROM verdicts v" + where + " ORDER BY v.id",
+            (),
+            self._DETAIL_COLUMNS,
+        )
 
     def verdict_history(self, account_id: str | None = None) -> pd.DataFrame:
         """Every verdict ever recorded (optionally for one account), oldest first."""
@@ -102,6 +150,8 @@ class Decisions(StoreBase):
         until: DateLike,
         reason: str,
         analyst: str | None = None,
+        *,
+        case_id: str = "",
     ) -> int:
         """Suppress alerts for an account through ``until`` (inclusive); return the row id.
 
@@ -122,9 +172,9 @@ class Decisions(StoreBase):
                 (stamp, who, account),
             )
             cursor = conn.execute(
-                "INSERT INTO suppressions (account_id, until, reason, analyst, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (account, day, reason, who, stamp),
+                "INSERT INTO suppressions (account_id, until, reason, analyst, created_at,"
+                " case_id) VALUES (?, ?, ?, ?, ?, ?)",
+                (account, day, reason, who, stamp, case_id or ""),
             )
             return int(cursor.lastrowid or 0)
 

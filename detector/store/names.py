@@ -31,6 +31,10 @@ LAST_SCORE: Final = "last_score"
 CASE_STATUS: Final = "status"
 VERDICT_AT: Final = "verdict_at"
 SUPPRESSED_UNTIL: Final = "suppressed_until"
+VERDICT_SCORE: Final = "verdict_score"
+"""The score a verdict answered (the account's latest stored score when it was given)."""
+EXPIRES: Final = "expires"
+"""Last day a ``benign`` verdict holds (empty for ``extraction``: it does not lapse)."""
 
 # --- enumerations -----------------------------------------------------------------------
 

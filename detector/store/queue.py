@@ -198,7 +198,8 @@ class CaseQueue(History, AccountCases):
                 ],
                 ignore_index=True,
             )
-        members[FLAGGED] = members[FLAGGED].fillna(False).astype(bool)
+        members[FLAGGED] = members[FLAGGED].astype(object).where(members[FLAGGED].notna(), False)
+        members[FLAGGED] = members[FLAGGED].astype(bool)
         return self._aggregate(members, accounts, day)
 
     def _previous_member_scores(self, members: pd.DataFrame) -> pd.Series:
