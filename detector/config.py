@@ -76,6 +76,10 @@ class Config:
     benign_verdict_days: int = 90
     """Days a ``benign`` verdict holds: then the account is judged again when it flags
     (an ``extraction`` verdict does not lapse)."""
+    max_rule_pattern_chars: int = 200
+    """Longest user-agent / template pattern a suppression rule accepts."""
+    max_rule_days: int = 366
+    """Longest a suppression rule may last: a rule without an end is forgotten, not kept."""
     psi_bins: int = 10
     """Quantile bins per feature for the drift (PSI) check against the training population."""
     lock_timeout_hours: float = 6.0

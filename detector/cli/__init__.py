@@ -18,6 +18,7 @@ from detector.cli import (
     nightly_cmd,
     queue_cmds,
     report_cmd,
+    rules_cmds,
     simulate_cmd,
     validate_cmd,
 )
@@ -71,6 +72,7 @@ for module in (
     report_cmd,
     cases_cmds,
     queue_cmds,
+    rules_cmds,
     nightly_cmd,
     simulate_cmd,
 ):

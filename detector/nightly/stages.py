@@ -15,9 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from detector import schema as S
 from detector.artifacts import BundleError, load_bundle
 from detector.faults import checkpoint
+from detector.ingest import iter_clean
+from detector.ingest.tables import read_accounts
 from detector.nightly import alerts as alerting
 from detector.nightly.drift import drift_figures
 from detector.nightly.inputs import NightlyOptions, Window, check_window, day_ranges
@@ -254,6 +258,23 @@ def _score(
     return scored
 
 
+def _log_rows(options: NightlyOptions, window: Window, ids: list[str]) -> pd.DataFrame:
+    """The window's requests of ``ids`` (user agent and prompt), for pattern rules.
+
+    Read again only when a user-agent or template rule is active and there are alerts
+    to check; rows are kept for those few accounts only (a vectorised ``isin``).
+    """
+    wanted = set(ids)
+    keep = [S.ACCOUNT_ID, S.USER_AGENT, S.PROMPT]
+    parts = [
+        chunk.loc[chunk[S.ACCOUNT_ID].isin(wanted), [c for c in keep if c in chunk.columns]]
+        for chunk in iter_clean(
+            options.logs, start=window.start, end=window.end, config=options.config
+        )
+    ]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=keep)
+
+
 def _write_outputs(
     ctx: RunContext,
     window: Window,
@@ -284,13 +305,20 @@ def _write_outputs(
     checkpoint("written")
 
     with timer.stage("alerts"):
-        alerts = alerting.alerts_for_tonight(
-            ctx.store, scored.scores, day, suppressed, options.config.rise_margin
+        alerts, by_rules = alerting.alerts_for_tonight(
+            ctx.store,
+            scored.scores,
+            day,
+            suppressed,
+            options.config.rise_margin,
+            accounts=read_accounts(options.accounts) if options.accounts else None,
+            log_rows=lambda ids: _log_rows(options, window, ids),
+            config=options.config,
         )
         records = alerting.alert_records(alerts, day, model.version)
         alerting.write_alerts(staged / ALERTS_NAME, records)
     counts = alerting.counts_by_kind(alerts)
-    log.stage("alerts", **counts, seconds=timer.last("alerts"))
+    log.stage("alerts", **counts, suppressed_by_rules=by_rules, seconds=timer.last("alerts"))
     checkpoint("alerts")
 
     with timer.stage("report"):
@@ -321,6 +349,7 @@ def _write_outputs(
         accounts=len(scored.scores),
         flagged=int(scored.scores[S.FLAGGED].sum()),
         suppressed=int(scored.scores[S.SUPPRESSED].sum()),
+        suppressed_by_rules=by_rules,
         alerts=counts,
         model=model.to_dict(),
         drift=drift,

@@ -3,9 +3,10 @@
 A package of one module per concept, joined into :class:`Store` here: ``base``
 (connection, transactions, migrations), ``decisions`` (verdicts, suppressions),
 ``history`` (alerts, per-run scores), ``accounts`` (the per-account case list),
-``queue`` (the queue by case), ``registry`` (runs, models), ``inputs`` (the nightly
-job's remembered inputs); ``names``, ``values``, ``files`` and ``migrations`` hold what
-they share. Every public name stays importable from ``detector.store``.
+``queue`` (the queue by case), ``rules`` (suppression rules), ``registry`` (runs,
+models), ``inputs`` (the nightly job's remembered inputs); ``names``, ``values``,
+``files`` and ``migrations`` hold what they share.
+Every public name stays importable from ``detector.store``.
 
 Everything that must survive between nightly runs and analyst sessions lives in one
 SQLite file, ``STATE_DIR/state.sqlite``. SQLite because the state is small, local and
@@ -70,6 +71,7 @@ from detector.store.names import (
     CASE_SUPPRESSED,
     CREATED_AT,
     DB_FILENAME,
+    EXPIRES,
     FIRST_ALERT_DATE,
     KIND,
     LAST_ALERT_DATE,
@@ -88,11 +90,13 @@ from detector.store.names import (
     UNTIL,
     VERDICT,
     VERDICT_AT,
+    VERDICT_SCORE,
     DateLike,
     RunStatus,
 )
 from detector.store.queue import QUEUE_COLUMNS, CaseQueue
 from detector.store.registry import ModelRecord, Registry
+from detector.store.rules import RULE_COLUMNS, SuppressionRules
 
 __all__ = [
     "ALERT_KINDS",
@@ -108,6 +112,7 @@ __all__ = [
     "CASE_SUPPRESSED",
     "CREATED_AT",
     "DB_FILENAME",
+    "EXPIRES",
     "FIRST_ALERT_DATE",
     "KIND",
     "LAST_ALERT_DATE",
@@ -119,6 +124,7 @@ __all__ = [
     "NOTE",
     "QUEUE_COLUMNS",
     "REASON",
+    "RULE_COLUMNS",
     "RUN_DATE",
     "RUN_FAILED",
     "RUN_OK",
@@ -128,6 +134,7 @@ __all__ = [
     "UNTIL",
     "VERDICT",
     "VERDICT_AT",
+    "VERDICT_SCORE",
     "DateLike",
     "ModelRecord",
     "RunStatus",
@@ -137,7 +144,7 @@ __all__ = [
 ]
 
 
-class Store(Decisions, CaseQueue, Registry, NightlyInputs, StoreBase):
+class Store(Decisions, CaseQueue, SuppressionRules, Registry, NightlyInputs, StoreBase):
     """The SQLite state of one detector deployment.
 
     Open with :meth:`Store.open` (a context manager). Methods that write run in their own
