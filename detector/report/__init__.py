@@ -18,7 +18,11 @@ accounts), ``inputs`` (everything the page is rendered from), ``svg`` and ``piec
 (plots and small HTML parts), ``page`` (header, summary, ranked table) with
 ``account_view`` and ``model_view`` (per-account sections; clusters and model card).
 
-Sections: summary; ranked table of flagged accounts; one section per flagged account
+Sections: summary; cases (flagged cases first, each once, members folded, NEW and a
+score timeline with the state directory; rendered by Jinja2 with autoescaping, see
+:mod:`detector.report.templating` -- the other sections are still hand-built with
+:func:`detector.safe.html_text` and move to templates next); ranked table of flagged
+accounts; one section per flagged account
 (up to ``max_accounts``: feature values against the training population's
 percentiles, hourly activity and daily volume plots, template concentration, sample
 prompts, cluster membership); clusters; a model card.

@@ -11,6 +11,10 @@ SAMPLE_CHARS: Final = 400
 TOP_FEATURES: Final = 12
 """Features shown per account before the rest fold into a <details> element."""
 MAX_OTHER_CLUSTERS: Final = 25
+MAX_CASE_MEMBERS: Final = 200
+"""Members listed per case in the report (a 25,000-account hydra must not swamp the page)."""
+OPEN_CASES: Final = 3
+"""Cases shown unfolded at the top of the cases section."""
 """Clusters without a flagged member listed in the clusters table."""
 SUSPICIOUS_PERCENTILE: Final = 90.0
 LONG_ID_CHARS: Final = 32
@@ -106,6 +110,9 @@ svg .marker { stroke:#b91c1c; stroke-dasharray:4 3; }
 svg .track { fill:#e2e8f0; } svg .tail { fill:#fecaca; }
 svg .mark { fill:#334155; } svg .mark.hot { fill:#b91c1c; }
 tr.hot td.pv { color:#b91c1c; font-weight:600; }
+details.case { background:#fff; border:1px solid var(--line); border-radius:8px; padding:4px 10px;
+  margin:6px 0; }
+b.new { color:#b91c1c; }
 details summary { cursor:pointer; color:var(--accent); margin:6px 0; }
 .top { font-size:12px; float:right; }
 footer { color:var(--muted); font-size:12px; text-align:center; padding:16px; }

@@ -38,6 +38,8 @@ class ReportInputs:
     cases: pd.DataFrame | None
     state_note: str
     max_accounts: int
+    state: Path | None = None
+    """The state directory (case timelines and new-tonight marks), when given."""
 
 
 def meta_day(value: Any) -> dt.date | None:
@@ -140,4 +142,5 @@ def gather_inputs(
         cases=cases,
         state_note=state_note,
         max_accounts=max_accounts,
+        state=state if state is not None and Path(state).is_dir() else None,
     )

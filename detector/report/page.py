@@ -14,6 +14,7 @@ from detector.explain import forest_contributions, format_value, percentiles
 from detector.features import SPECS
 from detector.model import BAND_LABELS
 from detector.report.account_view import AccountSections
+from detector.report.cases_view import cases_section
 from detector.report.constants import CSP, STYLE
 from detector.report.inputs import ReportInputs
 from detector.report.model_view import ModelSections
@@ -100,6 +101,7 @@ class Page(AccountSections, ModelSections):
         generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
         sections = [
             self.summary(),
+            cases_section(self.inp, self.anchor_of),
             self.ranked(),
             self.accounts(),
             self.clusters(),
@@ -116,7 +118,8 @@ class Page(AccountSections, ModelSections):
             '<header id="top"><h1>Capability-extraction report</h1>'
             f"<p>window {html_text(window)} · scores {html_text(inp.scores_path.name)} · "
             f"generated {html_text(generated)}</p>"
-            '<nav><a href="#summary">Summary</a><a href="#flagged">Flagged accounts</a>'
+            '<nav><a href="#summary">Summary</a><a href="#cases">Cases</a>'
+            '<a href="#flagged">Flagged accounts</a>'
             '<a href="#accounts">Account details</a><a href="#clusters">Clusters</a>'
             '<a href="#model">Model card</a></nav></header><main>'
             + "".join(sections)
