@@ -106,13 +106,9 @@ def register(app: typer.Typer) -> None:
             target = resolve_target(
                 store, account_or_case, directory=directory, force=force, as_case=as_case
             )
-            with store.transaction():
-                ids = [
-                    store.add_verdict(
-                        m, verdict, note=note, analyst=analyst, case_id=target.case_id
-                    )
-                    for m in target.members  # one row per member, in one transaction
-                ]
+            ids = store.add_verdicts(  # one row per member, in one transaction
+                target.members, verdict, note=note, analyst=analyst, case_id=target.case_id
+            )
             latest = store.verdict_details(latest=True).set_index(S.ACCOUNT_ID)
         first = latest.loc[target.members[0]]
         expires = plain(first["expires"])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Sequence
 from typing import Any, Final
 
 import pandas as pd
@@ -52,7 +54,28 @@ class Decisions(StoreBase):
         verdict expires ``benign_days`` after today (an ``extraction`` one never does).
         ``case_id`` records that the verdict was given to a whole case.
         """
-        account = check_account(account_id)
+        ids = self.add_verdicts(
+            [account_id], verdict, note, analyst, case_id=case_id, benign_days=benign_days
+        )
+        return ids[0]
+
+    def add_verdicts(
+        self,
+        account_ids: Sequence[str],
+        verdict: str,
+        note: str = "",
+        analyst: str | None = None,
+        *,
+        case_id: str = "",
+        benign_days: int = DEFAULT.benign_verdict_days,
+    ) -> list[int]:
+        """:meth:`add_verdict` for many accounts (a case's members) in one statement.
+
+        One query finds the scores the verdicts answer and one bulk insert records them,
+        so labelling a 25,000-account case costs two statements, not 50,000. Returns the
+        row ids in the order of ``account_ids``.
+        """
+        accounts = [check_account(a) for a in account_ids]
         if verdict not in LABELS:
             raise ValueError(f"verdict must be one of {LABELS}, got {verdict!r}")
         if benign_days < 1:
@@ -62,26 +85,29 @@ class Decisions(StoreBase):
         expires = (
             iso_date(now + dt.timedelta(days=benign_days)) if verdict == LABEL_BENIGN else None
         )
+        stamp = iso_instant(now)
         with self._write() as conn:
-            answered = conn.execute(
-                "SELECT score FROM scores WHERE account_id = ? ORDER BY run_date DESC LIMIT 1",
-                (account,),
-            ).fetchone()
-            cursor = conn.execute(
+            answered = dict(
+                conn.execute(
+                    "SELECT account_id, score FROM (SELECT account_id, score, ROW_NUMBER()"
+                    " OVER (PARTITION BY account_id ORDER BY run_date DESC) AS rn FROM scores"
+                    " WHERE account_id IN (SELECT value FROM json_each(?))) WHERE rn = 1",
+                    (json.dumps(accounts),),
+                ).fetchall()
+            )
+            before = conn.execute("SELECT COALESCE(MAX(id), 0) FROM verdicts").fetchone()[0]
+            conn.executemany(
                 "INSERT INTO verdicts (account_id, verdict, note, analyst, created_at, score,"
                 " case_id, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    account,
-                    verdict,
-                    note or "",
-                    who,
-                    iso_instant(now),
-                    None if answered is None else answered[0],
-                    case_id or "",
-                    expires,
-                ),
+                [
+                    (a, verdict, note or "", who, stamp, answered.get(a), case_id or "", expires)
+                    for a in accounts
+                ],
             )
-            return int(cursor.lastrowid or 0)
+            rows = conn.execute(
+                "SELECT id FROM verdicts WHERE id > ? ORDER BY id", (before,)
+            ).fetchall()
+        return [int(r[0]) for r in rows]
 
     _VERDICT_COLUMNS: Final = (ACCOUNT_ID, VERDICT, NOTE, ANALYST, CREATED_AT)
     _DETAIL_COLUMNS: Final = (*_VERDICT_COLUMNS, VERDICT_SCORE, CASE_ID, EXPIRES)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from detector.cases import SINGLE_PREFIX
 from detector.schema import (
     ACCOUNT_ID,
     BAND,
@@ -31,6 +32,9 @@ from detector.store.names import (
 from detector.store.values import as_flag, check_account, iso_date
 
 __all__ = ["History"]
+
+QUEUE_BANDS = ("critical", "high")
+"""Bands whose accounts keep their top reason in the score history."""
 
 
 def _text(frame: pd.DataFrame, column: str, n: int) -> pd.Series:
@@ -132,9 +136,10 @@ class History(StoreBase):
         """Store a run's scores (``account_id, score, flagged``), replacing that date's rows.
 
         Bulk insert in one transaction; ``flagged`` may be bool, 0/1 or ``true``/``false``
-        text (as read back from ``scores.csv``). ``case_id``, ``case_score``, ``band`` and
-        the first of ``reasons`` are kept too when the frame has them (the queue's trend
-        and timeline read them). Returns the number of rows stored.
+        text (as read back from ``scores.csv``). ``case_id`` (clusters only), ``case_score``,
+        ``band`` and the first of ``reasons`` (flagged or high accounts only) are kept too
+        when the frame has them (the queue's trend and timeline read them). Returns the
+        number of rows stored.
         """
         day = iso_date(run_date)
         missing = [c for c in (ACCOUNT_ID, SCORE, FLAGGED) if c not in scores.columns]
@@ -149,13 +154,18 @@ class History(StoreBase):
             raise ValueError("scores frame has missing scores")
         flags = as_flag(scores[FLAGGED]).astype(int)
         n = len(scores)
+        # kept small: a case of one is stored as '' (read back as acct:<id>), and the top
+        # reason only where the queue can show it (flagged, or banded high or above)
         case_id = _text(scores, CASE_ID, n)
+        case_id = case_id.where(~case_id.str.startswith(SINGLE_PREFIX), "")
         case_score = (
             pd.to_numeric(scores[CASE_SCORE], errors="coerce").astype(float)
             if CASE_SCORE in scores.columns
             else pd.Series([float("nan")] * n, index=scores.index)
         )
         top_reason = _text(scores, REASONS, n).str.split(REASONS_SEPARATOR, n=1).str[0]
+        worth = flags.astype(bool) | _text(scores, BAND, n).isin(QUEUE_BANDS)
+        top_reason = top_reason.where(worth.to_numpy(), "")
         params = zip(
             [day] * n,
             accounts.tolist(),
