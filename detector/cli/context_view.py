@@ -118,7 +118,7 @@ def render_context(context: dict[str, Any], features: Sequence[str] = ()) -> Non
             ]
         )
         alerts = ", ".join(f"{a['run_date']} ({a['kind']})" for a in decisions["alerts"])
-        console.print("decisions: " + ("none" if not lines else ""))
+        console.print("decisions:" + ("" if lines else " none"))
         for line in lines:
             console.print(f"  {line}")
         if alerts:
