@@ -47,6 +47,9 @@ def test_a_run_without_the_account_table_says_so_everywhere(
     assert forgot.exit_code == 0, forgot.output
     assert "REDUCED FEATURES: no account table" in " ".join(forgot.stdout.split())
     assert "REDUCED FEATURES" in forgot.stderr  # the stage log's warning too
+    records = [json.loads(line) for line in forgot.stderr.splitlines() if line.startswith("{")]
+    done = next(r for r in records if r.get("stage") == "done")  # the one-line summary on stderr
+    assert done["reduced_features"][0].startswith("no account table")
     summary = _summary(queue_state, "2026-11-09")
     assert summary["inputs"]["accounts"] == {"value": None, "source": "forgotten"}
     assert summary["reduced_features"][0].startswith("no account table")

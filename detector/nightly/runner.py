@@ -100,6 +100,7 @@ def _run_and_publish(ctx: RunContext) -> NightlySummary:
         model=summary.model["version"],
         flagged=summary.flagged,
         alerts=sum(summary.alerts.values()),
+        reduced_features=summary.reduced_features,
         seconds=ctx.timer.total(),
     )
     checkpoint("done")
