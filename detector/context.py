@@ -121,16 +121,25 @@ def score_history(store: Store, account_id: str) -> dict[str, Any]:
     }
 
 
-def decision_history(store: Store, account_id: str) -> dict[str, Any]:
-    """Verdicts, suppressions (lifted too), alerts and the account / case rules naming it."""
+def decision_history(
+    store: Store, account_id: str, accounts: pd.DataFrame | None = None
+) -> dict[str, Any]:
+    """Verdicts, suppressions (lifted too), alerts, and the rules naming the account, one
+    of its cases, or (with the account table ``accounts``) its org or card."""
     verdicts = store.verdict_details()
     suppressions = store.suppressions_frame(include_lifted=True)
     alerts = store.alerts_frame()
     rules = store.rules_frame(include_removed=True)
     cases = store.score_timeline([account_id])[S.CASE_ID].unique().tolist()
+    names = {"account": [account_id], "case": cases}
+    if accounts is not None and account_id in accounts.index:
+        for field, column in (("org", S.ORG_ID), ("card", S.PAYMENT_FINGERPRINT)):
+            if column in accounts.columns and accounts.at[account_id, column]:
+                names[field] = [str(accounts.at[account_id, column])]
     named = rules[
-        ((rules["field"] == "account") & (rules["value"] == account_id))
-        | ((rules["field"] == "case") & rules["value"].isin(cases))
+        pd.concat(
+            [(rules["field"] == f) & rules["value"].isin(v) for f, v in names.items()], axis=1
+        ).any(axis=1)
     ]
     return {
         "verdicts": _records(verdicts[verdicts[S.ACCOUNT_ID] == account_id]),

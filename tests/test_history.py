@@ -3,6 +3,7 @@ typical, account metadata, decisions and score timeline."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -65,6 +66,27 @@ def test_explain_shows_actual_vs_typical_metadata_decisions_and_timeline(
 ) -> None:
     account = _top_clustered(queue_state)
     _ok("label", account, "--verdict", "benign", "--note", "lab", "--state", queue_state)
+    card = (
+        pd.read_parquet(queue_season.accounts)
+        .set_index(S.ACCOUNT_ID)
+        .at[account, S.PAYMENT_FINGERPRINT]
+    )
+    until = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)).isoformat()
+    _ok(
+        "rules",
+        "add",
+        "--field",
+        "card",
+        "--value",
+        card,
+        "--until",
+        until,
+        "--reason",
+        "shared card",
+        "--state",
+        queue_state,
+    )
+    _ok("suppress", account, "--until", until, "--reason", "partner", "--state", queue_state)
     info = json.loads(
         _ok(
             "explain", account, "--scores", _scores(queue_state), "--state", queue_state, "--json"
@@ -87,6 +109,8 @@ def test_explain_shows_actual_vs_typical_metadata_decisions_and_timeline(
     assert verdict["verdict"] == "benign" and verdict["expires"]
     assert verdict["verdict_score"] == context["history"]["runs"][-1][S.SCORE]
     assert [a["run_date"] for a in context["decisions"]["alerts"]]
+    assert [(r["field"], r["value"]) for r in context["decisions"]["rules"]] == [("card", card)]
+    assert [s["reason"] for s in context["decisions"]["suppressions"]] == ["partner"]
     assert len(context["history"]["runs"]) == 2
     text = _ok("explain", account, "--scores", _scores(queue_state), "--state", queue_state)
     assert "Actual vs typical" in text.stdout and "verdict benign" in text.stdout

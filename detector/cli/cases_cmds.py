@@ -166,11 +166,9 @@ def register(app: typer.Typer) -> None:
             target = resolve_target(
                 store, account_or_case, directory=directory, force=force, as_case=as_case
             )
-            with store.transaction():
-                ids = [
-                    store.suppress(m, day, reason, analyst=analyst, case_id=target.case_id)
-                    for m in target.members  # one row per member, in one transaction
-                ]
+            ids = store.suppress_many(  # one row per member, in one transaction
+                target.members, day, reason, analyst=analyst, case_id=target.case_id
+            )
         info = {
             "id": ids[0] if target.kind == "account" else ids,
             "account_id" if target.kind == "account" else "case_id": target.ident,

@@ -37,13 +37,15 @@ def account_context(
     """
     out: dict[str, Any] = {"typical": None, "metadata": None, "decisions": None, "history": None}
     table_path = accounts
+    if state is not None and table_path is None:
+        with Store.open(state) as store:
+            remembered = store.recorded_inputs().get(ACCOUNTS_INPUT)
+        table_path = Path(remembered) if remembered else None
+    table = read_accounts(table_path) if table_path is not None else None
     if state is not None:
         with Store.open(state) as store:
-            out["decisions"] = decision_history(store, account_id)
+            out["decisions"] = decision_history(store, account_id, table)
             out["history"] = score_history(store, account_id)
-            if table_path is None and (remembered := store.recorded_inputs().get(ACCOUNTS_INPUT)):
-                table_path = Path(remembered)
-    table = read_accounts(table_path) if table_path is not None else None
     out["metadata"] = account_metadata(table, account_id)
     if features is not None and account_id in features.index and names:
         out["typical"] = actual_vs_typical(features, account_id, names, table)
