@@ -454,6 +454,32 @@ def distinct_texts(values: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.nda
     return enc.dictionary, enc.indices.to_numpy(zero_copy_only=False)
 
 
+def _template_parts(window: pa.Array) -> tuple[np.ndarray, pa.Array, pa.Array]:
+    """Template keys of prompt windows, and the normalised text and its length."""
+    # templates are keyed on the first 100 and last 60 normalised characters: normalise
+    # only a slightly larger head and tail instead of the whole window
+    norm = _normalise_template(_lower_window(window, TEMPLATE_HEAD, TEMPLATE_TAIL))
+    n = pc.utf8_length(norm)
+    long = pc.greater(n, 160)
+    key_text = pc.if_else(
+        long,
+        pc.binary_join_element_wise(
+            pc.utf8_slice_codeunits(norm, 0, 100), pc.utf8_slice_codeunits(norm, -60), "…"
+        ),
+        norm,
+    )
+    return hash_strings(key_text), norm, n
+
+
+def template_keys(prompt: pa.Array | pa.ChunkedArray, config: Config = DEFAULT) -> np.ndarray:
+    """The template key of each prompt, as the features and coordination key them.
+
+    ``detector pivot --template`` keys the analyst's example prompt and the log's
+    prompts the same way, vectorised.
+    """
+    return _template_parts(prompt_window(prompt, config))[0]
+
+
 def _annotate_text(
     out: pd.DataFrame,
     prompt: pa.Array,
@@ -469,19 +495,8 @@ def _annotate_text(
         out[name] = flag.to_numpy(zero_copy_only=False)[rows]
     out[PROMPT_CHARS] = pc.utf8_length(texts).to_numpy(zero_copy_only=False)[rows]
     out[PROMPT_KEY] = hash_strings(texts)[rows]
-    # templates are keyed on the first 100 and last 60 normalised characters: normalise
-    # only a slightly larger head and tail instead of the whole window
-    norm = _normalise_template(_lower_window(window, TEMPLATE_HEAD, TEMPLATE_TAIL))
-    n = pc.utf8_length(norm)
-    long = pc.greater(n, 160)
-    key_text = pc.if_else(
-        long,
-        pc.binary_join_element_wise(
-            pc.utf8_slice_codeunits(norm, 0, 100), pc.utf8_slice_codeunits(norm, -60), "…"
-        ),
-        norm,
-    )
-    out[TEMPLATE_KEY] = hash_strings(key_text)[rows]
+    keys, norm, n = _template_parts(window)
+    out[TEMPLATE_KEY] = keys[rows]
     wrapped = pc.greater_equal(n, 48)
     empty = pa.scalar("", pa.string())
     prefix = pc.if_else(wrapped, pc.utf8_slice_codeunits(norm, 0, 32), empty)

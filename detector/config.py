@@ -113,6 +113,15 @@ class Config:
     retrain_days: int = 7
     psi_threshold: float = 0.25
     rise_margin: float = 15.0
+    """Score points a closed case (or a cleared account, over the score its verdict
+    answered) must rise by to alert again."""
+    benign_verdict_days: int = 90
+    """Days a ``benign`` verdict holds: then the account is judged again when it flags
+    (an ``extraction`` verdict does not lapse)."""
+    max_rule_pattern_chars: int = 200
+    """Longest user-agent / template pattern a suppression rule accepts."""
+    max_rule_days: int = 366
+    """Longest a suppression rule may last: a rule without an end is forgotten, not kept."""
     psi_bins: int = 10
     """Quantile bins per feature for the drift (PSI) check against the training population."""
     lock_timeout_hours: float = 6.0

@@ -3,9 +3,12 @@ and the real prompt corpora beside the project with the text flags of any prompt
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import functools
 import gzip
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -192,3 +195,46 @@ def _text_flags(texts: list[str]) -> pd.DataFrame:
 def text_flags() -> Callable[[list[str]], pd.DataFrame]:
     """``text_flags(texts)``: one row of boolean text flags per prompt, as annotated."""
     return _text_flags
+
+
+# --- a short nightly season for the analyst queue's tests ------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class QueueSeason:
+    """Two nights of a small simulated population: 2026-11-07 given ``--accounts``,
+    2026-11-08 not (it reuses the recorded table). The report is left out."""
+
+    sim: Path
+    logs: Path
+    accounts: Path
+    state: Path
+
+
+QUEUE_NIGHTS = (dt.date(2026, 11, 7), dt.date(2026, 11, 8))
+
+
+@pytest.fixture(scope="session")
+def queue_season(tmp_path_factory: pytest.TempPathFactory) -> QueueSeason:
+    """Built once per session (~25 s); tests work on copies (:func:`queue_state`)."""
+    from detector.nightly import run_nightly, stages
+    from detector.simulate import simulate
+
+    sim = tmp_path_factory.mktemp("queue-sim")
+    simulate(sim, accounts=250, days=10, seed=5)
+    state = tmp_path_factory.mktemp("queue-season") / "state"
+    logs, accounts = sim / "requests", sim / "accounts.parquet"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(stages, "load_report_writer", lambda: None)
+        first, second = QUEUE_NIGHTS
+        run_nightly(logs=logs, date=first, state=state, accounts=accounts, quiet=True)
+        run_nightly(logs=logs, date=second, state=state, quiet=True)
+    return QueueSeason(sim, logs, accounts, state)
+
+
+@pytest.fixture
+def queue_state(queue_season: QueueSeason, tmp_path: Path) -> Path:
+    """A private copy of the queue season's state directory."""
+    target = tmp_path / "state"
+    shutil.copytree(queue_season.state, target)
+    return target

@@ -25,6 +25,7 @@ from detector.cli.common import (
     progress_reporter,
     user_errors,
 )
+from detector.cli.context_view import account_context, render_context
 from detector.explain import explain_frame, format_percentile, format_value, percentiles
 from detector.features import SPECS
 from detector.outputs import check_model, clusters_json, read_scoring
@@ -54,6 +55,7 @@ def explanation(
     start: dt.date | None = None,
     end: dt.date | None = None,
     progress: Progress | None = None,
+    state: Path | None = None,
 ) -> dict[str, Any]:
     """Everything known about why ``account_id`` scored as it did, as plain data.
 
@@ -63,7 +65,9 @@ def explanation(
     from that log (``start``/``end`` narrow it; by default the scored window, in which
     the account must have requests) for the drill-down: ``hourly`` (24 UTC-hour
     counts), ``daily`` and up to five distinct sample ``prompts``; without a log those
-    keys are ``None``.
+    keys are ``None``. ``context`` holds actual vs typical, the account's metadata (from
+    ``accounts``, else the table the nightly job remembers in ``state``), and with
+    ``state`` its verdict / suppression history and score over the nightly runs.
     """
     bundle = None
     if scores is not None:
@@ -134,6 +138,13 @@ def explanation(
                 }
             )
         out["features"].sort(key=lambda f: (-f["contribution"], -abs(f["percentile"] - 50)))
+    out["context"] = account_context(
+        account_id,
+        features=features,
+        names=list(bundle.features) if bundle is not None else [],
+        accounts=accounts,
+        state=state,
+    )
     window = scored_window(meta)  # read the days that were scored, unless told otherwise
     drill_log = activity_log or log
     out.update(
@@ -219,6 +230,8 @@ def render(info: dict[str, Any], top_features: int = 12) -> None:
                 f"{f['contribution']:.3f}",
             )
         console.print(t)
+    if info.get("context"):
+        render_context(info["context"], [f["feature"] for f in info["features"][:top_features]])
     if info.get("hourly") is not None:
         _render_activity(info)
     c = info.get("cluster")
@@ -288,6 +301,14 @@ def register(app: typer.Typer) -> None:
         ] = None,
         start: StartOpt = None,
         end: EndOpt = None,
+        state: Annotated[
+            Path | None,
+            typer.Option(
+                "--state",
+                help="State dir of the nightly job: verdict / suppression history, score "
+                "over past runs, and its remembered account table.",
+            ),
+        ] = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Why ACCOUNT_ID scored as it did: reasons, feature percentiles, its cluster.
@@ -295,7 +316,10 @@ def register(app: typer.Typer) -> None:
         With a log (--log, or LOG) also its hourly activity as a sparkline and up to five
         sample prompts.
 
-        Example: detector explain acct_3f9a2c --scores scores.csv --log sim/requests
+        Actual vs typical compares each feature with the population median and the median
+        of the account's plan (peers; --accounts, or the table the nightly job remembers).
+
+        Example: detector explain acct_3f9a2c --scores scores.csv --log sim/requests --state state/
         """
         if scores is not None and not scores.is_file():
             raise fail(f"--scores: {scores} is not a file")
@@ -313,6 +337,7 @@ def register(app: typer.Typer) -> None:
                 start=first,
                 end=last,
                 progress=progress,
+                state=state,
             )
         if as_json:
             typer.echo(json.dumps(info, indent=2))

@@ -93,7 +93,7 @@ def _summary_line(summary: NightlySummary) -> str:
         f"{summary.flagged:,} flagged, {sum(alerts.values())} alert(s) "
         f"({alerts.get('new', 0)} new, {alerts.get('rise', 0)} rise); "
         f"model {model['version']} ({model['reason']}); outputs: {summary.out_dir}"
-    )
+    ) + "".join(f"; REDUCED FEATURES: {why}" for why in summary.reduced_features)
 
 
 def register(app: typer.Typer) -> None:
@@ -115,8 +115,20 @@ def register(app: typer.Typer) -> None:
         ] = DEFAULT.window_days,
         accounts: Annotated[
             Path | None,
-            typer.Option("--accounts", help="Optional account table (Parquet/JSONL/CSV)."),
+            typer.Option(
+                "--accounts",
+                help="Account table (Parquet/JSONL/CSV). Recorded in the state store: later "
+                "runs without --accounts reuse it.",
+            ),
         ] = None,
+        no_accounts: Annotated[
+            bool,
+            typer.Option(
+                "--no-accounts",
+                help="Score without an account table and forget the recorded one (reduced "
+                "features: no account age, card or org links).",
+            ),
+        ] = False,
         allow_missing: Annotated[
             bool,
             typer.Option(
@@ -187,6 +199,7 @@ def register(app: typer.Typer) -> None:
                 state=state,
                 window_days=window_days,
                 accounts=accounts,
+                no_accounts=no_accounts,
                 allow_missing=allow_missing,
                 retrain_days=retrain_days,
                 psi_threshold=psi_threshold,

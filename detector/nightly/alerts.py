@@ -1,19 +1,22 @@
 """Which flagged accounts are alerted tonight, and the ``alerts.jsonl`` they become.
 
-``new``: flagged tonight and never alerted before. ``rise``: flagged tonight, alerted
-before with the case closed by a verdict, and the score rose by more than
-``Config.rise_margin`` since the account's previous score. Never alerted: a suppressed
-account, an account an analyst cleared (latest verdict ``benign``), an account
-alerted before that has no verdict yet (its case is still open). A verdict is final,
-as in :meth:`detector.store.Store.cases`. Only alerts of earlier run dates count as
-"before", so a re-run of a date reproduces that date's alerts.
+``new``: flagged tonight and never alerted before, or alerted before with a ``benign``
+verdict that has expired (``Config.benign_verdict_days``: the decision lapsed, the
+account is judged again). ``rise``: flagged tonight and the score rose by more than
+``Config.rise_margin`` -- for a confirmed account (alerted before) over its previous
+score, for a cleared account (``benign``, not expired) over the score the verdict
+answered. Never alerted: a suppressed account, an account covered by an active
+suppression rule (:mod:`detector.rules`), a cleared account whose score did not rise,
+an account alerted before that has no verdict yet (its case is still open). Only
+alerts of earlier run dates count as "before", so a re-run of a date reproduces that
+date's alerts (given the same verdicts, suppressions and rules).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, Final
 
@@ -21,9 +24,19 @@ import numpy as np
 import pandas as pd
 
 from detector import schema as S
-from detector.config import DEFAULT
+from detector.config import DEFAULT, Config
+from detector.rules import covered_by_rules
 from detector.safe import atomic_write_text
-from detector.store import ALERT_KINDS, ALERT_NEW, ALERT_RISE, KIND, VERDICT, Store
+from detector.store import (
+    ALERT_KINDS,
+    ALERT_NEW,
+    ALERT_RISE,
+    EXPIRES,
+    KIND,
+    VERDICT,
+    VERDICT_SCORE,
+    Store,
+)
 
 __all__ = ["alert_records", "alerts_for_tonight", "counts_by_kind", "select_alerts", "write_alerts"]
 
@@ -39,6 +52,8 @@ def select_alerts(
     previous: pd.Series,
     suppressed: Collection[str],
     rise_margin: float = DEFAULT.rise_margin,
+    verdict_scores: pd.Series | None = None,
+    expired: Collection[str] = (),
 ) -> pd.DataFrame:
     """Today's alerts from a score table, with set operations over whole columns.
 
@@ -50,6 +65,9 @@ def select_alerts(
     previous : each account's previous score (before this run date), by id.
     suppressed : accounts suppressed on this run date.
     rise_margin : score points a closed case must rise by to alert again.
+    verdict_scores : the score each latest verdict answered, by id (NaN: unknown, the
+        previous score stands in).
+    expired : accounts whose latest verdict is a ``benign`` one that has expired.
 
     Returns
     -------
@@ -62,15 +80,23 @@ def select_alerts(
         flagged &= ~scores[S.SUPPRESSED].astype(bool)
     before = pd.Index(list(alerted_before), dtype=object)
     judged = verdicts.dropna()
-    cleared = judged.index[judged == S.LABEL_BENIGN]
+    lapsed = ids.isin(set(expired)).to_numpy()
+    standing = judged[~judged.index.isin(set(expired))]
+    cleared = ids.isin(standing.index[standing == S.LABEL_BENIGN]).to_numpy()
     open_cases = before.difference(judged.index)
-    candidates = flagged & ~ids.isin(cleared) & ~ids.isin(open_cases)
+    candidates = (flagged & ~ids.isin(open_cases)).to_numpy()
     was_alerted = ids.isin(before).to_numpy()
+    score = scores[S.SCORE].to_numpy(dtype=float)
     prev = previous.reindex(ids.to_numpy()).to_numpy(dtype=float)
+    answered = prev.copy()
+    if verdict_scores is not None:
+        given = verdict_scores.reindex(ids.to_numpy()).to_numpy(dtype=float)
+        answered = np.where(np.isnan(given), prev, given)
     with np.errstate(invalid="ignore"):
-        rose = (scores[S.SCORE].to_numpy(dtype=float) - prev) > rise_margin
-    new = candidates.to_numpy() & ~was_alerted
-    rise = candidates.to_numpy() & was_alerted & rose
+        rose = (score - prev) > rise_margin
+        rose_over_verdict = (score - answered) > rise_margin
+    new = candidates & ~cleared & (~was_alerted | lapsed)
+    rise = candidates & ~new & np.where(cleared, rose_over_verdict, was_alerted & rose)
     keep = new | rise
     out = scores.loc[keep].copy()
     out[KIND] = np.where(new[keep], ALERT_NEW, ALERT_RISE)
@@ -115,18 +141,37 @@ def alerts_for_tonight(
     day: dt.date,
     suppressed: Collection[str],
     rise_margin: float,
-) -> pd.DataFrame:
-    """:func:`select_alerts` against the store: alerts of earlier dates, verdicts, scores."""
+    *,
+    accounts: pd.DataFrame | None = None,
+    log_rows: Callable[[list[str]], pd.DataFrame] | None = None,
+    config: Config = DEFAULT,
+) -> tuple[pd.DataFrame, int]:
+    """:func:`select_alerts` against the store, then the active suppression rules.
+
+    Returns tonight's alerts and how many would-be alerts a rule kept quiet. Verdict
+    expiry is judged on ``day``; rules active on ``day`` apply (``accounts`` is the
+    account table for org and card rules, ``log_rows`` the accounts' requests for
+    user-agent and template patterns).
+    """
     before = store.alerted_accounts(day - dt.timedelta(days=1))[S.ACCOUNT_ID]
-    verdicts = store.latest_verdicts().set_index(S.ACCOUNT_ID)[VERDICT]
-    return select_alerts(
+    details = store.verdict_details(latest=True).set_index(S.ACCOUNT_ID)
+    expires = details[EXPIRES].astype(object)
+    expired = details.index[expires.notna() & (expires.astype(str) < day.isoformat())]
+    alerts = select_alerts(
         scores,
         alerted_before=before.astype(str).tolist(),
-        verdicts=verdicts,
+        verdicts=details[VERDICT],
         previous=store.previous_scores(day),
         suppressed=suppressed,
         rise_margin=rise_margin,
+        verdict_scores=pd.to_numeric(details[VERDICT_SCORE], errors="coerce"),
+        expired=expired.tolist(),
     )
+    rules = store.rules_frame(day)
+    if alerts.empty or rules.empty:
+        return alerts, 0
+    covered = covered_by_rules(alerts, rules, accounts, log_rows, config) > 0
+    return alerts.loc[~covered.to_numpy()], int(covered.sum())
 
 
 def counts_by_kind(alerts: pd.DataFrame) -> dict[str, int]:

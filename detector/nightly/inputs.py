@@ -41,6 +41,8 @@ class NightlyOptions:
     state: Path
     window_days: int = DEFAULT.window_days
     accounts: Path | None = None
+    no_accounts: bool = False
+    """Score without an account table and forget the one earlier runs recorded."""
     allow_missing: bool = False
     retrain_days: int = DEFAULT.retrain_days
     psi_threshold: float = DEFAULT.psi_threshold
@@ -84,6 +86,8 @@ class NightlyOptions:
                 f"--logs: {self.logs} is not a directory (the root of the date=YYYY-MM-DD "
                 "partitions)"
             )
+        if self.accounts is not None and self.no_accounts:
+            raise UserError("--accounts and --no-accounts contradict each other; give one")
         if self.accounts is not None and not self.accounts.is_file():
             raise UserError(f"--accounts: {self.accounts}: no such file")
         if self.state.exists() and not self.state.is_dir():
@@ -97,6 +101,7 @@ class NightlyOptions:
             "state": str(self.state),
             "window_days": self.window_days,
             "accounts": str(self.accounts) if self.accounts else None,
+            "no_accounts": self.no_accounts,
             "allow_missing": self.allow_missing,
             "retrain_days": self.retrain_days,
             "psi_threshold": self.psi_threshold,

@@ -22,7 +22,7 @@ import datetime as dt
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -54,6 +54,8 @@ class StagedNight:
     model: ChosenModel
     scores: pd.DataFrame
     alerts: pd.DataFrame
+    inputs: dict[str, str | None] = field(default_factory=dict)
+    """Remembered inputs to record (or forget, ``None``) with the night."""
 
 
 def staging_dir(runs: Path, day: dt.date, run_id: int) -> Path:
@@ -109,6 +111,8 @@ def commit_night(store: Store, run_id: int, night: StagedNight) -> None:
             day,
             night.alerts[[S.ACCOUNT_ID, S.SCORE, S.BAND, S.REASONS, KIND]].to_dict("records"),
         )
+        if night.inputs:
+            store.record_inputs(day, night.inputs)
         store.finish_run(run_id, RUN_OK, night.summary.counts(), model.version, None)
         checkpoint("commit")
 

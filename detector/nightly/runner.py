@@ -23,6 +23,7 @@ from detector.nightly.lock import RunLock
 from detector.nightly.log import StageLog, StageTimer, iso, utc_now
 from detector.nightly.models import discard_unregistered
 from detector.nightly.publish import commit_night, put_in_place, recover
+from detector.nightly.remembered import resolve_inputs
 from detector.nightly.stages import RunContext, stage_night
 from detector.nightly.summary import NightlySummary
 from detector.store import DB_FILENAME, RUN_FAILED, RUN_OK, Store, corrupt_store_error
@@ -53,9 +54,10 @@ def run(options: NightlyOptions, now: Callable[[], dt.datetime] | None = None) -
             with Store.open(state, create=True, now=now) as store:
                 recover(store, state, state / RUNS_DIR, log.warn)
                 checkpoint("recovered")
-                run_id = store.start_run(options.date, options.params())
+                resolved, inputs = resolve_inputs(options, store, log.warn)
+                run_id = store.start_run(options.date, resolved.params())
                 checkpoint("started")
-                ctx = RunContext(options, store, run_id, log, timer, iso(clock()))
+                ctx = RunContext(resolved, store, run_id, log, timer, iso(clock()), inputs)
                 return _run_and_publish(ctx)
         except BaseException as exc:
             corrupt = corrupt_store_error(exc, state / DB_FILENAME)
@@ -98,6 +100,7 @@ def _run_and_publish(ctx: RunContext) -> NightlySummary:
         model=summary.model["version"],
         flagged=summary.flagged,
         alerts=sum(summary.alerts.values()),
+        reduced_features=summary.reduced_features,
         seconds=ctx.timer.total(),
     )
     checkpoint("done")

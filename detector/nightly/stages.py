@@ -15,9 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from detector import schema as S
 from detector.artifacts import BundleError, load_bundle
 from detector.faults import checkpoint
+from detector.ingest import iter_clean
+from detector.ingest.tables import read_accounts
 from detector.nightly import alerts as alerting
 from detector.nightly.drift import drift_figures
 from detector.nightly.inputs import NightlyOptions, Window, check_window, day_ranges
@@ -38,6 +42,7 @@ from detector.nightly.models import (
     train_model,
 )
 from detector.nightly.publish import StagedNight, staging_dir, sync_tree
+from detector.nightly.remembered import RememberedInputs, reduced_features
 from detector.nightly.summary import NightlySummary
 from detector.safe import atomic_write_text
 from detector.scoring import ScoreResult, score, score_features, write_scores
@@ -80,6 +85,8 @@ class RunContext:
     log: StageLog
     timer: StageTimer
     started_at: str
+    inputs: RememberedInputs | None = None
+    """Where the remembered inputs (the account table) came from; recorded at the commit."""
     trained: list[ChosenModel] = field(default_factory=list)
     """Models trained so far: discarded again if the run fails before its commit."""
 
@@ -260,6 +267,23 @@ def _score(
     return scored
 
 
+def _log_rows(options: NightlyOptions, window: Window, ids: list[str]) -> pd.DataFrame:
+    """The window's requests of ``ids`` (user agent and prompt), for pattern rules.
+
+    Read again only when a user-agent or template rule is active and there are alerts
+    to check; rows are kept for those few accounts only (a vectorised ``isin``).
+    """
+    wanted = set(ids)
+    keep = [S.ACCOUNT_ID, S.USER_AGENT, S.PROMPT]
+    parts = [
+        chunk.loc[chunk[S.ACCOUNT_ID].isin(wanted), [c for c in keep if c in chunk.columns]]
+        for chunk in iter_clean(
+            options.logs, start=window.start, end=window.end, config=options.config
+        )
+    ]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=keep)
+
+
 def _write_outputs(
     ctx: RunContext,
     window: Window,
@@ -277,18 +301,33 @@ def _write_outputs(
         scored.meta["ingest"] = scored.result.report.to_dict()
         scored.meta["run_date"] = day.isoformat()
         scored.meta["model_reason"] = model.reason
+        reduced = reduced_features(
+            options.accounts,
+            scored.result.report.missing_optional,
+            scored.result.omitted,
+        )
+        scored.meta["reduced_features"] = reduced
         written = write_scores(scored, staged / SCORES_NAME)
     log.stage("write", files=len(written), seconds=timer.last("write"))
+    for why in reduced:
+        log.warn(f"REDUCED FEATURES: {why}")
     checkpoint("written")
 
     with timer.stage("alerts"):
-        alerts = alerting.alerts_for_tonight(
-            ctx.store, scored.scores, day, suppressed, options.config.rise_margin
+        alerts, by_rules = alerting.alerts_for_tonight(
+            ctx.store,
+            scored.scores,
+            day,
+            suppressed,
+            options.config.rise_margin,
+            accounts=read_accounts(options.accounts) if options.accounts else None,
+            log_rows=lambda ids: _log_rows(options, window, ids),
+            config=options.config,
         )
         records = alerting.alert_records(alerts, day, model.version)
         alerting.write_alerts(staged / ALERTS_NAME, records)
     counts = alerting.counts_by_kind(alerts)
-    log.stage("alerts", **counts, seconds=timer.last("alerts"))
+    log.stage("alerts", **counts, suppressed_by_rules=by_rules, seconds=timer.last("alerts"))
     checkpoint("alerts")
 
     with timer.stage("report"):
@@ -319,6 +358,7 @@ def _write_outputs(
         accounts=len(scored.scores),
         flagged=int(scored.scores[S.FLAGGED].sum()),
         suppressed=int(scored.scores[S.SUPPRESSED].sum()),
+        suppressed_by_rules=by_rules,
         alerts=counts,
         model=model.to_dict(),
         drift=drift,
@@ -326,9 +366,12 @@ def _write_outputs(
         timings={**timer.seconds, "total": timer.total()},
         started_at=ctx.started_at,
         params=options.params(),
+        inputs=ctx.inputs.to_dict() if ctx.inputs else {},
+        reduced_features=reduced,
     )
     text = json.dumps(summary.to_dict(), indent=1, default=str) + "\n"
     atomic_write_text(staged / SUMMARY_NAME, text)
     sync_tree(staged)
     checkpoint("staged")
-    return StagedNight(summary, model, scored.scores, alerts)
+    to_record = ctx.inputs.to_record if ctx.inputs else {}
+    return StagedNight(summary, model, scored.scores, alerts, to_record)

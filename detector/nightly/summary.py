@@ -39,6 +39,12 @@ class NightlySummary:
     timings: dict[str, float]
     started_at: str
     params: dict[str, Any] = field(default_factory=dict)
+    suppressed_by_rules: int = 0
+    """Would-be alerts an active suppression rule kept quiet (see ``detector rules``)."""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    """Remembered inputs in effect and where each came from (given / recorded / none)."""
+    reduced_features: list[str] = field(default_factory=list)
+    """Why this run computed fewer features than it could (empty: full features)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data view (JSON-ready)."""
@@ -54,9 +60,11 @@ class NightlySummary:
             "accounts": self.accounts,
             "flagged": self.flagged,
             "suppressed": self.suppressed,
+            "suppressed_by_rules": self.suppressed_by_rules,
             "alerts_new": self.alerts.get(ALERT_NEW, 0),
             "alerts_rise": self.alerts.get(ALERT_RISE, 0),
             "missing_days": len(self.missing_days),
+            "reduced_features": len(self.reduced_features),
             "seconds": self.timings.get("total"),
         }
 

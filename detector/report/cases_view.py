@@ -1,0 +1,156 @@
+"""The report's cases section: flagged cases first, each once, members folded.
+
+The case data (members, the case reason written once, evidence, timeline bars) is
+prepared here as plain values and rendered by ``templates/cases.html.j2`` with
+autoescaping (:mod:`detector.report.templating`). With a state directory the section
+marks cases first alerted by this run (``NEW``) and draws each case's median member
+score over the nightly runs; without one it says what it would need.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Final
+
+import pandas as pd
+
+from detector import schema as S
+from detector.cases import SINGLE_PREFIX
+from detector.report.constants import BAND_COLOURS, MAX_CASE_MEMBERS, OPEN_CASES
+from detector.report.inputs import ReportInputs, scored_window
+from detector.report.templating import render_template
+
+__all__ = ["cases_section"]
+
+BAR_WIDTH: Final = 22
+CHART_HEIGHT: Final = 70
+FIRST_REASON: Final = "_first_reason"
+
+
+def _with_cases(table: pd.DataFrame) -> pd.DataFrame:
+    """The score table with ``case_id`` / ``case_score`` (derived for older score files)."""
+    out = table.copy()
+    if S.CASE_ID not in out.columns:
+        cluster = out[S.CLUSTER_ID].fillna("").astype(str)
+        out[S.CASE_ID] = cluster.where(cluster != "", SINGLE_PREFIX + out[S.ACCOUNT_ID].astype(str))
+    if S.CASE_SCORE not in out.columns:
+        out[S.CASE_SCORE] = out.groupby(S.CASE_ID)[S.SCORE].transform("median")
+    out[FIRST_REASON] = (
+        out[S.REASONS].fillna("").astype(str).str.split(S.REASONS_SEPARATOR, n=1).str[0]
+    )
+    return out
+
+
+def _store_facts(
+    inp: ReportInputs, members: list[str], run_day: dt.date | None
+) -> tuple[dict[str, str], pd.DataFrame]:
+    """First alert date per member, and the members' per-run scores (empty without state)."""
+    if inp.state is None:
+        return {}, pd.DataFrame(columns=["run_date", S.ACCOUNT_ID, S.SCORE])
+    from detector.store import FIRST_ALERT_DATE, Store
+
+    with Store.open(inp.state) as store:
+        on = run_day or dt.datetime.now(dt.UTC).date()
+        alerted = store.alerted_accounts(on).set_index(S.ACCOUNT_ID)[FIRST_ALERT_DATE]
+        history = store.score_timeline(members, on)
+    return {str(k): str(v) for k, v in alerted.items()}, history
+
+
+def _timeline(history: pd.DataFrame) -> dict[str, Any] | None:
+    """Bars of the median member score per run (numbers only reach the SVG)."""
+    if history.empty:
+        return None
+    medians = history.groupby("run_date")[S.SCORE].median()
+    bars = []
+    for i, (day, value) in enumerate(medians.items()):  # one per run
+        h = max(1.0, float(value) / 100.0 * (CHART_HEIGHT - 24))
+        bars.append(
+            {
+                "x": 4 + i * (BAR_WIDTH + 8),
+                "y": round(CHART_HEIGHT - 12 - h, 1),
+                "w": BAR_WIDTH,
+                "h": round(h, 1),
+                "value": float(value),
+                "label": str(day)[5:],
+            }
+        )
+    return {"bars": bars, "width": 8 + len(bars) * (BAR_WIDTH + 8), "height": CHART_HEIGHT}
+
+
+def cases_section(inp: ReportInputs, anchors: dict[str, str]) -> str:
+    """The cases section's HTML: up to ``max_accounts`` flagged cases by case score."""
+    table = _with_cases(inp.table)
+    flagged_cases = table.loc[table[S.FLAGGED].astype(bool), S.CASE_ID].unique()
+    members_all = table[table[S.CASE_ID].isin(flagged_cases)]
+    order = (
+        members_all.groupby(S.CASE_ID)[S.CASE_SCORE]
+        .max()
+        .sort_values(ascending=False, kind="stable")
+    )
+    shown = order.index[: max(inp.max_accounts, 1)].tolist()
+    members_all = members_all[members_all[S.CASE_ID].isin(shown)]
+    run_day = _run_day(inp.meta)
+    first_alert, history = _store_facts(
+        inp, members_all[S.ACCOUNT_ID].astype(str).tolist(), run_day
+    )
+    evidence = {str(c.get("cluster_id", "")): c for c in inp.clusters}
+    statuses = inp.cases["status"] if inp.cases is not None else pd.Series(dtype=object)
+    cases = []
+    for case_id in shown:  # one per flagged case shown
+        rows = members_all[members_all[S.CASE_ID] == case_id].sort_values(
+            [S.SCORE, S.ACCOUNT_ID], ascending=[False, True]
+        )
+        ids = rows[S.ACCOUNT_ID].astype(str).tolist()
+        reason = rows[FIRST_REASON].mode()
+        reason_text = str(reason.iloc[0]) if len(reason) else ""
+        band = str(rows[S.BAND].mode().iloc[0]) if S.BAND in rows and len(rows) else ""
+        cluster = evidence.get(str(case_id))
+        firsts = [first_alert[a] for a in ids if a in first_alert]
+        member_status = statuses.reindex(ids).dropna()
+        cases.append(
+            {
+                "case_id": str(case_id),
+                "case_score": float(order[case_id]),
+                "size": len(ids),
+                "flagged": int(rows[S.FLAGGED].astype(bool).sum()),
+                "band": band,
+                "colour": BAND_COLOURS.get(band, "#64748b"),
+                "status": ", ".join(sorted(set(member_status.astype(str)))),
+                "new": bool(firsts) and run_day is not None and min(firsts) == str(run_day),
+                "reason": reason_text,
+                "evidence": str(cluster.get("evidence", "")) if cluster else "",
+                "links": ", ".join(
+                    f"{k} ×{v}" for k, v in ((cluster or {}).get("evidence_counts") or {}).items()
+                ),
+                "timeline": _timeline(history[history[S.ACCOUNT_ID].isin(ids)]),
+                "members": [
+                    {
+                        "account_id": str(m[S.ACCOUNT_ID]),
+                        "anchor": anchors.get(m[S.ACCOUNT_ID], ""),
+                        "score": float(m[S.SCORE]),
+                        "flagged": bool(m[S.FLAGGED]),
+                        "band": str(m.get(S.BAND, "")),
+                        "reason": "" if m[FIRST_REASON] == reason_text else str(m[FIRST_REASON]),
+                    }
+                    for m in rows.head(MAX_CASE_MEMBERS).to_dict("records")
+                ],
+                "hidden": max(0, len(ids) - MAX_CASE_MEMBERS),
+            }
+        )
+    return render_template(
+        "cases.html.j2",
+        cases=cases,
+        more=max(0, len(order) - len(shown)),
+        new_known=inp.state is not None and run_day is not None,
+        open_first=OPEN_CASES,
+    )
+
+
+def _run_day(meta: dict[str, Any]) -> dt.date | None:
+    """The run date of a nightly scoring, else the last day of the scored window."""
+    if meta.get("run_date"):
+        try:
+            return dt.date.fromisoformat(str(meta["run_date"]))
+        except ValueError:
+            pass
+    return scored_window(meta)[1]

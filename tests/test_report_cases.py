@@ -1,0 +1,67 @@
+"""The report follows the cases: flagged cases first, each once, members folded, NEW and
+a timeline with the state directory; rendered from autoescaped templates."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from detector import schema as S
+from detector.report import render_report
+from detector.report.templating import render_template
+from detector.store import Store
+
+ON = "2026-11-08"
+
+
+def _section(html: str) -> str:
+    start = html.index('<section id="cases">')
+    return html[start : html.index("</section>", start)]
+
+
+def test_each_flagged_case_appears_once_with_its_members_folded(queue_state: Path) -> None:
+    scores = queue_state / "runs" / ON / "scores.csv"
+    table = pd.read_parquet(scores.with_suffix(".parquet"))
+    flagged_cases = table.loc[table[S.FLAGGED], S.CASE_ID].unique()
+    section = _section(render_report(scores_path=scores, state=queue_state))
+    shown = re.findall(r'<code class="id">([^<]*)</code>', section)
+    assert sorted(shown) == sorted(flagged_cases)  # each flagged case, once
+    assert section.count('<details class="case"') == len(flagged_cases)
+    scores_shown = [float(s) for s in re.findall(r"case score <b>([0-9.]+)</b>", section)]
+    assert scores_shown == sorted(scores_shown, reverse=True)
+    clusters = [c for c in flagged_cases if not c.startswith("acct:")]
+    for cid in clusters:  # every member of a flagged cluster is listed in its case
+        members = table.loc[table[S.CASE_ID] == cid, S.ACCOUNT_ID]
+        block = section[section.index(f'<code class="id">{cid}</code>') :]
+        block = block[: block.index("</details>")]
+        assert all(m in block for m in members)
+    with Store.open(queue_state) as store:
+        first = store.alerted_accounts(ON).set_index(S.ACCOUNT_ID)["first_alert_date"]
+    new_cases = {
+        c for c in flagged_cases
+        if first.reindex(table.loc[table[S.CASE_ID] == c, S.ACCOUNT_ID]).dropna().min() == ON
+    }  # fmt: skip
+    assert section.count('<b class="new">NEW</b>') == len(new_cases)
+    assert section.count("<svg") == len(flagged_cases)  # a timeline per case: two runs each
+    assert section.count("<rect") == 2 * len(flagged_cases)
+
+
+def test_without_the_state_the_section_says_what_it_needs(queue_state: Path) -> None:
+    section = _section(render_report(scores_path=queue_state / "runs" / ON / "scores.csv"))
+    assert "--state" in section and "NEW" not in section and "<svg" not in section
+
+
+def test_templates_escape_every_value() -> None:
+    hostile = '<script>alert(1)</script>"\u202e\x1b[2J'
+    case = {
+        "case_id": hostile, "case_score": 90.0, "size": 1, "flagged": 1, "band": "high",
+        "colour": "#000", "status": hostile, "new": True, "reason": hostile,
+        "evidence": hostile, "links": hostile, "timeline": None, "hidden": 0,
+        "members": [{"account_id": hostile, "anchor": "", "score": 90.0, "flagged": True,
+                     "band": "high", "reason": hostile}],
+    }  # fmt: skip
+    html = render_template("cases.html.j2", cases=[case], more=0, new_known=True, open_first=1)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "\u202e" not in html and "\x1b" not in html and "&#34;" in html
