@@ -19,8 +19,8 @@ from detector.cli import (
     nightly_cmd,
     queue_cmds,
     report_cmd,
-    similar_cmd,
     rules_cmds,
+    similar_cmd,
     simulate_cmd,
     validate_cmd,
 )
