@@ -113,6 +113,8 @@ T_NIGHTLY_TIME = Target("wall_s", "<=", 300.0, "s", "issue 7")
 T_NIGHTLY_RSS = Target("peak_rss_gib", "<=", 3.0, "GiB", "issue 7")
 T_COMPARE_SCAN = Target("x_scan", "<=", 5.0, "x scan", "issue 15")
 T_COMPARE_PEER = Target("x_peer", "<=", 1.5, "x peer", "issue 15")
+T_LEARN_FIT = Target("seconds", "<=", 10.0, "s", "issue 14")
+T_SIMILAR = Target("seconds", "<=", 1.0, "s", "issue 14")
 
 
 # --- machine, commit, load -----------------------------------------------------------------------
@@ -888,6 +890,64 @@ def task_nightly(
     }
 
 
+def task_learned(accounts: int, share: float, seed: int) -> dict[str, Any]:
+    """Fit the forest (untimed), then time the learned layer and ``similar`` (issue 14).
+
+    Verdicts on ``share`` of the synthetic accounts, 1 in 10 of them extraction (the
+    bench measures time, not quality: which accounts are labelled does not matter).
+    Timed: ``fit_learned``, scoring the population with the layer, and the median of
+    ten ``nearest`` queries over the preprocessed space (what ``detector similar`` does
+    after reading ``scores.space.parquet``).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from detector import schema as S
+    from detector.config import DEFAULT
+    from detector.learned import fit_learned
+    from detector.model import AnomalyModel
+    from detector.similar import nearest
+
+    features = synth_features(accounts, seed)
+    model = AnomalyModel(
+        n_estimators=DEFAULT.n_estimators,
+        family_estimators=DEFAULT.family_estimators,
+        max_samples=DEFAULT.max_samples,
+        random_state=DEFAULT.random_state,
+        alert_budget=DEFAULT.alert_budget,
+    ).fit(features)
+    rng = np.random.default_rng(seed)
+    ids = features.index.to_numpy(dtype=object)
+    picked = rng.choice(len(ids), int(share * len(ids)), replace=False)
+    labels = pd.DataFrame(
+        {
+            S.ACCOUNT_ID: ids[picked],
+            S.LABEL: np.where(np.arange(len(picked)) % 10 == 0, S.LABEL_EXTRACTION, S.LABEL_BENIGN),
+        }
+    )
+    watch = Stopwatch()
+    layer = fit_learned(model, features, labels)
+    fit_seconds, fit_cpu = watch.stop()
+    assert layer is not None
+    watch = Stopwatch()
+    layer.score(model, features)
+    score_seconds, _ = watch.stop()
+    space = model.transform(features).astype(np.float32)
+    times = []
+    for query in rng.choice(ids, 10, replace=False):
+        watch = Stopwatch()
+        nearest(space, ids, str(query), k=DEFAULT.similar_k)
+        times.append(watch.stop()[0])
+    return {
+        "seconds": fit_seconds,
+        "cpu_seconds": fit_cpu,
+        "accounts": accounts,
+        "labels": len(labels),
+        "score_seconds": score_seconds,
+        "similar_seconds": float(np.median(times)),
+    }
+
+
 TASKS: dict[str, Callable[..., dict[str, Any]]] = {
     "simulate": task_simulate,
     "scan": task_scan,
@@ -897,6 +957,7 @@ TASKS: dict[str, Callable[..., dict[str, Any]]] = {
     "model_score": task_model_score,
     "link": task_link,
     "nightly": task_nightly,
+    "learned": task_learned,
 }
 
 
@@ -1399,6 +1460,26 @@ def stage_model(rec: Recorder, train_accounts: int, score_accounts: int) -> None
     rec.record("model", "score", run, params, res, table)
 
 
+def stage_learned(rec: Recorder, accounts: int, share: float) -> None:
+    """The learned layer on ``accounts`` synthetic accounts with verdicts on ``share``."""
+    params = {"accounts": accounts, "share": share, "seed": SEED}
+    run = run_child("learned", params)
+    if not run.ok:
+        _failed("learned", run)
+        return
+    res = run.result
+    table = [
+        Row("accounts / verdicts", f"{res['accounts']:,} / {res['labels']:,}"),
+        Row("fit_learned", res["seconds"], "s", T_LEARN_FIT),
+        Row("score with the layer", res["score_seconds"], "s"),
+        Row("similar (median of 10 queries)", res["similar_seconds"], "s", T_SIMILAR),
+        Row("peak RSS (forest + layer)", _gib(run), "GiB"),
+        *_machine_rows(run),
+    ]
+    print_table(f"learned: verdicts on {share:.0%} of {accounts:,} synthetic accounts", table)
+    rec.record("learned", "fit", run, params, res, table)
+
+
 def growth_exponent(sizes: list[float], seconds: list[float]) -> float | None:
     """Least-squares slope of log(seconds) against log(size): 1 is linear, 2 quadratic."""
     if len(sizes) < 2:
@@ -1595,6 +1676,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = sub.add_parser("model", help="train on 100k synthetic accounts, score 1M")
     p.add_argument("--train-accounts", type=int, default=100_000)
     p.add_argument("--score-accounts", type=int, default=1_000_000)
+    p = sub.add_parser("learned", help="learned layer and similar on 100k synthetic accounts")
+    p.add_argument("--accounts", type=int, default=100_000)
+    p.add_argument("--share", type=float, default=0.1, help="share of accounts with a verdict")
     p = sub.add_parser("coordination", help="link_accounts scaling on synthetic evidence")
     p.add_argument(
         "--sizes",
@@ -1641,6 +1725,8 @@ def main(argv: list[str]) -> int:
             getattr(args, "train_accounts", 100_000),
             getattr(args, "score_accounts", 1_000_000),
         )
+    if cmd == "learned":
+        stage_learned(rec, args.accounts, args.share)
     if cmd in ("coordination", "all"):
         sizes = [int(s) for s in getattr(args, "sizes", "10000,30000,100000").split(",") if s]
         stage_coordination(rec, sizes)
