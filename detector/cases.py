@@ -34,7 +34,14 @@ import pandas as pd
 from detector import schema as S
 from detector.model import threshold_for_budget
 
-__all__ = ["HIGH_MARGIN", "MEDIUM_MARGIN", "SINGLE_PREFIX", "assign_cases", "case_band"]
+__all__ = [
+    "HIGH_MARGIN",
+    "MEDIUM_MARGIN",
+    "SINGLE_PREFIX",
+    "assign_cases",
+    "case_band",
+    "case_threshold",
+]
 
 SINGLE_PREFIX: Final = "acct:"
 """A case of one unlinked account is named ``acct:<account_id>``."""
@@ -54,6 +61,23 @@ def case_band(case_score: np.ndarray, flagged: np.ndarray, threshold: float) -> 
     out[(s >= t - HIGH_MARGIN) | f] = "high"
     out[f & (s >= t + (100.0 - t) / 2.0)] = "critical"
     return out
+
+
+def case_threshold(scores: np.ndarray, cluster_ids: np.ndarray, budget: str | int) -> float:
+    """The threshold that spends ``budget`` on *cases* of a population.
+
+    ``scores`` are the accounts' published scores and ``cluster_ids`` their clusters
+    (empty when unlinked, so each such account is a case of its own). Each case counts
+    once, at its case score (the median member score), so a 300-account campaign takes
+    one slot of the budget instead of 300. Training fixes the model's threshold this way
+    (:func:`detector.scoring.train`): the default ``--alert-budget`` counts cases, as
+    an explicit one does in :func:`assign_cases`.
+    """
+    cluster = pd.Series(np.asarray(cluster_ids, dtype=object)).fillna("").astype(str)
+    singles = cluster == ""
+    case_id = cluster.where(~singles, pd.Series(np.arange(len(cluster)).astype(str)) + "\x00")
+    per_case = pd.Series(np.asarray(scores, dtype=float)).groupby(case_id.to_numpy()).median()
+    return threshold_for_budget(per_case.to_numpy(), budget)
 
 
 def assign_cases(

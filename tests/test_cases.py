@@ -67,3 +67,17 @@ def test_bands_agree_with_the_decision(scores: list[float], threshold: float, k:
 def test_band_edges() -> None:
     bands = case_band(np.array([95, 80, 71, 62, 50, 10]), np.array([1, 1, 0, 0, 0, 0], bool), 70)
     assert bands.tolist() == ["critical", "high", "high", "high", "medium", "low"]
+
+
+def test_the_training_threshold_counts_cases_not_accounts() -> None:
+    from detector.cases import case_threshold
+
+    # 40 light members of one campaign (case score = their median, 70) and 60 single
+    # accounts from 1 to 60 plus two loud ones: a budget of 3 is three cases
+    scores = np.concatenate([np.full(40, 70.0), np.arange(1.0, 61.0), [90.0, 95.0]])
+    clusters = np.array(["c-hydra"] * 40 + [""] * 62, dtype=object)
+    assert case_threshold(scores, clusters, 3) == 70.0
+    # counted in accounts, the same budget would have stopped at the loud two
+    assert case_threshold(scores, np.full(len(scores), "", dtype=object), 3) == 90.0
+    # unlinked accounts with equal scores are separate cases (no merging by score)
+    assert case_threshold(np.array([5.0, 5.0, 1.0]), np.array(["", "", ""], dtype=object), 2) == 5.0
