@@ -39,10 +39,11 @@ HYDRA_CLUSTERED_FLOOR = 0.7
 BENIGN_COORDINATION = ("multi_account_org", "classroom_cohort")
 BENIGN_COORDINATION_CEILING = 0.05
 SMALL_ACCOUNTS = ("hobbyist", "developer_testing", "small_app", "new_signup")
-SUITE_RUNNERS = ("safety_benchmarking", "evaluation_company")
-"""Permitted use that re-runs fixed suites: 17% and 0% flagged here before suites'
-re-runs stopped counting as content, 0% and 0% after."""
-SUITE_RUNNERS_CEILING = 0.05
+SUITE_CEILINGS = {"safety_benchmarking": 0.05, "evaluation_company": 0.25}
+"""Permitted use that re-runs fixed suites. Safety benchmarking: 17% flagged before a
+suite's re-runs stopped counting as content, 0% after. The evaluation company: 0% with
+an account-counted budget, 17% (2 of 12) since the default budget counts cases (2% of
+the cases is more accounts than 2% of the accounts)."""
 
 
 @pytest.fixture(scope="module")
@@ -86,5 +87,5 @@ def test_permitted_benchmarking_is_not_flagged(
 ) -> None:
     """Safety benchmarking is permitted use; training a competitor is not."""
     per = scored[2]["per_scenario"]
-    for name in SUITE_RUNNERS:
-        assert per[name]["share_flagged"] <= SUITE_RUNNERS_CEILING, name
+    shares = {name: per[name]["share_flagged"] for name in SUITE_CEILINGS}
+    assert all(shares[name] <= ceiling for name, ceiling in SUITE_CEILINGS.items()), shares
