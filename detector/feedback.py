@@ -31,8 +31,8 @@ import pandas as pd
 from detector import schema as S
 from detector.config import DEFAULT, Config
 from detector.evaluate import evaluate
-from detector.learned import SCORE_DECIMALS, fit_learned, why_not_learn
-from detector.model import AnomalyModel, rank_accounts
+from detector.learned import fit_learned, why_not_learn
+from detector.model import SCORE_DECIMALS, AnomalyModel, rank_accounts
 from detector.verdicts import provenance
 
 __all__ = ["draw_verdicts", "feedback_evaluation", "first_seen_days", "time_split"]

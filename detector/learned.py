@@ -59,11 +59,17 @@ from threadpoolctl import threadpool_limits
 
 from detector import schema as S
 from detector.config import DEFAULT, Config
-from detector.model import AnomalyModel, band, rank_accounts, threshold_for_budget
+from detector.model import (
+    SCORE_DECIMALS,
+    AnomalyModel,
+    alert_cut,
+    band,
+    rank_accounts,
+    threshold_for_budget,
+)
 
 __all__ = [
     "LIFT_POINTS",
-    "SCORE_DECIMALS",
     "LearnedLayer",
     "LearnedScores",
     "fit_learned",
@@ -74,8 +80,6 @@ __all__ = [
 LIFT_POINTS: Final = 10.0
 """An account the layer raised by at least this many score points gets the
 "behaves like confirmed extraction account X" reason."""
-SCORE_DECIMALS: Final = 2
-"""Published scores are rounded like :meth:`AnomalyModel.score_frame`'s."""
 GRID_STEPS: Final = 12
 """Grid points per unit of ``log1p(|z|)`` in the classifier's input (see :func:`grid`)."""
 GRID_LIMIT: Final = 8.0
@@ -333,12 +337,7 @@ class LearnedLayer:
         ids, matrix = parts.ids, parts.matrix
         scores = np.round(parts.score, SCORE_DECIMALS)
         unsup = np.round(parts.unsupervised, SCORE_DECIMALS)
-        if budget is not None:
-            cut = threshold_for_budget(scores, budget)
-        elif threshold is not None:
-            cut = float(threshold)
-        else:
-            cut = self.threshold_
+        cut = alert_cut(scores, threshold=threshold, budget=budget, default=self.threshold_)
         flagged = scores >= cut
         ranks = rank_accounts(scores, ids)
         attributed = flagged | (ranks <= explain_top)

@@ -50,7 +50,9 @@ __all__ = [
     "BAND_EDGES",
     "BAND_LABELS",
     "N_QUANTILES",
+    "SCORE_DECIMALS",
     "AnomalyModel",
+    "alert_cut",
     "band",
     "parse_budget",
     "population_fingerprint",
@@ -75,7 +77,8 @@ UPPER_QUANTILE: Final = 0.99
 N_QUANTILES: Final = 1001
 """Training quantiles stored per feature (0.0, 0.1, …, 100.0 %) for percentiles."""
 
-_SCORE_DECIMALS: Final = 2
+SCORE_DECIMALS: Final = 2
+"""Published scores are rounded to this many decimals (flags agree with the number shown)."""
 _MIN_SPREAD: Final = 1e-6
 _MIN_SHARE_SPREAD: Final = 0.01
 _EPS: Final = 1e-12
@@ -136,6 +139,18 @@ def parse_budget(budget: str | int, n_accounts: int) -> int:
             "nor a percentage between 0 and 100 (e.g. '2%')"
         ) from None
     return min(count, n_accounts)
+
+
+def alert_cut(
+    scores: np.ndarray, *, threshold: float | None, budget: str | int | None, default: float
+) -> float:
+    """The score at which accounts are flagged: ``budget`` over ``scores`` when given,
+    else ``threshold``, else the model's ``default`` (fixed at training)."""
+    if budget is not None:
+        return threshold_for_budget(scores, budget)
+    if threshold is not None:
+        return float(threshold)
+    return default
 
 
 def threshold_for_budget(scores: np.ndarray | pd.Series, budget: str | int) -> float:
@@ -464,7 +479,7 @@ class AnomalyModel(BaseEstimator):
             "score_at_median": SCORE_AT_MEDIAN,
             "score_at_upper": SCORE_AT_UPPER,
         }
-        train_scores = np.round(self.calibrate(raw), _SCORE_DECIMALS)
+        train_scores = np.round(self.calibrate(raw), SCORE_DECIMALS)
         self.threshold_ = threshold_for_budget(train_scores, self.alert_budget)
         self.fingerprint_ = population_fingerprint(
             pd.DataFrame(values, index=pd.Index(ids, name=schema.ACCOUNT_ID), columns=names)
@@ -722,13 +737,8 @@ class AnomalyModel(BaseEstimator):
         if explain_top is None:
             explain_top = explain.DEFAULT_EXPLAIN_TOP
         ids, values = self._matrix(features)
-        scores = np.round(self.calibrate(self._raw_from_values(values)), _SCORE_DECIMALS)
-        if budget is not None:
-            cut = threshold_for_budget(scores, budget)
-        elif threshold is not None:
-            cut = float(threshold)
-        else:
-            cut = self.threshold_
+        scores = np.round(self.calibrate(self._raw_from_values(values)), SCORE_DECIMALS)
+        cut = alert_cut(scores, threshold=threshold, budget=budget, default=self.threshold_)
         flagged = scores >= cut
         ranks = rank_accounts(scores, ids)
         forest_rows = flagged | (ranks <= explain_top)

@@ -27,8 +27,8 @@ from detector.config import DEFAULT, Config
 from detector.coordination import Clusters
 from detector.engines import Engine, SparkOptions, feature_builder, frame_scorer
 from detector.errors import UserError
-from detector.learned import SCORE_DECIMALS, fit_learned
-from detector.model import AnomalyModel
+from detector.learned import fit_learned
+from detector.model import SCORE_DECIMALS, AnomalyModel
 from detector.outputs import clusters_json, read_scores, sidecar, write_scores
 from detector.pipeline import FeatureResult, Progress
 

@@ -569,19 +569,25 @@ def synth_features(n: int, seed: int) -> Any:
     return pd.DataFrame(columns, index=ids)
 
 
-def task_model_train(accounts: int, seed: int) -> dict[str, Any]:
-    """Fit ``AnomalyModel`` (project defaults) on a synthetic table of ``accounts`` rows."""
+def default_model() -> Any:
+    """An unfitted ``AnomalyModel`` with the project's defaults (as ``detector train``)."""
     from detector.config import DEFAULT
     from detector.model import AnomalyModel
 
-    features = synth_features(accounts, seed)
-    model = AnomalyModel(
+    return AnomalyModel(
         n_estimators=DEFAULT.n_estimators,
         family_estimators=DEFAULT.family_estimators,
         max_samples=DEFAULT.max_samples,
         random_state=DEFAULT.random_state,
         alert_budget=DEFAULT.alert_budget,
     )
+
+
+def task_model_train(accounts: int, seed: int) -> dict[str, Any]:
+    """Fit ``AnomalyModel`` (project defaults) on a synthetic table of ``accounts`` rows."""
+
+    features = synth_features(accounts, seed)
+    model = default_model()
     watch = Stopwatch()
     model.fit(features)
     seconds, cpu_seconds = watch.stop()
@@ -602,15 +608,8 @@ def task_model_score(train_accounts: int, score_accounts: int, seed: int) -> dic
     """
     from detector import explain
     from detector.config import DEFAULT
-    from detector.model import AnomalyModel
 
-    model = AnomalyModel(
-        n_estimators=DEFAULT.n_estimators,
-        family_estimators=DEFAULT.family_estimators,
-        max_samples=DEFAULT.max_samples,
-        random_state=DEFAULT.random_state,
-        alert_budget=DEFAULT.alert_budget,
-    ).fit(synth_features(train_accounts, seed))
+    model = default_model().fit(synth_features(train_accounts, seed))
     features = synth_features(score_accounts, seed + 1)
     watch = Stopwatch()
     table = model.score_frame(features, n_reasons=DEFAULT.n_reasons)
@@ -905,17 +904,10 @@ def task_learned(accounts: int, share: float, seed: int) -> dict[str, Any]:
     from detector import schema as S
     from detector.config import DEFAULT
     from detector.learned import fit_learned
-    from detector.model import AnomalyModel
     from detector.similar import nearest
 
     features = synth_features(accounts, seed)
-    model = AnomalyModel(
-        n_estimators=DEFAULT.n_estimators,
-        family_estimators=DEFAULT.family_estimators,
-        max_samples=DEFAULT.max_samples,
-        random_state=DEFAULT.random_state,
-        alert_budget=DEFAULT.alert_budget,
-    ).fit(features)
+    model = default_model().fit(features)
     rng = np.random.default_rng(seed)
     ids = features.index.to_numpy(dtype=object)
     picked = rng.choice(len(ids), int(share * len(ids)), replace=False)

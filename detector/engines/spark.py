@@ -1197,7 +1197,7 @@ def score_frame_spark(
     the same table as the local method.
     """
     from detector import explain
-    from detector.model import _SCORE_DECIMALS, band, rank_accounts, threshold_for_budget
+    from detector.model import SCORE_DECIMALS, alert_cut, band, rank_accounts
 
     if threshold is not None and budget is not None:
         raise ValueError("give either an alert threshold or an alert budget, not both")
@@ -1222,7 +1222,7 @@ def score_frame_spark(
             m = b_model.value
             for pdf in batches:
                 raw = m._raw_from_values(pdf[cols].to_numpy(dtype=np.float64))
-                score = np.round(m.calibrate(raw), _SCORE_DECIMALS)
+                score = np.round(m.calibrate(raw), SCORE_DECIMALS)
                 yield pd.DataFrame({"_pos": pdf["_pos"].to_numpy(), "score": score})
 
         got = _run(
@@ -1232,12 +1232,7 @@ def score_frame_spark(
         )
         scores = np.empty(n, dtype=np.float64)
         scores[got.column("_pos").to_numpy()] = got.column("score").to_numpy()
-        if budget is not None:
-            cut = threshold_for_budget(scores, budget)
-        elif threshold is not None:
-            cut = float(threshold)
-        else:
-            cut = model.threshold_
+        cut = alert_cut(scores, threshold=threshold, budget=budget, default=model.threshold_)
         flagged = scores >= cut
         ranks = rank_accounts(scores, ids)
         forest_rows = flagged | (ranks <= explain_top)
