@@ -51,6 +51,7 @@ SYSTEM_KEY: Final = "system_key"
 MODEL_KEY: Final = "model_key"
 STATUS_CODE: Final = "status_code"  # index into schema.STATUSES
 ENDPOINT_KEY: Final = "endpoint_key"
+CONVERSATION_KEY: Final = "conversation_key"
 TEMPLATE_HEAD: Final = 140
 TEMPLATE_TAIL: Final = 80
 TOPIC_CHARS: Final = 240
@@ -67,6 +68,7 @@ DEFAULTS: Final[dict[str, tuple[type | str, object]]] = {
     S.THINKING: (_F, np.nan),
     ENDPOINT_KEY: (np.uint64, 0),
     SYSTEM_KEY: (np.uint64, 0),
+    CONVERSATION_KEY: (np.uint64, 0),
     IP_KEY: (np.uint64, 0),
     NETWORK_KEY: (np.uint64, 0),
     UA_KEY: (np.uint64, 0),
@@ -422,6 +424,8 @@ def annotate(
         out[ENDPOINT_KEY] = hash_strings(as_arrow(frame[S.ENDPOINT]))
     if S.SYSTEM_PROMPT_HASH in frame.columns:
         out[SYSTEM_KEY] = hash_strings(as_arrow(frame[S.SYSTEM_PROMPT_HASH]))
+    if S.CONVERSATION_ID in frame.columns:
+        out[CONVERSATION_KEY] = hash_strings(as_arrow(frame[S.CONVERSATION_ID]))
     if S.CLIENT_IP in frame.columns:
         out[IP_KEY] = hash_strings(as_arrow(frame[S.CLIENT_IP]))
         out[NETWORK_KEY] = network_of(as_arrow(frame[S.CLIENT_IP]))

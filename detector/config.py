@@ -42,6 +42,16 @@ class Config:
     min_requests_for_timing: int = 5
     """Accounts with fewer requests get the neutral value for timing features."""
     quiet_window_hours: int = 6
+    reading_tokens_per_s: float = 20.0
+    """A follow-up sent sooner after the previous turn than its answer takes to read at
+    this speed was not read by a person (people read 4-8 tokens a second; the gap also
+    holds the answer's generation time, so 20 leaves a wide margin)."""
+    min_followups: int = 10
+    """Accounts with fewer timed follow-up turns get the neutral unread share."""
+    harvest_max_input_tokens: int = 150
+    harvest_min_output_tokens: int = 400
+    """A request of at most 150 input tokens that drew 400+ output tokens harvests an
+    answer: a short standalone question, a long complete reply."""
 
     # model
     n_estimators: int = 150

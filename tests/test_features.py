@@ -220,3 +220,58 @@ def test_a_suite_re_run_daily_is_not_content_a_sweep_of_new_prompts_is(tmp_path:
     assert feats.loc["probe", "harmful_share"] == pytest.approx(240 / 280)
     # a suite re-run every day: its re-runs are not content
     assert feats.loc["bench", "harmful_share"] == 0.0
+
+
+def _conversation_log(tmp_path: Path) -> Path:
+    """Three accounts of 12 three-turn conversations each, 300-token answers:
+
+    - ``person``: 90 s between turns (reads at ~3 tokens a second);
+    - ``script``: 4 s between turns (no one reads 300 tokens in 4 s);
+    - ``agent``: 4 s between turns too, but each follow-up is a long tool result.
+    """
+    start = pd.Timestamp("2026-11-02 09:00", tz="UTC")
+    rows = []
+    for account, gap_s, follow in (
+        ("person", 90, "can you explain the second point?"),
+        ("script", 4, "and what about the next one?"),
+        ("agent", 4, "<tool_result>" + "line of output\n" * 40),
+    ):
+        for conv in range(12):
+            t0 = start + pd.Timedelta(minutes=45 * conv)
+            for turn in range(3):
+                prompt = f"Question {conv} about topic {conv}?" if turn == 0 else follow
+                when = t0 + pd.Timedelta(seconds=gap_s * turn)
+                rows.append((account, when, f"{account}-{conv}", turn, prompt))
+    log = pd.DataFrame(
+        rows, columns=[S.ACCOUNT_ID, S.TIMESTAMP, S.CONVERSATION_ID, S.TURN_INDEX, S.PROMPT]
+    )
+    log[S.REQUEST_ID] = [f"r{i}" for i in range(len(log))]
+    log[S.MODEL], log[S.STATUS] = "m", "ok"
+    log[S.INPUT_TOKENS], log[S.OUTPUT_TOKENS] = 40, 300
+    log.to_parquet(tmp_path / "log.parquet")
+    return tmp_path / "log.parquet"
+
+
+def test_follow_ups_faster_than_reading_are_unread_tool_loops_are_not(tmp_path: Path) -> None:
+    feats = build_features(_conversation_log(tmp_path), config=Config(topic_clusters=2)).features
+    unread = feats["unread_followup_share"]
+    assert unread["script"] == 1.0  # 24 follow-ups, each 4 s after a 300-token answer
+    assert unread["person"] == 0.0  # 90 s: time to read 300 tokens at 20 tokens/s (15 s)
+    assert unread["agent"] == 0.0  # tool results: a program's loop, not typed questions
+    # every request: 40 tokens in, 300 out -- short questions, but not long answers
+    assert (feats["answer_harvest_share"] == 0.0).all()
+
+
+def test_unread_follow_ups_need_enough_turns_and_harvest_counts_long_answers(
+    tmp_path: Path,
+) -> None:
+    path = _conversation_log(tmp_path)
+    log = pd.read_parquet(path)
+    few = log[log[S.CONVERSATION_ID].isin(["script-0", "script-1", "script-2", "person-0"])]
+    few = few.assign(**{S.OUTPUT_TOKENS: np.where(few[S.TURN_INDEX] == 0, 900, 100)})
+    few.to_parquet(path)
+    feats = build_features(path, config=Config(topic_clusters=2)).features
+    # 6 timed follow-ups are under Config.min_followups: the neutral value
+    assert feats.loc["script", "unread_followup_share"] == SPECS["unread_followup_share"].neutral
+    # a third of each account's requests: 40 tokens in, 900 out
+    assert feats["answer_harvest_share"].tolist() == pytest.approx([1 / 3, 1 / 3])

@@ -10,6 +10,7 @@ _FAMILY_TITLES = {
     "content": "Content (needs `prompt`)",
     "diversity": "Diversity (needs `prompt`)",
     "shape": "Request shape",
+    "conversation": "Conversation",
     "adoption": "Model adoption",
     "infra": "Infrastructure",
     "account": "Account (needs the account table)",

@@ -1,0 +1,119 @@
+"""Conversation: whether a person reads the answers, and what the account harvests.
+
+Plain distillation run by a competent operator looks like a person in every single
+request -- ordinary prompts, an official SDK, usual sampling settings -- and is caught
+by what no single request shows: the next turn of a conversation arrives before
+anyone could have read the previous answer, and short standalone questions draw long,
+complete answers, day after day. Both are measured here against physical rates (a
+reading speed, a token budget), not against the population, so a small account and a
+big product are judged by the same yardstick.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detector import annotate as A
+from detector import schema as S
+from detector.features import agg
+from detector.features.base import Bucket
+from detector.features.registry import FeatureSpec, family
+
+MAX_FOLLOWUP_GAP_S = 1800
+"""A turn more than 30 minutes after the previous one resumes a conversation; its gap
+says nothing about reading."""
+MAX_TYPED_PROMPT_CHARS = 400
+"""A turn longer than this is a tool result or a pasted document. A conversation holding
+one is a program's loop (an agent sends the next turn at once, by design) or a document
+task, so its follow-ups say nothing about whether a person reads."""
+
+SPECS = [
+    FeatureSpec(
+        "unread_followup_share",
+        "conversation",
+        "share",
+        "Share of typed follow-up turns (turn_index > 0, within 30 minutes of the "
+        "conversation's previous request; with prompt text in the log, only in "
+        "conversations whose turns are all at most 400 characters, so an agent's tool "
+        "loop does not count) sent sooner than the "
+        "previous answer takes to read at 20 tokens a second (neutral 0 under 10 such turns).",
+        "A person reads an answer before asking the next question; a script sends the next "
+        "turn as soon as the last one returns.",
+        (S.TIMESTAMP, S.CONVERSATION_ID, S.TURN_INDEX, S.OUTPUT_TOKENS),
+        0.0,
+        "share",
+        "high",
+        "{value} of follow-ups came before the previous answer could be read",
+    ),
+    FeatureSpec(
+        "answer_harvest_share",
+        "conversation",
+        "share",
+        "Share of requests with at most 150 input tokens that drew 400 or more output tokens.",
+        "Distillation asks short standalone questions for long, complete answers; chat "
+        "carries its history and pipelines send documents.",
+        (S.INPUT_TOKENS, S.OUTPUT_TOKENS),
+        0.0,
+        "share",
+        "high",
+        "{value} of requests are short questions drawing long answers",
+    ),
+]
+
+
+def unread_followups(b: Bucket) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: timed follow-up turns, and how many came before a read was possible.
+
+    Rows are ordered by (account, conversation, time); a follow-up's previous turn is
+    the row before it when both share the account and the conversation. Vectorised:
+    one lexsort and array comparisons, no loop over conversations.
+    """
+    n, c = b.n, b.codes
+    conv = b.col(A.CONVERSATION_KEY)
+    ts = b.col(A.TS)
+    order = np.lexsort((ts, conv, c))
+    cs, ks, tss = c[order], conv[order], ts[order]
+    turn = np.nan_to_num(b.col(S.TURN_INDEX)[order], nan=0.0)
+    out_tokens = np.nan_to_num(b.col(S.OUTPUT_TOKENS)[order].astype(np.float64))
+    gap = np.diff(tss).astype(np.float64)
+    followup = (
+        (cs[1:] == cs[:-1])
+        & (ks[1:] == ks[:-1])
+        & (ks[1:] != 0)
+        & (turn[1:] > 0)
+        & (gap <= MAX_FOLLOWUP_GAP_S)
+    )
+    if b.context.has(S.PROMPT):
+        followup &= typed_conversations(cs, ks, b.col(A.PROMPT_CHARS)[order])[1:]
+    reading_s = out_tokens[:-1] / b.context.config.reading_tokens_per_s
+    unread = followup & (gap < reading_s)
+    timed = np.bincount(cs[1:][followup], minlength=n).astype(np.float64)
+    fast = np.bincount(cs[1:][unread], minlength=n).astype(np.float64)
+    return timed, fast
+
+
+def typed_conversations(codes: np.ndarray, conv: np.ndarray, chars: np.ndarray) -> np.ndarray:
+    """Per row (rows sorted by account then conversation): whether every turn of its
+    conversation is short enough to have been typed (see ``MAX_TYPED_PROMPT_CHARS``)."""
+    if len(codes) == 0:
+        return np.zeros(0, dtype=bool)
+    starts = np.flatnonzero(np.r_[True, (codes[1:] != codes[:-1]) | (conv[1:] != conv[:-1])])
+    longest = np.maximum.reduceat(np.nan_to_num(chars, nan=0.0), starts)
+    return np.repeat(longest <= MAX_TYPED_PROMPT_CHARS, np.diff(np.r_[starts, len(codes)]))
+
+
+@family("conversation", SPECS)
+def conversation(b: Bucket) -> dict[str, np.ndarray]:
+    """Unread follow-ups and answer harvesting per account."""
+    n, c, cfg = b.n, b.codes, b.context.config
+    out: dict[str, np.ndarray] = {}
+    if b.context.has(S.CONVERSATION_ID, S.TURN_INDEX):
+        timed, fast = unread_followups(b)
+        out["unread_followup_share"] = np.where(
+            timed >= cfg.min_followups, fast / np.maximum(timed, 1), 0.0
+        )
+    harvest = (b.col(S.INPUT_TOKENS) <= cfg.harvest_max_input_tokens) & (
+        b.col(S.OUTPUT_TOKENS) >= cfg.harvest_min_output_tokens
+    )
+    out["answer_harvest_share"] = agg.share(c, harvest, n)
+    return out
