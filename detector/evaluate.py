@@ -37,8 +37,8 @@ VOLUME_FEATURES: Final[tuple[str, ...]] = ("requests_per_day", "requests_total")
 """Volume baseline: ranks by the first of these columns present in the feature table."""
 NAIVE_VOLUME_FEATURES: Final[tuple[str, ...]] = (
     "requests_per_day",
-    "tokens_per_day",
-    "active_days",
+    "output_tokens_per_day",
+    "active_day_share",
     "mean_input_tokens",
     "mean_output_tokens",
 )

@@ -502,7 +502,7 @@ _LOG_MEDIANS = {
     "days": 200.0,
     "ratio": 1.5,
 }
-_PER_DAY_FACTORS = {"requests_per_day": 1.0, "tokens_per_day": 1500.0}
+_PER_DAY_FACTORS = {"requests_per_day": 1.0, "output_tokens_per_day": 500.0}
 _LIGHT_FAMILIES = ("timing", "diversity")
 
 

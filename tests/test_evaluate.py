@@ -79,7 +79,7 @@ def _features(ids: list[str], volume: list[float]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "requests_per_day": volume,
-            "tokens_per_day": np.asarray(volume) * 900,
+            "output_tokens_per_day": np.asarray(volume) * 900,
             "mean_output_tokens": rng.lognormal(6, 0.3, len(ids)),
             "reasoning_share": rng.random(len(ids)),
         },
@@ -99,8 +99,12 @@ def test_baselines_in_the_same_run() -> None:
     assert vol["roc_auc"] == 1.0 and vol["pr_auc"] == 1.0 and vol["recall_at_k"] == 1.0
     assert vol["lift"] == pytest.approx(r["pr_auc"] / 1.0)
     naive = base["naive_iforest"]
-    assert naive["features"] == ["requests_per_day", "tokens_per_day", "mean_output_tokens"]
-    assert "not available: active_days, mean_input_tokens" in naive["note"]
+    assert naive["features"] == [
+        "requests_per_day",
+        "output_tokens_per_day",
+        "mean_output_tokens",
+    ]
+    assert "not available: active_day_share, mean_input_tokens" in naive["note"]
     assert naive["pr_auc"] is not None and naive["lift"] == pytest.approx(
         r["pr_auc"] / naive["pr_auc"]
     )

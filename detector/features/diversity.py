@@ -90,18 +90,6 @@ SPECS = [
         "touches {value} of all topics",
         echo_of="topic_entropy",
     ),
-    FeatureSpec(
-        "mean_prompt_chars",
-        "diversity",
-        "chars",
-        "Mean prompt length in characters.",
-        "Inserted documents and tool results are long; extraction questions are mid-sized.",
-        _P,
-        0.0,
-        "log",
-        "both",
-        "mean prompt length {value}",
-    ),
 ]
 
 
@@ -133,5 +121,4 @@ def diversity(b: Bucket) -> dict[str, np.ndarray]:
         "wrapper_reuse": wrapper,
         "topic_entropy": np.where(enough, t_ent, 0.0),
         "topic_coverage": np.where(enough, t_distinct / n_topics, 0.0),
-        "mean_prompt_chars": agg.mean(c, b.col(A.PROMPT_CHARS), n),
     }

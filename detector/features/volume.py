@@ -10,8 +10,6 @@ from detector.features import agg
 from detector.features.base import Bucket
 from detector.features.registry import FeatureSpec, family
 
-_TOK = (S.INPUT_TOKENS, S.OUTPUT_TOKENS)
-
 SPECS = [
     FeatureSpec(
         "requests_per_day",
@@ -24,19 +22,6 @@ SPECS = [
         "log",
         "high",
         "{value} requests per active day",
-    ),
-    FeatureSpec(
-        "tokens_per_day",
-        "volume",
-        "per_day",
-        "Input plus output tokens per active day.",
-        "Bulk extraction moves large token volumes every day.",
-        _TOK,
-        0.0,
-        "log",
-        "high",
-        "{value} tokens per active day",
-        echo_of="output_tokens_per_day",
     ),
     FeatureSpec(
         "output_tokens_per_day",
@@ -86,7 +71,6 @@ def volume(b: Bucket) -> dict[str, np.ndarray]:
     day = b.col(A.DAY)
     active_days = agg.nunique(c, day.astype(np.uint64) + 1, n)
     days = np.maximum(active_days, 1)
-    tokens = b.col(S.INPUT_TOKENS) + b.col(S.OUTPUT_TOKENS)
     ts = b.col(A.TS)
     first = np.full(n, np.iinfo(np.int64).max)
     np.minimum.at(first, c, ts)
@@ -99,7 +83,6 @@ def volume(b: Bucket) -> dict[str, np.ndarray]:
     ramp = np.where(is_new, first_day / np.maximum(reqs / span_days, 1e-9), 0.0)
     return {
         "requests_per_day": reqs / days,
-        "tokens_per_day": agg.total(c, tokens, n) / days,
         "output_tokens_per_day": agg.total(c, b.col(S.OUTPUT_TOKENS), n) / days,
         "active_day_share": np.minimum(active_days / b.context.window_days, 1.0),
         "first_day_ramp": np.minimum(ramp, 10.0),
