@@ -47,6 +47,7 @@ from detector import schema as S
 from detector.features import agg
 from detector.features.base import Bucket, Context
 from detector.features.registry import FeatureSpec, family
+from detector.rarity import describe_rarity
 from detector.synchrony import HourlyActivity, daily_alignment, synchrony
 
 TOP_KEYS = 3
@@ -590,6 +591,9 @@ def link_accounts(
         else {}
     )
     ctable["evidence"] = [describe_evidence(evidence_kinds.get(cid, {})) for cid in ctable.index]
+    holders = tokens.groupby(["kind", "token"])[S.ACCOUNT_ID].nunique()
+    rarity = describe_rarity(in_cluster, holders, n)
+    ctable["evidence_rarity"] = [rarity.get(cid, "") for cid in ctable.index]
     return Clusters(out, membership, ctable, evidence_kinds)
 
 

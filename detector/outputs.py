@@ -179,6 +179,7 @@ def clusters_json(scored: ScoreResult) -> dict[str, Any]:
                 "cluster_id": cid,
                 "members": len(ids),
                 "evidence": row["evidence"],
+                "evidence_rarity": str(row.get("evidence_rarity", "")),
                 "evidence_counts": scored.clusters.evidence_kinds.get(cid, {}),
                 "requests_per_day": round(float(row["requests_per_day"]), 2),
                 "template_share": round(float(row["template_share"]), 4),

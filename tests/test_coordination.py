@@ -164,6 +164,12 @@ def test_hydra_is_one_cluster_whatever_evidence_it_leaves(
     assert set(membership[membership == cid].index) == members, "no outsider pulled in"
     feats = result.features.loc[sorted(members)]
     assert (feats["cluster_size"] == size).all()
+    # why the cluster exists, and how rare that is: the card is the hydra's alone
+    rarity = result.extras["clusters"].table.loc[cid, "evidence_rarity"]
+    population_size = len(result.features)
+    if card:
+        assert f"payment card: {size} members, {size} of {population_size:,} accounts" in rarity
+    assert rarity and ";" not in rarity
     assert (feats["cluster_new_member_share"] == 1.0).all()
     assert (feats["cluster_creation_spread_hours"] <= 2.0).all()
     # the organisation shares a card and a server pool, but it declared itself one org:
@@ -367,3 +373,21 @@ def test_a_campaign_sharing_only_a_template_and_a_schedule_is_one_cluster(
     assert set(clusters.evidence_kinds[cid]) == {"template+synchrony"}
     want = "share a prompt template or wrapper and keep one schedule"
     assert clusters.table.loc[cid, "evidence"] == want
+
+
+def test_rarity_names_each_kinds_most_shared_token_and_its_reach() -> None:
+    from detector.rarity import describe_rarity
+
+    rows = [("a", "template", 7), ("b", "template", 7), ("c", "template", 7)]
+    rows += [("a", "network", 1), ("b", "network", 1), ("c", "network", 2)]
+    rows += [("a", "template+created", 9), ("b", "template+created", 9)]
+    in_cluster = pd.DataFrame(rows, columns=[S.ACCOUNT_ID, "kind", "token"]).assign(cluster_id="c1")
+    holders = pd.Series(
+        {("template", 7): 3000, ("network", 1): 2, ("network", 2): 5, ("template+created", 9): 2}
+    )
+    text = describe_rarity(in_cluster, holders, 20_000)["c1"]
+    parts = dict(p.split(": ", 1) for p in text.split(" · "))
+    assert parts["prompt template"] == "3 members, 3,000 of 20,000 accounts overall"
+    assert parts["client network"] == "2 members, 2 of 20,000 accounts overall"
+    assert parts["prompt template with creation hour"] == "2 members, 2 of 20,000 accounts overall"
+    assert describe_rarity(in_cluster.iloc[:0], holders, 20_000) == {}

@@ -58,7 +58,7 @@ def test_templates_escape_every_value() -> None:
     case = {
         "case_id": hostile, "case_score": 90.0, "size": 1, "flagged": 1, "band": "high",
         "colour": "#000", "status": hostile, "new": True, "reason": hostile,
-        "evidence": hostile, "links": hostile, "timeline": None, "hidden": 0,
+        "evidence": hostile, "links": hostile, "rarity": hostile, "timeline": None, "hidden": 0,
         "members": [{"account_id": hostile, "anchor": "", "score": 90.0, "flagged": True,
                      "band": "high", "reason": hostile}],
     }  # fmt: skip

@@ -60,6 +60,7 @@ def register(app: typer.Typer) -> None:
             "synchrony",
             "start spread (h)",
             "evidence",
+            "how rare",
         ):
             t.add_column(col, overflow="fold")
         for r in rows:
@@ -73,6 +74,7 @@ def register(app: typer.Typer) -> None:
                 f"{r['synchrony']:.2f}",
                 f"{r['activation_spread_hours']:.1f}",
                 r["evidence"],
+                r.get("evidence_rarity", ""),
             )
         console.print(t)
         if cluster is not None:

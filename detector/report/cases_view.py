@@ -119,6 +119,7 @@ def cases_section(inp: ReportInputs, anchors: dict[str, str]) -> str:
                 "new": bool(firsts) and run_day is not None and min(firsts) == str(run_day),
                 "reason": reason_text,
                 "evidence": str(cluster.get("evidence", "")) if cluster else "",
+                "rarity": str(cluster.get("evidence_rarity", "")) if cluster else "",
                 "links": ", ".join(
                     f"{k} ×{v}" for k, v in ((cluster or {}).get("evidence_counts") or {}).items()
                 ),
