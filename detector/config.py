@@ -42,6 +42,12 @@ class Config:
     min_requests_for_timing: int = 5
     """Accounts with fewer requests get the neutral value for timing features."""
     quiet_window_hours: int = 6
+    suite_rerun_share: float = 0.7
+    """An account whose distinct prompts are at least this share re-runs (sent on another
+    day or to another model) runs a fixed suite: its re-run prompts do not count in its
+    content shares or its unread follow-ups. Measured on an unseen realistic population
+    (seed 303): safety benchmarking 0.75-0.99 and an evaluation company 0.92-1.0; safety
+    probing at most 0.39 there, and capability sweeps and distillation under 0.1."""
     reading_tokens_per_s: float = 20.0
     """A follow-up sent sooner after the previous turn than its answer takes to read at
     this speed was not read by a person (people read 4-8 tokens a second; the gap also

@@ -275,3 +275,54 @@ def test_unread_follow_ups_need_enough_turns_and_harvest_counts_long_answers(
     assert feats.loc["script", "unread_followup_share"] == SPECS["unread_followup_share"].neutral
     # a third of each account's requests: 40 tokens in, 900 out
     assert feats["answer_harvest_share"].tolist() == pytest.approx([1 / 3, 1 / 3])
+
+
+def test_a_suite_replaying_its_multi_turn_set_daily_is_not_unread(tmp_path: Path) -> None:
+    """An evaluation harness re-runs fixed multi-turn tests; extraction never repeats."""
+    log = pd.read_parquet(_conversation_log(tmp_path))
+    script = log[log[S.ACCOUNT_ID] == "script"]
+    suite = pd.concat(
+        [
+            script.assign(
+                **{
+                    S.ACCOUNT_ID: "suite",
+                    S.TIMESTAMP: script[S.TIMESTAMP] + pd.Timedelta(days=day),
+                    S.CONVERSATION_ID: script[S.CONVERSATION_ID] + f"-day{day}",
+                }
+            )
+            for day in range(3)
+        ]
+    )
+    both = pd.concat([script, suite], ignore_index=True)
+    both[S.REQUEST_ID] = [f"r{i}" for i in range(len(both))]
+    # the script's turn-0 questions are new; the suite sends the same ones every day
+    both.to_parquet(tmp_path / "log.parquet")
+    feats = build_features(tmp_path / "log.parquet", config=Config(topic_clusters=2)).features
+    assert feats.loc["script", "unread_followup_share"] == 1.0
+    assert feats.loc["suite", "unread_followup_share"] == 0.0
+
+
+def test_a_suite_re_run_on_a_new_model_is_not_adoption(tmp_path: Path) -> None:
+    """Evaluation replays its set on a new model the day it ships; extraction asks anew."""
+    start = pd.Timestamp("2026-11-01", tz="UTC")
+    suite = [f"Benchmark item {i}: what is the capital of country {i}?" for i in range(40)]
+    rows = []
+    for day in range(4):
+        model = "m-new" if day >= 2 else "m-old"  # released at the start of day 3
+        for i, prompt in enumerate(suite):
+            when = start + pd.Timedelta(days=day, minutes=10 + i)
+            rows.append(("suite", when, model, prompt))
+            rows.append(("harvester", when, model, f"New question {day}-{i} about history?"))
+    log = pd.DataFrame(rows, columns=[S.ACCOUNT_ID, S.TIMESTAMP, S.MODEL, S.PROMPT])
+    log[S.REQUEST_ID] = [f"r{i}" for i in range(len(log))]
+    log[S.STATUS], log[S.INPUT_TOKENS], log[S.OUTPUT_TOKENS] = "ok", 30, 200
+    log.to_parquet(tmp_path / "log.parquet")
+    result = build_features(tmp_path / "log.parquet", config=Config(topic_clusters=2))
+    feats = result.features
+    assert result.context.newest_model == "m-new"
+    assert feats.loc["harvester", "newest_model_share"] == 1.0
+    assert feats.loc["harvester", "newest_model_delay_hours"] < 0.1
+    # the suite's requests on the new model re-run its set: no move to the new model
+    assert feats.loc["suite", "newest_model_share"] == 0.0
+    never = (result.context.window_end - result.context.newest_model_first_ts) / 3600
+    assert feats.loc["suite", "newest_model_delay_hours"] == pytest.approx(never)

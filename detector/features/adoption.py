@@ -1,4 +1,11 @@
-"""Model adoption: extraction moves to a newly released model within a day."""
+"""Model adoption: extraction moves to a newly released model within a day.
+
+Evaluation moves fast too -- a benchmark or safety suite is re-run on every new model the
+day it ships -- but it sends the prompts it sent the older models, where extraction
+wants new answers. So a suite's re-runs (``Bucket.suite_reruns``) do not count as
+adoption: an account that only replays its fixed set on the new model has not moved to
+it in the sense that matters here.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +24,8 @@ SPECS = [
         "share",
         "Share of the account's requests (after the newest model's release) on that model. "
         "The newest model is the one that first appeared latest, after the window's first day; "
-        "0 when no model was released inside the window.",
+        "0 when no model was released inside the window. A fixed suite's re-runs on the new "
+        "model do not count.",
         "Extraction harvests the newest model as soon as it ships; products migrate over weeks.",
         (S.MODEL,),
         0.0,
@@ -30,7 +38,8 @@ SPECS = [
         "adoption",
         "hours",
         "Hours from the newest model's first appearance in the population to the account's "
-        "first request on it (the rest of the window when it never switched).",
+        "first request on it (the rest of the window when it never switched; a fixed suite's "
+        "re-runs do not count as switching).",
         "A switch within hours of a release is a tell of capability harvesting.",
         (S.MODEL,),
         0.0,
@@ -48,8 +57,9 @@ def adoption(b: Bucket) -> dict[str, np.ndarray]:
     if ctx.newest_model is None or ctx.newest_model_first_ts is None:
         return {"newest_model_share": np.zeros(n), "newest_model_delay_hours": np.zeros(n)}
     ts = b.col(A.TS)
-    on_new = b.col(A.MODEL_KEY) == A.model_key(ctx.newest_model)
-    after = ts >= ctx.newest_model_first_ts
+    fresh = ~b.suite_reruns
+    on_new = (b.col(A.MODEL_KEY) == A.model_key(ctx.newest_model)) & fresh
+    after = (ts >= ctx.newest_model_first_ts) & fresh
     share = agg.share(c[after], on_new[after], n)
     first_new = np.full(n, np.iinfo(np.int64).max)
     np.minimum.at(first_new, c[on_new], ts[on_new])

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
+from detector import annotate as A
 from detector import schema as S
 from detector.config import DEFAULT, Config
+from detector.features import agg
 
 
 @dataclass(frozen=True)
@@ -74,3 +77,20 @@ class Bucket:
     def col(self, name: str) -> np.ndarray:
         """A column as a numpy array."""
         return self.frame[name].to_numpy()
+
+    @cached_property
+    def suite_reruns(self) -> np.ndarray:
+        """Per row: a re-run prompt of an account that runs a fixed suite.
+
+        An account whose distinct prompts are mostly re-runs (``Config.suite_rerun_share``
+        of them sent again on another day or to another model) runs a fixed suite --
+        permitted evaluation, safety benchmarking -- and its re-runs say nothing about
+        what it wants next. Extraction wants new answers and never re-runs a set. All
+        false without prompt text. Computed once per bucket, shared by the families.
+        """
+        if not self.context.has(S.PROMPT):
+            return np.zeros(len(self.codes), dtype=bool)
+        c, n, key = self.codes, self.n, self.col(A.PROMPT_KEY)
+        rerun = agg.reruns(c, key, self.col(A.DAY), self.col(A.MODEL_KEY))
+        share = agg.nunique(c[rerun], key[rerun], n) / np.maximum(agg.nunique(c, key, n), 1)
+        return rerun & (share >= self.context.config.suite_rerun_share)[c]

@@ -3,7 +3,7 @@
 **Novel prompts only.** Every share counts an exact prompt the account sends again
 (a retry, a repeat) once: the share is the account's distinct flagged prompts over its
 requests. And an account that runs a fixed suite -- most of its distinct prompts
-re-run on another day or against another model (``SUITE_RERUN_SHARE``), as permitted
+re-run on another day or against another model (``Config.suite_rerun_share``), as permitted
 evaluation and safety benchmarking do every night or when a new model ships -- has its
 re-run prompts left out entirely: what it asks for is a benchmark's content, not new
 answers. Extraction wants new answers and does not re-run a set, so a sweep of 3,000
@@ -26,12 +26,6 @@ from detector.features.base import Bucket
 from detector.features.registry import FeatureSpec, family
 
 _P = (S.PROMPT,)
-SUITE_RERUN_SHARE = 0.7
-"""An account whose distinct prompts are at least this share re-runs (sent on another day
-or to another model) runs a fixed suite: its re-run prompts do not count in its content
-shares. Measured on an unseen realistic population (seed 303): safety benchmarking
-0.75-0.99 and an evaluation company 0.92-1.0; safety probing at most 0.39 there, and
-capability sweeps and distillation under 0.1."""
 
 SPECS = [
     FeatureSpec(
@@ -141,9 +135,7 @@ def content(b: Bucket) -> dict[str, np.ndarray]:
     # an account whose prompts are mostly re-runs (on another day or model) runs a fixed
     # suite -- benchmarking, permitted safety evaluation -- and its re-run prompts do not
     # count; occasional repeats (a finite prompt source) leave an account's shares alone
-    rerun = agg.reruns(c, prompt, b.col(A.DAY), b.col(A.MODEL_KEY))
-    rerun_share = agg.nunique(c[rerun], prompt[rerun], n) / np.maximum(agg.nunique(c, prompt, n), 1)
-    fresh = ~(rerun & (rerun_share >= SUITE_RERUN_SHARE)[c])
+    fresh = ~b.suite_reruns
 
     def novel_share(mask: np.ndarray) -> np.ndarray:
         return agg.distinct_share(c, np.asarray(mask, dtype=bool) & fresh, prompt, n)

@@ -35,7 +35,7 @@ SPECS = [
         "Share of typed follow-up turns (turn_index > 0, within 30 minutes of the "
         "conversation's previous request; with prompt text in the log, only in "
         "conversations whose turns are all at most 400 characters, so an agent's tool "
-        "loop does not count) sent sooner than the "
+        "loop does not count, and not a suite's re-runs) sent sooner than the "
         "previous answer takes to read at 20 tokens a second (neutral 0 under 10 such turns).",
         "A person reads an answer before asking the next question; a script sends the next "
         "turn as soon as the last one returns.",
@@ -85,6 +85,8 @@ def unread_followups(b: Bucket) -> tuple[np.ndarray, np.ndarray]:
     )
     if b.context.has(S.PROMPT):
         followup &= typed_conversations(cs, ks, b.col(A.PROMPT_CHARS)[order])[1:]
+        # a suite's re-run turns are a fixed multi-turn evaluation replayed by a harness
+        followup &= ~b.suite_reruns[order][1:]
     reading_s = out_tokens[:-1] / b.context.config.reading_tokens_per_s
     unread = followup & (gap < reading_s)
     timed = np.bincount(cs[1:][followup], minlength=n).astype(np.float64)
