@@ -303,7 +303,8 @@ def test_a_suite_replaying_its_multi_turn_set_daily_is_not_unread(tmp_path: Path
 
 
 def test_a_suite_re_run_on_a_new_model_is_not_adoption(tmp_path: Path) -> None:
-    """Evaluation replays its set on a new model the day it ships; extraction asks anew."""
+    """Evaluation replays its set on a new model the day it ships; extraction asks anew;
+    a customer that arrives after the release starts on the new model, it does not move."""
     start = pd.Timestamp("2026-11-01", tz="UTC")
     suite = [f"Benchmark item {i}: what is the capital of country {i}?" for i in range(40)]
     rows = []
@@ -313,6 +314,8 @@ def test_a_suite_re_run_on_a_new_model_is_not_adoption(tmp_path: Path) -> None:
             when = start + pd.Timedelta(days=day, minutes=10 + i)
             rows.append(("suite", when, model, prompt))
             rows.append(("harvester", when, model, f"New question {day}-{i} about history?"))
+            if day >= 2:  # a new customer whose first request came after the release
+                rows.append(("newcomer", when, model, f"First steps {day}-{i} with the API?"))
     log = pd.DataFrame(rows, columns=[S.ACCOUNT_ID, S.TIMESTAMP, S.MODEL, S.PROMPT])
     log[S.REQUEST_ID] = [f"r{i}" for i in range(len(log))]
     log[S.STATUS], log[S.INPUT_TOKENS], log[S.OUTPUT_TOKENS] = "ok", 30, 200
@@ -326,3 +329,6 @@ def test_a_suite_re_run_on_a_new_model_is_not_adoption(tmp_path: Path) -> None:
     assert feats.loc["suite", "newest_model_share"] == 0.0
     never = (result.context.window_end - result.context.newest_model_first_ts) / 3600
     assert feats.loc["suite", "newest_model_delay_hours"] == pytest.approx(never)
+    # started on the newest model: it did not move to it
+    assert feats.loc["newcomer", "newest_model_share"] == 0.0
+    assert feats.loc["newcomer", "newest_model_delay_hours"] == pytest.approx(never)

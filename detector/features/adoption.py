@@ -4,7 +4,9 @@ Evaluation moves fast too -- a benchmark or safety suite is re-run on every new 
 day it ships -- but it sends the prompts it sent the older models, where extraction
 wants new answers. So a suite's re-runs (``Bucket.suite_reruns``) do not count as
 adoption: an account that only replays its fixed set on the new model has not moved to
-it in the sense that matters here.
+it in the sense that matters here. Nor does an account whose first request came after
+the release: it started on the newest model, it did not move to it (a class of new
+students on the default model, a new customer); how new it is, the account features say.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ SPECS = [
         "share",
         "Share of the account's requests (after the newest model's release) on that model. "
         "The newest model is the one that first appeared latest, after the window's first day; "
-        "0 when no model was released inside the window. A fixed suite's re-runs on the new "
-        "model do not count.",
+        "0 when no model was released inside the window, or for an account without requests "
+        "on both sides of the release. A fixed suite's re-runs on the new model do not count.",
         "Extraction harvests the newest model as soon as it ships; products migrate over weeks.",
         (S.MODEL,),
         0.0,
@@ -38,8 +40,8 @@ SPECS = [
         "adoption",
         "hours",
         "Hours from the newest model's first appearance in the population to the account's "
-        "first request on it (the rest of the window when it never switched; a fixed suite's "
-        "re-runs do not count as switching).",
+        "first request on it (the rest of the window when it never switched or had no requests "
+        "before the release; a fixed suite's re-runs do not count as switching).",
         "A switch within hours of a release is a tell of capability harvesting.",
         (S.MODEL,),
         0.0,
@@ -67,7 +69,11 @@ def adoption(b: Bucket) -> dict[str, np.ndarray]:
     delay = np.where(
         first_new == np.iinfo(np.int64).max, never, first_new - ctx.newest_model_first_ts
     )
-    # accounts with no traffic after the release carry no evidence either way
+    # evidence of a move needs traffic on both sides of the release: an account that
+    # started after it, or went quiet before it, did not switch
     seen_after = agg.count(c[after], n) > 0
-    delay = np.where(seen_after, delay, never)
+    seen_before = agg.count(c[~after & fresh], n) > 0
+    moved = seen_after & seen_before
+    delay = np.where(moved, delay, never)
+    share = np.where(moved, share, 0.0)
     return {"newest_model_share": share, "newest_model_delay_hours": np.maximum(delay, 0) / 3600.0}
