@@ -27,6 +27,7 @@ from detector.config import DEFAULT, Config
 from detector.coordination import Clusters
 from detector.engines import Engine, SparkOptions, feature_builder, frame_scorer
 from detector.errors import UserError
+from detector.features import retired_features
 from detector.learned import fit_learned
 from detector.model import SCORE_DECIMALS, AnomalyModel
 from detector.outputs import clusters_json, read_scores, sidecar, write_scores
@@ -238,6 +239,13 @@ def score_features(
             "retrain it with `detector train`"
         )
     missing = [f for f in bundle.features if f not in result.features.columns]
+    retired = retired_features(missing)
+    if retired:
+        raise UserError(
+            f"{model_path}: the model {bundle.version} was trained by an older detector on "
+            f"features it no longer computes ({', '.join(retired)}); retrain it with "
+            "`detector train`"
+        )
     if missing:
         why = "; ".join(sorted({result.omitted.get(m, "?") for m in missing}))
         raise UserError(

@@ -332,3 +332,11 @@ def test_a_suite_re_run_on_a_new_model_is_not_adoption(tmp_path: Path) -> None:
     # started on the newest model: it did not move to it
     assert feats.loc["newcomer", "newest_model_share"] == 0.0
     assert feats.loc["newcomer", "newest_model_delay_hours"] == pytest.approx(never)
+
+
+def test_features_an_older_detector_computed_are_named_as_retired() -> None:
+    from detector.features import retired_features
+
+    old = ["requests_per_day", "tokens_per_day", "unread_followup_share", "mean_prompt_chars"]
+    assert retired_features(old) == ["tokens_per_day", "mean_prompt_chars"]
+    assert retired_features([s.name for s in ordered_specs()]) == []

@@ -49,6 +49,7 @@ __all__ = [
     "active_specs",
     "compute_bucket",
     "ordered_specs",
+    "retired_features",
 ]
 
 
@@ -56,6 +57,12 @@ def ordered_specs() -> list[FeatureSpec]:
     """Every registered feature, in catalogue order."""
     assert set(FAMILY_ORDER) == set(FAMILIES), "FAMILY_ORDER must name every family"
     return [spec for name in FAMILY_ORDER for spec in FAMILIES[name].specs]
+
+
+def retired_features(names: list[str] | tuple[str, ...]) -> list[str]:
+    """The names among ``names`` this detector no longer computes (a model bundle trained
+    by an older version lists them; such a model must be retrained, not fed neutrals)."""
+    return [name for name in names if name not in SPECS]
 
 
 def active_specs(context: Context) -> tuple[list[FeatureSpec], dict[str, str]]:

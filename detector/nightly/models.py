@@ -28,6 +28,7 @@ import pandas as pd
 
 from detector import schema as S
 from detector.artifacts import BundleError, read_manifest
+from detector.features import retired_features
 from detector.nightly.drift import psi_path, write_psi_reference
 from detector.nightly.inputs import NightlyOptions, Window
 from detector.nightly.layout import MODEL_NAME, MODELS_DIR
@@ -185,6 +186,12 @@ def choose_model(
     if problem is not None:
         warn(f"not using {current.version}: {problem}")
         return None, f"model {current.version} unusable: {problem}"
+    retired = retired_features(read_manifest(path).get("features", []))
+    if retired:
+        return None, (
+            f"model {current.version} was trained on features this detector no longer "
+            f"computes: {', '.join(retired)}"
+        )
     if current.window_end is None:
         return None, f"model {current.version} has no recorded training window"
     end = dt.date.fromisoformat(current.window_end)
