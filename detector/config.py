@@ -43,6 +43,26 @@ class Config:
     """Accounts with fewer requests get the neutral value for timing features."""
     quiet_window_hours: int = 6
 
+    # sub-streams (detector.substreams)
+    substreams: bool = True
+    """Score each account's qualifying sub-streams too (``--no-substreams`` turns it off)."""
+    substream_kinds: tuple[str, ...] = ("system",)
+    """How an account's traffic is split: ``system`` (system prompt, or none) and, opt-in,
+    ``client`` (user agent x network). Client sub-streams lifted honest safety
+    benchmarkers, whose harness runs from its own client, from 0% to 40% flagged on the
+    realistic population (seed 303) for one more mixed-cover account; see
+    docs/operations.md."""
+    substream_min_requests: int = 50
+    """A sub-stream needs this many requests to be scored (fewer: its features are noise)."""
+    substream_min_share: float = 0.05
+    """...and at least this share of its account's requests (less is not a stream)."""
+    substream_max_share: float = 0.5
+    """...and at most this share: a majority stream already dominates the account's own
+    features, and scoring it would double the work for the accounts with two clients."""
+    substream_max_rows_share: float = 0.5
+    """Per account and kind, qualifying sub-streams are taken smallest first while their
+    rows stay within this share of the account's: bounds the extra feature work."""
+
     # model
     n_estimators: int = 150
     family_estimators: int = 25
