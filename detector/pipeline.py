@@ -244,14 +244,18 @@ def build_features(
         )
         parts, evidence, subs = [], [], []
         clock = time.perf_counter()
+        sub_seconds = 0.0
         for frame in buckets:
             parts.append(compute_bucket(frame, context))
+            sub_clock = time.perf_counter()
             subs.append(compute_substreams(frame, context))
+            sub_seconds += time.perf_counter() - sub_clock
             if coordination:
                 evidence.append(bucket_evidence(frame, context))
             if progress:
                 progress("features", len(frame))
         timings["features"] = time.perf_counter() - clock
+        timings["substreams"] = sub_seconds  # part of "features"
     finally:
         buckets.close()
     features = pd.concat(parts).sort_index() if parts else pd.DataFrame()
