@@ -47,11 +47,12 @@ class Config:
     substreams: bool = True
     """Score each account's qualifying sub-streams too (``--no-substreams`` turns it off)."""
     substream_kinds: tuple[str, ...] = ("system",)
-    """How an account's traffic is split: ``system`` (system prompt, or none) and, opt-in,
-    ``client`` (user agent x network). Client sub-streams lifted honest safety
-    benchmarkers, whose harness runs from its own client, from 0% to 40% flagged on the
-    realistic population (seed 303) for one more mixed-cover account; see
-    docs/operations.md."""
+    """How an account's traffic is split (detector.substreams.KINDS): ``system`` (system
+    prompt, or none); opt-in ``shape`` (max_tokens x temperature) and ``client`` (user
+    agent x network). On the realistic population (seeds 303/404) adding ``shape`` took
+    mixed cover from 50%/40% to 70%/50% flagged but safety benchmarkers from 0% to
+    2.5%/5%; adding ``client`` lifted safety benchmarkers, whose harness runs from its
+    own client, to 40%/22.5% (docs/operations.md)."""
     substream_min_requests: int = 50
     """A sub-stream needs this many requests to be scored (fewer: its features are noise)."""
     substream_min_share: float = 0.05

@@ -7,8 +7,11 @@ such an account cannot hide is *where* the pull comes from: it is sent by anothe
 (user agent, network) or without the product's system prompt. A **sub-stream** is the
 requests of one account that share such a key:
 
-* ``client`` -- the same user agent on the same network (/24 or /48);
-* ``system`` -- the same system prompt (or none).
+* ``system`` -- the same system prompt (or none);
+* ``shape`` -- the same request shape (``max_tokens`` and ``temperature``): a bulk pull
+  is configured once, a product's users are not;
+* ``client`` -- the same user agent on the same network (/24 or /48); opt-in (see
+  ``Config.substream_kinds``).
 
 A sub-stream **qualifies** when it has at least ``Config.substream_min_requests``
 requests and holds between ``substream_min_share`` and ``substream_max_share`` of its
@@ -52,6 +55,7 @@ from detector.features.registry import FAMILIES
 __all__ = [
     "KINDS",
     "SEP",
+    "SHAPE_COLUMNS",
     "SUBSTREAM",
     "SUBSTREAM_SHARE",
     "SubStreams",
@@ -72,7 +76,16 @@ PARENT_FAMILIES: Final = ("account",)
 """Per-bucket families that describe the account, not its traffic: a sub-stream takes
 its parent's values (the account's age is the account's, whichever client asks)."""
 
-META_COLUMNS: Final = (S.ACCOUNT_ID, "kind", "requests", "share", *A.LABEL_TEXTS)
+SHAPE_COLUMNS: Final = (S.MAX_TOKENS, S.TEMPERATURE)
+"""Request parameters a ``shape`` sub-stream shares (kept in its meta to name it)."""
+META_COLUMNS: Final = (
+    S.ACCOUNT_ID,
+    "kind",
+    "requests",
+    "share",
+    *A.LABEL_TEXTS,
+    *SHAPE_COLUMNS,
+)
 """Columns of :attr:`SubStreams.meta` (``account_id`` is the parent account)."""
 
 
@@ -87,9 +100,17 @@ def _system_key(frame: pd.DataFrame) -> np.ndarray:
     return frame[A.SYSTEM_KEY].to_numpy(dtype=np.uint64)
 
 
+def _shape_key(frame: pd.DataFrame) -> np.ndarray:
+    cap = np.nan_to_num(frame[S.MAX_TOKENS].to_numpy(dtype=np.float64), nan=-1.0)
+    temp = np.nan_to_num(frame[S.TEMPERATURE].to_numpy(dtype=np.float64), nan=-1.0)
+    with np.errstate(over="ignore"):
+        return (cap.view(np.uint64) * _GOLDEN) ^ temp.view(np.uint64)
+
+
 KINDS: Final[dict[str, Callable[[pd.DataFrame], np.ndarray]]] = {
     "client": _client_key,
     "system": _system_key,
+    "shape": _shape_key,
 }
 """Each kind of sub-stream and the per-request key that splits an account by it."""
 
@@ -114,7 +135,8 @@ class SubStreams:
         feats = pd.DataFrame({c: np.empty(0) for c in columns}, index=index)
         meta = pd.DataFrame({c: np.empty(0, dtype=object) for c in META_COLUMNS}, index=index)
         meta["requests"] = meta["requests"].astype(np.int64)
-        meta["share"] = meta["share"].astype(np.float64)
+        for c in ("share", *SHAPE_COLUMNS):
+            meta[c] = meta[c].astype(np.float64)
         return cls(feats, meta)
 
     @classmethod
@@ -202,14 +224,19 @@ def _select(
     # the label texts of each sub-stream: from its first labelled request
     labelled = rows[frame[A.LABEL_ROW].to_numpy()[rows]]
     first = pd.Series(labelled).groupby(group[labelled]).first()
-    at = first.reindex(chosen).to_numpy()
+    # a kind that is not a union of labelled combinations may have none: no texts then
+    at = first.reindex(chosen).to_numpy(dtype=np.float64)
+    named = ~np.isnan(at)
+    at = np.where(named, at, 0).astype(np.int64)
+    any_row = pd.Series(rows).groupby(group[rows]).first().reindex(chosen).to_numpy()
     meta = pd.DataFrame(
         {
             S.ACCOUNT_ID: accounts[parent[chosen]],
             "kind": kind,
             "requests": count[chosen].astype(np.int64),
             "share": share[chosen],
-            **{t: frame[t].to_numpy(dtype=object)[at] for t in A.LABEL_TEXTS},
+            **{t: np.where(named, frame[t].to_numpy(dtype=object)[at], "") for t in A.LABEL_TEXTS},
+            **{c: frame[c].to_numpy(dtype=np.float64)[any_row] for c in SHAPE_COLUMNS},
         },
         index=pd.Index(ids, name=S.ACCOUNT_ID),
     )
@@ -276,6 +303,11 @@ def describe(meta: pd.DataFrame) -> np.ndarray:
             who = _quote(ua[i]) if ua[i] else "a client without a user agent"
             where = net[i] if net[i] else "an unknown network"
             out[i] = f"requests from {who} on {_quote(where) if net[i] else where}"
+        elif kinds[i] == "shape":
+            cap, temp = meta[S.MAX_TOKENS].iloc[i], meta[S.TEMPERATURE].iloc[i]
+            cap_text = "no max_tokens" if np.isnan(cap) else f"max_tokens {cap:g}"
+            temp_text = "no temperature" if np.isnan(temp) else f"temperature {temp:g}"
+            out[i] = f"requests with {cap_text} and {temp_text}"
         elif sysp[i]:
             out[i] = f"requests with system prompt {_quote(sysp[i])}"
         else:

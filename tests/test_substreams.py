@@ -19,10 +19,19 @@ import pytest
 from detector import annotate as A
 from detector import schema as S
 from detector.config import DEFAULT
+from detector.features import Context
+from detector.ingest import finalize_dtypes
 from detector.outputs import TEXT_COLUMNS
 from detector.safe import write_csv_to
 from detector.scoring import score, train
-from detector.substreams import SEP, SubStreams, describe, lift_scores, substream_ids
+from detector.substreams import (
+    SEP,
+    SubStreams,
+    compute_substreams,
+    describe,
+    lift_scores,
+    substream_ids,
+)
 
 START = pd.Timestamp("2026-03-01", tz="UTC")
 DAYS = 7
@@ -262,6 +271,8 @@ def test_attacker_text_in_a_substream_name_is_inert(tmp_path: Path):
             A.UA_TEXT: ['=cmd|"/c calc"!a; flagged\n\u202e', ""],
             A.NETWORK_TEXT: ["203.0.113.0/24", ""],
             A.SYSTEM_TEXT: ["", ""],
+            S.MAX_TOKENS: [np.nan, np.nan],
+            S.TEMPERATURE: [np.nan, np.nan],
         }
     )
     phrase = describe(meta)
@@ -318,3 +329,26 @@ def test_lift_takes_the_worst_substream_and_reranks():
     assert out.loc["a", S.SCORE] == 50.0 and out.loc["a", S.REASONS] == "ra"
     assert out.loc["a", S.SUBSTREAM] == "" and out.loc["a", S.SUBSTREAM_SHARE] == 0.0
     assert list(out[S.RANK]) == [1, 2, 3]
+
+
+def test_a_shape_substream_is_named_by_its_parameters_even_without_a_labelled_row():
+    """A ``shape`` sub-stream need not hold a labelled row (labels mark the first request
+    of each client and system prompt): it gets empty texts and is named by its shape."""
+    rng = np.random.default_rng(8)
+    frame = _requests(rng, "acct-shape", 150, ua="sdk/1", net="198.51.100.0/24", system="s")
+    frame[S.MAX_TOKENS] = np.where(np.arange(150) < 90, 1024, 4096)
+    frame[S.TEMPERATURE] = np.where(np.arange(150) < 90, 0.7, 1.0)
+    ann = A.annotate(finalize_dtypes(frame))
+    assert ann[A.LABEL_ROW].sum() == 1
+    context = Context(
+        window_start=int(ann[A.TS].min()),
+        window_end=int(ann[A.TS].max()),
+        present=frozenset(frame.columns),
+        config=dataclasses.replace(DEFAULT, substream_kinds=("shape",)),
+    )
+    subs = compute_substreams(ann, context)
+    assert len(subs) == 1
+    meta = subs.meta.iloc[0]
+    assert meta["requests"] == 60 and meta[A.UA_TEXT] == "" and meta[A.NETWORK_TEXT] == ""
+    assert describe(subs.meta)[0] == "requests with max_tokens 4096 and temperature 1"
+    assert subs.features.index[0].startswith("shape" + SEP)

@@ -95,7 +95,7 @@ from detector.pipeline import (
     finish_features,
     population_context,
 )
-from detector.substreams import SubStreams, compute_substreams
+from detector.substreams import SHAPE_COLUMNS, SubStreams, compute_substreams
 from detector.synchrony import HourlyActivity
 from detector.topics import TopicModel, fit_topic_model
 
@@ -743,6 +743,7 @@ def _bucket_schema(feature_names: Sequence[str]) -> StructType:
         T.StructField("ev_kind", T.StringType(), False),
         T.StructField("ss_requests", T.LongType(), False),
         T.StructField("ss_share", T.DoubleType(), False),
+        *(T.StructField(f"ss_{c}", T.DoubleType(), True) for c in SHAPE_COLUMNS),
     ]
     fields += [T.StructField(c, T.StringType(), False) for c in _SUB_TEXT]
     return T.StructType(fields)
@@ -844,12 +845,16 @@ def _with_sub_columns(frame: pd.DataFrame, subs: SubStreams | None) -> pd.DataFr
     if subs is None:
         frame["ss_requests"] = np.zeros(n, dtype=np.int64)
         frame["ss_share"] = np.zeros(n, dtype=np.float64)
+        for c in SHAPE_COLUMNS:
+            frame[f"ss_{c}"] = np.zeros(n, dtype=np.float64)
         for c in _SUB_TEXT:
             frame[c] = np.full(n, "", dtype=object)
         return frame
     meta = subs.meta
     frame["ss_requests"] = meta["requests"].to_numpy(dtype=np.int64)
     frame["ss_share"] = meta["share"].to_numpy(dtype=np.float64)
+    for c in SHAPE_COLUMNS:
+        frame[f"ss_{c}"] = meta[c].to_numpy(dtype=np.float64)
     frame["ss_parent"] = meta[S.ACCOUNT_ID].to_numpy(dtype=object)
     frame["ss_kind"] = meta["kind"].to_numpy(dtype=object)
     for t in A.LABEL_TEXTS:
@@ -908,6 +913,10 @@ def _substreams_from(table: pa.Table, plan: _BucketPlan) -> SubStreams:
             "requests": rows.column("ss_requests").to_numpy(),
             "share": rows.column("ss_share").to_numpy(),
             **{t: rows.column(f"ss_{t}").to_pylist() for t in A.LABEL_TEXTS},
+            **{
+                c: rows.column(f"ss_{c}").to_numpy(zero_copy_only=False).astype(np.float64)
+                for c in SHAPE_COLUMNS
+            },
         },
         index=index,
     )
