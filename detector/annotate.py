@@ -52,6 +52,16 @@ MODEL_KEY: Final = "model_key"
 STATUS_CODE: Final = "status_code"  # index into schema.STATUSES
 ENDPOINT_KEY: Final = "endpoint_key"
 CONVERSATION_KEY: Final = "conversation_key"
+LABEL_ROW: Final = "label_row"
+"""True on the first request of each (account, user agent, network, system prompt) in a
+chunk: only those rows carry the texts below, so a sub-stream (detector.substreams) can
+be named in reasons while the other rows cost a few bytes (an empty string)."""
+UA_TEXT: Final = "ua_text"
+NETWORK_TEXT: Final = "network_text"
+SYSTEM_TEXT: Final = "system_text"
+LABEL_TEXTS: Final = (UA_TEXT, NETWORK_TEXT, SYSTEM_TEXT)
+LABEL_CHARS: Final = 120
+"""Longest user agent or system prompt hash kept for naming a sub-stream."""
 TEMPLATE_HEAD: Final = 140
 TEMPLATE_TAIL: Final = 80
 TOPIC_CHARS: Final = 240
@@ -73,6 +83,7 @@ DEFAULTS: Final[dict[str, tuple[type | str, object]]] = {
     NETWORK_KEY: (np.uint64, 0),
     UA_KEY: (np.uint64, 0),
     UA_GENERIC: (bool, False),
+    LABEL_ROW: (bool, False),
     **{flag: (bool, False) for flag in TEXT_FLAGS},
     PROMPT_CHARS: (_F, np.nan),
     PROMPT_KEY: (np.uint64, 0),
@@ -356,6 +367,11 @@ def network_of(ips: pa.Array) -> np.ndarray:
 
 def _network_keys(ips: pa.Array) -> np.ndarray:
     """:func:`network_of` of distinct addresses."""
+    return hash_strings(_network_names(ips))
+
+
+def _network_names(ips: pa.Array) -> pa.Array:
+    """The network of each distinct address as text ("203.0.113.0/24"; "" when unknown)."""
     ips = pc.utf8_trim_whitespace(ips)
     v4 = pc.match_substring_regex(ips, r"^[0-9]{1,3}(\.[0-9]{1,3}){3}$")
     nets = pc.if_else(v4, pc.replace_substring_regex(ips, r"\.[0-9]+$", ".0/24"), "")
@@ -370,7 +386,7 @@ def _network_keys(ips: pa.Array) -> np.ndarray:
                 parsed.append("")
         nets6 = pa.array(parsed, pa.string()).take(enc.indices)
         nets = pc.replace_with_mask(nets, v6, nets6)
-    return hash_strings(nets)
+    return nets
 
 
 def status_codes(status: pd.Series) -> np.ndarray:
@@ -438,8 +454,52 @@ def annotate(
     for col, (dtype, default) in DEFAULTS.items():
         if col not in out.columns:
             out[col] = np.full(len(out), default, dtype=dtype)
+    _annotate_labels(out, frame)
     out[PROMPT_CHARS] = out[PROMPT_CHARS].astype(np.float64)
     return out
+
+
+def _annotate_labels(out: pd.DataFrame, frame: pd.DataFrame) -> None:
+    """:data:`LABEL_ROW` and the label texts (user agent, network, system prompt hash).
+
+    Texts are kept on the first request of each (account, user agent, network, system
+    prompt) of the chunk only: every sub-stream is a union of such combinations, so it
+    has a labelled row, and the spilled bucket grows by a few bytes per request instead
+    of the texts' length. These are the only annotated columns that depend on the chunk
+    (which row is first), not on the row alone; each text is a function of its key (the
+    user agent lower-cased as ``UA_KEY`` hashes it), so whichever labelled row names a
+    sub-stream, and however an engine cuts the log into chunks, the name is the same.
+    """
+    n = len(out)
+    keys = pd.DataFrame(
+        {
+            "a": hash_strings(as_arrow(frame[S.ACCOUNT_ID])),
+            "u": out[UA_KEY].to_numpy(),
+            "n": out[NETWORK_KEY].to_numpy(),
+            "s": out[SYSTEM_KEY].to_numpy(),
+        }
+    )
+    first = ~keys.duplicated().to_numpy()
+    out[LABEL_ROW] = first
+    rows = np.flatnonzero(first)
+    mask = pa.array(first)
+    texts: dict[str, pa.Array] = {}
+    for name, source in ((UA_TEXT, S.USER_AGENT), (SYSTEM_TEXT, S.SYSTEM_PROMPT_HASH)):
+        if source in frame.columns:
+            picked = pc.fill_null(as_arrow(frame[source].iloc[rows]), "")
+            if name == UA_TEXT:  # as UA_KEY keys it: the text is a function of the key
+                picked = pc.utf8_lower(picked)
+            texts[name] = pc.utf8_slice_codeunits(picked, 0, LABEL_CHARS)
+    if S.CLIENT_IP in frame.columns:
+        distinct, idx = distinct_texts(as_arrow(frame[S.CLIENT_IP].iloc[rows]))
+        texts[NETWORK_TEXT] = _network_names(distinct).take(pa.array(idx))
+    empty = pa.array([""] * 0, pa.string())
+    for name in LABEL_TEXTS:
+        values = texts.get(name)
+        full = pa.nulls(n, pa.string()) if n else empty
+        if values is not None and len(rows):
+            full = pc.replace_with_mask(full, mask, values.cast(pa.string()))
+        out[name] = pd.array(pc.fill_null(full, ""), dtype=pd.ArrowDtype(pa.string()))
 
 
 def distinct_texts(values: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:

@@ -59,6 +59,27 @@ class Config:
     """A request of at most 150 input tokens that drew 400+ output tokens harvests an
     answer: a short standalone question, a long complete reply."""
 
+    # sub-streams (detector.substreams)
+    substreams: bool = True
+    """Score each account's qualifying sub-streams too (``--no-substreams`` turns it off)."""
+    substream_kinds: tuple[str, ...] = ("system",)
+    """How an account's traffic is split (detector.substreams.KINDS): ``system`` (system
+    prompt, or none); opt-in ``shape`` (max_tokens x temperature) and ``client`` (user
+    agent x network). On the realistic population (seeds 303/404) adding ``shape`` took
+    mixed cover from 50%/40% to 70%/50% flagged but safety benchmarkers from 0% to
+    2.5%/5%; adding ``client`` lifted safety benchmarkers, whose harness runs from its
+    own client, to 40%/22.5% (docs/operations.md)."""
+    substream_min_requests: int = 50
+    """A sub-stream needs this many requests to be scored (fewer: its features are noise)."""
+    substream_min_share: float = 0.05
+    """...and at least this share of its account's requests (less is not a stream)."""
+    substream_max_share: float = 0.5
+    """...and at most this share: a majority stream already dominates the account's own
+    features, and scoring it would double the work for the accounts with two clients."""
+    substream_max_rows_share: float = 0.5
+    """Per account and kind, qualifying sub-streams are taken smallest first while their
+    rows stay within this share of the account's: bounds the extra feature work."""
+
     # model
     n_estimators: int = 150
     family_estimators: int = 25

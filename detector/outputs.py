@@ -54,8 +54,9 @@ RUN_ID_KEY: Final = b"detector.run_id"
 CSV_SHA256_KEY: Final = b"detector.csv_sha256"
 RUN_ID: Final = "run_id"
 """Key of the run identity in the meta sidecar."""
-TEXT_COLUMNS: Final = (S.ACCOUNT_ID, S.CLUSTER_ID, S.REASONS, S.CASE_ID)
-"""Columns of log-derived text: neutralised in the CSV, exact in the twin."""
+TEXT_COLUMNS: Final = (S.ACCOUNT_ID, S.CLUSTER_ID, S.REASONS, S.CASE_ID, S.SUBSTREAM)
+"""Columns of log-derived text: neutralised in the CSV, exact in the twin (``substream``
+names a user agent, which the caller chose)."""
 _SIDECARS: Final = {"features": "parquet", "clusters": "json", "meta": "json", "space": "parquet"}
 
 
@@ -85,6 +86,12 @@ def run_digest(model_version: str, features: pd.DataFrame, scores: pd.DataFrame)
         h.update(",".join(map(str, frame.columns)).encode())
         h.update(pd.util.hash_pandas_object(frame, index=index).to_numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def _text_columns(table: pd.DataFrame) -> list[str]:
+    """The :data:`TEXT_COLUMNS` to neutralise in ``table``: all of them, except that a
+    table scored without sub-streams has no ``substream`` column."""
+    return [c for c in TEXT_COLUMNS if c != S.SUBSTREAM or c in table.columns]
 
 
 def _sha256_file(path: Path) -> str:
@@ -121,7 +128,9 @@ def write_scores(scored: ScoreResult, out: Path) -> list[Path]:
         sidecar(out, k) for k in ("features", "clusters", "meta", "space")
     )
     with atomic_path(out) as tmp_csv:
-        write_csv_to(score_csv_frame(scored.scores), tmp_csv, text_columns=TEXT_COLUMNS)
+        write_csv_to(
+            score_csv_frame(scored.scores), tmp_csv, text_columns=_text_columns(scored.scores)
+        )
         identity = {RUN_ID_KEY: run_id.encode()}
         _write_parquet(
             scored.scores.reset_index(drop=True),

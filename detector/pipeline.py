@@ -33,6 +33,7 @@ from detector.config import DEFAULT, Config
 from detector.coordination import bucket_evidence, link_accounts
 from detector.features import Context, active_specs, compute_bucket
 from detector.ingest import IngestReport, discover, iter_clean, read_accounts
+from detector.substreams import SubStreams, compute_substreams, parent_columns
 from detector.topics import TopicModel, fit_topic_model
 
 # a newly released model must first appear this long after the window starts
@@ -54,6 +55,9 @@ class FeatureResult:
     topic_model: TopicModel | None
     n_buckets: int
     extras: dict[str, Any] = field(default_factory=dict)
+    substreams: SubStreams = field(default_factory=SubStreams.empty)
+    """The accounts' qualifying sub-streams, same columns as ``features``
+    (:mod:`detector.substreams`); scored beside the accounts, never output as accounts."""
 
     @property
     def window(self) -> tuple[str, str]:
@@ -238,15 +242,20 @@ def build_features(
         context = population_context(
             model_first, model_rows, t_min, t_max, report=report, accounts=table, config=config
         )
-        parts, evidence = [], []
+        parts, evidence, subs = [], [], []
         clock = time.perf_counter()
+        sub_seconds = 0.0
         for frame in buckets:
             parts.append(compute_bucket(frame, context))
+            sub_clock = time.perf_counter()
+            subs.append(compute_substreams(frame, context))
+            sub_seconds += time.perf_counter() - sub_clock
             if coordination:
                 evidence.append(bucket_evidence(frame, context))
             if progress:
                 progress("features", len(frame))
         timings["features"] = time.perf_counter() - clock
+        timings["substreams"] = sub_seconds  # part of "features"
     finally:
         buckets.close()
     features = pd.concat(parts).sort_index() if parts else pd.DataFrame()
@@ -259,6 +268,7 @@ def build_features(
         topic_model=topic_model,
         n_buckets=n_buckets,
         extras={"timings": timings},
+        substreams=SubStreams.concat(subs),
     )
 
 
@@ -272,13 +282,17 @@ def finish_features(
     topic_model: TopicModel | None,
     n_buckets: int,
     extras: dict[str, Any],
+    substreams: SubStreams | None = None,
 ) -> FeatureResult:
     """The cross-bucket end of every engine: link accounts, order the catalogue's columns.
 
     ``evidence`` is the per-bucket output of ``bucket_evidence`` (``None`` to skip
     coordination); ``extras`` may hold a ``timings`` dict that gets the linking time.
+    ``substreams`` (the per-bucket :func:`compute_substreams`, concatenated) get their
+    parent account's coordination features and the same column order.
     """
     specs, omitted = active_specs(context)
+    subs = substreams if substreams is not None else SubStreams.empty()
     if evidence is not None:
         clock = time.perf_counter()
         clusters = link_accounts(evidence, accounts=accounts, context=context, features=features)
@@ -286,6 +300,9 @@ def finish_features(
         features = features.join(clusters.features)
         extras.setdefault("timings", {})["coordination"] = time.perf_counter() - clock
     features = features[[s.name for s in specs if s.name in features.columns]]
+    subs = subs.with_parent_columns(features, parent_columns(features.columns)).ordered(
+        list(features.columns)
+    )
     return FeatureResult(
         features=features,
         report=report,
@@ -294,6 +311,7 @@ def finish_features(
         topic_model=topic_model,
         n_buckets=n_buckets,
         extras=extras,
+        substreams=subs,
     )
 
 

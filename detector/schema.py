@@ -116,6 +116,10 @@ BAND: Final = "band"
 SUPPRESSED: Final = "suppressed"
 UNSUPERVISED_SCORE: Final = "unsupervised_score"
 """With a learned layer: the isolation forest's own score, beside the learned ``score``."""
+SUBSTREAM: Final = "substream"
+"""The sub-stream that gave the account its score ("" when its own; detector.substreams)."""
+SUBSTREAM_SHARE: Final = "substream_share"
+"""That sub-stream's share of the account's requests (0 when none)."""
 REASONS_SEPARATOR: Final = "; "
 
 # --- quarantine -----------------------------------------------------------------------

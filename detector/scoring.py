@@ -29,9 +29,10 @@ from detector.engines import Engine, SparkOptions, feature_builder, frame_scorer
 from detector.errors import UserError
 from detector.features import retired_features
 from detector.learned import fit_learned
-from detector.model import SCORE_DECIMALS, AnomalyModel
+from detector.model import SCORE_DECIMALS, AnomalyModel, alert_cut
 from detector.outputs import clusters_json, read_scores, sidecar, write_scores
 from detector.pipeline import FeatureResult, Progress
+from detector.substreams import lift_scores
 
 __all__ = [
     "ScoreResult",
@@ -261,6 +262,9 @@ def score_features(
         table = frame_scorer(engine, spark)(
             bundle.model, features, threshold=threshold, budget=budget, n_reasons=config.n_reasons
         )
+    table = _lift_by_substreams(
+        table, result, bundle, threshold=threshold, budget=budget, config=config
+    )
     clusters = result.extras.get("clusters")
     table = _attach_clusters(table, clusters)
     base = (
@@ -290,6 +294,47 @@ def score_features(
         "ingest": result.report.to_dict(),
     }
     return ScoreResult(table, result, bundle, clusters, meta)
+
+
+def _lift_by_substreams(
+    table: pd.DataFrame,
+    result: FeatureResult,
+    bundle: Bundle,
+    *,
+    threshold: float | None,
+    budget: str | None,
+    config: Config,
+) -> pd.DataFrame:
+    """Score the sub-streams with the bundle's model (the learned layer when it has one)
+    and give each account the higher of its own and its worst sub-stream's score (see
+    :mod:`detector.substreams`). Runs on the driver for every engine: the sub-streams
+    are a fraction of the accounts, and one code path keeps the engines' tables equal."""
+    from detector import explain
+
+    model, learned = bundle.model, bundle.learned
+    subs = result.substreams
+    if len(subs):
+        subs = type(subs)(subs.features[list(bundle.features)], subs.meta)
+
+    def score_of(frame: pd.DataFrame) -> np.ndarray:
+        return learned.score(model, frame) if learned is not None else model.score(frame)
+
+    def reasons_of(frame: pd.DataFrame, forest: np.ndarray) -> np.ndarray:
+        ids = frame.index.to_numpy(dtype=object)
+        text = explain.reasons_strings(
+            model, frame, forest_accounts=ids[forest], n_reasons=config.n_reasons
+        )
+        return text.to_numpy(dtype=object)
+
+    default = float((learned or model).threshold_)
+    return lift_scores(
+        table,
+        subs,
+        score_of,
+        reasons_of,
+        cut_of=lambda s: alert_cut(s, threshold=threshold, budget=budget, default=default),
+        explain_top=explain.DEFAULT_EXPLAIN_TOP,
+    )
 
 
 def _attach_clusters(table: pd.DataFrame, clusters: Clusters | None) -> pd.DataFrame:

@@ -105,6 +105,7 @@ T_INGEST_RSS = Target("peak_rss_gib", "<", 2.0, "GiB", "issue 2")
 T_FEATURES_RATE = Target("rows_per_s", ">=", 100_000, "rows/s", "issue 3")
 T_FEATURES_RSS = Target("peak_rss_gib", "<=", 2.5, "GiB", "issue 3")
 T_FEATURES_VS_SCAN = Target("x_scan", "<=", 10.0, "x scan", "issue 3")
+T_SUBSTREAMS = Target("substreams_pct", "<=", 25.0, "% of the features stage", "issue 16")
 T_TRAIN = Target("seconds", "<=", 10.0, "s", "issue 4")
 T_SCORE = Target("seconds", "<=", 20.0, "s", "issue 4")
 T_LINK_100K = Target("seconds", "<=", 60.0, "s", "issue 5")
@@ -489,6 +490,8 @@ def task_features(log: str, accounts: str, quarantine: str) -> dict[str, Any]:
         "buckets": result.n_buckets,
         "timings": result.extras.get("timings", {}),
         "clusters": len(clusters.table) if clusters is not None else None,
+        "substreams": len(result.substreams),
+        "substream_rows": int(result.substreams.meta["requests"].sum()),
     }
 
 
@@ -1179,6 +1182,11 @@ def stage_features(rec: Recorder, rows: int, scan: ChildRun | None) -> None:
     rate = read / res["seconds"]
     ratio = res["seconds"] / scan.result["seconds"] if scan is not None else None
     timings = res.get("timings", {})
+    sub_pct = (
+        100 * timings["substreams"] / timings["features"]
+        if timings.get("features") and "substreams" in timings
+        else None
+    )
     table = [
         Row("rows read", read),
         Row(
@@ -1189,6 +1197,12 @@ def stage_features(rec: Recorder, rows: int, scan: ChildRun | None) -> None:
         Row("time", res["seconds"], "s"),
         Row("  read+validate+annotate", timings.get("read_validate_annotate"), "s"),
         Row("  per-bucket features (+evidence)", timings.get("features"), "s"),
+        Row("    of which sub-streams", timings.get("substreams"), "s"),
+        Row("    sub-streams / features stage", sub_pct, "%", T_SUBSTREAMS),
+        Row(
+            "    sub-streams scored / their rows",
+            f"{res.get('substreams', 0):,} / {res.get('substream_rows', 0):,}",
+        ),
         Row("  coordination (link_accounts)", timings.get("coordination"), "s"),
         Row("throughput", rate, "rows/s", T_FEATURES_RATE),
         Row("peak RSS", _gib(run), "GiB", T_FEATURES_RSS),
@@ -1200,6 +1214,7 @@ def stage_features(rec: Recorder, rows: int, scan: ChildRun | None) -> None:
         **res,
         "rows_per_s": rate,
         "x_scan": ratio,
+        "substreams_pct": sub_pct,
         "scan_seconds": scan.result["seconds"] if scan is not None else None,
     }
     rec.record("features", "build_features", run, params, figures, table)

@@ -69,10 +69,25 @@ def test_batch_annotation_equals_row_by_row(make_requests):
     batch = A.annotate(frame, topic_model=topics)
     rows = pd.concat([A.annotate(frame.iloc[[i]], topic_model=topics) for i in range(len(frame))])
     assert list(batch.columns) == list(rows.columns)
+    labels = {A.LABEL_ROW, *A.LABEL_TEXTS}
     for col in batch.columns:
+        if col in labels:
+            continue
         got, want = batch[col].to_numpy(), rows[col].to_numpy()
         assert got.dtype == want.dtype, col
         assert pd.Series(got).equals(pd.Series(want)), col
+    # the sub-stream labels are the one chunk-dependent part: only the first row of each
+    # (account, user agent, network, system prompt) carries them, with the same texts a
+    # row annotated alone gets (a row alone is always first)
+    assert rows[A.LABEL_ROW].all()
+    first = batch[A.LABEL_ROW].to_numpy()
+    combo = batch[[S.ACCOUNT_ID, A.UA_KEY, A.NETWORK_KEY, A.SYSTEM_KEY]].astype(str)
+    assert np.array_equal(first, ~combo.duplicated().to_numpy())
+    for col in A.LABEL_TEXTS:
+        got = batch[col].to_numpy(dtype=object)
+        want = rows[col].to_numpy(dtype=object)
+        assert list(got[first]) == list(want[first]), col
+        assert (got[~first] == "").all(), col
 
 
 def test_distinct_texts_reads_null_as_empty_and_keeps_row_order():

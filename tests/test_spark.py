@@ -107,12 +107,17 @@ def _same_features(local: FeatureResult, remote: FeatureResult) -> None:
     assert local.context.window_end == remote.context.window_end
     assert local.context.newest_model == remote.context.newest_model
     assert local.context.present == remote.context.present
+    # sub-streams come out of the same per-bucket call in both engines
+    sa, sb = local.substreams, remote.substreams
+    pd.testing.assert_frame_equal(sa.features, sb.features, rtol=1e-9)
+    pd.testing.assert_frame_equal(sa.meta, sb.meta)
 
 
 def test_features_equal_local(both: tuple) -> None:
     local, remote, _ = both
     _same_features(local, remote)
     assert len(remote.features) > 100
+    assert len(remote.substreams) > 0, "some account should have a system-prompt sub-stream"
     mem_l = local.extras["clusters"].membership.sort_index()
     mem_r = remote.extras["clusters"].membership.sort_index()
     pd.testing.assert_series_equal(mem_l, mem_r)

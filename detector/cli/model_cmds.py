@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated
@@ -282,6 +283,14 @@ def register(app: typer.Typer) -> None:
         spark_master: SparkMasterOpt = "local[*]",
         spark_conf: SparkConfOpt = None,
         scores_parquet: ScoresParquetOpt = None,
+        substreams: Annotated[
+            bool,
+            typer.Option(
+                "--substreams/--no-substreams",
+                help="Also score each account's minority sub-streams (e.g. the requests "
+                "without its system prompt) and give it the worse score.",
+            ),
+        ] = DEFAULT.substreams,
     ) -> None:
         """Score every account in LOG; write SCORES.csv and its sidecars.
 
@@ -321,6 +330,7 @@ def register(app: typer.Typer) -> None:
                 progress=progress,
                 engine=engine_name,
                 spark=spark,
+                config=dataclasses.replace(DEFAULT, substreams=substreams),
             )
         if state is None:
             scored.scores = scored.scores.drop(columns=[S.SUPPRESSED])

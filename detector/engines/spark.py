@@ -26,7 +26,8 @@ pandas functions running inside Spark tasks:
    :func:`~detector.features.compute_bucket` and
    :func:`~detector.coordination.bucket_evidence` run on them. One row per account
    (features, first request, request count, sparse hourly activity) plus its few
-   evidence keys come back to the driver.
+   evidence keys come back to the driver, and one row per qualifying sub-stream
+   (:func:`~detector.substreams.compute_substreams`, the same call as locally).
 6. **Linking** (:func:`~detector.coordination.link_accounts`) runs on the driver on the
    collected evidence, as in the local engine.
 
@@ -94,6 +95,7 @@ from detector.pipeline import (
     finish_features,
     population_context,
 )
+from detector.substreams import SHAPE_COLUMNS, SubStreams, compute_substreams
 from detector.synchrony import HourlyActivity
 from detector.topics import TopicModel, fit_topic_model
 
@@ -714,8 +716,13 @@ class _BucketPlan:
     coordination: bool
 
 
+_SUB_TEXT = ("ss_parent", "ss_kind", *(f"ss_{t}" for t in A.LABEL_TEXTS))
+"""Text columns of a sub-stream row (parent account, kind, label texts; "" elsewhere)."""
+
+
 def _bucket_schema(feature_names: Sequence[str]) -> StructType:
-    """Rows out of a feature task: ``_row`` 0 = an account, 1 = one of its evidence keys."""
+    """Rows out of a feature task: ``_row`` 0 = an account, 1 = one of its evidence keys,
+    2 = a sub-stream (``account_id`` its sub-stream id, ``ss_*`` what it is)."""
     from pyspark.sql import types as T
 
     fields = [
@@ -734,7 +741,11 @@ def _bucket_schema(feature_names: Sequence[str]) -> StructType:
         T.StructField("ev_rows", T.DoubleType(), False),
         T.StructField("ev_share", T.DoubleType(), False),
         T.StructField("ev_kind", T.StringType(), False),
+        T.StructField("ss_requests", T.LongType(), False),
+        T.StructField("ss_share", T.DoubleType(), False),
+        *(T.StructField(f"ss_{c}", T.DoubleType(), True) for c in SHAPE_COLUMNS),
     ]
+    fields += [T.StructField(c, T.StringType(), False) for c in _SUB_TEXT]
     return T.StructType(fields)
 
 
@@ -804,10 +815,11 @@ def _bucket_rows(frame: pd.DataFrame, plan: _BucketPlan) -> pd.DataFrame:
         ev_share=np.zeros(n, dtype=np.float64),
         ev_kind=np.full(n, "", dtype=object),
     )
-    accounts = pd.DataFrame(cols)
+    accounts = _with_sub_columns(pd.DataFrame(cols), None)
+    subs = _sub_rows(compute_substreams(ann, plan.context), bucket, plan)
     k = len(evidence)
     if k == 0:
-        return accounts
+        return pd.concat([accounts, subs], ignore_index=True)
     ev_cols: dict[str, Any] = {
         "_bucket": np.full(k, bucket, dtype=np.int32),
         "_row": np.ones(k, dtype=np.int8),
@@ -823,7 +835,58 @@ def _bucket_rows(frame: pd.DataFrame, plan: _BucketPlan) -> pd.DataFrame:
         "ev_share": np.asarray(evidence["share"], dtype=np.float64),
         "ev_kind": evidence["kind"].to_numpy(dtype=object),
     }
-    return pd.concat([accounts, pd.DataFrame(ev_cols)], ignore_index=True)
+    ev_rows = _with_sub_columns(pd.DataFrame(ev_cols), None)
+    return pd.concat([accounts, ev_rows, subs], ignore_index=True)
+
+
+def _with_sub_columns(frame: pd.DataFrame, subs: SubStreams | None) -> pd.DataFrame:
+    """``frame`` with the sub-stream columns: ``subs``' meta, or empty values."""
+    n = len(frame)
+    if subs is None:
+        frame["ss_requests"] = np.zeros(n, dtype=np.int64)
+        frame["ss_share"] = np.zeros(n, dtype=np.float64)
+        for c in SHAPE_COLUMNS:
+            frame[f"ss_{c}"] = np.zeros(n, dtype=np.float64)
+        for c in _SUB_TEXT:
+            frame[c] = np.full(n, "", dtype=object)
+        return frame
+    meta = subs.meta
+    frame["ss_requests"] = meta["requests"].to_numpy(dtype=np.int64)
+    frame["ss_share"] = meta["share"].to_numpy(dtype=np.float64)
+    for c in SHAPE_COLUMNS:
+        frame[f"ss_{c}"] = meta[c].to_numpy(dtype=np.float64)
+    frame["ss_parent"] = meta[S.ACCOUNT_ID].to_numpy(dtype=object)
+    frame["ss_kind"] = meta["kind"].to_numpy(dtype=object)
+    for t in A.LABEL_TEXTS:
+        frame[f"ss_{t}"] = meta[t].fillna("").to_numpy(dtype=object)
+    return frame
+
+
+def _sub_rows(subs: SubStreams, bucket: int, plan: _BucketPlan) -> pd.DataFrame:
+    """The ``_row`` 2 rows of a bucket's sub-streams."""
+    k = len(subs)
+    empty_i = np.empty(0, dtype=np.int32)
+    empty_f = np.empty(0, dtype=np.float32)
+    cols: dict[str, Any] = {
+        "_bucket": np.full(k, bucket, dtype=np.int32),
+        "_row": np.full(k, 2, dtype=np.int8),
+        "_pos": np.arange(k, dtype=np.int32),
+        S.ACCOUNT_ID: subs.features.index.to_numpy(dtype=object),
+    }
+    for j, name in enumerate(plan.feature_names):
+        values = subs.features[name] if k else np.zeros(0)  # empty: no columns either
+        cols[f"f{j}"] = np.asarray(values, dtype=np.float64)
+    cols.update(
+        first_ts=np.zeros(k, dtype=np.int64),
+        requests=np.zeros(k, dtype=np.float64),
+        h_idx=[empty_i] * k,
+        h_val=[empty_f] * k,
+        ev_key=np.zeros(k, dtype=np.int64),
+        ev_rows=np.zeros(k, dtype=np.float64),
+        ev_share=np.zeros(k, dtype=np.float64),
+        ev_kind=np.full(k, "", dtype=object),
+    )
+    return _with_sub_columns(pd.DataFrame(cols), subs)
 
 
 def _bucket_task(plan: _BucketPlan) -> Callable[[pd.DataFrame], pd.DataFrame]:
@@ -833,6 +896,31 @@ def _bucket_task(plan: _BucketPlan) -> Callable[[pd.DataFrame], pd.DataFrame]:
         return _bucket_rows(frame, plan)
 
     return run
+
+
+def _substreams_from(table: pa.Table, plan: _BucketPlan) -> SubStreams:
+    """The sub-streams from the collected task rows (``_row`` 2), sorted by id."""
+    rows = table.filter(pa.array(table.column("_row").to_numpy() == 2))
+    if rows.num_rows == 0:
+        return SubStreams.empty()
+    ids = np.asarray(rows.column(S.ACCOUNT_ID).to_pylist(), dtype=object)
+    index = pd.Index(ids, name=S.ACCOUNT_ID)
+    values = {name: rows.column(f"f{j}").to_numpy() for j, name in enumerate(plan.feature_names)}
+    meta = pd.DataFrame(
+        {
+            S.ACCOUNT_ID: rows.column("ss_parent").to_pylist(),
+            "kind": rows.column("ss_kind").to_pylist(),
+            "requests": rows.column("ss_requests").to_numpy(),
+            "share": rows.column("ss_share").to_numpy(),
+            **{t: rows.column(f"ss_{t}").to_pylist() for t in A.LABEL_TEXTS},
+            **{
+                c: rows.column(f"ss_{c}").to_numpy(zero_copy_only=False).astype(np.float64)
+                for c in SHAPE_COLUMNS
+            },
+        },
+        index=index,
+    )
+    return SubStreams.concat([SubStreams(pd.DataFrame(values, index=index), meta)])
 
 
 def _parts_from(table: pa.Table, plan: _BucketPlan) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
@@ -1114,6 +1202,7 @@ def build_features_spark(
         out = bucketed.groupBy("_bucket").applyInPandas(_bucket_task(bplan), _bucket_schema(names))
         collected = _run("compute per-account features", out.toArrow, spark)
         features, parts = _parts_from(collected, bplan)
+        substreams = _substreams_from(collected, bplan)
         features = features.sort_index()
         timings["features"] = time.perf_counter() - clock
         if progress:
@@ -1131,6 +1220,7 @@ def build_features_spark(
         topic_model=topic_model,
         n_buckets=n_buckets,
         extras={"timings": timings, "engine": "spark", "spark_master": spark_master},
+        substreams=substreams,
     )
 
 

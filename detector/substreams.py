@@ -1,0 +1,394 @@
+"""Sub-streams: score the traffic a mixed account cannot hide, not only its sum.
+
+A genuine product that also runs capability extraction through the same key (*mixed
+cover*), or a reseller that relays end users and also pulls in bulk, dilutes the pull in
+its whole-account features: 20% extraction inside 80% ordinary chat looks ordinary. What
+such an account cannot hide is *where* the pull comes from: it is sent by another client
+(user agent, network) or without the product's system prompt. A **sub-stream** is the
+requests of one account that share such a key:
+
+* ``system`` -- the same system prompt (or none);
+* ``shape`` -- the same request shape (``max_tokens`` and ``temperature``): a bulk pull
+  is configured once, a product's users are not;
+* ``client`` -- the same user agent on the same network (/24 or /48); opt-in (see
+  ``Config.substream_kinds``).
+
+A sub-stream **qualifies** when it has at least ``Config.substream_min_requests``
+requests and holds between ``substream_min_share`` and ``substream_max_share`` of its
+account's traffic: a minority (the majority stream already dominates the account's own
+features) that is not negligible. Per account, qualifying sub-streams are taken smallest
+first -- the most diluted first -- while their rows stay within
+``substream_max_rows_share`` of the account's, which bounds the extra work at that share
+of the log whatever the population looks like.
+
+Every qualifying sub-stream is re-keyed under a synthetic id and run through the *same*
+:func:`detector.features.compute_bucket` as the accounts, so there is one definition of
+every feature; account-table features read the parent account's row
+(:func:`compute_substreams`), and the cross-account (coordination) features are the
+parent's (:meth:`SubStreams.with_parent_columns`). The model is trained on accounts only;
+:func:`lift_scores` scores the sub-streams with the same fitted model and gives an
+account the higher of its own score and its worst sub-stream's, with reasons that name
+the sub-stream.
+
+The synthetic ids live in their own table, never in the account table, and the parent
+is carried in a column (never parsed back from the id): a crafted account id equal to
+some sub-stream's id cannot be mistaken for it. The id is still injective
+(``kind SEP key SEP account``, the kind and the decimal key never contain ``SEP``) so
+two sub-streams never share one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from detector import annotate as A
+from detector import schema as S
+from detector.features import Context, compute_bucket
+from detector.features.registry import FAMILIES
+
+__all__ = [
+    "KINDS",
+    "SEP",
+    "SHAPE_COLUMNS",
+    "SUBSTREAM",
+    "SUBSTREAM_SHARE",
+    "SubStreams",
+    "compute_substreams",
+    "describe",
+    "lift_scores",
+    "parent_columns",
+    "substream_ids",
+]
+
+SEP: Final = "\x1f"
+"""Separator of a sub-stream id's parts (``kind SEP key SEP account_id``)."""
+SUBSTREAM: Final = S.SUBSTREAM
+SUBSTREAM_SHARE: Final = S.SUBSTREAM_SHARE
+_GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)
+
+PARENT_FAMILIES: Final = ("account",)
+"""Per-bucket families that describe the account, not its traffic: a sub-stream takes
+its parent's values (the account's age is the account's, whichever client asks)."""
+
+SHAPE_COLUMNS: Final = (S.MAX_TOKENS, S.TEMPERATURE)
+"""Request parameters a ``shape`` sub-stream shares (kept in its meta to name it)."""
+META_COLUMNS: Final = (
+    S.ACCOUNT_ID,
+    "kind",
+    "requests",
+    "share",
+    *A.LABEL_TEXTS,
+    *SHAPE_COLUMNS,
+)
+"""Columns of :attr:`SubStreams.meta` (``account_id`` is the parent account)."""
+
+
+def _client_key(frame: pd.DataFrame) -> np.ndarray:
+    ua = frame[A.UA_KEY].to_numpy(dtype=np.uint64)
+    net = frame[A.NETWORK_KEY].to_numpy(dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return (ua * _GOLDEN) ^ net
+
+
+def _system_key(frame: pd.DataFrame) -> np.ndarray:
+    return frame[A.SYSTEM_KEY].to_numpy(dtype=np.uint64)
+
+
+def _shape_key(frame: pd.DataFrame) -> np.ndarray:
+    cap = np.nan_to_num(frame[S.MAX_TOKENS].to_numpy(dtype=np.float64), nan=-1.0)
+    temp = np.nan_to_num(frame[S.TEMPERATURE].to_numpy(dtype=np.float64), nan=-1.0)
+    with np.errstate(over="ignore"):
+        return (cap.view(np.uint64) * _GOLDEN) ^ temp.view(np.uint64)
+
+
+KINDS: Final[dict[str, Callable[[pd.DataFrame], np.ndarray]]] = {
+    "client": _client_key,
+    "system": _system_key,
+    "shape": _shape_key,
+}
+"""Each kind of sub-stream and the per-request key that splits an account by it."""
+
+
+@dataclass
+class SubStreams:
+    """Sub-stream feature rows and what each row is.
+
+    ``features`` has the accounts' feature columns, indexed by sub-stream id (sorted);
+    ``meta`` is aligned with it: the parent ``account_id``, ``kind``, ``requests``,
+    ``share`` of the parent's requests, and the label texts (user agent, network,
+    system prompt hash) of one of its requests.
+    """
+
+    features: pd.DataFrame
+    meta: pd.DataFrame
+
+    @classmethod
+    def empty(cls, columns: Sequence[str] = ()) -> SubStreams:
+        """No sub-streams (with the given feature columns)."""
+        index = pd.Index([], dtype=object, name=S.ACCOUNT_ID)
+        feats = pd.DataFrame({c: np.empty(0) for c in columns}, index=index)
+        meta = pd.DataFrame({c: np.empty(0, dtype=object) for c in META_COLUMNS}, index=index)
+        meta["requests"] = meta["requests"].astype(np.int64)
+        for c in ("share", *SHAPE_COLUMNS):
+            meta[c] = meta[c].astype(np.float64)
+        return cls(feats, meta)
+
+    @classmethod
+    def concat(cls, parts: Sequence[SubStreams]) -> SubStreams:
+        """The sub-streams of several buckets, sorted by id (each id is in one bucket)."""
+        parts = [p for p in parts if len(p.features)]
+        if not parts:
+            return cls.empty()
+        feats = pd.concat([p.features for p in parts]).sort_index()
+        meta = pd.concat([p.meta for p in parts]).reindex(feats.index)
+        return cls(feats, meta)
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def with_parent_columns(self, accounts: pd.DataFrame, columns: Sequence[str]) -> SubStreams:
+        """Give every sub-stream its parent account's value of ``columns`` (see
+        :func:`parent_columns`: a sub-stream is in its account's cluster, and has its
+        account's age)."""
+        if not len(self) or not columns:
+            return self
+        parent = accounts.reindex(self.meta[S.ACCOUNT_ID].to_numpy())[list(columns)]
+        feats = self.features.copy()
+        for c in columns:
+            feats[c] = parent[c].to_numpy()
+        return SubStreams(feats, self.meta)
+
+    def ordered(self, columns: Sequence[str]) -> SubStreams:
+        """The feature columns in ``columns``' order (those present)."""
+        return SubStreams(self.features[[c for c in columns if c in self.features]], self.meta)
+
+
+def parent_columns(columns: Sequence[str]) -> list[str]:
+    """Of ``columns``, the features a sub-stream takes from its parent account: the
+    account-level families and every cross-account family (coordination)."""
+    names = {
+        spec.name
+        for fam in FAMILIES.values()
+        if fam.name in PARENT_FAMILIES or not fam.per_bucket
+        for spec in fam.specs
+    }
+    return [c for c in columns if c in names]
+
+
+def substream_ids(kind: str, keys: np.ndarray, accounts: np.ndarray) -> np.ndarray:
+    """Ids ``kind SEP key SEP account_id`` (injective: kind and key never hold SEP)."""
+    head = pd.Series(np.asarray(keys, dtype=np.uint64).astype(str), dtype=object)
+    ids = (kind + SEP) + head + SEP + pd.Series(np.asarray(accounts, dtype=object), dtype=object)
+    return ids.to_numpy(dtype=object)
+
+
+def _select(
+    frame: pd.DataFrame, codes: np.ndarray, accounts: np.ndarray, kind: str, context: Context
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Rows of ``frame`` in qualifying sub-streams of ``kind``, each row's sub-stream id,
+    and one meta row per sub-stream (indexed by its id).
+
+    ``codes`` index each row's account in ``accounts`` (sorted, from ``pd.factorize``).
+    """
+    cfg = context.config
+    key = KINDS[kind](frame)
+    grouped = pd.DataFrame({"a": codes, "k": key}).groupby(["a", "k"], sort=True)
+    group = grouped.ngroup().to_numpy()
+    size = grouped.size()
+    parent = size.index.get_level_values(0).to_numpy()
+    keys = size.index.get_level_values(1).to_numpy(dtype=np.uint64)
+    count = size.to_numpy()
+    share = count / np.bincount(codes, minlength=len(accounts))[parent]
+    ok = (
+        (count >= cfg.substream_min_requests)
+        & (share >= cfg.substream_min_share)
+        & (share <= cfg.substream_max_share)
+    )
+    # smallest first within the account, while the rows stay within the account's budget
+    cand = np.flatnonzero(ok)
+    order = cand[np.lexsort((keys[cand], share[cand], parent[cand]))]
+    used = pd.Series(share[order]).groupby(parent[order]).cumsum().to_numpy()
+    keep = np.zeros(len(count), dtype=bool)
+    keep[order[used <= cfg.substream_max_rows_share + 1e-12]] = True
+    rows = np.flatnonzero(keep[group])
+    chosen = np.flatnonzero(keep)
+    ids = substream_ids(kind, keys[chosen], accounts[parent[chosen]])
+    id_of_group = np.empty(len(count), dtype=object)
+    id_of_group[chosen] = ids
+    # the label texts of each sub-stream: from its first labelled request
+    labelled = rows[frame[A.LABEL_ROW].to_numpy()[rows]]
+    first = pd.Series(labelled).groupby(group[labelled]).first()
+    # a kind that is not a union of labelled combinations may have none: no texts then
+    at = first.reindex(chosen).to_numpy(dtype=np.float64)
+    named = ~np.isnan(at)
+    at = np.where(named, at, 0).astype(np.int64)
+    any_row = pd.Series(rows).groupby(group[rows]).first().reindex(chosen).to_numpy()
+    meta = pd.DataFrame(
+        {
+            S.ACCOUNT_ID: accounts[parent[chosen]],
+            "kind": kind,
+            "requests": count[chosen].astype(np.int64),
+            "share": share[chosen],
+            **{t: np.where(named, frame[t].to_numpy(dtype=object)[at], "") for t in A.LABEL_TEXTS},
+            **{c: frame[c].to_numpy(dtype=np.float64)[any_row] for c in SHAPE_COLUMNS},
+        },
+        index=pd.Index(ids, name=S.ACCOUNT_ID),
+    )
+    return rows, id_of_group[group[rows]], meta
+
+
+def compute_substreams(frame: pd.DataFrame, context: Context) -> SubStreams:
+    """The qualifying sub-streams of a bucket's accounts and their per-bucket features.
+
+    Pure and per account like :func:`compute_bucket` (every engine calls it on the same
+    buckets it computes accounts on): the qualifying rows are re-keyed to their
+    sub-stream's id and run through ``compute_bucket`` once, with the account table
+    rows of the parents under the sub-stream ids.
+    """
+    cfg = context.config
+    if not cfg.substreams or not len(frame):
+        return SubStreams.empty()
+    codes, uniques = pd.factorize(frame[S.ACCOUNT_ID], sort=True)
+    accounts = np.asarray(uniques, dtype=object)
+    pieces, metas = [], []
+    for kind in cfg.substream_kinds:
+        rows, row_ids, meta = _select(frame, codes, accounts, kind, context)
+        if not len(rows):
+            continue
+        pieces.append(frame.iloc[rows].assign(**{S.ACCOUNT_ID: row_ids}))
+        metas.append(meta)
+    if not pieces:
+        return SubStreams.empty()
+    sub = pd.concat(pieces, ignore_index=True)
+    meta = pd.concat(metas)
+    sub_context = context
+    if context.accounts is not None:
+        table = context.accounts.reindex(meta[S.ACCOUNT_ID].to_numpy())
+        table.index = pd.Index(meta.index.to_numpy(dtype=object), name=S.ACCOUNT_ID)
+        sub_context = dataclasses.replace(context, accounts=table)
+    feats = compute_bucket(sub, sub_context)
+    return SubStreams(feats, meta.reindex(feats.index))
+
+
+# --- naming a sub-stream ------------------------------------------------------------------
+
+
+def _quote(text: str) -> str:
+    """Attacker text (a user agent) made inert inside a reason: in double quotes, with
+    quotes, backslashes, the reason separator and anything unprintable escaped."""
+    out = []
+    for ch in text:
+        if ch in '"\\;' or not ch.isprintable():
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) > 0xFF else f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def describe(meta: pd.DataFrame) -> np.ndarray:
+    """One phrase per sub-stream (``meta`` rows): what its requests share."""
+    out = np.empty(len(meta), dtype=object)
+    kinds = meta["kind"].to_numpy(dtype=object)
+    ua = meta[A.UA_TEXT].fillna("").to_numpy(dtype=object)
+    net = meta[A.NETWORK_TEXT].fillna("").to_numpy(dtype=object)
+    sysp = meta[A.SYSTEM_TEXT].fillna("").to_numpy(dtype=object)
+    for i in range(len(meta)):  # one per lifted account, not per request
+        if kinds[i] == "client":
+            who = _quote(ua[i]) if ua[i] else "a client without a user agent"
+            where = net[i] if net[i] else "an unknown network"
+            out[i] = f"requests from {who} on {_quote(where) if net[i] else where}"
+        elif kinds[i] == "shape":
+            cap, temp = meta[S.MAX_TOKENS].iloc[i], meta[S.TEMPERATURE].iloc[i]
+            cap_text = "no max_tokens" if np.isnan(cap) else f"max_tokens {cap:g}"
+            temp_text = "no temperature" if np.isnan(temp) else f"temperature {temp:g}"
+            out[i] = f"requests with {cap_text} and {temp_text}"
+        elif sysp[i]:
+            out[i] = f"requests with system prompt {_quote(sysp[i])}"
+        else:
+            out[i] = "requests without a system prompt"
+    return out
+
+
+# --- scoring --------------------------------------------------------------------------------
+
+
+def lift_scores(
+    table: pd.DataFrame,
+    subs: SubStreams,
+    score_of: Callable[[pd.DataFrame], np.ndarray],
+    reasons_of: Callable[[pd.DataFrame, np.ndarray], np.ndarray],
+    *,
+    cut_of: Callable[[np.ndarray], float],
+    explain_top: int,
+) -> pd.DataFrame:
+    """The score table with every account at the higher of its own and its worst
+    sub-stream's score.
+
+    Parameters
+    ----------
+    table : the accounts' score table (:meth:`AnomalyModel.score_frame`'s columns).
+    subs : the sub-streams (features in the model's columns).
+    score_of : the fitted model's unrounded 0-100 score of a feature frame.
+    reasons_of : reason strings of a feature frame, forest attribution where the mask
+        is true (:func:`detector.explain.reasons_strings` semantics).
+    cut_of : the alert threshold for the new scores (threshold, budget or the model's).
+    explain_top : accounts ranked this high get forest-attributed reasons.
+
+    Returns
+    -------
+    The table re-ranked, flagged and banded on the new scores, with ``substream`` (the
+    phrase naming the sub-stream that scored, "" when the account's own) and
+    ``substream_share`` (its share of the account's requests, 0 when none).
+    Accounts a sub-stream lifted lead their reasons with it.
+    """
+    from detector.model import SCORE_DECIMALS, band, rank_accounts
+
+    out = table.copy()
+    out[SUBSTREAM] = ""
+    out[SUBSTREAM_SHARE] = 0.0
+    if not len(subs) or not len(out):
+        return out
+    sub_scores = np.round(score_of(subs.features), SCORE_DECIMALS)
+    parents = subs.meta[S.ACCOUNT_ID].to_numpy(dtype=object)
+    # the worst sub-stream of each account (ties: the first id, ids are sorted)
+    order = np.lexsort((np.arange(len(parents)), -sub_scores, parents))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = parents[order][1:] != parents[order][:-1]
+    worst = order[first]
+    best = pd.Series(sub_scores[worst], index=parents[worst])
+    own = out[S.SCORE].to_numpy(dtype=float)
+    theirs = best.reindex(out[S.ACCOUNT_ID].to_numpy(dtype=object)).to_numpy(dtype=float)
+    lifted = np.nan_to_num(theirs, nan=-np.inf) > own
+    if not lifted.any():
+        return out
+    pos = pd.Series(worst, index=parents[worst])
+    win = pos.reindex(out.loc[lifted, S.ACCOUNT_ID].to_numpy(dtype=object)).to_numpy()
+    scores = np.where(lifted, theirs, own)
+    ids = out[S.ACCOUNT_ID].to_numpy(dtype=object)
+    ranks = rank_accounts(scores, ids)
+    cut = cut_of(scores)
+    flagged = scores >= cut
+    forest = (flagged | (ranks <= explain_top))[lifted]
+    meta = subs.meta.iloc[win]
+    share = meta["share"].to_numpy(dtype=float)
+    phrase = describe(meta)
+    why = reasons_of(subs.features.iloc[win], forest)
+    lead = [
+        f"{p} \u2014 {s:.0%} of this account's traffic \u2014 {w}"
+        for p, s, w in zip(phrase, share, why, strict=True)
+    ]
+    out[S.SCORE] = scores
+    out[S.RANK] = ranks
+    out[S.FLAGGED] = flagged
+    if S.BAND in out.columns:
+        out[S.BAND] = band(scores)
+    out.loc[lifted, S.REASONS] = np.asarray(lead, dtype=object)
+    out.loc[lifted, SUBSTREAM] = phrase
+    out.loc[lifted, SUBSTREAM_SHARE] = share
+    return out.sort_values(S.RANK, kind="stable").reset_index(drop=True)
