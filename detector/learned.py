@@ -63,8 +63,8 @@ from detector.model import (
     SCORE_DECIMALS,
     AnomalyModel,
     alert_cut,
-    band,
     rank_accounts,
+    score_table,
     threshold_for_budget,
 )
 
@@ -356,20 +356,7 @@ class LearnedLayer:
                 for c, g in zip(like[has], gain, strict=True)
             ]
             reasons[rows] = np.asarray(lead, dtype=object) + S.REASONS_SEPARATOR + reasons[rows]
-        out = pd.DataFrame(
-            {
-                S.ACCOUNT_ID: ids,
-                S.SCORE: scores,
-                S.RANK: ranks,
-                S.FLAGGED: flagged,
-                S.CLUSTER_ID: "",
-                S.REASONS: reasons,
-                S.BAND: band(scores),
-                S.UNSUPERVISED_SCORE: unsup,
-            }
-        )
-        out = out.sort_values(S.RANK, kind="stable").reset_index(drop=True)
-        return out[[*S.SCORE_COLUMNS, S.BAND, S.UNSUPERVISED_SCORE]]
+        return score_table(ids, scores, ranks, flagged, reasons, **{S.UNSUPERVISED_SCORE: unsup})
 
 
 def _ids(features: pd.DataFrame) -> np.ndarray:

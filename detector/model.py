@@ -57,6 +57,7 @@ __all__ = [
     "parse_budget",
     "population_fingerprint",
     "rank_accounts",
+    "score_table",
     "threshold_for_budget",
 ]
 
@@ -181,6 +182,36 @@ def threshold_for_budget(scores: np.ndarray | pd.Series, budget: str | int) -> f
         above = values[:k][values[:k] > threshold]
         return float(above[-1]) if len(above) else math.inf
     return threshold
+
+
+def score_table(
+    ids: np.ndarray,
+    scores: np.ndarray,
+    ranks: np.ndarray,
+    flagged: np.ndarray,
+    reasons: np.ndarray,
+    **extra: np.ndarray,
+) -> pd.DataFrame:
+    """The contract's score table (section 3.1) plus ``band``, sorted by rank.
+
+    One assembly for every scorer (the model, the learned layer, the Spark engine):
+    ``cluster_id`` is empty (the coordination stage fills it in) and ``extra`` columns
+    (e.g. ``unsupervised_score``) follow ``band`` in the order given.
+    """
+    out = pd.DataFrame(
+        {
+            schema.ACCOUNT_ID: ids,
+            schema.SCORE: scores,
+            schema.RANK: ranks,
+            schema.FLAGGED: flagged,
+            schema.CLUSTER_ID: "",
+            schema.REASONS: reasons,
+            schema.BAND: band(scores),
+            **extra,
+        }
+    )
+    out = out.sort_values(schema.RANK, kind="stable").reset_index(drop=True)
+    return out[[*schema.SCORE_COLUMNS, schema.BAND, *extra]]
 
 
 def rank_accounts(
@@ -745,19 +776,7 @@ class AnomalyModel(BaseEstimator):
         reasons = explain._reason_strings_for_values(
             self, values, forest_rows=forest_rows, n_reasons=n_reasons
         )
-        out = pd.DataFrame(
-            {
-                schema.ACCOUNT_ID: ids,
-                schema.SCORE: scores,
-                schema.RANK: ranks,
-                schema.FLAGGED: flagged,
-                schema.CLUSTER_ID: "",
-                schema.REASONS: reasons,
-                schema.BAND: band(scores),
-            }
-        )
-        out = out.sort_values(schema.RANK, kind="stable").reset_index(drop=True)
-        return out[[*schema.SCORE_COLUMNS, schema.BAND]]
+        return score_table(ids, scores, ranks, flagged, reasons)
 
 
 # --- frame helpers ----------------------------------------------------------------------

@@ -1287,7 +1287,7 @@ def score_frame_spark(
     the same table as the local method.
     """
     from detector import explain
-    from detector.model import SCORE_DECIMALS, alert_cut, band, rank_accounts
+    from detector.model import SCORE_DECIMALS, alert_cut, rank_accounts, score_table
 
     if threshold is not None and budget is not None:
         raise ValueError("give either an alert threshold or an alert budget, not both")
@@ -1357,19 +1357,7 @@ def score_frame_spark(
             b_model.destroy()
             if b_rows is not None:
                 b_rows.destroy()
-    out = pd.DataFrame(
-        {
-            S.ACCOUNT_ID: ids,
-            S.SCORE: scores,
-            S.RANK: ranks,
-            S.FLAGGED: flagged,
-            S.CLUSTER_ID: "",
-            S.REASONS: reasons,
-            S.BAND: band(scores),
-        }
-    )
-    out = out.sort_values(S.RANK, kind="stable").reset_index(drop=True)
-    return out[[*S.SCORE_COLUMNS, S.BAND]]
+    return score_table(ids, scores, ranks, flagged, reasons)
 
 
 def write_scores_parquet_spark(
