@@ -47,7 +47,7 @@ from detector import schema as S
 from detector.features import agg
 from detector.features.base import Bucket, Context
 from detector.features.registry import FeatureSpec, family
-from detector.rarity import describe_rarity
+from detector.rarity import KIND_WORDS, describe_rarity
 from detector.synchrony import HourlyActivity, daily_alignment, synchrony
 
 TOP_KEYS = 3
@@ -84,14 +84,6 @@ PAIRED_KINDS = (
     ("network", "created"),
     ("network", "activation"),
 )
-KIND_WORDS = {
-    "payment": "a payment card",
-    "org": "an organisation",
-    "template": "a prompt template or wrapper",
-    "network": "a client network",
-    "created": "creation time",
-    "activation": "start time",
-}
 
 SPECS = [
     FeatureSpec(

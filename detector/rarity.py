@@ -15,23 +15,24 @@ import pandas as pd
 
 from detector import schema as S
 
-__all__ = ["KIND_LABELS", "describe_rarity"]
+__all__ = ["KIND_WORDS", "describe_rarity", "kind_label"]
 
-KIND_LABELS: dict[str, str] = {
-    "payment": "payment card",
-    "org": "organisation",
-    "template": "prompt template",
-    "network": "client network",
-    "created": "creation hour",
-    "activation": "start hour",
-    "synchrony": "schedule",
+KIND_WORDS: dict[str, str] = {
+    "payment": "a payment card",
+    "org": "an organisation",
+    "template": "a prompt template or wrapper",
+    "network": "a client network",
+    "created": "creation time",
+    "activation": "start time",
+    "synchrony": "a schedule",
 }
-"""Short words for each evidence kind; a paired kind ('template+created') joins them."""
+"""Words for each kind of linking evidence, in the clusters' evidence text and here."""
 
 
 def kind_label(kind: str) -> str:
-    """'template+created' -> 'prompt template with creation hour'."""
-    return " with ".join(KIND_LABELS.get(part, part) for part in kind.split("+"))
+    """'template+created' -> 'prompt template or wrapper with creation time'."""
+    words = (KIND_WORDS.get(part, part) for part in kind.split("+"))
+    return " with ".join(w.removeprefix("a ").removeprefix("an ") for w in words)
 
 
 def describe_rarity(
@@ -47,7 +48,7 @@ def describe_rarity(
         (kind, token).
     population : accounts in the population.
 
-    Returns e.g. ``{"c12": "prompt template with creation hour: 24 members, 24 of
+    Returns e.g. ``{"c12": "prompt template or wrapper with creation time: 24 members, 24 of
     18,328 accounts overall · client network: 9 members, 41 of 18,328 accounts
     overall"}`` (no ';', which separates reasons).
     """

@@ -387,7 +387,8 @@ def test_rarity_names_each_kinds_most_shared_token_and_its_reach() -> None:
     )
     text = describe_rarity(in_cluster, holders, 20_000)["c1"]
     parts = dict(p.split(": ", 1) for p in text.split(" · "))
-    assert parts["prompt template"] == "3 members, 3,000 of 20,000 accounts overall"
+    assert parts["prompt template or wrapper"] == "3 members, 3,000 of 20,000 accounts overall"
     assert parts["client network"] == "2 members, 2 of 20,000 accounts overall"
-    assert parts["prompt template with creation hour"] == "2 members, 2 of 20,000 accounts overall"
+    with_time = "prompt template or wrapper with creation time"
+    assert parts[with_time] == "2 members, 2 of 20,000 accounts overall"
     assert describe_rarity(in_cluster.iloc[:0], holders, 20_000) == {}
