@@ -110,13 +110,14 @@ def _resolve(store: Store, state: Path, record: ModelRecord) -> Path | None:
 
 
 def registry_mismatch(path: Path, record: ModelRecord) -> str | None:
-    """Why the file at ``path`` is not the registered model, or ``None`` when it is.
+    """Why the file at ``path`` is not the registered, usable model, or ``None``.
 
     The registry's digest is the payload SHA-256 of the bundle it registered. The
     file's manifest is read and verified (payload length, SHA-256, HMAC when a key is
     set) without loading the payload, and its payload digest must be the registered
     one: a bundle swapped for another -- valid, but not the one that scored the
-    earlier runs -- is not used.
+    earlier runs -- is not used. Nor is one trained by an older detector on features
+    this one no longer computes (it is retrained).
     """
     try:
         manifest = read_manifest(path)
@@ -126,6 +127,12 @@ def registry_mismatch(path: Path, record: ModelRecord) -> str | None:
         return (
             f"{path}: payload SHA-256 {str(manifest.get('payload_sha256'))[:12]}... is not the "
             f"registered {record.digest[:12]}... of {record.version} (the file was replaced)"
+        )
+    retired = retired_features(manifest.get("features", []))
+    if retired:
+        return (
+            f"{path}: trained by an older detector on features it no longer computes: "
+            f"{', '.join(retired)}"
         )
     return None
 
@@ -186,12 +193,6 @@ def choose_model(
     if problem is not None:
         warn(f"not using {current.version}: {problem}")
         return None, f"model {current.version} unusable: {problem}"
-    retired = retired_features(read_manifest(path).get("features", []))
-    if retired:
-        return None, (
-            f"model {current.version} was trained on features this detector no longer "
-            f"computes: {', '.join(retired)}"
-        )
     if current.window_end is None:
         return None, f"model {current.version} has no recorded training window"
     end = dt.date.fromisoformat(current.window_end)
