@@ -117,9 +117,11 @@ class Config:
     """The first ±this of the log-odds is ignored: only strong, verdict-backed similarity
     moves an account (weak similarity to a confirmed case lifted benign look-alikes over
     unconfirmed kinds of extraction in a time-split evaluation)."""
-    learned_case_scale: float = 2.0
-    """A lift fades with the distance to the nearest confirmed case, over this many times
-    the typical spacing of confirmed cases (0: no fading)."""
+    learned_case_neighbours: int = 5
+    """A lift fades with the distance to the nearest confirmed case, over the distance
+    from that case to its this-many-th nearest unlabelled account: a case in a crowd of
+    ordinary accounts (a low-and-slow account among hobbyists) lifts only its closest
+    look-alikes, a case alone in its corner of the space lifts a wider neighbourhood."""
     learned_folds: int = 5
     """Cross-fitting folds: every account is scored by a classifier that never saw it."""
     learned_background_weight: float = 0.02

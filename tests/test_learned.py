@@ -16,10 +16,18 @@ import pandas as pd
 import pytest
 import skops.io as sio
 
+from detector import learned
 from detector import schema as S
 from detector.artifacts import TRUSTED_TYPES, load_bundle, read_manifest, save_bundle
 from detector.config import Config
-from detector.learned import LearnedLayer, fit_learned, grid, why_not_learn
+from detector.learned import (
+    LearnedLayer,
+    fit_learned,
+    grid,
+    nearest,
+    neighbourhood_radius,
+    why_not_learn,
+)
 from detector.model import AnomalyModel, rank_accounts
 from tests.synthetic_features import SPECS, population
 
@@ -95,6 +103,51 @@ def test_confirmed_cases_lift_their_unlabelled_look_alikes(
     before = median_rank(model.score(features), ids, others)
     after = median_rank(layer.score(model, features), ids, others)
     assert after < before - 8, (before, after)
+
+
+def test_neighbourhood_radius_is_the_mth_nearest_unmasked_distance(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(5)
+    matrix = rng.normal(size=(50, 4))
+    refs = matrix[[3, 17, 40]]
+    masked = np.zeros(50, dtype=bool)
+    masked[[3, 17, 40, 8]] = True
+    monkeypatch.setattr(learned, "CASE_CHUNK", 7)  # several blocks, one partly masked
+    got = neighbourhood_radius(refs, matrix, masked, 5)
+    brute = np.sqrt(((refs[:, None, :] - matrix[~masked][None, :, :]) ** 2).sum(axis=2))
+    np.testing.assert_allclose(got, np.sort(brute, axis=1)[:, 4])
+    at, dist = nearest(
+        matrix[:10],
+        np.array([f"a{i}" for i in range(10)], dtype=object),
+        refs,
+        np.array(["a3", "x", "y"]),
+    )
+    assert at[3] != 0  # never its own nearest
+    full = np.sqrt(((matrix[:10, None, :] - refs[None, :, :]) ** 2).sum(axis=2))
+    full[3, 0] = np.inf
+    np.testing.assert_array_equal(at, full.argmin(axis=1))
+    np.testing.assert_allclose(dist, full.min(axis=1))
+
+
+def test_a_case_in_a_crowd_lifts_only_its_closest_look_alikes(
+    features: pd.DataFrame, model: AnomalyModel
+) -> None:
+    fitted = fit_learned(model, features, labels(**BASE))
+    assert fitted is not None and fitted.case_radius_.shape == (len(fitted.case_ids_),)
+    # two confirmed cases: one among many ordinary accounts (radius 0.5), one alone (4)
+    layer = LearnedLayer()
+    layer.case_ids_ = np.array(["crowded", "alone"])
+    layer.case_matrix_ = np.array([[0.0, 0.0], [100.0, 0.0]])
+    layer.case_radius_ = np.array([0.5, 4.0])
+    rows = np.array([[1.0, 0.0], [101.0, 0.0], [0.0, 0.0]])
+    ids = np.array(["near-crowded", "near-alone", "crowded"], dtype=object)
+    faded = layer.near_a_case(rows, ids, np.full(3, 2.0))
+    # 1 away from each; the case itself is measured against the other case (100 away)
+    expected = 2.0 * np.exp(-0.5 * np.array([(1 / 0.5) ** 2, (1 / 4.0) ** 2, (100 / 4.0) ** 2]))
+    np.testing.assert_allclose(faded, expected)
+    # negative evidence is the classifier's alone
+    np.testing.assert_array_equal(layer.near_a_case(rows, ids, np.full(3, -2.0)), -2.0)
 
 
 def test_benign_verdicts_calm_their_look_alikes(
