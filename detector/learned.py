@@ -396,14 +396,14 @@ def neighbourhood_radius(
     """
     refs = np.asarray(refs, dtype=np.float64)
     norms = (refs**2).sum(axis=1)
-    best = np.full((m, len(refs)), np.inf)
+    best = np.full((len(refs), m), np.inf)  # references × m: partitions along rows
     for start in range(0, len(matrix), CASE_CHUNK):
         rows = np.asarray(matrix[start : start + CASE_CHUNK], dtype=np.float64)
         rows = rows[~exclude[start : start + CASE_CHUNK]]
-        d2 = (rows**2).sum(axis=1)[:, None] + norms[None, :] - 2.0 * rows @ refs.T
-        both = np.vstack([best, d2])
-        best = np.partition(both, m - 1, axis=0)[:m] if len(both) > m else both
-    return np.sqrt(np.maximum(np.sort(best, axis=0)[m - 1], 0.0))
+        d2 = norms[:, None] + (rows**2).sum(axis=1)[None, :] - 2.0 * refs @ rows.T
+        both = np.hstack([best, d2])
+        best = np.partition(both, m - 1, axis=1)[:, :m] if both.shape[1] > m else both
+    return np.sqrt(np.maximum(np.sort(best, axis=1)[:, m - 1], 0.0))
 
 
 def _ids(features: pd.DataFrame) -> np.ndarray:
