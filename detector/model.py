@@ -424,7 +424,7 @@ class AnomalyModel(BaseEstimator):
         flagged = scores >= cut
         ranks = rank_accounts(scores, ids)
         forest_rows = flagged | (ranks <= explain_top)
-        reasons = explain._reason_strings_for_values(
+        reasons = explain.reason_strings_for_values(
             self, values, forest_rows=forest_rows, n_reasons=n_reasons
         )
         return score_table(ids, scores, ranks, flagged, reasons)
