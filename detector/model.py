@@ -41,6 +41,12 @@ from detector.feature_table import (
     training_values,
 )
 from detector.features.registry import FeatureSpec
+from detector.forest_blend import (  # noqa: F401  (public here before the split)
+    FULL_WEIGHT,
+    SCORE_AT_MEDIAN,
+    SCORE_AT_UPPER,
+    UPPER_QUANTILE,
+)
 from detector.peers import fit_peer_tiers
 from detector.preprocess import (
     N_QUANTILES,
