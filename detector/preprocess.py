@@ -22,7 +22,9 @@ heavy products and being big is not by itself a reason.
 Then **one-sided clipping by direction**: ``high`` features are clipped from below
 at the training median (scaled value 0), ``low`` features from above, ``both`` are
 untouched. The median is the densest region, so values moved there are never
-isolated early: only the suspicious side can make an account an outlier.
+isolated early: a benign account that is extreme in a harmless direction (a very
+*diverse* chat product, a very *slow* human) lands in the dense middle of that feature
+and is not isolated by it. Only the suspicious side can make an account an outlier.
 
 This module holds the arithmetic; :class:`~detector.model.AnomalyModel` holds the
 fitted state (``center_``, ``spread_``, ``quantiles_``, ...) and calls it.
