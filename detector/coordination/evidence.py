@@ -1,0 +1,79 @@
+"""Per-bucket evidence for linking: each account's top keys, hourly activity, first request.
+
+This is the pure per-bucket half of coordination: it runs beside the features on
+each account-hash bucket (locally or on Spark executors) and its outputs, one dict per
+bucket, are all that :func:`~detector.coordination.linking.link_accounts` needs.
+An account's *keys* are the prompt templates, wrappers and client networks that
+carry a real share of its requests (at least :data:`MIN_KEY_SHARE` and
+:data:`MIN_KEY_ROWS`, its top :data:`TOP_KEYS` of each kind).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from detector import annotate as A
+from detector import schema as S
+from detector.features import agg
+from detector.features.base import Bucket, Context
+from detector.synchrony import HourlyActivity
+
+__all__ = ["MIN_KEY_ROWS", "MIN_KEY_SHARE", "TOP_KEYS", "bucket_evidence"]
+
+TOP_KEYS = 3
+MIN_KEY_SHARE = 0.2
+MIN_KEY_ROWS = 3
+
+
+def bucket_evidence(frame: pd.DataFrame, context: Context) -> dict[str, Any]:
+    """What one bucket contributes to linking: top keys, hourly activity, first request.
+
+    This is the pure per-bucket half of coordination (runs beside the features).
+    """
+    b = Bucket.from_frame(frame, context)
+    n, c = b.n, b.codes
+    rows = []
+    kinds = [("network", A.NETWORK_KEY)]
+    if context.has(S.PROMPT):
+        kinds += [
+            ("template", A.TEMPLATE_KEY),
+            ("template", A.PREFIX_KEY),
+            ("template", A.SUFFIX_KEY),
+        ]
+    reqs = agg.count(c, n)
+    # templates of short prompts ("hello", "test") are shared by chance: only prompts
+    # long enough to carry a wrapper (those with a prefix key) count as evidence
+    wrapped = b.col(A.PREFIX_KEY) != 0 if context.has(S.PROMPT) else None
+    for kind, col in kinds:
+        values = b.col(col)
+        if kind == "template":
+            values = np.where(wrapped, values, 0).astype(values.dtype)
+        pc, keys, cnt = agg.pair_counts(c, values)
+        if not len(pc):
+            continue
+        top = pd.DataFrame({"code": pc, "key": keys, "rows": cnt})
+        top["share"] = top["rows"] / reqs[top["code"].to_numpy()]
+        top = top[(top["share"] >= MIN_KEY_SHARE) & (top["rows"] >= MIN_KEY_ROWS)]
+        top = top.sort_values(["code", "rows", "key"], ascending=[True, False, True])
+        top = top.groupby("code", sort=False).head(TOP_KEYS)
+        top["kind"] = kind
+        rows.append(top)
+    evidence = (
+        pd.concat(rows, ignore_index=True)
+        if rows
+        else pd.DataFrame({"code": [], "key": [], "rows": [], "share": [], "kind": []})
+    )
+    evidence[S.ACCOUNT_ID] = b.account_ids[evidence["code"].to_numpy(dtype=np.int64)]
+    hourly = HourlyActivity.of(c, b.col(A.TS), context.window_start)
+    first = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first, c, b.col(A.TS))
+    return {
+        "accounts": b.account_ids,
+        "evidence": evidence.drop(columns=["code"]),
+        "hourly": hourly,
+        "first_ts": first,
+        "requests": reqs,
+    }

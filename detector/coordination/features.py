@@ -1,0 +1,251 @@
+"""The coordination feature family: each account's cluster, described as features.
+
+Sharing alone is not an alert: a benign organisation (one card, one server pool) is
+a cluster, but its cluster features (diverse templates, accounts created months
+apart, unsynchronised activity) look nothing like a hydra's. This module holds the
+family's catalogue entries (:data:`SPECS`, registered with the feature registry on
+import), the combined behaviour every member carries into the model
+(:func:`cluster_features`), and the values of an unlinked account
+(:data:`NEUTRAL_CLUSTER`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from detector import schema as S
+from detector.coordination.tokens import ACTIVATION_MIN_OFFSET_S
+from detector.features.base import Bucket, Context
+from detector.features.registry import FeatureSpec, family
+from detector.synchrony import synchrony
+
+__all__ = [
+    "NEUTRAL_CLUSTER",
+    "NEW_ACCOUNT_DAYS",
+    "SPECS",
+    "cluster_features",
+    "neutralise",
+    "window_length_hours",
+]
+
+NEW_ACCOUNT_DAYS = 14.0
+
+SPECS = [
+    FeatureSpec(
+        "cluster_size",
+        "coordination",
+        "count",
+        "Accounts in the account's coordination cluster (1 when unlinked).",
+        "Hydra campaigns spread one job over many accounts that each look light.",
+        (S.ACCOUNT_ID,),
+        1.0,
+        "log",
+        "high",
+        "one of {value} linked accounts",
+    ),
+    FeatureSpec(
+        "cluster_requests_per_day",
+        "coordination",
+        "per_day",
+        "Requests per day of the whole cluster (0 when unlinked, or when the cluster is "
+        "one declared organisation).",
+        "The combined volume of a hydra is that of a bulk extraction job.",
+        (S.ACCOUNT_ID,),
+        0.0,
+        "log",
+        "high",
+        "its cluster sends {value} requests per day",
+    ),
+    FeatureSpec(
+        "cluster_template_share",
+        "coordination",
+        "share",
+        "Mean share, over members, of requests in the cluster's most shared template or "
+        "wrapper (0 when unlinked).",
+        "One fixed extraction prompt shared by all of an operation's accounts.",
+        (S.PROMPT,),
+        0.0,
+        "share",
+        "high",
+        "its cluster sends {value} of its prompts in one shared template",
+    ),
+    FeatureSpec(
+        "cluster_synchrony",
+        "coordination",
+        "ratio",
+        "Mean pairwise correlation of members' hourly activity (0 when unlinked).",
+        "Load-balanced accounts start, stop and surge together (SynchroTrap).",
+        (S.ACCOUNT_ID,),
+        0.0,
+        "linear",
+        "high",
+        "its cluster's hourly activity is synchronised (correlation {value})",
+    ),
+    FeatureSpec(
+        "cluster_activation_spread_hours",
+        "coordination",
+        "hours",
+        "Hours between the first requests of the cluster's first and last member to start "
+        "(window length when unlinked, or when the cluster was active on the window's "
+        "first day).",
+        "Accounts of one campaign switch on together.",
+        (S.ACCOUNT_ID,),
+        0.0,
+        "log",
+        "low",
+        "its cluster's accounts started within {value}",
+    ),
+    FeatureSpec(
+        "cluster_creation_spread_hours",
+        "coordination",
+        "hours",
+        "Hours between the creation of the cluster's oldest and newest member "
+        "(one year when unlinked or unknown).",
+        "Hydra accounts are registered in one sitting; an organisation's are months apart.",
+        (S.CREATED_AT,),
+        8760.0,
+        "log",
+        "low",
+        "its cluster's accounts were created within {value}",
+    ),
+    FeatureSpec(
+        "cluster_new_member_share",
+        "coordination",
+        "share",
+        f"Share of the cluster's members whose account was under {NEW_ACCOUNT_DAYS:g} days old "
+        "at its first request (0 when unlinked).",
+        "Fresh accounts burned for one campaign.",
+        (S.CREATED_AT,),
+        0.0,
+        "share",
+        "high",
+        "{value} of its cluster's accounts are brand new",
+    ),
+]
+
+
+@family("coordination", SPECS, per_bucket=False)
+def _registered(b: Bucket) -> dict[str, np.ndarray]:  # pragma: no cover - not per bucket
+    raise RuntimeError("coordination features are computed across buckets by link_accounts")
+
+
+def window_length_hours(context: Context) -> float:
+    """The window's length in hours: an unlinked account's activation spread."""
+    return (context.window_end - context.window_start) / 3600.0
+
+
+def cluster_features(
+    *,
+    label: np.ndarray,
+    n_comp: int,
+    comp_size: np.ndarray,
+    size: np.ndarray,
+    clustered: np.ndarray,
+    requests: pd.Series,
+    evidence: pd.DataFrame,
+    pos: pd.Series,
+    index: pd.Index,
+    parts: list[dict[str, Any]],
+    context: Context,
+    first_ts: pd.Series,
+    table: pd.DataFrame | None,
+) -> dict[str, np.ndarray]:
+    """Every account's cluster features: its component's combined behaviour.
+
+    Parameters
+    ----------
+    label, n_comp, comp_size : each account's component, the number of components and
+        their sizes (unlinked accounts are components of one).
+    size, clustered : per account, its component's size and whether it is >= 2.
+    requests, first_ts : per account (aligned with ``index``), requests and first
+        request time.
+    evidence, parts : the buckets' evidence rows and the per-bucket outputs.
+    pos : position of each account id in ``index``.
+    table : the account table aligned with ``index``, or ``None``.
+
+    Returns
+    -------
+    Column name → values aligned with ``index``, before declared organisations are
+    neutralised.
+    """
+    n = len(index)
+    window_days = context.window_days
+    window_hours = window_length_hours(context)
+    comp_reqs = np.bincount(label, weights=requests.to_numpy(), minlength=n_comp)
+    feats: dict[str, np.ndarray] = {
+        "cluster_size": size,
+        "cluster_requests_per_day": comp_reqs[label] / window_days,
+    }
+    # template: the key most members share, and the members' mean share of it
+    tpl = evidence[evidence["kind"] == "template"] if len(evidence) else evidence
+    tshare = np.zeros(n)
+    if len(tpl):
+        t = tpl.assign(comp=label[pos.reindex(tpl[S.ACCOUNT_ID]).to_numpy()])
+        t = t[clustered[pos.reindex(t[S.ACCOUNT_ID]).to_numpy()]]
+        if len(t):
+            per_key = t.groupby(["comp", "key"]).agg(
+                members=(S.ACCOUNT_ID, "nunique"), share=("share", "sum")
+            )
+            per_key = per_key.sort_values(["members", "share"], ascending=False)
+            best = per_key.groupby(level="comp").head(1).reset_index()
+            mean_share = best["share"].to_numpy() / comp_size[best["comp"].to_numpy()]
+            comp_share = np.zeros(n_comp)
+            comp_share[best["comp"].to_numpy()] = np.minimum(mean_share, 1.0)
+            tshare = np.where(clustered, comp_share[label], 0.0)
+    feats["cluster_template_share"] = tshare
+    feats["cluster_synchrony"] = synchrony(parts, index, label, n_comp, clustered, context)
+    first = first_ts.to_numpy(dtype=np.float64)
+    lo = np.full(n_comp, np.inf)
+    hi = np.full(n_comp, -np.inf)
+    np.minimum.at(lo, label, first)
+    np.maximum.at(hi, label, first)
+    # a cluster already active when the window opened tells nothing by its start times
+    started_inside = lo > context.window_start + ACTIVATION_MIN_OFFSET_S
+    feats["cluster_activation_spread_hours"] = np.where(
+        clustered & started_inside[label], (hi - lo)[label] / 3600.0, window_hours
+    )
+    if table is not None and S.CREATED_AT in table.columns:
+        created = table[S.CREATED_AT]
+        known = created.notna().to_numpy()
+        cs = np.where(known, created.astype("int64").to_numpy() // 1_000_000_000, np.nan).astype(
+            float
+        )
+        clo = np.full(n_comp, np.inf)
+        chi = np.full(n_comp, -np.inf)
+        np.fmin.at(clo, label, cs)
+        np.fmax.at(chi, label, cs)
+        spread = (chi - clo)[label] / 3600.0
+        neutral = 8760.0
+        feats["cluster_creation_spread_hours"] = np.where(
+            clustered & np.isfinite(spread), spread, neutral
+        )
+        age_days = (first - cs) / 86_400.0
+        new = (known & (age_days < NEW_ACCOUNT_DAYS)).astype(float)
+        new_share = np.bincount(label, weights=new, minlength=n_comp) / comp_size
+        feats["cluster_new_member_share"] = np.where(clustered, new_share[label], 0.0)
+    feats["cluster_requests_per_day"] = np.where(clustered, feats["cluster_requests_per_day"], 0.0)
+    return feats
+
+
+NEUTRAL_CLUSTER: dict[str, float] = {
+    "cluster_size": 1.0,
+    "cluster_requests_per_day": 0.0,
+    "cluster_template_share": 0.0,
+    "cluster_synchrony": 0.0,
+    "cluster_creation_spread_hours": 8760.0,
+    "cluster_new_member_share": 0.0,
+}
+"""Cluster features of an unlinked account (activation spread: the window's length)."""
+
+
+def neutralise(out: pd.DataFrame, rows: np.ndarray, window_hours: float) -> None:
+    """Give ``rows`` the cluster features of an unlinked account, in place."""
+    if not rows.any():
+        return
+    for name, value in NEUTRAL_CLUSTER.items():
+        if name in out.columns:
+            out.loc[rows, name] = value
+    out.loc[rows, "cluster_activation_spread_hours"] = window_hours

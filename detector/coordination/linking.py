@@ -1,0 +1,160 @@
+"""Linking accounts into clusters: tokens shared become edges, components become clusters.
+
+Tokens shared by more than ``max_token_accounts`` accounts are dropped as
+non-specific. Accounts sharing a token are joined to the token's first account
+(a star, not a clique), and clusters are the connected components: the work is
+linear in the number of tokens — no all-pairs comparison. A cluster that is exactly
+one declared organisation is one customer, not a campaign: it gets no cluster id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from detector import schema as S
+from detector.coordination.describe import cluster_table
+from detector.coordination.features import cluster_features, neutralise, window_length_hours
+from detector.coordination.tokens import evidence_tokens, synchronised_templates
+from detector.features.base import Context
+
+__all__ = ["Clusters", "cluster_id_for", "link_accounts"]
+
+
+@dataclass
+class Clusters:
+    """Clusters found among accounts, and each member's cluster features.
+
+    ``membership`` maps account_id → cluster_id for clustered accounts only;
+    ``table`` has one row per cluster (members, evidence counts, combined behaviour).
+    """
+
+    features: pd.DataFrame
+    membership: pd.Series
+    table: pd.DataFrame
+    evidence_kinds: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def cluster_id_for(members_min_id: str) -> str:
+    """A stable cluster id derived from the cluster's smallest member id."""
+    return "c-" + hashlib.sha256(members_min_id.encode("utf-8")).hexdigest()[:10]
+
+
+def link_accounts(
+    parts: list[dict[str, Any]],
+    *,
+    accounts: pd.DataFrame | None,
+    context: Context,
+    features: pd.DataFrame,
+    max_token_accounts: int | None = None,
+) -> Clusters:
+    """Link accounts into clusters and compute every member's cluster features.
+
+    Parameters
+    ----------
+    parts : the outputs of :func:`~detector.coordination.evidence.bucket_evidence`, one
+        per bucket.
+    features : the per-account feature table (its index is the account universe).
+    """
+    index = features.index
+    n = len(index)
+    pos = pd.Series(np.arange(n), index=index)
+    evidence = (
+        pd.concat([p["evidence"] for p in parts], ignore_index=True) if parts else pd.DataFrame()
+    )
+    ids = np.concatenate([p["accounts"] for p in parts]) if parts else np.empty(0, dtype=object)
+    first_ts = pd.Series(
+        np.concatenate([p["first_ts"] for p in parts]) if parts else [], index=ids, dtype="int64"
+    ).reindex(index)
+    requests = (
+        pd.Series(
+            np.concatenate([p["requests"] for p in parts]) if parts else [],
+            index=ids,
+            dtype="float64",
+        )
+        .reindex(index)
+        .fillna(0.0)
+    )
+    table = accounts.reindex(index) if accounts is not None else None
+    cap = max_token_accounts or max(1000, int(0.02 * n))
+    tokens = evidence_tokens(evidence, table, first_ts, context.window_start)
+    sizes = tokens.groupby("token")[S.ACCOUNT_ID].transform("size")
+    # a token shared by too many accounts is not specific -- except a template whose
+    # users keep one schedule: that test is specific however many accounts share it,
+    # and a campaign of 25,000 accounts is exactly what must not fall under a cap
+    tokens = pd.concat(
+        [
+            tokens[(sizes >= 2) & (sizes <= cap)],
+            synchronised_templates(evidence, parts, index, context),
+        ],
+        ignore_index=True,
+    )
+    member = pos.reindex(tokens[S.ACCOUNT_ID]).to_numpy()
+    hub = tokens.groupby("token")[S.ACCOUNT_ID].transform("first")
+    hub_pos = pos.reindex(hub).to_numpy()
+    graph = sp.coo_matrix((np.ones(len(member)), (member, hub_pos)), shape=(n, n))
+    n_comp, label = connected_components(graph, directed=False)
+    comp_size = np.bincount(label, minlength=n_comp)
+    size = comp_size[label].astype(np.float64)
+    clustered = size >= 2
+
+    # names: stable id from each cluster's smallest member
+    order = np.lexsort((index.to_numpy(dtype=str), label))
+    first_of = pd.Series(index.to_numpy()[order]).groupby(label[order]).first()
+    names = np.array([cluster_id_for(str(v)) for v in first_of.to_numpy()], dtype=object)
+    cluster_of = np.where(clustered, names[label], "")
+
+    feats = cluster_features(
+        label=label,
+        n_comp=n_comp,
+        comp_size=comp_size,
+        size=size,
+        clustered=clustered,
+        requests=requests,
+        evidence=evidence,
+        pos=pos,
+        index=index,
+        parts=parts,
+        context=context,
+        first_ts=first_ts,
+        table=table,
+    )
+    declared = _declared_org(table, label, n_comp, clustered)
+    out = pd.DataFrame(feats, index=index)
+    neutralise(out, declared, window_length_hours(context))
+    # a declared organisation is one customer, not a campaign: no cluster, no case
+    cluster_of = np.where(declared, "", cluster_of)
+    clustered = clustered & ~declared
+    membership = pd.Series(cluster_of, index=index, name=S.CLUSTER_ID)
+
+    ctable, evidence_kinds = cluster_table(tokens, membership, out, clustered, cluster_of, n)
+    return Clusters(out, membership, ctable, evidence_kinds)
+
+
+def _declared_org(
+    table: pd.DataFrame | None, label: np.ndarray, n_comp: int, clustered: np.ndarray
+) -> np.ndarray:
+    """Members of clusters that are exactly one declared organisation (same ``org_id``).
+
+    Declared structure explains shared infrastructure: a company's prod, staging and
+    team keys share a card and a server pool *because* they are one customer. Such a
+    cluster is not a campaign: its members get the cluster features of unlinked
+    accounts and no cluster id (so no case), and are scored on what each one does. Shared
+    infrastructure across *different* orgs (or undeclared accounts) stays evidence.
+    """
+    if table is None or S.ORG_ID not in table.columns or not clustered.any():
+        return np.zeros(len(label), dtype=bool)
+    org = table[S.ORG_ID].fillna("").astype(str).to_numpy()
+    codes, _ = pd.factorize(org)
+    codes = np.where(org == "", -1, codes)
+    frame = pd.DataFrame({"comp": label, "org": codes})
+    distinct = frame.groupby("comp")["org"].nunique().reindex(range(n_comp)).to_numpy()
+    undeclared = frame.groupby("comp")["org"].min().reindex(range(n_comp)).to_numpy() < 0
+    one_org = (distinct == 1) & ~undeclared
+    return clustered & one_org[label]

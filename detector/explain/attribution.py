@@ -1,0 +1,153 @@
+"""Forest attribution: how much each feature shortened an account's isolation paths.
+
+**Forest attribution** (:func:`forest_contributions`). Every node of an isolation tree
+has an expected total path length for an account that reaches it,
+``v(node) = depth(node) + c(n(node))``, where ``n`` is the number of training samples
+in the node and ``c`` the average path length of an unsuccessful BST search (the
+isolation forest's normaliser). A split that sends the account from ``parent`` to
+``child`` changes that expectation by ``v(parent) - v(child) = c(n_parent) - 1 -
+c(n_child)`` and that amount is credited to the split's feature: a split that cuts the
+account off from almost all samples early (512 → 3 at the root: +9.4 levels) gets a
+large credit, a split that leaves it with the majority (512 → 509: −1) a negative one.
+Along a path the credits telescope to ``c(max_samples) - h(x)``, so averaged over the
+trees **the contributions of all features sum exactly to c(ψ) − E[h(x)]**, the
+quantity the raw anomaly score ``2 ** (-E[h(x)] / c(ψ))`` is monotone in (a
+Saabas-style path decomposition, in the spirit of DIFFI, with no Python loop per
+account). Contributions are in *tree levels saved*.
+
+**Cost.** Attribution walks every tree's ``decision_path`` for each account, roughly
+3.3 s per 100k accounts × 60 features × 300 trees on one core (34–52 s per million),
+two to three times the cost of scoring. :meth:`~detector.model.AnomalyModel.score_frame`
+therefore attributes the flagged accounts and the top
+:data:`~detector.explain.reasons.DEFAULT_EXPLAIN_TOP` ranked ones, and gives every other
+account a cheap reason: its most extreme eligible percentiles.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
+import pandas as pd
+
+from detector import schema
+from detector.config import DEFAULT
+
+if TYPE_CHECKING:
+    from detector.model import AnomalyModel
+
+__all__ = [
+    "CHUNK_ROWS",
+    "average_path_length",
+    "contributions",
+    "forest_contributions",
+]
+
+CHUNK_ROWS: Final = 4096
+"""Accounts per attribution chunk: keeps the per-chunk accumulator in cache."""
+
+
+def average_path_length(n_samples: np.ndarray) -> np.ndarray:
+    """``c(n)``: average path length of an unsuccessful BST search among ``n`` samples.
+
+    The isolation forest's normaliser (Liu et al. 2008), identical to scikit-learn's:
+    ``c(1) = 0``, ``c(2) = 1``, ``c(n) = 2 (ln(n - 1) + γ) - 2 (n - 1) / n``.
+    """
+    n = np.asarray(n_samples, dtype=np.float64)
+    out = np.zeros_like(n)
+    out[n == 2] = 1.0
+    big = n > 2
+    out[big] = 2.0 * (np.log(n[big] - 1.0) + np.euler_gamma) - 2.0 * (n[big] - 1.0) / n[big]
+    return out
+
+
+def _tree_credits(tree) -> tuple[np.ndarray, np.ndarray]:
+    """Per node: credit of the edge parent → node, and the parent's split feature."""
+    t = tree.tree_
+    value = t.compute_node_depths() + average_path_length(t.n_node_samples)
+    parent = np.full(t.node_count, -1, dtype=np.intp)
+    internal = np.flatnonzero(t.children_left >= 0)
+    parent[t.children_left[internal]] = internal
+    parent[t.children_right[internal]] = internal
+    has_parent = parent >= 0
+    credit = np.zeros(t.node_count, dtype=np.float64)
+    feature = np.zeros(t.node_count, dtype=np.intp)
+    credit[has_parent] = value[parent[has_parent]] - value[has_parent]
+    feature[has_parent] = t.feature[parent[has_parent]]
+    return credit, feature
+
+
+def contributions(
+    model: AnomalyModel, values: np.ndarray, chunk_rows: int = CHUNK_ROWS
+) -> np.ndarray:
+    """Forest attribution for raw feature values (model column order); see the module
+    docstring. Returns an array of shape ``values.shape``.
+
+    With family (subspace) forests, each forest's per-feature credits are weighted by
+    that forest's weight in the blended raw score, so contributions from the full
+    forest and from the family forests are on one scale.
+    """
+    n, n_features = values.shape
+    out = np.zeros((n, n_features), dtype=np.float64)
+    if n == 0:
+        return out
+    X = model._preprocess(values)
+    forests = model.forest_weights()
+    # one forest per worker thread (tree traversal releases the GIL); summed in a fixed
+    # order, so the result does not depend on thread timing
+    with ThreadPoolExecutor(max_workers=DEFAULT.workers) as pool:
+        credits = list(
+            pool.map(lambda fw: _forest_credits(fw[0], X[:, fw[1]], chunk_rows), forests)
+        )
+    for (_, cols, weight), credit in zip(forests, credits, strict=True):
+        out[:, cols] += weight * credit
+    return out
+
+
+def _forest_credits(forest, X: np.ndarray, chunk_rows: int) -> np.ndarray:
+    """Mean per-feature path-length credit over one forest's trees (columns of ``X``)."""
+    n, n_features = X.shape
+    out = np.zeros((n, n_features), dtype=np.float64)
+    if any(len(f) != n_features for f in forest.estimators_features_):  # pragma: no cover
+        raise NotImplementedError("attribution assumes every tree sees every feature")
+    trees = [(est, *_tree_credits(est)) for est in forest.estimators_]
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    for start in range(0, n, chunk_rows):
+        block = X[start : start + chunk_rows]
+        m = block.shape[0]
+        acc = np.zeros(m * n_features, dtype=np.float64)
+        row_base = np.arange(m, dtype=np.intp) * n_features
+        for est, credit, feature in trees:
+            path = est.decision_path(block, check_input=False)
+            nodes = path.indices
+            flat = np.repeat(row_base, np.diff(path.indptr)) + feature[nodes]
+            np.add.at(acc, flat, credit[nodes])
+        out[start : start + m] = acc.reshape(m, n_features)
+    return out / len(trees)
+
+
+def forest_contributions(
+    model: AnomalyModel, features: pd.DataFrame, *, chunk_rows: int = CHUNK_ROWS
+) -> pd.DataFrame:
+    """Per-account, per-feature forest attribution (tree levels saved).
+
+    Parameters
+    ----------
+    model : a fitted AnomalyModel.
+    features : feature table with the model's features.
+    chunk_rows : accounts per chunk (memory/speed trade-off only).
+
+    Returns
+    -------
+    DataFrame (index ``account_id``, one column per feature). Each row sums to
+    ``c(max_samples) - E[h(x)]``: positive when the account is isolated faster than a
+    typical account, and each feature's share of that is its contribution.
+    """
+    ids, values = model._matrix(features)
+    contrib = contributions(model, values, chunk_rows)
+    return pd.DataFrame(
+        contrib,
+        index=pd.Index(ids, name=schema.ACCOUNT_ID),
+        columns=[str(n) for n in model.feature_names_in_],
+    )

@@ -1,0 +1,257 @@
+"""The anomaly model's forests, their blend into one raw score, and its 0–100 scale.
+
+**Subspace blend.** With ~60 features and trees about 8 levels deep, a forest over
+all features rarely splits on the few that make an account odd (a safety prober is
+extreme in 3 content features out of 60), so accounts extreme in *several* features
+of one family are under-isolated. Beside the full forest, one forest per feature
+family scores each family's subspace (feature bagging, Lazarevic & Kumar 2005). Each
+forest's raw score is normalised by its training median and 99th percentile; the
+raw score is ``½ full + ½ mean(families)``. Measured on two simulated populations
+(one drawn from real public prompts), the blend raised PR-AUC and made it far less
+sensitive to the forest's seed than the full forest alone. The tail-probability
+score (:mod:`detector.tails`) takes ``tail_weight`` of the blend when it is fitted.
+
+**Calibration.** Raw scores are mapped to 0–100 with anchors fitted on the training
+population (:func:`calibrate`), so a score means the same thing on every run of the
+same model.
+
+This module holds the arithmetic; :class:`~detector.model.AnomalyModel` holds the
+fitted forests and anchors (``forest_``, ``family_forests_``, ``blend_``,
+``calibration_``) and calls it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final
+
+import numpy as np
+from sklearn.ensemble import IsolationForest
+
+from detector.config import DEFAULT
+from detector.features.registry import FeatureSpec
+from detector.tails import TailScorer
+
+__all__ = [
+    "EPS",
+    "FULL_WEIGHT",
+    "SCORE_AT_MEDIAN",
+    "SCORE_AT_UPPER",
+    "UPPER_QUANTILE",
+    "blend",
+    "calibrate",
+    "calibration_anchors",
+    "fit_family_forests",
+    "fit_forests",
+    "forest_weights",
+    "norm_anchors",
+    "normalise",
+]
+
+SCORE_AT_MEDIAN: Final = 15.0
+"""Score given to the training population's median raw score."""
+SCORE_AT_UPPER: Final = 75.0
+"""Score given to the training population's :data:`UPPER_QUANTILE` raw score."""
+UPPER_QUANTILE: Final = 0.99
+EPS: Final = 1e-12
+"""Smallest denominator of a normalisation."""
+
+FULL_WEIGHT = 0.5
+"""Weight of the full-space forest in the blended raw score (the rest: family forests)."""
+
+
+def norm_anchors(raw: np.ndarray) -> dict[str, float]:
+    """Training median and spread (99th percentile − median) of one forest's raw score."""
+    med = float(np.median(raw))
+    return {"median": med, "scale": max(float(np.quantile(raw, UPPER_QUANTILE)) - med, EPS)}
+
+
+def normalise(raw: np.ndarray, anchors: dict[str, float]) -> np.ndarray:
+    """A raw score on the scale of :func:`norm_anchors` (0 at the median, 1 at the 99th)."""
+    return (raw - anchors["median"]) / anchors["scale"]
+
+
+def fit_family_forests(
+    matrix: np.ndarray,
+    names: list[str],
+    specs: Mapping[str, FeatureSpec],
+    *,
+    n_estimators: int,
+    max_samples: int | float | str,
+    random_state: int | None,
+) -> list[tuple[str, np.ndarray, IsolationForest]]:
+    """One forest per feature family over that family's columns of ``matrix``.
+
+    Returns ``(family, column indices, forest)`` in the order families first appear.
+    """
+    out = []
+    families: dict[str, list[int]] = {}
+    for j, name in enumerate(names):
+        families.setdefault(specs[name].family, []).append(j)
+    for family, cols in families.items():
+        forest = IsolationForest(
+            n_estimators=n_estimators,
+            max_samples=max_samples,
+            random_state=random_state,
+            n_jobs=1,
+        ).fit(matrix[:, cols])
+        out.append((family, np.asarray(cols), forest))
+    return out
+
+
+def blend(
+    matrix: np.ndarray,
+    forest: IsolationForest,
+    family_forests: list[tuple[str, np.ndarray, IsolationForest]],
+    anchors: Mapping[str, Any],
+    tail: TailScorer | None,
+    tail_weight: float,
+) -> np.ndarray:
+    """The blended raw score: normalised full-space forest and mean family forest.
+
+    The forests are scored concurrently on ``DEFAULT.workers`` threads (tree
+    traversal releases the GIL), each forest serially inside, so the sums are
+    always taken in the same order and scores are bit-for-bit reproducible.
+    ``tail`` is only used when ``tail_weight`` is set and ``anchors`` has ``"tail"``.
+    """
+    forests = [(forest, slice(None))] + [(f, cols) for _, cols, f in family_forests]
+    with ThreadPoolExecutor(max_workers=DEFAULT.workers) as pool:
+        raws = list(pool.map(lambda fc: -fc[0].score_samples(matrix[:, fc[1]]), forests))
+    if not family_forests:
+        return raws[0]  # the plain isolation-forest score, 2 ** (-E[h(x)] / c(ψ))
+    full = normalise(raws[0], anchors["full"])
+    fams = np.mean(
+        [normalise(r, a) for r, a in zip(raws[1:], anchors["families"], strict=True)],
+        axis=0,
+    )
+    forests_raw = FULL_WEIGHT * full + (1.0 - FULL_WEIGHT) * fams
+    if not tail_weight or "tail" not in anchors:
+        return forests_raw
+    tail_score = normalise(tail.score(matrix), anchors["tail"])
+    return (1.0 - tail_weight) * forests_raw + tail_weight * tail_score
+
+
+def calibration_anchors(raw: np.ndarray) -> dict[str, float]:
+    """The anchors of :func:`calibrate`, from the training population's raw scores."""
+    return {
+        "raw_min": float(raw.min()),
+        "raw_median": float(np.median(raw)),
+        "raw_upper": float(np.quantile(raw, UPPER_QUANTILE)),
+        "upper_quantile": UPPER_QUANTILE,
+        "score_at_median": SCORE_AT_MEDIAN,
+        "score_at_upper": SCORE_AT_UPPER,
+    }
+
+
+def calibrate(raw: np.ndarray, cal: Mapping[str, float]) -> np.ndarray:
+    """Map raw scores to 0–100 with anchors fitted on the training population.
+
+    With ``m`` the training median raw score, ``u`` its 99th percentile and ``lo``
+    its minimum::
+
+        raw >  m:  score = 100 - (100 - 15) * exp(-k * (raw - m) / (u - m)),
+                   k = ln((100 - 15) / (100 - 75))
+        raw <= m:  score = 15 * (raw - lo) / (m - lo), floored at 0
+
+    so the median account scores 15, the 99th percentile 75, scores saturate
+    towards 100 for the most isolated accounts, and the least anomalous training
+    account scores 0. The map is continuous and increasing in the raw score (flat
+    only at the 0 floor), and fixed at fit time, so scores are comparable across
+    runs of the same model.
+
+    Parameters
+    ----------
+    raw : raw scores.
+    cal : the anchors (:func:`calibration_anchors`).
+
+    Returns
+    -------
+    float array in [0, 100].
+    """
+    raw = np.asarray(raw, dtype=float)
+    m, u, lo = cal["raw_median"], cal["raw_upper"], cal["raw_min"]
+    s_med, s_up = cal["score_at_median"], cal["score_at_upper"]
+    k = math.log((100.0 - s_med) / (100.0 - s_up))
+    z = (raw - m) / max(u - m, EPS)
+    upper = 100.0 - (100.0 - s_med) * np.exp(-k * np.maximum(z, 0.0))
+    lower = s_med * (raw - lo) / max(m - lo, EPS)
+    return np.clip(np.where(raw > m, upper, lower), 0.0, 100.0)
+
+
+def fit_forests(
+    matrix: np.ndarray,
+    names: list[str],
+    specs: Mapping[str, FeatureSpec],
+    *,
+    n_estimators: int,
+    family_estimators: int,
+    max_samples: int | float | str,
+    random_state: int | None,
+) -> tuple[
+    IsolationForest,
+    list[tuple[str, np.ndarray, IsolationForest]],
+    dict[str, Any],
+    TailScorer,
+]:
+    """Fit every scorer of the blend on the preprocessed training ``matrix``.
+
+    Returns
+    -------
+    ``forest, family_forests, anchors, tail``: the full-space forest, the family
+    forests (none when ``family_estimators`` is 0, see :func:`fit_family_forests`),
+    the normalisation anchors of each (``{"full", "families", "tail"}``, see
+    :func:`norm_anchors`) and the tail-probability scorer.
+    """
+    forest = IsolationForest(
+        n_estimators=n_estimators,
+        max_samples=max_samples,
+        random_state=random_state,
+        n_jobs=1,
+    ).fit(matrix)
+    family_forests: list[tuple[str, np.ndarray, IsolationForest]] = []
+    if family_estimators > 0:
+        family_forests = fit_family_forests(
+            matrix,
+            names,
+            specs,
+            n_estimators=family_estimators,
+            max_samples=max_samples,
+            random_state=random_state,
+        )
+    anchors: dict[str, Any] = {"full": norm_anchors(-forest.score_samples(matrix))}
+    anchors["families"] = [
+        norm_anchors(-f.score_samples(matrix[:, cols])) for _, cols, f in family_forests
+    ]
+    tail = TailScorer([specs[n].direction for n in names]).fit(matrix)
+    anchors["tail"] = norm_anchors(tail.score(matrix))
+    return forest, family_forests, anchors, tail
+
+
+def forest_weights(
+    forest: IsolationForest,
+    family_forests: list[tuple[str, np.ndarray, IsolationForest]],
+    anchors: Mapping[str, Any],
+    tail_weight: float,
+    n_features: int,
+) -> list[tuple[IsolationForest, np.ndarray, float]]:
+    """Each forest with its feature columns and its weight in the blended raw score.
+
+    Without family forests the weight is 1, so attributions are in path-length
+    units and sum to ``c(ψ) − E[h(x)]``; with them, each forest's credits are
+    scaled by its weight in the blended raw score (per unit of its own raw score).
+    """
+    cols_all = np.arange(n_features)
+    if not family_forests:
+        return [(forest, cols_all, 1.0)]
+    n_fam = len(family_forests)
+    share = 1.0 - tail_weight
+    out = [(forest, cols_all, share * FULL_WEIGHT / anchors["full"]["scale"])]
+    for (_, cols, family_forest), family_anchors in zip(
+        family_forests, anchors["families"], strict=True
+    ):
+        out.append(
+            (family_forest, cols, share * (1.0 - FULL_WEIGHT) / n_fam / family_anchors["scale"])
+        )
+    return out

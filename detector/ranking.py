@@ -1,0 +1,193 @@
+"""What a published score means: its band, the alert threshold, the rank, the table.
+
+These are the rules every scorer applies to a 0–100 score once it is computed (the
+anomaly model, the learned layer, the Spark engine, the sub-streams), kept apart from
+the model that produces the score so that they have one definition:
+
+* **bands** — ``low`` < 25 ≤ ``medium`` < 50 ≤ ``high`` < 75 ≤ ``critical``;
+* **alert thresholds** — an explicit score, or a budget of accounts
+  (:func:`threshold_for_budget`), with a tie rule that never exceeds the budget;
+* **rank** — rank 1 is the most suspicious account, ties broken by ``account_id``;
+* **the score table** — the contract's table (section 3.1), one assembly for all.
+
+:mod:`detector.model` re-exports every name here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from detector import schema
+
+__all__ = [
+    "BAND_EDGES",
+    "BAND_LABELS",
+    "SCORE_DECIMALS",
+    "alert_cut",
+    "band",
+    "parse_budget",
+    "rank_accounts",
+    "score_table",
+    "threshold_for_budget",
+]
+
+BAND_EDGES: Final[tuple[float, float, float]] = (25.0, 50.0, 75.0)
+"""Lower edges (inclusive) of the ``medium``, ``high`` and ``critical`` bands."""
+BAND_LABELS: Final[tuple[str, str, str, str]] = ("low", "medium", "high", "critical")
+
+SCORE_DECIMALS: Final = 2
+"""Published scores are rounded to this many decimals (flags agree with the number shown)."""
+
+
+def band(score: float | np.ndarray | pd.Series) -> str | np.ndarray:
+    """Band of a score: ``low`` < 25 ≤ ``medium`` < 50 ≤ ``high`` < 75 ≤ ``critical``.
+
+    Parameters
+    ----------
+    score : a score or an array of scores on the 0–100 scale.
+
+    Returns
+    -------
+    The band label (a ``str`` for a scalar, an object array otherwise).
+    """
+    labels = np.asarray(BAND_LABELS, dtype=object)
+    idx = np.searchsorted(np.asarray(BAND_EDGES), np.asarray(score, dtype=float), side="right")
+    if np.ndim(idx) == 0:
+        return str(labels[int(idx)])
+    return labels[idx]
+
+
+def parse_budget(budget: str | int, n_accounts: int) -> int:
+    """Number of accounts an alert budget allows.
+
+    Parameters
+    ----------
+    budget : a count (``50`` or ``"50"``) or a percentage of the accounts (``"2%"``).
+        A percentage is rounded *down* (2 % of 149 accounts is 2), because a budget is
+        a maximum.
+    n_accounts : number of accounts being scored.
+
+    Returns
+    -------
+    The count, between 0 and ``n_accounts``.
+    """
+    if isinstance(budget, bool) or not isinstance(budget, (int, str)):
+        raise TypeError(f"alert budget must be a count or a percentage string, got {budget!r}")
+    text = str(budget).strip()
+    try:
+        if text.endswith("%"):
+            pct = Decimal(text[:-1].strip())
+            if not pct.is_finite() or pct < 0 or pct > 100:
+                raise ValueError
+            count = math.floor(pct * n_accounts / 100)
+        else:
+            value = Decimal(text)
+            if not value.is_finite() or value < 0 or value != value.to_integral_value():
+                raise ValueError
+            count = int(value)
+    except (InvalidOperation, ValueError):
+        raise ValueError(
+            f"alert budget {budget!r} is neither a whole number of accounts (e.g. '50') "
+            "nor a percentage between 0 and 100 (e.g. '2%')"
+        ) from None
+    return min(count, n_accounts)
+
+
+def alert_cut(
+    scores: np.ndarray, *, threshold: float | None, budget: str | int | None, default: float
+) -> float:
+    """The score at which accounts are flagged: ``budget`` over ``scores`` when given,
+    else ``threshold``, else the model's ``default`` (fixed at training)."""
+    if budget is not None:
+        return threshold_for_budget(scores, budget)
+    if threshold is not None:
+        return float(threshold)
+    return default
+
+
+def threshold_for_budget(scores: np.ndarray | pd.Series, budget: str | int) -> float:
+    """Lowest score threshold that flags at most ``budget`` accounts.
+
+    Accounts are flagged when ``score >= threshold``. **Tie rule:** when accounts with
+    equal scores straddle the budget boundary, the threshold moves up past the whole
+    tied group, so none of them is flagged. The budget is therefore never exceeded and
+    no arbitrary choice is made between accounts that scored the same (fewer than
+    ``budget`` accounts may be flagged).
+
+    Parameters
+    ----------
+    scores : the scores of the population (use the published, rounded scores so that
+        the flag agrees with the number a reader sees).
+    budget : see :func:`parse_budget`.
+
+    Returns
+    -------
+    The threshold; ``math.inf`` when nothing may be flagged.
+    """
+    values = np.sort(np.asarray(scores, dtype=float))[::-1]
+    k = parse_budget(budget, len(values))
+    if k == 0:
+        return math.inf
+    threshold = float(values[k - 1])
+    if k < len(values) and values[k] == threshold:
+        above = values[:k][values[:k] > threshold]
+        return float(above[-1]) if len(above) else math.inf
+    return threshold
+
+
+def score_table(
+    ids: np.ndarray,
+    scores: np.ndarray,
+    ranks: np.ndarray,
+    flagged: np.ndarray,
+    reasons: np.ndarray,
+    **extra: np.ndarray,
+) -> pd.DataFrame:
+    """The contract's score table (section 3.1) plus ``band``, sorted by rank.
+
+    One assembly for every scorer (the model, the learned layer, the Spark engine):
+    ``cluster_id`` is empty (the coordination stage fills it in) and ``extra`` columns
+    (e.g. ``unsupervised_score``) follow ``band`` in the order given.
+    """
+    out = pd.DataFrame(
+        {
+            schema.ACCOUNT_ID: ids,
+            schema.SCORE: scores,
+            schema.RANK: ranks,
+            schema.FLAGGED: flagged,
+            schema.CLUSTER_ID: "",
+            schema.REASONS: reasons,
+            schema.BAND: band(scores),
+            **extra,
+        }
+    )
+    out = out.sort_values(schema.RANK, kind="stable").reset_index(drop=True)
+    return out[[*schema.SCORE_COLUMNS, schema.BAND, *extra]]
+
+
+def rank_accounts(
+    scores: np.ndarray | pd.Series, account_ids: Sequence[str] | np.ndarray
+) -> np.ndarray:
+    """Ranks: 1 = highest score; equal scores are ordered by ``account_id`` ascending.
+
+    Parameters
+    ----------
+    scores : one score per account (rank on the published, rounded scores).
+    account_ids : the accounts, aligned with ``scores``.
+
+    Returns
+    -------
+    Integer ranks ``1..n`` aligned with the inputs.
+    """
+    values = np.asarray(scores, dtype=float)
+    ids = np.asarray(account_ids, dtype=str)
+    order = np.lexsort((ids, -values))
+    ranks = np.empty(len(values), dtype=np.int64)
+    ranks[order] = np.arange(1, len(values) + 1)
+    return ranks
