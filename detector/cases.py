@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from detector import schema as S
-from detector.model import threshold_for_budget
+from detector.model import SCORE_DECIMALS, threshold_for_budget
 
 __all__ = [
     "HIGH_MARGIN",
@@ -102,13 +102,16 @@ def assign_cases(
     cluster = out[S.CLUSTER_ID].fillna("").astype(str)
     case_id = cluster.where(cluster != "", SINGLE_PREFIX + out[S.ACCOUNT_ID].astype(str))
     score = out[S.SCORE].to_numpy(dtype=float)
-    case_score = out[S.SCORE].groupby(case_id.to_numpy()).transform("median").to_numpy()
+    # decided on the published (rounded) value: the median of two scores can carry a third
+    # decimal, and a case shown at the threshold must be flagged whole
+    median = out[S.SCORE].groupby(case_id.to_numpy()).transform("median").to_numpy()
+    case_score = np.round(median, SCORE_DECIMALS)
     if budget is not None:
         per_case = pd.Series(case_score).groupby(case_id.to_numpy()).first()
         threshold = threshold_for_budget(per_case.to_numpy(), budget)
     flagged = (case_score >= threshold) | (score >= threshold)
     out[S.CASE_ID] = case_id.to_numpy()
-    out[S.CASE_SCORE] = np.round(case_score, 2)
+    out[S.CASE_SCORE] = case_score
     out[S.FLAGGED] = flagged
     out[S.BAND] = case_band(np.maximum(case_score, score), flagged, threshold)
     return out, float(threshold)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from detector import schema as S
@@ -52,6 +52,8 @@ def test_the_budget_counts_cases_not_accounts() -> None:
     st.floats(0, 100),
     st.integers(0, 5),
 )
+@example([99.99609375], 100.0, 0)  # published as 100.00: flagged whole, not only "shown" so
+@example([70.01, 1.0, 2.0, 70.02], 70.02, 1)  # a median with a third decimal (70.015)
 def test_bands_agree_with_the_decision(scores: list[float], threshold: float, k: int) -> None:
     clusters = [f"c-{i % k}" if k and i % 3 == 0 else "" for i in range(len(scores))]
     out, _ = assign_cases(table(scores, clusters), threshold=threshold)
