@@ -67,26 +67,19 @@ from detector.model import (
     score_table,
     threshold_for_budget,
 )
+from detector.proximity import grid, nearest, neighbourhood_radius
 
 __all__ = [
     "LIFT_POINTS",
     "LearnedLayer",
     "LearnedScores",
     "fit_learned",
-    "grid",
-    "nearest",
     "why_not_learn",
 ]
 
 LIFT_POINTS: Final = 10.0
 """An account the layer raised by at least this many score points gets the
 "behaves like confirmed extraction account X" reason."""
-GRID_STEPS: Final = 12
-"""Grid points per unit of ``log1p(|z|)`` in the classifier's input (see :func:`grid`)."""
-GRID_LIMIT: Final = 8.0
-"""``log1p(|z|)`` is capped here (z ≈ 3,000 spreads): at most 193 values per feature."""
-CASE_CHUNK: Final = 4096
-"""Rows per block when measuring distances to the confirmed cases (bounds memory)."""
 _P_FLOOR: Final = 1e-6
 _EPS: Final = 1e-12
 
@@ -108,20 +101,6 @@ def why_not_learn(labels: pd.DataFrame, config: Config = DEFAULT) -> str | None:
             f"{config.learned_min_per_class}"
         )
     return None
-
-
-def grid(matrix: np.ndarray) -> np.ndarray:
-    """The classifier's input: the preprocessed matrix on a signed-log grid.
-
-    ``round(GRID_STEPS · sign(z) · min(log1p(|z|), GRID_LIMIT)) / GRID_STEPS``: monotone,
-    so a tree can split it exactly where it could split ``z`` (to within 9 % of the
-    value), and with at most 193 distinct values per feature HistGradientBoosting bins
-    it by its distinct values instead of weighted percentiles (scikit-learn 1.9 spends
-    most of a weighted fit there: ~15 s on 1,400 accounts).
-    """
-    z = np.asarray(matrix, dtype=np.float32)
-    level = np.minimum(np.log1p(np.abs(z)), GRID_LIMIT)
-    return (np.round(GRID_STEPS * np.sign(z) * level) / GRID_STEPS).astype(np.float32)
 
 
 def _hash_folds(ids: np.ndarray, k: int) -> np.ndarray:
@@ -355,55 +334,6 @@ class LearnedLayer:
             ]
             reasons[rows] = np.asarray(lead, dtype=object) + S.REASONS_SEPARATOR + reasons[rows]
         return score_table(ids, scores, ranks, flagged, reasons, **{S.UNSUPERVISED_SCORE: unsup})
-
-
-def nearest(
-    matrix: np.ndarray, ids: np.ndarray, refs: np.ndarray, ref_ids: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's nearest reference account other than itself: its position in ``refs``
-    and the Euclidean distance to it (``-1`` and ``inf`` if none), in blocks of
-    :data:`CASE_CHUNK` rows (bounded memory, one matrix product per block)."""
-    at = np.full(len(ids), -1, dtype=np.int64)
-    dist = np.full(len(ids), np.inf)
-    if len(ref_ids) == 0:
-        return at, dist
-    refs = np.asarray(refs, dtype=np.float64)
-    norms = (refs**2).sum(axis=1)
-    ref_names = np.asarray(ref_ids).astype(object)
-    for start in range(0, len(ids), CASE_CHUNK):
-        rows = np.asarray(matrix[start : start + CASE_CHUNK], dtype=np.float64)
-        d2 = (rows**2).sum(axis=1)[:, None] + norms[None, :] - 2.0 * rows @ refs.T
-        own = np.asarray(ids[start : start + CASE_CHUNK], dtype=object)
-        d2[own[:, None] == ref_names[None, :]] = np.inf
-        best = np.argmin(d2, axis=1)
-        near = d2[np.arange(len(rows)), best]
-        ok = np.isfinite(near)
-        block = slice(start, start + len(rows))
-        at[block] = np.where(ok, best, -1)
-        dist[block] = np.sqrt(np.maximum(near, 0.0))
-    return at, dist
-
-
-def neighbourhood_radius(
-    refs: np.ndarray, matrix: np.ndarray, exclude: np.ndarray, m: int
-) -> np.ndarray:
-    """For each reference row, the distance to its ``m``-th nearest row of ``matrix``
-    outside ``exclude`` (a boolean mask): how crowded the population is around it.
-
-    One block of rows at a time, keeping the ``m`` smallest squared distances per
-    reference (bounded memory at any population size). ``inf`` when fewer than ``m``
-    rows are outside ``exclude``.
-    """
-    refs = np.asarray(refs, dtype=np.float64)
-    norms = (refs**2).sum(axis=1)
-    best = np.full((len(refs), m), np.inf)  # references × m: partitions along rows
-    for start in range(0, len(matrix), CASE_CHUNK):
-        rows = np.asarray(matrix[start : start + CASE_CHUNK], dtype=np.float64)
-        rows = rows[~exclude[start : start + CASE_CHUNK]]
-        d2 = norms[:, None] + (rows**2).sum(axis=1)[None, :] - 2.0 * refs @ rows.T
-        both = np.hstack([best, d2])
-        best = np.partition(both, m - 1, axis=1)[:, :m] if both.shape[1] > m else both
-    return np.sqrt(np.maximum(np.sort(best, axis=1)[:, m - 1], 0.0))
 
 
 def _ids(features: pd.DataFrame) -> np.ndarray:

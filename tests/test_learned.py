@@ -16,19 +16,13 @@ import pandas as pd
 import pytest
 import skops.io as sio
 
-from detector import learned
+from detector import proximity
 from detector import schema as S
 from detector.artifacts import TRUSTED_TYPES, load_bundle, read_manifest, save_bundle
 from detector.config import Config
-from detector.learned import (
-    LearnedLayer,
-    fit_learned,
-    grid,
-    nearest,
-    neighbourhood_radius,
-    why_not_learn,
-)
+from detector.learned import LearnedLayer, fit_learned, why_not_learn
 from detector.model import AnomalyModel, rank_accounts
+from detector.proximity import grid, nearest, neighbourhood_radius
 from tests.synthetic_features import SPECS, population
 
 KINDS = {  # name: (accounts, log req/day, reasoning share, topic entropy, log output tokens)
@@ -113,7 +107,7 @@ def test_neighbourhood_radius_is_the_mth_nearest_unmasked_distance(
     refs = matrix[[3, 17, 40]]
     masked = np.zeros(50, dtype=bool)
     masked[[3, 17, 40, 8]] = True
-    monkeypatch.setattr(learned, "CASE_CHUNK", 7)  # several blocks, one partly masked
+    monkeypatch.setattr(proximity, "CASE_CHUNK", 7)  # several blocks, one partly masked
     got = neighbourhood_radius(refs, matrix, masked, 5)
     brute = np.sqrt(((refs[:, None, :] - matrix[~masked][None, :, :]) ** 2).sum(axis=2))
     np.testing.assert_allclose(got, np.sort(brute, axis=1)[:, 4])
