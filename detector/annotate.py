@@ -24,6 +24,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from detector import schema as S
+from detector.arrowtext import (
+    as_arrow,
+    distinct_texts,
+    hash_each,
+    hash_strings,
+    head_and_tail,
+    head_chars,
+    tail_chars,
+)
 from detector.config import DEFAULT, Config
 
 # --- annotated column names (one home) -------------------------------------------------
@@ -294,33 +303,14 @@ _SDK_UA = (
 )
 
 
-def _lower_window(prompt: pa.ChunkedArray | pa.Array, head: int, tail: int) -> pa.Array:
-    """Lower-cased head + tail of each prompt (whole prompt when short), nulls as ''.
-
-    ASCII lower-casing is enough for the (ASCII) patterns and is ~30x faster than the
-    Unicode one; only the prompts longer than head + tail are sliced.
-    """
-    text = pc.fill_null(prompt, "")
-    if isinstance(text, pa.ChunkedArray):
-        text = text.combine_chunks()
-    long = pc.greater(pc.utf8_length(text), head + tail)
-    if pc.any(long).as_py():
-        longs = text.filter(long)
-        joined = pc.binary_join_element_wise(
-            pc.utf8_slice_codeunits(longs, 0, head), pc.utf8_slice_codeunits(longs, -tail), "\n…\n"
-        )
-        text = pc.replace_with_mask(text, long, joined)
-    return pc.ascii_lower(text)
-
-
 def prompt_window(prompt: pa.Array | pa.ChunkedArray, config: Config = DEFAULT) -> pa.Array:
     """The lower-cased text the heuristics and the topic model look at."""
-    return _lower_window(prompt, config.text_head_chars, config.text_tail_chars)
+    return head_and_tail(prompt, config.text_head_chars, config.text_tail_chars)
 
 
 def topic_text(window: pa.Array) -> pa.Array:
     """What the topic model reads: the opening of the prompt window."""
-    return pc.utf8_slice_codeunits(window, 0, TOPIC_CHARS)
+    return head_chars(window, TOPIC_CHARS)
 
 
 def _normalise_template(window: pa.Array) -> pa.Array:
@@ -332,27 +322,6 @@ def _normalise_template(window: pa.Array) -> pa.Array:
         t = pc.replace_substring(t, ch, " ")
     t = pc.replace_substring_regex(t, r"  +", " ")  # runs only: replacing every space is slow
     return pc.utf8_trim_whitespace(t)
-
-
-def hash_strings(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Stable 64-bit hashes of strings (nulls and '' hash to 0), hashing each distinct value once."""
-    arr = pc.fill_null(values, "")
-    enc = pc.dictionary_encode(arr)
-    if isinstance(enc, pa.ChunkedArray):
-        enc = enc.combine_chunks() if enc.num_chunks != 1 else enc.chunk(0)
-        if isinstance(enc, pa.ChunkedArray):  # pragma: no cover
-            enc = enc.chunk(0)
-    dictionary = enc.dictionary.to_numpy(zero_copy_only=False).astype(object)
-    h = pd.util.hash_array(dictionary, categorize=False).astype(np.uint64)
-    h[dictionary == ""] = 0
-    return h[enc.indices.to_numpy(zero_copy_only=False)]
-
-
-def as_arrow(s: pd.Series) -> pa.Array:
-    """A pandas string column as an Arrow array without copying when it is Arrow-backed."""
-    if isinstance(s.dtype, pd.ArrowDtype):
-        return pa.array(s.array)
-    return pa.array(s.astype(object).where(s.notna(), None), type=pa.string())
 
 
 def network_of(ips: pa.Array) -> np.ndarray:
@@ -390,9 +359,9 @@ def _network_names(ips: pa.Array) -> pa.Array:
 
 
 def status_codes(status: pd.Series) -> np.ndarray:
-    """Each request's status as its index in ``schema.STATUSES`` (int8)."""
-    codes = pd.Categorical(status.astype(object), categories=list(S.STATUSES)).codes
-    return codes.astype(np.int8)
+    """Each request's status as its index in ``schema.STATUSES`` (int8; -1 if unknown)."""
+    codes = pc.index_in(as_arrow(status), value_set=pa.array(S.STATUSES, pa.string()))
+    return pc.fill_null(codes, -1).to_numpy(zero_copy_only=False).astype(np.int8)
 
 
 def status_code(status: str) -> int:
@@ -442,9 +411,15 @@ def annotate(
         out[SYSTEM_KEY] = hash_strings(as_arrow(frame[S.SYSTEM_PROMPT_HASH]))
     if S.CONVERSATION_ID in frame.columns:
         out[CONVERSATION_KEY] = hash_strings(as_arrow(frame[S.CONVERSATION_ID]))
+    networks: tuple[pa.Array, np.ndarray] | None = None
     if S.CLIENT_IP in frame.columns:
-        out[IP_KEY] = hash_strings(as_arrow(frame[S.CLIENT_IP]))
-        out[NETWORK_KEY] = network_of(as_arrow(frame[S.CLIENT_IP]))
+        # the chunk's distinct addresses once: their keys, networks and (for the
+        # labels) network texts are all functions of the address
+        ips, ip_rows = distinct_texts(as_arrow(frame[S.CLIENT_IP]))
+        names = _network_names(ips)
+        out[IP_KEY] = hash_each(ips)[ip_rows]
+        out[NETWORK_KEY] = hash_strings(names)[ip_rows]
+        networks = (names, ip_rows)
     if S.USER_AGENT in frame.columns:
         ua = pc.utf8_lower(pc.fill_null(as_arrow(frame[S.USER_AGENT]), ""))
         out[UA_KEY] = hash_strings(ua)
@@ -454,12 +429,14 @@ def annotate(
     for col, (dtype, default) in DEFAULTS.items():
         if col not in out.columns:
             out[col] = np.full(len(out), default, dtype=dtype)
-    _annotate_labels(out, frame)
+    _annotate_labels(out, frame, networks)
     out[PROMPT_CHARS] = out[PROMPT_CHARS].astype(np.float64)
     return out
 
 
-def _annotate_labels(out: pd.DataFrame, frame: pd.DataFrame) -> None:
+def _annotate_labels(
+    out: pd.DataFrame, frame: pd.DataFrame, networks: tuple[pa.Array, np.ndarray] | None
+) -> None:
     """:data:`LABEL_ROW` and the label texts (user agent, network, system prompt hash).
 
     Texts are kept on the first request of each (account, user agent, network, system
@@ -469,6 +446,8 @@ def _annotate_labels(out: pd.DataFrame, frame: pd.DataFrame) -> None:
     (which row is first), not on the row alone; each text is a function of its key (the
     user agent lower-cased as ``UA_KEY`` hashes it), so whichever labelled row names a
     sub-stream, and however an engine cuts the log into chunks, the name is the same.
+    ``networks`` is the network text of each distinct address and each row's index
+    into them (``None`` without addresses).
     """
     n = len(out)
     keys = pd.DataFrame(
@@ -489,10 +468,10 @@ def _annotate_labels(out: pd.DataFrame, frame: pd.DataFrame) -> None:
             picked = pc.fill_null(as_arrow(frame[source].iloc[rows]), "")
             if name == UA_TEXT:  # as UA_KEY keys it: the text is a function of the key
                 picked = pc.utf8_lower(picked)
-            texts[name] = pc.utf8_slice_codeunits(picked, 0, LABEL_CHARS)
-    if S.CLIENT_IP in frame.columns:
-        distinct, idx = distinct_texts(as_arrow(frame[S.CLIENT_IP].iloc[rows]))
-        texts[NETWORK_TEXT] = _network_names(distinct).take(pa.array(idx))
+            texts[name] = head_chars(picked, LABEL_CHARS)
+    if networks is not None:
+        names, ip_rows = networks
+        texts[NETWORK_TEXT] = names.take(pa.array(ip_rows[rows]))
     empty = pa.array([""] * 0, pa.string())
     for name in LABEL_TEXTS:
         values = texts.get(name)
@@ -502,34 +481,16 @@ def _annotate_labels(out: pd.DataFrame, frame: pd.DataFrame) -> None:
         out[name] = pd.array(pc.fill_null(full, ""), dtype=pd.ArrowDtype(pa.string()))
 
 
-def distinct_texts(values: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
-    """The distinct values of a string column (null read as '') and each row's index
-    into them.
-
-    Every per-request text column is a pure function of the text, so it is computed
-    once per distinct text and spread back to the rows with a numpy take: repeated
-    prompts (suites re-run, retries, fixed probes) and addresses cost nothing twice, and
-    the derived text forms exist for the distinct texts only.
-    """
-    text = pc.fill_null(values, "")
-    if isinstance(text, pa.ChunkedArray):
-        text = text.combine_chunks()
-    enc = pc.dictionary_encode(text)
-    return enc.dictionary, enc.indices.to_numpy(zero_copy_only=False)
-
-
 def _template_parts(window: pa.Array) -> tuple[np.ndarray, pa.Array, pa.Array]:
     """Template keys of prompt windows, and the normalised text and its length."""
     # templates are keyed on the first 100 and last 60 normalised characters: normalise
     # only a slightly larger head and tail instead of the whole window
-    norm = _normalise_template(_lower_window(window, TEMPLATE_HEAD, TEMPLATE_TAIL))
+    norm = _normalise_template(head_and_tail(window, TEMPLATE_HEAD, TEMPLATE_TAIL))
     n = pc.utf8_length(norm)
     long = pc.greater(n, 160)
     key_text = pc.if_else(
         long,
-        pc.binary_join_element_wise(
-            pc.utf8_slice_codeunits(norm, 0, 100), pc.utf8_slice_codeunits(norm, -60), "…"
-        ),
+        pc.binary_join_element_wise(head_chars(norm, 100), tail_chars(norm, 60), "…"),
         norm,
     )
     return hash_strings(key_text), norm, n
@@ -558,13 +519,13 @@ def _annotate_text(
     for name, flag in zip(PATTERNS, flags, strict=True):
         out[name] = flag.to_numpy(zero_copy_only=False)[rows]
     out[PROMPT_CHARS] = pc.utf8_length(texts).to_numpy(zero_copy_only=False)[rows]
-    out[PROMPT_KEY] = hash_strings(texts)[rows]
+    out[PROMPT_KEY] = hash_each(texts)[rows]
     keys, norm, n = _template_parts(window)
     out[TEMPLATE_KEY] = keys[rows]
     wrapped = pc.greater_equal(n, 48)
     empty = pa.scalar("", pa.string())
-    prefix = pc.if_else(wrapped, pc.utf8_slice_codeunits(norm, 0, 32), empty)
-    suffix = pc.if_else(wrapped, pc.utf8_slice_codeunits(norm, -32), empty)
+    prefix = pc.if_else(wrapped, head_chars(norm, 32), empty)
+    suffix = pc.if_else(wrapped, tail_chars(norm, 32), empty)
     out[PREFIX_KEY] = hash_strings(prefix)[rows]
     out[SUFFIX_KEY] = hash_strings(suffix)[rows]
     if topic_model is not None:
