@@ -13,7 +13,6 @@ names are defined here and nowhere else.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final
@@ -34,6 +33,7 @@ from detector.arrowtext import (
     tail_chars,
 )
 from detector.config import DEFAULT, Config
+from detector.netaddr import network_names
 
 # --- annotated column names (one home) -------------------------------------------------
 TS: Final = "ts"  # int64 seconds since epoch (UTC)
@@ -324,40 +324,6 @@ def _normalise_template(window: pa.Array) -> pa.Array:
     return pc.utf8_trim_whitespace(t)
 
 
-def network_of(ips: pa.Array) -> np.ndarray:
-    """64-bit key of each caller's network: /24 for IPv4, /48 for IPv6 (0 when unknown).
-
-    IPv4 is cut with a vectorised regex; IPv6 (rarer, and "::" makes it positional) is
-    parsed with :mod:`ipaddress`, once per distinct address.
-    """
-    distinct, rows = distinct_texts(ips)
-    return _network_keys(distinct)[rows]
-
-
-def _network_keys(ips: pa.Array) -> np.ndarray:
-    """:func:`network_of` of distinct addresses."""
-    return hash_strings(_network_names(ips))
-
-
-def _network_names(ips: pa.Array) -> pa.Array:
-    """The network of each distinct address as text ("203.0.113.0/24"; "" when unknown)."""
-    ips = pc.utf8_trim_whitespace(ips)
-    v4 = pc.match_substring_regex(ips, r"^[0-9]{1,3}(\.[0-9]{1,3}){3}$")
-    nets = pc.if_else(v4, pc.replace_substring_regex(ips, r"\.[0-9]+$", ".0/24"), "")
-    v6 = pc.and_(pc.invert(v4), pc.match_substring(ips, ":"))
-    if pc.any(v6).as_py():
-        enc = pc.dictionary_encode(ips.filter(v6))
-        parsed = []
-        for ip in enc.dictionary.to_pylist():
-            try:
-                parsed.append(str(ipaddress.ip_network(f"{ip}/48", strict=False)))
-            except ValueError:
-                parsed.append("")
-        nets6 = pa.array(parsed, pa.string()).take(enc.indices)
-        nets = pc.replace_with_mask(nets, v6, nets6)
-    return nets
-
-
 def status_codes(status: pd.Series) -> np.ndarray:
     """Each request's status as its index in ``schema.STATUSES`` (int8; -1 if unknown)."""
     codes = pc.index_in(as_arrow(status), value_set=pa.array(S.STATUSES, pa.string()))
@@ -416,7 +382,7 @@ def annotate(
         # the chunk's distinct addresses once: their keys, networks and (for the
         # labels) network texts are all functions of the address
         ips, ip_rows = distinct_texts(as_arrow(frame[S.CLIENT_IP]))
-        names = _network_names(ips)
+        names = network_names(ips)
         out[IP_KEY] = hash_each(ips)[ip_rows]
         out[NETWORK_KEY] = hash_strings(names)[ip_rows]
         networks = (names, ip_rows)
