@@ -180,7 +180,7 @@ def annotate(
     out = pd.DataFrame(index=frame.index)
     # one string column only (Arrow-backed, no Python objects): the rest are numbers,
     # so a spilled bucket costs ~200 bytes per request
-    out[S.ACCOUNT_ID] = frame[S.ACCOUNT_ID].astype(pd.ArrowDtype(pa.string())).to_numpy()
+    out[S.ACCOUNT_ID] = frame[S.ACCOUNT_ID].astype(pd.ArrowDtype(pa.string())).array
     ts = frame[S.TIMESTAMP]
     secs = ts.astype("int64").to_numpy() // 1_000_000_000
     out[TS] = secs
