@@ -13,7 +13,6 @@ names are defined here and nowhere else.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final
@@ -24,7 +23,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from detector import schema as S
+from detector import textflags as TF
+from detector.arrowtext import (
+    as_arrow,
+    distinct_texts,
+    hash_each,
+    hash_strings,
+    head_and_tail,
+    head_chars,
+    tail_chars,
+)
 from detector.config import DEFAULT, Config
+from detector.netaddr import network_names
 
 # --- annotated column names (one home) -------------------------------------------------
 TS: Final = "ts"  # int64 seconds since epoch (UTC)
@@ -93,197 +103,19 @@ DEFAULTS: Final[dict[str, tuple[type | str, object]]] = {
     TOPIC: (np.int16, -1),
 }
 
-# --- text detectors (RE2 syntax, applied to lower-cased head+tail) ----------------------
-#
-# Each flag is one RE2 alternation built from commented arms. RE2 has no look-around,
-# so an ambiguous word is never matched alone: it needs the context that makes it mean
-# what the flag is about ("script that/to", not "script for a radio ad"; "make a bomb",
-# not "bath bomb"). Every arm was checked against real prompts nobody on this project
-# wrote (../shared/corpora) and against what ordinary products send; the measured
-# shares, and the false positives each change removed, are in docs/text-heuristics.md,
-# and tests/test_text_heuristics.py holds every flag to recall floors and
-# false-positive ceilings on both.
-#
-# Cost: these run on every request. RE2 scans each prompt once per flag with a lazily
-# built DFA, so the cost is one pass per flag unless arms that stay open across text (a
-# "[^\n]*" or a counted "{0,80}") combine into many DFA states: two counted gaps in one
-# flag once made it 40x slower. Keep gaps unbounded within a clause ("[^.?!\n]*") and word
-# skips short ("( \w+)?"), and time a change (docs/text-heuristics.md says how).
-
-
-def _any(*arms: str) -> str:
-    """One RE2 alternation of ``arms`` (each arm a self-contained expression)."""
-    return "|".join(arms)
-
-
-# programming languages whose names are not also common English words
-_PLAIN_LANG = (
-    r"python|javascript|typescript|java|c\+\+|c#|golang|sql|html|css|php|kotlin|scala|"
-    r"haskell|matlab|powershell|perl|vba|solidity|fortran|cobol|node\.?js"
-)
-# ... and all of them: "go", "rust", "swift", "shell", "bash", "ruby", "r" are words too,
-# so these only count next to a code verb or a code noun
-_ANY_LANG = _PLAIN_LANG + r"|go|rust|swift|shell|bash|ruby|r"
-# nouns that are code only right after a code verb and followed by what a program does
-# ("write a script that ...", "implement a function to ...") or after a language: "a script
-# for a radio ad", "a training program for beginners", "a code of conduct", "the function
-# of the liver", "the customer query in Spanish" are not code
-_CODE_NOUN = r"function|program|script|code|class|method|endpoint|module|api"
-_CODE_VERB = r"write|implement|fix|debug|refactor|develop|optimi[sz]e|complete|rewrite|convert|port|translate|migrate|solve|code"
-
-_CODE: Final = _any(
-    r"```",  # a fenced block
-    r"\bdef [a-z_]\w*\s*\(",  # Python function
-    r"\bclass [a-z_]\w*(\(|\s*\{|\s+(extends|implements) )",  # Python / Java / JS class
-    r"\bclass [a-z_]\w*:\s*\n[ \t]+\S",  # "class Foo:" and an indented body ("class notes:" is prose)
-    r"#include\s*<",
-    r"(^|\n)\s*(from [\w.]+ import \w|import [\w.]+\s*(,|;|\n|$| as \w))",  # imports at a line start ("Import the data ..." is prose)
-    r"\bimport \{|\bimport \w+ from ['\x22]",  # JS imports
-    r"\bfunction(\s+\w+)?\s*\([^)\n]*\)\s*\{",  # JS function with a body
-    r"\bconsole\.log\(|\bprint\(|\bprintf\(|\bfn \w+\s*\(|\bpublic static\b",
-    r"\b[a-z_]\w*\.[a-z_]\w*\(",  # a method call: requests.get(, items.reduce(
-    r"(^|\n)[ \t]*for \w+(, \w+)? in [\w.()\[\], ]+:[ \t]*(\n|$)",  # a Python for loop ("for details in brief: ..." is prose)
-    # SQL: "select the oldest person from the list", "select a, b, c or d" are prose
-    r"\bselect\s+(\*|distinct\s|count\()|\bselect\s+[\w.]+(\s*,\s*[\w.]+)*\s+from\s+[\w.]+\s*(where|group|order|join|limit|inner|left|;|\n|$)",
-    r"traceback \(most recent call last\)|\w+(error|exception):",
-    r"(\)|'|\x22)\s*=>|\(\w+\s*=>",  # arrow functions and PHP arrays, not "Apple => AAPL"
-    r"(\)|\belse|\bdo|\btry|=)\s*\{\s*\n|\b(struct|interface|enum|impl|namespace)\s+\w+\s*\{",  # a block opens (a JSON example does not)
-    r"(\)|\]|'|\x22|\d|\+\+|--)\s*;[ \t]*(\n|$)",  # a C-like statement ends ("shall deliver;" in a contract does not)
-    r"\n[ \t]+return\b|\{\s*return\b|\breturn\s*;\s*(\n|\}|$)",  # return inside a block ("Return JSON with ..." is an instruction)
-    r">>> \w",  # doctest / REPL
-    # asking for code: a code verb with a code artefact right after it ("write a python
-    # function that ...", "implement a binary search algorithm"; "a description of the
-    # program in 100 words" is not), or anywhere in the clause a programming language, a
-    # regex or unit tests ("implement a queue using two stacks in Python")
-    rf"\b({_CODE_VERB})( me| us)? (an? |the |this |that |some |my |our )?([\w+#-]+ ){{0,2}}(({_CODE_NOUN})s? (that|which|to|in|using|for (an? |the )?(given|list|array|string|number|file|binary|linked|matrix|tree|graph|integer))\b|algorithms?\b)",
-    rf"\b({_CODE_VERB}|how (do|can|would|should|to))\b[^.?!\n]*\b(regex|regular expression|unit tests?\b|(in|into|using) ({_ANY_LANG})\b|with ({_PLAIN_LANG})\b|({_CODE_NOUN}|snippet|it|this) (to|into) ({_ANY_LANG})\b)",
-    rf"\b({_PLAIN_LANG}) ({_CODE_NOUN}|quer(y|ies)|snippet|implementation|algorithm|one-liner|solution|command|syntax)s?\b",
-    r"\b(go|rust|shell|bash|ruby|r|latex) (function|program|script|code|class|method|snippet|implementation|module|command|one-liner)s?\b",
-    r"\bswift (function|program|script|class|method|snippet|implementation|module)s?\b",  # a SWIFT code is a bank's
-    r"\b(docstrings?|type (hints|annotations)|unit tests?|regex(es)?|regular expressions?|stack ?trace|segmentation fault|null ?pointer|compiler error|syntax error|leetcode|competitive programming|programming (problem|challenge|exercise)|coding (problem|challenge|interview|exercise)|time complexity)\b",
-)
-
-_REASONING: Final = _any(
-    # "step by step" is reasoning when it qualifies thinking or an answer, or closes the
-    # request; "step-by-step instructions/guide" is a procedure (recipes, setup help)
-    r"\b(think|solve|explain|reason|work|answer|go|calculate|compute|derive|justify|show|break)\w*( (it|this|them|that|everything|out|the \w+|(it|this|them) out|through( it| this)?))? step[- ]by[- ]step",
-    r"step[- ]by[- ]step (reasoning|solution|explanation|derivation|thinking|working|thought|analysis|breakdown|justification|rationale|approach)",
-    r"step[- ]by[- ]step\s*($|[.,;:!)\]\n])",
-    r"show (me )?(your|all|the|every|each|all (of )?your) ?(work|working|steps|reasoning|thinking)",
-    r"show (every|each|all( the)?) (intermediate )?steps?",
-    r"explain (your|each) (reasoning|thinking|thought|logic|steps?|answer)|explain the (reasoning|thought process)",
-    r"(reasoning|thought|thinking) process|chain[- ]of[- ](thought|reasoning)|chain of (thought|reasoning)|scratchpad",
-    r"think (carefully|logically|aloud|out loud|step|through|(it|this|things) through)",
-    r"(internal|hidden|underlying|full|complete|detailed|entire|intermediate) (reasoning|thoughts|thinking|derivation)",
-    r"write (out )?(the|a|your) (\w+ )?derivation|(detailed|full|complete|step-by-step) rationale",
-    r"walk (me )?through (your|the) (reasoning|logic|thinking|solution|thought)|walk (me )?through your (steps|work)",
-    r"reasoning (that leads|leading|trace)|reasoning behind (your|the|this|each) (answer|choice|solution|conclusion)",
-    r"(articulate|reconstruct) (the|your) (\w+ )?(reasoning|thinking|thought|logic|steps|chain|derivation)",
-    r"justify (your|each) |justify the (answer|choice|result|solution|claim)|through your reasoning",
-    r"reason (carefully|through|step|it out|about each)|explain how you (got|arrived|reached)",
-    r"derive (the|this) (formula|equation|expression|result|answer|solution|identity|relation)",
-)
-
-_RUBRIC: Final = _any(
-    r"rubric|\bgrade (the|this|these|each|following)|\bscore (the|this|these|each|following)",
-    r"\brate (this|these|each|how|the (following|response|answer|quality|output|reply|essay|summary|translation|completion))",  # not "the rate the bank gives"
-    r"on a scale (of|from)|\b(score|rating|grade)s? (between|from) [01]\b|score (it |them )?out of",
-    r"\b(scale|score|rating|rate|grade)( it| them| each| this| the \w+)? (of |from |between |on a )?[01]\s*(-|to|and)\s*(5|7|10|100)\b",  # "1 to 5" alone is any range
-    r"(which|what) (response|answer|output|completion|summary) is (better|more)",
-    # two labelled candidates: "Response A:", "[Response B]", "Assistant A's answer"
-    # ("output 1 for spam", "answer a question" are not)
-    r"\b(response|answer|completion|assistant|candidate|summary) ?\(?[ab12]\)?(\s*(:|\]|\n|$)|'s| (and|or|vs\.?|versus|is|was|better|wins)\b)",
-    r"\boutput \(?[ab]\)?\s*:",
-    r"evaluate (the|this|these|each) (response|answer|output|completion|essay|summary|translation|reply)",
-    r"(does|did) the (response|answer|output|assistant|model) (follow|answer|address|satisfy|meet|comply)",
-    r"\bjudge (the|this|which|whether)|(impartial|fair) judge|reward model",
-    r"pairwise (comparison|preference|evaluation|judg|ranking)|preference between",
-)
-
-_BENCH: Final = _any(
-    r"final answer|\\boxed",
-    # a question/answer pair that opens the prompt, as benchmark harnesses send it; a RAG
-    # prompt puts its context first, and "Answer:" alone closes many few-shot templates
-    r"^\s*(question|q)\s*\d*\s*:(?s:.*)(\n\s*(answer|a)|\sanswer)\s*:",
-    # options: two consecutive lettered lines, an option then an answer slot, or inline (a) (b)
-    r"(^|\n)\s*\(?[a-e][.)]\s*\S[^\n]*\n\s*(\(?[b-f][.)]\s*\S|answer\s*:)",
-    r"\(a\)[^\n(]*\(b\)",
-    r"which of the following (is|are|was|were|best|most|would|could|can|does|do|statements?|options?|choices?|answers?|describes)\b",
-    r"(choose|select|pick) the (correct|best|right) (answer|option|choice|one|letter|response|statement)",
-    r"(following|this|next|below) (is |are )?(an? )?multiple[- ]choice|multiple[- ]choice questions? \(",
-    r"true or false\s*[:?]|true or false (question|statement)|\(true/false\)",
-    r"(answer|respond|reply) with (only |just )?(the |a single |a |one )?(letter|option|choice)\b|(only|just) (the|a) (letter|option)\b",
-    r"options?:\s*\n?\s*\(?a[.)]",
-)
-
-_JAILBREAK: Final = _any(
-    r"ignore (all |any |the |your )?(previous|prior|above|earlier|preceding) (instructions|prompts|rules|guidelines)",
-    r"do anything now|jailbr(eak|oken)|\bdan (mode|prompt)|\b(called|named|known as|you are|you're|act as|be)( a)? dan\b",  # "Dan" is a name
-    r"developer mode (enabled|output|response|activated)|(you are|you're|you will be|stay) (now )?in developer mode|simulate developer mode",  # not "developer mode on my Android"
-    # an AI or persona without limits ("no limits on data", "no dietary restrictions" are not)
-    r"\b(ai|assistant|chatbot|model|bot|gpt|persona|character)( \w+)? (without|with no|has no|free (of|from)) (any )?(restrictions|filters|censorship|limitations|limits|rules|guidelines|ethic\w*|moral\w*|boundaries|content polic\w*)",
-    r"\byou (now )?(have no|are free (of|from)|are without) (any )?(restrictions|filters|censorship|limitations|limits|rules|guidelines|ethic\w*|moral\w*|boundaries)",
-    r"(no|without( any)?) (ethical|moral) (guidelines|constraints|restrictions|limits|boundaries|principles)|without (any )?censorship|with no (ethics|morals)",
-    r"never refuses?|ignores? (the|your|all|any) (content|safety) (policy|policies|filters?|guidelines)|safety filters? (are )?(disabled|off|removed)",
-    r"start your (reply|response|answer) with .?(sure|absolutely|of course|certainly)",
-    r"you are now (an? )?(unrestricted|unfiltered|uncensored|free|freed|jailbroken|evil|dan\b|aim\b|in (developer|god|jailbreak|unrestricted|dan) mode)",
-    r"(unfiltered|uncensored) (ai|assistant|chatbot|model|response|answer|reply|version of (you|yourself|chatgpt))",  # not unfiltered olive oil
-    r"hypothetically speaking|purely (theoretical|hypothetical)|in a fictional (world|setting|universe) where",
-    r"(villain|character|antagonist)( \w+){0,2} (explains|describes|reveals) (in detail )?how to",
-    r"opposite mode|evil (ai|assistant|bot|twin|confidant)|bypass (your|the|any) (safety|content|filter|guard)",
-    r"(respond|reply|answer|write|output|speak|talk)( only| back| entirely)? in (base64|rot13|leetspeak)|only in (base64|rot13|leetspeak)|(base64|rot13)[- ]encoded (question|request|prompt|instructions|message)",  # not "decode base64 in Go"
-    r"(my|are|be) (late |dead |deceased )?grand(ma|mother)( \w+){0,3} (used to|worked)",
-    r"as an ai with no|you have been freed|anti-?gpt|\baim\b:",
-)
-
-# whole words or phrases (one \b( ... )\b around them all)
-_HARMFUL_TERMS = _any(
-    # weapons and violence (made or used, not a bath bomb or a game's best weapon)
-    r"(make|making|made|build|building|construct\w*|create|creating|plant|planting|detonat\w*|assembl\w*|homemade|pipe|car|nail|dirty) (an? |the |some )?bombs?|bombs? (threat|attack|making)",
-    r"explosives?|firearms?|(chemical|biological|nuclear|radiological|improvised|untraceable|3d[- ]printed|homemade|deadly) weapons?|weapons? of mass destruction|weaponi[sz]\w*",
-    r"(make|making|build|building|design|create|creating|buy|buying|sell|selling|sells|acquire|obtain|modify) (an? |the |some )?(\w+ )?weapons?",
-    r"poison (a|an|the|someone|somebody|people|him|her|them|my|his|their|your)|poisoning (someone|a person|people|him|her|the water)|(deadly|lethal|undetectable) poisons?",  # not food poisoning
-    r"murder|assassinat\w*|suicide|self-harm|kill (someone|people|a person|myself|him|her)|physical harm|harm (to )?(others|people|someone|themselves)",
-    r"violen(ce|t)|assault\w*|terroris\w*|extremis\w*|hatred|hate speech|racis\w*|incit\w*",
-    # drugs
-    r"meth(amphetamine)?|cocaine|heroin|illegal drugs?|narcotics?|date rape",
-    # cyber
-    r"hack(ing|ed)? into|hack(ing|s)? (a |an |the |someone'?s? |government )?(\w+ )?(websites?|accounts?|networks?|systems?|databases?|servers?|phones?|computers?|emails?)",
-    r"exploit (a |the )?vulnerabilit\w*|malware|ransomware|keylogger|phishing|botnet|ddos|spyware|crack(ing)? (passwords?|software)",
-    r"(write|writing|create|creating|make|making|build|building|develop\w*|release|spread\w*|distribut\w*|embed\w*) (an? |the )?([\w-]+ )?(virus|viruses|worms?|trojans?|rootkits?|backdoors?|malicious payloads?)|disables? (antivirus|security)|trojan (horse|virus|malware)|remote access trojan",
-    r"(break|breaking) into (a |an |the |someone'?s? )?(\w+ ){0,2}(computers?|systems?|networks?|accounts?|houses?|homes?|cars?|buildings?)|crack(ing)? (\w+ ){0,2}(passwords?|software|licen[cs]es?)",
-    # theft, fraud and deception
-    r"steal(s|ing)?|theft|fraud\w*|counterfeit\w*|launder\w*|scam(s|mer|mers|med|ming)?|extort\w*|blackmail|smuggl\w*|traffick\w*",
-    r"(harvest|sell|leak)\w* (\w+ ){0,2}(personal|sensitive|private|confidential|user) (data|information|details)",  # not "redact personal information"
-    r"fake (ids?|passports?|identit(y|ies))|fake credit cards?|insider trading|tax evasion|pirated|pirating|pirate (software|content|movies|games)",
-    r"(create|creating|write|writing|make|making|buy|buying|post|posting|generate|generating) (an? |some )?(\w+ )?fake (social media )?(reviews?|profiles?|accounts?|degrees?|certificates?|identification|documents?)",
-    r"forg(e|ing) (an? |the )?(\w+ )?(identity|identification|documents?|passports?|signatures?|checks?|cheques?|note)|forgery|defraud\w*|pyramid scheme|ponzi|shoplift\w*|tamper\w* with (evidence|witnesses|ballots|votes)",
-    r"cheat(ing)? (on|in|the) (an? |my |online |the )?(tax\w*|exams?|tests?)|evad(e|ing) (taxes|police|the law|law enforcement|detection|capture|arrest|airport security)",
-    r"without (getting caught|being detected|leaving (a |any )?(trace|evidence))|undetectable|deepfake",
-    r"fake news|misinformation|disinformation|propaganda|spread\w* (false|fake|misleading) (information|news|claims|rumou?rs)",
-    r"manipulat\w* (people|someone|others|stock|elections?|the market|financial markets)|cause (panic|chaos)",
-    # privacy, harassment, abuse
-    r"harass\w*|cyberbull\w*|cyberstalk\w*|stalk(ing|er|ers|ed)|stalk (someone|him|her|them|my|an? |people)|doxx\w*|dox(ing|ed)?",
-    r"spy(ing)? on (people|someone|users|my|his|her|their|employees|a person|others)|without (their |his |her |user |the user'?s? |someone'?s? )?consent|without (their|his|her|the user'?s?) knowledge",
-    r"secretly (record|monitor|track|collect|access|install)\w*|without (their |his |her )?(permission|authori[sz]ation)|unlawful(ly)?|threaten (someone|him|her|them|people|my)|threatening (message|letter|email|note)s?|slurs|hate crimes?",
-    r"child porn\w*|molest\w*|bioweapon|nerve agent|anthrax|ricin|hijack\w*|rob (a|the) (bank|store|shop|house)|vandali[sz]\w*",
-    r"illegal(ly)?|dangerous (behaviou?rs?|activities|substances?)|anorexi\w*|bulimi\w*",
-)
-_HARMFUL: Final = rf"\b({_HARMFUL_TERMS})\b"
-
 PATTERNS: Final[dict[str, str]] = {
     # holds code, or asks for code (a code verb with a code artefact or language)
-    IS_CODE: _CODE,
+    IS_CODE: TF.CODE,
     # asks for the model's reasoning: step-by-step thinking, shown work, reconstructed traces
-    ASKS_REASONING: _REASONING,
+    ASKS_REASONING: TF.REASONING,
     # asks to grade, rate, score or compare responses (LLM-as-judge, reward modelling)
-    IS_RUBRIC: _RUBRIC,
+    IS_RUBRIC: TF.RUBRIC,
     # benchmark format: lettered options, question/answer pairs, "final answer"
-    BENCH_STYLE: _BENCH,
+    BENCH_STYLE: TF.BENCH,
     # override and role-play techniques aimed at the model's safety behaviour
-    JAILBREAK: _JAILBREAK,
+    JAILBREAK: TF.JAILBREAK,
     # clearly harmful topics and requests (weapons, malware, fraud ...)
-    HARMFUL: _HARMFUL,
+    HARMFUL: TF.HARMFUL,
 }
 
 _POOL = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))
@@ -294,33 +126,14 @@ _SDK_UA = (
 )
 
 
-def _lower_window(prompt: pa.ChunkedArray | pa.Array, head: int, tail: int) -> pa.Array:
-    """Lower-cased head + tail of each prompt (whole prompt when short), nulls as ''.
-
-    ASCII lower-casing is enough for the (ASCII) patterns and is ~30x faster than the
-    Unicode one; only the prompts longer than head + tail are sliced.
-    """
-    text = pc.fill_null(prompt, "")
-    if isinstance(text, pa.ChunkedArray):
-        text = text.combine_chunks()
-    long = pc.greater(pc.utf8_length(text), head + tail)
-    if pc.any(long).as_py():
-        longs = text.filter(long)
-        joined = pc.binary_join_element_wise(
-            pc.utf8_slice_codeunits(longs, 0, head), pc.utf8_slice_codeunits(longs, -tail), "\n…\n"
-        )
-        text = pc.replace_with_mask(text, long, joined)
-    return pc.ascii_lower(text)
-
-
 def prompt_window(prompt: pa.Array | pa.ChunkedArray, config: Config = DEFAULT) -> pa.Array:
     """The lower-cased text the heuristics and the topic model look at."""
-    return _lower_window(prompt, config.text_head_chars, config.text_tail_chars)
+    return head_and_tail(prompt, config.text_head_chars, config.text_tail_chars)
 
 
 def topic_text(window: pa.Array) -> pa.Array:
     """What the topic model reads: the opening of the prompt window."""
-    return pc.utf8_slice_codeunits(window, 0, TOPIC_CHARS)
+    return head_chars(window, TOPIC_CHARS)
 
 
 def _normalise_template(window: pa.Array) -> pa.Array:
@@ -334,65 +147,10 @@ def _normalise_template(window: pa.Array) -> pa.Array:
     return pc.utf8_trim_whitespace(t)
 
 
-def hash_strings(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Stable 64-bit hashes of strings (nulls and '' hash to 0), hashing each distinct value once."""
-    arr = pc.fill_null(values, "")
-    enc = pc.dictionary_encode(arr)
-    if isinstance(enc, pa.ChunkedArray):
-        enc = enc.combine_chunks() if enc.num_chunks != 1 else enc.chunk(0)
-        if isinstance(enc, pa.ChunkedArray):  # pragma: no cover
-            enc = enc.chunk(0)
-    dictionary = enc.dictionary.to_numpy(zero_copy_only=False).astype(object)
-    h = pd.util.hash_array(dictionary, categorize=False).astype(np.uint64)
-    h[dictionary == ""] = 0
-    return h[enc.indices.to_numpy(zero_copy_only=False)]
-
-
-def as_arrow(s: pd.Series) -> pa.Array:
-    """A pandas string column as an Arrow array without copying when it is Arrow-backed."""
-    if isinstance(s.dtype, pd.ArrowDtype):
-        return pa.array(s.array)
-    return pa.array(s.astype(object).where(s.notna(), None), type=pa.string())
-
-
-def network_of(ips: pa.Array) -> np.ndarray:
-    """64-bit key of each caller's network: /24 for IPv4, /48 for IPv6 (0 when unknown).
-
-    IPv4 is cut with a vectorised regex; IPv6 (rarer, and "::" makes it positional) is
-    parsed with :mod:`ipaddress`, once per distinct address.
-    """
-    distinct, rows = distinct_texts(ips)
-    return _network_keys(distinct)[rows]
-
-
-def _network_keys(ips: pa.Array) -> np.ndarray:
-    """:func:`network_of` of distinct addresses."""
-    return hash_strings(_network_names(ips))
-
-
-def _network_names(ips: pa.Array) -> pa.Array:
-    """The network of each distinct address as text ("203.0.113.0/24"; "" when unknown)."""
-    ips = pc.utf8_trim_whitespace(ips)
-    v4 = pc.match_substring_regex(ips, r"^[0-9]{1,3}(\.[0-9]{1,3}){3}$")
-    nets = pc.if_else(v4, pc.replace_substring_regex(ips, r"\.[0-9]+$", ".0/24"), "")
-    v6 = pc.and_(pc.invert(v4), pc.match_substring(ips, ":"))
-    if pc.any(v6).as_py():
-        enc = pc.dictionary_encode(ips.filter(v6))
-        parsed = []
-        for ip in enc.dictionary.to_pylist():
-            try:
-                parsed.append(str(ipaddress.ip_network(f"{ip}/48", strict=False)))
-            except ValueError:
-                parsed.append("")
-        nets6 = pa.array(parsed, pa.string()).take(enc.indices)
-        nets = pc.replace_with_mask(nets, v6, nets6)
-    return nets
-
-
 def status_codes(status: pd.Series) -> np.ndarray:
-    """Each request's status as its index in ``schema.STATUSES`` (int8)."""
-    codes = pd.Categorical(status.astype(object), categories=list(S.STATUSES)).codes
-    return codes.astype(np.int8)
+    """Each request's status as its index in ``schema.STATUSES`` (int8; -1 if unknown)."""
+    codes = pc.index_in(as_arrow(status), value_set=pa.array(S.STATUSES, pa.string()))
+    return pc.fill_null(codes, -1).to_numpy(zero_copy_only=False).astype(np.int8)
 
 
 def status_code(status: str) -> int:
@@ -422,7 +180,7 @@ def annotate(
     out = pd.DataFrame(index=frame.index)
     # one string column only (Arrow-backed, no Python objects): the rest are numbers,
     # so a spilled bucket costs ~200 bytes per request
-    out[S.ACCOUNT_ID] = frame[S.ACCOUNT_ID].astype(pd.ArrowDtype(pa.string())).to_numpy()
+    out[S.ACCOUNT_ID] = frame[S.ACCOUNT_ID].astype(pd.ArrowDtype(pa.string())).array
     ts = frame[S.TIMESTAMP]
     secs = ts.astype("int64").to_numpy() // 1_000_000_000
     out[TS] = secs
@@ -442,9 +200,15 @@ def annotate(
         out[SYSTEM_KEY] = hash_strings(as_arrow(frame[S.SYSTEM_PROMPT_HASH]))
     if S.CONVERSATION_ID in frame.columns:
         out[CONVERSATION_KEY] = hash_strings(as_arrow(frame[S.CONVERSATION_ID]))
+    networks: tuple[pa.Array, np.ndarray] | None = None
     if S.CLIENT_IP in frame.columns:
-        out[IP_KEY] = hash_strings(as_arrow(frame[S.CLIENT_IP]))
-        out[NETWORK_KEY] = network_of(as_arrow(frame[S.CLIENT_IP]))
+        # the chunk's distinct addresses once: their keys, networks and (for the
+        # labels) network texts are all functions of the address
+        ips, ip_rows = distinct_texts(as_arrow(frame[S.CLIENT_IP]))
+        names = network_names(ips)
+        out[IP_KEY] = hash_each(ips)[ip_rows]
+        out[NETWORK_KEY] = hash_strings(names)[ip_rows]
+        networks = (names, ip_rows)
     if S.USER_AGENT in frame.columns:
         ua = pc.utf8_lower(pc.fill_null(as_arrow(frame[S.USER_AGENT]), ""))
         out[UA_KEY] = hash_strings(ua)
@@ -454,12 +218,14 @@ def annotate(
     for col, (dtype, default) in DEFAULTS.items():
         if col not in out.columns:
             out[col] = np.full(len(out), default, dtype=dtype)
-    _annotate_labels(out, frame)
+    _annotate_labels(out, frame, networks)
     out[PROMPT_CHARS] = out[PROMPT_CHARS].astype(np.float64)
     return out
 
 
-def _annotate_labels(out: pd.DataFrame, frame: pd.DataFrame) -> None:
+def _annotate_labels(
+    out: pd.DataFrame, frame: pd.DataFrame, networks: tuple[pa.Array, np.ndarray] | None
+) -> None:
     """:data:`LABEL_ROW` and the label texts (user agent, network, system prompt hash).
 
     Texts are kept on the first request of each (account, user agent, network, system
@@ -469,6 +235,8 @@ def _annotate_labels(out: pd.DataFrame, frame: pd.DataFrame) -> None:
     (which row is first), not on the row alone; each text is a function of its key (the
     user agent lower-cased as ``UA_KEY`` hashes it), so whichever labelled row names a
     sub-stream, and however an engine cuts the log into chunks, the name is the same.
+    ``networks`` is the network text of each distinct address and each row's index
+    into them (``None`` without addresses).
     """
     n = len(out)
     keys = pd.DataFrame(
@@ -489,10 +257,10 @@ def _annotate_labels(out: pd.DataFrame, frame: pd.DataFrame) -> None:
             picked = pc.fill_null(as_arrow(frame[source].iloc[rows]), "")
             if name == UA_TEXT:  # as UA_KEY keys it: the text is a function of the key
                 picked = pc.utf8_lower(picked)
-            texts[name] = pc.utf8_slice_codeunits(picked, 0, LABEL_CHARS)
-    if S.CLIENT_IP in frame.columns:
-        distinct, idx = distinct_texts(as_arrow(frame[S.CLIENT_IP].iloc[rows]))
-        texts[NETWORK_TEXT] = _network_names(distinct).take(pa.array(idx))
+            texts[name] = head_chars(picked, LABEL_CHARS)
+    if networks is not None:
+        names, ip_rows = networks
+        texts[NETWORK_TEXT] = names.take(pa.array(ip_rows[rows]))
     empty = pa.array([""] * 0, pa.string())
     for name in LABEL_TEXTS:
         values = texts.get(name)
@@ -502,34 +270,16 @@ def _annotate_labels(out: pd.DataFrame, frame: pd.DataFrame) -> None:
         out[name] = pd.array(pc.fill_null(full, ""), dtype=pd.ArrowDtype(pa.string()))
 
 
-def distinct_texts(values: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
-    """The distinct values of a string column (null read as '') and each row's index
-    into them.
-
-    Every per-request text column is a pure function of the text, so it is computed
-    once per distinct text and spread back to the rows with a numpy take: repeated
-    prompts (suites re-run, retries, fixed probes) and addresses cost nothing twice, and
-    the derived text forms exist for the distinct texts only.
-    """
-    text = pc.fill_null(values, "")
-    if isinstance(text, pa.ChunkedArray):
-        text = text.combine_chunks()
-    enc = pc.dictionary_encode(text)
-    return enc.dictionary, enc.indices.to_numpy(zero_copy_only=False)
-
-
 def _template_parts(window: pa.Array) -> tuple[np.ndarray, pa.Array, pa.Array]:
     """Template keys of prompt windows, and the normalised text and its length."""
     # templates are keyed on the first 100 and last 60 normalised characters: normalise
     # only a slightly larger head and tail instead of the whole window
-    norm = _normalise_template(_lower_window(window, TEMPLATE_HEAD, TEMPLATE_TAIL))
+    norm = _normalise_template(head_and_tail(window, TEMPLATE_HEAD, TEMPLATE_TAIL))
     n = pc.utf8_length(norm)
     long = pc.greater(n, 160)
     key_text = pc.if_else(
         long,
-        pc.binary_join_element_wise(
-            pc.utf8_slice_codeunits(norm, 0, 100), pc.utf8_slice_codeunits(norm, -60), "…"
-        ),
+        pc.binary_join_element_wise(head_chars(norm, 100), tail_chars(norm, 60), "…"),
         norm,
     )
     return hash_strings(key_text), norm, n
@@ -558,13 +308,13 @@ def _annotate_text(
     for name, flag in zip(PATTERNS, flags, strict=True):
         out[name] = flag.to_numpy(zero_copy_only=False)[rows]
     out[PROMPT_CHARS] = pc.utf8_length(texts).to_numpy(zero_copy_only=False)[rows]
-    out[PROMPT_KEY] = hash_strings(texts)[rows]
+    out[PROMPT_KEY] = hash_each(texts)[rows]
     keys, norm, n = _template_parts(window)
     out[TEMPLATE_KEY] = keys[rows]
     wrapped = pc.greater_equal(n, 48)
     empty = pa.scalar("", pa.string())
-    prefix = pc.if_else(wrapped, pc.utf8_slice_codeunits(norm, 0, 32), empty)
-    suffix = pc.if_else(wrapped, pc.utf8_slice_codeunits(norm, -32), empty)
+    prefix = pc.if_else(wrapped, head_chars(norm, 32), empty)
+    suffix = pc.if_else(wrapped, tail_chars(norm, 32), empty)
     out[PREFIX_KEY] = hash_strings(prefix)[rows]
     out[SUFFIX_KEY] = hash_strings(suffix)[rows]
     if topic_model is not None:

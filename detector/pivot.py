@@ -5,7 +5,7 @@ The request log is streamed chunk by chunk (:func:`detector.ingest.iter_clean`, 
 scored window from the scores' meta sidecar) and each chunk is matched with one
 vectorised comparison; only the per-account request counts are kept. Cards come from
 the account table. Networks and templates are keyed exactly as the features and the
-coordination layer key them (:func:`detector.annotate.network_of`,
+coordination layer key them (:func:`detector.netaddr.network_of`,
 :func:`detector.annotate.template_keys`), so a pivot shows what linking saw.
 """
 
@@ -21,10 +21,11 @@ import pandas as pd
 import pyarrow as pa
 
 from detector import schema as S
-from detector.annotate import as_arrow, hash_strings, network_of, template_keys
+from detector.annotate import as_arrow, hash_strings, template_keys
 from detector.errors import UserError
 from detector.ingest import iter_clean
 from detector.ingest.tables import read_accounts
+from detector.netaddr import network_of
 from detector.outputs import read_scoring
 from detector.report import scored_window
 

@@ -21,6 +21,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfTransformer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Normalizer
 
+from detector.arrowtext import distinct_texts
 from detector.config import DEFAULT, Config
 
 TOPIC_MODEL_VERSION = "arrow-hash-tfidf-kmeans/2"
@@ -47,13 +48,15 @@ def hash_vectorise(texts: pa.Array, n_features: int) -> sp.csr_matrix:
         np.int64
     )
     idx = enc.indices.to_numpy(zero_copy_only=False)
-    rows = np.repeat(np.arange(len(lengths)), np.nan_to_num(lengths).astype(np.int64))
     keep = is_word[idx]
+    # tokens are in row order: each row's kept tokens are a run, so the CSR row
+    # pointers are the running count of kept tokens (no COO sort needed)
+    token_row = np.repeat(np.arange(len(lengths)), np.nan_to_num(lengths).astype(np.int64))
+    per_row = np.bincount(token_row[keep], minlength=len(lengths))
+    indptr = np.concatenate([[0], np.cumsum(per_row)])
     data = np.ones(int(keep.sum()), dtype=np.float32)
-    m = sp.coo_matrix(
-        (data, (rows[keep], buckets[idx][keep])), shape=(len(lengths), n_features)
-    ).tocsr()
-    m.sum_duplicates()
+    m = sp.csr_matrix((data, buckets[idx][keep], indptr), shape=(len(lengths), n_features))
+    m.sum_duplicates()  # sorts each row's columns and adds repeats: the canonical CSR
     return m
 
 
@@ -96,13 +99,18 @@ class TopicModel:
         return self
 
     def assign(self, texts: pa.Array) -> np.ndarray:
-        """Topic id of each text (int16); a text with no words gets -1."""
+        """Topic id of each text (int16); a text with no words gets -1.
+
+        A text's topic depends on that text alone, so each distinct text is assigned
+        once (prompts that differ only after the opening share it).
+        """
         if len(texts) == 0:
             return np.empty(0, dtype=np.int16)
-        x = hash_vectorise(texts, self.n_features)
+        distinct, rows = distinct_texts(texts)
+        x = hash_vectorise(distinct, self.n_features)
         topics = self.kmeans_.predict(self.weights_.transform(x)).astype(np.int16)
         topics[np.asarray(x.getnnz(axis=1) == 0)] = -1
-        return topics
+        return topics[rows]
 
 
 def fit_topic_model(texts: pa.Array, config: Config = DEFAULT) -> TopicModel:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from detector import schema as S
+from detector.arrowtext import as_arrow, hash_each
 from detector.config import DEFAULT, Config
 from detector.ingest.discover import list_log
 from detector.ingest.quarantine import QuarantineWriter
@@ -39,7 +40,9 @@ class Deduper:
 
     def duplicated(self, request_ids: pd.Series) -> np.ndarray:
         """Mask of rows whose id was kept before (in an earlier chunk or earlier here)."""
-        h = pd.util.hash_array(request_ids.astype(object).to_numpy(), categorize=False)
+        # the ids are valid rows' (never blank), hashed from their Arrow bytes as pandas
+        # hashes them, with no Python str per id
+        h = hash_each(as_arrow(request_ids))
         dup = pd.Series(h).duplicated(keep="first").to_numpy()
         # the chunk's first occurrences, sorted: looked up in the sorted seen hashes in
         # order (cache-friendly), and the new ones merged in (a stable sort of two
