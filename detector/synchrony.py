@@ -19,7 +19,6 @@ from detector.features.base import Context
 
 __all__ = [
     "HourlyActivity",
-    "aligned_core",
     "daily_alignment",
     "hour_profiles",
     "mean_pairwise",
@@ -207,42 +206,3 @@ def daily_alignment(
     lab = label[members]
     out[members] = mean_pairwise(hour_profiles(parts, index, members, context), lab, n_groups)[lab]
     return out
-
-
-def aligned_core(
-    parts: list[dict[str, Any]],
-    index: pd.Index,
-    label: np.ndarray,
-    n_groups: int,
-    grouped: np.ndarray,
-    context: Context,
-    min_corr: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The members of each group that keep the group's common schedule, and how closely.
-
-    A campaign's template is also used by unrelated customers, who dilute the whole
-    group's alignment (measured: 24 campaign accounts among 102 users of their template,
-    0.42 for the group, under the 0.7 that links). The group's summed profile is
-    dominated by its aligned members, whose unit vectors add up while unrelated ones
-    point every way; so a member belongs to the *core* when its profile correlates at
-    least ``min_corr`` with the sum of the *other* members' profiles. Returns, per
-    account, whether it is in a core and its core's mean pairwise correlation
-    (:func:`mean_pairwise` over the core members only; 0 outside a core).
-    """
-    n = len(index)
-    in_core, core_corr = np.zeros(n, dtype=bool), np.zeros(n)
-    members = np.flatnonzero(grouped)
-    if not parts or not len(members):
-        return in_core, core_corr
-    z = hour_profiles(parts, index, members, context)
-    lab = label[members]
-    sums = np.zeros((n_groups, 24))
-    np.add.at(sums, lab, z)
-    others = sums[lab] - z
-    norm = np.linalg.norm(others, axis=1)
-    fit = np.where(norm > 0, (z * others).sum(axis=1) / np.where(norm > 0, norm, 1.0), 0.0)
-    core = fit >= min_corr
-    corr = mean_pairwise(z[core], lab[core], n_groups)
-    in_core[members[core]] = True
-    core_corr[members[core]] = corr[lab[core]]
-    return in_core, core_corr

