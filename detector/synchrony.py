@@ -17,13 +17,7 @@ import pandas as pd
 
 from detector.features.base import Context
 
-__all__ = [
-    "HourlyActivity",
-    "daily_alignment",
-    "hour_profiles",
-    "mean_pairwise",
-    "synchrony",
-]
+__all__ = ["HourlyActivity", "daily_alignment", "synchrony"]
 
 
 @dataclass(frozen=True)
@@ -138,48 +132,6 @@ def synchrony(
     return np.clip(out, -1.0, 1.0)
 
 
-def hour_profiles(
-    parts: list[dict[str, Any]], index: pd.Index, members: np.ndarray, context: Context
-) -> np.ndarray:
-    """Each member's requests per hour of the day (``len(members)`` × 24), centred and
-    scaled to unit norm; all zeros for a member with no variation (or no requests).
-
-    ``members`` are positions in ``index``. Memory: members × 24.
-    """
-    m = len(members)
-    ids = np.concatenate([p["accounts"] for p in parts])
-    offsets = np.cumsum([0] + [len(p["accounts"]) for p in parts])
-    member_of = np.full(len(ids), -1, dtype=np.int64)
-    found = pd.Series(np.arange(len(ids)), index=ids).reindex(index[members]).to_numpy()
-    ok = ~np.isnan(found)
-    member_of[found[ok].astype(np.int64)] = np.arange(m)[ok]
-    rows = np.concatenate([p["hourly"].row + off for p, off in zip(parts, offsets, strict=False)])
-    hour = np.concatenate([p["hourly"].hour for p in parts])
-    x = np.concatenate([p["hourly"].count for p in parts]).astype(np.float64)
-    i = member_of[rows]
-    keep = i >= 0
-    hod = (int(context.window_start // 3600) % 24 + hour[keep]) % 24
-    profile = np.bincount(i[keep] * 24 + hod, weights=x[keep], minlength=m * 24).reshape(m, 24)
-    z = profile - profile.mean(axis=1, keepdims=True)
-    norm = np.linalg.norm(z, axis=1)
-    varies = norm > 0
-    z[varies] /= norm[varies, None]
-    z[~varies] = 0.0
-    return z
-
-
-def mean_pairwise(z: np.ndarray, label: np.ndarray, n_groups: int) -> np.ndarray:
-    """Per group, the mean off-diagonal correlation of its members' unit rows ``z``:
-    ``(‖Σ z_i‖² − k') / (k(k − 1))``, ``k'`` the members that vary (0 for groups of one)."""
-    sums = np.zeros((n_groups, z.shape[1]))
-    np.add.at(sums, label, z)
-    k = np.bincount(label, minlength=n_groups).astype(np.float64)
-    varies = (z != 0).any(axis=1).astype(np.float64)
-    k_var = np.bincount(label, weights=varies, minlength=n_groups)
-    corr = np.where(k > 1, ((sums**2).sum(axis=1) - k_var) / np.maximum(k * (k - 1), 1), 0.0)
-    return np.clip(corr, -1.0, 1.0)
-
-
 def daily_alignment(
     parts: list[dict[str, Any]],
     index: pd.Index,
@@ -191,18 +143,43 @@ def daily_alignment(
     """Mean pairwise correlation of group members' hour-of-day profiles, per account.
 
     Each member's requests are counted per hour of the day (24 bins over the window),
-    centred and scaled to unit norm (``z_i``, :func:`hour_profiles`); a group of ``k``
-    gets ``(‖Σ z_i‖² − k) / (k(k − 1))``, the mean off-diagonal correlation. A script that
+    centred and scaled to unit norm (``z_i``); a group of ``k`` gets
+    ``(‖Σ z_i‖² − k) / (k(k − 1))``, the mean off-diagonal correlation. A script that
     runs one campaign over the same block of hours every day through many accounts gives
     them near-identical profiles (correlation ≈ 1) even when, within the block, nothing
     surges together (:func:`synchrony` ≈ 0); unrelated customers spread over time zones
     and habits do not. Members with no variation (no requests) count as uncorrelated.
     Accounts outside a group get 0. Memory: members × 24.
     """
-    out = np.zeros(len(index))
+    n = len(index)
+    out = np.zeros(n)
     members = np.flatnonzero(grouped)
     if not parts or not len(members):
         return out
+    ids = np.concatenate([p["accounts"] for p in parts])
+    offsets = np.cumsum([0] + [len(p["accounts"]) for p in parts])
+    member_of = np.full(len(ids), -1, dtype=np.int64)
+    found = pd.Series(np.arange(len(ids)), index=ids).reindex(index[members]).to_numpy()
+    ok = ~np.isnan(found)
+    member_of[found[ok].astype(np.int64)] = np.arange(len(members))[ok]
+    rows = np.concatenate([p["hourly"].row + off for p, off in zip(parts, offsets, strict=False)])
+    hour = np.concatenate([p["hourly"].hour for p in parts])
+    x = np.concatenate([p["hourly"].count for p in parts]).astype(np.float64)
+    i = member_of[rows]
+    keep = i >= 0
+    hod = (int(context.window_start // 3600) % 24 + hour[keep]) % 24
+    m = len(members)
+    profile = np.bincount(i[keep] * 24 + hod, weights=x[keep], minlength=m * 24).reshape(m, 24)
+    z = profile - profile.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(z, axis=1)
+    varies = norm > 0
+    z[varies] /= norm[varies, None]
+    z[~varies] = 0.0
     lab = label[members]
-    out[members] = mean_pairwise(hour_profiles(parts, index, members, context), lab, n_groups)[lab]
+    sums = np.zeros((n_groups, 24))
+    np.add.at(sums, lab, z)
+    k = np.bincount(lab, minlength=n_groups).astype(np.float64)
+    k_var = np.bincount(lab, weights=varies.astype(np.float64), minlength=n_groups)
+    corr = np.where(k > 1, ((sums**2).sum(axis=1) - k_var) / np.maximum(k * (k - 1), 1), 0.0)
+    out[members] = np.clip(corr[lab], -1.0, 1.0)
     return out
