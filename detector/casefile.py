@@ -119,8 +119,15 @@ def _timeline(store: Store, members: list[str], on: str) -> list[dict[str, Any]]
 def case_file(store: Store, state: Path, case_id: str, on: str) -> dict[str, Any]:
     """Everything about one case as of ``on`` (plain data for JSON or tables).
 
-    Raises :class:`UserError` when no run on or before ``on`` had the case.
+    Raises :class:`UserError` when no run on or before ``on`` had the case. Read in one
+    snapshot of the store, so a nightly run committing meanwhile does not mix in.
     """
+    with store.snapshot():
+        return _case_file(store, state, case_id, on)
+
+
+def _case_file(store: Store, state: Path, case_id: str, on: str) -> dict[str, Any]:
+    """:func:`case_file`'s reads and assembly, inside the caller's snapshot."""
     members = store.case_members(case_id, on)
     if members.empty:
         raise UserError(

@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner, Result
 
 from detector.cli import app
@@ -237,3 +238,30 @@ def test_a_version_1_store_upgrades_and_lists_its_accounts_as_cases_of_one(
         )
     }
     assert {"rules", "nightly_inputs"} <= tables
+
+
+def test_the_queue_is_one_snapshot_while_a_nightly_run_commits(
+    queue_state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run committed between the queue's reads must not mix into it (WAL lets it in)."""
+    with Store.open(queue_state) as store:
+        before = store.case_queue(ON)
+    assert before["trend"].notna().any(), "the season has a run before ON to trend against"
+    with Store.open(queue_state) as store:
+        original = store.previous_run_date
+
+        def previous_after_a_concurrent_commit(when: object) -> str | None:
+            # another process (a nightly re-run) drops the run before ON meanwhile
+            other = sqlite3.connect(store.path, isolation_level=None)
+            try:
+                other.execute("DELETE FROM scores WHERE run_date < ?", (ON,))
+            finally:
+                other.close()
+            return original(when)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(store, "previous_run_date", previous_after_a_concurrent_commit)
+        during = store.case_queue(ON)
+        monkeypatch.undo()
+        after = store.case_queue(ON)
+    pd.testing.assert_frame_equal(during, before)
+    assert after["trend"].isna().all()  # the commit did land, for the next reader

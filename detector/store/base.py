@@ -189,8 +189,28 @@ class StoreBase:
             self._tx_depth = 0
 
     @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Several reads that must see one state of the store (see :meth:`_read`).
+
+        A view assembled from several reads (a case file: members, statuses, verdicts,
+        timeline, alerts) wraps them in one block, so a nightly run committing meanwhile
+        is either wholly in it or not at all.
+        """
+        with self._read():
+            yield
+
+    @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction, so multi-statement reads see one snapshot."""
+        """A read transaction, so multi-statement reads see one snapshot.
+
+        The store is in WAL mode: a nightly run may commit while an analyst reads, and
+        the reads of one view (the queue: accounts, their latest scores, their cases'
+        members, the run before) must all see the same state, not two runs mixed. Inside
+        an open transaction (a write block, or an outer read) it joins it.
+        """
+        if self._conn.in_transaction:
+            yield self._conn
+            return
         self._conn.execute("BEGIN")
         try:
             yield self._conn

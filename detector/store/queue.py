@@ -156,9 +156,15 @@ class CaseQueue(History, AccountCases):
         of its highest-scoring member. ``trend`` is the case score minus the median of
         the members' scores in the run before (NaN when none); ``first_alert_date`` the
         earliest alert of any member; ``new_tonight`` whether that is the latest run.
-        Sorted by status, new tonight first, then case score descending.
+        Sorted by status, new tonight first, then case score descending. Every read is in
+        one snapshot, so a nightly run committing meanwhile is either wholly in the queue
+        or not at all.
         """
-        day = iso_date(on)
+        with self._read():
+            return self._case_queue(iso_date(on))
+
+    def _case_queue(self, day: str) -> pd.DataFrame:
+        """:meth:`case_queue`'s reads and assembly, inside the caller's read snapshot."""
         accounts = self.cases(day)
         if accounts.empty:
             return pd.DataFrame(columns=list(QUEUE_COLUMNS))
