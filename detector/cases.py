@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from detector import schema as S
-from detector.model import SCORE_DECIMALS, threshold_for_budget
+from detector.ranking import SCORE_DECIMALS, threshold_for_budget
 
 __all__ = [
     "HIGH_MARGIN",
