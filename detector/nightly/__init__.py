@@ -19,34 +19,63 @@ The package, one concept per module:
 - :mod:`~detector.nightly.lock` (``flock``), :mod:`~detector.nightly.log` (stdlib
   logging), :mod:`~detector.nightly.summary` (``summary.json``, the run history),
   :mod:`~detector.nightly.errors` (exit codes), :mod:`~detector.nightly.layout` (names).
+
+Importing the package loads none of its modules: each public name is loaded from its
+module on first use (PEP 562), so code that needs only a small piece (the state
+directory's layout, the remembered inputs) does not load the scorer and scikit-learn.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
-from pathlib import Path
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from detector.config import DEFAULT, Config
-from detector.engines import Engine, SparkOptions
-from detector.nightly.alerts import select_alerts
-from detector.nightly.drift import population_stability, psi_reference
-from detector.nightly.errors import (
-    EXIT_BAD_INPUT,
-    EXIT_INTERNAL,
-    EXIT_LOCKED,
-    EXIT_OK,
-    LockHeldError,
-    MissingPartitionError,
-    PublishError,
-    failure_recorded,
-)
-from detector.nightly.inputs import NightlyOptions, Window, check_window, day_ranges
-from detector.nightly.layout import LOCK_NAME
-from detector.nightly.lock import RunLock
-from detector.nightly.models import registry_mismatch
-from detector.nightly.runner import run
-from detector.nightly.summary import NightlySummary, default_state_dir, run_history
+if TYPE_CHECKING:  # the names as type checkers and readers see them
+    from detector.nightly.alerts import select_alerts
+    from detector.nightly.drift import population_stability, psi_reference
+    from detector.nightly.errors import (
+        EXIT_BAD_INPUT,
+        EXIT_INTERNAL,
+        EXIT_LOCKED,
+        EXIT_OK,
+        LockHeldError,
+        MissingPartitionError,
+        PublishError,
+        failure_recorded,
+    )
+    from detector.nightly.inputs import NightlyOptions, Window, check_window, day_ranges
+    from detector.nightly.layout import LOCK_NAME
+    from detector.nightly.lock import RunLock
+    from detector.nightly.models import registry_mismatch
+    from detector.nightly.runner import run, run_nightly
+    from detector.nightly.summary import NightlySummary, default_state_dir, run_history
+
+_HOME: dict[str, str] = {
+    "EXIT_BAD_INPUT": "errors",
+    "EXIT_INTERNAL": "errors",
+    "EXIT_LOCKED": "errors",
+    "EXIT_OK": "errors",
+    "LOCK_NAME": "layout",
+    "LockHeldError": "errors",
+    "MissingPartitionError": "errors",
+    "NightlyOptions": "inputs",
+    "NightlySummary": "summary",
+    "PublishError": "errors",
+    "RunLock": "lock",
+    "Window": "inputs",
+    "check_window": "inputs",
+    "day_ranges": "inputs",
+    "default_state_dir": "summary",
+    "failure_recorded": "errors",
+    "population_stability": "drift",
+    "psi_reference": "drift",
+    "registry_mismatch": "models",
+    "run": "runner",
+    "run_history": "summary",
+    "run_nightly": "runner",
+    "select_alerts": "alerts",
+}
+"""The module each public name lives in."""
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -75,56 +104,15 @@ __all__ = [
 ]
 
 
-def run_nightly(
-    *,
-    logs: Path,
-    date: dt.date,
-    state: Path,
-    window_days: int = DEFAULT.window_days,
-    accounts: Path | None = None,
-    no_accounts: bool = False,
-    allow_missing: bool = False,
-    retrain_days: int = DEFAULT.retrain_days,
-    psi_threshold: float = DEFAULT.psi_threshold,
-    force_retrain: bool = False,
-    alert_budget: str | None = None,
-    log_json: bool | None = None,
-    now: Callable[[], dt.datetime] | None = None,
-    quiet: bool = False,
-    lock_timeout_hours: float = DEFAULT.lock_timeout_hours,
-    config: Config = DEFAULT,
-    engine: Engine = "local",
-    spark: SparkOptions | None = None,
-) -> NightlySummary:
-    """Run the nightly job for ``date``; return its summary (also in ``summary.json``).
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first use (PEP 562)."""
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
 
-    Raises :class:`LockHeldError` when another run holds the lock (nothing is
-    recorded), a :class:`~detector.errors.UserError` for bad input (a bad option, a
-    missing day partition, an unreadable log, an unusable state store) and anything
-    else for internal errors. A failure before the commit leaves the store and
-    ``STATE/runs/DATE`` as they were and is recorded as a ``failed`` run when the
-    store can take it (:func:`failure_recorded` says). :class:`PublishError` means the
-    night committed but its directory is not in place yet; the next run puts it there.
-    ``log_json`` ``None``: JSON log lines when stderr is not a terminal. ``now``
-    replaces the UTC clock (tests).
-    """
-    options = NightlyOptions(
-        logs=Path(logs),
-        date=date,
-        state=Path(state),
-        window_days=window_days,
-        accounts=Path(accounts) if accounts is not None else None,
-        no_accounts=no_accounts,
-        allow_missing=allow_missing,
-        retrain_days=retrain_days,
-        psi_threshold=psi_threshold,
-        force_retrain=force_retrain,
-        alert_budget=alert_budget,
-        lock_timeout_hours=lock_timeout_hours,
-        log_json=log_json,
-        quiet=quiet,
-        config=config,
-        engine=engine,
-        spark=spark,
-    )
-    return run(options, now=now)
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOME))

@@ -20,8 +20,8 @@ from detector.config import DEFAULT, Config
 from detector.engines import Engine, SparkOptions
 from detector.errors import UserError
 from detector.ingest import discover
-from detector.model import parse_budget
 from detector.nightly.errors import MissingPartitionError
+from detector.ranking import parse_budget
 
 __all__ = ["NightlyOptions", "Window", "check_window", "day_ranges"]
 

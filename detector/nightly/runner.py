@@ -13,7 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from collections.abc import Callable
+from pathlib import Path
 
+from detector.config import DEFAULT, Config
+from detector.engines import Engine, SparkOptions
 from detector.errors import UserError
 from detector.faults import checkpoint
 from detector.nightly.errors import PublishError, mark_recorded
@@ -28,7 +31,7 @@ from detector.nightly.stages import RunContext, stage_night
 from detector.nightly.summary import NightlySummary
 from detector.store import DB_FILENAME, RUN_FAILED, RUN_OK, Store, corrupt_store_error
 
-__all__ = ["run"]
+__all__ = ["run", "run_nightly"]
 
 
 def run(options: NightlyOptions, now: Callable[[], dt.datetime] | None = None) -> NightlySummary:
@@ -122,3 +125,58 @@ def _record_failure(ctx: RunContext, exc: BaseException) -> None:
         discard_unregistered(ctx.store, ctx.trained)
     except Exception as cleanup:
         ctx.log.warn(f"could not remove the models this run trained: {cleanup}")
+
+
+def run_nightly(
+    *,
+    logs: Path,
+    date: dt.date,
+    state: Path,
+    window_days: int = DEFAULT.window_days,
+    accounts: Path | None = None,
+    no_accounts: bool = False,
+    allow_missing: bool = False,
+    retrain_days: int = DEFAULT.retrain_days,
+    psi_threshold: float = DEFAULT.psi_threshold,
+    force_retrain: bool = False,
+    alert_budget: str | None = None,
+    log_json: bool | None = None,
+    now: Callable[[], dt.datetime] | None = None,
+    quiet: bool = False,
+    lock_timeout_hours: float = DEFAULT.lock_timeout_hours,
+    config: Config = DEFAULT,
+    engine: Engine = "local",
+    spark: SparkOptions | None = None,
+) -> NightlySummary:
+    """Run the nightly job for ``date``; return its summary (also in ``summary.json``).
+
+    Raises :class:`LockHeldError` when another run holds the lock (nothing is
+    recorded), a :class:`~detector.errors.UserError` for bad input (a bad option, a
+    missing day partition, an unreadable log, an unusable state store) and anything
+    else for internal errors. A failure before the commit leaves the store and
+    ``STATE/runs/DATE`` as they were and is recorded as a ``failed`` run when the
+    store can take it (:func:`failure_recorded` says). :class:`PublishError` means the
+    night committed but its directory is not in place yet; the next run puts it there.
+    ``log_json`` ``None``: JSON log lines when stderr is not a terminal. ``now``
+    replaces the UTC clock (tests).
+    """
+    options = NightlyOptions(
+        logs=Path(logs),
+        date=date,
+        state=Path(state),
+        window_days=window_days,
+        accounts=Path(accounts) if accounts is not None else None,
+        no_accounts=no_accounts,
+        allow_missing=allow_missing,
+        retrain_days=retrain_days,
+        psi_threshold=psi_threshold,
+        force_retrain=force_retrain,
+        alert_budget=alert_budget,
+        lock_timeout_hours=lock_timeout_hours,
+        log_json=log_json,
+        quiet=quiet,
+        config=config,
+        engine=engine,
+        spark=spark,
+    )
+    return run(options, now=now)
