@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
+import subprocess
+import sys
 from typing import Any, get_args
 
 import pytest
@@ -145,3 +147,12 @@ def test_help_paragraphs_are_not_hard_wrapped() -> None:
 )
 def test_usage_mistakes_are_one_line_and_exit_1(args: list[str], needle: str) -> None:
     assert_clean_failure(run(*args), needle)
+
+
+def test_the_cli_starts_without_loading_the_scorer() -> None:
+    """An analyst's `detector cases` or `--help` must not wait for scikit-learn, SciPy and
+    Jinja2 to load (seconds on a busy machine): each command imports what it runs."""
+    heavy = ("sklearn", "scipy", "jinja2", "detector.scoring", "detector.model")
+    code = f"import sys, detector.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -41,13 +41,16 @@ def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
     def work(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("work started before the options were checked")
 
-    from detector.cli import explain_cmd, features_cmd, model_cmds, report_cmd, validate_cmd
+    import detector.report
+    import detector.scoring
+    from detector.cli import explain_cmd, features_cmd, validate_cmd
 
-    monkeypatch.setattr(model_cmds, "score", work)
-    monkeypatch.setattr(model_cmds, "train", work)
+    # the commands import the scorer and the report when they run (a fast CLI start)
+    monkeypatch.setattr(detector.scoring, "score", work)
+    monkeypatch.setattr(detector.scoring, "train", work)
     monkeypatch.setattr(features_cmd, "feature_builder", work)
     monkeypatch.setattr(validate_cmd, "iter_clean", work)
-    monkeypatch.setattr(report_cmd, "render_report", work)
+    monkeypatch.setattr(detector.report, "render_report", work)
     monkeypatch.setattr(explain_cmd, "explanation", work)
 
 

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from detector.cli.common import output_file_callback, user_errors
-from detector.features.catalogue import catalogue_markdown
 from detector.safe import atomic_write_text
 
 
@@ -29,6 +28,8 @@ def register(app: typer.Typer) -> None:
 
         Example: detector catalogue --out docs/features.md
         """
+        from detector.features.catalogue import catalogue_markdown  # loads every family
+
         text = catalogue_markdown()
         if out is None:
             typer.echo(text, nl=False)

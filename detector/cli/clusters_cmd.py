@@ -10,8 +10,8 @@ import typer
 from rich.table import Table
 
 from detector.cli.common import JsonOpt, console, fail, user_errors
+from detector.outputs import sidecar
 from detector.safe import safe_terminal
-from detector.scoring import sidecar
 
 
 def register(app: typer.Typer) -> None:

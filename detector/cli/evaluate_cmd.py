@@ -12,7 +12,6 @@ from rich.table import Table
 
 from detector.cli.common import JsonOpt, console, fail, user_errors
 from detector.config import DEFAULT
-from detector.evaluate import check_label_overlap, evaluate
 from detector.ingest import read_labels
 from detector.outputs import Scoring, check_model, read_scoring
 
@@ -112,6 +111,8 @@ def register(app: typer.Typer) -> None:
                 raise fail(f"{state}: no analyst verdicts recorded yet (detector label ...)")
             # verdicts accumulate over many nights: one scored account is enough
             source, min_share = f"{state} (analysts' verdicts)", 0.0
+        from detector.evaluate import check_label_overlap, evaluate
+
         scoring = read_scoring(scores)
         matched, n_labels = check_label_overlap(
             scoring.table, truth, min_share=min_share, source=source

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
@@ -13,7 +13,6 @@ from rich.panel import Panel
 from rich.table import Table
 
 from detector import schema as S
-from detector.artifacts import load_bundle
 from detector.cli.common import (
     AccountsOpt,
     EndOpt,
@@ -26,19 +25,11 @@ from detector.cli.common import (
     user_errors,
 )
 from detector.cli.context_view import account_context, render_context
-from detector.explain import explain_frame, format_percentile, format_value, percentiles
-from detector.features import SPECS
 from detector.outputs import check_model, clusters_json, read_scoring
-from detector.pipeline import Progress
-from detector.report import (
-    SAMPLE_PROMPTS,
-    account_activity,
-    require_activity,
-    scored_window,
-    sparkline,
-)
 from detector.safe import neutralise_csv_cell, safe_terminal, truncate
-from detector.scoring import score
+
+if TYPE_CHECKING:
+    from detector.pipeline import Progress
 
 SAMPLE_CHARS_TERMINAL = 160
 """Sample prompts are cut to this many characters in the terminal (``--json``: 400)."""
@@ -69,6 +60,12 @@ def explanation(
     ``accounts``, else the table the nightly job remembers in ``state``), and with
     ``state`` its verdict / suppression history and score over the nightly runs.
     """
+    from detector.artifacts import load_bundle
+    from detector.explain import explain_frame, format_percentile, format_value, percentiles
+    from detector.features import SPECS
+    from detector.report import scored_window
+    from detector.scoring import score
+
     bundle = None
     if scores is not None:
         scoring = read_scoring(scores)
@@ -174,6 +171,8 @@ def _drill_down(
     :func:`render` makes them terminal-safe). With ``must_find`` (the window is the
     scored one) an account without a request in ``log`` means it is another log.
     """
+    from detector.report import SAMPLE_PROMPTS, account_activity, require_activity
+
     if log is None:
         return {
             "activity_log": None,
@@ -246,6 +245,8 @@ def render(info: dict[str, Any], top_features: int = 12) -> None:
 
 def _render_activity(info: dict[str, Any]) -> None:
     """The 24-hour sparkline (with an hour axis) and the sample prompts."""
+    from detector.report import sparkline
+
     hourly = info["hourly"]
     total = int(info.get("requests") or 0)
     if total == 0:

@@ -14,7 +14,6 @@ from detector import schema as S
 from detector.cli.common import AccountsOpt, JsonOpt, console, fail, user_errors
 from detector.cli.state_common import StateOpt, cell, shown, state_dir
 from detector.context import score_history
-from detector.pivot import PIVOT_KINDS, pivot
 from detector.safe import safe_terminal
 from detector.store import Store
 
@@ -98,6 +97,8 @@ def register(app: typer.Typer) -> None:
 
         Example: detector pivot --network 203.0.113.0/24 --scores scores.csv --log sim/requests
         """
+        from detector.pivot import PIVOT_KINDS, pivot
+
         given = {
             kind: value
             for kind, value in zip(

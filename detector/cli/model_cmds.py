@@ -12,7 +12,6 @@ import typer
 from rich.table import Table
 
 from detector import schema as S
-from detector.artifacts import names_directory, read_manifest
 from detector.cli.common import (
     AccountsOpt,
     EndOpt,
@@ -31,7 +30,6 @@ from detector.cli.common import (
     user_errors,
 )
 from detector.config import DEFAULT, Config
-from detector.engines import write_scores_parquet
 from detector.engines.cli import (
     EngineName,
     EngineOpt,
@@ -42,7 +40,6 @@ from detector.engines.cli import (
 )
 from detector.outputs import twin_path
 from detector.safe import safe_terminal
-from detector.scoring import ScoreResult, score, train, write_scores
 
 ModelOpt = Annotated[
     str,
@@ -198,6 +195,9 @@ def register(app: typer.Typer) -> None:
 
         Example: detector train sim/requests --model models/ --labels sim/labels.csv
         """
+        from detector.artifacts import names_directory, read_manifest
+        from detector.scoring import train
+
         first, last = parse_window(start, end)
         config = Config(alert_budget=alert_budget)
         verdicts, source = _training_labels(labels, state)
@@ -299,6 +299,9 @@ def register(app: typer.Typer) -> None:
 
         Example: detector score sim/requests --model models/demo.bundle --out scores.csv
         """
+        from detector.engines import write_scores_parquet
+        from detector.scoring import score, write_scores
+
         if alert_budget is not None and threshold is not None:
             raise fail("give --alert-budget or --threshold, not both")
         first, last = parse_window(start, end)
@@ -317,7 +320,7 @@ def register(app: typer.Typer) -> None:
                 suppressed = store.active_suppressions(dt.datetime.now(dt.UTC).date())
         quarantine = quarantine or out.with_name(out.stem + ".quarantine.csv")
         with progress_reporter(quiet or as_json) as progress:
-            scored: ScoreResult = score(
+            scored = score(
                 log,
                 Path(model),
                 accounts=accounts,

@@ -18,19 +18,16 @@ from detector.cli.common import JsonOpt, QuietOpt, console, fail, user_errors
 from detector.config import DEFAULT
 from detector.engines.cli import EngineName, EngineOpt, SparkConfOpt, SparkMasterOpt, engine_options
 from detector.errors import UserError
-from detector.nightly import (
+from detector.nightly.errors import (
     EXIT_BAD_INPUT,
     EXIT_INTERNAL,
     EXIT_LOCKED,
     EXIT_OK,
     LockHeldError,
-    NightlySummary,
     PublishError,
-    default_state_dir,
     failure_recorded,
-    run_history,
-    run_nightly,
 )
+from detector.nightly.summary import NightlySummary, default_state_dir, run_history
 from detector.safe import safe_terminal, truncate
 from detector.store import DB_FILENAME, Store
 
@@ -191,6 +188,8 @@ def register(app: typer.Typer) -> None:
             raise _emit_error(
                 f"--date: {date!r} is not a date in YYYY-MM-DD form", EXIT_BAD_INPUT, log_json
             ) from None
+        from detector.nightly.runner import run_nightly  # the job: the scorer and all
+
         try:
             engine_name, spark = engine_options(engine, spark_master, spark_conf)
             summary = run_nightly(

@@ -20,7 +20,6 @@ from detector.cli.common import (
     progress_reporter,
     user_errors,
 )
-from detector.report import render_report
 from detector.safe import atomic_write_text
 
 
@@ -67,6 +66,8 @@ def register(app: typer.Typer) -> None:
 
         Example: detector report scores.csv --log sim/requests --out report.html
         """
+        from detector.report import render_report
+
         if not scores.is_file():
             raise fail(f"{scores}: no such scores file")
         if log is not None and not log.exists():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import pandas as pd
@@ -16,7 +16,9 @@ from detector.cli.common import JsonOpt, console, fail, user_errors
 from detector.config import DEFAULT
 from detector.outputs import Scoring, check_model, read_scoring, read_space
 from detector.safe import safe_terminal
-from detector.similar import DISTANCE, Neighbours, nearest, with_context
+
+if TYPE_CHECKING:
+    from detector.similar import Neighbours
 
 
 def _space(scoring: Scoring, model: Path | None) -> tuple[np.ndarray, np.ndarray]:
@@ -49,6 +51,8 @@ def _verdicts(state: Path | None) -> pd.Series | None:
 
 def render(found: Neighbours, table: pd.DataFrame) -> None:
     """Print the neighbours as a table (log-derived ids made terminal-safe)."""
+    from detector.similar import DISTANCE
+
     what = (
         f"case {found.query} ({len(found.members)} accounts)"
         if found.kind == "case"
@@ -114,6 +118,8 @@ def register(app: typer.Typer) -> None:
 
         Example: detector similar acct_3f9a2c --scores scores.csv --state state/ -k 20
         """
+        from detector.similar import nearest, with_context  # scikit-learn's neighbours
+
         if not scores.is_file():
             raise fail(f"--scores: {scores} is not a file")
         scoring = read_scoring(scores, features=False)
