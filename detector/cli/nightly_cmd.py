@@ -221,7 +221,9 @@ def register(app: typer.Typer) -> None:
                 raise
             raise _emit_error(_internal_error_line(exc), EXIT_INTERNAL, log_json) from None
         if not (quiet or log_json):
-            console.print(safe_terminal(_summary_line(summary), markup=False), markup=False)
+            # one line whatever the terminal's width: cron logs are grepped line by line
+            line = safe_terminal(_summary_line(summary), markup=False)
+            console.print(line, markup=False, soft_wrap=True)
 
     @app.command("runs")
     @user_errors
