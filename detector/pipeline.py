@@ -158,7 +158,7 @@ class _Buckets:
             self._dir.cleanup()
 
 
-def _topic_sample(frame: pd.DataFrame, config: Config) -> pa.Array:
+def topic_sample(frame: pd.DataFrame, config: Config) -> pa.Array:
     """A deterministic, evenly strided sample of prompt windows to fit topics on."""
     prompts = frame[S.PROMPT]
     step = max(1, len(prompts) // max(config.topic_sample_rows, 1))
@@ -220,7 +220,7 @@ def build_features(
                 report=report,
             ):
                 if S.PROMPT in chunk.columns and topic_model is None and fit_topics:
-                    sample = _topic_sample(chunk, config)
+                    sample = topic_sample(chunk, config)
                     if len(sample):
                         topic_model = fit_topic_model(sample, config)
                 _model_stats(chunk, model_first, model_rows)

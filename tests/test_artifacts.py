@@ -84,7 +84,7 @@ def _split(path: Path) -> tuple[dict, bytes]:
 
 
 def _write(path: Path, manifest: dict, payload: bytes) -> None:
-    path.write_bytes(MAGIC + b"\n" + artifacts._canonical(manifest) + b"\n" + payload)
+    path.write_bytes(MAGIC + b"\n" + artifacts.canonical_manifest(manifest) + b"\n" + payload)
 
 
 def _save(tmp_path: Path, model: AnomalyModel, **kw: object) -> Path:

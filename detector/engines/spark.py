@@ -91,9 +91,9 @@ from detector.ingest import (
 from detector.pipeline import (
     FeatureResult,
     Progress,
-    _topic_sample,
     finish_features,
     population_context,
+    topic_sample,
 )
 from detector.substreams import SHAPE_COLUMNS, SubStreams, compute_substreams
 from detector.synchrony import HourlyActivity
@@ -982,7 +982,7 @@ def _fit_topics_like_local(
     own reader, so the sample — and every topic id — is the local engine's."""
     for chunk in iter_clean(log, start=start, end=end, config=config):
         if S.PROMPT in chunk.columns:
-            sample = _topic_sample(chunk, config)
+            sample = topic_sample(chunk, config)
             if len(sample):
                 return fit_topic_model(sample, config)
     return None
@@ -1293,7 +1293,7 @@ def score_frame_spark(
         raise ValueError("give either an alert threshold or an alert budget, not both")
     if explain_top is None:
         explain_top = explain.DEFAULT_EXPLAIN_TOP
-    ids, values = model._matrix(features)
+    ids, values = model.feature_values(features)
     n = len(ids)
     spark = get_spark(spark_master, spark_conf)
     sc = spark.sparkContext
@@ -1311,7 +1311,7 @@ def score_frame_spark(
         def scores_of(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
             m = b_model.value
             for pdf in batches:
-                raw = m._raw_from_values(pdf[cols].to_numpy(dtype=np.float64))
+                raw = m.raw_scores_from_values(pdf[cols].to_numpy(dtype=np.float64))
                 score = np.round(m.calibrate(raw), SCORE_DECIMALS)
                 yield pd.DataFrame({"_pos": pdf["_pos"].to_numpy(), "score": score})
 
@@ -1334,7 +1334,7 @@ def score_frame_spark(
             chosen = rows_bc.value
             for pdf in batches:
                 pos = pdf["_pos"].to_numpy()
-                text = explain._reason_strings_for_values(
+                text = explain.reason_strings_for_values(
                     m,
                     pdf[cols].to_numpy(dtype=np.float64),
                     forest_rows=chosen[pos],

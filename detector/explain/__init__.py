@@ -70,9 +70,3 @@ __all__ = [
     "percentiles",
     "reasons_strings",
 ]
-
-# The names these helpers had when explain was one module, for the callers that still
-# use them (detector.engines.spark, tests/test_explain.py).
-_average_path_length = average_path_length
-_reason_strings_for_values = reason_strings_for_values
-_sentence = reason_sentence

@@ -92,7 +92,7 @@ def contributions(
     out = np.zeros((n, n_features), dtype=np.float64)
     if n == 0:
         return out
-    X = model._preprocess(values)
+    X = model.preprocess_values(values)
     forests = model.forest_weights()
     # one forest per worker thread (tree traversal releases the GIL); summed in a fixed
     # order, so the result does not depend on thread timing
@@ -144,7 +144,7 @@ def forest_contributions(
     ``c(max_samples) - E[h(x)]``: positive when the account is isolated faster than a
     typical account, and each feature's share of that is its contribution.
     """
-    ids, values = model._matrix(features)
+    ids, values = model.feature_values(features)
     contrib = contributions(model, values, chunk_rows)
     return pd.DataFrame(
         contrib,

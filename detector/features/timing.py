@@ -127,7 +127,7 @@ def timing(b: Bucket) -> dict[str, np.ndarray]:
     cv = np.where(np.isnan(cv), 1.0, cv)
 
     minute = ts // 60
-    pc, cnt = agg._pairs(c, minute.astype(np.uint64) + 1)
+    pc, cnt = agg.pair_codes_and_counts(c, minute.astype(np.uint64) + 1)
     peak = np.zeros(n)
     np.maximum.at(peak, pc, cnt)
     active_minutes = np.bincount(pc, minlength=n)
