@@ -17,6 +17,9 @@ and adds what a detector needs around the forest, each part in its own module:
   bands at 25 / 50 / 75 (:mod:`detector.ranking`, re-exported here);
 * **the feature table checked** against the fitted features (:mod:`detector.feature_table`).
 
+The score table with its reasons is composed above this module and the explainer, in
+:func:`detector.scored.score_frame`: the model never imports :mod:`detector.explain`.
+
 This module holds the estimator and its fitted state. The class stays here: bundles
 name it ``detector.model.AnomalyModel`` (:data:`detector.artifacts.TRUSTED_TYPES`).
 """
@@ -394,53 +397,3 @@ class AnomalyModel(BaseEstimator):
         float array of shape (n_accounts,).
         """
         return self.calibrate(self.raw_scores(X))
-
-    def score_frame(
-        self,
-        features: pd.DataFrame,
-        *,
-        threshold: float | None = None,
-        budget: str | int | None = None,
-        explain_top: int | None = None,
-        n_reasons: int = DEFAULT.n_reasons,
-    ) -> pd.DataFrame:
-        """Score a population into the contract's score table (section 3.1).
-
-        Parameters
-        ----------
-        features : DataFrame with the fitted features, one row per account.
-        threshold : explicit alert threshold on the 0–100 score.
-        budget : alert budget for *this* population (``"2%"`` or ``"50"``), see
-            :func:`threshold_for_budget`. At most one of ``threshold`` and ``budget``;
-            with neither, the fitted ``threshold_`` is used (the score at which the
-            training population meets ``alert_budget``), so flags are comparable
-            across runs.
-        explain_top : the top-``explain_top`` ranked accounts get forest-attributed
-            reasons in addition to every flagged account (default
-            ``detector.explain.DEFAULT_EXPLAIN_TOP``); the others get cheap
-            percentile-based reasons.
-        n_reasons : reasons per account.
-
-        Returns
-        -------
-        DataFrame with columns ``account_id, score, rank, flagged, cluster_id, reasons,
-        band``, sorted by rank. ``score`` is rounded to 2 decimals and rank, flag and
-        band are computed on the rounded score, so they agree with what is published.
-        ``cluster_id`` is empty (clusters are filled in by the coordination stage).
-        """
-        from detector import explain
-
-        if threshold is not None and budget is not None:
-            raise ValueError("give either an alert threshold or an alert budget, not both")
-        if explain_top is None:
-            explain_top = explain.DEFAULT_EXPLAIN_TOP
-        ids, values = self.feature_values(features)
-        scores = np.round(self.calibrate(self.raw_scores_from_values(values)), SCORE_DECIMALS)
-        cut = alert_cut(scores, threshold=threshold, budget=budget, default=self.threshold_)
-        flagged = scores >= cut
-        ranks = rank_accounts(scores, ids)
-        forest_rows = flagged | (ranks <= explain_top)
-        reasons = explain.reason_strings_for_values(
-            self, values, forest_rows=forest_rows, n_reasons=n_reasons
-        )
-        return score_table(ids, scores, ranks, flagged, reasons)

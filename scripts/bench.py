@@ -612,11 +612,12 @@ def task_model_score(train_accounts: int, score_accounts: int, seed: int) -> dic
     """
     from detector import explain
     from detector.config import DEFAULT
+    from detector.scored import score_frame
 
     model = default_model().fit(synth_features(train_accounts, seed))
     features = synth_features(score_accounts, seed + 1)
     watch = Stopwatch()
-    table = model.score_frame(features, n_reasons=DEFAULT.n_reasons)
+    table = score_frame(model, features, n_reasons=DEFAULT.n_reasons)
     seconds, cpu_seconds = watch.stop()
     flagged = int(table["flagged"].sum())
     return {

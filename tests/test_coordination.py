@@ -13,9 +13,9 @@ from detector import schema as S
 from detector.config import Config
 from detector.coordination import SYNC_GROUP_MIN
 from detector.features import Context
+from detector.features.synchrony import HourlyActivity, daily_alignment, synchrony
 from detector.pipeline import build_features
 from detector.scoring import score, train
-from detector.synchrony import HourlyActivity, daily_alignment, synchrony
 
 START = pd.Timestamp("2026-11-01", tz="UTC")
 DAYS = 5

@@ -23,6 +23,7 @@ from detector.explain import (
     reasons_strings,
 )
 from detector.model import AnomalyModel
+from detector.scored import score_frame
 
 N = 500
 
@@ -268,7 +269,7 @@ def test_reasons_strings_joined_and_complete(model: AnomalyModel, planted: pd.Da
 def test_score_frame_mixes_forest_and_cheap_reasons(
     model: AnomalyModel, planted: pd.DataFrame
 ) -> None:
-    scored = model.score_frame(planted, explain_top=5).set_index(schema.ACCOUNT_ID)
+    scored = score_frame(model, planted, explain_top=5).set_index(schema.ACCOUNT_ID)
     forest = reasons_strings(model, planted)
     cheap = reasons_strings(model, planted, forest_accounts=[])
     top = scored.index[(scored[schema.RANK] <= 5) | scored[schema.FLAGGED]]

@@ -61,9 +61,8 @@ import pyarrow.compute as pc
 from detector import annotate as A
 from detector import schema as S
 from detector.config import DEFAULT, Config
-from detector.coordination import bucket_evidence
-from detector.features import Context, active_specs, compute_bucket
-from detector.features.registry import FAMILIES
+from detector.coordination import HourlyActivity, bucket_evidence
+from detector.features import FAMILIES, Context, active_specs, compute_bucket
 from detector.ingest import (
     MAX_FIRST_REASONS,
     UTF8_BOM,
@@ -96,7 +95,6 @@ from detector.pipeline import (
     topic_sample,
 )
 from detector.substreams import SHAPE_COLUMNS, SubStreams, compute_substreams
-from detector.synchrony import HourlyActivity
 from detector.topics import TopicModel, fit_topic_model
 
 if TYPE_CHECKING:
@@ -1279,7 +1277,7 @@ def score_frame_spark(
     spark_master: str = "local[*]",
     spark_conf: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """:meth:`AnomalyModel.score_frame` with the per-account work in Spark tasks.
+    """:func:`detector.scored.score_frame` with the per-account work in Spark tasks.
 
     The model is broadcast once; pass 1 scores every account (the forests), the driver
     ranks and thresholds (one float per account), pass 2 writes every account's

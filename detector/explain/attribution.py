@@ -17,7 +17,7 @@ account). Contributions are in *tree levels saved*.
 
 **Cost.** Attribution walks every tree's ``decision_path`` for each account, roughly
 3.3 s per 100k accounts × 60 features × 300 trees on one core (34–52 s per million),
-two to three times the cost of scoring. :meth:`~detector.model.AnomalyModel.score_frame`
+two to three times the cost of scoring. :func:`~detector.scored.score_frame`
 therefore attributes the flagged accounts and the top
 :data:`~detector.explain.reasons.DEFAULT_EXPLAIN_TOP` ranked ones, and gives every other
 account a cheap reason: its most extreme eligible percentiles.

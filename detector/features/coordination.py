@@ -7,6 +7,10 @@ family's catalogue entries (:data:`SPECS`, registered with the feature registry 
 import), the combined behaviour every member carries into the model
 (:func:`cluster_features`), and the values of an unlinked account
 (:data:`NEUTRAL_CLUSTER`).
+
+The family lives in the features package, below the cross-account linking
+(:mod:`detector.coordination`) that calls :func:`cluster_features` once the clusters
+are known: the features layer never imports the linking, so the two are not a cycle.
 """
 
 from __future__ import annotations
@@ -17,12 +21,12 @@ import numpy as np
 import pandas as pd
 
 from detector import schema as S
-from detector.coordination.tokens import ACTIVATION_MIN_OFFSET_S
 from detector.features.base import Bucket, Context
 from detector.features.registry import FeatureSpec, family
-from detector.synchrony import synchrony
+from detector.features.synchrony import synchrony
 
 __all__ = [
+    "ACTIVATION_MIN_OFFSET_S",
     "NEUTRAL_CLUSTER",
     "NEW_ACCOUNT_DAYS",
     "SPECS",
@@ -32,6 +36,11 @@ __all__ = [
 ]
 
 NEW_ACCOUNT_DAYS = 14.0
+
+ACTIVATION_MIN_OFFSET_S = 24 * 3600
+"""A first request is evidence (and a cluster's start times tell something) only this
+long after the window opened: every established account "starts" when the window does.
+The linking tokens of :mod:`detector.coordination.tokens` use the same offset."""
 
 SPECS = [
     FeatureSpec(
