@@ -145,7 +145,7 @@ def _training_case_threshold(
     each case once (:func:`detector.cases.case_threshold`) is what ``--alert-budget``
     promises.
     """
-    clusters = result.extras.get("clusters")
+    clusters = result.clusters
     membership = (
         clusters.membership.reindex(accounts).fillna("").to_numpy(dtype=object)
         if isinstance(clusters, Clusters)
@@ -253,7 +253,7 @@ def score_features(
     table = _lift_by_substreams(
         table, result, bundle, threshold=threshold, budget=budget, config=config
     )
-    clusters = result.extras.get("clusters")
+    clusters = result.clusters
     table = _attach_clusters(table, clusters)
     base = (
         threshold if threshold is not None else float((bundle.learned or bundle.model).threshold_)

@@ -481,7 +481,7 @@ def task_features(log: str, accounts: str, quarantine: str) -> dict[str, Any]:
     watch = Stopwatch()
     result = build_features(Path(log), accounts=Path(accounts), quarantine_path=Path(quarantine))
     seconds, cpu_seconds = watch.stop()
-    clusters = result.extras.get("clusters")
+    clusters = result.clusters
     return {
         "seconds": seconds,
         "cpu_seconds": cpu_seconds,
@@ -489,7 +489,7 @@ def task_features(log: str, accounts: str, quarantine: str) -> dict[str, Any]:
         "accounts": len(result.features),
         "features": result.features.shape[1],
         "buckets": result.n_buckets,
-        "timings": result.extras.get("timings", {}),
+        "timings": result.timings,
         "clusters": len(clusters.table) if clusters is not None else None,
         "substreams": len(result.substreams),
         "substream_rows": int(result.substreams.meta["requests"].sum()),

@@ -1217,7 +1217,9 @@ def build_features_spark(
         report=report,
         topic_model=topic_model,
         n_buckets=n_buckets,
-        extras={"timings": timings, "engine": "spark", "spark_master": spark_master},
+        timings=timings,
+        engine="spark",
+        spark_master=spark_master,
         substreams=substreams,
     )
 
