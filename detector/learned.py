@@ -297,7 +297,7 @@ class LearnedLayer:
         explain_top: int | None = None,
         n_reasons: int = DEFAULT.n_reasons,
     ) -> pd.DataFrame:
-        """The contract's score table with the learned score; as :meth:`AnomalyModel.score_frame`.
+        """The score table with the learned score; as :func:`detector.scored.score_frame`.
 
         Same columns, plus ``unsupervised_score`` (the forest's score of the account).
         Flags use ``threshold``, else ``budget``, else :attr:`threshold_`. Accounts the

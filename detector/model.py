@@ -17,6 +17,9 @@ and adds what a detector needs around the forest, each part in its own module:
   bands at 25 / 50 / 75 (:mod:`detector.ranking`, re-exported here);
 * **the feature table checked** against the fitted features (:mod:`detector.feature_table`).
 
+The score table with its reasons is composed above this module and the explainer, in
+:func:`detector.scored.score_frame`: the model never imports :mod:`detector.explain`.
+
 This module holds the estimator and its fitted state. The class stays here: bundles
 name it ``detector.model.AnomalyModel`` (:data:`detector.artifacts.TRUSTED_TYPES`).
 """
@@ -238,7 +241,7 @@ class AnomalyModel(BaseEstimator):
         max_samples = self.max_samples
         if isinstance(max_samples, (int, np.integer)) and not isinstance(max_samples, bool):
             max_samples = int(min(max_samples, len(ids)))
-        matrix = self._preprocess(values)
+        matrix = self.preprocess_values(values)
         self.forest_, self.family_forests_, self.blend_, self.tail_ = forest_blend.fit_forests(
             matrix,
             names,
@@ -273,18 +276,24 @@ class AnomalyModel(BaseEstimator):
         """The nonlinear part of preprocessing: log1p for ``log``, clip for ``share``."""
         return scale_transform(values, self._log_mask, self._share_mask)
 
-    def _preprocess(self, values: np.ndarray) -> np.ndarray:
-        """Scale, centre and clip one-sidedly; the matrix the forest sees (float32)."""
+    def preprocess_values(self, values: np.ndarray) -> np.ndarray:
+        """Scale, centre and clip one-sidedly; the matrix the forest sees (float32).
+
+        ``values`` is a raw feature matrix in the model's column order (as
+        :meth:`feature_values` returns it); attribution walks the trees on this matrix.
+        """
         center = self.peers_.interpolate(values, self.center_)
         spread = self.peers_.interpolate(values, self.spread_, extrapolate=False)
         z = (self._scale_transform(values) - center) / spread
         return clip_one_sided(z, self._high_mask, self._low_mask)
 
-    def _matrix(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    def feature_values(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Check a feature table against the fitted features; ids and raw values.
 
         Columns may come in any order (they are matched by name); missing or extra
-        features are an error that names them.
+        features are an error that names them. The values come back in the model's
+        column order, ready for :meth:`raw_scores_from_values` and the reasons, so a
+        caller that scores in pieces (the Spark engine) checks the table once.
         """
         check_is_fitted(self, "forest_")
         return fitted_values(X, [str(n) for n in self.feature_names_in_])
@@ -300,8 +309,8 @@ class AnomalyModel(BaseEstimator):
         -------
         float32 array of shape (n_accounts, n_features_in_), rows in ``X``'s order.
         """
-        _, values = self._matrix(X)
-        return self._preprocess(values)
+        _, values = self.feature_values(X)
+        return self.preprocess_values(values)
 
     # -- scoring -------------------------------------------------------------------------
 
@@ -319,13 +328,17 @@ class AnomalyModel(BaseEstimator):
         -------
         float array of shape (n_accounts,), in ``X``'s row order.
         """
-        _, values = self._matrix(X)
-        return self._raw_from_values(values)
+        _, values = self.feature_values(X)
+        return self.raw_scores_from_values(values)
 
-    def _raw_from_values(self, values: np.ndarray) -> np.ndarray:
+    def raw_scores_from_values(self, values: np.ndarray) -> np.ndarray:
+        """:meth:`raw_scores` of a raw matrix in the model's column order (no checks).
+
+        For callers that already hold :meth:`feature_values`' matrix, or a slice of it.
+        """
         if len(values) == 0:
             return np.empty(0, dtype=np.float64)
-        return self._blend(self._preprocess(values))
+        return self._blend(self.preprocess_values(values))
 
     def forest_weights(self) -> list[tuple[IsolationForest, np.ndarray, float]]:
         """Each forest with its feature columns and its weight, for attribution.
@@ -384,53 +397,3 @@ class AnomalyModel(BaseEstimator):
         float array of shape (n_accounts,).
         """
         return self.calibrate(self.raw_scores(X))
-
-    def score_frame(
-        self,
-        features: pd.DataFrame,
-        *,
-        threshold: float | None = None,
-        budget: str | int | None = None,
-        explain_top: int | None = None,
-        n_reasons: int = DEFAULT.n_reasons,
-    ) -> pd.DataFrame:
-        """Score a population into the contract's score table (section 3.1).
-
-        Parameters
-        ----------
-        features : DataFrame with the fitted features, one row per account.
-        threshold : explicit alert threshold on the 0–100 score.
-        budget : alert budget for *this* population (``"2%"`` or ``"50"``), see
-            :func:`threshold_for_budget`. At most one of ``threshold`` and ``budget``;
-            with neither, the fitted ``threshold_`` is used (the score at which the
-            training population meets ``alert_budget``), so flags are comparable
-            across runs.
-        explain_top : the top-``explain_top`` ranked accounts get forest-attributed
-            reasons in addition to every flagged account (default
-            ``detector.explain.DEFAULT_EXPLAIN_TOP``); the others get cheap
-            percentile-based reasons.
-        n_reasons : reasons per account.
-
-        Returns
-        -------
-        DataFrame with columns ``account_id, score, rank, flagged, cluster_id, reasons,
-        band``, sorted by rank. ``score`` is rounded to 2 decimals and rank, flag and
-        band are computed on the rounded score, so they agree with what is published.
-        ``cluster_id`` is empty (clusters are filled in by the coordination stage).
-        """
-        from detector import explain
-
-        if threshold is not None and budget is not None:
-            raise ValueError("give either an alert threshold or an alert budget, not both")
-        if explain_top is None:
-            explain_top = explain.DEFAULT_EXPLAIN_TOP
-        ids, values = self._matrix(features)
-        scores = np.round(self.calibrate(self._raw_from_values(values)), SCORE_DECIMALS)
-        cut = alert_cut(scores, threshold=threshold, budget=budget, default=self.threshold_)
-        flagged = scores >= cut
-        ranks = rank_accounts(scores, ids)
-        forest_rows = flagged | (ranks <= explain_top)
-        reasons = explain.reason_strings_for_values(
-            self, values, forest_rows=forest_rows, n_reasons=n_reasons
-        )
-        return score_table(ids, scores, ranks, flagged, reasons)

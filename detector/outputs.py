@@ -47,7 +47,7 @@ from detector.safe import atomic_path, atomic_write_text, restore_csv_series, wr
 
 if TYPE_CHECKING:
     from detector.artifacts import Bundle
-    from detector.scoring import ScoreResult
+    from detector.results import ScoreResult
 
 TWIN_SUFFIX: Final = ".parquet"
 RUN_ID_KEY: Final = b"detector.run_id"

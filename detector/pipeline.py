@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from detector import annotate as A
 from detector import schema as S
 from detector.config import DEFAULT, Config
-from detector.coordination import bucket_evidence, link_accounts
+from detector.coordination import Clusters, bucket_evidence, link_accounts
 from detector.features import Context, active_specs, compute_bucket
 from detector.ingest import IngestReport, discover, iter_clean, read_accounts
 from detector.substreams import SubStreams, compute_substreams, parent_columns
@@ -54,7 +54,16 @@ class FeatureResult:
     omitted: dict[str, str]
     topic_model: TopicModel | None
     n_buckets: int
-    extras: dict[str, Any] = field(default_factory=dict)
+    clusters: Clusters | None = None
+    """The coordination clusters the accounts were linked into (``None`` when the run
+    skipped coordination); their features are already columns of ``features``."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per step (``read_validate_annotate``, ``features``, ``substreams``,
+    ``coordination``), for :meth:`metadata` and the benchmarks."""
+    engine: str = "local"
+    """The engine that built the table (``local`` or ``spark``)."""
+    spark_master: str | None = None
+    """The Spark master URL, when ``engine`` is ``spark``."""
     substreams: SubStreams = field(default_factory=SubStreams.empty)
     """The accounts' qualifying sub-streams, same columns as ``features``
     (:mod:`detector.substreams`); scored beside the accounts, never output as accounts."""
@@ -79,7 +88,7 @@ class FeatureResult:
             "newest_model": self.context.newest_model,
             "ingest": self.report.to_dict(),
             "buckets": self.n_buckets,
-            "timings_s": {k: round(v, 3) for k, v in self.extras.get("timings", {}).items()},
+            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
 
@@ -158,7 +167,7 @@ class _Buckets:
             self._dir.cleanup()
 
 
-def _topic_sample(frame: pd.DataFrame, config: Config) -> pa.Array:
+def topic_sample(frame: pd.DataFrame, config: Config) -> pa.Array:
     """A deterministic, evenly strided sample of prompt windows to fit topics on."""
     prompts = frame[S.PROMPT]
     step = max(1, len(prompts) // max(config.topic_sample_rows, 1))
@@ -185,7 +194,7 @@ def build_features(
     topic_model : a fitted topic model (from a model bundle) to assign topics with;
         when ``None`` and ``fit_topics``, one is fitted on a sample of the first chunk.
     coordination : link accounts into clusters and add the cluster features (the
-        clusters are in ``extras["clusters"]``).
+        clusters are the result's ``clusters``).
     """
     report = IngestReport()
     timings: dict[str, float] = {}
@@ -220,7 +229,7 @@ def build_features(
                 report=report,
             ):
                 if S.PROMPT in chunk.columns and topic_model is None and fit_topics:
-                    sample = _topic_sample(chunk, config)
+                    sample = topic_sample(chunk, config)
                     if len(sample):
                         topic_model = fit_topic_model(sample, config)
                 _model_stats(chunk, model_first, model_rows)
@@ -267,7 +276,7 @@ def build_features(
         report=report,
         topic_model=topic_model,
         n_buckets=n_buckets,
-        extras={"timings": timings},
+        timings=timings,
         substreams=SubStreams.concat(subs),
     )
 
@@ -281,24 +290,27 @@ def finish_features(
     report: IngestReport,
     topic_model: TopicModel | None,
     n_buckets: int,
-    extras: dict[str, Any],
+    timings: dict[str, float],
+    engine: str = "local",
+    spark_master: str | None = None,
     substreams: SubStreams | None = None,
 ) -> FeatureResult:
     """The cross-bucket end of every engine: link accounts, order the catalogue's columns.
 
     ``evidence`` is the per-bucket output of ``bucket_evidence`` (``None`` to skip
-    coordination); ``extras`` may hold a ``timings`` dict that gets the linking time.
+    coordination); ``timings`` (seconds per step so far) gets the linking time.
+    ``engine`` and ``spark_master`` say where the table was built.
     ``substreams`` (the per-bucket :func:`compute_substreams`, concatenated) get their
     parent account's coordination features and the same column order.
     """
     specs, omitted = active_specs(context)
     subs = substreams if substreams is not None else SubStreams.empty()
+    clusters = None
     if evidence is not None:
         clock = time.perf_counter()
         clusters = link_accounts(evidence, accounts=accounts, context=context, features=features)
-        extras["clusters"] = clusters
         features = features.join(clusters.features)
-        extras.setdefault("timings", {})["coordination"] = time.perf_counter() - clock
+        timings["coordination"] = time.perf_counter() - clock
     features = features[[s.name for s in specs if s.name in features.columns]]
     subs = subs.with_parent_columns(features, parent_columns(features.columns)).ordered(
         list(features.columns)
@@ -310,7 +322,10 @@ def finish_features(
         omitted=omitted,
         topic_model=topic_model,
         n_buckets=n_buckets,
-        extras=extras,
+        clusters=clusters,
+        timings=timings,
+        engine=engine,
+        spark_master=spark_master,
         substreams=subs,
     )
 

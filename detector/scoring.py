@@ -13,9 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +30,7 @@ from detector.learned import fit_learned
 from detector.model import SCORE_DECIMALS, AnomalyModel, alert_cut
 from detector.outputs import clusters_json, read_scores, sidecar, write_scores
 from detector.pipeline import FeatureResult, Progress
+from detector.results import ScoreResult
 from detector.substreams import lift_scores
 
 __all__ = [
@@ -47,17 +46,6 @@ __all__ = [
 
 TOPIC_MODEL_KEY = "topics"
 CLUSTER_REASON_MIN_SIZE = 3
-
-
-@dataclass
-class ScoreResult:
-    """A scored population: the score table and what it was computed from."""
-
-    scores: pd.DataFrame
-    result: FeatureResult
-    bundle: Bundle
-    clusters: Clusters | None
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def train(
@@ -157,7 +145,7 @@ def _training_case_threshold(
     each case once (:func:`detector.cases.case_threshold`) is what ``--alert-budget``
     promises.
     """
-    clusters = result.extras.get("clusters")
+    clusters = result.clusters
     membership = (
         clusters.membership.reindex(accounts).fillna("").to_numpy(dtype=object)
         if isinstance(clusters, Clusters)
@@ -265,7 +253,7 @@ def score_features(
     table = _lift_by_substreams(
         table, result, bundle, threshold=threshold, budget=budget, config=config
     )
-    clusters = result.extras.get("clusters")
+    clusters = result.clusters
     table = _attach_clusters(table, clusters)
     base = (
         threshold if threshold is not None else float((bundle.learned or bundle.model).threshold_)

@@ -332,7 +332,7 @@ def lift_scores(
 
     Parameters
     ----------
-    table : the accounts' score table (:meth:`AnomalyModel.score_frame`'s columns).
+    table : the accounts' score table (:func:`detector.scored.score_frame`'s columns).
     subs : the sub-streams (features in the model's columns).
     score_of : the fitted model's unrounded 0-100 score of a feature frame.
     reasons_of : reason strings of a feature frame, forest attribution where the mask
@@ -347,7 +347,7 @@ def lift_scores(
     ``substream_share`` (its share of the account's requests, 0 when none).
     Accounts a sub-stream lifted lead their reasons with it.
     """
-    from detector.model import SCORE_DECIMALS, band, rank_accounts
+    from detector.ranking import SCORE_DECIMALS, band, rank_accounts
 
     out = table.copy()
     out[SUBSTREAM] = ""

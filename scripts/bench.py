@@ -481,7 +481,7 @@ def task_features(log: str, accounts: str, quarantine: str) -> dict[str, Any]:
     watch = Stopwatch()
     result = build_features(Path(log), accounts=Path(accounts), quarantine_path=Path(quarantine))
     seconds, cpu_seconds = watch.stop()
-    clusters = result.extras.get("clusters")
+    clusters = result.clusters
     return {
         "seconds": seconds,
         "cpu_seconds": cpu_seconds,
@@ -489,7 +489,7 @@ def task_features(log: str, accounts: str, quarantine: str) -> dict[str, Any]:
         "accounts": len(result.features),
         "features": result.features.shape[1],
         "buckets": result.n_buckets,
-        "timings": result.extras.get("timings", {}),
+        "timings": result.timings,
         "clusters": len(clusters.table) if clusters is not None else None,
         "substreams": len(result.substreams),
         "substream_rows": int(result.substreams.meta["requests"].sum()),
@@ -612,11 +612,12 @@ def task_model_score(train_accounts: int, score_accounts: int, seed: int) -> dic
     """
     from detector import explain
     from detector.config import DEFAULT
+    from detector.scored import score_frame
 
     model = default_model().fit(synth_features(train_accounts, seed))
     features = synth_features(score_accounts, seed + 1)
     watch = Stopwatch()
-    table = model.score_frame(features, n_reasons=DEFAULT.n_reasons)
+    table = score_frame(model, features, n_reasons=DEFAULT.n_reasons)
     seconds, cpu_seconds = watch.stop()
     flagged = int(table["flagged"].sum())
     return {

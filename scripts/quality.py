@@ -28,12 +28,13 @@ import pandas as pd
 from detector import schema
 from detector.evaluate import evaluate
 from detector.model import AnomalyModel
+from detector.scored import score_frame
 
 
 def run_variant(features: pd.DataFrame, labels: pd.DataFrame, params: dict[str, Any]) -> dict:
     """Fit one variant on the population and evaluate its scores against the labels."""
     model = AnomalyModel(**params).fit(features)
-    table = model.score_frame(features, explain_top=0, n_reasons=1)
+    table = score_frame(model, features, explain_top=0, n_reasons=1)
     return evaluate(table, labels)
 
 

@@ -32,7 +32,18 @@ GADGET_FLAG = "_detector_test_gadget_ran"
 
 
 def spec(name: str, scale: str, direction: str) -> FeatureSpec:
-    return FeatureSpec(name, "test", "count", name, "test", (), 0.0, scale, direction, "{value}")  # type: ignore[arg-type]
+    return FeatureSpec(
+        name=name,
+        family="test",
+        unit="count",
+        description=name,
+        why="test",
+        needs=(),
+        neutral=0.0,
+        scale=scale,  # type: ignore[arg-type]
+        direction=direction,  # type: ignore[arg-type]
+        reason="{value}",
+    )
 
 
 SPECS = {
@@ -84,7 +95,7 @@ def _split(path: Path) -> tuple[dict, bytes]:
 
 
 def _write(path: Path, manifest: dict, payload: bytes) -> None:
-    path.write_bytes(MAGIC + b"\n" + artifacts._canonical(manifest) + b"\n" + payload)
+    path.write_bytes(MAGIC + b"\n" + artifacts.canonical_manifest(manifest) + b"\n" + payload)
 
 
 def _save(tmp_path: Path, model: AnomalyModel, **kw: object) -> Path:

@@ -13,9 +13,9 @@ from detector import schema as S
 from detector.config import Config
 from detector.coordination import SYNC_GROUP_MIN
 from detector.features import Context
+from detector.features.synchrony import HourlyActivity, daily_alignment, synchrony
 from detector.pipeline import build_features
 from detector.scoring import score, train
-from detector.synchrony import HourlyActivity, daily_alignment, synchrony
 
 START = pd.Timestamp("2026-11-01", tz="UTC")
 DAYS = 5
@@ -157,7 +157,7 @@ def test_hydra_is_one_cluster_whatever_evidence_it_leaves(
 ) -> None:
     log, accounts, members, org = population(tmp_path, hydra=size, shared_card=card, shared_net=net)
     result = build_features(log, accounts=accounts, config=Config(topic_clusters=6))
-    membership = result.extras["clusters"].membership
+    membership = result.clusters.membership
     hydra_ids = set(membership.loc[sorted(members)])
     assert len(hydra_ids) == 1 and "" not in hydra_ids, "every member in one cluster"
     (cid,) = hydra_ids
@@ -165,7 +165,7 @@ def test_hydra_is_one_cluster_whatever_evidence_it_leaves(
     feats = result.features.loc[sorted(members)]
     assert (feats["cluster_size"] == size).all()
     # why the cluster exists, and how rare that is: the card is the hydra's alone
-    rarity = result.extras["clusters"].table.loc[cid, "evidence_rarity"]
+    rarity = result.clusters.table.loc[cid, "evidence_rarity"]
     population_size = len(result.features)
     if card:
         assert f"payment card: {size} members, {size} of {population_size:,} accounts" in rarity
@@ -208,7 +208,7 @@ def test_linking_does_not_compare_all_pairs(tmp_path: Path) -> None:
         tmp_path, hydra=0, shared_card=False, shared_net=False, benign=300
     )
     result = build_features(log, accounts=accounts, config=Config(topic_clusters=6))
-    membership = result.extras["clusters"].membership
+    membership = result.clusters.membership
     clustered = set(membership[membership != ""].index)
     assert clustered == set()  # the one shared card belongs to a declared organisation
 
@@ -360,7 +360,7 @@ def test_a_campaign_sharing_only_a_template_and_a_schedule_is_one_cluster(
         accounts=tmp_path / "accounts.parquet",
         config=Config(topic_clusters=6),
     )
-    clusters = result.extras["clusters"]
+    clusters = result.clusters
     membership = clusters.membership
     if size < SYNC_GROUP_MIN:
         # a handful of accounts sharing a template and an hour: customers' nightly batch

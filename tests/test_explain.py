@@ -23,6 +23,7 @@ from detector.explain import (
     reasons_strings,
 )
 from detector.model import AnomalyModel
+from detector.scored import score_frame
 
 N = 500
 
@@ -119,7 +120,7 @@ def test_contributions_decompose_the_path_length(
 ) -> None:
     """Row sums equal c(psi) - E[h(x)], the quantity the raw score is monotone in."""
     contrib = forest_contributions(model, planted)
-    c_psi = float(explain._average_path_length(np.array([model.forest_.max_samples_]))[0])
+    c_psi = float(explain.average_path_length(np.array([model.forest_.max_samples_]))[0])
     mean_depth = c_psi - contrib.sum(axis=1).to_numpy()
     np.testing.assert_allclose(2.0 ** (-mean_depth / c_psi), model.raw_scores(planted), rtol=1e-9)
     top = contrib.idxmax(axis=1)
@@ -150,7 +151,7 @@ def test_vectorised_attribution_matches_a_plain_tree_walk(
     expected = np.zeros((len(accounts), model.n_features_in_))
     for est in model.forest_.estimators_:
         t = est.tree_
-        value = t.compute_node_depths() + explain._average_path_length(t.n_node_samples)
+        value = t.compute_node_depths() + explain.average_path_length(t.n_node_samples)
         for i, x in enumerate(X):
             node = 0
             while t.children_left[node] >= 0:
@@ -243,10 +244,10 @@ def test_units_the_templates_spell_are_bare_in_sentences() -> None:
 
 
 def test_templates(model: AnomalyModel) -> None:
-    assert explain._sentence("{value} at {percentile}", "f", "9%", "99th percentile") == (
+    assert explain.reason_sentence("{value} at {percentile}", "f", "9%", "99th percentile") == (
         "9% at 99th percentile"
     )
-    assert explain._sentence("{oops} broken", "f", "9%", "99th percentile") == (
+    assert explain.reason_sentence("{oops} broken", "f", "9%", "99th percentile") == (
         "f is 9% (99th percentile)"
     )
 
@@ -268,7 +269,7 @@ def test_reasons_strings_joined_and_complete(model: AnomalyModel, planted: pd.Da
 def test_score_frame_mixes_forest_and_cheap_reasons(
     model: AnomalyModel, planted: pd.DataFrame
 ) -> None:
-    scored = model.score_frame(planted, explain_top=5).set_index(schema.ACCOUNT_ID)
+    scored = score_frame(model, planted, explain_top=5).set_index(schema.ACCOUNT_ID)
     forest = reasons_strings(model, planted)
     cheap = reasons_strings(model, planted, forest_accounts=[])
     top = scored.index[(scored[schema.RANK] <= 5) | scored[schema.FLAGGED]]

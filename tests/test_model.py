@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import pickle
 
@@ -23,6 +24,7 @@ from detector.model import (
     rank_accounts,
     threshold_for_budget,
 )
+from detector.scored import score_frame
 
 N = 600
 FAST = {"n_estimators": 60, "max_samples": 256, "random_state": 0}
@@ -47,7 +49,7 @@ def model(features: pd.DataFrame) -> AnomalyModel:
 
 def test_unfitted_model_raises_not_fitted(features: pd.DataFrame) -> None:
     m = AnomalyModel(specs=SPECS)
-    for call in (m.score, m.raw_scores, m.transform, m.score_frame):
+    for call in (m.score, m.raw_scores, m.transform, functools.partial(score_frame, m)):
         with pytest.raises(NotFittedError):
             call(features)
     with pytest.raises(NotFittedError):
@@ -174,7 +176,7 @@ def test_calibration_anchors(model: AnomalyModel, features: pd.DataFrame) -> Non
 def test_planted_suspicious_value_scores_high(model: AnomalyModel, features: pd.DataFrame) -> None:
     planted = features.copy()
     planted.loc["acct-00007", "reasoning_share"] = 0.97
-    frame = model.score_frame(planted).set_index(schema.ACCOUNT_ID)
+    frame = score_frame(model, planted).set_index(schema.ACCOUNT_ID)
     assert frame.loc["acct-00007", schema.SCORE] >= 75
     assert frame.loc["acct-00007", schema.RANK] <= 5
     assert bool(frame.loc["acct-00007", schema.FLAGGED])
@@ -264,7 +266,7 @@ def test_rank_ties_broken_by_account_id() -> None:
 
 
 def test_score_frame_contract(model: AnomalyModel, features: pd.DataFrame) -> None:
-    frame = model.score_frame(features, budget="5%", explain_top=10)
+    frame = score_frame(model, features, budget="5%", explain_top=10)
     assert list(frame.columns) == [*schema.SCORE_COLUMNS, schema.BAND]
     assert len(frame) == N and frame[schema.ACCOUNT_ID].is_unique
     assert list(frame[schema.RANK]) == list(range(1, N + 1))
@@ -280,18 +282,18 @@ def test_score_frame_contract(model: AnomalyModel, features: pd.DataFrame) -> No
 
 
 def test_score_frame_threshold_options(model: AnomalyModel, features: pd.DataFrame) -> None:
-    default = model.score_frame(features, explain_top=0)
+    default = score_frame(model, features, explain_top=0)
     assert (default[schema.FLAGGED] == (default[schema.SCORE] >= model.threshold_)).all()
     # the default threshold meets the alert budget (2%) on the training population
     assert default[schema.FLAGGED].sum() <= parse_budget(DEFAULT.alert_budget, N)
-    explicit = model.score_frame(features, threshold=50.0, explain_top=0)
+    explicit = score_frame(model, features, threshold=50.0, explain_top=0)
     assert (explicit[schema.FLAGGED] == (explicit[schema.SCORE] >= 50.0)).all()
     with pytest.raises(ValueError, match="not both"):
-        model.score_frame(features, threshold=50.0, budget="2%")
+        score_frame(model, features, threshold=50.0, budget="2%")
 
 
 def test_empty_population_scores_to_an_empty_table(
     model: AnomalyModel, features: pd.DataFrame
 ) -> None:
-    frame = model.score_frame(features.iloc[:0])
+    frame = score_frame(model, features.iloc[:0])
     assert list(frame.columns) == [*schema.SCORE_COLUMNS, schema.BAND] and frame.empty

@@ -10,6 +10,7 @@ from synthetic_features import spec
 from detector import schema
 from detector.model import AnomalyModel
 from detector.peers import PEER_FEATURE, fit_peer_tiers
+from detector.scored import score_frame
 
 SPECS = {
     "requests_per_day": spec(
@@ -78,7 +79,7 @@ def test_being_big_is_measured_against_peers(world: pd.DataFrame) -> None:
 
 def test_reasons_name_the_peers(world: pd.DataFrame) -> None:
     model = AnomalyModel(specs=SPECS, **FAST, **PEERS).fit(world)
-    frame = model.score_frame(world).set_index(schema.ACCOUNT_ID)
+    frame = score_frame(model, world).set_index(schema.ACCOUNT_ID)
     reason = frame.loc["acct-0990", schema.REASONS]
     tier = model.peer_tiers(world.loc[["acct-0990"]].to_numpy(dtype=float))[0]
     assert f"percentile among {model.peer_label(tier)})" in reason

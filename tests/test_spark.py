@@ -118,8 +118,8 @@ def test_features_equal_local(both: tuple) -> None:
     _same_features(local, remote)
     assert len(remote.features) > 100
     assert len(remote.substreams) > 0, "some account should have a system-prompt sub-stream"
-    mem_l = local.extras["clusters"].membership.sort_index()
-    mem_r = remote.extras["clusters"].membership.sort_index()
+    mem_l = local.clusters.membership.sort_index()
+    mem_r = remote.clusters.membership.sort_index()
     pd.testing.assert_series_equal(mem_l, mem_r)
     assert (mem_r != "").any(), "the simulated hydra should form a cluster"
 

@@ -89,6 +89,7 @@ __all__ = [
     "Bundle",
     "BundleError",
     "bundle_filename",
+    "canonical_manifest",
     "library_versions",
     "load_bundle",
     "names_directory",
@@ -113,10 +114,6 @@ TRUSTED_TYPES: Final = (
 estimators, NumPy arrays, builtin containers). Each is plain data once built: their
 ``__setstate__``/``__dict__`` restore attributes and run nothing else (``TreePredictor``,
 the learned layer's boosted trees, also casts its node array to its record dtype)."""
-
-# the name the manifest's canonical encoding had when artifacts was one module
-# (tests/test_artifacts.py builds bundles with it)
-_canonical = canonical_manifest
 
 
 @dataclass(frozen=True)

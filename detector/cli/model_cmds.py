@@ -336,7 +336,7 @@ def register(app: typer.Typer) -> None:
                 config=dataclasses.replace(DEFAULT, substreams=substreams),
             )
         if state is None:
-            scored.scores = scored.scores.drop(columns=[S.SUPPRESSED])
+            scored = dataclasses.replace(scored, scores=scored.scores.drop(columns=[S.SUPPRESSED]))
         paths = write_scores(scored, out)
         if scores_parquet is not None:
             write_scores_parquet(scored.scores, scores_parquet, engine=engine_name, spark=spark)

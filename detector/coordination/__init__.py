@@ -15,9 +15,6 @@ member carries into the model, one step per module:
 * :mod:`~detector.coordination.linking` — accounts sharing a token joined into
   connected components, the clusters (:func:`link_accounts`; linear in the number of
   tokens, no all-pairs comparison);
-* :mod:`~detector.coordination.features` — the coordination feature family: each
-  member's cluster described as features (size, combined volume, shared template,
-  synchrony, activation and creation spread, new members);
 * :mod:`~detector.coordination.describe` — the cluster table and what linked each
   cluster, in words.
 
@@ -25,16 +22,17 @@ Sharing alone is not an alert: a benign organisation (one card, one server pool)
 a cluster, but its cluster features (diverse templates, accounts created months
 apart, unsynchronised activity) look nothing like a hydra's.
 
-Importing this package registers the ``coordination`` feature family
-(:mod:`detector.features` imports it for that). Every public name of the former
-single module is re-exported here.
+The ``coordination`` feature family — each member's cluster described as features
+(size, combined volume, shared template, synchrony, activation and creation spread,
+new members) — is :mod:`detector.features.coordination`, registered with the other
+families; the linking here calls it once the clusters are known. Every public name of
+the former single module is re-exported here.
 """
 
 from __future__ import annotations
 
 from detector.coordination.describe import describe_evidence
 from detector.coordination.evidence import MIN_KEY_ROWS, MIN_KEY_SHARE, TOP_KEYS, bucket_evidence
-from detector.coordination.features import NEUTRAL_CLUSTER, NEW_ACCOUNT_DAYS, SPECS
 from detector.coordination.linking import Clusters, cluster_id_for, link_accounts
 from detector.coordination.tokens import (
     ACTIVATION_BIN_S,
@@ -50,9 +48,10 @@ from detector.coordination.tokens import (
     SYNC_LINK_MIN,
     synchronised_templates,
 )
+from detector.features.coordination import NEUTRAL_CLUSTER, NEW_ACCOUNT_DAYS, SPECS
 
 # imported by callers from here when this was one module (scripts/bench.py)
-from detector.synchrony import HourlyActivity as HourlyActivity
+from detector.features.synchrony import HourlyActivity as HourlyActivity
 
 __all__ = [
     "ACTIVATION_BIN_S",

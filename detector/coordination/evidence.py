@@ -19,7 +19,7 @@ from detector import annotate as A
 from detector import schema as S
 from detector.features import agg
 from detector.features.base import Bucket, Context
-from detector.synchrony import HourlyActivity
+from detector.features.synchrony import HourlyActivity
 
 __all__ = ["MIN_KEY_ROWS", "MIN_KEY_SHARE", "TOP_KEYS", "bucket_evidence"]
 

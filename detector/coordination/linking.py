@@ -20,9 +20,9 @@ from scipy.sparse.csgraph import connected_components
 
 from detector import schema as S
 from detector.coordination.describe import cluster_table
-from detector.coordination.features import cluster_features, neutralise, window_length_hours
 from detector.coordination.tokens import evidence_tokens, synchronised_templates
 from detector.features.base import Context
+from detector.features.coordination import cluster_features, neutralise, window_length_hours
 
 __all__ = ["Clusters", "cluster_id_for", "link_accounts"]
 

@@ -25,7 +25,8 @@ import pyarrow as pa
 from detector import annotate as A
 from detector import schema as S
 from detector.features.base import Context
-from detector.synchrony import daily_alignment, synchrony
+from detector.features.coordination import ACTIVATION_MIN_OFFSET_S
+from detector.features.synchrony import daily_alignment, synchrony
 
 __all__ = [
     "ACTIVATION_BIN_S",
@@ -45,9 +46,6 @@ __all__ = [
 
 CREATED_BIN_S = 2 * 3600
 ACTIVATION_BIN_S = 3600
-ACTIVATION_MIN_OFFSET_S = 24 * 3600
-"""A first request is evidence (and a cluster's start times tell something) only this
-long after the window opened: every established account "starts" when the window does."""
 PAIR_COVERAGE = 0.5
 """A paired token links when it holds this share of the accounts of both ingredients..."""
 PAIR_MIN_ACCOUNTS = 3
@@ -214,9 +212,9 @@ def synchronised_templates(
     ``SYNC_GROUP_MIN`` accounts, however many: no cap, a 25,000-account campaign is one
     group) groups it with the template's other users, and a group links all its
     members when they act in step: their hour-of-day profiles
-    are near-identical (:func:`~detector.synchrony.daily_alignment` ≥ ``ALIGN_LINK_MIN``:
+    are near-identical (:func:`~detector.features.synchrony.daily_alignment` ≥ ``ALIGN_LINK_MIN``:
     one script, the same block of hours every day), or their activity surges and pauses
-    together beyond their daily rhythm (:func:`~detector.synchrony.synchrony` ≥
+    together beyond their daily rhythm (:func:`~detector.features.synchrony.synchrony` ≥
     ``SYNC_LINK_MIN``). Measured on an unseen realistic population (seed 303): a
     24-account template-and-timing campaign 0.93; benign groups sharing a template
     (small apps, classrooms, judge and labelling platforms, research orgs) at most 0.08.

@@ -101,13 +101,15 @@ def frame_scorer(
 ) -> Callable[..., pd.DataFrame]:
     """``scorer(model, features, threshold=, budget=, n_reasons=)`` → the score table.
 
-    ``local`` is :meth:`AnomalyModel.score_frame`; ``spark`` scores the accounts in
+    ``local`` is :func:`detector.scored.score_frame`; ``spark`` scores the accounts in
     Spark tasks with the model broadcast and returns the identical table.
     """
     if engine == "local":
 
         def score_local(model: AnomalyModel, features: pd.DataFrame, **kw: Any) -> pd.DataFrame:
-            return model.score_frame(features, **kw)
+            from detector.scored import score_frame
+
+            return score_frame(model, features, **kw)
 
         return score_local
     check_engine(engine)

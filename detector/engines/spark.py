@@ -61,9 +61,8 @@ import pyarrow.compute as pc
 from detector import annotate as A
 from detector import schema as S
 from detector.config import DEFAULT, Config
-from detector.coordination import bucket_evidence
-from detector.features import Context, active_specs, compute_bucket
-from detector.features.registry import FAMILIES
+from detector.coordination import HourlyActivity, bucket_evidence
+from detector.features import FAMILIES, Context, active_specs, compute_bucket
 from detector.ingest import (
     MAX_FIRST_REASONS,
     UTF8_BOM,
@@ -91,12 +90,11 @@ from detector.ingest import (
 from detector.pipeline import (
     FeatureResult,
     Progress,
-    _topic_sample,
     finish_features,
     population_context,
+    topic_sample,
 )
 from detector.substreams import SHAPE_COLUMNS, SubStreams, compute_substreams
-from detector.synchrony import HourlyActivity
 from detector.topics import TopicModel, fit_topic_model
 
 if TYPE_CHECKING:
@@ -982,7 +980,7 @@ def _fit_topics_like_local(
     own reader, so the sample — and every topic id — is the local engine's."""
     for chunk in iter_clean(log, start=start, end=end, config=config):
         if S.PROMPT in chunk.columns:
-            sample = _topic_sample(chunk, config)
+            sample = topic_sample(chunk, config)
             if len(sample):
                 return fit_topic_model(sample, config)
     return None
@@ -1219,7 +1217,9 @@ def build_features_spark(
         report=report,
         topic_model=topic_model,
         n_buckets=n_buckets,
-        extras={"timings": timings, "engine": "spark", "spark_master": spark_master},
+        timings=timings,
+        engine="spark",
+        spark_master=spark_master,
         substreams=substreams,
     )
 
@@ -1279,7 +1279,7 @@ def score_frame_spark(
     spark_master: str = "local[*]",
     spark_conf: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """:meth:`AnomalyModel.score_frame` with the per-account work in Spark tasks.
+    """:func:`detector.scored.score_frame` with the per-account work in Spark tasks.
 
     The model is broadcast once; pass 1 scores every account (the forests), the driver
     ranks and thresholds (one float per account), pass 2 writes every account's
@@ -1293,7 +1293,7 @@ def score_frame_spark(
         raise ValueError("give either an alert threshold or an alert budget, not both")
     if explain_top is None:
         explain_top = explain.DEFAULT_EXPLAIN_TOP
-    ids, values = model._matrix(features)
+    ids, values = model.feature_values(features)
     n = len(ids)
     spark = get_spark(spark_master, spark_conf)
     sc = spark.sparkContext
@@ -1311,7 +1311,7 @@ def score_frame_spark(
         def scores_of(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
             m = b_model.value
             for pdf in batches:
-                raw = m._raw_from_values(pdf[cols].to_numpy(dtype=np.float64))
+                raw = m.raw_scores_from_values(pdf[cols].to_numpy(dtype=np.float64))
                 score = np.round(m.calibrate(raw), SCORE_DECIMALS)
                 yield pd.DataFrame({"_pos": pdf["_pos"].to_numpy(), "score": score})
 
@@ -1334,7 +1334,7 @@ def score_frame_spark(
             chosen = rows_bc.value
             for pdf in batches:
                 pos = pdf["_pos"].to_numpy()
-                text = explain._reason_strings_for_values(
+                text = explain.reason_strings_for_values(
                     m,
                     pdf[cols].to_numpy(dtype=np.float64),
                     forest_rows=chosen[pos],

@@ -12,7 +12,7 @@ in the forest. The package holds one concept per module:
 * :mod:`~detector.explain.attribution` — forest attribution (:func:`forest_contributions`):
   per feature, the tree levels its splits saved; the contributions of all features sum
   exactly to ``c(ψ) − E[h(x)]``. It costs two to three times scoring, so
-  :meth:`~detector.model.AnomalyModel.score_frame` attributes the flagged accounts and
+  :func:`~detector.scored.score_frame` attributes the flagged accounts and
   the top :data:`DEFAULT_EXPLAIN_TOP` ranked ones, and gives every other account a
   cheap reason: its most extreme eligible percentiles;
 * :mod:`~detector.explain.reasons` — choosing the reasons and putting them in words
@@ -70,9 +70,3 @@ __all__ = [
     "percentiles",
     "reasons_strings",
 ]
-
-# The names these helpers had when explain was one module, for the callers that still
-# use them (detector.engines.spark, tests/test_explain.py).
-_average_path_length = average_path_length
-_reason_strings_for_values = reason_strings_for_values
-_sentence = reason_sentence

@@ -17,7 +17,7 @@ account). Contributions are in *tree levels saved*.
 
 **Cost.** Attribution walks every tree's ``decision_path`` for each account, roughly
 3.3 s per 100k accounts × 60 features × 300 trees on one core (34–52 s per million),
-two to three times the cost of scoring. :meth:`~detector.model.AnomalyModel.score_frame`
+two to three times the cost of scoring. :func:`~detector.scored.score_frame`
 therefore attributes the flagged accounts and the top
 :data:`~detector.explain.reasons.DEFAULT_EXPLAIN_TOP` ranked ones, and gives every other
 account a cheap reason: its most extreme eligible percentiles.
@@ -92,7 +92,7 @@ def contributions(
     out = np.zeros((n, n_features), dtype=np.float64)
     if n == 0:
         return out
-    X = model._preprocess(values)
+    X = model.preprocess_values(values)
     forests = model.forest_weights()
     # one forest per worker thread (tree traversal releases the GIL); summed in a fixed
     # order, so the result does not depend on thread timing
@@ -144,7 +144,7 @@ def forest_contributions(
     ``c(max_samples) - E[h(x)]``: positive when the account is isolated faster than a
     typical account, and each feature's share of that is its contribution.
     """
-    ids, values = model._matrix(features)
+    ids, values = model.feature_values(features)
     contrib = contributions(model, values, chunk_rows)
     return pd.DataFrame(
         contrib,

@@ -271,7 +271,7 @@ def explain_frame(
     """
     if method not in ("forest", "percentile"):
         raise ValueError(f"method must be 'forest' or 'percentile', got {method!r}")
-    ids, values = model._matrix(features)
+    ids, values = model.feature_values(features)
     rows = _select_rows(ids, accounts)
     ids, values = ids[rows], values[rows]
     contrib = contributions(model, values) if method == "forest" else None
@@ -302,7 +302,7 @@ def reason_strings_for_values(
     """Reason strings for every row: forest attribution where ``forest_rows``.
 
     ``values`` are raw feature values in the model's column order (as
-    ``AnomalyModel._matrix`` returns them); rows without a citable feature get
+    :meth:`AnomalyModel.feature_values` returns them); rows without a citable feature get
     :data:`NO_REASON`. This is :func:`reasons_strings` for callers that already hold
     the matrix (the model's ``score_frame``, the Spark engine).
     """
@@ -351,7 +351,7 @@ def reasons_strings(
     Series indexed by ``account_id`` (the feature table's order) named ``reasons``;
     :data:`NO_REASON` where no feature is citable.
     """
-    ids, values = model._matrix(features)
+    ids, values = model.feature_values(features)
     if forest_accounts is None:
         forest_rows = np.ones(len(ids), dtype=bool)
     else:

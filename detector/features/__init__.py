@@ -10,14 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# the coordination family is defined beside the cross-account linking it comes from
-from detector import coordination  # noqa: F401
 from detector import schema as S
 from detector.features import (  # noqa: F401  (imported to register the families)
     account,
     adoption,
     content,
     conversation,
+    coordination,
     diversity,
     infra,
     shape,
@@ -42,6 +41,8 @@ FAMILY_ORDER = (
 )
 
 __all__ = [
+    "FAMILIES",
+    "FAMILY_ORDER",
     "SPECS",
     "Bucket",
     "Context",

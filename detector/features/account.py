@@ -14,17 +14,17 @@ ESTABLISHED_DAYS = 365.0
 
 SPECS = [
     FeatureSpec(
-        "account_age_days",
-        "account",
-        "days",
-        "Days from the account's creation to its first request in the window "
+        name="account_age_days",
+        family="account",
+        unit="days",
+        description="Days from the account's creation to its first request in the window "
         "(365 when the account table or created_at is missing for it).",
-        "Extraction burns fresh accounts; real products are established.",
-        (S.CREATED_AT,),
-        ESTABLISHED_DAYS,
-        "log",
-        "low",
-        "account only {value} old at its first request",
+        why="Extraction burns fresh accounts; real products are established.",
+        needs=(S.CREATED_AT,),
+        neutral=ESTABLISHED_DAYS,
+        scale="log",
+        direction="low",
+        reason="account only {value} old at its first request",
     ),
 ]
 

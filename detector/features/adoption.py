@@ -21,33 +21,33 @@ from detector.features.registry import FeatureSpec, family
 
 SPECS = [
     FeatureSpec(
-        "newest_model_share",
-        "adoption",
-        "share",
-        "Share of the account's requests (after the newest model's release) on that model. "
+        name="newest_model_share",
+        family="adoption",
+        unit="share",
+        description="Share of the account's requests (after the newest model's release) on that model. "
         "The newest model is the one that first appeared latest, after the window's first day; "
         "0 when no model was released inside the window, or for an account without requests "
         "on both sides of the release. A fixed suite's re-runs on the new model do not count.",
-        "Extraction harvests the newest model as soon as it ships; products migrate over weeks.",
-        (S.MODEL,),
-        0.0,
-        "share",
-        "high",
-        "{value} of its traffic since the release is on the newest model",
+        why="Extraction harvests the newest model as soon as it ships; products migrate over weeks.",
+        needs=(S.MODEL,),
+        neutral=0.0,
+        scale="share",
+        direction="high",
+        reason="{value} of its traffic since the release is on the newest model",
     ),
     FeatureSpec(
-        "newest_model_delay_hours",
-        "adoption",
-        "hours",
-        "Hours from the newest model's first appearance in the population to the account's "
+        name="newest_model_delay_hours",
+        family="adoption",
+        unit="hours",
+        description="Hours from the newest model's first appearance in the population to the account's "
         "first request on it (the rest of the window when it never switched or had no requests "
         "before the release; a fixed suite's re-runs do not count as switching).",
-        "A switch within hours of a release is a tell of capability harvesting.",
-        (S.MODEL,),
-        0.0,
-        "log",
-        "low",
-        "switched to the newest model {value} after its release",
+        why="A switch within hours of a release is a tell of capability harvesting.",
+        needs=(S.MODEL,),
+        neutral=0.0,
+        scale="log",
+        direction="low",
+        reason="switched to the newest model {value} after its release",
     ),
 ]
 

@@ -87,7 +87,7 @@ def median(codes: np.ndarray, values: np.ndarray, n: int, neutral: float = 0.0) 
 
 def nunique(codes: np.ndarray, key: np.ndarray, n: int, ignore_zero: bool = True) -> np.ndarray:
     """Distinct values of ``key`` per account (key 0 means unknown and is skipped)."""
-    pairs = _pairs(codes, key, ignore_zero)
+    pairs = pair_codes_and_counts(codes, key, ignore_zero)
     return np.bincount(pairs[0], minlength=n).astype(np.float64)
 
 
@@ -114,7 +114,7 @@ def pair_counts(
     )
 
 
-def _pairs(
+def pair_codes_and_counts(
     codes: np.ndarray, key: np.ndarray, ignore_zero: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distinct (account, key) pairs' account codes and row counts."""
@@ -129,7 +129,7 @@ def top_share_and_entropy(
 
     Accounts with no (non-zero) key get share 0 and entropy 0.
     """
-    pc, cnt = _pairs(codes, key, ignore_zero)
+    pc, cnt = pair_codes_and_counts(codes, key, ignore_zero)
     tot = np.bincount(pc, weights=cnt, minlength=n)
     top = np.zeros(n)
     if len(pc):

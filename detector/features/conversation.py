@@ -29,34 +29,34 @@ task, so its follow-ups say nothing about whether a person reads."""
 
 SPECS = [
     FeatureSpec(
-        "unread_followup_share",
-        "conversation",
-        "share",
-        "Share of typed follow-up turns (turn_index > 0, within 30 minutes of the "
+        name="unread_followup_share",
+        family="conversation",
+        unit="share",
+        description="Share of typed follow-up turns (turn_index > 0, within 30 minutes of the "
         "conversation's previous request; with prompt text in the log, only in "
         "conversations whose turns are all at most 400 characters, so an agent's tool "
         "loop does not count, and not a suite's re-runs) sent sooner than the "
         "previous answer takes to read at 20 tokens a second (neutral 0 under 10 such turns).",
-        "A person reads an answer before asking the next question; a script sends the next "
+        why="A person reads an answer before asking the next question; a script sends the next "
         "turn as soon as the last one returns.",
-        (S.TIMESTAMP, S.CONVERSATION_ID, S.TURN_INDEX, S.OUTPUT_TOKENS),
-        0.0,
-        "share",
-        "high",
-        "{value} of follow-ups came before the previous answer could be read",
+        needs=(S.TIMESTAMP, S.CONVERSATION_ID, S.TURN_INDEX, S.OUTPUT_TOKENS),
+        neutral=0.0,
+        scale="share",
+        direction="high",
+        reason="{value} of follow-ups came before the previous answer could be read",
     ),
     FeatureSpec(
-        "answer_harvest_share",
-        "conversation",
-        "share",
-        "Share of requests with at most 150 input tokens that drew 400 or more output tokens.",
-        "Distillation asks short standalone questions for long, complete answers; chat "
+        name="answer_harvest_share",
+        family="conversation",
+        unit="share",
+        description="Share of requests with at most 150 input tokens that drew 400 or more output tokens.",
+        why="Distillation asks short standalone questions for long, complete answers; chat "
         "carries its history and pipelines send documents.",
-        (S.INPUT_TOKENS, S.OUTPUT_TOKENS),
-        0.0,
-        "share",
-        "high",
-        "{value} of requests are short questions drawing long answers",
+        needs=(S.INPUT_TOKENS, S.OUTPUT_TOKENS),
+        neutral=0.0,
+        scale="share",
+        direction="high",
+        reason="{value} of requests are short questions drawing long answers",
     ),
 ]
 

@@ -22,9 +22,12 @@ Scale = Literal["log", "share", "linear"]
 Direction = Literal["high", "low", "both"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FeatureSpec:
     """Metadata of one feature.
+
+    Built by keyword only: ten fields of which five are strings read too easily in
+    the wrong order when they are positional.
 
     Attributes
     ----------

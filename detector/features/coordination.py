@@ -7,6 +7,10 @@ family's catalogue entries (:data:`SPECS`, registered with the feature registry 
 import), the combined behaviour every member carries into the model
 (:func:`cluster_features`), and the values of an unlinked account
 (:data:`NEUTRAL_CLUSTER`).
+
+The family lives in the features package, below the cross-account linking
+(:mod:`detector.coordination`) that calls :func:`cluster_features` once the clusters
+are known: the features layer never imports the linking, so the two are not a cycle.
 """
 
 from __future__ import annotations
@@ -17,12 +21,12 @@ import numpy as np
 import pandas as pd
 
 from detector import schema as S
-from detector.coordination.tokens import ACTIVATION_MIN_OFFSET_S
 from detector.features.base import Bucket, Context
 from detector.features.registry import FeatureSpec, family
-from detector.synchrony import synchrony
+from detector.features.synchrony import synchrony
 
 __all__ = [
+    "ACTIVATION_MIN_OFFSET_S",
     "NEUTRAL_CLUSTER",
     "NEW_ACCOUNT_DAYS",
     "SPECS",
@@ -33,96 +37,101 @@ __all__ = [
 
 NEW_ACCOUNT_DAYS = 14.0
 
+ACTIVATION_MIN_OFFSET_S = 24 * 3600
+"""A first request is evidence (and a cluster's start times tell something) only this
+long after the window opened: every established account "starts" when the window does.
+The linking tokens of :mod:`detector.coordination.tokens` use the same offset."""
+
 SPECS = [
     FeatureSpec(
-        "cluster_size",
-        "coordination",
-        "count",
-        "Accounts in the account's coordination cluster (1 when unlinked).",
-        "Hydra campaigns spread one job over many accounts that each look light.",
-        (S.ACCOUNT_ID,),
-        1.0,
-        "log",
-        "high",
-        "one of {value} linked accounts",
+        name="cluster_size",
+        family="coordination",
+        unit="count",
+        description="Accounts in the account's coordination cluster (1 when unlinked).",
+        why="Hydra campaigns spread one job over many accounts that each look light.",
+        needs=(S.ACCOUNT_ID,),
+        neutral=1.0,
+        scale="log",
+        direction="high",
+        reason="one of {value} linked accounts",
     ),
     FeatureSpec(
-        "cluster_requests_per_day",
-        "coordination",
-        "per_day",
-        "Requests per day of the whole cluster (0 when unlinked, or when the cluster is "
+        name="cluster_requests_per_day",
+        family="coordination",
+        unit="per_day",
+        description="Requests per day of the whole cluster (0 when unlinked, or when the cluster is "
         "one declared organisation).",
-        "The combined volume of a hydra is that of a bulk extraction job.",
-        (S.ACCOUNT_ID,),
-        0.0,
-        "log",
-        "high",
-        "its cluster sends {value} requests per day",
+        why="The combined volume of a hydra is that of a bulk extraction job.",
+        needs=(S.ACCOUNT_ID,),
+        neutral=0.0,
+        scale="log",
+        direction="high",
+        reason="its cluster sends {value} requests per day",
     ),
     FeatureSpec(
-        "cluster_template_share",
-        "coordination",
-        "share",
-        "Mean share, over members, of requests in the cluster's most shared template or "
+        name="cluster_template_share",
+        family="coordination",
+        unit="share",
+        description="Mean share, over members, of requests in the cluster's most shared template or "
         "wrapper (0 when unlinked).",
-        "One fixed extraction prompt shared by all of an operation's accounts.",
-        (S.PROMPT,),
-        0.0,
-        "share",
-        "high",
-        "its cluster sends {value} of its prompts in one shared template",
+        why="One fixed extraction prompt shared by all of an operation's accounts.",
+        needs=(S.PROMPT,),
+        neutral=0.0,
+        scale="share",
+        direction="high",
+        reason="its cluster sends {value} of its prompts in one shared template",
     ),
     FeatureSpec(
-        "cluster_synchrony",
-        "coordination",
-        "ratio",
-        "Mean pairwise correlation of members' hourly activity (0 when unlinked).",
-        "Load-balanced accounts start, stop and surge together (SynchroTrap).",
-        (S.ACCOUNT_ID,),
-        0.0,
-        "linear",
-        "high",
-        "its cluster's hourly activity is synchronised (correlation {value})",
+        name="cluster_synchrony",
+        family="coordination",
+        unit="ratio",
+        description="Mean pairwise correlation of members' hourly activity (0 when unlinked).",
+        why="Load-balanced accounts start, stop and surge together (SynchroTrap).",
+        needs=(S.ACCOUNT_ID,),
+        neutral=0.0,
+        scale="linear",
+        direction="high",
+        reason="its cluster's hourly activity is synchronised (correlation {value})",
     ),
     FeatureSpec(
-        "cluster_activation_spread_hours",
-        "coordination",
-        "hours",
-        "Hours between the first requests of the cluster's first and last member to start "
+        name="cluster_activation_spread_hours",
+        family="coordination",
+        unit="hours",
+        description="Hours between the first requests of the cluster's first and last member to start "
         "(window length when unlinked, or when the cluster was active on the window's "
         "first day).",
-        "Accounts of one campaign switch on together.",
-        (S.ACCOUNT_ID,),
-        0.0,
-        "log",
-        "low",
-        "its cluster's accounts started within {value}",
+        why="Accounts of one campaign switch on together.",
+        needs=(S.ACCOUNT_ID,),
+        neutral=0.0,
+        scale="log",
+        direction="low",
+        reason="its cluster's accounts started within {value}",
     ),
     FeatureSpec(
-        "cluster_creation_spread_hours",
-        "coordination",
-        "hours",
-        "Hours between the creation of the cluster's oldest and newest member "
+        name="cluster_creation_spread_hours",
+        family="coordination",
+        unit="hours",
+        description="Hours between the creation of the cluster's oldest and newest member "
         "(one year when unlinked or unknown).",
-        "Hydra accounts are registered in one sitting; an organisation's are months apart.",
-        (S.CREATED_AT,),
-        8760.0,
-        "log",
-        "low",
-        "its cluster's accounts were created within {value}",
+        why="Hydra accounts are registered in one sitting; an organisation's are months apart.",
+        needs=(S.CREATED_AT,),
+        neutral=8760.0,
+        scale="log",
+        direction="low",
+        reason="its cluster's accounts were created within {value}",
     ),
     FeatureSpec(
-        "cluster_new_member_share",
-        "coordination",
-        "share",
-        f"Share of the cluster's members whose account was under {NEW_ACCOUNT_DAYS:g} days old "
+        name="cluster_new_member_share",
+        family="coordination",
+        unit="share",
+        description=f"Share of the cluster's members whose account was under {NEW_ACCOUNT_DAYS:g} days old "
         "at its first request (0 when unlinked).",
-        "Fresh accounts burned for one campaign.",
-        (S.CREATED_AT,),
-        0.0,
-        "share",
-        "high",
-        "{value} of its cluster's accounts are brand new",
+        why="Fresh accounts burned for one campaign.",
+        needs=(S.CREATED_AT,),
+        neutral=0.0,
+        scale="share",
+        direction="high",
+        reason="{value} of its cluster's accounts are brand new",
     ),
 ]
 

@@ -1,0 +1,71 @@
+"""The score table of a population: the model's scores with their reasons.
+
+Scoring and explaining are separate stages: :class:`~detector.model.AnomalyModel` turns
+a feature table into 0–100 scores, :mod:`detector.explain` says why. The contract's
+score table (CONTRACT.md 3.1) needs both — rank, flag and band from the rounded
+scores, and reasons chosen by them (forest attribution for the flagged and the top
+ranked, cheap percentiles for the rest) — so it is composed here, above both, and the
+model does not import its own explainer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from detector import explain
+from detector.config import DEFAULT
+from detector.model import AnomalyModel
+from detector.ranking import SCORE_DECIMALS, alert_cut, rank_accounts, score_table
+
+__all__ = ["score_frame"]
+
+
+def score_frame(
+    model: AnomalyModel,
+    features: pd.DataFrame,
+    *,
+    threshold: float | None = None,
+    budget: str | int | None = None,
+    explain_top: int | None = None,
+    n_reasons: int = DEFAULT.n_reasons,
+) -> pd.DataFrame:
+    """Score a population into the contract's score table (section 3.1).
+
+    Parameters
+    ----------
+    model : a fitted :class:`~detector.model.AnomalyModel`.
+    features : DataFrame with the fitted features, one row per account.
+    threshold : explicit alert threshold on the 0–100 score.
+    budget : alert budget for *this* population (``"2%"`` or ``"50"``), see
+        :func:`~detector.ranking.threshold_for_budget`. At most one of ``threshold`` and ``budget``;
+        with neither, the fitted ``threshold_`` is used (the score at which the
+        training population meets ``alert_budget``), so flags are comparable
+        across runs.
+    explain_top : the top-``explain_top`` ranked accounts get forest-attributed
+        reasons in addition to every flagged account (default
+        ``detector.explain.DEFAULT_EXPLAIN_TOP``); the others get cheap
+        percentile-based reasons.
+    n_reasons : reasons per account.
+
+    Returns
+    -------
+    DataFrame with columns ``account_id, score, rank, flagged, cluster_id, reasons,
+    band``, sorted by rank. ``score`` is rounded to 2 decimals and rank, flag and
+    band are computed on the rounded score, so they agree with what is published.
+    ``cluster_id`` is empty (clusters are filled in by the coordination stage).
+    """
+    if threshold is not None and budget is not None:
+        raise ValueError("give either an alert threshold or an alert budget, not both")
+    if explain_top is None:
+        explain_top = explain.DEFAULT_EXPLAIN_TOP
+    ids, values = model.feature_values(features)
+    scores = np.round(model.calibrate(model.raw_scores_from_values(values)), SCORE_DECIMALS)
+    cut = alert_cut(scores, threshold=threshold, budget=budget, default=model.threshold_)
+    flagged = scores >= cut
+    ranks = rank_accounts(scores, ids)
+    forest_rows = flagged | (ranks <= explain_top)
+    reasons = explain.reason_strings_for_values(
+        model, values, forest_rows=forest_rows, n_reasons=n_reasons
+    )
+    return score_table(ids, scores, ranks, flagged, reasons)
