@@ -239,7 +239,13 @@ class AnomalyModel(BaseEstimator):
         if isinstance(max_samples, (int, np.integer)) and not isinstance(max_samples, bool):
             max_samples = int(min(max_samples, len(ids)))
         matrix = self._preprocess(values)
-        self.forest_, self.family_forests_, self.blend_, self.tail_ = forest_blend.fit_forests(
+        (
+            self.forest_,
+            self.family_forests_,
+            self.blend_,
+            self.tail_,
+            raw,
+        ) = forest_blend.fit_forests(
             matrix,
             names,
             specs,
@@ -247,8 +253,8 @@ class AnomalyModel(BaseEstimator):
             family_estimators=self.family_estimators,
             max_samples=max_samples,
             random_state=self.random_state,
+            tail_weight=self.tail_weight,
         )
-        raw = self._blend(matrix)
         self.calibration_ = forest_blend.calibration_anchors(raw)
         train_scores = np.round(self.calibrate(raw), SCORE_DECIMALS)
         self.threshold_ = threshold_for_budget(train_scores, self.alert_budget)
