@@ -77,6 +77,8 @@ def test_forest_raws_equal_score_samples(max_features: float) -> None:
     ).fit(X)
     part = IsolationForest(n_estimators=7, max_samples=64, random_state=1).fit(X[:, cols])
     Y = _tied_population(rng, 20_000, 8, 2.0)
+    Y[np.ix_(np.arange(0, len(Y), 3), cols)] = 0.0  # rows at 0 in a family: walked once
+    Y[np.ix_(np.arange(1, len(Y), 9), cols)] = -0.0
     raws = forest_raws(Y, [(full, slice(None)), (part, cols)], chunk_rows=1000, workers=2)
     assert np.array_equal(raws[0], -full.score_samples(Y))
     assert np.array_equal(raws[1], -part.score_samples(Y[:, cols]))
