@@ -245,7 +245,7 @@ class LearnedLayer:
         self._check(model)
         ids = _ids(features)
         matrix = model.transform(features)
-        raw = model.raw_scores(features)
+        raw = model._raw_from_matrix(matrix)  # the same matrix: preprocessed once
         evidence = self.near_a_case(matrix, ids, self.centred(self.log_odds(matrix, ids)))
         learned = model.calibrate(self.to_raw(self.mixed(raw, evidence)))
         return LearnedScores(ids, matrix, model.calibrate(raw), evidence, learned)
@@ -396,8 +396,9 @@ def fit_learned(
         return None
     order = np.argsort(ids, kind="stable")
     ids = ids[order]
-    matrix = model.transform(features)[order]
-    raw = model.raw_scores(features)[order]
+    matrix = model.transform(features)
+    raw = model._raw_from_matrix(matrix)[order]  # the same matrix: preprocessed once
+    matrix = matrix[order]
 
     by_id = lab.set_index(lab[S.ACCOUNT_ID].astype(str))[S.LABEL]
     labelled_ids = np.sort(by_id.index.to_numpy(dtype=object))

@@ -340,6 +340,12 @@ class AnomalyModel(BaseEstimator):
             return np.empty(0, dtype=np.float64)
         return self._blend(self._preprocess(values))
 
+    def _raw_from_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """Raw scores of :meth:`transform`'s matrix, for callers that already hold it."""
+        if len(matrix) == 0:
+            return np.empty(0, dtype=np.float64)
+        return self._blend(matrix)
+
     def forest_weights(self) -> list[tuple[IsolationForest, np.ndarray, float]]:
         """Each forest with its feature columns and its weight, for attribution.
 
