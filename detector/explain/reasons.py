@@ -124,8 +124,10 @@ def _choose(
     order = _row_key_col_order(rows, key, cols, len(model.feature_names_in_))
     rows, cols, pct = rows[order], cols[order], pct[order]
     # a feature that echoes another (tokens/day vs output tokens/day) is not cited twice
-    echo = pd.DataFrame({"row": rows, "group": _echo_groups(model)[cols]}).duplicated()
-    rows, cols, pct = rows[~echo.to_numpy()], cols[~echo.to_numpy()], pct[~echo.to_numpy()]
+    # (one integer per (row, group) pair: hashing one column is cheaper than two)
+    pair = rows.astype(np.int64) * len(model.feature_names_in_) + _echo_groups(model)[cols]
+    first = ~pd.Series(pair).duplicated().to_numpy()
+    rows, cols, pct = rows[first], cols[first], pct[first]
     starts = np.searchsorted(rows, rows, side="left")
     slots = np.arange(len(rows)) - starts
     keep = slots < n_reasons
