@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 import numpy as np
 from sklearn.ensemble import IsolationForest
 
-from detector.config import DEFAULT
 from detector.features.registry import FeatureSpec
+from detector.forest_scoring import forest_raws
 from detector.tails import TailScorer
 
 __all__ = [
@@ -43,6 +42,7 @@ __all__ = [
     "blend",
     "calibrate",
     "calibration_anchors",
+    "combine",
     "fit_family_forests",
     "fit_forests",
     "forest_weights",
@@ -111,15 +111,35 @@ def blend(
 ) -> np.ndarray:
     """The blended raw score: normalised full-space forest and mean family forest.
 
-    The forests are scored concurrently on ``DEFAULT.workers`` threads (tree
-    traversal releases the GIL), each forest serially inside, so the sums are
-    always taken in the same order and scores are bit-for-bit reproducible.
-    ``tail`` is only used when ``tail_weight`` is set and ``anchors`` has ``"tail"``.
+    The forests are scored together by :func:`detector.forest_scoring.forest_raws`
+    (row chunks on ``DEFAULT.workers`` threads, bit for bit ``score_samples``), so
+    scores are reproducible whatever the thread timing. ``tail`` is only used when
+    ``tail_weight`` is set and ``anchors`` has ``"tail"``.
     """
-    forests = [(forest, slice(None))] + [(f, cols) for _, cols, f in family_forests]
-    with ThreadPoolExecutor(max_workers=DEFAULT.workers) as pool:
-        raws = list(pool.map(lambda fc: -fc[0].score_samples(matrix[:, fc[1]]), forests))
-    if not family_forests:
+    raws = forest_raws(matrix, _scored(forest, family_forests))
+    use_tail = bool(family_forests) and bool(tail_weight) and "tail" in anchors
+    tail_raw = tail.score(matrix) if use_tail and tail is not None else None
+    return combine(raws, tail_raw, anchors, tail_weight)
+
+
+def _scored(
+    forest: IsolationForest, family_forests: list[tuple[str, np.ndarray, IsolationForest]]
+) -> list[tuple[IsolationForest, np.ndarray | slice]]:
+    """Every forest of the blend with its columns, the full-space forest first."""
+    return [(forest, slice(None))] + [(f, cols) for _, cols, f in family_forests]
+
+
+def combine(
+    raws: list[np.ndarray],
+    tail_raw: np.ndarray | None,
+    anchors: Mapping[str, Any],
+    tail_weight: float,
+) -> np.ndarray:
+    """The blend's arithmetic over the forests' raw scores (full forest first).
+
+    ``tail_raw`` is the tail scorer's raw score, or ``None`` when it takes no part.
+    """
+    if len(raws) == 1:
         return raws[0]  # the plain isolation-forest score, 2 ** (-E[h(x)] / c(ψ))
     full = normalise(raws[0], anchors["full"])
     fams = np.mean(
@@ -127,9 +147,9 @@ def blend(
         axis=0,
     )
     forests_raw = FULL_WEIGHT * full + (1.0 - FULL_WEIGHT) * fams
-    if not tail_weight or "tail" not in anchors:
+    if tail_raw is None or not tail_weight or "tail" not in anchors:
         return forests_raw
-    tail_score = normalise(tail.score(matrix), anchors["tail"])
+    tail_score = normalise(tail_raw, anchors["tail"])
     return (1.0 - tail_weight) * forests_raw + tail_weight * tail_score
 
 
@@ -189,20 +209,24 @@ def fit_forests(
     family_estimators: int,
     max_samples: int | float | str,
     random_state: int | None,
+    tail_weight: float,
 ) -> tuple[
     IsolationForest,
     list[tuple[str, np.ndarray, IsolationForest]],
     dict[str, Any],
     TailScorer,
+    np.ndarray,
 ]:
     """Fit every scorer of the blend on the preprocessed training ``matrix``.
 
     Returns
     -------
-    ``forest, family_forests, anchors, tail``: the full-space forest, the family
+    ``forest, family_forests, anchors, tail, raw``: the full-space forest, the family
     forests (none when ``family_estimators`` is 0, see :func:`fit_family_forests`),
     the normalisation anchors of each (``{"full", "families", "tail"}``, see
-    :func:`norm_anchors`) and the tail-probability scorer.
+    :func:`norm_anchors`), the tail-probability scorer, and the blended raw score of
+    the training rows (what :func:`blend` gives for ``matrix``; each scorer scores the
+    training rows once, for its anchors and for this).
     """
     forest = IsolationForest(
         n_estimators=n_estimators,
@@ -220,13 +244,14 @@ def fit_forests(
             max_samples=max_samples,
             random_state=random_state,
         )
-    anchors: dict[str, Any] = {"full": norm_anchors(-forest.score_samples(matrix))}
-    anchors["families"] = [
-        norm_anchors(-f.score_samples(matrix[:, cols])) for _, cols, f in family_forests
-    ]
+    raws = forest_raws(matrix, _scored(forest, family_forests))
+    anchors: dict[str, Any] = {"full": norm_anchors(raws[0])}
+    anchors["families"] = [norm_anchors(r) for r in raws[1:]]
     tail = TailScorer([specs[n].direction for n in names]).fit(matrix)
-    anchors["tail"] = norm_anchors(tail.score(matrix))
-    return forest, family_forests, anchors, tail
+    tail_raw = tail.score(matrix)
+    anchors["tail"] = norm_anchors(tail_raw)
+    raw = combine(raws, tail_raw if family_forests else None, anchors, tail_weight)
+    return forest, family_forests, anchors, tail, raw
 
 
 def forest_weights(

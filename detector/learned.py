@@ -49,6 +49,7 @@ accounts as verdicts, metrics on the others): see ``docs/operations.md``.
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -82,6 +83,9 @@ LIFT_POINTS: Final = 10.0
 "behaves like confirmed extraction account X" reason."""
 _P_FLOOR: Final = 1e-6
 _EPS: Final = 1e-12
+
+_PREDICT_ROWS: Final = 65_536
+"""Rows per prediction job of :meth:`LearnedLayer.log_odds`."""
 
 
 def why_not_learn(labels: pd.DataFrame, config: Config = DEFAULT) -> str | None:
@@ -200,11 +204,22 @@ class LearnedLayer:
         """Log-odds of extraction, each account by the classifier of its own fold."""
         folds = self.folds(ids)
         p = np.empty(len(ids), dtype=np.float64)
-        with threadpool_limits(limits=1, user_api="openmp"):
-            for k, clf in enumerate(self.classifiers_):
-                rows = folds == k
-                if rows.any():
-                    p[rows] = clf.predict_proba(grid(matrix[rows]))[:, 1]
+        # rows are predicted independently, so chunks on DEFAULT.workers Python threads
+        # (each with one OpenMP thread) give the same probabilities on both cores
+        jobs = []
+        for k in range(len(self.classifiers_)):
+            rows = np.flatnonzero(folds == k)
+            jobs += [(k, rows[s : s + _PREDICT_ROWS]) for s in range(0, len(rows), _PREDICT_ROWS)]
+
+        def predict(job: tuple[int, np.ndarray]) -> None:
+            k, rows = job
+            p[rows] = self.classifiers_[k].predict_proba(grid(matrix[rows]))[:, 1]
+
+        with (
+            threadpool_limits(limits=1, user_api="openmp"),
+            ThreadPoolExecutor(max_workers=DEFAULT.workers) as pool,
+        ):
+            list(pool.map(predict, jobs))
         p = np.clip(p, _P_FLOOR, 1.0 - _P_FLOOR)
         return np.log(p) - np.log1p(-p)
 
@@ -245,7 +260,7 @@ class LearnedLayer:
         self._check(model)
         ids = _ids(features)
         matrix = model.transform(features)
-        raw = model.raw_scores(features)
+        raw = model.raw_scores_from_matrix(matrix)  # the same matrix: preprocessed once
         evidence = self.near_a_case(matrix, ids, self.centred(self.log_odds(matrix, ids)))
         learned = model.calibrate(self.to_raw(self.mixed(raw, evidence)))
         return LearnedScores(ids, matrix, model.calibrate(raw), evidence, learned)
@@ -396,8 +411,9 @@ def fit_learned(
         return None
     order = np.argsort(ids, kind="stable")
     ids = ids[order]
-    matrix = model.transform(features)[order]
-    raw = model.raw_scores(features)[order]
+    matrix = model.transform(features)
+    raw = model.raw_scores_from_matrix(matrix)[order]  # the same matrix: preprocessed once
+    matrix = matrix[order]
 
     by_id = lab.set_index(lab[S.ACCOUNT_ID].astype(str))[S.LABEL]
     labelled_ids = np.sort(by_id.index.to_numpy(dtype=object))

@@ -53,6 +53,7 @@ from detector.forest_blend import (  # noqa: F401  (public here before the split
 from detector.peers import fit_peer_tiers
 from detector.preprocess import (
     N_QUANTILES,
+    by_row_chunks,
     clip_one_sided,
     fit_scaling,
     resolve_specs,
@@ -242,7 +243,13 @@ class AnomalyModel(BaseEstimator):
         if isinstance(max_samples, (int, np.integer)) and not isinstance(max_samples, bool):
             max_samples = int(min(max_samples, len(ids)))
         matrix = self.preprocess_values(values)
-        self.forest_, self.family_forests_, self.blend_, self.tail_ = forest_blend.fit_forests(
+        (
+            self.forest_,
+            self.family_forests_,
+            self.blend_,
+            self.tail_,
+            raw,
+        ) = forest_blend.fit_forests(
             matrix,
             names,
             specs,
@@ -250,8 +257,8 @@ class AnomalyModel(BaseEstimator):
             family_estimators=self.family_estimators,
             max_samples=max_samples,
             random_state=self.random_state,
+            tail_weight=self.tail_weight,
         )
-        raw = self._blend(matrix)
         self.calibration_ = forest_blend.calibration_anchors(raw)
         train_scores = np.round(self.calibrate(raw), SCORE_DECIMALS)
         self.threshold_ = threshold_for_budget(train_scores, self.alert_budget)
@@ -281,7 +288,12 @@ class AnomalyModel(BaseEstimator):
 
         ``values`` is a raw feature matrix in the model's column order (as
         :meth:`feature_values` returns it); attribution walks the trees on this matrix.
+        Row by row arithmetic, so it runs in row chunks on threads (same values).
         """
+        return by_row_chunks(self._preprocess_rows, values)
+
+    def _preprocess_rows(self, values: np.ndarray) -> np.ndarray:
+        """:meth:`preprocess_values` of one chunk of rows."""
         center = self.peers_.interpolate(values, self.center_)
         spread = self.peers_.interpolate(values, self.spread_, extrapolate=False)
         z = (self._scale_transform(values) - center) / spread
@@ -339,6 +351,12 @@ class AnomalyModel(BaseEstimator):
         if len(values) == 0:
             return np.empty(0, dtype=np.float64)
         return self._blend(self.preprocess_values(values))
+
+    def raw_scores_from_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """Raw scores of :meth:`transform`'s matrix, for callers that already hold it."""
+        if len(matrix) == 0:
+            return np.empty(0, dtype=np.float64)
+        return self._blend(matrix)
 
     def forest_weights(self) -> list[tuple[IsolationForest, np.ndarray, float]]:
         """Each forest with its feature columns and its weight, for attribution.

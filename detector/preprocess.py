@@ -32,11 +32,13 @@ fitted state (``center_``, ``spread_``, ``quantiles_``, ...) and calls it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
 import numpy as np
 
+from detector.config import DEFAULT
 from detector.features.registry import FeatureSpec
 from detector.peers import PeerTiers
 
@@ -44,6 +46,7 @@ __all__ = [
     "MIN_SHARE_SPREAD",
     "MIN_SPREAD",
     "N_QUANTILES",
+    "by_row_chunks",
     "clip_one_sided",
     "fit_scaling",
     "resolve_specs",
@@ -54,6 +57,8 @@ __all__ = [
 
 N_QUANTILES: Final = 1001
 """Training quantiles stored per feature (0.0, 0.1, …, 100.0 %) for percentiles."""
+CHUNK_ROWS: Final = 65_536
+"""Rows preprocessed together by :func:`by_row_chunks`."""
 MIN_SPREAD: Final = 1e-6
 """Smallest spread of a feature (relative to its centre when that is larger than 1)."""
 MIN_SHARE_SPREAD: Final = 0.01
@@ -184,3 +189,31 @@ def spec_masks(
         np.array([d == "high" for d in directions]),
         np.array([d == "low" for d in directions]),
     )
+
+
+def by_row_chunks(
+    transform: Callable[[np.ndarray], np.ndarray],
+    values: np.ndarray,
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    workers: int = DEFAULT.workers,
+) -> np.ndarray:
+    """``transform(values)`` for a row-wise ``transform``, in row chunks on threads.
+
+    Each chunk's result is what the whole call gives for those rows, so the result is
+    the same; the chunks' temporaries stay small and numpy releases the GIL in the
+    arithmetic, so two cores share the work.
+    """
+    n = len(values)
+    if n <= chunk_rows:
+        return transform(values)
+    first = transform(values[:chunk_rows])
+    out = np.empty((n, *first.shape[1:]), dtype=first.dtype)
+    out[:chunk_rows] = first
+
+    def run(start: int) -> None:
+        out[start : start + chunk_rows] = transform(values[start : start + chunk_rows])
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(run, range(chunk_rows, n, chunk_rows)))
+    return out

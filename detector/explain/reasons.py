@@ -15,6 +15,7 @@ explain`` and the report show) and one ``"; "``-joined string per account
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Final, Literal
 
 import numpy as np
@@ -25,6 +26,7 @@ from detector.config import DEFAULT
 from detector.explain.attribution import contributions
 from detector.explain.eligibility import candidates, feature_meta
 from detector.explain.formatting import format_percentile, format_value
+from detector.explain.templates import fill, template_pieces
 
 if TYPE_CHECKING:
     from detector.model import AnomalyModel
@@ -119,15 +121,36 @@ def _choose(
         keep = ~use_contrib | positive
         key = np.where(use_contrib, c, key)[keep]
         rows, cols, pct = rows[keep], cols[keep], pct[keep]
-    order = np.lexsort((cols, -key, rows))
+    order = _row_key_col_order(rows, key, cols, len(model.feature_names_in_))
     rows, cols, pct = rows[order], cols[order], pct[order]
     # a feature that echoes another (tokens/day vs output tokens/day) is not cited twice
-    echo = pd.DataFrame({"row": rows, "group": _echo_groups(model)[cols]}).duplicated()
-    rows, cols, pct = rows[~echo.to_numpy()], cols[~echo.to_numpy()], pct[~echo.to_numpy()]
+    # (one integer per (row, group) pair: hashing one column is cheaper than two)
+    pair = rows.astype(np.int64) * len(model.feature_names_in_) + _echo_groups(model)[cols]
+    first = ~pd.Series(pair).duplicated().to_numpy()
+    rows, cols, pct = rows[first], cols[first], pct[first]
     starts = np.searchsorted(rows, rows, side="left")
     slots = np.arange(len(rows)) - starts
     keep = slots < n_reasons
     return rows[keep], slots[keep], cols[keep], pct[keep]
+
+
+def _row_key_col_order(
+    rows: np.ndarray, key: np.ndarray, cols: np.ndarray, n_cols: int
+) -> np.ndarray:
+    """``np.lexsort((cols, -key, rows))``: by row, then ``key`` descending, then column.
+
+    Sorted as one integer (row, dense rank of ``-key``, column) when it fits in 63
+    bits, several times faster than a three-key lexsort on a million entries; the
+    (row, column) pairs are distinct, so the order is the same.
+    """
+    if len(rows) == 0:
+        return np.empty(0, dtype=np.intp)
+    _, rank = np.unique(-key, return_inverse=True)
+    n_ranks = int(rank.max()) + 1
+    if (int(rows.max()) + 1) * n_ranks * max(n_cols, 1) >= 2**63:
+        return np.lexsort((cols, -key, rows))
+    composite = (rows.astype(np.int64) * n_ranks + rank) * n_cols + cols
+    return np.argsort(composite, kind="stable")
 
 
 def _round_sig(x: np.ndarray, digits: int = 3) -> np.ndarray:
@@ -169,6 +192,26 @@ def _render(
         value_text[at] = texts[inverse]
         said = [format_value(float(v), spec.unit, in_sentence=True) for v in shown]
         rank2 = np.rint(pct[at] * n_q / 50.0).astype(np.int64)  # l + r, exact
+        pieces = template_pieces(spec.reason)
+        if pieces is not None:
+            # a plain template: fill it by concatenating the distinct value and
+            # percentile texts, not by formatting every distinct (value, percentile) pair
+            codes, code_inverse = np.unique(rank2 * n_t + tiers[at], return_inverse=True)
+            suffix = bool(model.peer_relative_[j])
+            pct_texts = np.array(
+                [
+                    format_percentile(float(c // n_t) * 50.0 / n_q)
+                    + (among[c % n_t] if suffix else "")
+                    for c in codes
+                ],
+                dtype=object,
+            )
+            fields = {
+                "value": np.array(said, dtype=object)[inverse],
+                "percentile": pct_texts[code_inverse],
+            }
+            sentence[at] = fill(pieces, fields, len(at))
+            continue
         code = (inverse.astype(np.int64) * width + rank2) * n_t + tiers[at]
         pair, pair_inverse = np.unique(code, return_inverse=True)
         pair_text = np.array(
@@ -309,23 +352,37 @@ def reason_strings_for_values(
     n = len(values)
     out = np.empty(n, dtype=object)
     forest_rows = np.asarray(forest_rows, dtype=bool)
-    for start in range(0, n, _REASON_CHUNK):
+
+    def run(start: int) -> None:
         stop = min(start + _REASON_CHUNK, n)
-        block = values[start:stop]
-        forest_idx = np.flatnonzero(forest_rows[start:stop])
-        cheap_idx = np.flatnonzero(~forest_rows[start:stop])
-        parts = []
-        if len(forest_idx):
-            sub = block[forest_idx]
-            r, sl, c, p = _choose(model, sub, contributions(model, sub), n_reasons)
-            parts.append((forest_idx[r], sl, c, p))
-        if len(cheap_idx):
-            r, sl, c, p = _choose(model, block[cheap_idx], None, n_reasons)
-            parts.append((cheap_idx[r], sl, c, p))
-        rows, slots, cols, pct = (np.concatenate(x) for x in zip(*parts, strict=True))
-        _, text = _render(model, cols, block[rows, cols], pct, model.peer_tiers(block)[rows])
-        out[start:stop] = _join(stop - start, rows, slots, text)
+        out[start:stop] = _chunk_strings(
+            model, values[start:stop], forest_rows[start:stop], n_reasons
+        )
+
+    # chunks are independent (each row's reasons depend on that row alone), so the
+    # threads change no string; sorting, searching and tree walks release the GIL
+    with ThreadPoolExecutor(max_workers=DEFAULT.workers) as pool:
+        list(pool.map(run, range(0, n, _REASON_CHUNK)))
     return out
+
+
+def _chunk_strings(
+    model: AnomalyModel, block: np.ndarray, forest_rows: np.ndarray, n_reasons: int
+) -> np.ndarray:
+    """Reason strings of one chunk of rows (see :func:`reason_strings_for_values`)."""
+    forest_idx = np.flatnonzero(forest_rows)
+    cheap_idx = np.flatnonzero(~forest_rows)
+    parts = []
+    if len(forest_idx):
+        sub = block[forest_idx]
+        r, sl, c, p = _choose(model, sub, contributions(model, sub), n_reasons)
+        parts.append((forest_idx[r], sl, c, p))
+    if len(cheap_idx):
+        r, sl, c, p = _choose(model, block[cheap_idx], None, n_reasons)
+        parts.append((cheap_idx[r], sl, c, p))
+    rows, slots, cols, pct = (np.concatenate(x) for x in zip(*parts, strict=True))
+    _, text = _render(model, cols, block[rows, cols], pct, model.peer_tiers(block)[rows])
+    return _join(len(block), rows, slots, text)
 
 
 def reasons_strings(

@@ -1,0 +1,84 @@
+"""The fast scorers give exactly the numbers of the straightforward ones.
+
+:mod:`detector.forest_scoring` replaces ``IsolationForest.score_samples`` and
+:class:`detector.tails.TailScorer` reads its terms from per-column tables; published
+scores are rounded, so both must agree bit for bit, not just closely.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.ensemble import IsolationForest
+
+from detector.forest_scoring import forest_raws
+from detector.tails import TailScorer
+
+
+def _reference_contributions(scorer: TailScorer, matrix: np.ndarray) -> np.ndarray:
+    """The per-column formula, two binary searches per entry (the original code)."""
+    m = np.asarray(matrix, dtype=np.float64)
+    q = scorer.quantiles_
+    n_q = q.shape[0]
+    floor = 0.5 / n_q
+    out = np.empty(m.shape, dtype=np.float64)
+    for j, direction in enumerate(scorer.directions):
+        below = np.searchsorted(q[:, j], m[:, j], side="left") / n_q
+        at_or_below = np.searchsorted(q[:, j], m[:, j], side="right") / n_q
+        upper = 1.0 - (below + at_or_below) / 2.0
+        lower = (below + at_or_below) / 2.0
+        if direction == "high":
+            tail = upper
+        elif direction == "low":
+            tail = lower
+        else:
+            tail = np.minimum(1.0, 2.0 * np.minimum(upper, lower))
+        out[:, j] = -np.log(np.maximum(tail, floor))
+    return np.maximum(out - np.log(2.0), 0.0)
+
+
+def _tied_population(rng: np.random.Generator, n: int, f: int, spread: float) -> np.ndarray:
+    """Columns with a mass at 0 (one-sided clipping), few distinct values, and a plain one."""
+    m = rng.standard_normal((n, f)).astype(np.float32) * spread
+    m[:, 0::3] = np.maximum(m[:, 0::3], 0.0)
+    m[:, 1::3] = np.round(m[:, 1::3])
+    return m
+
+
+def test_tail_tables_equal_the_per_entry_formula() -> None:
+    rng = np.random.default_rng(7)
+    directions = ["high", "low", "both", "high", "both", "low", "high", "low", "both"]
+    train = _tied_population(rng, 5000, len(directions), 1.0)
+    scorer = TailScorer(directions).fit(train)
+    # wider than training (values beyond every quantile), the training rows themselves
+    # (values on quantiles), the quantiles in float64, and more rows than one chunk
+    test = _tied_population(rng, 40_000, len(directions), 3.0).astype(np.float64)
+    test[:5000] = train
+    test[5000 : 5000 + len(scorer.quantiles_)] = scorer.quantiles_
+    test[6000, :] = np.inf
+    test[6001, :] = -np.inf
+    expected = _reference_contributions(scorer, test)
+    assert np.array_equal(scorer.contributions(test), expected)
+    assert np.array_equal(scorer.score(test), expected.sum(axis=1))
+    clipped = test[:5000].astype(np.float32)  # the model passes its float32 matrix
+    assert np.array_equal(
+        scorer.score(clipped), _reference_contributions(scorer, clipped).sum(axis=1)
+    )
+    assert scorer.score(test[:0]).shape == (0,)
+
+
+@pytest.mark.parametrize("max_features", [1.0, 0.5])
+def test_forest_raws_equal_score_samples(max_features: float) -> None:
+    rng = np.random.default_rng(3)
+    X = _tied_population(rng, 3000, 8, 1.0)
+    cols = np.array([1, 4, 6])
+    full = IsolationForest(
+        n_estimators=20, max_samples=128, max_features=max_features, random_state=0
+    ).fit(X)
+    part = IsolationForest(n_estimators=7, max_samples=64, random_state=1).fit(X[:, cols])
+    Y = _tied_population(rng, 20_000, 8, 2.0)
+    Y[np.ix_(np.arange(0, len(Y), 3), cols)] = 0.0  # rows at 0 in a family: walked once
+    Y[np.ix_(np.arange(1, len(Y), 9), cols)] = -0.0
+    raws = forest_raws(Y, [(full, slice(None)), (part, cols)], chunk_rows=1000, workers=2)
+    assert np.array_equal(raws[0], -full.score_samples(Y))
+    assert np.array_equal(raws[1], -part.score_samples(Y[:, cols]))
