@@ -24,11 +24,10 @@ from typing import Final
 
 import numpy as np
 from sklearn.ensemble import IsolationForest
-from sklearn.ensemble._iforest import _average_path_length
 
 from detector.config import DEFAULT
 
-__all__ = ["CHUNK_ROWS", "forest_raws"]
+__all__ = ["CHUNK_ROWS", "average_path_length", "forest_raws"]
 
 CHUNK_ROWS: Final = 16_384
 """Rows per chunk: a few MB of float32 features, so the trees walk a chunk in cache."""
@@ -38,21 +37,35 @@ every feature of a family: unlinked, light accounts) are walked once per chunk w
 least one row in this many is one."""
 
 
+def average_path_length(n_samples: np.ndarray) -> np.ndarray:
+    """``c(n)``: average path length of an unsuccessful BST search among ``n`` samples.
+
+    The isolation forest's normaliser (Liu et al. 2008), with scikit-learn's arithmetic:
+    ``c(1) = 0``, ``c(2) = 1``, ``c(n) = 2 (ln(n - 1) + γ) - 2 (n - 1) / n``.
+    """
+    n = np.asarray(n_samples, dtype=np.float64)
+    out = np.zeros_like(n)
+    out[n == 2] = 1.0
+    big = n > 2
+    out[big] = 2.0 * (np.log(n[big] - 1.0) + np.euler_gamma) - 2.0 * (n[big] - 1.0) / n[big]
+    return out
+
+
 def _leaf_values(forest: IsolationForest) -> list[np.ndarray]:
-    """Per tree, the path length an account ending in each node adds (scikit-learn's)."""
+    """Per tree, the path length an account ending in each node adds.
+
+    ``depth + c(n_node_samples) - 1``, from the trees' public structure, the per-node
+    table scikit-learn builds at fit (and keeps in private attributes).
+    """
     return [
-        depths + average - 1.0
-        for depths, average in zip(
-            forest._decision_path_lengths, forest._average_path_length_per_tree, strict=True
-        )
+        tree.tree_.compute_node_depths() + average_path_length(tree.tree_.n_node_samples) - 1.0
+        for tree in forest.estimators_
     ]
 
 
-def _has_internals(forest: IsolationForest) -> bool:
-    """Whether the forest carries the per-tree tables this module reads (sklearn ≥ 1.3)."""
-    return hasattr(forest, "_decision_path_lengths") and hasattr(
-        forest, "_average_path_length_per_tree"
-    )
+def _walkable(forest: IsolationForest) -> bool:
+    """Whether the trees expose what this module reads (scikit-learn ≥ 1.3)."""
+    return all(hasattr(tree.tree_, "compute_node_depths") for tree in forest.estimators_[:1])
 
 
 def _path_lengths(
@@ -88,14 +101,13 @@ def forest_raws(
     """
     X = np.ascontiguousarray(matrix, dtype=np.float32)
     n = X.shape[0]
-    if n == 0 or not all(_has_internals(f) for f, _ in forests):
+    if n == 0 or not all(_walkable(f) for f, _ in forests):
         return [-f.score_samples(X[:, cols]) for f, cols in forests]
     plans = []
     for forest, cols in forests:
         n_cols = X[:1, cols].shape[1]
-        subsample = forest._max_features != n_cols
         trees = [
-            (tree, features if subsample else None, leaf)
+            (tree, features if len(features) != n_cols else None, leaf)
             for tree, features, leaf in zip(
                 forest.estimators_, forest.estimators_features_, _leaf_values(forest), strict=True
             )
@@ -119,7 +131,7 @@ def forest_raws(
         list(pool.map(run, range(0, n, chunk_rows)))
     out = []
     for (forest, _), depth in zip(forests, depths, strict=True):
-        denominator = len(forest.estimators_) * _average_path_length([forest._max_samples])
+        denominator = len(forest.estimators_) * average_path_length([forest.max_samples_])
         out.append(
             2 ** (-np.divide(depth, denominator, out=np.ones_like(depth), where=denominator != 0))
         )

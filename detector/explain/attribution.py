@@ -33,6 +33,7 @@ import pandas as pd
 
 from detector import schema
 from detector.config import DEFAULT
+from detector.forest_scoring import average_path_length
 
 if TYPE_CHECKING:
     from detector.model import AnomalyModel
@@ -46,20 +47,6 @@ __all__ = [
 
 CHUNK_ROWS: Final = 4096
 """Accounts per attribution chunk: keeps the per-chunk accumulator in cache."""
-
-
-def average_path_length(n_samples: np.ndarray) -> np.ndarray:
-    """``c(n)``: average path length of an unsuccessful BST search among ``n`` samples.
-
-    The isolation forest's normaliser (Liu et al. 2008), identical to scikit-learn's:
-    ``c(1) = 0``, ``c(2) = 1``, ``c(n) = 2 (ln(n - 1) + γ) - 2 (n - 1) / n``.
-    """
-    n = np.asarray(n_samples, dtype=np.float64)
-    out = np.zeros_like(n)
-    out[n == 2] = 1.0
-    big = n > 2
-    out[big] = 2.0 * (np.log(n[big] - 1.0) + np.euler_gamma) - 2.0 * (n[big] - 1.0) / n[big]
-    return out
 
 
 def _tree_credits(tree) -> tuple[np.ndarray, np.ndarray]:
