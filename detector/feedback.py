@@ -31,7 +31,7 @@ import pandas as pd
 from detector import schema as S
 from detector.config import DEFAULT, Config
 from detector.evaluate import evaluate
-from detector.learned import fit_learned, why_not_learn
+from detector.learned_fit import fit_learned, why_not_learn
 from detector.model import SCORE_DECIMALS, AnomalyModel, rank_accounts
 from detector.verdicts import provenance
 

@@ -26,7 +26,7 @@ from detector.coordination import Clusters
 from detector.engines import Engine, SparkOptions, feature_builder, frame_scorer
 from detector.errors import UserError
 from detector.features import retired_features
-from detector.learned import fit_learned
+from detector.learned_fit import fit_learned
 from detector.model import SCORE_DECIMALS, AnomalyModel, alert_cut
 from detector.outputs import clusters_json, read_scores, sidecar, write_scores
 from detector.pipeline import FeatureResult, Progress

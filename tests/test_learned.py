@@ -20,7 +20,8 @@ from detector import proximity
 from detector import schema as S
 from detector.artifacts import TRUSTED_TYPES, load_bundle, read_manifest, save_bundle
 from detector.config import Config
-from detector.learned import LearnedLayer, fit_learned, why_not_learn
+from detector.learned import LearnedLayer
+from detector.learned_fit import fit_learned, why_not_learn
 from detector.model import AnomalyModel, rank_accounts
 from detector.proximity import grid, nearest, neighbourhood_radius
 from tests.synthetic_features import SPECS, population

@@ -128,7 +128,7 @@ def _learned_line(
             f"learned from {learned['n_labels']:,} labelled accounts "
             f"({learned['n_extraction']:,} extraction, {learned['n_benign']:,} benign)\n"
         )
-    from detector.learned import why_not_learn
+    from detector.learned_fit import why_not_learn
 
     used = verdicts[verdicts[S.ACCOUNT_ID].astype(str).isin(population)]
     return f"no learned layer: {why_not_learn(used, config)}; the score is unsupervised\n"

@@ -1,0 +1,165 @@
+"""Fitting the learned layer: cross-fitted boosted trees on the analysts' verdicts.
+
+The design (what the layer adds to the forest's score, how lifts fade, why verdicts
+never score their own account) is in :mod:`detector.learned`; this module turns a
+population, its model and its labels into a fitted :class:`~detector.learned.LearnedLayer`,
+or into ``None`` when the labels are too few to learn from (:func:`why_not_learn`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
+from threadpoolctl import threadpool_limits
+
+from detector import schema as S
+from detector.config import DEFAULT, Config
+from detector.learned import LearnedLayer, account_ids, hash_folds
+from detector.model import SCORE_DECIMALS, AnomalyModel, threshold_for_budget
+from detector.proximity import grid, neighbourhood_radius
+
+__all__ = ["fit_learned", "why_not_learn"]
+
+
+def why_not_learn(labels: pd.DataFrame, config: Config = DEFAULT) -> str | None:
+    """Why these labels are too few to learn from, or ``None`` when they suffice.
+
+    Fewer than ``learned_min_labels`` labelled accounts, or fewer than
+    ``learned_min_per_class`` of either class, teach a classifier noise: then there is
+    no layer and the score is exactly the unsupervised one.
+    """
+    n_ext = int((labels[S.LABEL] == S.LABEL_EXTRACTION).sum())
+    n_ben = int((labels[S.LABEL] == S.LABEL_BENIGN).sum())
+    if n_ext + n_ben < config.learned_min_labels:
+        return f"{n_ext + n_ben} labelled account(s), fewer than {config.learned_min_labels}"
+    if min(n_ext, n_ben) < config.learned_min_per_class:
+        return (
+            f"{n_ext} extraction and {n_ben} benign label(s): each class needs at least "
+            f"{config.learned_min_per_class}"
+        )
+    return None
+
+
+def _stratified_folds(ids: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """Folds for the labelled accounts: each class dealt round-robin in hash order."""
+    folds = np.empty(len(ids), dtype=np.int64)
+    keys = pd.util.hash_array(np.asarray(ids, dtype=object))
+    for cls in (False, True):
+        at = np.flatnonzero(y == cls)
+        order = at[np.lexsort((ids[at].astype(str), keys[at]))]
+        folds[order] = np.arange(len(order)) % k
+    return folds
+
+
+def _classifier(config: Config, seed: int) -> HistGradientBoostingClassifier:
+    return HistGradientBoostingClassifier(
+        max_iter=config.learned_iterations,
+        learning_rate=config.learned_learning_rate,
+        max_depth=config.learned_max_depth,
+        max_leaf_nodes=config.learned_leaf_nodes,
+        min_samples_leaf=config.learned_min_leaf,
+        l2_regularization=1.0,
+        early_stopping=False,  # a validation split would often hold no extraction at all
+        random_state=seed,
+    )
+
+
+def fit_learned(
+    model: AnomalyModel,
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
+    *,
+    provenance: dict[str, Any] | None = None,
+    config: Config = DEFAULT,
+) -> LearnedLayer | None:
+    """Fit the learned layer on a population and its labels; ``None`` when too few.
+
+    Parameters
+    ----------
+    model : the fitted unsupervised model (unchanged).
+    features : the training population's feature table (index ``account_id``).
+    labels : ``account_id, label`` (``benign``/``extraction``); labels of accounts not
+        in ``features`` are ignored.
+    provenance : what to record about the labels (:func:`detector.verdicts.provenance`).
+    config : ``learned_*`` parameters.
+
+    Returns
+    -------
+    The fitted layer, or ``None`` when :func:`why_not_learn` objects to the labels of
+    accounts in the population (then the unsupervised score is the score).
+    """
+    ids = account_ids(features)
+    lab = labels.drop_duplicates(S.ACCOUNT_ID, keep="last")
+    lab = lab[lab[S.ACCOUNT_ID].astype(str).isin(ids)]
+    if why_not_learn(lab, config) is not None:
+        return None
+    order = np.argsort(ids, kind="stable")
+    ids = ids[order]
+    matrix = model.transform(features)
+    raw = model.raw_scores_from_matrix(matrix)[order]  # the same matrix: preprocessed once
+    matrix = matrix[order]
+
+    by_id = lab.set_index(lab[S.ACCOUNT_ID].astype(str))[S.LABEL]
+    labelled_ids = np.sort(by_id.index.to_numpy(dtype=object))
+    labelled_y = (by_id.reindex(labelled_ids) == S.LABEL_EXTRACTION).to_numpy()
+    n_pos, n_neg = int(labelled_y.sum()), int((~labelled_y).sum())
+    k = max(2, min(config.learned_folds, n_pos, n_neg))
+    layer = LearnedLayer()
+    layer.features_ = [str(f) for f in model.feature_names_in_]
+    layer.labelled_ids_ = labelled_ids.astype(str)
+    layer.labelled_folds_ = _stratified_folds(labelled_ids, labelled_y, k)
+    layer.labelled_y_ = labelled_y
+    layer.weight_, layer.clip_ = float(config.learned_weight), float(config.learned_clip)
+    layer.dead_zone_ = float(config.learned_dead_zone)
+    layer.provenance_ = dict(provenance or {})
+
+    # training rows: every labelled account plus a seeded sample of the unlabelled ones
+    at = pd.Index(labelled_ids).get_indexer(ids)
+    is_lab = at >= 0
+    y = np.zeros(len(ids), dtype=bool)
+    y[is_lab] = labelled_y[at[is_lab]]
+    seed = int(model.random_state or 0)
+    unlab = np.flatnonzero(~is_lab)
+    n_bg = min(len(unlab), config.learned_background_max)
+    background = np.sort(np.random.default_rng(seed).choice(unlab, n_bg, replace=False))
+    rows = np.concatenate([np.flatnonzero(is_lab), background])
+    weight = np.ones(len(ids))
+    weight[~is_lab] = config.learned_background_weight * len(unlab) / max(n_bg, 1)
+    weight[y] = config.learned_positive_share * weight[rows][~y[rows]].sum() / n_pos
+    folds = hash_folds(ids, k)
+    folds[is_lab] = layer.labelled_folds_[at[is_lab]]
+    layer.classifiers_ = []
+    inputs = grid(matrix)
+    with threadpool_limits(limits=1, user_api="openmp"), warnings.catch_warnings():
+        # scikit-learn's binning warns about joblib config propagation it does not need
+        warnings.filterwarnings("ignore", message=".*sklearn.utils.parallel.delayed.*")
+        for fold in range(k):
+            train = rows[folds[rows] != fold]
+            clf = _classifier(config, seed)
+            layer.classifiers_.append(clf.fit(inputs[train], y[train], sample_weight=weight[train]))
+
+    layer.case_ids_ = labelled_ids[labelled_y].astype(str)
+    layer.case_matrix_ = np.ascontiguousarray(matrix[y])  # sorted ids: same order as case_ids_
+    layer.case_radius_ = neighbourhood_radius(
+        layer.case_matrix_, matrix, is_lab, config.learned_case_neighbours
+    )
+    layer.case_spacing_ = float(np.median(layer.case_radius_))
+    log_odds = layer.log_odds(matrix, ids)
+    layer.logit_center_ = float(np.median(log_odds))
+    cal = model.calibration_
+    layer.anchors_ = {
+        "z_min": float(cal["raw_min"]),
+        "z_median": float(cal["raw_median"]),
+        "z_upper": float(cal["raw_upper"]),
+    }
+    mixed = layer.mixed(raw, layer.near_a_case(matrix, ids, layer.centred(log_odds)))
+    layer.anchors_["min"] = float(mixed.min())
+    layer.anchors_["median"] = float(np.median(mixed))
+    layer.anchors_["upper"] = float(np.quantile(mixed, float(cal["upper_quantile"])))
+    train_scores = np.round(model.calibrate(layer.to_raw(mixed)), SCORE_DECIMALS)
+    layer.threshold_ = threshold_for_budget(train_scores, model.alert_budget)
+    return layer
