@@ -41,9 +41,10 @@ what the forest finds:
   the layer lifted also gets "behaves like confirmed extraction account X", X being
   the nearest confirmed case in the preprocessed space.
 
-With too few labels (:func:`~detector.learned_fit.why_not_learn`) there is no layer and the scores are
-exactly the unsupervised ones. Measured on simulated populations (10 % of the labelled
-accounts as verdicts, metrics on the others): see ``docs/operations.md``.
+With too few labels (:func:`~detector.learned_fit.why_not_learn`) there is no layer
+and the scores are exactly the unsupervised ones. Measured on simulated populations
+(10 % of the labelled accounts as verdicts, metrics on the others): see
+``docs/operations.md``.
 """
 
 from __future__ import annotations
