@@ -936,7 +936,7 @@ def task_learned(accounts: int, share: float, seed: int) -> dict[str, Any]:
 
     from detector import schema as S
     from detector.config import DEFAULT
-    from detector.learned import fit_learned
+    from detector.learned_fit import fit_learned
     from detector.similar import nearest
 
     features = synth_features(accounts, seed)
