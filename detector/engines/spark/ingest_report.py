@@ -1,0 +1,149 @@
+"""The ingest report from the staged rows: the local engine's counts and quarantine.
+
+The read stage leaves meta rows (per batch and file: rows read, rows outside the
+window, columns seen) and quarantined rows. :func:`reconcile` turns their summary into
+the :class:`~detector.ingest.IngestReport` counts and makes the per-file checks the
+local readers make while reading; :func:`record_quarantine` collects the quarantined
+rows in file order for the first reasons and the quarantine file.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from detector import schema as S
+from detector.engines.spark.session import run_job
+from detector.engines.spark.staging import (
+    POSITION,
+    STATE_KEPT,
+    STATE_META,
+    STATE_QUARANTINED,
+)
+from detector.ingest import (
+    MAX_FIRST_REASONS,
+    IngestReport,
+    LogFile,
+    QuarantineWriter,
+    check_header,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = ["reconcile", "record_quarantine"]
+
+
+def reconcile(
+    report: IngestReport,
+    summary: pd.DataFrame,
+    files: Sequence[LogFile],
+    parquet_rows: Mapping[int, int],
+) -> int:
+    """Fill the report's counts from the stage summary; returns the valid (pre-dedupe) rows.
+
+    Also the per-file checks the local readers make while reading: a JSON Lines file
+    without a required column is an error, and Spark must have read every row a
+    Parquet footer announces.
+    """
+    meta = summary[summary["_state"] == STATE_META]
+    bad = summary[summary["_state"] == STATE_QUARANTINED]
+    good = summary[summary["_state"] == STATE_KEPT]
+    report.read = int(meta["n"].sum() - meta["o"].sum())
+    report.outside_window = int(meta["o"].sum())
+    report.quarantined = int(bad["rows"].sum())
+    for reason, count in bad.groupby("_reason")["rows"].sum().items():
+        report.reasons[str(reason)] += int(count)
+    seen_by_file: dict[int, set[str]] = {}
+    rows_by_file: dict[int, int] = {}
+    for f, reason, n in zip(meta["_f"], meta["_reason"], meta["n"], strict=True):
+        cols = {c for c in str(reason or "").split(",") if c}
+        seen_by_file.setdefault(int(f), set()).update(cols)
+        rows_by_file[int(f)] = rows_by_file.get(int(f), 0) + int(n)
+        report.present_optional.update(c for c in cols if c in S.OPTIONAL)
+    for i, cols in sorted(seen_by_file.items()):
+        if files[i].fmt == "jsonl":
+            any_columns = bool(meta.loc[meta["_f"] == i, "ncols"].max())
+            if any_columns:
+                check_header(files[i], sorted(cols))
+    for i, expected in parquet_rows.items():
+        if rows_by_file.get(i, 0) != expected:
+            raise RuntimeError(
+                f"{files[i].path}: Spark read {rows_by_file.get(i, 0):,} rows, the file holds "
+                f"{expected:,} (a file Spark skips, e.g. a name starting with '.' or '_')"
+            )
+    return int(good["rows"].sum())
+
+
+def record_quarantine(
+    spark: SparkSession,
+    staged: DataFrame,
+    report: IngestReport,
+    files: Sequence[LogFile],
+    quarantine_path: Path | None,
+) -> None:
+    """Fill the report's first quarantine reasons and write the quarantine file.
+
+    Quarantined rows are few by nature: they are collected to the driver in file order
+    (only the first :data:`~detector.ingest.MAX_FIRST_REASONS` when no quarantine file
+    is asked for) and written with the project's
+    :class:`~detector.ingest.QuarantineWriter`, as the local engine writes them.
+    """
+    from pyspark.sql import functions as F
+
+    bad = staged.where(F.col("_state") == STATE_QUARANTINED)
+    q_cols = ["_f", "_reason", *(f"q_{c}" for c in S.ALL_COLUMNS)]
+    if quarantine_path is not None and report.quarantined:
+        rows = run_job(
+            "collect quarantined rows",
+            lambda: bad.orderBy(*POSITION).select(*q_cols).toArrow().to_pandas(),
+            spark,
+        )
+    elif report.quarantined:
+        rows = run_job(
+            "collect the first quarantine reasons",
+            lambda: (
+                bad.orderBy(*POSITION)
+                .select(*q_cols)
+                .limit(MAX_FIRST_REASONS)
+                .toArrow()
+                .to_pandas()
+            ),
+            spark,
+        )
+    else:
+        rows = pd.DataFrame(columns=q_cols)
+    report.first_reasons = [
+        {"file": str(files[int(r["_f"])].path), "reason": str(r["_reason"])}
+        for _, r in rows.head(MAX_FIRST_REASONS).iterrows()
+    ]
+    report.quarantine_path = (
+        _write_quarantine(rows, files, quarantine_path) if quarantine_path else None
+    )
+
+
+def _write_quarantine(
+    rows: pd.DataFrame, files: Sequence[LogFile], quarantine_path: Path | None
+) -> str | None:
+    """Quarantined rows (in file order) to the quarantine CSV, via the project's writer."""
+    writer = QuarantineWriter(quarantine_path)
+    try:
+        if len(rows):
+            f = rows["_f"].to_numpy()
+            cuts = [0, *(np.flatnonzero(f[1:] != f[:-1]) + 1).tolist(), len(rows)]
+            for lo, hi in itertools.pairwise(cuts):
+                part = rows.iloc[lo:hi]
+                raw = pd.DataFrame(
+                    {c: part[f"q_{c}"].to_numpy(dtype=object) for c in S.ALL_COLUMNS}
+                )
+                reasons = part["_reason"].to_numpy(dtype=object)
+                writer.write(raw, reasons, str(files[int(f[lo])].path))
+        return writer.close()
+    except BaseException:  # no partial quarantine file, as in the local engine
+        writer.abort()
+        raise
