@@ -32,7 +32,7 @@ from detector import schema as S
 from detector.config import DEFAULT, Config
 from detector.coordination import Clusters, bucket_evidence, link_accounts
 from detector.features import Context, active_specs, compute_bucket
-from detector.ingest import IngestReport, discover, iter_clean, read_accounts
+from detector.ingest import IngestReport, discover, iter_clean, nothing_to_score, read_accounts
 from detector.substreams import SubStreams, compute_substreams, parent_columns
 from detector.topics import TopicModel, fit_topic_model
 
@@ -242,12 +242,7 @@ def build_features(
                 consume(pending.popleft().result())
         timings["read_validate_annotate"] = time.perf_counter() - clock
         if report.kept == 0:
-            from detector.ingest import IngestError
-
-            raise IngestError(
-                f"{log}: no valid request rows to score (read {report.read:,}, "
-                f"quarantined {report.quarantined:,}); run `detector validate` for the reasons"
-            )
+            raise nothing_to_score(log, report)
         context = population_context(
             model_first, model_rows, t_min, t_max, report=report, accounts=table, config=config
         )

@@ -23,6 +23,7 @@ from detector.ingest import (
     IngestError,
     IngestReport,
     iter_clean,
+    nothing_to_score,
     read_accounts,
     read_labels,
     read_log,
@@ -418,6 +419,18 @@ def test_first_reasons_are_capped(tmp_path):
     _, report = read_log(write_jsonl(tmp_path / "l.jsonl", rows), config=SMALL)
     assert report.quarantined == 25
     assert len(report.first_reasons) == 10
+
+
+def test_nothing_to_score_names_the_log_and_the_counts() -> None:
+    """One message for every engine (the local pipeline and Spark raise the same)."""
+    report = IngestReport(read=1234, quarantined=1234)
+    err = nothing_to_score(Path("logs/day"), report)
+    assert isinstance(err, IngestError)
+    assert str(err) == (
+        "logs/day: no valid request rows to score (read 1,234, quarantined 1,234); "
+        "run `detector validate` for the reasons"
+    )
+    assert str(nothing_to_score("x", IngestReport())).startswith("x: no valid request rows")
 
 
 # --- dedupe -----------------------------------------------------------------------------------

@@ -44,7 +44,12 @@ from detector.ingest.jsonl import UTF8_BOM, parse_json_lines, strip_lines
 from detector.ingest.quarantine import QuarantineWriter, cell_text
 from detector.ingest.raw import RawChunk, arrow_types, check_header, one_line
 from detector.ingest.readers import open_parquet, read_file
-from detector.ingest.report import MAX_FIRST_REASONS, IngestError, IngestReport
+from detector.ingest.report import (
+    MAX_FIRST_REASONS,
+    IngestError,
+    IngestReport,
+    nothing_to_score,
+)
 from detector.ingest.stream import Deduper, Screened, iter_clean, read_log, screen
 from detector.ingest.tables import read_accounts, read_labels
 from detector.ingest.validate import Checked, finalize_dtypes, validate_frame
@@ -72,6 +77,7 @@ __all__ = [
     "finalize_dtypes",
     "iter_clean",
     "list_log",
+    "nothing_to_score",
     "one_line",
     "open_parquet",
     "parse_json_lines",

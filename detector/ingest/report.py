@@ -1,4 +1,5 @@
-"""The reconciliation counts of one read of a log, and the error for an unreadable log."""
+"""The reconciliation counts of one read of a log, and the errors for an unreadable log
+and for a log that leaves nothing to score."""
 
 from __future__ import annotations
 
@@ -80,3 +81,16 @@ class IngestReport:
             "missing_optional_columns": self.missing_optional,
             "quarantine_file": self.quarantine_path,
         }
+
+
+def nothing_to_score(log: object, report: IngestReport) -> IngestError:
+    """The error for a log that left no valid row to score, with the report's counts.
+
+    One wording for every engine (the local pipeline and Spark raise it when every row
+    was quarantined, selected away or absent), so the message a user searches for does
+    not depend on where the features were built.
+    """
+    return IngestError(
+        f"{log}: no valid request rows to score (read {report.read:,}, "
+        f"quarantined {report.quarantined:,}); run `detector validate` for the reasons"
+    )

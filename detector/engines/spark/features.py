@@ -56,10 +56,10 @@ from detector.engines.spark.staging import (
 )
 from detector.features import FAMILIES, active_specs
 from detector.ingest import (
-    IngestError,
     IngestReport,
     iter_clean,
     list_log,
+    nothing_to_score,
     read_accounts,
     time_bounds,
 )
@@ -154,10 +154,7 @@ def build_features_spark(
             raw = read_group(spark, group)
             staged_parts.append(raw.mapInArrow(stage_task(group, plan), schema))
         if not staged_parts:
-            raise IngestError(
-                f"{log}: no valid request rows to score (read 0, quarantined 0); "
-                "run `detector validate` for the reasons"
-            )
+            raise nothing_to_score(log, report)  # no file to read: both counts are 0
         staged = functools.reduce(lambda a, b: a.unionByName(b), staged_parts)
         staged = staged.persist(StorageLevel.MEMORY_AND_DISK)
         cached.append(staged)
@@ -204,10 +201,7 @@ def build_features_spark(
         if progress:
             progress("ingest", report.kept)
         if report.kept == 0:
-            raise IngestError(
-                f"{log}: no valid request rows to score (read {report.read:,}, "
-                f"quarantined {report.quarantined:,}); run `detector validate` for the reasons"
-            )
+            raise nothing_to_score(log, report)
 
         # 4. population facts: one aggregation, one row per model name
         clock = time.perf_counter()
