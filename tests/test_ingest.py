@@ -421,6 +421,23 @@ def test_first_reasons_are_capped(tmp_path):
     assert len(report.first_reasons) == 10
 
 
+def test_first_reasons_keep_file_order_across_sources() -> None:
+    """The cap counts over every call (one call per file, or per row as Spark makes)."""
+    report = IngestReport()
+    report.note_first_reasons(np.array(["r0", "r1", "r2"], dtype=object), "a.jsonl")
+    report.note_first_reasons([f"s{i}" for i in range(20)], "b.jsonl")
+    report.note_first_reasons(["late"], "c.jsonl")
+    assert len(report.first_reasons) == 10
+    assert report.first_reasons[:4] == [
+        {"file": "a.jsonl", "reason": "r0"},
+        {"file": "a.jsonl", "reason": "r1"},
+        {"file": "a.jsonl", "reason": "r2"},
+        {"file": "b.jsonl", "reason": "s0"},
+    ]
+    assert report.first_reasons[-1] == {"file": "b.jsonl", "reason": "s6"}
+    assert report.quarantined == 0, "keeping reasons does not count rows"
+
+
 def test_nothing_to_score_names_the_log_and_the_counts() -> None:
     """One message for every engine (the local pipeline and Spark raise the same)."""
     report = IngestReport(read=1234, quarantined=1234)

@@ -4,6 +4,7 @@ and for a log that leaves nothing to score."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,6 +62,15 @@ class IngestReport:
             return
         self.quarantined += len(reasons)
         self.reasons.update(pd.Series(reasons).value_counts().to_dict())
+        self.note_first_reasons(reasons, source)
+
+    def note_first_reasons(self, reasons: Sequence[object] | np.ndarray, source: str) -> None:
+        """Keep quarantine reasons of ``source`` (in order) verbatim for the report, up to
+        :data:`MAX_FIRST_REASONS` in all; only the first rows of a run are kept.
+
+        Counting is separate (:meth:`add_quarantined` does both): the Spark engine
+        counts from an aggregate and keeps the first reasons from the collected rows.
+        """
         room = max(0, MAX_FIRST_REASONS - len(self.first_reasons))
         self.first_reasons += [{"file": source, "reason": str(r)} for r in reasons[:room]]
 

@@ -118,10 +118,10 @@ def record_quarantine(
         )
     else:
         rows = pd.DataFrame(columns=q_cols)
-    report.first_reasons = [
-        {"file": str(files[int(r["_f"])].path), "reason": str(r["_reason"])}
-        for _, r in rows.head(MAX_FIRST_REASONS).iterrows()
-    ]
+    # rows are in file order; the cap is the report's, head() only spares a long loop
+    head = rows.head(MAX_FIRST_REASONS)
+    for f, reason in zip(head["_f"], head["_reason"], strict=True):
+        report.note_first_reasons([reason], str(files[int(f)].path))
     report.quarantine_path = (
         _write_quarantine(rows, files, quarantine_path) if quarantine_path else None
     )
