@@ -22,6 +22,7 @@ from detector.ingest import (
     Deduper,
     IngestError,
     IngestReport,
+    drop_bom,
     iter_clean,
     nothing_to_score,
     read_accounts,
@@ -199,6 +200,19 @@ def test_byte_order_mark_is_ignored(tmp_path, make_requests, write_log, fmt):
     out, report = read_log(path)
     assert report.quarantined == 0
     assert_same_rows(out, df)
+
+
+def test_drop_bom_only_touches_a_leading_mark() -> None:
+    """The rule both engines' JSON Lines readers apply to a file's first lines."""
+    lines = [b"\xef\xbb\xbf{}\n", b"\xef\xbb\xbf{}\n"]
+    drop_bom(lines)
+    assert lines == [b"{}\n", b"\xef\xbb\xbf{}\n"], "a later line keeps its mark (data)"
+    once = [b"\xef\xbb\xbf\xef\xbb\xbf{}"]
+    drop_bom(once)
+    assert once == [b"\xef\xbb\xbf{}"], "one mark is removed, not every one"
+    empty: list[bytes] = []
+    drop_bom(empty)
+    assert empty == []
 
 
 def test_list_of_files(tmp_path, make_requests, write_log):

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from detector.ingest.csvlog import csv_header
 from detector.ingest.discover import FORMATS, Listing, LogFile, discover, list_log
-from detector.ingest.jsonl import UTF8_BOM, parse_json_lines, strip_lines
+from detector.ingest.jsonl import UTF8_BOM, drop_bom, parse_json_lines, strip_lines
 from detector.ingest.quarantine import QuarantineWriter, cell_text
 from detector.ingest.raw import RawChunk, arrow_types, check_header, one_line
 from detector.ingest.readers import open_parquet, read_file
@@ -74,6 +74,7 @@ __all__ = [
     "check_header",
     "csv_header",
     "discover",
+    "drop_bom",
     "finalize_dtypes",
     "iter_clean",
     "list_log",

@@ -39,6 +39,17 @@ _strip = methodcaller("strip", JSON_WHITESPACE)
 _decode = methodcaller("decode", "utf-8")
 
 
+def drop_bom(lines: list[bytes]) -> None:
+    """Remove a UTF-8 byte order mark from the first line of a file, in place.
+
+    Windows tools write one; it is not part of the first row's JSON. ``lines`` must
+    start at the file's first line (a BOM anywhere else is data, and quarantined).
+    Both engines' JSON Lines readers call this on a file's first batch of lines.
+    """
+    if lines and lines[0].startswith(UTF8_BOM):
+        lines[0] = lines[0][len(UTF8_BOM) :]
+
+
 def strip_lines(lines: Iterable[bytes]) -> list[bytes]:
     """Lines without surrounding JSON whitespace: an empty result is a blank line."""
     return list(map(_strip, lines))
@@ -103,8 +114,8 @@ def read_jsonl(f: LogFile, chunk_rows: int) -> Iterator[RawChunk]:
     try:
         with opener(f.path, "rb") as fh:
             while lines := list(islice(fh, chunk_rows)):
-                if first and lines[0].startswith(UTF8_BOM):  # written by Windows tools
-                    lines[0] = lines[0][len(UTF8_BOM) :]
+                if first:
+                    drop_bom(lines)
                 first = False
                 rows = rows_of(lines)
                 if rows:

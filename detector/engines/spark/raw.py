@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from detector import schema as S
 from detector.engines.spark.readplan import CORRUPT_COLUMN, ReadGroup
-from detector.ingest import UTF8_BOM, RawChunk, arrow_types, parse_json_lines, strip_lines
+from detector.ingest import RawChunk, arrow_types, drop_bom, parse_json_lines, strip_lines
 
 __all__ = ["csv_raw", "jsonl_raw", "parquet_raw"]
 
@@ -105,8 +105,8 @@ def jsonl_raw(part: pa.RecordBatch, first_line: bool) -> tuple[RawChunk, np.ndar
     (blank lines are not rows, as in the local reader)."""
     values = part.column(part.schema.get_field_index("value")).to_pylist()
     lines = [b if b is not None else b"" for b in values]
-    if first_line and lines and lines[0].startswith(UTF8_BOM):
-        lines[0] = lines[0][len(UTF8_BOM) :]  # as the local reader does
+    if first_line:
+        drop_bom(lines)
     stripped = strip_lines(lines)
     keep = np.fromiter(map(bool, stripped), dtype=bool, count=len(stripped))
     rows = [line for line in stripped if line]
