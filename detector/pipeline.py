@@ -16,7 +16,7 @@ import math
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,6 +174,27 @@ def topic_sample(frame: pd.DataFrame, config: Config) -> pa.Array:
     return A.topic_text(A.prompt_window(A.as_arrow(prompts.iloc[::step]), config))
 
 
+def topic_model_of(chunk: pd.DataFrame, config: Config) -> TopicModel | None:
+    """The topic model fitted on a clean chunk's prompt sample, ``None`` when it has no
+    prompts. Every engine fits on the first chunk where it is not ``None``
+    (:func:`first_topic_model`), so topic ids agree between engines."""
+    if S.PROMPT not in chunk.columns:
+        return None
+    sample = topic_sample(chunk, config)
+    return fit_topic_model(sample, config) if len(sample) else None
+
+
+def first_topic_model(chunks: Iterable[pd.DataFrame], config: Config) -> TopicModel | None:
+    """The topic model of the first of ``chunks`` (clean chunks in log order) that has
+    prompts: the model :func:`build_features` fits while it streams the log, for an
+    engine that reads the log otherwise (Spark reads only that first chunk for it)."""
+    for chunk in chunks:
+        model = topic_model_of(chunk, config)
+        if model is not None:
+            return model
+    return None
+
+
 def build_features(
     log: Path | Sequence[Path],
     *,
@@ -228,10 +249,8 @@ def build_features(
                 quarantine_path=quarantine_path,
                 report=report,
             ):
-                if S.PROMPT in chunk.columns and topic_model is None and fit_topics:
-                    sample = topic_sample(chunk, config)
-                    if len(sample):
-                        topic_model = fit_topic_model(sample, config)
+                if topic_model is None and fit_topics:
+                    topic_model = topic_model_of(chunk, config)
                 _model_stats(chunk, model_first, model_rows)
                 pending.append(
                     pool.submit(A.annotate, chunk, config=config, topic_model=topic_model)

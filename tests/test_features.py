@@ -18,7 +18,7 @@ from detector.config import Config
 from detector.features import SPECS, ordered_specs
 from detector.features.catalogue import catalogue_markdown
 from detector.features.timing import weekend_and_week_days
-from detector.pipeline import build_features
+from detector.pipeline import build_features, first_topic_model, topic_model_of
 from detector.topics import fit_topic_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -340,3 +340,31 @@ def test_features_an_older_detector_computed_are_named_as_retired() -> None:
     old = ["requests_per_day", "tokens_per_day", "unread_followup_share", "mean_prompt_chars"]
     assert retired_features(old) == ["tokens_per_day", "mean_prompt_chars"]
     assert retired_features([s.name for s in ordered_specs()]) == []
+
+
+def test_first_topic_model_fits_on_the_first_chunk_with_prompts() -> None:
+    """The rule both engines fit topics by: chunks without prompts (no column, or no
+    rows) are skipped, the first chunk with prompts decides, no later chunk is read."""
+    log, _ = synthetic_log()
+    cfg = Config(topic_clusters=4)
+    first, later = log.iloc[:200], log.iloc[200:]
+    read: list[str] = []
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for name, chunk in [
+            ("no prompt column", log.drop(columns=[S.PROMPT])),
+            ("no rows", log.iloc[:0]),
+            ("first", first),
+            ("later", later),
+        ]:
+            read.append(name)
+            yield chunk
+
+    model = first_topic_model(chunks(), cfg)
+    assert read == ["no prompt column", "no rows", "first"]
+    direct = topic_model_of(first, cfg)
+    assert model is not None and direct is not None
+    texts = A.topic_text(A.prompt_window(pa.array(log[S.PROMPT])))
+    assert np.array_equal(model.assign(texts), direct.assign(texts))
+    assert topic_model_of(log.drop(columns=[S.PROMPT]), cfg) is None
+    assert first_topic_model(iter([]), cfg) is None

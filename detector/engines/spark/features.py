@@ -67,29 +67,15 @@ from detector.pipeline import (
     FeatureResult,
     Progress,
     finish_features,
+    first_topic_model,
     population_context,
-    topic_sample,
 )
-from detector.topics import TopicModel, fit_topic_model
+from detector.topics import TopicModel
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 __all__ = ["build_features_spark"]
-
-
-def _fit_topics_like_local(
-    log: Path | Sequence[Path], start: dt.date | None, end: dt.date | None, config: Config
-) -> TopicModel | None:
-    """The topic model the local engine fits: on a strided sample of the first clean chunk
-    with prompts. Reads only that chunk (``Config.chunk_rows`` rows) with the project's
-    own reader, so the sample — and every topic id — is the local engine's."""
-    for chunk in iter_clean(log, start=start, end=end, config=config):
-        if S.PROMPT in chunk.columns:
-            sample = topic_sample(chunk, config)
-            if len(sample):
-                return fit_topic_model(sample, config)
-    return None
 
 
 def build_features_spark(
@@ -130,7 +116,10 @@ def build_features_spark(
     report.empty_files = listing.empty
     groups, parquet_rows = plan_groups(files)
     if topic_model is None and fit_topics:
-        topic_model = _fit_topics_like_local(log, start, end, config)
+        # only the first clean chunk with prompts is read: the sample the local engine fits on
+        topic_model = first_topic_model(
+            iter_clean(log, start=start, end=end, config=config), config
+        )
     timings["plan_and_topic_model"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
