@@ -60,14 +60,9 @@ from threadpoolctl import threadpool_limits
 
 from detector import schema as S
 from detector.config import DEFAULT
-from detector.model import (
-    SCORE_DECIMALS,
-    AnomalyModel,
-    alert_cut,
-    rank_accounts,
-    score_table,
-)
+from detector.model import SCORE_DECIMALS, AnomalyModel, score_table
 from detector.proximity import grid, nearest
+from detector.ranking import check_alert_rule
 
 __all__ = [
     "LIFT_POINTS",
@@ -300,19 +295,21 @@ class LearnedLayer:
         confirmed extraction account.
         """
         from detector import explain
+        from detector.scored import alert_rows
 
-        if threshold is not None and budget is not None:
-            raise ValueError("give either an alert threshold or an alert budget, not both")
-        if explain_top is None:
-            explain_top = explain.DEFAULT_EXPLAIN_TOP
+        check_alert_rule(threshold, budget)
         parts = self.score_parts(model, features)
         ids, matrix = parts.ids, parts.matrix
         scores = np.round(parts.score, SCORE_DECIMALS)
         unsup = np.round(parts.unsupervised, SCORE_DECIMALS)
-        cut = alert_cut(scores, threshold=threshold, budget=budget, default=self.threshold_)
-        flagged = scores >= cut
-        ranks = rank_accounts(scores, ids)
-        attributed = flagged | (ranks <= explain_top)
+        ranks, flagged, attributed = alert_rows(
+            scores,
+            ids,
+            threshold=threshold,
+            budget=budget,
+            default=self.threshold_,
+            explain_top=explain_top,
+        )
         reasons = explain.reasons_strings(
             model, features, forest_accounts=ids[attributed], n_reasons=n_reasons
         ).to_numpy(dtype=object)

@@ -10,7 +10,8 @@ the model that produces the score so that they have one definition:
 * **rank** — rank 1 is the most suspicious account, ties broken by ``account_id``;
 * **the score table** — the contract's table (section 3.1), one assembly for all.
 
-:mod:`detector.model` re-exports every name here.
+:mod:`detector.model` re-exports the names that were its own before this module split
+out; import newer ones (:func:`check_alert_rule`) from here.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "SCORE_DECIMALS",
     "alert_cut",
     "band",
+    "check_alert_rule",
     "parse_budget",
     "rank_accounts",
     "score_table",
@@ -97,6 +99,17 @@ def parse_budget(budget: str | int, n_accounts: int) -> int:
             "nor a percentage between 0 and 100 (e.g. '2%')"
         ) from None
     return min(count, n_accounts)
+
+
+def check_alert_rule(threshold: float | None, budget: str | int | None) -> None:
+    """Refuse an explicit alert threshold and an alert budget together.
+
+    Each alone decides the cut (:func:`alert_cut` would take the budget and silently
+    drop the threshold). Every scorer — the model's, the learned layer's, the Spark
+    engine's — calls this before it scores, so the error and its wording are one.
+    """
+    if threshold is not None and budget is not None:
+        raise ValueError("give either an alert threshold or an alert budget, not both")
 
 
 def alert_cut(

@@ -10,15 +10,64 @@ model does not import its own explainer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
 from detector import explain
 from detector.config import DEFAULT
 from detector.model import AnomalyModel
-from detector.ranking import SCORE_DECIMALS, alert_cut, rank_accounts, score_table
+from detector.ranking import (
+    SCORE_DECIMALS,
+    alert_cut,
+    check_alert_rule,
+    rank_accounts,
+    score_table,
+)
 
-__all__ = ["score_frame"]
+__all__ = ["Alerts", "alert_rows", "published_scores", "score_frame"]
+
+
+class Alerts(NamedTuple):
+    """What the published scores decide, aligned with them: rank, flag, and which
+    accounts get forest-attributed reasons (the rest get cheap percentile reasons)."""
+
+    ranks: np.ndarray
+    flagged: np.ndarray
+    forest_rows: np.ndarray
+
+
+def published_scores(model: AnomalyModel, values: np.ndarray) -> np.ndarray:
+    """The model's 0–100 scores of a feature matrix (``model.feature_values``), rounded
+    to :data:`~detector.ranking.SCORE_DECIMALS` as published, so that rank, flag and
+    band agree with the number a reader sees. Pure per row: an engine may compute it in
+    parallel tasks on slices of the matrix."""
+    return np.round(model.calibrate(model.raw_scores_from_values(values)), SCORE_DECIMALS)
+
+
+def alert_rows(
+    scores: np.ndarray,
+    ids: Sequence[str] | np.ndarray,
+    *,
+    threshold: float | None,
+    budget: str | int | None,
+    default: float,
+    explain_top: int | None,
+) -> Alerts:
+    """Rank and flag published ``scores`` and choose the rows to explain with the forest.
+
+    Flags at :func:`~detector.ranking.alert_cut` (``budget``, else ``threshold``, else
+    ``default``: the scorer's fitted threshold); the forest explains every flagged
+    account and the top ``explain_top`` ranked (``None``: ``DEFAULT_EXPLAIN_TOP``).
+    Population-wide, so an engine runs it once on the driver. Callers refuse a
+    threshold with a budget first (:func:`~detector.ranking.check_alert_rule`).
+    """
+    top = explain.DEFAULT_EXPLAIN_TOP if explain_top is None else explain_top
+    flagged = scores >= alert_cut(scores, threshold=threshold, budget=budget, default=default)
+    ranks = rank_accounts(scores, ids)
+    return Alerts(ranks=ranks, flagged=flagged, forest_rows=flagged | (ranks <= top))
 
 
 def score_frame(
@@ -55,17 +104,18 @@ def score_frame(
     band are computed on the rounded score, so they agree with what is published.
     ``cluster_id`` is empty (clusters are filled in by the coordination stage).
     """
-    if threshold is not None and budget is not None:
-        raise ValueError("give either an alert threshold or an alert budget, not both")
-    if explain_top is None:
-        explain_top = explain.DEFAULT_EXPLAIN_TOP
+    check_alert_rule(threshold, budget)
     ids, values = model.feature_values(features)
-    scores = np.round(model.calibrate(model.raw_scores_from_values(values)), SCORE_DECIMALS)
-    cut = alert_cut(scores, threshold=threshold, budget=budget, default=model.threshold_)
-    flagged = scores >= cut
-    ranks = rank_accounts(scores, ids)
-    forest_rows = flagged | (ranks <= explain_top)
-    reasons = explain.reason_strings_for_values(
-        model, values, forest_rows=forest_rows, n_reasons=n_reasons
+    scores = published_scores(model, values)
+    alerts = alert_rows(
+        scores,
+        ids,
+        threshold=threshold,
+        budget=budget,
+        default=model.threshold_,
+        explain_top=explain_top,
     )
-    return score_table(ids, scores, ranks, flagged, reasons)
+    reasons = explain.reason_strings_for_values(
+        model, values, forest_rows=alerts.forest_rows, n_reasons=n_reasons
+    )
+    return score_table(ids, scores, alerts.ranks, alerts.flagged, reasons)

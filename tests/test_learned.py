@@ -233,6 +233,17 @@ def test_score_frame_names_the_nearest_confirmed_case(
     assert lifted[S.REASONS].str.count(S.REASONS_SEPARATOR).min() >= 1
 
 
+def test_score_frame_refuses_a_threshold_with_a_budget(
+    features: pd.DataFrame, model: AnomalyModel
+) -> None:
+    """The learned layer's scorer refuses with the same check and words as the model's."""
+    layer = fit_learned(model, features, labels(**BASE))
+    assert layer is not None
+    with pytest.raises(ValueError) as err:
+        layer.score_frame(model, features, threshold=50.0, budget="2%")
+    assert str(err.value) == "give either an alert threshold or an alert budget, not both"
+
+
 def test_the_bundle_holds_the_layer_and_the_labels_provenance(
     tmp_path: Path, features: pd.DataFrame, model: AnomalyModel
 ) -> None:

@@ -24,7 +24,8 @@ from detector.model import (
     rank_accounts,
     threshold_for_budget,
 )
-from detector.scored import score_frame
+from detector.ranking import check_alert_rule
+from detector.scored import alert_rows, published_scores, score_frame
 
 N = 600
 FAST = {"n_estimators": 60, "max_samples": 256, "random_state": 0}
@@ -290,6 +291,58 @@ def test_score_frame_threshold_options(model: AnomalyModel, features: pd.DataFra
     assert (explicit[schema.FLAGGED] == (explicit[schema.SCORE] >= 50.0)).all()
     with pytest.raises(ValueError, match="not both"):
         score_frame(model, features, threshold=50.0, budget="2%")
+
+
+NOT_BOTH = "give either an alert threshold or an alert budget, not both"
+
+
+def test_a_threshold_with_a_budget_is_refused_alike_by_every_scorer(
+    model: AnomalyModel, features: pd.DataFrame
+) -> None:
+    """One check (ranking.check_alert_rule) behind the local and the Spark scorer; the
+    Spark one refuses before it starts a session, so no Spark is needed here."""
+    from detector.engines.spark import score_frame_spark
+
+    check_alert_rule(50.0, None)
+    check_alert_rule(None, "2%")
+    check_alert_rule(None, None)
+    for refuse in (
+        lambda: check_alert_rule(50.0, "2%"),
+        lambda: score_frame(model, features, threshold=50.0, budget="2%"),
+        lambda: score_frame_spark(model, features, threshold=50.0, budget=3),
+    ):
+        with pytest.raises(ValueError) as err:
+            refuse()
+        assert str(err.value) == NOT_BOTH
+
+
+def test_alert_rows_flag_rank_and_choose_the_forest_explained() -> None:
+    """The driver-side step both engines share: cut, rank (ties by id), forest rows."""
+    scores = np.array([90.0, 10.0, 50.0, 50.0])
+    ids = np.array(["d", "a", "c", "b"], dtype=object)
+
+    def rows(**kw: object) -> tuple[list[int], list[bool], list[bool]]:
+        args = {"threshold": None, "budget": None, "default": 60.0, "explain_top": 0, **kw}
+        got = alert_rows(scores, ids, **args)  # type: ignore[arg-type]
+        return got.ranks.tolist(), got.flagged.tolist(), got.forest_rows.tolist()
+
+    assert rows() == ([1, 4, 3, 2], [True, False, False, False], [True, False, False, False])
+    assert rows(threshold=50.0)[1] == [True, False, True, True]
+    # a budget wins over the default; the tie at 50 straddles a budget of 2: neither flagged
+    assert rows(budget="2")[1] == [True, False, False, False]
+    assert rows(budget=3)[1] == [True, False, True, True]
+    assert rows(explain_top=2)[2] == [True, False, False, True]
+    assert rows(explain_top=None)[2] == [True] * 4, "DEFAULT_EXPLAIN_TOP covers all four"
+
+
+def test_published_scores_are_the_rounded_model_scores(
+    model: AnomalyModel, features: pd.DataFrame
+) -> None:
+    ids, values = model.feature_values(features)
+    got = published_scores(model, values)
+    assert np.array_equal(got, np.round(model.score(features.loc[ids]), 2))
+    table = score_frame(model, features, explain_top=0).set_index(schema.ACCOUNT_ID)
+    assert np.array_equal(table.loc[ids, schema.SCORE].to_numpy(), got)
 
 
 def test_empty_population_scores_to_an_empty_table(

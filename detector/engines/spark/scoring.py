@@ -45,12 +45,10 @@ def score_frame_spark(
     the same table as the local method.
     """
     from detector import explain
-    from detector.model import SCORE_DECIMALS, alert_cut, rank_accounts, score_table
+    from detector.ranking import check_alert_rule, score_table
+    from detector.scored import alert_rows, published_scores
 
-    if threshold is not None and budget is not None:
-        raise ValueError("give either an alert threshold or an alert budget, not both")
-    if explain_top is None:
-        explain_top = explain.DEFAULT_EXPLAIN_TOP
+    check_alert_rule(threshold, budget)  # before a session starts
     ids, values = model.feature_values(features)
     n = len(ids)
     spark = get_spark(spark_master, spark_conf)
@@ -69,8 +67,7 @@ def score_frame_spark(
         def scores_of(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
             m = b_model.value
             for pdf in batches:
-                raw = m.raw_scores_from_values(pdf[cols].to_numpy(dtype=np.float64))
-                score = np.round(m.calibrate(raw), SCORE_DECIMALS)
+                score = published_scores(m, pdf[cols].to_numpy(dtype=np.float64))
                 yield pd.DataFrame({"_pos": pdf["_pos"].to_numpy(), "score": score})
 
         got = run_job(
@@ -80,11 +77,15 @@ def score_frame_spark(
         )
         scores = np.empty(n, dtype=np.float64)
         scores[got.column("_pos").to_numpy()] = got.column("score").to_numpy()
-        cut = alert_cut(scores, threshold=threshold, budget=budget, default=model.threshold_)
-        flagged = scores >= cut
-        ranks = rank_accounts(scores, ids)
-        forest_rows = flagged | (ranks <= explain_top)
-        b_rows = sc.broadcast(forest_rows)
+        alerts = alert_rows(
+            scores,
+            ids,
+            threshold=threshold,
+            budget=budget,
+            default=model.threshold_,
+            explain_top=explain_top,
+        )
+        b_rows = sc.broadcast(alerts.forest_rows)
         rows_bc = b_rows
 
         def reasons_of(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -115,7 +116,7 @@ def score_frame_spark(
             b_model.destroy()
             if b_rows is not None:
                 b_rows.destroy()
-    return score_table(ids, scores, ranks, flagged, reasons)
+    return score_table(ids, scores, alerts.ranks, alerts.flagged, reasons)
 
 
 def write_scores_parquet_spark(
