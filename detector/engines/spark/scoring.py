@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 
 from detector.config import DEFAULT
-from detector.engines.spark.session import get_spark, run_job
+from detector.engines.spark.session import get_spark, is_local_master, run_job
 
 if TYPE_CHECKING:
     from detector.model import AnomalyModel
 
-__all__ = ["score_frame_spark", "write_scores_parquet_spark"]
+__all__ = ["output_uri", "score_frame_spark", "write_scores_parquet_spark"]
 
 
 def score_frame_spark(
@@ -119,6 +119,20 @@ def score_frame_spark(
     return score_table(ids, scores, alerts.ranks, alerts.flagged, reasons)
 
 
+def output_uri(path: str, master: str) -> str:
+    """Where Spark should write ``path``, given the master the session actually runs on.
+
+    A path with a scheme (``s3a://…``, ``hdfs://…``, ``file://…``) is kept. A
+    scheme-less path under a local master is this machine's file: made absolute with
+    ``file://``, so a ``fs.defaultFS`` in the environment cannot send it elsewhere.
+    Under a cluster master (``yarn``, ``spark://``, ``k8s://``) it is left to the
+    cluster's default file system, as ``spark-submit`` users expect.
+    """
+    if "://" in path or not is_local_master(master):
+        return path
+    return "file://" + str(Path(path).resolve())
+
+
 def write_scores_parquet_spark(
     scores: pd.DataFrame,
     path: str,
@@ -126,11 +140,14 @@ def write_scores_parquet_spark(
     spark_master: str = "local[*]",
     spark_conf: Mapping[str, str] | None = None,
 ) -> str:
-    """Write the score table with Spark (a directory of part files); returns ``path``."""
+    """Write the score table with Spark (a directory of part files); returns ``path``.
+
+    The path is resolved against the session's own master (:func:`output_uri`), not
+    ``spark_master``: under ``spark-submit`` the submitted master wins over the
+    ``--spark-master`` default, and the session may be one that already existed.
+    """
     spark = get_spark(spark_master, spark_conf)
-    target = path
-    if "://" not in path and spark_master.startswith("local"):
-        target = "file://" + str(Path(path).resolve())
+    target = output_uri(path, spark.sparkContext.master)
     frame = scores.copy()
     for c in frame.columns:
         if frame[c].dtype == object:

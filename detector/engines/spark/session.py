@@ -21,7 +21,7 @@ from detector.ingest import IngestError
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["LOCAL_DEFAULTS", "SESSION_DEFAULTS", "get_spark", "run_job"]
+__all__ = ["LOCAL_DEFAULTS", "SESSION_DEFAULTS", "get_spark", "is_local_master", "run_job"]
 
 SESSION_DEFAULTS: Mapping[str, str] = {
     # timestamps cross the JVM/Python boundary as instants rendered in this zone
@@ -56,6 +56,17 @@ _REQUIRED_RUNTIME = (
 )
 
 
+def is_local_master(master: str) -> bool:
+    """True for Spark's in-process masters (``local``, ``local[4]``, ``local[*, 2]``).
+
+    Only these run every task on this machine: they get :data:`LOCAL_DEFAULTS`, and a
+    scheme-less output path means this machine's file system. Any other master
+    (``yarn``, ``spark://…``, ``k8s://…``, ``mesos://…``) is a cluster, whose default
+    file system decides what a scheme-less path means.
+    """
+    return master.startswith("local")
+
+
 def get_spark(master: str = "local[*]", conf: Mapping[str, str] | None = None) -> SparkSession:
     """The process's SparkSession, created on first use with the engine's defaults.
 
@@ -77,7 +88,7 @@ def get_spark(master: str = "local[*]", conf: Mapping[str, str] | None = None) -
         settings = {**defaults, **conf}
         builder = SparkSession.builder.appName("detector")
     else:
-        local = master.startswith("local")
+        local = is_local_master(master)
         if local:
             # workers run this interpreter (the venv with the project), not "python3"
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
