@@ -6,6 +6,11 @@ score table (CONTRACT.md 3.1) needs both — rank, flag and band from the rounde
 scores, and reasons chosen by them (forest attribution for the flagged and the top
 ranked, cheap percentiles for the rest) — so it is composed here, above both, and the
 model does not import its own explainer.
+
+Its steps are public so that every scorer composes the same table:
+:func:`published_scores` (per account, Spark runs it in tasks) and :func:`alert_rows`
+(population-wide: cut, rank, forest rows) serve :func:`score_frame`, the Spark
+engine's ``score_frame_spark`` and the learned layer's ``score_frame``.
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ pandas functions running inside Spark tasks:
    slim ``(request_id, position)`` columns only; the losers are anti-joined away.
 4. **Population facts** (window, models' first appearance and row counts) are one
    Spark aggregation; the topic model is fitted on the driver on the same first chunk
-   the local engine fits on (bounded by ``Config.chunk_rows``).
+   the local engine fits on (:func:`detector.pipeline.first_topic_model`, bounded by
+   ``Config.chunk_rows``).
 5. **Features** (``groupBy(bucket).applyInPandas``, bucket = hash(account_id) mod n):
    every account's rows meet in one task, sorted back into file order, and
    :func:`~detector.features.compute_bucket` and
@@ -32,8 +33,9 @@ pandas functions running inside Spark tasks:
    collected evidence, as in the local engine.
 
 Scoring (:func:`score_frame_spark`) broadcasts the fitted model and scores the feature
-table in ``mapInPandas`` tasks; only ranking and the threshold (population-wide, one
-number per account) run on the driver.
+table in ``mapInPandas`` tasks (:func:`detector.scored.published_scores`); only ranking
+and the threshold (:func:`detector.scored.alert_rows`, population-wide, one number per
+account) run on the driver.
 
 The modules, one concept each:
 
