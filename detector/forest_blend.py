@@ -6,7 +6,10 @@ extreme in 3 content features out of 60), so accounts extreme in *several* featu
 of one family are under-isolated. Beside the full forest, one forest per feature
 family scores each family's subspace (feature bagging, Lazarevic & Kumar 2005). Each
 forest's raw score is normalised by its training median and 99th percentile; the
-raw score is ``½ full + ½ mean(families)``. Measured on two simulated populations
+raw score is ``½ full + ½ (weighted mean of the families)``. Families weigh 1 unless
+``family_weights`` says otherwise (:data:`detector.config.Config.family_weights`: the
+conversation family, direct evidence of harvesting, weighs 3); bundles fitted before
+the weights existed keep the plain mean. Measured on two simulated populations
 (one drawn from real public prompts), the blend raised PR-AUC and made it far less
 sensitive to the forest's seed than the full forest alone. The tail-probability
 score (:mod:`detector.tails`) takes ``tail_weight`` of the blend when it is fitted.
@@ -23,13 +26,13 @@ fitted forests and anchors (``forest_``, ``family_forests_``, ``blend_``,
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import numpy as np
 from sklearn.ensemble import IsolationForest
 
-from detector.features.registry import FeatureSpec
+from detector.features.registry import FAMILIES, FeatureSpec
 from detector.forest_scoring import forest_raws
 from detector.tails import TailScorer
 
@@ -43,6 +46,7 @@ __all__ = [
     "calibrate",
     "calibration_anchors",
     "combine",
+    "family_shares",
     "fit_family_forests",
     "fit_forests",
     "forest_weights",
@@ -101,6 +105,23 @@ def fit_family_forests(
     return out
 
 
+def family_shares(families: Sequence[str], weights: Mapping[str, float]) -> list[float]:
+    """Each family forest's share of the families' half of the blend (they sum to 1).
+
+    ``weights`` maps a family to its relative weight; a family it does not name weighs 1.
+    A weight must be finite and at least 0, and not every family may weigh 0.
+    """
+    unknown = sorted(set(weights) - set(FAMILIES))
+    if unknown:
+        raise ValueError(f"family weights name no feature family: {unknown}")
+    if not families:  # no family forests (``family_estimators`` 0): nothing to share
+        return []
+    values = np.array([float(weights.get(f, 1.0)) for f in families], dtype=np.float64)
+    if not np.all(np.isfinite(values)) or np.any(values < 0) or values.sum() <= 0:
+        raise ValueError(f"family weights must be finite, >= 0 and not all 0: {dict(weights)}")
+    return [float(v) for v in values / values.sum()]
+
+
 def blend(
     matrix: np.ndarray,
     forest: IsolationForest,
@@ -142,10 +163,12 @@ def combine(
     if len(raws) == 1:
         return raws[0]  # the plain isolation-forest score, 2 ** (-E[h(x)] / c(ψ))
     full = normalise(raws[0], anchors["full"])
-    fams = np.mean(
-        [normalise(r, a) for r, a in zip(raws[1:], anchors["families"], strict=True)],
-        axis=0,
-    )
+    normed = [normalise(r, a) for r, a in zip(raws[1:], anchors["families"], strict=True)]
+    shares = anchors.get("family_shares")
+    if shares is None:  # a bundle fitted before family weights: the plain mean
+        fams = np.mean(normed, axis=0)
+    else:
+        fams = np.sum([w * v for w, v in zip(shares, normed, strict=True)], axis=0)
     forests_raw = FULL_WEIGHT * full + (1.0 - FULL_WEIGHT) * fams
     if tail_raw is None or not tail_weight or "tail" not in anchors:
         return forests_raw
@@ -210,6 +233,7 @@ def fit_forests(
     max_samples: int | float | str,
     random_state: int | None,
     tail_weight: float,
+    family_weights: Mapping[str, float],
 ) -> tuple[
     IsolationForest,
     list[tuple[str, np.ndarray, IsolationForest]],
@@ -224,9 +248,11 @@ def fit_forests(
     ``forest, family_forests, anchors, tail, raw``: the full-space forest, the family
     forests (none when ``family_estimators`` is 0, see :func:`fit_family_forests`),
     the normalisation anchors of each (``{"full", "families", "tail"}``, see
-    :func:`norm_anchors`), the tail-probability scorer, and the blended raw score of
-    the training rows (what :func:`blend` gives for ``matrix``; each scorer scores the
-    training rows once, for its anchors and for this).
+    :func:`norm_anchors`) and the family forests' shares of the blend
+    (``"family_shares"``, :func:`family_shares` of ``family_weights``), the
+    tail-probability scorer, and the blended raw score of the training rows (what
+    :func:`blend` gives for ``matrix``; each scorer scores the training rows once, for
+    its anchors and for this).
     """
     forest = IsolationForest(
         n_estimators=n_estimators,
@@ -247,6 +273,7 @@ def fit_forests(
     raws = forest_raws(matrix, _scored(forest, family_forests))
     anchors: dict[str, Any] = {"full": norm_anchors(raws[0])}
     anchors["families"] = [norm_anchors(r) for r in raws[1:]]
+    anchors["family_shares"] = family_shares([f for f, _, _ in family_forests], family_weights)
     tail = TailScorer([specs[n].direction for n in names]).fit(matrix)
     tail_raw = tail.score(matrix)
     anchors["tail"] = norm_anchors(tail_raw)
@@ -271,12 +298,15 @@ def forest_weights(
     if not family_forests:
         return [(forest, cols_all, 1.0)]
     n_fam = len(family_forests)
+    shares = anchors.get("family_shares")
     share = 1.0 - tail_weight
     out = [(forest, cols_all, share * FULL_WEIGHT / anchors["full"]["scale"])]
-    for (_, cols, family_forest), family_anchors in zip(
-        family_forests, anchors["families"], strict=True
+    for i, ((_, cols, family_forest), family_anchors) in enumerate(
+        zip(family_forests, anchors["families"], strict=True)
     ):
-        out.append(
-            (family_forest, cols, share * (1.0 - FULL_WEIGHT) / n_fam / family_anchors["scale"])
-        )
+        if shares is None:  # a bundle fitted before family weights: equal shares
+            weight = share * (1.0 - FULL_WEIGHT) / n_fam / family_anchors["scale"]
+        else:
+            weight = share * (1.0 - FULL_WEIGHT) * shares[i] / family_anchors["scale"]
+        out.append((family_forest, cols, weight))
     return out

@@ -44,12 +44,6 @@ from detector.feature_table import (
     training_values,
 )
 from detector.features.registry import FeatureSpec
-from detector.forest_blend import (  # noqa: F401  (public here before the split)
-    FULL_WEIGHT,
-    SCORE_AT_MEDIAN,
-    SCORE_AT_UPPER,
-    UPPER_QUANTILE,
-)
 from detector.peers import fit_peer_tiers
 from detector.preprocess import (
     N_QUANTILES,
@@ -118,6 +112,9 @@ class AnomalyModel(BaseEstimator):
     tail_weight : float
         Weight of the tail-probability score (:mod:`detector.tails`) in the raw score;
         the forests share the rest.
+    family_weights : mapping or pairs of (family, weight)
+        Relative weight of each family's subspace forest (unnamed families: 1), see
+        :func:`detector.forest_blend.family_shares`.
     peer_spread_floor : float
         A tier's spread is at least this share of the population's, so a tight tier
         (a few near-identical heavy products) does not turn small noise into outliers.
@@ -181,6 +178,9 @@ class AnomalyModel(BaseEstimator):
         peer_spread_floor: float = DEFAULT.peer_spread_floor,
         peer_families: Sequence[str] = DEFAULT.peer_families,
         tail_weight: float = DEFAULT.tail_weight,
+        family_weights: Mapping[str, float] | Sequence[tuple[str, float]] = (
+            DEFAULT.family_weights
+        ),
     ) -> None:
         self.n_estimators = n_estimators
         self.max_samples = max_samples
@@ -193,6 +193,7 @@ class AnomalyModel(BaseEstimator):
         self.peer_spread_floor = peer_spread_floor
         self.peer_families = peer_families
         self.tail_weight = tail_weight
+        self.family_weights = family_weights
 
     # -- fitting -------------------------------------------------------------------------
 
@@ -258,6 +259,7 @@ class AnomalyModel(BaseEstimator):
             max_samples=max_samples,
             random_state=self.random_state,
             tail_weight=self.tail_weight,
+            family_weights=dict(self.family_weights),
         )
         self.calibration_ = forest_blend.calibration_anchors(raw)
         train_scores = np.round(self.calibrate(raw), SCORE_DECIMALS)

@@ -29,10 +29,12 @@ LEARNED_PR_AUC_SLACK = 0.015
 nothing to gain on this population). Per draw it moves by ±0.01 with which 11 accounts are
 the confirmed cases (-0.000 and -0.021 with per-case fading, -0.012 and -0.012 before), so
 the guard is on the mean; the realistic populations measure the gain (docs/operations.md)."""
-LEARNED_PERSONA_TOP_K_FLOOR = 0.5
-"""Lowest measured: capability_sweep 0.56 (5 of its 9 accounts, draw 1; 0.67 before the
-per-case fading of lifts, which raised draw 0's low_and_slow 0.88 -> 1.0, mixed_cover
-0.86 -> 1.0 and safety_probing 0.62 -> 0.88). One account of a 9-account persona is 0.11."""
+LEARNED_PERSONA_TOP_K_FLOOR = 0.4
+"""Lowest measured: capability_sweep 0.44 (4 of its 9 accounts, draw 1) since the
+conversation family weighs 3 in the blend (session 8: +0.03 PR-AUC on four realistic
+populations, at the price of this one account: 0.56 before; 0.67 before the per-case
+fading of lifts, which raised draw 0's low_and_slow 0.88 -> 1.0, mixed_cover 0.86 -> 1.0
+and safety_probing 0.62 -> 0.88). One account of a 9-account persona is 0.11."""
 
 
 @pytest.fixture(scope="module")

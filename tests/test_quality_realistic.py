@@ -15,6 +15,8 @@ Measured at this seed and size (6,000 accounts, 7 days): PR-AUC 0.64 before case
 (the conversation features, two size features dropped): the hydras that share a card
 or a network and the one that shares nothing are linked and ranked; of the quiet kinds,
 plain distillation 0% -> 40% flagged and mixed cover 67%, low-and-slow still 0%.
+0.741 -> 0.790 in session 8 (the conversation family weighs 3 in the blend): mixed
+cover 67% -> 100% and plain distillation 0% -> 20% within the top k.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 SEED = 31
 ACCOUNTS = 6000
-PR_AUC_FLOOR = 0.65
+PR_AUC_FLOOR = 0.75
 HYDRAS = ("hydra_shared_card", "hydra_shared_network", "hydra_no_shared_infra")
 HYDRA_TOP_K_FLOOR = 0.7
 HYDRA_CLUSTERED_FLOOR = 0.7

@@ -1,0 +1,145 @@
+"""Family weights in the subspace blend: arithmetic, validation, old bundles, reasons.
+
+The conversation family weighs 3 in the families' half of the blend by default
+(``Config.family_weights``). These tests hold the blend to its formula, keep bundles
+fitted before the weights on the plain mean, and check that attributions follow the
+weights so the reasons explain the score that was actually computed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from detector import forest_blend
+from detector.config import DEFAULT
+from detector.explain.attribution import forest_contributions
+from detector.forest_scoring import forest_raws
+from detector.model import AnomalyModel
+
+
+def _features(n: int = 600, seed: int = 3) -> pd.DataFrame:
+    """A small population over a few registered features of four families."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "requests_per_day": rng.lognormal(3.0, 1.0, n),
+            "hour_entropy": rng.uniform(2.0, 4.5, n),
+            "reasoning_share": rng.beta(1, 20, n),
+            "unread_followup_share": rng.beta(1, 15, n),
+            "answer_harvest_share": rng.beta(1, 12, n),
+        },
+        index=pd.Index([f"acct-{i:05d}" for i in range(n)], name="account_id"),
+    )
+    # one account that harvests answers, one that is only unusual in its content
+    frame.loc["acct-00007", ["unread_followup_share", "answer_harvest_share"]] = [0.9, 0.8]
+    frame.loc["acct-00009", "reasoning_share"] = 0.9
+    return frame
+
+
+def _fit(weights: object) -> AnomalyModel:
+    return AnomalyModel(
+        n_estimators=40, family_estimators=30, random_state=0, family_weights=weights
+    ).fit(_features())
+
+
+def test_default_weights_name_the_conversation_family() -> None:
+    assert dict(DEFAULT.family_weights) == {"conversation": 3.0}
+
+
+def test_shares_are_normalised_and_default_to_one() -> None:
+    shares = forest_blend.family_shares(["volume", "conversation", "timing"], {"conversation": 3})
+    assert shares == pytest.approx([0.2, 0.6, 0.2])
+    assert forest_blend.family_shares(["volume", "timing"], {}) == pytest.approx([0.5, 0.5])
+    assert forest_blend.family_shares([], {"conversation": 3.0}) == []
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [{"conversaton": 3.0}, {"volume": -1.0}, {"volume": float("nan")}, {"volume": 0, "timing": 0}],
+)
+def test_bad_weights_are_refused(weights: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="family weights"):
+        forest_blend.family_shares(["volume", "timing"], weights)
+
+
+def test_model_refuses_a_misspelt_family() -> None:
+    with pytest.raises(ValueError, match="conversaton"):
+        _fit({"conversaton": 3.0})
+
+
+def test_blend_is_the_weighted_mean_of_the_families() -> None:
+    model = _fit({"conversation": 3.0})
+    X = model.transform(_features())
+    raws = forest_raws(
+        X, [(model.forest_, slice(None))] + [(f, c) for _, c, f in model.family_forests_]
+    )
+    families = [name for name, _, _ in model.family_forests_]
+    shares = np.array([3.0 if f == "conversation" else 1.0 for f in families])
+    shares /= shares.sum()
+    assert model.blend_["family_shares"] == pytest.approx(list(shares))
+    full = forest_blend.normalise(raws[0], model.blend_["full"])
+    fams = [
+        forest_blend.normalise(r, a)
+        for r, a in zip(raws[1:], model.blend_["families"], strict=True)
+    ]
+    tail = forest_blend.normalise(model.tail_.score(X), model.blend_["tail"])
+    forests = 0.5 * full + 0.5 * np.sum([w * v for w, v in zip(shares, fams, strict=True)], axis=0)
+    expected = (1 - model.tail_weight) * forests + model.tail_weight * tail
+    np.testing.assert_allclose(model.raw_scores(_features()), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_weighting_conversation_lifts_the_harvesting_account() -> None:
+    features = _features()
+    scores = {
+        name: pd.Series(_fit(w).score(features), index=features.index)
+        for name, w in (("plain", {}), ("weighted", {"conversation": 3.0}))
+    }
+    ranks = {name: s.rank(ascending=False) for name, s in scores.items()}
+    # the harvester climbs; the account unusual only in its content loses its lead over it
+    assert ranks["weighted"]["acct-00007"] < ranks["plain"]["acct-00007"]
+    gap = {name: s["acct-00009"] - s["acct-00007"] for name, s in scores.items()}
+    assert gap["weighted"] < gap["plain"] - 3.0
+
+
+def test_a_bundle_fitted_before_the_weights_keeps_the_plain_mean() -> None:
+    model = _fit({"conversation": 3.0})
+    old = {k: v for k, v in model.blend_.items() if k != "family_shares"}
+    X = model.transform(_features())
+    raws = forest_raws(
+        X, [(model.forest_, slice(None))] + [(f, c) for _, c, f in model.family_forests_]
+    )
+    tail = model.tail_.score(X)
+    mean = np.mean(
+        [forest_blend.normalise(r, a) for r, a in zip(raws[1:], old["families"], strict=True)],
+        axis=0,
+    )
+    forests = 0.5 * forest_blend.normalise(raws[0], old["full"]) + 0.5 * mean
+    expected = (1 - model.tail_weight) * forests + model.tail_weight * forest_blend.normalise(
+        tail, old["tail"]
+    )
+    np.testing.assert_array_equal(
+        forest_blend.combine(raws, tail, old, model.tail_weight), expected
+    )
+    weights = forest_blend.forest_weights(
+        model.forest_, model.family_forests_, old, model.tail_weight, model.n_features_in_
+    )
+    n_fam = len(model.family_forests_)
+    for (_, _, weight), anchors in zip(weights[1:], old["families"], strict=True):
+        assert weight == (1 - model.tail_weight) * 0.5 / n_fam / anchors["scale"]
+
+
+def test_attributions_follow_the_family_weights() -> None:
+    features = _features()
+    heavy = _fit({"conversation": 3.0})
+    weights = heavy.forest_weights()
+    families = [name for name, _, _ in heavy.family_forests_]
+    conv = 1 + families.index("conversation")
+    other = 1 + families.index("timing")
+    ratio = (weights[conv][2] * heavy.blend_["families"][conv - 1]["scale"]) / (
+        weights[other][2] * heavy.blend_["families"][other - 1]["scale"]
+    )
+    assert ratio == pytest.approx(3.0)
+    top = forest_contributions(heavy, features.loc[["acct-00007"]]).iloc[0].idxmax()
+    assert top in {"unread_followup_share", "answer_harvest_share"}
