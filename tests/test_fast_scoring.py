@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from sklearn.ensemble import IsolationForest
 
+from detector import forest_scoring
 from detector.forest_scoring import forest_raws
 from detector.tails import TailScorer
 
@@ -82,3 +83,40 @@ def test_forest_raws_equal_score_samples(max_features: float) -> None:
     raws = forest_raws(Y, [(full, slice(None)), (part, cols)], chunk_rows=1000, workers=2)
     assert np.array_equal(raws[0], -full.score_samples(Y))
     assert np.array_equal(raws[1], -part.score_samples(Y[:, cols]))
+
+
+@pytest.mark.parametrize("max_cell_share", [0.0, 0.6, 1.0])
+def test_forest_raws_by_cell_equal_score_samples(
+    monkeypatch: pytest.MonkeyPatch, max_cell_share: float
+) -> None:
+    """Forests walked one row per cell (never, when it pays, always) score as sklearn does.
+
+    A one-column forest, a two-column one with a mass at 0 and -0.0, one whose trees see
+    half its columns, and values on the thresholds themselves (a value equal to a
+    threshold goes left, one a float32 step above goes right).
+    """
+    monkeypatch.setattr(forest_scoring, "MAX_CELL_SHARE", max_cell_share)
+    monkeypatch.setattr(forest_scoring, "CELL_SAMPLE_ROWS", 500)
+    rng = np.random.default_rng(11)
+    X = _tied_population(rng, 3000, 6, 1.0)
+    one = IsolationForest(n_estimators=9, max_samples=100, random_state=2).fit(X[:, [3]])
+    two = IsolationForest(n_estimators=8, max_samples=128, random_state=3).fit(X[:, [0, 1]])
+    half = IsolationForest(n_estimators=6, max_samples=64, max_features=0.5, random_state=4).fit(
+        X[:, [0, 2, 4, 5]]
+    )
+    full = IsolationForest(n_estimators=5, max_samples=64, random_state=5).fit(X)
+    Y = _tied_population(rng, 12_000, 6, 2.0)
+    Y[::7, 0] = -0.0
+    splits = one.estimators_[0].tree_.threshold[one.estimators_[0].tree_.children_left >= 0]
+    on = splits.astype(np.float32)  # float32 values at (or a rounding step off) the splits
+    Y[: len(on), 3] = on
+    Y[len(on) : 2 * len(on), 3] = np.nextafter(on, np.float32(np.inf))
+    forests = [
+        (one, np.array([3])),
+        (two, np.array([0, 1])),
+        (half, np.array([0, 2, 4, 5])),
+        (full, slice(None)),
+    ]
+    raws = forest_raws(Y, forests, chunk_rows=1000, workers=2)
+    for (forest, cols), raw in zip(forests, raws, strict=True):
+        assert np.array_equal(raw, -forest.score_samples(Y[:, cols]))
