@@ -58,6 +58,7 @@ def test_tail_tables_equal_the_per_entry_formula() -> None:
     test[5000 : 5000 + len(scorer.quantiles_)] = scorer.quantiles_
     test[6000, :] = np.inf
     test[6001, :] = -np.inf
+    test[7000:7100, :] = -0.0  # shares the term of 0 (the column's clipped side)
     expected = _reference_contributions(scorer, test)
     assert np.array_equal(scorer.contributions(test), expected)
     assert np.array_equal(scorer.score(test), expected.sum(axis=1))
