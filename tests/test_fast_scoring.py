@@ -2,17 +2,20 @@
 
 :mod:`detector.forest_scoring` replaces ``IsolationForest.score_samples`` and
 :class:`detector.tails.TailScorer` reads its terms from per-column tables; published
-scores are rounded, so both must agree bit for bit, not just closely.
+scores are rounded, so both must agree bit for bit, not just closely. The score table
+is assembled in rank order without sorting a frame; it must be the same frame.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.ensemble import IsolationForest
 
-from detector import forest_scoring
+from detector import forest_scoring, schema
 from detector.forest_scoring import forest_raws
+from detector.ranking import band, rank_accounts, score_table
 from detector.tails import TailScorer
 
 
@@ -121,3 +124,51 @@ def test_forest_raws_by_cell_equal_score_samples(
     raws = forest_raws(Y, forests, chunk_rows=1000, workers=2)
     for (forest, cols), raw in zip(forests, raws, strict=True):
         assert np.array_equal(raw, -forest.score_samples(Y[:, cols]))
+
+
+def _reference_table(
+    ids: np.ndarray,
+    scores: np.ndarray,
+    ranks: np.ndarray,
+    flagged: np.ndarray,
+    reasons: np.ndarray,
+    **extra: np.ndarray,
+) -> pd.DataFrame:
+    """The score table as first written: a frame sorted by rank, columns picked."""
+    out = pd.DataFrame(
+        {
+            schema.ACCOUNT_ID: ids,
+            schema.SCORE: scores,
+            schema.RANK: ranks,
+            schema.FLAGGED: flagged,
+            schema.CLUSTER_ID: "",
+            schema.REASONS: reasons,
+            schema.BAND: band(scores),
+            **extra,
+        }
+    )
+    out = out.sort_values(schema.RANK, kind="stable").reset_index(drop=True)
+    return out[[*schema.SCORE_COLUMNS, schema.BAND, *extra]]
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_score_table_equals_the_sorted_frame(ties: bool) -> None:
+    """Rank order by scatter (ranks 1..n) or by stable sort (tied or gapped ranks)."""
+    rng = np.random.default_rng(5)
+    n = 2000
+    ids = np.array([f"acct_{i:05d}" for i in rng.permutation(n)], dtype=object)
+    scores = np.round(rng.uniform(0, 100, n), 2)
+    ranks = rank_accounts(scores, ids)
+    if ties:
+        ranks = ranks // 3 + 5
+    flagged = scores >= 70
+    reasons = np.array([f"reason {i}" for i in range(n)], dtype=object)
+    extra = {"unsupervised_score": np.round(scores / 2, 2)}
+    got = score_table(ids, scores, ranks, flagged, reasons, **extra)
+    pd.testing.assert_frame_equal(
+        got, _reference_table(ids, scores, ranks, flagged, reasons, **extra), check_exact=True
+    )
+    empty = score_table(ids[:0], scores[:0], ranks[:0], flagged[:0], reasons[:0])
+    pd.testing.assert_frame_equal(
+        empty, _reference_table(ids[:0], scores[:0], ranks[:0], flagged[:0], reasons[:0])
+    )
