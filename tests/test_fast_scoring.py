@@ -3,7 +3,8 @@
 :mod:`detector.forest_scoring` replaces ``IsolationForest.score_samples`` and
 :class:`detector.tails.TailScorer` reads its terms from per-column tables; published
 scores are rounded, so both must agree bit for bit, not just closely. The score table
-is assembled in rank order without sorting a frame; it must be the same frame.
+is assembled in rank order without sorting a frame, and reason strings are joined in
+one pass per row; they must be the same frame and the same strings.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 from sklearn.ensemble import IsolationForest
 
 from detector import forest_scoring, schema
+from detector.explain.templates import fill, join_slots, template_pieces
 from detector.forest_scoring import forest_raws
 from detector.ranking import band, rank_accounts, score_table
 from detector.tails import TailScorer
@@ -172,3 +174,32 @@ def test_score_table_equals_the_sorted_frame(ties: bool) -> None:
     pd.testing.assert_frame_equal(
         empty, _reference_table(ids[:0], scores[:0], ranks[:0], flagged[:0], reasons[:0])
     )
+
+
+def test_fill_and_join_slots_equal_adding_piece_by_piece() -> None:
+    """Reason sentences and per-row joins as the object-array additions built them."""
+    rng = np.random.default_rng(9)
+    n = 500
+    value = np.array([f"{v:,.1f} requests/day" for v in rng.lognormal(3, 2, n)], dtype=object)
+    pct = np.array([f"{p}th percentile" for p in rng.integers(90, 100, n)], dtype=object)
+    pieces = template_pieces("{value}, unusual ({percentile}) é")
+    assert pieces is not None
+    expected = value + ", unusual (" + pct + ") é"
+    got = fill(pieces, {"value": value, "percentile": pct}, n)
+    assert got.dtype == object and got.tolist() == expected.tolist()
+    assert fill(pieces, {"value": value[:0], "percentile": pct[:0]}, 0).shape == (0,)
+
+    n_rows = 200
+    count = rng.integers(0, 4, n_rows)  # 0 to 3 sentences per row
+    rows = np.repeat(np.arange(n_rows), count)
+    slots = np.arange(len(rows)) - np.repeat(np.cumsum(count) - count, count)
+    shuffle = rng.permutation(len(rows))  # entries in any order
+    rows, slots, sentences = rows[shuffle], slots[shuffle], expected[: len(rows)][shuffle]
+    reference = np.full(n_rows, "", dtype=object)
+    for slot in range(3):
+        at = slots == slot
+        sep = "" if slot == 0 else "; "
+        reference[rows[at]] = reference[rows[at]] + sep + sentences[at]
+    joined = join_slots(n_rows, rows, slots, sentences, "; ")
+    assert joined.tolist() == reference.tolist()
+    assert join_slots(3, rows[:0], slots[:0], sentences[:0], "; ").tolist() == ["", "", ""]
