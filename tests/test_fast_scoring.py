@@ -203,3 +203,17 @@ def test_fill_and_join_slots_equal_adding_piece_by_piece() -> None:
     joined = join_slots(n_rows, rows, slots, sentences, "; ")
     assert joined.tolist() == reference.tolist()
     assert join_slots(3, rows[:0], slots[:0], sentences[:0], "; ").tolist() == ["", "", ""]
+
+
+def test_mid_rank_equals_two_searches() -> None:
+    """Percentile ranks with one binary search (two only for values on a quantile)."""
+    from detector.explain import eligibility
+
+    rng = np.random.default_rng(4)
+    q = np.sort(np.round(rng.lognormal(0, 1, 1001), 1))  # runs of equal quantiles
+    v = np.concatenate([q, np.round(rng.lognormal(0, 1.5, 5000), 2), [-1.0, 1e9, np.inf]])
+    left = np.searchsorted(q, v, side="left")
+    right = np.searchsorted(q, v, side="right")
+    expected = (left + right) * (50.0 / len(q))
+    assert np.array_equal(eligibility._mid_rank(q, v), expected)
+    assert eligibility._mid_rank(q, v[:0]).shape == (0,)
