@@ -10,6 +10,8 @@ model does not import its own explainer.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 
@@ -60,12 +62,29 @@ def score_frame(
     if explain_top is None:
         explain_top = explain.DEFAULT_EXPLAIN_TOP
     ids, values = model.feature_values(features)
-    scores = np.round(model.calibrate(model.raw_scores_from_values(values)), SCORE_DECIMALS)
-    cut = alert_cut(scores, threshold=threshold, budget=budget, default=model.threshold_)
-    flagged = scores >= cut
-    ranks = rank_accounts(scores, ids)
-    forest_rows = flagged | (ranks <= explain_top)
-    reasons = explain.reason_strings_for_values(
-        model, values, forest_rows=forest_rows, n_reasons=n_reasons
-    )
+    # percentile reasons need no score: every account's are written on a side thread
+    # while the forests score (tree walks release the GIL, the reasons' string work
+    # mostly holds it, so the two fill both cores), then replaced by attributed ones
+    # where flags and ranks ask for them; each row's reasons depend on that row alone
+    with ThreadPoolExecutor(max_workers=1) as side:
+        cheap = side.submit(
+            explain.reason_strings_for_values,
+            model,
+            values,
+            forest_rows=np.zeros(len(values), dtype=bool),
+            n_reasons=n_reasons,
+        )
+        scores = np.round(model.calibrate(model.raw_scores_from_values(values)), SCORE_DECIMALS)
+        cut = alert_cut(scores, threshold=threshold, budget=budget, default=model.threshold_)
+        flagged = scores >= cut
+        ranks = rank_accounts(scores, ids)
+        forest_rows = flagged | (ranks <= explain_top)
+        reasons = cheap.result()
+    if forest_rows.any():
+        reasons[forest_rows] = explain.reason_strings_for_values(
+            model,
+            values[forest_rows],
+            forest_rows=np.ones(int(forest_rows.sum()), dtype=bool),
+            n_reasons=n_reasons,
+        )
     return score_table(ids, scores, ranks, flagged, reasons)
