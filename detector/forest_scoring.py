@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -61,7 +61,7 @@ row in the sample; the 4 to 16 column families with no shared values stay row by
 class _Tree(NamedTuple):
     """One tree as the walk uses it."""
 
-    structure: object
+    structure: Any
     """The fitted ``tree_`` (public): ``apply`` gives each row's leaf."""
     features: np.ndarray | None
     """The forest's columns the tree was fitted on (``None``: all of them)."""
@@ -140,7 +140,9 @@ def _cells(sub: np.ndarray, edges: list[np.ndarray]) -> np.ndarray:
     return code
 
 
-def _by_cell(X: np.ndarray, cols: np.ndarray | slice, trees: list[_Tree]) -> tuple | None:
+def _by_cell(
+    X: np.ndarray, cols: np.ndarray | slice, trees: list[_Tree]
+) -> tuple[np.ndarray, np.ndarray] | None:
     """One row per occupied cell and each row's cell, or ``None`` when cells do not pay.
 
     Returns ``(representatives, cell)``: the float32 rows (the forest's columns) to walk
