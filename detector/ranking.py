@@ -168,20 +168,37 @@ def score_table(
     ``cluster_id`` is empty (the coordination stage fills it in) and ``extra`` columns
     (e.g. ``unsupervised_score``) follow ``band`` in the order given.
     """
-    out = pd.DataFrame(
-        {
-            schema.ACCOUNT_ID: ids,
-            schema.SCORE: scores,
-            schema.RANK: ranks,
-            schema.FLAGGED: flagged,
-            schema.CLUSTER_ID: "",
-            schema.REASONS: reasons,
-            schema.BAND: band(scores),
-            **extra,
-        }
+    # the arrays are put in rank order before the frame is built: one gather each,
+    # where sorting the frame and then picking its columns copied every column twice
+    order = _rank_order(np.asarray(ranks))
+    columns = {
+        schema.ACCOUNT_ID: ids,
+        schema.SCORE: scores,
+        schema.RANK: ranks,
+        schema.FLAGGED: flagged,
+        schema.CLUSTER_ID: np.full(len(order), "", dtype=object),
+        schema.REASONS: reasons,
+        schema.BAND: band(np.asarray(scores)),
+        **extra,
+    }
+    return pd.DataFrame(
+        {name: np.asarray(values)[order] for name, values in columns.items()},
+        columns=[*schema.SCORE_COLUMNS, schema.BAND, *extra],
     )
-    out = out.sort_values(schema.RANK, kind="stable").reset_index(drop=True)
-    return out[[*schema.SCORE_COLUMNS, schema.BAND, *extra]]
+
+
+def _rank_order(ranks: np.ndarray) -> np.ndarray:
+    """``np.argsort(ranks, kind="stable")``, without sorting when ranks are ``1..n``.
+
+    :func:`rank_accounts` gives every account its own rank, so the order is a scatter.
+    """
+    n = len(ranks)
+    if n and ranks.dtype.kind in "iu" and ranks.min() >= 1 and ranks.max() <= n:
+        order = np.full(n, -1, dtype=np.intp)
+        order[ranks - 1] = np.arange(n)
+        if (order >= 0).all():  # n ranks filled n places: each rank once
+            return order
+    return np.argsort(ranks, kind="stable")
 
 
 def rank_accounts(

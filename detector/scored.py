@@ -16,6 +16,7 @@ engine's ``score_frame_spark`` and the learned layer's ``score_frame``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
@@ -111,16 +112,34 @@ def score_frame(
     """
     check_alert_rule(threshold, budget)
     ids, values = model.feature_values(features)
-    scores = published_scores(model, values)
-    alerts = alert_rows(
-        scores,
-        ids,
-        threshold=threshold,
-        budget=budget,
-        default=model.threshold_,
-        explain_top=explain_top,
-    )
-    reasons = explain.reason_strings_for_values(
-        model, values, forest_rows=alerts.forest_rows, n_reasons=n_reasons
-    )
+    # percentile reasons need no score: every account's are written on a side thread
+    # while the forests score (tree walks release the GIL, the reasons' string work
+    # mostly holds it, so the two fill both cores), then replaced by attributed ones
+    # where flags and ranks ask for them; each row's reasons depend on that row alone
+    with ThreadPoolExecutor(max_workers=1) as side:
+        cheap = side.submit(
+            explain.reason_strings_for_values,
+            model,
+            values,
+            forest_rows=np.zeros(len(values), dtype=bool),
+            n_reasons=n_reasons,
+        )
+        scores = published_scores(model, values)
+        alerts = alert_rows(
+            scores,
+            ids,
+            threshold=threshold,
+            budget=budget,
+            default=model.threshold_,
+            explain_top=explain_top,
+        )
+        reasons = cheap.result()
+    forest_rows = alerts.forest_rows
+    if forest_rows.any():
+        reasons[forest_rows] = explain.reason_strings_for_values(
+            model,
+            values[forest_rows],
+            forest_rows=np.ones(int(forest_rows.sum()), dtype=bool),
+            n_reasons=n_reasons,
+        )
     return score_table(ids, scores, alerts.ranks, alerts.flagged, reasons)

@@ -33,8 +33,16 @@ ELIGIBLE_PERCENTILE: Final = 90.0
 
 
 def _mid_rank(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``(l + r) * 50 / len(q)``: ``l``/``r`` stored quantiles below / at or below ``v``.
+
+    ``r == l`` unless ``v`` equals ``q[l]``, so the second binary search is only run for
+    the values that tie a quantile (most values tie none).
+    """
     left = np.searchsorted(q, v, side="left")
-    right = np.searchsorted(q, v, side="right")
+    right = left.copy()
+    if len(q):
+        tied = np.flatnonzero(q[np.minimum(left, len(q) - 1)] == v)
+        right[tied] = np.searchsorted(q, v[tied], side="right")
     return (left + right) * (50.0 / len(q))
 
 

@@ -26,7 +26,7 @@ from detector.config import DEFAULT
 from detector.explain.attribution import contributions
 from detector.explain.eligibility import candidates, feature_meta
 from detector.explain.formatting import format_percentile, format_value
-from detector.explain.templates import fill, template_pieces
+from detector.explain.templates import fill, join_slots, template_pieces
 
 if TYPE_CHECKING:
     from detector.model import AnomalyModel
@@ -323,14 +323,7 @@ def explain_frame(
 
 def _join(n_rows: int, rows: np.ndarray, slots: np.ndarray, sentences: np.ndarray) -> np.ndarray:
     """Join each row's sentences (ordered by slot) with the separator; NO_REASON if none."""
-    out = np.full(n_rows, "", dtype=object)
-    for slot in np.unique(slots):
-        at = slots == slot
-        r = rows[at]
-        if slot == 0:
-            out[r] = sentences[at]
-        else:
-            out[r] = out[r] + schema.REASONS_SEPARATOR + sentences[at]
+    out = join_slots(n_rows, rows, slots, sentences, schema.REASONS_SEPARATOR)
     out[out == ""] = NO_REASON
     return out
 

@@ -13,12 +13,13 @@ template.
 from __future__ import annotations
 
 import functools
+import itertools
 import string
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 
-__all__ = ["fill", "template_pieces"]
+__all__ = ["fill", "join_slots", "template_pieces"]
 
 Piece = tuple[bool, str]
 """``(True, field name)`` or ``(False, literal text)``."""
@@ -51,8 +52,39 @@ def template_pieces(template: str) -> tuple[Piece, ...] | None:
 
 
 def fill(pieces: tuple[Piece, ...], fields: Mapping[str, np.ndarray], n: int) -> np.ndarray:
-    """The ``n`` sentences: ``pieces`` with each field taken from ``fields`` (object arrays)."""
-    out = np.full(n, "", dtype=object)
-    for is_field, text in pieces:
-        out = out + (fields[text] if is_field else text)
+    """The ``n`` sentences: ``pieces`` with each field taken from ``fields`` (object arrays).
+
+    Each sentence is one ``"".join`` of its pieces (``map`` over the columns, in C):
+    adding the columns piece by piece built and dropped every prefix of every sentence.
+    """
+    columns = [
+        fields[text].tolist() if is_field else itertools.repeat(text, n)
+        for is_field, text in pieces
+    ]
+    return _objects(map("".join, zip(*columns, strict=False)), n)
+
+
+def join_slots(
+    n_rows: int, rows: np.ndarray, slots: np.ndarray, sentences: np.ndarray, separator: str
+) -> np.ndarray:
+    """Each row's sentences, in slot order, joined by ``separator``; ``""`` for none.
+
+    ``(rows, slots)`` are distinct and each row's slots are ``0..k-1``. Rows are joined
+    in groups of equal ``k``, one ``separator.join`` per row.
+    """
+    out = np.full(n_rows, "", dtype=object)
+    if not len(rows):
+        return out
+    count = np.bincount(rows, minlength=n_rows)
+    entry = np.zeros((n_rows, int(slots.max()) + 1), dtype=np.intp)
+    entry[rows, slots] = np.arange(len(rows))
+    for k in np.unique(count[count > 0]):
+        at = np.flatnonzero(count == k)
+        columns = [sentences[entry[at, slot]].tolist() for slot in range(k)]
+        out[at] = _objects(map(separator.join, zip(*columns, strict=True)), len(at))
     return out
+
+
+def _objects(texts: Iterator[str], n: int) -> np.ndarray:
+    """An object array of ``n`` texts."""
+    return np.fromiter(texts, dtype=object, count=n)
