@@ -32,7 +32,8 @@ from detector import schema as S
 from detector.config import DEFAULT, Config
 from detector.evaluate import evaluate
 from detector.learned_fit import fit_learned, why_not_learn
-from detector.model import SCORE_DECIMALS, AnomalyModel, rank_accounts
+from detector.model import AnomalyModel
+from detector.ranking import SCORE_DECIMALS, rank_accounts
 from detector.verdicts import provenance
 
 __all__ = ["draw_verdicts", "feedback_evaluation", "first_seen_days", "time_split"]

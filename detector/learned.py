@@ -60,9 +60,9 @@ from threadpoolctl import threadpool_limits
 
 from detector import schema as S
 from detector.config import DEFAULT
-from detector.model import SCORE_DECIMALS, AnomalyModel, score_table
+from detector.model import AnomalyModel
 from detector.proximity import grid, nearest
-from detector.ranking import check_alert_rule
+from detector.ranking import SCORE_DECIMALS, check_alert_rule, score_table
 
 __all__ = [
     "LIFT_POINTS",

@@ -19,8 +19,9 @@ from threadpoolctl import threadpool_limits
 from detector import schema as S
 from detector.config import DEFAULT, Config
 from detector.learned import LearnedLayer, account_ids, hash_folds
-from detector.model import SCORE_DECIMALS, AnomalyModel, threshold_for_budget
+from detector.model import AnomalyModel
 from detector.proximity import grid, neighbourhood_radius
+from detector.ranking import SCORE_DECIMALS, threshold_for_budget
 
 __all__ = ["fit_learned", "why_not_learn"]
 

@@ -14,7 +14,7 @@ and adds what a detector needs around the forest, each part in its own module:
   population, so a score means the same thing on every run (:mod:`detector.forest_blend`);
 * **alert thresholds, rank and band** — an explicit score or a budget of accounts with
   a tie rule that never exceeds it; rank 1 the most suspicious, ties by ``account_id``;
-  bands at 25 / 50 / 75 (:mod:`detector.ranking`, re-exported here);
+  bands at 25 / 50 / 75 (:mod:`detector.ranking`);
 * **the feature table checked** against the fitted features (:mod:`detector.feature_table`).
 
 The score table with its reasons is composed above this module and the explainer, in
@@ -46,7 +46,6 @@ from detector.feature_table import (
 from detector.features.registry import FeatureSpec
 from detector.peers import fit_peer_tiers
 from detector.preprocess import (
-    N_QUANTILES,
     by_row_chunks,
     clip_one_sided,
     fit_scaling,
@@ -54,32 +53,9 @@ from detector.preprocess import (
     scale_transform,
     spec_masks,
 )
-from detector.ranking import (
-    BAND_EDGES,
-    BAND_LABELS,
-    SCORE_DECIMALS,
-    alert_cut,
-    band,
-    parse_budget,
-    rank_accounts,
-    score_table,
-    threshold_for_budget,
-)
+from detector.ranking import SCORE_DECIMALS, threshold_for_budget
 
-__all__ = [
-    "BAND_EDGES",
-    "BAND_LABELS",
-    "N_QUANTILES",
-    "SCORE_DECIMALS",
-    "AnomalyModel",
-    "alert_cut",
-    "band",
-    "parse_budget",
-    "population_fingerprint",
-    "rank_accounts",
-    "score_table",
-    "threshold_for_budget",
-]
+__all__ = ["AnomalyModel"]
 
 
 class AnomalyModel(BaseEstimator):

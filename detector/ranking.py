@@ -10,8 +10,8 @@ the model that produces the score so that they have one definition:
 * **rank** — rank 1 is the most suspicious account, ties broken by ``account_id``;
 * **the score table** — the contract's table (section 3.1), one assembly for all.
 
-:mod:`detector.model` re-exports the names that were its own before this module split
-out; import newer ones (:func:`check_alert_rule`) from here.
+Every caller imports these names from here (:mod:`detector.model` uses them, it no
+longer re-exports them).
 """
 
 from __future__ import annotations

@@ -27,9 +27,10 @@ from detector.engines import Engine, SparkOptions, feature_builder, frame_scorer
 from detector.errors import UserError
 from detector.features import retired_features
 from detector.learned_fit import fit_learned
-from detector.model import SCORE_DECIMALS, AnomalyModel, alert_cut
+from detector.model import AnomalyModel
 from detector.outputs import clusters_json, read_scores, sidecar, write_scores
 from detector.pipeline import FeatureResult, Progress
+from detector.ranking import SCORE_DECIMALS, alert_cut
 from detector.results import ScoreResult
 from detector.substreams import lift_scores
 

@@ -22,8 +22,9 @@ from detector.artifacts import TRUSTED_TYPES, load_bundle, read_manifest, save_b
 from detector.config import Config
 from detector.learned import LearnedLayer
 from detector.learned_fit import fit_learned, why_not_learn
-from detector.model import AnomalyModel, rank_accounts
+from detector.model import AnomalyModel
 from detector.proximity import grid, nearest, neighbourhood_radius
+from detector.ranking import rank_accounts
 from tests.synthetic_features import SPECS, population
 
 KINDS = {  # name: (accounts, log req/day, reasoning share, topic entropy, log output tokens)

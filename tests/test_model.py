@@ -16,15 +16,15 @@ from synthetic_features import population as synthetic_population
 
 from detector import schema
 from detector.config import DEFAULT
-from detector.model import (
+from detector.model import AnomalyModel
+from detector.ranking import (
     BAND_EDGES,
-    AnomalyModel,
     band,
+    check_alert_rule,
     parse_budget,
     rank_accounts,
     threshold_for_budget,
 )
-from detector.ranking import check_alert_rule
 from detector.scored import alert_rows, published_scores, score_frame
 
 N = 600

@@ -100,7 +100,7 @@ def alert_budget_callback(value: str | None) -> str | None:
     """Check an ``--alert-budget`` while the options are parsed, before any work."""
     if value is None:
         return None
-    from detector.model import parse_budget
+    from detector.ranking import parse_budget
 
     try:
         parse_budget(value, 1)

@@ -12,9 +12,9 @@ import pandas as pd
 
 from detector import schema as S
 from detector.artifacts import Bundle, load_bundle, read_manifest
-from detector.model import band
 from detector.outputs import Scoring, read_scoring
 from detector.pipeline import Progress
+from detector.ranking import band
 from detector.report.activity import Activity, account_activity, require_activity
 
 # --- inputs -------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pandas as pd
 from detector import schema as S
 from detector.explain import forest_contributions, format_value, percentiles
 from detector.features import SPECS
-from detector.model import BAND_LABELS
+from detector.ranking import BAND_LABELS
 from detector.report.account_view import AccountSections
 from detector.report.cases_view import cases_section
 from detector.report.constants import CSP, STYLE
