@@ -51,10 +51,10 @@ from detector.explain.reasons import (
     VALUE,
     VALUE_TEXT,
     explain_frame,
-    reason_sentence,
     reason_strings_for_values,
     reasons_strings,
 )
+from detector.explain.templates import reason_sentence
 
 __all__ = [
     "BARE_IN_SENTENCE",

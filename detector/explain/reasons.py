@@ -26,7 +26,7 @@ from detector.config import DEFAULT
 from detector.explain.attribution import contributions
 from detector.explain.eligibility import candidates, feature_meta
 from detector.explain.formatting import format_percentile, format_value
-from detector.explain.templates import fill, join_slots, template_pieces
+from detector.explain.templates import fill, join_slots, reason_sentence, template_pieces
 
 if TYPE_CHECKING:
     from detector.model import AnomalyModel
@@ -44,7 +44,6 @@ __all__ = [
     "VALUE",
     "VALUE_TEXT",
     "explain_frame",
-    "reason_sentence",
     "reason_strings_for_values",
     "reasons_strings",
 ]
@@ -229,19 +228,6 @@ def _render(
         )
         sentence[at] = pair_text[pair_inverse]
     return value_text, sentence
-
-
-def reason_sentence(template: str, name: str, value_text: str, pct_text: str) -> str:
-    """A feature's reason ``template`` filled with a value and a percentile text.
-
-    A template without ``{percentile}`` gets the percentile appended in brackets; a
-    broken template falls back to ``"<name> is <value>"``.
-    """
-    try:
-        text = template.format(value=value_text, percentile=pct_text)
-    except (KeyError, IndexError, ValueError):
-        text = f"{name} is {value_text}"
-    return text if "{percentile}" in template else f"{text} ({pct_text})"
 
 
 def _long_frame(

@@ -6,8 +6,7 @@ percentile) pairs per million accounts. ``str.format`` once per pair is most of 
 cost of the reasons, so a plain template (literal text and bare ``{value}`` /
 ``{percentile}`` fields) is split once into its pieces, and the sentences are the
 pieces concatenated over arrays of texts: the same strings as
-:func:`detector.explain.reasons.reason_sentence`, which still handles every other
-template.
+:func:`reason_sentence`, which fills every other template one at a time.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
-__all__ = ["fill", "join_slots", "template_pieces"]
+__all__ = ["fill", "join_slots", "reason_sentence", "template_pieces"]
 
 Piece = tuple[bool, str]
 """``(True, field name)`` or ``(False, literal text)``."""
@@ -29,7 +28,7 @@ Piece = tuple[bool, str]
 def template_pieces(template: str) -> tuple[Piece, ...] | None:
     """``template`` as literal texts and ``value`` / ``percentile`` fields, in order.
 
-    Includes the bracketed percentile :func:`~detector.explain.reasons.reason_sentence`
+    Includes the bracketed percentile :func:`reason_sentence`
     appends to a template without ``{percentile}``. ``None`` when the template is not
     plain (a format spec, a conversion, another field, a syntax error).
     """
@@ -88,3 +87,16 @@ def join_slots(
 def _objects(texts: Iterator[str], n: int) -> np.ndarray:
     """An object array of ``n`` texts."""
     return np.fromiter(texts, dtype=object, count=n)
+
+
+def reason_sentence(template: str, name: str, value_text: str, pct_text: str) -> str:
+    """A feature's reason ``template`` filled with a value and a percentile text.
+
+    A template without ``{percentile}`` gets the percentile appended in brackets; a
+    broken template falls back to ``"<name> is <value>"``.
+    """
+    try:
+        text = template.format(value=value_text, percentile=pct_text)
+    except (KeyError, IndexError, ValueError):
+        text = f"{name} is {value_text}"
+    return text if "{percentile}" in template else f"{text} ({pct_text})"
