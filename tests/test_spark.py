@@ -147,6 +147,7 @@ def test_text_formats_and_window(
     local = build_features(files, start=start)
     remote = build_features_spark(files, start=start, spark_master=MASTER, spark_conf=CONF)
     _same_features(local, remote)
+    assert remote.engine == "spark" and remote.spark_master == MASTER  # the session's own
     assert remote.report.outside_window > 0
     assert remote.report.to_dict() == local.report.to_dict()
 

@@ -258,6 +258,6 @@ def build_features_spark(
         n_buckets=n_buckets,
         timings=timings,
         engine="spark",
-        spark_master=spark_master,
+        spark_master=spark.sparkContext.master,  # the session's, as submitted
         substreams=substreams,
     )
