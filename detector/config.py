@@ -91,6 +91,17 @@ class Config:
     n_reasons: int = 3
     tail_weight: float = 0.25
     """Weight of the tail-probability (ECOD-style) score in the blend (detector.tails)."""
+    full_forest_weight: float = 0.25
+    """Share of the full-space forest in the forests' part of the blend (the family forests
+    take the rest). A forest over all ~55 features isolates what is *big* (a dozen of them
+    grow with volume), so at 0.5 heavy legitimate products outranked quiet extraction that
+    only one or two families see; at 0.25 PR-AUC on three realistic populations rose by
+    0.02-0.03, the default population unchanged (docs/realistic-baseline.md, session 9)."""
+    family_floor: float | None = 0.0
+    """Normalised family scores below this count as this (None: no floor). 0 is the
+    training median: a family in which an account is *more typical* than the median says
+    nothing, instead of cancelling another family's evidence (a capability sweep that
+    holds no conversations lost its place to heavy products before the floor)."""
     family_weights: tuple[tuple[str, float], ...] = (("conversation", 3.0),)
     """Relative weight of a family's subspace forest in the blend (unnamed families: 1).
     The conversation features are measured against physical yardsticks (reading speed, a

@@ -6,10 +6,15 @@ extreme in 3 content features out of 60), so accounts extreme in *several* featu
 of one family are under-isolated. Beside the full forest, one forest per feature
 family scores each family's subspace (feature bagging, Lazarevic & Kumar 2005). Each
 forest's raw score is normalised by its training median and 99th percentile; the
-raw score is ``½ full + ½ (weighted mean of the families)``. Families weigh 1 unless
+raw score is ``w · full + (1 − w) · (weighted mean of the families)``, with ``w`` the
+full forest's weight (:data:`detector.config.Config.full_forest_weight`, 0.25: the full
+forest mostly isolates what is big) and each family's normalised score floored at
+``family_floor`` (0, the training median: a family in which the account is typical says
+nothing rather than cancelling another family's evidence). Families weigh 1 unless
 ``family_weights`` says otherwise (:data:`detector.config.Config.family_weights`: the
-conversation family, direct evidence of harvesting, weighs 3); bundles fitted before
-the weights existed keep the plain mean. Measured on two simulated populations
+conversation family, direct evidence of harvesting, weighs 3). Bundles keep the blend
+they were fitted with: those fitted before these settings existed keep ``w = ½``, no
+floor and (older still) the plain mean of the families. Measured on two simulated populations
 (one drawn from real public prompts), the blend raised PR-AUC and made it far less
 sensitive to the forest's seed than the full forest alone. The tail-probability
 score (:mod:`detector.tails`) takes ``tail_weight`` of the blend when it is fitted.
@@ -38,13 +43,16 @@ from detector.tails import TailScorer
 
 __all__ = [
     "EPS",
-    "FULL_WEIGHT",
+    "LEGACY_FULL_WEIGHT",
     "SCORE_AT_MEDIAN",
     "SCORE_AT_UPPER",
     "UPPER_QUANTILE",
+    "active_families",
     "blend",
+    "blend_settings",
     "calibrate",
     "calibration_anchors",
+    "check_blend_settings",
     "combine",
     "family_shares",
     "fit_family_forests",
@@ -62,8 +70,21 @@ UPPER_QUANTILE: Final = 0.99
 EPS: Final = 1e-12
 """Smallest denominator of a normalisation."""
 
-FULL_WEIGHT = 0.5
-"""Weight of the full-space forest in the blended raw score (the rest: family forests)."""
+LEGACY_FULL_WEIGHT: Final = 0.5
+"""The full-space forest's weight in bundles fitted before ``full_forest_weight``."""
+
+
+def blend_settings(anchors: Mapping[str, Any]) -> tuple[float, float | None]:
+    """The full forest's weight and the family floor a bundle's blend was fitted with."""
+    return float(anchors.get("full_weight", LEGACY_FULL_WEIGHT)), anchors.get("family_floor")
+
+
+def check_blend_settings(full_weight: float, family_floor: float | None) -> None:
+    """Refuse a full-forest weight outside [0, 1] or a non-finite family floor."""
+    if not (math.isfinite(full_weight) and 0.0 <= full_weight <= 1.0):
+        raise ValueError(f"full_forest_weight must be within [0, 1], not {full_weight}")
+    if family_floor is not None and not math.isfinite(family_floor):
+        raise ValueError(f"family_floor must be a finite number or None, not {family_floor}")
 
 
 def norm_anchors(raw: np.ndarray) -> dict[str, float]:
@@ -106,7 +127,7 @@ def fit_family_forests(
 
 
 def family_shares(families: Sequence[str], weights: Mapping[str, float]) -> list[float]:
-    """Each family forest's share of the families' half of the blend (they sum to 1).
+    """Each family forest's share of the families' part of the blend (they sum to 1).
 
     ``weights`` maps a family to its relative weight; a family it does not name weighs 1.
     A weight must be finite and at least 0, and not every family may weigh 0.
@@ -162,14 +183,17 @@ def combine(
     """
     if len(raws) == 1:
         return raws[0]  # the plain isolation-forest score, 2 ** (-E[h(x)] / c(ψ))
+    full_weight, floor = blend_settings(anchors)
     full = normalise(raws[0], anchors["full"])
     normed = [normalise(r, a) for r, a in zip(raws[1:], anchors["families"], strict=True)]
+    if floor is not None:
+        normed = [np.maximum(v, floor) for v in normed]
     shares = anchors.get("family_shares")
     if shares is None:  # a bundle fitted before family weights: the plain mean
         fams = np.mean(normed, axis=0)
     else:
         fams = np.sum([w * v for w, v in zip(shares, normed, strict=True)], axis=0)
-    forests_raw = FULL_WEIGHT * full + (1.0 - FULL_WEIGHT) * fams
+    forests_raw = full_weight * full + (1.0 - full_weight) * fams
     if tail_raw is None or not tail_weight or "tail" not in anchors:
         return forests_raw
     tail_score = normalise(tail_raw, anchors["tail"])
@@ -234,6 +258,8 @@ def fit_forests(
     random_state: int | None,
     tail_weight: float,
     family_weights: Mapping[str, float],
+    full_weight: float,
+    family_floor: float | None,
 ) -> tuple[
     IsolationForest,
     list[tuple[str, np.ndarray, IsolationForest]],
@@ -249,11 +275,13 @@ def fit_forests(
     forests (none when ``family_estimators`` is 0, see :func:`fit_family_forests`),
     the normalisation anchors of each (``{"full", "families", "tail"}``, see
     :func:`norm_anchors`) and the family forests' shares of the blend
-    (``"family_shares"``, :func:`family_shares` of ``family_weights``), the
+    (``"family_shares"``, :func:`family_shares` of ``family_weights``) with the full
+    forest's weight and the family floor (``"full_weight"``, ``"family_floor"``), the
     tail-probability scorer, and the blended raw score of the training rows (what
     :func:`blend` gives for ``matrix``; each scorer scores the training rows once, for
     its anchors and for this).
     """
+    check_blend_settings(full_weight, family_floor)
     forest = IsolationForest(
         n_estimators=n_estimators,
         max_samples=max_samples,
@@ -274,6 +302,9 @@ def fit_forests(
     anchors: dict[str, Any] = {"full": norm_anchors(raws[0])}
     anchors["families"] = [norm_anchors(r) for r in raws[1:]]
     anchors["family_shares"] = family_shares([f for f, _, _ in family_forests], family_weights)
+    anchors["full_weight"] = float(full_weight)
+    if family_floor is not None:
+        anchors["family_floor"] = float(family_floor)
     tail = TailScorer([specs[n].direction for n in names]).fit(matrix)
     tail_raw = tail.score(matrix)
     anchors["tail"] = norm_anchors(tail_raw)
@@ -299,14 +330,37 @@ def forest_weights(
         return [(forest, cols_all, 1.0)]
     n_fam = len(family_forests)
     shares = anchors.get("family_shares")
+    full_weight, _ = blend_settings(anchors)
     share = 1.0 - tail_weight
-    out = [(forest, cols_all, share * FULL_WEIGHT / anchors["full"]["scale"])]
+    out = [(forest, cols_all, share * full_weight / anchors["full"]["scale"])]
     for i, ((_, cols, family_forest), family_anchors) in enumerate(
         zip(family_forests, anchors["families"], strict=True)
     ):
         if shares is None:  # a bundle fitted before family weights: equal shares
-            weight = share * (1.0 - FULL_WEIGHT) / n_fam / family_anchors["scale"]
+            weight = share * (1.0 - full_weight) / n_fam / family_anchors["scale"]
         else:
-            weight = share * (1.0 - FULL_WEIGHT) * shares[i] / family_anchors["scale"]
+            weight = share * (1.0 - full_weight) * shares[i] / family_anchors["scale"]
         out.append((family_forest, cols, weight))
     return out
+
+
+def active_families(
+    matrix: np.ndarray,
+    family_forests: list[tuple[str, np.ndarray, IsolationForest]],
+    anchors: Mapping[str, Any],
+) -> np.ndarray | None:
+    """Per family forest and row: whether the family's score counts (above the floor).
+
+    A family floored for a row adds nothing to that row's score, so attribution must not
+    credit its features either (:func:`detector.explain.attribution.contributions`).
+    Shape ``(len(family_forests), len(matrix))``; ``None`` when the blend has no floor
+    (every family counts for every row).
+    """
+    _, floor = blend_settings(anchors)
+    if floor is None or not family_forests:
+        return None
+    raws = forest_raws(matrix, [(f, cols) for _, cols, f in family_forests])
+    return np.array(
+        [normalise(r, a) > floor for r, a in zip(raws, anchors["families"], strict=True)],
+        dtype=bool,
+    ).reshape(len(family_forests), len(matrix))

@@ -91,6 +91,9 @@ class AnomalyModel(BaseEstimator):
     family_weights : mapping or pairs of (family, weight)
         Relative weight of each family's subspace forest (unnamed families: 1), see
         :func:`detector.forest_blend.family_shares`.
+    full_forest_weight, family_floor : float, float or None
+        The full forest's weight beside the family forests, and the floor of each
+        family's normalised score (see :mod:`detector.forest_blend`).
     peer_spread_floor : float
         A tier's spread is at least this share of the population's, so a tight tier
         (a few near-identical heavy products) does not turn small noise into outliers.
@@ -130,14 +133,10 @@ class AnomalyModel(BaseEstimator):
 
     Notes
     -----
-    Preprocessing, per feature, from its spec (``log``, ``share``, ``linear`` scaling,
-    robust scaling against the peer tier, then **one-sided clipping by direction**) is
-    described in :mod:`detector.preprocess`; the **subspace blend** of the full-space
-    forest with one forest per feature family, and the calibration to 0–100, in
-    :mod:`detector.forest_blend`.
-
-    Fitting sorts the population by ``account_id`` first, so the model does not depend
-    on the order in which accounts arrive.
+    Preprocessing (scaling against peers, one-sided clipping): :mod:`detector.preprocess`;
+    the subspace blend and the 0–100 calibration: :mod:`detector.forest_blend`. Fitting
+    sorts the population by ``account_id`` first, so the model does not depend on the
+    order in which accounts arrive.
     """
 
     def __init__(
@@ -157,6 +156,8 @@ class AnomalyModel(BaseEstimator):
         family_weights: Mapping[str, float] | Sequence[tuple[str, float]] = (
             DEFAULT.family_weights
         ),
+        full_forest_weight: float = DEFAULT.full_forest_weight,
+        family_floor: float | None = DEFAULT.family_floor,
     ) -> None:
         self.n_estimators = n_estimators
         self.max_samples = max_samples
@@ -170,6 +171,8 @@ class AnomalyModel(BaseEstimator):
         self.peer_families = peer_families
         self.tail_weight = tail_weight
         self.family_weights = family_weights
+        self.full_forest_weight = full_forest_weight
+        self.family_floor = family_floor
 
     # -- fitting -------------------------------------------------------------------------
 
@@ -236,6 +239,8 @@ class AnomalyModel(BaseEstimator):
             random_state=self.random_state,
             tail_weight=self.tail_weight,
             family_weights=dict(self.family_weights),
+            full_weight=self.full_forest_weight,
+            family_floor=self.family_floor,
         )
         self.calibration_ = forest_blend.calibration_anchors(raw)
         train_scores = np.round(self.calibrate(raw), SCORE_DECIMALS)
@@ -305,19 +310,8 @@ class AnomalyModel(BaseEstimator):
     # -- scoring -------------------------------------------------------------------------
 
     def raw_scores(self, X: pd.DataFrame) -> np.ndarray:
-        """Isolation-forest anomaly scores, higher = more anomalous.
-
-        This is ``-IsolationForest.score_samples``: ``2 ** (-E[h(x)] / c(max_samples))``
-        in (0, 1], where ``E[h(x)]`` is the account's mean path length over the trees.
-
-        Parameters
-        ----------
-        X : DataFrame with the fitted features.
-
-        Returns
-        -------
-        float array of shape (n_accounts,), in ``X``'s row order.
-        """
+        """The blended raw anomaly score of each row of ``X`` (higher = more anomalous;
+        see :mod:`detector.forest_blend`); :meth:`calibrate` maps it to 0–100."""
         _, values = self.feature_values(X)
         return self.raw_scores_from_values(values)
 
@@ -350,6 +344,11 @@ class AnomalyModel(BaseEstimator):
             self.tail_weight,
             self.n_features_in_,
         )
+
+    def active_families(self, matrix: np.ndarray) -> np.ndarray | None:
+        """Which family forests count for each row of :meth:`transform`'s matrix, or None
+        when all do (:func:`detector.forest_blend.active_families`), for attribution."""
+        return forest_blend.active_families(matrix, self.family_forests_, self.blend_)
 
     def _blend(self, matrix: np.ndarray) -> np.ndarray:
         """The blended raw score (:func:`detector.forest_blend.blend`)."""

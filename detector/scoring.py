@@ -96,6 +96,14 @@ def train(
         max_samples=config.max_samples,
         random_state=config.random_state,
         alert_budget=config.alert_budget,
+        peer_quantiles=config.peer_quantiles,
+        peer_prior=config.peer_prior,
+        peer_families=config.peer_families,
+        peer_spread_floor=config.peer_spread_floor,
+        tail_weight=config.tail_weight,
+        family_weights=config.family_weights,
+        full_forest_weight=config.full_forest_weight,
+        family_floor=config.family_floor,
     ).fit(train_rows)
     model.threshold_ = _training_case_threshold(
         result, train_rows.index, model.score(train_rows), model.alert_budget

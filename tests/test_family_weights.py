@@ -1,6 +1,6 @@
 """Family weights in the subspace blend: arithmetic, validation, old bundles, reasons.
 
-The conversation family weighs 3 in the families' half of the blend by default
+The conversation family weighs 3 in the families' part of the blend by default
 (``Config.family_weights``). These tests hold the blend to its formula, keep bundles
 fitted before the weights on the plain mean, and check that attributions follow the
 weights so the reasons explain the score that was actually computed.
@@ -80,12 +80,15 @@ def test_blend_is_the_weighted_mean_of_the_families() -> None:
     shares /= shares.sum()
     assert model.blend_["family_shares"] == pytest.approx(list(shares))
     full = forest_blend.normalise(raws[0], model.blend_["full"])
+    floor = model.blend_["family_floor"]
     fams = [
-        forest_blend.normalise(r, a)
+        np.maximum(forest_blend.normalise(r, a), floor)
         for r, a in zip(raws[1:], model.blend_["families"], strict=True)
     ]
     tail = forest_blend.normalise(model.tail_.score(X), model.blend_["tail"])
-    forests = 0.5 * full + 0.5 * np.sum([w * v for w, v in zip(shares, fams, strict=True)], axis=0)
+    w = model.blend_["full_weight"]
+    weighted = np.sum([s * v for s, v in zip(shares, fams, strict=True)], axis=0)
+    forests = w * full + (1 - w) * weighted
     expected = (1 - model.tail_weight) * forests + model.tail_weight * tail
     np.testing.assert_allclose(model.raw_scores(_features()), expected, rtol=1e-12, atol=1e-12)
 
@@ -105,7 +108,8 @@ def test_weighting_conversation_lifts_the_harvesting_account() -> None:
 
 def test_a_bundle_fitted_before_the_weights_keeps_the_plain_mean() -> None:
     model = _fit({"conversation": 3.0})
-    old = {k: v for k, v in model.blend_.items() if k != "family_shares"}
+    later = {"family_shares", "full_weight", "family_floor"}  # all added since
+    old = {k: v for k, v in model.blend_.items() if k not in later}
     X = model.transform(_features())
     raws = forest_raws(
         X, [(model.forest_, slice(None))] + [(f, c) for _, c, f in model.family_forests_]

@@ -16,7 +16,9 @@ Measured at this seed and size (6,000 accounts, 7 days): PR-AUC 0.64 before case
 or a network and the one that shares nothing are linked and ranked; of the quiet kinds,
 plain distillation 0% -> 40% flagged and mixed cover 67%, low-and-slow still 0%.
 0.741 -> 0.790 in session 8 (the conversation family weighs 3 in the blend): mixed
-cover 67% -> 100% and plain distillation 0% -> 20% within the top k.
+cover 67% -> 100% and plain distillation 0% -> 20% within the top k. 0.790 -> 0.825 in
+session 9 (the full forest a quarter of the blend, families floored at their median):
+plain distillation 40% -> 80% flagged, low-and-slow 0% -> 20%.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ pytestmark = pytest.mark.slow
 
 SEED = 31
 ACCOUNTS = 6000
-PR_AUC_FLOOR = 0.75
+PR_AUC_FLOOR = 0.8
 HYDRAS = ("hydra_shared_card", "hydra_shared_network", "hydra_no_shared_infra")
 HYDRA_TOP_K_FLOOR = 0.7
 HYDRA_CLUSTERED_FLOOR = 0.7
@@ -52,9 +54,9 @@ an account-counted budget, 17% (2 of 12) since the default budget counts cases (
 the cases is more accounts than 2% of the accounts), 0% since a suite's re-runs on a new
 model stopped counting as adoption."""
 QUIET = ("plain_distillation", "low_and_slow", "mixed_cover")
-QUIET_FLAGGED_FLOOR = 0.2
+QUIET_FLAGGED_FLOOR = 0.45
 """Share of the quiet kinds' accounts flagged, together (13 accounts at this size): 0
-before session 5, 4 of 13 after."""
+before session 5, 4 of 13 after, 8 of 13 in session 9."""
 
 
 @pytest.fixture(scope="module")

@@ -73,7 +73,8 @@ def contributions(
 
     With family (subspace) forests, each forest's per-feature credits are weighted by
     that forest's weight in the blended raw score, so contributions from the full
-    forest and from the family forests are on one scale.
+    forest and from the family forests are on one scale; a family floored for a row
+    (:meth:`AnomalyModel.active_families`) adds nothing to its score and gets no credit.
     """
     n, n_features = values.shape
     out = np.zeros((n, n_features), dtype=np.float64)
@@ -87,7 +88,10 @@ def contributions(
         credits = list(
             pool.map(lambda fw: _forest_credits(fw[0], X[:, fw[1]], chunk_rows), forests)
         )
-    for (_, cols, weight), credit in zip(forests, credits, strict=True):
+    active = model.active_families(X) if len(forests) > 1 else None
+    for i, ((_, cols, weight), credit) in enumerate(zip(forests, credits, strict=True)):
+        if active is not None and i > 0:  # forests[0] is the full forest, never floored
+            credit = credit * active[i - 1][:, None]
         out[:, cols] += weight * credit
     return out
 
