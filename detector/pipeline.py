@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -29,6 +28,7 @@ import pyarrow.parquet as pq
 
 from detector import annotate as A
 from detector import schema as S
+from detector.buckets import Buckets
 from detector.config import DEFAULT, Config
 from detector.coordination import Clusters, bucket_evidence, link_accounts
 from detector.features import Context, active_specs, compute_bucket
@@ -41,7 +41,6 @@ NEW_MODEL_MIN_OFFSET_S = 86_400
 NEW_MODEL_MIN_SHARE = 0.005
 
 Progress = Callable[[str, int], None]
-_SPILL_COMPRESSION = "lz4"
 
 
 @dataclass
@@ -108,65 +107,6 @@ def estimate_rows(paths: Path | Sequence[Path], start: dt.date | None, end: dt.d
     return rows
 
 
-class _Buckets:
-    """Annotated chunks routed by account hash: in memory, or one spill file per bucket.
-
-    Spill files are Arrow IPC streams (LZ4): a bucket is written and read back once by
-    this process, so Parquet's encoding work buys nothing; IPC writes and reads at
-    memory speed and LZ4 keeps the temporary disk use near Parquet's.
-    """
-
-    def __init__(self, n_buckets: int) -> None:
-        self.n = n_buckets
-        self._memory: list[pd.DataFrame] = []
-        self._dir = (
-            tempfile.TemporaryDirectory(prefix="detector-buckets-") if n_buckets > 1 else None
-        )
-        self._writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
-        self._options = pa.ipc.IpcWriteOptions(compression=_SPILL_COMPRESSION)
-
-    def _path(self, b: int) -> Path:
-        assert self._dir is not None
-        return Path(self._dir.name) / f"bucket-{b:05d}.arrow"
-
-    def add(self, frame: pd.DataFrame) -> None:
-        if self._dir is None:
-            self._memory.append(frame)
-            return
-        bucket = (A.hash_strings(A.as_arrow(frame[S.ACCOUNT_ID])) % np.uint64(self.n)).astype(
-            np.int64
-        )
-        order = np.argsort(bucket, kind="stable")
-        bounds = np.searchsorted(bucket[order], np.arange(self.n + 1))
-        # one gather of the whole chunk in bucket order; each bucket is a zero-copy slice
-        table = pa.Table.from_pandas(frame, preserve_index=False).take(pa.array(order))
-        for b in range(self.n):
-            lo, hi = int(bounds[b]), int(bounds[b + 1])
-            if hi <= lo:
-                continue
-            writer = self._writers.get(b)
-            if writer is None:
-                writer = pa.ipc.new_stream(self._path(b), table.schema, options=self._options)
-                self._writers[b] = writer
-            writer.write_table(table.slice(lo, hi - lo))
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        if self._dir is None:
-            if self._memory:
-                yield pd.concat(self._memory, ignore_index=True)
-            return
-        for writer in self._writers.values():
-            writer.close()
-        for b in sorted(self._writers):
-            with pa.ipc.open_stream(self._path(b)) as reader:
-                table = reader.read_all()
-            yield table.to_pandas()
-
-    def close(self) -> None:
-        if self._dir is not None:
-            self._dir.cleanup()
-
-
 def topic_sample(frame: pd.DataFrame, config: Config) -> pa.Array:
     """A deterministic, evenly strided sample of prompt windows to fit topics on."""
     prompts = frame[S.PROMPT]
@@ -222,7 +162,7 @@ def build_features(
     clock = time.perf_counter()
     table = read_accounts(accounts) if isinstance(accounts, (str, Path)) else accounts
     n_buckets = max(1, math.ceil(estimate_rows(log, start, end) / config.bucket_target_rows))
-    buckets = _Buckets(n_buckets)
+    buckets = Buckets(n_buckets)
     model_first: dict[str, int] = {}
     model_rows: dict[str, int] = {}
     t_min, t_max = np.iinfo(np.int64).max, np.iinfo(np.int64).min
