@@ -174,7 +174,8 @@ def annotate(
     Parameters
     ----------
     frame : clean chunk from :func:`detector.ingest.iter_clean`.
-    topic_model : fitted :class:`detector.topics.TopicModel`; when given, every
+    topic_model : fitted :class:`detector.topics.TopicModel` (or anything with its
+        ``assign``, such as the pipeline's model still being fitted); when given, every
         request gets a topic id (``-1`` without one).
     """
     out = pd.DataFrame(index=frame.index)

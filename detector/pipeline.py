@@ -124,6 +124,38 @@ def topic_model_of(chunk: pd.DataFrame, config: Config) -> TopicModel | None:
     return fit_topic_model(sample, config) if len(sample) else None
 
 
+class TopicModelFit:
+    """A topic model being fitted on a thread of its own while the workers annotate.
+
+    Annotating a chunk needs the topic model at its last step only (topic assignment),
+    so the workers start on the first chunks at once and wait for the fit, if at all,
+    there: the fit (seconds, a fixed cost) overlaps their flags, hashes and templates
+    instead of holding them up. It is the model :func:`topic_model_of` fits (the same
+    sample of the same chunk, the same seed), so every topic is the same.
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor, sample: pa.Array, config: Config) -> None:
+        self._future = pool.submit(fit_topic_model, sample, config)
+
+    def assign(self, texts: pa.Array) -> np.ndarray:
+        """:meth:`TopicModel.assign` of the fitted model (waits for the fit)."""
+        return self.result().assign(texts)
+
+    def result(self) -> TopicModel:
+        """The fitted model (waits for the fit; raises what the fit raised)."""
+        return self._future.result()
+
+
+def start_topic_fit(
+    chunk: pd.DataFrame, config: Config, pool: ThreadPoolExecutor
+) -> TopicModelFit | None:
+    """:func:`topic_model_of` ``chunk``, fitted on ``pool``; ``None`` when it has no prompts."""
+    if S.PROMPT not in chunk.columns:
+        return None
+    sample = topic_sample(chunk, config)
+    return TopicModelFit(pool, sample, config) if len(sample) else None
+
+
 def first_topic_model(chunks: Iterable[pd.DataFrame], config: Config) -> TopicModel | None:
     """The topic model of the first of ``chunks`` (clean chunks in log order) that has
     prompts: the model :func:`build_features` fits while it streams the log, for an
@@ -180,7 +212,13 @@ def build_features(
             if progress:
                 progress("ingest", len(ann))
 
-        with ThreadPoolExecutor(max_workers=config.workers) as pool:
+        # the topic model is fitted on its own thread (see TopicModelFit): a pool of
+        # its own, so a worker waiting for it never holds up the fit
+        fitting: TopicModelFit | None = None
+        with (
+            ThreadPoolExecutor(max_workers=config.workers) as pool,
+            ThreadPoolExecutor(max_workers=1) as fit_pool,
+        ):
             for chunk in iter_clean(
                 log,
                 start=start,
@@ -189,16 +227,17 @@ def build_features(
                 quarantine_path=quarantine_path,
                 report=report,
             ):
-                if topic_model is None and fit_topics:
-                    topic_model = topic_model_of(chunk, config)
+                if topic_model is None and fitting is None and fit_topics:
+                    fitting = start_topic_fit(chunk, config, fit_pool)
                 _model_stats(chunk, model_first, model_rows)
-                pending.append(
-                    pool.submit(A.annotate, chunk, config=config, topic_model=topic_model)
-                )
+                model = topic_model if topic_model is not None else fitting
+                pending.append(pool.submit(A.annotate, chunk, config=config, topic_model=model))
                 while len(pending) >= config.workers:
                     consume(pending.popleft().result())
             while pending:
                 consume(pending.popleft().result())
+            if fitting is not None:
+                topic_model = fitting.result()
         timings["read_validate_annotate"] = time.perf_counter() - clock
         if report.kept == 0:
             raise nothing_to_score(log, report)
