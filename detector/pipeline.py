@@ -33,6 +33,7 @@ from detector.config import DEFAULT, Config
 from detector.coordination import Clusters, bucket_evidence, link_accounts
 from detector.features import Context, active_specs, compute_bucket
 from detector.ingest import IngestReport, discover, iter_clean, nothing_to_score, read_accounts
+from detector.promptmemo import PromptMemo
 from detector.substreams import SubStreams, compute_substreams, parent_columns
 from detector.topics import TopicModel, fit_topic_model
 
@@ -215,6 +216,8 @@ def build_features(
         # the topic model is fitted on its own thread (see TopicModelFit): a pool of
         # its own, so a worker waiting for it never holds up the fit
         fitting: TopicModelFit | None = None
+        # prompts seen in earlier chunks are looked up, not annotated again
+        memo = PromptMemo(config.prompt_memo_entries)
         with (
             ThreadPoolExecutor(max_workers=config.workers) as pool,
             ThreadPoolExecutor(max_workers=1) as fit_pool,
@@ -231,7 +234,9 @@ def build_features(
                     fitting = start_topic_fit(chunk, config, fit_pool)
                 _model_stats(chunk, model_first, model_rows)
                 model = topic_model if topic_model is not None else fitting
-                pending.append(pool.submit(A.annotate, chunk, config=config, topic_model=model))
+                pending.append(
+                    pool.submit(A.annotate, chunk, config=config, topic_model=model, memo=memo)
+                )
                 while len(pending) >= config.workers:
                     consume(pending.popleft().result())
             while pending:
