@@ -35,6 +35,7 @@ from detector.arrowtext import (
 )
 from detector.config import DEFAULT, Config
 from detector.netaddr import network_names
+from detector.promptmemo import Columns, PromptMemo
 
 # --- annotated column names (one home) -------------------------------------------------
 TS: Final = "ts"  # int64 seconds since epoch (UTC)
@@ -168,14 +169,19 @@ def annotate(
     *,
     config: Config = DEFAULT,
     topic_model: object | None = None,
+    memo: PromptMemo | None = None,
 ) -> pd.DataFrame:
     """Derive the per-request columns the features need and drop the raw text.
 
     Parameters
     ----------
     frame : clean chunk from :func:`detector.ingest.iter_clean`.
-    topic_model : fitted :class:`detector.topics.TopicModel`; when given, every
+    topic_model : fitted :class:`detector.topics.TopicModel` (or anything with its
+        ``assign``, such as the pipeline's model still being fitted); when given, every
         request gets a topic id (``-1`` without one).
+    memo : the text columns of prompts annotated in earlier chunks of the same run
+        (same config and topic model), to look up instead of recomputing; the
+        chunk's new prompts are added to it.
     """
     out = pd.DataFrame(index=frame.index)
     # one string column only (Arrow-backed, no Python objects): the rest are numbers,
@@ -214,7 +220,7 @@ def annotate(
         out[UA_KEY] = hash_strings(ua)
         out[UA_GENERIC] = pc.match_substring_regex(ua, _GENERIC_UA).to_numpy(zero_copy_only=False)
     if S.PROMPT in frame.columns:
-        _annotate_text(out, as_arrow(frame[S.PROMPT]), config, topic_model)
+        _annotate_text(out, as_arrow(frame[S.PROMPT]), config, topic_model, memo)
     for col, (dtype, default) in DEFAULTS.items():
         if col not in out.columns:
             out[col] = np.full(len(out), default, dtype=dtype)
@@ -294,31 +300,76 @@ def template_keys(prompt: pa.Array | pa.ChunkedArray, config: Config = DEFAULT) 
     return _template_parts(prompt_window(prompt, config))[0]
 
 
+def window_columns(window: pa.Array, topic_model: object | None) -> Columns:
+    """The text columns of distinct prompts that are functions of their prompt window
+    (:func:`prompt_window`): the flags, the template, prefix and suffix keys and the
+    topic. With the run's config and topic model fixed, each is a function of the
+    prompt alone, which is what lets :func:`annotate` compute them once per distinct
+    prompt and :class:`detector.promptmemo.PromptMemo` keep them across chunks.
+    """
+    # pyarrow compute releases the GIL: the regex scans share the machine's cores
+    flags = _POOL.map(lambda p: pc.match_substring_regex(window, p), PATTERNS.values())
+    cols = {
+        name: flag.to_numpy(zero_copy_only=False)
+        for name, flag in zip(PATTERNS, flags, strict=True)
+    }
+    keys, norm, n = _template_parts(window)
+    cols[TEMPLATE_KEY] = keys
+    wrapped = pc.greater_equal(n, 48)
+    empty = pa.scalar("", pa.string())
+    cols[PREFIX_KEY] = hash_strings(pc.if_else(wrapped, head_chars(norm, 32), empty))
+    cols[SUFFIX_KEY] = hash_strings(pc.if_else(wrapped, tail_chars(norm, 32), empty))
+    if topic_model is not None:
+        topics = topic_model.assign(topic_text(window))  # type: ignore[attr-defined]
+        cols[TOPIC] = np.asarray(topics)
+    else:
+        cols[TOPIC] = np.full(len(window), -1, dtype=np.int16)
+    return cols
+
+
+def _remembered_window_columns(
+    window: pa.Array, keys: np.ndarray, topic_model: object | None, memo: PromptMemo
+) -> Columns:
+    """:func:`window_columns` of distinct prompts' ``window`` (the prompts keyed
+    ``keys``), computed only for the prompts ``memo`` does not know yet, which it then
+    remembers for later chunks."""
+    found, known = memo.lookup(keys)
+    if not found.any():
+        fresh = window_columns(window, topic_model)
+        memo.add(keys, fresh)
+        return fresh
+    todo = np.flatnonzero(~found)
+    # the windows are filtered, not the prompts: a window is at most 480 characters
+    fresh = window_columns(window.filter(pa.array(~found)), topic_model)
+    memo.add(keys[todo], fresh)
+    cols = {}
+    for name, col in fresh.items():
+        full = np.empty(len(window), dtype=col.dtype)
+        full[todo] = col
+        full[found] = known[name]
+        cols[name] = full
+    return cols
+
+
 def _annotate_text(
     out: pd.DataFrame,
     prompt: pa.Array,
     config: Config,
     topic_model: object | None,
+    memo: PromptMemo | None,
 ) -> None:
-    """The text columns, computed on the chunk's distinct prompts (see distinct_texts)."""
+    """The text columns, computed on the chunk's distinct prompts (see distinct_texts)
+    that ``memo`` (if any) does not know from earlier chunks."""
     texts, rows = distinct_texts(prompt)
+    keys = hash_each(texts)
     window = prompt_window(texts, config)
-    # pyarrow compute releases the GIL: the regex scans share the machine's cores
-    flags = _POOL.map(lambda p: pc.match_substring_regex(window, p), PATTERNS.values())
-    for name, flag in zip(PATTERNS, flags, strict=True):
-        out[name] = flag.to_numpy(zero_copy_only=False)[rows]
-    out[PROMPT_CHARS] = pc.utf8_length(texts).to_numpy(zero_copy_only=False)[rows]
-    out[PROMPT_KEY] = hash_each(texts)[rows]
-    keys, norm, n = _template_parts(window)
-    out[TEMPLATE_KEY] = keys[rows]
-    wrapped = pc.greater_equal(n, 48)
-    empty = pa.scalar("", pa.string())
-    prefix = pc.if_else(wrapped, head_chars(norm, 32), empty)
-    suffix = pc.if_else(wrapped, tail_chars(norm, 32), empty)
-    out[PREFIX_KEY] = hash_strings(prefix)[rows]
-    out[SUFFIX_KEY] = hash_strings(suffix)[rows]
-    if topic_model is not None:
-        topics = topic_model.assign(topic_text(window))  # type: ignore[attr-defined]
-        out[TOPIC] = np.asarray(topics)[rows]
+    if memo is None:
+        cols = window_columns(window, topic_model)
     else:
-        out[TOPIC] = np.full(len(out), -1, dtype=np.int16)
+        cols = _remembered_window_columns(window, keys, topic_model, memo)
+    for name in TEXT_FLAGS:
+        out[name] = cols[name][rows]
+    out[PROMPT_CHARS] = pc.utf8_length(texts).to_numpy(zero_copy_only=False)[rows]
+    out[PROMPT_KEY] = keys[rows]
+    for name in (TEMPLATE_KEY, PREFIX_KEY, SUFFIX_KEY, TOPIC):
+        out[name] = cols[name][rows]

@@ -33,6 +33,12 @@ class Config:
     text_head_chars: int = 320
     text_tail_chars: int = 160
 
+    prompt_memo_entries: int = 1_000_000
+    """Most distinct prompts whose text columns a run remembers across chunks, so a
+    prompt seen in an earlier chunk is not annotated again (:mod:`detector.promptmemo`):
+    40 bytes each, 40 MB at this default (twice that for a moment while a chunk's new
+    prompts are merged in). Past it, new prompts are annotated but not remembered."""
+
     # topic model
     topic_clusters: int = 24
     topic_sample_rows: int = 20_000

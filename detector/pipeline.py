@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -29,10 +28,12 @@ import pyarrow.parquet as pq
 
 from detector import annotate as A
 from detector import schema as S
+from detector.buckets import Buckets
 from detector.config import DEFAULT, Config
 from detector.coordination import Clusters, bucket_evidence, link_accounts
 from detector.features import Context, active_specs, compute_bucket
 from detector.ingest import IngestReport, discover, iter_clean, nothing_to_score, read_accounts
+from detector.promptmemo import PromptMemo
 from detector.substreams import SubStreams, compute_substreams, parent_columns
 from detector.topics import TopicModel, fit_topic_model
 
@@ -41,7 +42,6 @@ NEW_MODEL_MIN_OFFSET_S = 86_400
 NEW_MODEL_MIN_SHARE = 0.005
 
 Progress = Callable[[str, int], None]
-_SPILL_COMPRESSION = "lz4"
 
 
 @dataclass
@@ -108,65 +108,6 @@ def estimate_rows(paths: Path | Sequence[Path], start: dt.date | None, end: dt.d
     return rows
 
 
-class _Buckets:
-    """Annotated chunks routed by account hash: in memory, or one spill file per bucket.
-
-    Spill files are Arrow IPC streams (LZ4): a bucket is written and read back once by
-    this process, so Parquet's encoding work buys nothing; IPC writes and reads at
-    memory speed and LZ4 keeps the temporary disk use near Parquet's.
-    """
-
-    def __init__(self, n_buckets: int) -> None:
-        self.n = n_buckets
-        self._memory: list[pd.DataFrame] = []
-        self._dir = (
-            tempfile.TemporaryDirectory(prefix="detector-buckets-") if n_buckets > 1 else None
-        )
-        self._writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
-        self._options = pa.ipc.IpcWriteOptions(compression=_SPILL_COMPRESSION)
-
-    def _path(self, b: int) -> Path:
-        assert self._dir is not None
-        return Path(self._dir.name) / f"bucket-{b:05d}.arrow"
-
-    def add(self, frame: pd.DataFrame) -> None:
-        if self._dir is None:
-            self._memory.append(frame)
-            return
-        bucket = (A.hash_strings(A.as_arrow(frame[S.ACCOUNT_ID])) % np.uint64(self.n)).astype(
-            np.int64
-        )
-        order = np.argsort(bucket, kind="stable")
-        bounds = np.searchsorted(bucket[order], np.arange(self.n + 1))
-        # one gather of the whole chunk in bucket order; each bucket is a zero-copy slice
-        table = pa.Table.from_pandas(frame, preserve_index=False).take(pa.array(order))
-        for b in range(self.n):
-            lo, hi = int(bounds[b]), int(bounds[b + 1])
-            if hi <= lo:
-                continue
-            writer = self._writers.get(b)
-            if writer is None:
-                writer = pa.ipc.new_stream(self._path(b), table.schema, options=self._options)
-                self._writers[b] = writer
-            writer.write_table(table.slice(lo, hi - lo))
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        if self._dir is None:
-            if self._memory:
-                yield pd.concat(self._memory, ignore_index=True)
-            return
-        for writer in self._writers.values():
-            writer.close()
-        for b in sorted(self._writers):
-            with pa.ipc.open_stream(self._path(b)) as reader:
-                table = reader.read_all()
-            yield table.to_pandas()
-
-    def close(self) -> None:
-        if self._dir is not None:
-            self._dir.cleanup()
-
-
 def topic_sample(frame: pd.DataFrame, config: Config) -> pa.Array:
     """A deterministic, evenly strided sample of prompt windows to fit topics on."""
     prompts = frame[S.PROMPT]
@@ -182,6 +123,38 @@ def topic_model_of(chunk: pd.DataFrame, config: Config) -> TopicModel | None:
         return None
     sample = topic_sample(chunk, config)
     return fit_topic_model(sample, config) if len(sample) else None
+
+
+class TopicModelFit:
+    """A topic model being fitted on a thread of its own while the workers annotate.
+
+    Annotating a chunk needs the topic model at its last step only (topic assignment),
+    so the workers start on the first chunks at once and wait for the fit, if at all,
+    there: the fit (seconds, a fixed cost) overlaps their flags, hashes and templates
+    instead of holding them up. It is the model :func:`topic_model_of` fits (the same
+    sample of the same chunk, the same seed), so every topic is the same.
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor, sample: pa.Array, config: Config) -> None:
+        self._future = pool.submit(fit_topic_model, sample, config)
+
+    def assign(self, texts: pa.Array) -> np.ndarray:
+        """:meth:`TopicModel.assign` of the fitted model (waits for the fit)."""
+        return self.result().assign(texts)
+
+    def result(self) -> TopicModel:
+        """The fitted model (waits for the fit; raises what the fit raised)."""
+        return self._future.result()
+
+
+def start_topic_fit(
+    chunk: pd.DataFrame, config: Config, pool: ThreadPoolExecutor
+) -> TopicModelFit | None:
+    """:func:`topic_model_of` ``chunk``, fitted on ``pool``; ``None`` when it has no prompts."""
+    if S.PROMPT not in chunk.columns:
+        return None
+    sample = topic_sample(chunk, config)
+    return TopicModelFit(pool, sample, config) if len(sample) else None
 
 
 def first_topic_model(chunks: Iterable[pd.DataFrame], config: Config) -> TopicModel | None:
@@ -222,7 +195,7 @@ def build_features(
     clock = time.perf_counter()
     table = read_accounts(accounts) if isinstance(accounts, (str, Path)) else accounts
     n_buckets = max(1, math.ceil(estimate_rows(log, start, end) / config.bucket_target_rows))
-    buckets = _Buckets(n_buckets)
+    buckets = Buckets(n_buckets)
     model_first: dict[str, int] = {}
     model_rows: dict[str, int] = {}
     t_min, t_max = np.iinfo(np.int64).max, np.iinfo(np.int64).min
@@ -240,7 +213,15 @@ def build_features(
             if progress:
                 progress("ingest", len(ann))
 
-        with ThreadPoolExecutor(max_workers=config.workers) as pool:
+        # the topic model is fitted on its own thread (see TopicModelFit): a pool of
+        # its own, so a worker waiting for it never holds up the fit
+        fitting: TopicModelFit | None = None
+        # prompts seen in earlier chunks are looked up, not annotated again
+        memo = PromptMemo(config.prompt_memo_entries)
+        with (
+            ThreadPoolExecutor(max_workers=config.workers) as pool,
+            ThreadPoolExecutor(max_workers=1) as fit_pool,
+        ):
             for chunk in iter_clean(
                 log,
                 start=start,
@@ -249,16 +230,19 @@ def build_features(
                 quarantine_path=quarantine_path,
                 report=report,
             ):
-                if topic_model is None and fit_topics:
-                    topic_model = topic_model_of(chunk, config)
+                if topic_model is None and fitting is None and fit_topics:
+                    fitting = start_topic_fit(chunk, config, fit_pool)
                 _model_stats(chunk, model_first, model_rows)
+                model = topic_model if topic_model is not None else fitting
                 pending.append(
-                    pool.submit(A.annotate, chunk, config=config, topic_model=topic_model)
+                    pool.submit(A.annotate, chunk, config=config, topic_model=model, memo=memo)
                 )
                 while len(pending) >= config.workers:
                     consume(pending.popleft().result())
             while pending:
                 consume(pending.popleft().result())
+            if fitting is not None:
+                topic_model = fitting.result()
         timings["read_validate_annotate"] = time.perf_counter() - clock
         if report.kept == 0:
             raise nothing_to_score(log, report)

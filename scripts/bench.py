@@ -1359,7 +1359,10 @@ def stage_compare(
     meta = load_dataset(rows)
     log = meta["log"]
     out = TMP / "compare.features.parquet"
-    features_argv = [str(ROOT / ".venv" / "bin" / "detector"), "features", log, "--out", str(out)]
+    # `-P` keeps the working directory (ROOT) off sys.path: each command imports the
+    # `detector` its PYTHONPATH names (this tree, or the baseline's), never ROOT's by accident
+    cli = [sys.executable, "-P", "-c", "from detector.cli import main; main()", "features"]
+    features_argv = [*cli, log, "--out", str(out)]
     if with_accounts:
         features_argv += ["--accounts", meta["accounts_table"]]
     commands = {
@@ -1367,7 +1370,7 @@ def stage_compare(
         "peer": [sys.executable, str(PEER), log, "--threads", str(len(os.sched_getaffinity(0)))],
         "features": features_argv,
     }
-    envs: dict[str, dict[str, str]] = {}
+    envs: dict[str, dict[str, str]] = {"features": {**os.environ, "PYTHONPATH": str(ROOT)}}
     labels = {
         "scan": "bare pyarrow scan, every column",
         "peer": "DuckDB peer query (23 aggregates)",
@@ -1376,10 +1379,7 @@ def stage_compare(
     if baseline:
         sha, tree = baseline_tree(baseline)
         commands["baseline"] = [
-            sys.executable,
-            "-c",
-            "from detector.cli import main; main()",
-            "features",
+            *cli,
             log,
             "--out",
             str(TMP / "compare.baseline.parquet"),
