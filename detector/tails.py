@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 
@@ -36,6 +36,69 @@ MIN_ZERO_SHARE: Final = 8
 """A column's entries at exactly 0 (the harmless side, clipped to the median: about half
 of them in a scored population) share one term, searched for once, when at least one
 entry in this many is 0; the binary searches are most of the scorer's time."""
+
+
+GUIDE_BUCKETS: Final = 4096
+"""Equal-width buckets over a column's distinct quantiles (see :class:`_Guide`)."""
+MAX_BUCKET_QUANTILES: Final = 6
+"""A column is searched through its buckets when no bucket holds more distinct quantiles
+than this (a comparison each); otherwise by binary search."""
+
+
+class _Guide(NamedTuple):
+    """Where a value falls among a column's quantiles, without a binary search.
+
+    ``bucket(x) = clip(floor((x - origin) * scale), 0, GUIDE_BUCKETS - 1)`` is monotone
+    in ``x`` (each step is), so a distinct quantile in a lower bucket than a value is
+    below it, one in a higher bucket above it: the count of distinct quantiles below
+    ``v`` is ``below[bucket(v)]`` (those in lower buckets) plus ``v``'s comparisons with
+    the few in its own bucket, and that count gives ``l`` (``first[count]``: the first
+    position of the next distinct quantile). The very ``l`` of ``searchsorted``, so the
+    same term.
+    """
+
+    origin: float
+    scale: float
+    below: np.ndarray
+    """Per bucket, the distinct quantiles in lower buckets."""
+    distinct: np.ndarray
+    """The distinct quantiles, padded with ``inf`` (never below a value)."""
+    first: np.ndarray
+    """Position in the column's quantiles of each distinct one, then their number."""
+    steps: int
+    """Most distinct quantiles in one bucket: the comparisons per value."""
+
+    @classmethod
+    def of(cls, q: np.ndarray) -> _Guide | None:
+        """The guide of one column's sorted quantiles, or ``None`` when it would not pay."""
+        distinct = np.unique(q)
+        span = float(distinct[-1] - distinct[0]) if len(distinct) > 1 else 0.0
+        if not (np.isfinite(distinct).all() and np.isfinite(span) and span > 0):
+            return None
+        guide = cls(float(distinct[0]), GUIDE_BUCKETS / span, np.empty(0), distinct, q, 0)
+        bucket = guide.bucket(distinct)
+        steps = int(np.bincount(bucket).max())
+        if steps > MAX_BUCKET_QUANTILES:
+            return None
+        return guide._replace(
+            below=np.searchsorted(bucket, np.arange(GUIDE_BUCKETS), side="left"),
+            distinct=np.append(distinct, np.full(steps, np.inf)),
+            first=np.append(np.searchsorted(q, distinct, side="left"), len(q)),
+            steps=steps,
+        )
+
+    def bucket(self, v: np.ndarray) -> np.ndarray:
+        """Each value's bucket (finite or infinite values; not NaN)."""
+        b = np.floor((v - self.origin) * self.scale)
+        return np.clip(b, 0, GUIDE_BUCKETS - 1, out=b).astype(np.intp)
+
+    def left(self, v: np.ndarray) -> np.ndarray:
+        """``np.searchsorted(q, v, side="left")`` for values that are not NaN."""
+        at = self.below[self.bucket(v)]
+        count = at.copy()
+        for step in range(self.steps):
+            count += self.distinct[at + step] < v
+        return self.first[count]
 
 
 class TailScorer:
@@ -97,14 +160,15 @@ class TailScorer:
         _each_chunk(len(m), run)
         return out
 
-    def _tables(self) -> tuple[np.ndarray, np.ndarray]:
+    def _tables(self) -> tuple[np.ndarray, np.ndarray, list[_Guide | None]]:
         """Per column, the quantiles padded with NaN and the term of every position.
 
         With ``l``/``r`` the number of stored quantiles strictly below / at or below a
         value, ``r == l`` unless the value equals ``q[l]``, and then ``r`` is the end
         of the run of quantiles equal to ``q[l]``. So a term is a function of ``l`` and
         of whether the value is tied: ``terms[j, 2 * l + tied]``, computed with the
-        very operations the per-entry formula uses, hence the same bits.
+        very operations the per-entry formula uses, hence the same bits. ``l`` is found
+        through each column's :class:`_Guide` when it has one.
         """
         q = np.asarray(self.quantiles_, dtype=np.float64)
         n_q, n_features = q.shape
@@ -116,28 +180,35 @@ class TailScorer:
             right = np.append(run_end, n_q)  # a value above every quantile ties none
             terms[j, 0::2] = _terms(left, left, n_q, direction)
             terms[j, 1::2] = _terms(left, right, n_q, direction)
-        return padded, terms
+        return padded, terms, [_Guide.of(q[:, j]) for j in range(n_features)]
 
-    def _block(self, rows: np.ndarray, tables: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    def _block(
+        self, rows: np.ndarray, tables: tuple[np.ndarray, np.ndarray, list[_Guide | None]]
+    ) -> np.ndarray:
         """The contributions of a block of rows, C-ordered (rows, features)."""
-        padded, terms = tables
+        padded, terms, guides = tables
         columns = np.array(rows.T, dtype=np.float64, order="C")
         out = np.empty(columns.shape, dtype=np.float64)
         for j in range(columns.shape[0]):
             v = columns[j]
             zero = v == 0.0
             if np.count_nonzero(zero) * MIN_ZERO_SHARE < len(v):
-                out[j] = _lookup(padded[j], terms[j], v)
+                out[j] = _lookup(padded[j], terms[j], v, guides[j])
             else:  # the clipped side: every 0 has the same term, searched for once
                 out[j] = _lookup(padded[j], terms[j], np.zeros(1))[0]
                 off = np.flatnonzero(~zero)
-                out[j, off] = _lookup(padded[j], terms[j], v[off])
+                out[j, off] = _lookup(padded[j], terms[j], v[off], guides[j])
         return np.ascontiguousarray(out.T)
 
 
-def _lookup(padded: np.ndarray, terms: np.ndarray, v: np.ndarray) -> np.ndarray:
+def _lookup(
+    padded: np.ndarray, terms: np.ndarray, v: np.ndarray, guide: _Guide | None = None
+) -> np.ndarray:
     """The terms of values ``v`` of one column (its row of :meth:`TailScorer._tables`)."""
-    left = np.searchsorted(padded[:-1], v, side="left")
+    if guide is None or np.isnan(v).any():
+        left = np.searchsorted(padded[:-1], v, side="left")
+    else:
+        left = guide.left(v)
     tied = v == padded[left]
     return terms[2 * left + tied]
 
