@@ -127,9 +127,19 @@ def _tier_candidates(
     lo_cut = q[math.floor(n_q * (100 - ELIGIBLE_PERCENTILE) / 100)]
     hi_cut = q[math.ceil(n_q * ELIGIBLE_PERCENTILE / 100) - 1]
     median = q[n_q // 2]
-    up = (meta["high"] | meta["both"]) & (values >= hi_cut) & (values > median)
-    down = (meta["low"] | meta["both"]) & (values <= lo_cut) & (values < median)
-    cols, rows = np.nonzero((up | down).T)
+    if np.isfinite(q).all():
+        # (v >= hi_cut) & (v > median) as one bound (hi_cut >= median: quantiles are
+        # sorted), NaN where the side is not suspicious (no value passes it); mirrored low
+        up_from = np.where(hi_cut > median, hi_cut, np.nextafter(median, np.inf))
+        down_to = np.where(lo_cut < median, lo_cut, np.nextafter(median, -np.inf))
+        up_from[~(meta["high"] | meta["both"])] = np.nan
+        down_to[~(meta["low"] | meta["both"])] = np.nan
+        citable = (values >= up_from) | (values <= down_to)
+    else:
+        up = (meta["high"] | meta["both"]) & (values >= hi_cut) & (values > median)
+        down = (meta["low"] | meta["both"]) & (values <= lo_cut) & (values < median)
+        citable = up | down
+    cols, rows = np.nonzero(citable.T)
     vals = values[rows, cols]
     pct = np.empty(len(rows), dtype=np.float64)
     bounds = np.searchsorted(cols, np.arange(values.shape[1] + 1))
