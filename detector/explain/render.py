@@ -96,22 +96,27 @@ def sentences(
     texts = np.empty(len(distinct), dtype=object)
     for j, at in _by_feature(feature):
         spec = model.specs_[names[j]]
-        said = [format_value(float(v), spec.unit, in_sentence=True) for v in shown[at_shown[at]]]
+        # the feature's distinct shown values and percentile texts, each worded once
+        values, value_at = np.unique(at_shown[at], return_inverse=True)
+        said = np.array(
+            [format_value(float(v), spec.unit, in_sentence=True) for v in shown[values]],
+            dtype=object,
+        )[value_at]
+        places, place_at = np.unique(rank[at] * n_t + tier[at], return_inverse=True)
         suffix = bool(model.peer_relative_[j])
-        pct_texts = [
-            format_percentile(float(r) * 50.0 / n_q) + (among[t] if suffix else "")
-            for r, t in zip(rank[at].tolist(), tier[at].tolist(), strict=True)
-        ]
+        pct_texts = np.array(
+            [
+                format_percentile(float(c // n_t) * 50.0 / n_q) + (among[c % n_t] if suffix else "")
+                for c in places.tolist()
+            ],
+            dtype=object,
+        )[place_at]
         pieces = template_pieces(spec.reason)
         if pieces is not None:  # a plain template: concatenated, not formatted
-            fields = {
-                "value": np.array(said, dtype=object),
-                "percentile": np.array(pct_texts, dtype=object),
-            }
-            texts[at] = fill(pieces, fields, len(at))
+            texts[at] = fill(pieces, {"value": said, "percentile": pct_texts}, len(at))
         else:
             texts[at] = [
                 reason_sentence(spec.reason, spec.name, v, p)
-                for v, p in zip(said, pct_texts, strict=True)
+                for v, p in zip(said.tolist(), pct_texts.tolist(), strict=True)
             ]
     return texts[inverse]
