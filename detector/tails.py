@@ -20,10 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Final, NamedTuple
+from typing import Final
 
 import numpy as np
 
+from detector.bucket_search import BucketSearch, search_left
 from detector.config import DEFAULT
 
 __all__ = ["TailScorer"]
@@ -35,70 +36,7 @@ CHUNK_ROWS: Final = 16_384
 MIN_ZERO_SHARE: Final = 8
 """A column's entries at exactly 0 (the harmless side, clipped to the median: about half
 of them in a scored population) share one term, searched for once, when at least one
-entry in this many is 0; the binary searches are most of the scorer's time."""
-
-
-GUIDE_BUCKETS: Final = 4096
-"""Equal-width buckets over a column's distinct quantiles (see :class:`_Guide`)."""
-MAX_BUCKET_QUANTILES: Final = 6
-"""A column is searched through its buckets when no bucket holds more distinct quantiles
-than this (a comparison each); otherwise by binary search."""
-
-
-class _Guide(NamedTuple):
-    """Where a value falls among a column's quantiles, without a binary search.
-
-    ``bucket(x) = clip(floor((x - origin) * scale), 0, GUIDE_BUCKETS - 1)`` is monotone
-    in ``x`` (each step is), so a distinct quantile in a lower bucket than a value is
-    below it, one in a higher bucket above it: the count of distinct quantiles below
-    ``v`` is ``below[bucket(v)]`` (those in lower buckets) plus ``v``'s comparisons with
-    the few in its own bucket, and that count gives ``l`` (``first[count]``: the first
-    position of the next distinct quantile). The very ``l`` of ``searchsorted``, so the
-    same term.
-    """
-
-    origin: float
-    scale: float
-    below: np.ndarray
-    """Per bucket, the distinct quantiles in lower buckets."""
-    distinct: np.ndarray
-    """The distinct quantiles, padded with ``inf`` (never below a value)."""
-    first: np.ndarray
-    """Position in the column's quantiles of each distinct one, then their number."""
-    steps: int
-    """Most distinct quantiles in one bucket: the comparisons per value."""
-
-    @classmethod
-    def of(cls, q: np.ndarray) -> _Guide | None:
-        """The guide of one column's sorted quantiles, or ``None`` when it would not pay."""
-        distinct = np.unique(q)
-        span = float(distinct[-1] - distinct[0]) if len(distinct) > 1 else 0.0
-        if not (np.isfinite(distinct).all() and np.isfinite(span) and span > 0):
-            return None
-        guide = cls(float(distinct[0]), GUIDE_BUCKETS / span, np.empty(0), distinct, q, 0)
-        bucket = guide.bucket(distinct)
-        steps = int(np.bincount(bucket).max())
-        if steps > MAX_BUCKET_QUANTILES:
-            return None
-        return guide._replace(
-            below=np.searchsorted(bucket, np.arange(GUIDE_BUCKETS), side="left"),
-            distinct=np.append(distinct, np.full(steps, np.inf)),
-            first=np.append(np.searchsorted(q, distinct, side="left"), len(q)),
-            steps=steps,
-        )
-
-    def bucket(self, v: np.ndarray) -> np.ndarray:
-        """Each value's bucket (finite or infinite values; not NaN)."""
-        b = np.floor((v - self.origin) * self.scale)
-        return np.clip(b, 0, GUIDE_BUCKETS - 1, out=b).astype(np.intp)
-
-    def left(self, v: np.ndarray) -> np.ndarray:
-        """``np.searchsorted(q, v, side="left")`` for values that are not NaN."""
-        at = self.below[self.bucket(v)]
-        count = at.copy()
-        for step in range(self.steps):
-            count += self.distinct[at + step] < v
-        return self.first[count]
+entry in this many is 0; the searches are most of the scorer's time."""
 
 
 class TailScorer:
@@ -134,7 +72,7 @@ class TailScorer:
         of a feature adds to the score.
 
         A term depends only on where the value falls among the stored quantiles, so it
-        is read from a per-column table (:meth:`_tables`) after one binary search;
+        is read from a per-column table (:meth:`_tables`) after one search;
         rows are scored in chunks on ``DEFAULT.workers`` threads.
         """
         m = np.asarray(matrix)
@@ -160,7 +98,7 @@ class TailScorer:
         _each_chunk(len(m), run)
         return out
 
-    def _tables(self) -> tuple[np.ndarray, np.ndarray, list[_Guide | None]]:
+    def _tables(self) -> tuple[np.ndarray, np.ndarray, list[BucketSearch | None]]:
         """Per column, the quantiles padded with NaN and the term of every position.
 
         With ``l``/``r`` the number of stored quantiles strictly below / at or below a
@@ -168,7 +106,7 @@ class TailScorer:
         of the run of quantiles equal to ``q[l]``. So a term is a function of ``l`` and
         of whether the value is tied: ``terms[j, 2 * l + tied]``, computed with the
         very operations the per-entry formula uses, hence the same bits. ``l`` is found
-        through each column's :class:`_Guide` when it has one.
+        through each column's :class:`~detector.bucket_search.BucketSearch`.
         """
         q = np.asarray(self.quantiles_, dtype=np.float64)
         n_q, n_features = q.shape
@@ -180,10 +118,10 @@ class TailScorer:
             right = np.append(run_end, n_q)  # a value above every quantile ties none
             terms[j, 0::2] = _terms(left, left, n_q, direction)
             terms[j, 1::2] = _terms(left, right, n_q, direction)
-        return padded, terms, [_Guide.of(q[:, j]) for j in range(n_features)]
+        return padded, terms, [BucketSearch.of(q[:, j]) for j in range(n_features)]
 
     def _block(
-        self, rows: np.ndarray, tables: tuple[np.ndarray, np.ndarray, list[_Guide | None]]
+        self, rows: np.ndarray, tables: tuple[np.ndarray, np.ndarray, list[BucketSearch | None]]
     ) -> np.ndarray:
         """The contributions of a block of rows, C-ordered (rows, features)."""
         padded, terms, guides = tables
@@ -202,13 +140,10 @@ class TailScorer:
 
 
 def _lookup(
-    padded: np.ndarray, terms: np.ndarray, v: np.ndarray, guide: _Guide | None = None
+    padded: np.ndarray, terms: np.ndarray, v: np.ndarray, search: BucketSearch | None = None
 ) -> np.ndarray:
     """The terms of values ``v`` of one column (its row of :meth:`TailScorer._tables`)."""
-    if guide is None or np.isnan(v).any():
-        left = np.searchsorted(padded[:-1], v, side="left")
-    else:
-        left = guide.left(v)
+    left = search_left(padded[:-1], v, search)
     tied = v == padded[left]
     return terms[2 * left + tied]
 

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
+from detector.bucket_search import BucketSearch, search_left
+
 if TYPE_CHECKING:
     from detector.model import AnomalyModel
 
@@ -28,6 +30,9 @@ __all__ = [
     "percentiles",
 ]
 
+MIN_BUCKET_SEARCH: Final = 2048
+"""Values of one column searched at once from which building buckets over its quantiles
+(:class:`~detector.bucket_search.BucketSearch`) costs less than the binary searches."""
 ELIGIBLE_PERCENTILE: Final = 90.0
 """A feature is citable when the account is at least this far out on its suspicious side."""
 
@@ -38,7 +43,8 @@ def _mid_rank(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     ``r == l`` unless ``v`` equals ``q[l]``, so the second binary search is only run for
     the values that tie a quantile (most values tie none).
     """
-    left = np.searchsorted(q, v, side="left")
+    search = BucketSearch.of(q) if len(v) >= MIN_BUCKET_SEARCH else None
+    left = search_left(q, v, search)
     right = left.copy()
     if len(q):
         tied = np.flatnonzero(q[np.minimum(left, len(q) - 1)] == v)
