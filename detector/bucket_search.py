@@ -64,7 +64,8 @@ class BucketSearch(NamedTuple):
 
     def bucket(self, v: np.ndarray) -> np.ndarray:
         """Each float64 value's bucket (finite or infinite values; not NaN)."""
-        b = np.floor((v - self.origin) * self.scale)
+        with np.errstate(over="ignore"):  # beyond the float range: the last bucket
+            b = np.floor((v - self.origin) * self.scale)
         return np.clip(b, 0, self.n_buckets - 1, out=b).astype(np.intp)
 
     def left(self, v: np.ndarray) -> np.ndarray:
