@@ -9,7 +9,8 @@ extreme they are, and a feature that echoes another is not cited twice.
 
 Two shapes come out: one row per reason (:func:`explain_frame`, what ``detector
 explain`` and the report show) and one ``"; "``-joined string per account
-(:func:`reasons_strings`, the ``reasons`` column of the score table).
+(:func:`reasons_strings`, the ``reasons`` column of the score table). The words are
+:mod:`detector.explain.render`'s.
 """
 
 from __future__ import annotations
