@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import IsolationForest
 
+from detector.bucket_search import BucketSearch, search_left
 from detector.config import DEFAULT
 
 __all__ = ["CHUNK_ROWS", "average_path_length", "forest_raws"]
@@ -125,18 +126,22 @@ def _thresholds(trees: list[_Tree], n_cols: int) -> list[np.ndarray]:
     return [np.unique(threshold[column == j]) for j in range(n_cols)]
 
 
-def _cells(sub: np.ndarray, edges: list[np.ndarray]) -> np.ndarray:
+def _cells(
+    sub: np.ndarray, edges: list[np.ndarray], searches: list[BucketSearch | None] | None = None
+) -> np.ndarray:
     """Each row's cell as one integer: per column, how many thresholds lie below its value.
 
     A tree sends a value left at a split when ``value <= threshold`` (scikit-learn
     compares the float32 value with the float64 threshold in double precision, as
     ``searchsorted`` does here), so two rows with the same count in every column make
-    the same decision at every split.
+    the same decision at every split. ``searches``: each column's
+    :class:`~detector.bucket_search.BucketSearch` (the same counts, faster).
     """
     code = np.zeros(len(sub), dtype=np.int64)
     for j, e in enumerate(edges):
         code *= len(e) + 1
-        code += np.searchsorted(e, sub[:, j].astype(np.float64), side="left")
+        search = searches[j] if searches is not None else None
+        code += search_left(e, sub[:, j].astype(np.float64), search)
     return code
 
 
@@ -157,7 +162,7 @@ def _by_cell(
     sub = X[:, cols]
     if np.isnan(sub).any():
         return None  # a split sends NaN either way, whatever its threshold
-    cell, _ = pd.factorize(_cells(sub, edges))
+    cell, _ = pd.factorize(_cells(sub, edges, [BucketSearch.of(e) for e in edges]))
     representative = np.empty(int(cell.max()) + 1, dtype=np.intp)
     representative[cell] = np.arange(len(cell))  # any row of a cell will do
     return np.ascontiguousarray(sub[representative]), cell

@@ -279,7 +279,9 @@ class AnomalyModel(BaseEstimator):
         """:meth:`preprocess_values` of one chunk of rows."""
         center = self.peers_.interpolate(values, self.center_)
         spread = self.peers_.interpolate(values, self.spread_, extrapolate=False)
-        z = (self._scale_transform(values) - center) / spread
+        z = self._scale_transform(values)
+        z -= center
+        z /= spread
         return clip_one_sided(z, self._high_mask, self._low_mask)
 
     def feature_values(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

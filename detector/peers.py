@@ -115,7 +115,13 @@ class PeerTiers:
         w = ((x - c[i]) / np.maximum(c[i + 1] - c[i], 1e-12))[:, np.newaxis]
         if not extrapolate:
             w = np.clip(w, 0.0, 1.0)
-        return (1.0 - w) * table[i] + w * table[i + 1]
+        # (1 - w) * table[i] + w * table[i + 1], in the gathered rows' own memory
+        out = table[i]
+        out *= 1.0 - w
+        upper = table[i + 1]
+        upper *= w
+        out += upper
+        return out
 
 
 def fit_peer_tiers(

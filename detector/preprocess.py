@@ -121,10 +121,12 @@ def clip_one_sided(z: np.ndarray, high_mask: np.ndarray, low_mask: np.ndarray) -
 
     Returns the matrix the forest sees (float32, C-contiguous).
     """
+    # one pass per side over the whole matrix, bounded at 0 where clipped and at the
+    # infinity that changes nothing elsewhere (NaN stays NaN either way)
     if high_mask.any():
-        z[:, high_mask] = np.maximum(z[:, high_mask], 0.0)
+        np.maximum(z, np.where(high_mask, 0.0, -np.inf), out=z)
     if low_mask.any():
-        z[:, low_mask] = np.minimum(z[:, low_mask], 0.0)
+        np.minimum(z, np.where(low_mask, 0.0, np.inf), out=z)
     return np.ascontiguousarray(z, dtype=np.float32)
 
 

@@ -23,6 +23,8 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from detector import schema
 
@@ -216,8 +218,29 @@ def rank_accounts(
     Integer ranks ``1..n`` aligned with the inputs.
     """
     values = np.asarray(scores, dtype=float)
-    ids = np.asarray(account_ids, dtype=str)
-    order = np.lexsort((ids, -values))
+    order = _arrow_order(-values, account_ids)
+    if order is None:
+        order = np.lexsort((np.asarray(account_ids, dtype=str), -values))
     ranks = np.empty(len(values), dtype=np.int64)
     ranks[order] = np.arange(1, len(values) + 1)
     return ranks
+
+
+def _arrow_order(key: np.ndarray, account_ids: Sequence[str] | np.ndarray) -> np.ndarray | None:
+    """``np.lexsort((ids, key))`` by Arrow's sort, or ``None`` when it may differ.
+
+    Arrow sorts strings in C++ by their UTF-8 bytes, which is code point order, as numpy
+    compares them, at less than half the cost of numpy's string sort of a million ids;
+    its sort is stable, as lexsort is. ``None`` for ids that are not all strings or end
+    with a NUL (numpy drops trailing NULs, Arrow keeps them). ``-0.0`` becomes ``0.0``
+    first (numpy's sort holds them equal).
+    """
+    try:
+        ids = pa.array(np.asarray(account_ids, dtype=object), type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+        return None
+    if ids.null_count or pc.any(pc.ends_with(ids, pattern="\x00")).as_py():
+        return None
+    table = pa.table({"key": key + 0.0, "id": ids})
+    order = pc.sort_indices(table, sort_keys=[("key", "ascending"), ("id", "ascending")])
+    return order.to_numpy().astype(np.intp, copy=False)

@@ -115,7 +115,8 @@ def score_frame(
     # percentile reasons need no score: every account's are written on a side thread
     # while the forests score (tree walks release the GIL, the reasons' string work
     # mostly holds it, so the two fill both cores), then replaced by attributed ones
-    # where flags and ranks ask for them; each row's reasons depend on that row alone
+    # where flags and ranks ask for them (computed while the side thread may still
+    # run); each row's reasons depend on that row alone
     with ThreadPoolExecutor(max_workers=1) as side:
         cheap = side.submit(
             explain.reason_strings_for_values,
@@ -133,13 +134,13 @@ def score_frame(
             default=model.threshold_,
             explain_top=explain_top,
         )
-        reasons = cheap.result()
-    forest_rows = alerts.forest_rows
-    if forest_rows.any():
-        reasons[forest_rows] = explain.reason_strings_for_values(
+        forest_rows = alerts.forest_rows
+        attributed = explain.reason_strings_for_values(
             model,
             values[forest_rows],
             forest_rows=np.ones(int(forest_rows.sum()), dtype=bool),
             n_reasons=n_reasons,
         )
+        reasons = cheap.result()
+    reasons[forest_rows] = attributed
     return score_table(ids, scores, alerts.ranks, alerts.flagged, reasons)

@@ -24,6 +24,7 @@ from typing import Final
 
 import numpy as np
 
+from detector.bucket_search import BucketSearch, search_left
 from detector.config import DEFAULT
 
 __all__ = ["TailScorer"]
@@ -35,7 +36,7 @@ CHUNK_ROWS: Final = 16_384
 MIN_ZERO_SHARE: Final = 8
 """A column's entries at exactly 0 (the harmless side, clipped to the median: about half
 of them in a scored population) share one term, searched for once, when at least one
-entry in this many is 0; the binary searches are most of the scorer's time."""
+entry in this many is 0; the searches are most of the scorer's time."""
 
 
 class TailScorer:
@@ -71,7 +72,7 @@ class TailScorer:
         of a feature adds to the score.
 
         A term depends only on where the value falls among the stored quantiles, so it
-        is read from a per-column table (:meth:`_tables`) after one binary search;
+        is read from a per-column table (:meth:`_tables`) after one search;
         rows are scored in chunks on ``DEFAULT.workers`` threads.
         """
         m = np.asarray(matrix)
@@ -97,14 +98,15 @@ class TailScorer:
         _each_chunk(len(m), run)
         return out
 
-    def _tables(self) -> tuple[np.ndarray, np.ndarray]:
+    def _tables(self) -> tuple[np.ndarray, np.ndarray, list[BucketSearch | None]]:
         """Per column, the quantiles padded with NaN and the term of every position.
 
         With ``l``/``r`` the number of stored quantiles strictly below / at or below a
         value, ``r == l`` unless the value equals ``q[l]``, and then ``r`` is the end
         of the run of quantiles equal to ``q[l]``. So a term is a function of ``l`` and
         of whether the value is tied: ``terms[j, 2 * l + tied]``, computed with the
-        very operations the per-entry formula uses, hence the same bits.
+        very operations the per-entry formula uses, hence the same bits. ``l`` is found
+        through each column's :class:`~detector.bucket_search.BucketSearch`.
         """
         q = np.asarray(self.quantiles_, dtype=np.float64)
         n_q, n_features = q.shape
@@ -116,28 +118,32 @@ class TailScorer:
             right = np.append(run_end, n_q)  # a value above every quantile ties none
             terms[j, 0::2] = _terms(left, left, n_q, direction)
             terms[j, 1::2] = _terms(left, right, n_q, direction)
-        return padded, terms
+        return padded, terms, [BucketSearch.of(q[:, j]) for j in range(n_features)]
 
-    def _block(self, rows: np.ndarray, tables: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    def _block(
+        self, rows: np.ndarray, tables: tuple[np.ndarray, np.ndarray, list[BucketSearch | None]]
+    ) -> np.ndarray:
         """The contributions of a block of rows, C-ordered (rows, features)."""
-        padded, terms = tables
+        padded, terms, guides = tables
         columns = np.array(rows.T, dtype=np.float64, order="C")
         out = np.empty(columns.shape, dtype=np.float64)
         for j in range(columns.shape[0]):
             v = columns[j]
             zero = v == 0.0
             if np.count_nonzero(zero) * MIN_ZERO_SHARE < len(v):
-                out[j] = _lookup(padded[j], terms[j], v)
+                out[j] = _lookup(padded[j], terms[j], v, guides[j])
             else:  # the clipped side: every 0 has the same term, searched for once
                 out[j] = _lookup(padded[j], terms[j], np.zeros(1))[0]
                 off = np.flatnonzero(~zero)
-                out[j, off] = _lookup(padded[j], terms[j], v[off])
+                out[j, off] = _lookup(padded[j], terms[j], v[off], guides[j])
         return np.ascontiguousarray(out.T)
 
 
-def _lookup(padded: np.ndarray, terms: np.ndarray, v: np.ndarray) -> np.ndarray:
+def _lookup(
+    padded: np.ndarray, terms: np.ndarray, v: np.ndarray, search: BucketSearch | None = None
+) -> np.ndarray:
     """The terms of values ``v`` of one column (its row of :meth:`TailScorer._tables`)."""
-    left = np.searchsorted(padded[:-1], v, side="left")
+    left = search_left(padded[:-1], v, search)
     tied = v == padded[left]
     return terms[2 * left + tied]
 

@@ -15,6 +15,7 @@ import pytest
 from sklearn.ensemble import IsolationForest
 
 from detector import forest_scoring, schema
+from detector.bucket_search import BucketSearch, search_left
 from detector.explain.templates import fill, join_slots, template_pieces
 from detector.forest_scoring import forest_raws
 from detector.ranking import band, rank_accounts, score_table
@@ -217,3 +218,37 @@ def test_mid_rank_equals_two_searches() -> None:
     expected = (left + right) * (50.0 / len(q))
     assert np.array_equal(eligibility._mid_rank(q, v), expected)
     assert eligibility._mid_rank(q, v[:0]).shape == (0,)
+
+
+def test_bucket_search_equals_searchsorted() -> None:
+    rng = np.random.default_rng(11)
+    for q in (
+        np.sort(rng.standard_normal(513)),
+        np.sort(np.round(rng.standard_normal(300), 1)),  # runs of equal values
+        np.sort(np.concatenate([np.zeros(256), rng.lognormal(0.0, 0.5, 257)])),  # a mass at 0
+        np.array([0.0, 1.0]),
+    ):
+        search = BucketSearch.of(q)
+        assert search is not None
+        v = np.concatenate(
+            [
+                rng.standard_normal(20_000) * 3.0,
+                q,  # values on the array's own elements
+                np.nextafter(q, np.inf),
+                np.nextafter(q, -np.inf),
+                [np.inf, -np.inf, -0.0, 0.0, 1e308, -1e308],
+            ]
+        )
+        expected = np.searchsorted(q, v, side="left")
+        small = v[np.abs(v) < 1e30]  # within float32's range
+        assert np.array_equal(search_left(q, v, search), expected)
+        assert np.array_equal(
+            search_left(q, small.astype(np.float32), search),
+            np.searchsorted(q, small.astype(np.float32), side="left"),
+        )
+        with_nan = np.append(v, np.nan)
+        assert np.array_equal(
+            search_left(q, with_nan, search), np.searchsorted(q, with_nan, side="left")
+        )
+    assert BucketSearch.of(np.array([1.0, 1.0])) is None  # one distinct value: nothing to bucket
+    assert BucketSearch.of(np.array([0.0, np.inf])) is None

@@ -17,6 +17,8 @@ in the forest. The package holds one concept per module:
   cheap reason: its most extreme eligible percentiles;
 * :mod:`~detector.explain.reasons` — choosing the reasons and putting them in words
   (:func:`explain_frame`, :func:`reasons_strings`);
+* :mod:`~detector.explain.render` — the sentences and value texts of many reasons at
+  once, each distinct one worded once;
 * :mod:`~detector.explain.formatting` — values and percentiles in human units.
 
 Every public name is re-exported here (``X as X`` for those beyond ``__all__``), so

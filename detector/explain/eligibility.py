@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
+from detector.bucket_search import BucketSearch, search_left
+
 if TYPE_CHECKING:
     from detector.model import AnomalyModel
 
@@ -28,6 +30,9 @@ __all__ = [
     "percentiles",
 ]
 
+MIN_BUCKET_SEARCH: Final = 2048
+"""Values of one column searched at once from which building buckets over its quantiles
+(:class:`~detector.bucket_search.BucketSearch`) costs less than the binary searches."""
 ELIGIBLE_PERCENTILE: Final = 90.0
 """A feature is citable when the account is at least this far out on its suspicious side."""
 
@@ -38,7 +43,8 @@ def _mid_rank(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     ``r == l`` unless ``v`` equals ``q[l]``, so the second binary search is only run for
     the values that tie a quantile (most values tie none).
     """
-    left = np.searchsorted(q, v, side="left")
+    search = BucketSearch.of(q) if len(v) >= MIN_BUCKET_SEARCH else None
+    left = search_left(q, v, search)
     right = left.copy()
     if len(q):
         tied = np.flatnonzero(q[np.minimum(left, len(q) - 1)] == v)
@@ -127,9 +133,19 @@ def _tier_candidates(
     lo_cut = q[math.floor(n_q * (100 - ELIGIBLE_PERCENTILE) / 100)]
     hi_cut = q[math.ceil(n_q * ELIGIBLE_PERCENTILE / 100) - 1]
     median = q[n_q // 2]
-    up = (meta["high"] | meta["both"]) & (values >= hi_cut) & (values > median)
-    down = (meta["low"] | meta["both"]) & (values <= lo_cut) & (values < median)
-    cols, rows = np.nonzero((up | down).T)
+    if np.isfinite(q).all():
+        # (v >= hi_cut) & (v > median) as one bound (hi_cut >= median: quantiles are
+        # sorted), NaN where the side is not suspicious (no value passes it); mirrored low
+        up_from = np.where(hi_cut > median, hi_cut, np.nextafter(median, np.inf))
+        down_to = np.where(lo_cut < median, lo_cut, np.nextafter(median, -np.inf))
+        up_from[~(meta["high"] | meta["both"])] = np.nan
+        down_to[~(meta["low"] | meta["both"])] = np.nan
+        citable = (values >= up_from) | (values <= down_to)
+    else:
+        up = (meta["high"] | meta["both"]) & (values >= hi_cut) & (values > median)
+        down = (meta["low"] | meta["both"]) & (values <= lo_cut) & (values < median)
+        citable = up | down
+    cols, rows = np.nonzero(citable.T)
     vals = values[rows, cols]
     pct = np.empty(len(rows), dtype=np.float64)
     bounds = np.searchsorted(cols, np.arange(values.shape[1] + 1))

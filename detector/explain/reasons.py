@@ -9,7 +9,8 @@ extreme they are, and a feature that echoes another is not cited twice.
 
 Two shapes come out: one row per reason (:func:`explain_frame`, what ``detector
 explain`` and the report show) and one ``"; "``-joined string per account
-(:func:`reasons_strings`, the ``reasons`` column of the score table).
+(:func:`reasons_strings`, the ``reasons`` column of the score table). The words are
+:mod:`detector.explain.render`'s.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ import pandas as pd
 
 from detector import schema
 from detector.config import DEFAULT
+from detector.explain import render
 from detector.explain.attribution import contributions
 from detector.explain.eligibility import candidates, feature_meta
-from detector.explain.formatting import format_percentile, format_value
-from detector.explain.templates import fill, join_slots, reason_sentence, template_pieces
+from detector.explain.templates import join_slots
 
 if TYPE_CHECKING:
     from detector.model import AnomalyModel
@@ -152,84 +153,6 @@ def _row_key_col_order(
     return np.argsort(composite, kind="stable")
 
 
-def _round_sig(x: np.ndarray, digits: int = 3) -> np.ndarray:
-    """Round to ``digits`` significant digits (display precision; lets texts be cached)."""
-    x = np.asarray(x, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mag = np.where(x == 0, 0.0, np.floor(np.log10(np.abs(x))))
-    scale = 10.0 ** (digits - 1 - mag)
-    out = np.round(x * scale) / scale
-    return np.where(np.isfinite(out), out, x)
-
-
-def _render(
-    model: AnomalyModel,
-    feature_idx: np.ndarray,
-    value: np.ndarray,
-    pct: np.ndarray,
-    tiers: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Value texts and sentences for (feature, value, percentile, peer tier) entries.
-
-    The percentile is among the account's peers and the sentence says which ("99th
-    percentile among accounts of 120–900 requests/day"). Vectorised by feature:
-    values are rounded to display precision first, so each distinct (value,
-    percentile, tier) text is formatted once per feature.
-    """
-    names = [str(n) for n in model.feature_names_in_]
-    value_text = np.empty(len(feature_idx), dtype=object)
-    sentence = np.empty(len(feature_idx), dtype=object)
-    n_q = model.quantiles_.shape[0]
-    n_t = model.peers_.n_tiers
-    among = [f" among {model.peer_label(t)}" if n_t > 1 else "" for t in range(n_t)]
-    width = 2 * n_q + 1
-    for j in np.unique(feature_idx):
-        spec = model.specs_[names[j]]
-        at = np.flatnonzero(feature_idx == j)
-        shown, inverse = np.unique(_round_sig(value[at]), return_inverse=True)
-        texts = np.array([format_value(float(v), spec.unit) for v in shown], dtype=object)
-        value_text[at] = texts[inverse]
-        said = [format_value(float(v), spec.unit, in_sentence=True) for v in shown]
-        rank2 = np.rint(pct[at] * n_q / 50.0).astype(np.int64)  # l + r, exact
-        pieces = template_pieces(spec.reason)
-        if pieces is not None:
-            # a plain template: fill it by concatenating the distinct value and
-            # percentile texts, not by formatting every distinct (value, percentile) pair
-            codes, code_inverse = np.unique(rank2 * n_t + tiers[at], return_inverse=True)
-            suffix = bool(model.peer_relative_[j])
-            pct_texts = np.array(
-                [
-                    format_percentile(float(c // n_t) * 50.0 / n_q)
-                    + (among[c % n_t] if suffix else "")
-                    for c in codes
-                ],
-                dtype=object,
-            )
-            fields = {
-                "value": np.array(said, dtype=object)[inverse],
-                "percentile": pct_texts[code_inverse],
-            }
-            sentence[at] = fill(pieces, fields, len(at))
-            continue
-        code = (inverse.astype(np.int64) * width + rank2) * n_t + tiers[at]
-        pair, pair_inverse = np.unique(code, return_inverse=True)
-        pair_text = np.array(
-            [
-                reason_sentence(
-                    spec.reason,
-                    spec.name,
-                    said[c // n_t // width],
-                    format_percentile(float(c // n_t % width) * 50.0 / n_q)
-                    + (among[c % n_t] if model.peer_relative_[j] else ""),
-                )
-                for c in pair
-            ],
-            dtype=object,
-        )
-        sentence[at] = pair_text[pair_inverse]
-    return value_text, sentence
-
-
 def _long_frame(
     model: AnomalyModel,
     ids: np.ndarray,
@@ -239,7 +162,8 @@ def _long_frame(
 ) -> pd.DataFrame:
     rows, slots, feats, p = _choose(model, values, contrib, n_reasons)
     val = values[rows, feats]
-    value_text, sentence = _render(model, feats, val, p, model.peer_tiers(values)[rows])
+    value_text = render.value_texts(model, feats, val)
+    sentence = render.sentences(model, feats, val, p, model.peer_tiers(values)[rows])
     names = np.asarray([str(n) for n in model.feature_names_in_], dtype=object)
     directions = np.asarray([model.specs_[str(n)].direction for n in names], dtype=object)
     return pd.DataFrame(
@@ -360,7 +284,7 @@ def _chunk_strings(
         r, sl, c, p = _choose(model, block[cheap_idx], None, n_reasons)
         parts.append((cheap_idx[r], sl, c, p))
     rows, slots, cols, pct = (np.concatenate(x) for x in zip(*parts, strict=True))
-    _, text = _render(model, cols, block[rows, cols], pct, model.peer_tiers(block)[rows])
+    text = render.sentences(model, cols, block[rows, cols], pct, model.peer_tiers(block)[rows])
     return _join(len(block), rows, slots, text)
 
 
