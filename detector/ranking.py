@@ -35,6 +35,7 @@ __all__ = [
     "alert_cut",
     "band",
     "check_alert_rule",
+    "forest_explained",
     "parse_budget",
     "rank_accounts",
     "score_table",
@@ -124,6 +125,13 @@ def alert_cut(
     if threshold is not None:
         return float(threshold)
     return default
+
+
+def forest_explained(flagged: np.ndarray, ranks: np.ndarray, top: int) -> np.ndarray:
+    """Which accounts get forest-attributed reasons: every flagged one and the top ``top``
+    ranked (attribution costs two to three times the scoring, so the rest get their most
+    extreme percentiles). The one rule for the score table and for sub-stream lifts."""
+    return np.asarray(flagged, dtype=bool) | (np.asarray(ranks) <= top)
 
 
 def threshold_for_budget(scores: np.ndarray | pd.Series, budget: str | int) -> float:

@@ -29,6 +29,7 @@ from detector.ranking import (
     SCORE_DECIMALS,
     alert_cut,
     check_alert_rule,
+    forest_explained,
     rank_accounts,
     score_table,
 )
@@ -73,7 +74,7 @@ def alert_rows(
     top = explain.DEFAULT_EXPLAIN_TOP if explain_top is None else explain_top
     flagged = scores >= alert_cut(scores, threshold=threshold, budget=budget, default=default)
     ranks = rank_accounts(scores, ids)
-    return Alerts(ranks=ranks, flagged=flagged, forest_rows=flagged | (ranks <= top))
+    return Alerts(ranks=ranks, flagged=flagged, forest_rows=forest_explained(flagged, ranks, top))
 
 
 def score_frame(

@@ -347,7 +347,7 @@ def lift_scores(
     ``substream_share`` (its share of the account's requests, 0 when none).
     Accounts a sub-stream lifted lead their reasons with it.
     """
-    from detector.ranking import SCORE_DECIMALS, band, rank_accounts
+    from detector.ranking import SCORE_DECIMALS, band, forest_explained, rank_accounts
 
     out = table.copy()
     out[SUBSTREAM] = ""
@@ -374,7 +374,7 @@ def lift_scores(
     ranks = rank_accounts(scores, ids)
     cut = cut_of(scores)
     flagged = scores >= cut
-    forest = (flagged | (ranks <= explain_top))[lifted]
+    forest = forest_explained(flagged, ranks, explain_top)[lifted]
     meta = subs.meta.iloc[win]
     share = meta["share"].to_numpy(dtype=float)
     phrase = describe(meta)
