@@ -87,11 +87,7 @@ class Config:
     rows stay within this share of the account's: bounds the extra feature work."""
 
     # model
-    n_estimators: int = 100
-    """Trees of the full-space forest. 150 while it was half of the blend; at a quarter
-    (``full_forest_weight``), 100 trees score within the forest's own seed-to-seed spread
-    (realistic seeds 303 and 707: 0.874 / 0.856 against 0.883 / 0.860, while seed 1
-    instead of 0 gives 0.867 / 0.860) for a third less of the scoring's largest cost."""
+    n_estimators: int = 150
     family_estimators: int = 25
     """Trees per feature-family subspace forest (see AnomalyModel)."""
     max_samples: int = 256
