@@ -51,3 +51,19 @@ def population(n: int, seed: int = 0) -> pd.DataFrame:
         },
         index=pd.Index([f"acct-{i:05d}" for i in range(n)], name=schema.ACCOUNT_ID),
     )
+
+
+def family_population(n: int, seed: int) -> pd.DataFrame:
+    """``n`` ordinary accounts over registered features of four families (volume, timing,
+    content, conversation), for tests of the subspace blend's family forests."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "requests_per_day": rng.lognormal(3.0, 1.0, n),
+            "hour_entropy": rng.uniform(2.0, 4.5, n),
+            "reasoning_share": rng.beta(1, 20, n),
+            "unread_followup_share": rng.beta(1, 15, n),
+            "answer_harvest_share": rng.beta(1, 12, n),
+        },
+        index=pd.Index([f"acct-{i:05d}" for i in range(n)], name=schema.ACCOUNT_ID),
+    )

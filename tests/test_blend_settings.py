@@ -19,21 +19,12 @@ from detector.config import DEFAULT
 from detector.explain.attribution import forest_contributions
 from detector.forest_scoring import forest_raws
 from detector.model import AnomalyModel
+from tests.synthetic_features import family_population
 
 
 def _features(n: int = 500, seed: int = 5) -> pd.DataFrame:
     """A small population over registered features of four families."""
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "requests_per_day": rng.lognormal(3.0, 1.0, n),
-            "hour_entropy": rng.uniform(2.0, 4.5, n),
-            "reasoning_share": rng.beta(1, 20, n),
-            "unread_followup_share": rng.beta(1, 15, n),
-            "answer_harvest_share": rng.beta(1, 12, n),
-        },
-        index=pd.Index([f"acct-{i:05d}" for i in range(n)], name="account_id"),
-    )
+    return family_population(n, seed)
 
 
 def _fit(**params: object) -> AnomalyModel:

@@ -17,21 +17,12 @@ from detector.config import DEFAULT
 from detector.explain.attribution import forest_contributions
 from detector.forest_scoring import forest_raws
 from detector.model import AnomalyModel
+from tests.synthetic_features import family_population
 
 
 def _features(n: int = 600, seed: int = 3) -> pd.DataFrame:
     """A small population over a few registered features of four families."""
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(
-        {
-            "requests_per_day": rng.lognormal(3.0, 1.0, n),
-            "hour_entropy": rng.uniform(2.0, 4.5, n),
-            "reasoning_share": rng.beta(1, 20, n),
-            "unread_followup_share": rng.beta(1, 15, n),
-            "answer_harvest_share": rng.beta(1, 12, n),
-        },
-        index=pd.Index([f"acct-{i:05d}" for i in range(n)], name="account_id"),
-    )
+    frame = family_population(n, seed)
     # one account that harvests answers, one that is only unusual in its content
     frame.loc["acct-00007", ["unread_followup_share", "answer_harvest_share"]] = [0.9, 0.8]
     frame.loc["acct-00009", "reasoning_share"] = 0.9

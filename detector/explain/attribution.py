@@ -105,7 +105,7 @@ def contributions(
         credits = list(
             pool.map(lambda fw: _forest_credits(fw[0], X[:, fw[1]], chunk_rows), forests)
         )
-    active = model.active_families(X) if len(forests) > 1 else None
+    active = model.active_families(X)  # None when no family forest is floored
     for i, ((_, cols, weight), credit) in enumerate(zip(forests, credits, strict=True)):
         if active is not None and i > 0:  # forests[0] is the full forest, never floored
             credit = credit * active[i - 1][:, None]
