@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 
 from detector import schema as S
-from detector.ranking import SCORE_DECIMALS, threshold_for_budget
+from detector.config import DEFAULT
+from detector.ranking import SCORE_DECIMALS, default_threshold, threshold_for_budget
 
 __all__ = [
     "HIGH_MARGIN",
@@ -63,21 +64,32 @@ def case_band(case_score: np.ndarray, flagged: np.ndarray, threshold: float) -> 
     return out
 
 
-def case_threshold(scores: np.ndarray, cluster_ids: np.ndarray, budget: str | int) -> float:
-    """The threshold that spends ``budget`` on *cases* of a population.
+def case_threshold(
+    scores: np.ndarray,
+    cluster_ids: np.ndarray,
+    budget: str | int | None,
+    *,
+    spreads: float = DEFAULT.alert_spreads,
+    ceiling: str | int = DEFAULT.alert_ceiling,
+) -> float:
+    """The threshold a model fixes on its training population, counted in *cases*.
 
     ``scores`` are the accounts' published scores and ``cluster_ids`` their clusters
     (empty when unlinked, so each such account is a case of its own). Each case counts
     once, at its case score (the median member score), so a 300-account campaign takes
-    one slot of the budget instead of 300. Training fixes the model's threshold this way
-    (:func:`detector.scoring.train`): the default ``--alert-budget`` counts cases, as
-    an explicit one does in :func:`assign_cases`.
+    one slot of a budget instead of 300. With ``budget`` None the threshold sits
+    ``spreads`` bulk spreads above the accounts' median, flagging at most ``ceiling`` of
+    the cases (:func:`detector.ranking.default_threshold`). Training fixes the model's
+    threshold this way (:func:`detector.scoring.train`); an explicit ``--alert-budget``
+    at scoring counts cases too (:func:`assign_cases`).
     """
     cluster = pd.Series(np.asarray(cluster_ids, dtype=object)).fillna("").astype(str)
     singles = cluster == ""
     case_id = cluster.where(~singles, pd.Series(np.arange(len(cluster)).astype(str)) + "\x00")
     per_case = pd.Series(np.asarray(scores, dtype=float)).groupby(case_id.to_numpy()).median()
-    return threshold_for_budget(per_case.to_numpy(), budget)
+    return default_threshold(
+        per_case.to_numpy(), budget=budget, spreads=spreads, ceiling=ceiling, bulk=scores
+    )
 
 
 def assign_cases(

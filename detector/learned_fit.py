@@ -21,7 +21,7 @@ from detector.config import DEFAULT, Config
 from detector.learned import LearnedLayer, account_ids, hash_folds
 from detector.model import AnomalyModel
 from detector.proximity import grid, neighbourhood_radius
-from detector.ranking import SCORE_DECIMALS, threshold_for_budget
+from detector.ranking import SCORE_DECIMALS, default_threshold
 
 __all__ = ["fit_learned", "why_not_learn"]
 
@@ -162,5 +162,10 @@ def fit_learned(
     layer.anchors_["median"] = float(np.median(mixed))
     layer.anchors_["upper"] = float(np.quantile(mixed, float(cal["upper_quantile"])))
     train_scores = np.round(model.calibrate(layer.to_raw(mixed)), SCORE_DECIMALS)
-    layer.threshold_ = threshold_for_budget(train_scores, model.alert_budget)
+    layer.threshold_ = default_threshold(
+        train_scores,
+        budget=model.alert_budget,
+        spreads=config.alert_spreads,
+        ceiling=config.alert_ceiling,
+    )
     return layer

@@ -53,7 +53,7 @@ from detector.preprocess import (
     scale_transform,
     spec_masks,
 )
-from detector.ranking import SCORE_DECIMALS, threshold_for_budget
+from detector.ranking import SCORE_DECIMALS, default_threshold
 
 __all__ = ["AnomalyModel"]
 
@@ -69,9 +69,10 @@ class AnomalyModel(BaseEstimator):
         Accounts drawn to grow each tree (capped at the population size).
     random_state : int
         Seed of the forest: the same seed and population give the same model.
-    alert_budget : str or int
+    alert_budget : str, int or None
         Budget used to derive the default alert threshold ``threshold_`` from the
-        training population (see :func:`threshold_for_budget`).
+        training population; None: the bulk-spread rule
+        (:func:`detector.ranking.default_threshold`).
     specs : mapping of feature name to FeatureSpec, optional
         Metadata of every feature the model is fitted on. ``None`` uses the feature
         registry (``detector.features.registry.SPECS``) at fit time.
@@ -145,7 +146,7 @@ class AnomalyModel(BaseEstimator):
         n_estimators: int = DEFAULT.n_estimators,
         max_samples: int | float | str = DEFAULT.max_samples,
         random_state: int | None = DEFAULT.random_state,
-        alert_budget: str | int = DEFAULT.alert_budget,
+        alert_budget: str | int | None = DEFAULT.alert_budget,
         specs: Mapping[str, FeatureSpec] | None = None,
         family_estimators: int = DEFAULT.family_estimators,
         peer_quantiles: Sequence[float] = DEFAULT.peer_quantiles,
@@ -244,7 +245,12 @@ class AnomalyModel(BaseEstimator):
         )
         self.calibration_ = forest_blend.calibration_anchors(raw)
         train_scores = np.round(self.calibrate(raw), SCORE_DECIMALS)
-        self.threshold_ = threshold_for_budget(train_scores, self.alert_budget)
+        self.threshold_ = default_threshold(
+            train_scores,
+            budget=self.alert_budget,
+            spreads=DEFAULT.alert_spreads,
+            ceiling=DEFAULT.alert_ceiling,
+        )
         self.fingerprint_ = population_fingerprint(
             pd.DataFrame(values, index=pd.Index(ids, name=schema.ACCOUNT_ID), columns=names)
         )

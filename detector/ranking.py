@@ -5,8 +5,9 @@ anomaly model, the learned layer, the Spark engine, the sub-streams), kept apart
 the model that produces the score so that they have one definition:
 
 * **bands** — ``low`` < 25 ≤ ``medium`` < 50 ≤ ``high`` < 75 ≤ ``critical``;
-* **alert thresholds** — an explicit score, or a budget of accounts
-  (:func:`threshold_for_budget`), with a tie rule that never exceeds the budget;
+* **alert thresholds** — an explicit score, a budget of accounts
+  (:func:`threshold_for_budget`, with a tie rule that never exceeds the budget), or by
+  default a distance above the population's bulk (:func:`default_threshold`);
 * **rank** — rank 1 is the most suspicious account, ties broken by ``account_id``;
 * **the score table** — the contract's table (section 3.1), one assembly for all.
 
@@ -35,10 +36,13 @@ __all__ = [
     "alert_cut",
     "band",
     "check_alert_rule",
+    "default_threshold",
+    "describe_alert_rule",
     "forest_explained",
     "parse_budget",
     "rank_accounts",
     "score_table",
+    "spread_threshold",
     "threshold_for_budget",
 ]
 
@@ -162,6 +166,79 @@ def threshold_for_budget(scores: np.ndarray | pd.Series, budget: str | int) -> f
         above = values[:k][values[:k] > threshold]
         return float(above[-1]) if len(above) else math.inf
     return threshold
+
+
+SPREAD_QUANTILE: Final = 0.75
+"""The bulk spread of :func:`spread_threshold` is the distance from the median to this
+quantile: safe from the tail while up to a quarter of the population is anomalous."""
+
+
+def spread_threshold(scores: np.ndarray | pd.Series, spreads: float) -> float:
+    """The score ``spreads`` bulk spreads above the population's median.
+
+    The detector's scores are calibrated so that the headroom to 100 shrinks
+    geometrically with the raw anomaly score above the training median
+    (:func:`detector.forest_blend.calibrate`), so ``log((100 - median) / (100 - s))`` is
+    proportional to the raw distance of ``s`` above the median. The *bulk spread* is that
+    distance at the 75th percentile, and the threshold is the score at ``spreads`` times
+    it. Unlike a budget, this does not assume how many accounts are anomalous: the
+    median and the 75th percentile describe the ordinary accounts whether 1% or 15% of
+    the population extracts, so a population with more extraction gets more alerts and
+    a quiet one fewer.
+
+    Parameters
+    ----------
+    scores : the population's published scores (0-100), e.g. the training accounts'.
+    spreads : how many bulk spreads above the median the threshold sits.
+
+    Returns
+    -------
+    The threshold, rounded up to the published decimals; ``math.inf`` when the scores
+    have no spread above their median (nothing stands out from an empty bulk) or the
+    population is empty.
+    """
+    values = np.asarray(scores, dtype=float)
+    if values.size == 0:
+        return math.inf
+    median, upper = np.quantile(values, [0.5, SPREAD_QUANTILE])
+    if not upper > median or median >= 100.0:
+        return math.inf
+    headroom = (100.0 - median) * ((100.0 - upper) / (100.0 - median)) ** spreads
+    scale = 10**SCORE_DECIMALS
+    return math.ceil((100.0 - headroom) * scale) / scale
+
+
+def default_threshold(
+    scores: np.ndarray | pd.Series,
+    *,
+    budget: str | int | None,
+    spreads: float,
+    ceiling: str | int,
+    bulk: np.ndarray | pd.Series | None = None,
+) -> float:
+    """The alert threshold a model fixes on its training population.
+
+    With a ``budget``, the score that spends it (:func:`threshold_for_budget`). Without,
+    :func:`spread_threshold` over ``bulk`` (the accounts' scores; ``scores`` when not
+    given), raised if needed so that at most ``ceiling`` of ``scores`` are flagged: a
+    population whose bulk is unusually tight cannot flood the queue.
+    """
+    if budget is not None:
+        return threshold_for_budget(scores, budget)
+    spread = spread_threshold(scores if bulk is None else bulk, spreads)
+    return max(spread, threshold_for_budget(scores, ceiling))
+
+
+def describe_alert_rule(
+    budget: str | int | None, spreads: float | None, ceiling: str | int | None
+) -> str:
+    """How a model's default threshold was fixed, in words (CLI and report)."""
+    if budget is not None or spreads is None:
+        return f"flags {budget if budget is not None else '?'} of the training cases"
+    return (
+        f"{spreads:g} bulk spreads above the training median, "
+        f"flagging at most {ceiling} of the training cases"
+    )
 
 
 def score_table(

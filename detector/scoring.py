@@ -106,7 +106,7 @@ def train(
         family_floor=config.family_floor,
     ).fit(train_rows)
     model.threshold_ = _training_case_threshold(
-        result, train_rows.index, model.score(train_rows), model.alert_budget
+        result, train_rows.index, model.score(train_rows), config
     )
     learned = None
     if labels is not None:
@@ -122,10 +122,7 @@ def train(
         )
         if learned is not None:
             learned.threshold_ = _training_case_threshold(
-                result,
-                result.features.index,
-                learned.score(model, result.features),
-                model.alert_budget,
+                result, result.features.index, learned.score(model, result.features), config
             )
     start_s, end_s = result.window
     text_models = {TOPIC_MODEL_KEY: result.topic_model} if result.topic_model is not None else {}
@@ -143,9 +140,10 @@ def train(
 
 
 def _training_case_threshold(
-    result: FeatureResult, accounts: pd.Index, scores: np.ndarray, budget: str | int
+    result: FeatureResult, accounts: pd.Index, scores: np.ndarray, config: Config
 ) -> float:
-    """The alert threshold fixed at training, with the budget counted in cases.
+    """The alert threshold fixed at training, counted in cases (``config``'s
+    ``alert_budget``, or its bulk-spread rule under ``alert_ceiling``).
 
     The forest calibrates its threshold on accounts; a cluster of 40 light hydra
     accounts would take 40 slots of a 2% budget, and its median member -- the case
@@ -161,7 +159,13 @@ def _training_case_threshold(
         else np.full(len(accounts), "", dtype=object)
     )
     rounded = np.round(np.asarray(scores, dtype=float), SCORE_DECIMALS)
-    return case_threshold(rounded, membership, budget)
+    return case_threshold(
+        rounded,
+        membership,
+        config.alert_budget,
+        spreads=config.alert_spreads,
+        ceiling=config.alert_ceiling,
+    )
 
 
 def score(

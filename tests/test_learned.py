@@ -19,12 +19,12 @@ import skops.io as sio
 from detector import proximity
 from detector import schema as S
 from detector.artifacts import TRUSTED_TYPES, load_bundle, read_manifest, save_bundle
-from detector.config import Config
+from detector.config import DEFAULT, Config
 from detector.learned import LearnedLayer
 from detector.learned_fit import fit_learned, why_not_learn
 from detector.model import AnomalyModel
 from detector.proximity import grid, nearest, neighbourhood_radius
-from detector.ranking import rank_accounts
+from detector.ranking import parse_budget, rank_accounts
 from tests.synthetic_features import SPECS, population
 
 KINDS = {  # name: (accounts, log req/day, reasoning share, topic entropy, log output tokens)
@@ -206,7 +206,7 @@ def test_scores_keep_their_scale_and_the_budget(
     assert np.median(scores) == pytest.approx(15.0, abs=0.5)
     assert np.quantile(scores, 0.99) == pytest.approx(75.0, abs=1.0)
     flagged = (np.round(scores, 2) >= layer.threshold_).sum()
-    assert 0 < flagged <= 0.02 * len(features)
+    assert 0 < flagged <= parse_budget(DEFAULT.alert_ceiling, len(features))
 
 
 def test_the_fit_is_reproducible(features: pd.DataFrame, model: AnomalyModel) -> None:

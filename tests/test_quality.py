@@ -23,12 +23,19 @@ ROC_AUC_FLOOR = 0.98  # 0.999 measured
 HYDRA_TOP_K_FLOOR = 0.9
 PERSONA_TOP_K_FLOOR = 0.6  # lowest measured: safety_probing 0.78 (9 accounts)
 BENIGN_FLAGGED_CEILING = 0.05
+HYDRA_FLAGGED_FLOOR = 0.9  # 1.0 measured (session 10)
 LEARNED_PR_AUC_FLOOR = 0.97  # 10 % verdicts, held-out 90 %: 0.999 and 0.978 (draws 0, 1)
 LEARNED_PR_AUC_SLACK = 0.015
 """Mean over the two draws vs unsupervised on the same accounts: -0.011 (0.999 unsupervised:
 nothing to gain on this population). Per draw it moves by ±0.01 with which 11 accounts are
 the confirmed cases (-0.000 and -0.021 with per-case fading, -0.012 and -0.012 before), so
 the guard is on the mean; the realistic populations measure the gain (docs/operations.md)."""
+LEARNED_BENIGN_FLAGGED_CEILING = 0.1
+"""Lowest measured: evaluation_researcher 2 of 26 held-out accounts (0.077) at draw 1,
+where the learned layer's PR-AUC is 0.978 (its flag precision 0.96, 75 flagged). While
+the default flagged 2% of the cases (~18 accounts, all hydra) this bound could not bite;
+five bulk spreads flag ~75, so it now measures the learned ranking below the hydra."""
+LEARNED_FLAG_PRECISION_FLOOR = 0.9  # 1.00 and 0.96 measured (draws 0, 1)
 LEARNED_PERSONA_TOP_K_FLOOR = 0.4
 """Lowest measured: capability_sweep 0.44 (4 of its 9 accounts, draw 1) since the
 conversation family weighs 3 in the blend (session 8: +0.03 PR-AUC on four realistic
@@ -68,6 +75,13 @@ def test_every_extraction_persona_ranks_high(evaluation: dict) -> None:
             assert row["share_in_top_k"] >= PERSONA_TOP_K_FLOOR, name
 
 
+def test_the_hydra_is_flagged_at_the_default_threshold(evaluation: dict) -> None:
+    """Issue 12's bar: a campaign is flagged as a campaign. 2% of the cases left hydra
+    clusters unflagged on default populations (74% and 21% at seeds 7 and 11), whose
+    ~10% extraction outnumbers any 2% budget; five bulk spreads flag 100% here."""
+    assert evaluation["per_scenario"]["hydra"]["share_flagged"] >= HYDRA_FLAGGED_FLOOR
+
+
 def test_no_benign_persona_is_flagged_much(evaluation: dict) -> None:
     for name, row in evaluation["per_scenario"].items():
         if row["label"] == S.LABEL_BENIGN:
@@ -91,5 +105,6 @@ def test_learning_from_verdicts_keeps_the_ranking_and_lifts_the_quiet(
             if row["label"] == S.LABEL_EXTRACTION:
                 assert row["share_in_top_k"] >= LEARNED_PERSONA_TOP_K_FLOOR, (seed, name)
             else:
-                assert row["share_flagged"] <= BENIGN_FLAGGED_CEILING, (seed, name)
+                assert row["share_flagged"] <= LEARNED_BENIGN_FLAGGED_CEILING, (seed, name)
+        assert learned["flagged"]["precision"] >= LEARNED_FLAG_PRECISION_FLOOR, seed
     assert sum(change) / len(change) >= -LEARNED_PR_AUC_SLACK, change

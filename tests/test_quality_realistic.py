@@ -54,9 +54,11 @@ an account-counted budget, 17% (2 of 12) since the default budget counts cases (
 the cases is more accounts than 2% of the accounts), 0% since a suite's re-runs on a new
 model stopped counting as adoption."""
 QUIET = ("plain_distillation", "low_and_slow", "mixed_cover")
-QUIET_FLAGGED_FLOOR = 0.45
+QUIET_FLAGGED_FLOOR = 0.35
 """Share of the quiet kinds' accounts flagged, together (13 accounts at this size): 0
-before session 5, 4 of 13 after, 8 of 13 in session 9."""
+before session 5, 4 of 13 after, 8 of 13 in session 9, 5 of 13 since session 10: the default
+threshold (five bulk spreads, not 2% of the cases) flags fewer accounts here, 505 -> 332
+at seed 303 (precision 0.38 -> 0.57), and the quiet kinds are the nearest to the line."""
 
 
 @pytest.fixture(scope="module")

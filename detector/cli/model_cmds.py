@@ -39,6 +39,7 @@ from detector.engines.cli import (
     engine_options,
 )
 from detector.outputs import twin_path
+from detector.ranking import describe_alert_rule
 from detector.safe import safe_terminal
 
 ModelOpt = Annotated[
@@ -146,12 +147,14 @@ def register(app: typer.Typer) -> None:
         start: StartOpt = None,
         end: EndOpt = None,
         alert_budget: Annotated[
-            str,
+            str | None,
             typer.Option(
                 "--alert-budget",
                 callback=alert_budget_callback,
-                help="Share or count of the training population the "
-                "model's default threshold flags.",
+                help="Share or count of the training cases the model's default threshold "
+                "flags. Default: "
+                + describe_alert_rule(None, DEFAULT.alert_spreads, DEFAULT.alert_ceiling)
+                + " (flags what stands out, however much that is).",
             ),
         ] = DEFAULT.alert_budget,
         exclude: Annotated[
@@ -248,10 +251,12 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(info, indent=2))
         elif not quiet:
+            rule = describe_alert_rule(alert_budget, config.alert_spreads, config.alert_ceiling)
             console.print(
                 f"trained on {info['accounts']:,} accounts ({info['excluded']} excluded), "
                 f"{info['features']} features, window {info['window'][0]} – {info['window'][1]}; "
-                f"alert threshold {info['threshold']} ({alert_budget} of training accounts)\n"
+                f"alert threshold {info['threshold']} "
+                f"({rule})\n"
                 + _learned_line(verdicts, learned_from, set(result.features.index), config)
                 + f"model: {path}",
                 markup=False,

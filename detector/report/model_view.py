@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from detector.features import SPECS
+from detector.ranking import describe_alert_rule
 from detector.report.constants import MAX_OTHER_CLUSTERS
 from detector.report.pieces import id_class, kv_table, show_value
 from detector.safe import html_text
@@ -85,13 +86,13 @@ class ModelSections:
             ),
         ]
         if bundle is not None:
+            rule = describe_alert_rule(
+                config.get("alert_budget"), config.get("alert_spreads"), config.get("alert_ceiling")
+            )
             facts.append(
                 (
                     "model threshold",
-                    html_text(
-                        f"score ≥ {float(bundle.model.threshold_):g} "
-                        f"(flags {config.get('alert_budget', '?')} of the training accounts)"
-                    ),
+                    html_text(f"score ≥ {float(bundle.model.threshold_):g} ({rule})"),
                 )
             )
         if config:
