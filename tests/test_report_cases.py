@@ -3,12 +3,15 @@ a timeline with the state directory; rendered from autoescaped templates."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
 import pandas as pd
+from conftest import QUEUE_NIGHTS, QueueSeason
 
 from detector import schema as S
+from detector.nightly import run_nightly
 from detector.report import render_report
 from detector.report.templating import render_template
 from detector.store import Store
@@ -65,3 +68,45 @@ def test_templates_escape_every_value() -> None:
     html = render_template("cases.html.j2", cases=[case], more=0, new_known=True, open_first=1)
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "\u202e" not in html and "\x1b" not in html and "&#34;" in html
+
+
+def test_the_nightly_jobs_own_report_marks_tonight(
+    queue_season: QueueSeason, queue_state: Path
+) -> None:
+    """The job writes its report before it records the night in the store: its NEW
+    marks and each timeline's last bar must come from the run itself (they did not)."""
+    night = QUEUE_NIGHTS[-1] + dt.timedelta(days=1)
+    run_nightly(logs=queue_season.logs, date=night, state=queue_state, quiet=True)
+    run = queue_state / "runs" / night.isoformat()
+    table = pd.read_parquet(run / "scores.parquet")
+    flagged_cases = table.loc[table[S.FLAGGED], S.CASE_ID].unique()
+    section = _section((run / "report.html").read_text(encoding="utf-8"))
+    with Store.open(queue_state) as store:  # the night is recorded now: the truth
+        first = store.alerted_accounts(night).set_index(S.ACCOUNT_ID)["first_alert_date"]
+    new_cases = {
+        c for c in flagged_cases
+        if first.reindex(table.loc[table[S.CASE_ID] == c, S.ACCOUNT_ID]).dropna().min()
+        == night.isoformat()
+    }  # fmt: skip
+    assert section.count('<b class="new">NEW</b>') == len(new_cases)
+    assert section.count("<rect") == 3 * len(flagged_cases)  # three runs, tonight's included
+    assert f">{night.isoformat()[5:]}<" in section
+
+
+def test_a_first_nights_report_marks_every_case_new(
+    queue_season: QueueSeason, tmp_path: Path
+) -> None:
+    """Nothing is in the store before the first night commits: every flagged case is
+    new and its timeline is tonight's bar (the report showed neither)."""
+    night = QUEUE_NIGHTS[0]
+    state = tmp_path / "state"
+    run_nightly(
+        logs=queue_season.logs, date=night, state=state, accounts=queue_season.accounts, quiet=True
+    )
+    run = state / "runs" / night.isoformat()
+    table = pd.read_parquet(run / "scores.parquet")
+    flagged_cases = table.loc[table[S.FLAGGED], S.CASE_ID].unique()
+    section = _section((run / "report.html").read_text(encoding="utf-8"))
+    assert len(flagged_cases) > 0
+    assert section.count('<b class="new">NEW</b>') == len(flagged_cases)
+    assert section.count("<rect") == len(flagged_cases)

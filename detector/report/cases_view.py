@@ -56,6 +56,26 @@ def _store_facts(
     return {str(k): str(v) for k, v in alerted.items()}, history
 
 
+def _with_tonight(
+    first_alert: dict[str, str], history: pd.DataFrame, members: pd.DataFrame, run_day: dt.date
+) -> tuple[dict[str, str], pd.DataFrame]:
+    """The store's facts completed with the run being reported.
+
+    The nightly job writes its report before it commits the run to the store, so the
+    store does not yet hold tonight's scores or alerts: without this, the job's own
+    report marked no case NEW and its timelines stopped at last night. A flagged member
+    the store has never alerted counts as first alerted tonight, and tonight's bar is
+    the score table's (the same whether or not the run is already recorded)."""
+    tonight = str(run_day)
+    flagged = members.loc[members[S.FLAGGED].astype(bool), S.ACCOUNT_ID].astype(str)
+    firsts = dict.fromkeys(flagged, tonight) | first_alert
+    scores = members[[S.ACCOUNT_ID, S.SCORE]].assign(run_date=tonight)
+    earlier = history[history["run_date"].astype(str) != tonight]
+    if earlier.empty:
+        return firsts, scores
+    return firsts, pd.concat([earlier, scores], ignore_index=True)
+
+
 def _timeline(history: pd.DataFrame) -> dict[str, Any] | None:
     """Bars of the median member score per run (numbers only reach the SVG)."""
     if history.empty:
@@ -93,6 +113,8 @@ def cases_section(inp: ReportInputs, anchors: dict[str, str]) -> str:
     first_alert, history = _store_facts(
         inp, members_all[S.ACCOUNT_ID].astype(str).tolist(), run_day
     )
+    if inp.state is not None and run_day is not None:
+        first_alert, history = _with_tonight(first_alert, history, members_all, run_day)
     evidence = {str(c.get("cluster_id", "")): c for c in inp.clusters}
     statuses = inp.cases["status"] if inp.cases is not None else pd.Series(dtype=object)
     cases = []
