@@ -110,3 +110,26 @@ def test_a_first_nights_report_marks_every_case_new(
     assert len(flagged_cases) > 0
     assert section.count('<b class="new">NEW</b>') == len(flagged_cases)
     assert section.count("<rect") == len(flagged_cases)
+
+
+def test_new_cases_are_shown_before_older_louder_ones(queue_state: Path) -> None:
+    """Tonight's new cases take the shown places first: ranked by score alone they fell
+    past the shown cases behind last night's campaigns."""
+    scores = queue_state / "runs" / ON / "scores.csv"
+    table = pd.read_parquet(scores.with_suffix(".parquet"))
+    flagged = table[table[S.FLAGGED]]
+    by_score = (
+        flagged.groupby(S.CASE_ID)[S.CASE_SCORE].max().sort_values(ascending=False, kind="stable")
+    )
+    with Store.open(queue_state) as store:
+        first = store.alerted_accounts(ON).set_index(S.ACCOUNT_ID)["first_alert_date"]
+    case_first = first.reindex(table[S.ACCOUNT_ID]).groupby(table[S.CASE_ID].values).min()
+    new = [c for c in by_score.index if case_first.get(c) == ON]
+    old = [c for c in by_score.index if c not in new]
+    assert new and old and by_score.index[0] in old  # the fixture's night has both
+    for limit in (2, len(new) + 2):
+        html = render_report(scores_path=scores, state=queue_state, max_accounts=limit)
+        shown = re.findall(r'<code class="id">([^<]*)</code>', _section(html))
+        expected = new[:limit] + old[: max(0, limit - len(new))]
+        assert sorted(shown) == sorted(expected), limit
+        assert shown == [c for c in by_score.index if c in expected]  # by case score

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Final
 
+import numpy as np
 import pandas as pd
 
 from detector import schema as S
@@ -98,7 +99,8 @@ def _timeline(history: pd.DataFrame) -> dict[str, Any] | None:
 
 
 def cases_section(inp: ReportInputs, anchors: dict[str, str]) -> str:
-    """The cases section's HTML: up to ``max_accounts`` flagged cases by case score."""
+    """The cases section's HTML: up to ``max_accounts`` flagged cases by case score,
+    the new ones first among them (see :func:`_pick_cases`)."""
     table = _with_cases(inp.table)
     flagged_cases = table.loc[table[S.FLAGGED].astype(bool), S.CASE_ID].unique()
     members_all = table[table[S.CASE_ID].isin(flagged_cases)]
@@ -107,14 +109,17 @@ def cases_section(inp: ReportInputs, anchors: dict[str, str]) -> str:
         .max()
         .sort_values(ascending=False, kind="stable")
     )
-    shown = order.index[: max(inp.max_accounts, 1)].tolist()
-    members_all = members_all[members_all[S.CASE_ID].isin(shown)]
     run_day = _run_day(inp.meta)
     first_alert, history = _store_facts(
         inp, members_all[S.ACCOUNT_ID].astype(str).tolist(), run_day
     )
     if inp.state is not None and run_day is not None:
         first_alert, history = _with_tonight(first_alert, history, members_all, run_day)
+    firsts = members_all[S.ACCOUNT_ID].astype(str).map(first_alert)
+    case_first = firsts.groupby(members_all[S.CASE_ID]).min()
+    new_cases = set(case_first[case_first == str(run_day)].index)
+    shown = _pick_cases(order, new_cases, max(inp.max_accounts, 1))
+    members_all = members_all[members_all[S.CASE_ID].isin(shown)]
     evidence = {str(c.get("cluster_id", "")): c for c in inp.clusters}
     statuses = inp.cases["status"] if inp.cases is not None else pd.Series(dtype=object)
     cases = []
@@ -127,7 +132,6 @@ def cases_section(inp: ReportInputs, anchors: dict[str, str]) -> str:
         reason_text = str(reason.iloc[0]) if len(reason) else ""
         band = str(rows[S.BAND].mode().iloc[0]) if S.BAND in rows and len(rows) else ""
         cluster = evidence.get(str(case_id))
-        firsts = [first_alert[a] for a in ids if a in first_alert]
         member_status = statuses.reindex(ids).dropna()
         cases.append(
             {
@@ -138,7 +142,7 @@ def cases_section(inp: ReportInputs, anchors: dict[str, str]) -> str:
                 "band": band,
                 "colour": BAND_COLOURS.get(band, "#64748b"),
                 "status": ", ".join(sorted(set(member_status.astype(str)))),
-                "new": bool(firsts) and run_day is not None and min(firsts) == str(run_day),
+                "new": case_id in new_cases,
                 "reason": reason_text,
                 "evidence": str(cluster.get("evidence", "")) if cluster else "",
                 "rarity": str(cluster.get("evidence_rarity", "")) if cluster else "",
@@ -167,6 +171,20 @@ def cases_section(inp: ReportInputs, anchors: dict[str, str]) -> str:
         new_known=inp.state is not None and run_day is not None,
         open_first=OPEN_CASES,
     )
+
+
+def _pick_cases(order: pd.Series, new_cases: set[str], limit: int) -> list[str]:
+    """Which flagged cases the section shows, in case-score order.
+
+    Tonight's new cases are what a nightly report is read for, and they are often
+    quieter than last week's campaigns still under review: ranked by score alone they
+    fell past the shown cases (the demo's second night: all 7 new cases ranked 100th to
+    107th of 108). So new cases take the places first, the rest by score."""
+    is_new = order.index.isin(list(new_cases))
+    take_new = is_new & (np.cumsum(is_new) <= limit)
+    room = limit - int(take_new.sum())
+    take_rest = ~is_new & (np.cumsum(~is_new) <= room)
+    return order.index[take_new | take_rest].tolist()
 
 
 def _run_day(meta: dict[str, Any]) -> dt.date | None:
