@@ -63,7 +63,7 @@ def family_population(n: int, seed: int) -> pd.DataFrame:
             "hour_entropy": rng.uniform(2.0, 4.5, n),
             "reasoning_share": rng.beta(1, 20, n),
             "unread_followup_share": rng.beta(1, 15, n),
-            "answer_harvest_share": rng.beta(1, 12, n),
+            "broad_harvest_share": rng.beta(1, 12, n),
         },
         index=pd.Index([f"acct-{i:05d}" for i in range(n)], name=schema.ACCOUNT_ID),
     )

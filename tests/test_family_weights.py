@@ -24,7 +24,7 @@ def _features(n: int = 600, seed: int = 3) -> pd.DataFrame:
     """A small population over a few registered features of four families."""
     frame = family_population(n, seed)
     # one account that harvests answers, one that is only unusual in its content
-    frame.loc["acct-00007", ["unread_followup_share", "answer_harvest_share"]] = [0.9, 0.8]
+    frame.loc["acct-00007", ["unread_followup_share", "broad_harvest_share"]] = [0.9, 0.8]
     frame.loc["acct-00009", "reasoning_share"] = 0.9
     return frame
 
@@ -137,4 +137,4 @@ def test_attributions_follow_the_family_weights() -> None:
     )
     assert ratio == pytest.approx(3.0)
     top = forest_contributions(heavy, features.loc[["acct-00007"]]).iloc[0].idxmax()
-    assert top in {"unread_followup_share", "answer_harvest_share"}
+    assert top in {"unread_followup_share", "broad_harvest_share"}

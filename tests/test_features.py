@@ -259,7 +259,7 @@ def test_follow_ups_faster_than_reading_are_unread_tool_loops_are_not(tmp_path: 
     assert unread["person"] == 0.0  # 90 s: time to read 300 tokens at 20 tokens/s (15 s)
     assert unread["agent"] == 0.0  # tool results: a program's loop, not typed questions
     # every request: 40 tokens in, 300 out -- short questions, but not long answers
-    assert (feats["answer_harvest_share"] == 0.0).all()
+    assert (feats["broad_harvest_share"] == 0.0).all()
 
 
 def test_unread_follow_ups_need_enough_turns_and_harvest_counts_long_answers(
@@ -273,8 +273,12 @@ def test_unread_follow_ups_need_enough_turns_and_harvest_counts_long_answers(
     feats = build_features(path, config=Config(topic_clusters=2)).features
     # 6 timed follow-ups are under Config.min_followups: the neutral value
     assert feats.loc["script", "unread_followup_share"] == SPECS["unread_followup_share"].neutral
-    # a third of each account's requests: 40 tokens in, 900 out
-    assert feats["answer_harvest_share"].tolist() == pytest.approx([1 / 3, 1 / 3])
+    # a third of each account's requests: 40 tokens in, 900 out, weighted by topic breadth
+    harvest = feats["broad_harvest_share"]
+    assert harvest.tolist() == pytest.approx((feats["topic_coverage"] / 3).tolist())
+    few.drop(columns=[S.PROMPT]).to_parquet(path)  # no prompt text: the share alone
+    plain = build_features(path, config=Config(topic_clusters=2)).features
+    assert plain["broad_harvest_share"].tolist() == pytest.approx([1 / 3, 1 / 3])
 
 
 def test_a_suite_replaying_its_multi_turn_set_daily_is_not_unread(tmp_path: Path) -> None:

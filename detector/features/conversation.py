@@ -3,7 +3,8 @@
 Plain distillation run by a competent operator looks like a person in every single
 request -- ordinary prompts, an official SDK, usual sampling settings -- and is caught
 by what no single request shows: the next turn of a conversation arrives before
-anyone could have read the previous answer, and short standalone questions draw long,
+anyone could have read the previous answer, and short standalone questions on every
+subject draw long,
 complete answers, day after day. Both are measured here against physical rates (a
 reading speed, a token budget), not against the population, so a small account and a
 big product are judged by the same yardstick.
@@ -17,6 +18,7 @@ from detector import annotate as A
 from detector import schema as S
 from detector.features import agg
 from detector.features.base import Bucket
+from detector.features.diversity import topic_breadth
 from detector.features.registry import FeatureSpec, family
 
 MAX_FOLLOWUP_GAP_S = 1800
@@ -46,17 +48,21 @@ SPECS = [
         reason="{value} of follow-ups came before the previous answer could be read",
     ),
     FeatureSpec(
-        name="answer_harvest_share",
+        name="broad_harvest_share",
         family="conversation",
         unit="share",
-        description="Share of requests with at most 150 input tokens that drew 400 or more output tokens.",
-        why="Distillation asks short standalone questions for long, complete answers; chat "
-        "carries its history and pipelines send documents.",
+        description="Share of requests with at most 150 input tokens that drew 400 or more "
+        "output tokens, times the share of all topics the account's sampled prompts touch "
+        "(with prompt text in the log; without it, the share alone).",
+        why="Distillation asks short standalone questions on every subject for long, "
+        "complete answers; a content product also draws long answers from short prompts, "
+        "but on its one task, chat carries its history and pipelines send documents.",
         needs=(S.INPUT_TOKENS, S.OUTPUT_TOKENS),
         neutral=0.0,
         scale="share",
         direction="high",
-        reason="{value} of requests are short questions drawing long answers",
+        reason="short questions across many subjects draw long answers "
+        "(harvest share × topic coverage {value})",
     ),
 ]
 
@@ -106,7 +112,12 @@ def typed_conversations(codes: np.ndarray, conv: np.ndarray, chars: np.ndarray) 
 
 @family("conversation", SPECS)
 def conversation(b: Bucket) -> dict[str, np.ndarray]:
-    """Unread follow-ups and answer harvesting per account."""
+    """Unread follow-ups and answer harvesting per account.
+
+    Harvesting is weighted by topic breadth: the plain share of short prompts drawing
+    long answers flagged content-generation products (27-44% of them on realistic
+    populations), whose one templated task fills every request; across all subjects it
+    is what distillation does (docs/realistic-baseline.md, session 11)."""
     n, c, cfg = b.n, b.codes, b.context.config
     out: dict[str, np.ndarray] = {}
     if b.context.has(S.CONVERSATION_ID, S.TURN_INDEX):
@@ -117,5 +128,8 @@ def conversation(b: Bucket) -> dict[str, np.ndarray]:
     harvest = (b.col(S.INPUT_TOKENS) <= cfg.harvest_max_input_tokens) & (
         b.col(S.OUTPUT_TOKENS) >= cfg.harvest_min_output_tokens
     )
-    out["answer_harvest_share"] = agg.share(c, harvest, n)
+    harvested = agg.share(c, harvest, n)
+    if b.context.has(S.PROMPT):
+        harvested = harvested * topic_breadth(b)[1]
+    out["broad_harvest_share"] = harvested
     return out

@@ -93,6 +93,22 @@ SPECS = [
 ]
 
 
+def topic_breadth(b: Bucket) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: the entropy of its sampled prompts' topics and the share of all
+    topics they touch; 0 for both under ``MIN_TOPIC_ROWS`` sampled prompts (too few to
+    say) and for rows without a topic (no prompt text)."""
+    n, c = b.n, b.codes
+    topic = b.col(A.TOPIC).astype(np.int64)
+    has_topic = topic >= 0
+    tc = c[has_topic]
+    sampled = np.bincount(tc, minlength=n)
+    _, t_ent = agg.top_share_and_entropy(tc, topic[has_topic].astype(np.uint64) + 1, n)
+    t_distinct = agg.nunique(tc, topic[has_topic].astype(np.uint64) + 1, n)
+    n_topics = max(int(topic.max()) + 1 if len(topic) else 1, b.context.config.topic_clusters)
+    enough = sampled >= MIN_TOPIC_ROWS
+    return np.where(enough, t_ent, 0.0), np.where(enough, t_distinct / n_topics, 0.0)
+
+
 @family("diversity", SPECS)
 def diversity(b: Bucket) -> dict[str, np.ndarray]:
     """Prompt repetition, templates, wrappers and topic breadth."""
@@ -106,19 +122,12 @@ def diversity(b: Bucket) -> dict[str, np.ndarray]:
     suf, _ = agg.top_share_and_entropy(c, b.col(A.SUFFIX_KEY), n)
     wrapped = agg.total(c, (b.col(A.PREFIX_KEY) != 0).astype(float), n)
     wrapper = np.where(wrapped >= 3, np.maximum(pre, suf) * wrapped / np.maximum(reqs, 1), 0.0)
-    topic = b.col(A.TOPIC).astype(np.int64)
-    has_topic = topic >= 0
-    tc = c[has_topic]
-    sampled = np.bincount(tc, minlength=n)
-    _, t_ent = agg.top_share_and_entropy(tc, topic[has_topic].astype(np.uint64) + 1, n)
-    t_distinct = agg.nunique(tc, topic[has_topic].astype(np.uint64) + 1, n)
-    n_topics = max(int(topic.max()) + 1 if len(topic) else 1, b.context.config.topic_clusters)
-    enough = sampled >= MIN_TOPIC_ROWS
+    t_ent, t_cov = topic_breadth(b)
     return {
         "distinct_prompt_ratio": np.where(reqs > 0, distinct / np.maximum(reqs, 1), 1.0),
         "top_template_share": top,
         "template_entropy": ent,
         "wrapper_reuse": wrapper,
-        "topic_entropy": np.where(enough, t_ent, 0.0),
-        "topic_coverage": np.where(enough, t_distinct / n_topics, 0.0),
+        "topic_entropy": t_ent,
+        "topic_coverage": t_cov,
     }
