@@ -256,21 +256,27 @@ def score_table(
     (e.g. ``unsupervised_score``) follow ``band`` in the order given.
     """
     # the arrays are put in rank order before the frame is built: one gather each,
-    # where sorting the frame and then picking its columns copied every column twice
+    # where sorting the frame and then picking its columns copied every column twice;
+    # band is read off the ordered scores and the empty cluster ids need no gather
     order = _rank_order(np.asarray(ranks))
+    ordered = np.asarray(scores)[order]
     columns = {
-        schema.ACCOUNT_ID: ids,
-        schema.SCORE: scores,
-        schema.RANK: ranks,
-        schema.FLAGGED: flagged,
+        schema.ACCOUNT_ID: np.asarray(ids)[order],
+        schema.SCORE: ordered,
+        schema.RANK: np.asarray(ranks)[order],
+        schema.FLAGGED: np.asarray(flagged)[order],
         schema.CLUSTER_ID: np.full(len(order), "", dtype=object),
-        schema.REASONS: reasons,
-        schema.BAND: band(np.asarray(scores)),
-        **extra,
+        schema.REASONS: np.asarray(reasons)[order],
+        schema.BAND: band(np.asarray(ordered, dtype=float)),
+        **{name: np.asarray(values)[order] for name, values in extra.items()},
     }
-    return pd.DataFrame(
-        {name: np.asarray(values)[order] for name, values in columns.items()},
-        columns=[*schema.SCORE_COLUMNS, schema.BAND, *extra],
+    # concatenated as they are: a frame built from a dict stacks the four object
+    # columns (and the numbers) into 2-D blocks, a second copy of every column
+    index = pd.RangeIndex(len(order))
+    return pd.concat(
+        [pd.Series(values, index=index, name=name, copy=False) for name, values in columns.items()],
+        axis=1,
+        copy=False,
     )
 
 
