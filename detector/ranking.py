@@ -44,6 +44,7 @@ __all__ = [
     "score_table",
     "spread_threshold",
     "threshold_for_budget",
+    "top_ranked",
 ]
 
 BAND_EDGES: Final[tuple[float, float, float]] = (25.0, 50.0, 75.0)
@@ -256,21 +257,27 @@ def score_table(
     (e.g. ``unsupervised_score``) follow ``band`` in the order given.
     """
     # the arrays are put in rank order before the frame is built: one gather each,
-    # where sorting the frame and then picking its columns copied every column twice
+    # where sorting the frame and then picking its columns copied every column twice;
+    # band is read off the ordered scores and the empty cluster ids need no gather
     order = _rank_order(np.asarray(ranks))
+    ordered = np.asarray(scores)[order]
     columns = {
-        schema.ACCOUNT_ID: ids,
-        schema.SCORE: scores,
-        schema.RANK: ranks,
-        schema.FLAGGED: flagged,
+        schema.ACCOUNT_ID: np.asarray(ids)[order],
+        schema.SCORE: ordered,
+        schema.RANK: np.asarray(ranks)[order],
+        schema.FLAGGED: np.asarray(flagged)[order],
         schema.CLUSTER_ID: np.full(len(order), "", dtype=object),
-        schema.REASONS: reasons,
-        schema.BAND: band(np.asarray(scores)),
-        **extra,
+        schema.REASONS: np.asarray(reasons)[order],
+        schema.BAND: band(np.asarray(ordered, dtype=float)),
+        **{name: np.asarray(values)[order] for name, values in extra.items()},
     }
-    return pd.DataFrame(
-        {name: np.asarray(values)[order] for name, values in columns.items()},
-        columns=[*schema.SCORE_COLUMNS, schema.BAND, *extra],
+    # concatenated as they are: a frame built from a dict stacks the four object
+    # columns (and the numbers) into 2-D blocks, a second copy of every column
+    index = pd.RangeIndex(len(order))
+    return pd.concat(
+        [pd.Series(values, index=index, name=name, copy=False) for name, values in columns.items()],
+        axis=1,
+        copy=False,
     )
 
 
@@ -309,6 +316,38 @@ def rank_accounts(
     ranks = np.empty(len(values), dtype=np.int64)
     ranks[order] = np.arange(1, len(values) + 1)
     return ranks
+
+
+def top_ranked(
+    scores: np.ndarray | pd.Series, account_ids: Sequence[str] | np.ndarray, top: int
+) -> np.ndarray:
+    """Which accounts :func:`rank_accounts` ranks ``1..top``, without ranking the rest.
+
+    The reasons only need to know who is in the top (they get forest attribution,
+    :func:`forest_explained`), and a partition finds the ``top``-th highest score in
+    linear time where the full ranking sorts a million ids. Every account above that
+    score is in; the ones tied at it are ordered by ``account_id`` as the ranking
+    orders them, and the first fill the remaining places.
+
+    Returns
+    -------
+    A boolean mask aligned with ``scores``: the same as ``rank_accounts(...) <= top``.
+    """
+    values = np.asarray(scores, dtype=float)
+    n = len(values)
+    if top >= n:
+        return np.ones(n, dtype=bool)
+    if top <= 0:
+        return np.zeros(n, dtype=bool)
+    if np.isnan(values).any():  # NaN ranks last, a partition would put it first
+        return rank_accounts(values, account_ids) <= top
+    kth = np.partition(values, n - top)[n - top]  # the top-th highest score
+    mask = values > kth  # fewer than ``top`` accounts score above it
+    tied = np.flatnonzero(values == kth)
+    ids = np.asarray(np.asarray(account_ids, dtype=object)[tied], dtype=str)
+    by_id = tied[np.argsort(ids, kind="stable")]  # lexsort's order in rank_accounts
+    mask[by_id[: top - int(mask.sum())]] = True
+    return mask
 
 
 def _arrow_order(key: np.ndarray, account_ids: Sequence[str] | np.ndarray) -> np.ndarray | None:

@@ -10,7 +10,9 @@ model does not import its own explainer.
 Its steps are public so that every scorer composes the same table:
 :func:`published_scores` (per account, Spark runs it in tasks) and :func:`alert_rows`
 (population-wide: cut, rank, forest rows) serve :func:`score_frame`, the Spark
-engine's ``score_frame_spark`` and the learned layer's ``score_frame``.
+engine's ``score_frame_spark`` and the learned layer's ``score_frame``;
+:func:`score_frame` takes the same cut and forest rows from :func:`explained_rows` and
+ranks beside the attribution.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ from detector.ranking import (
     forest_explained,
     rank_accounts,
     score_table,
+    top_ranked,
 )
 
-__all__ = ["Alerts", "alert_rows", "published_scores", "score_frame"]
+__all__ = ["Alerts", "alert_rows", "explained_rows", "published_scores", "score_frame"]
 
 
 class Alerts(NamedTuple):
@@ -71,10 +74,44 @@ def alert_rows(
     Population-wide, so an engine runs it once on the driver. Callers refuse a
     threshold with a budget first (:func:`~detector.ranking.check_alert_rule`).
     """
-    top = explain.DEFAULT_EXPLAIN_TOP if explain_top is None else explain_top
-    flagged = scores >= alert_cut(scores, threshold=threshold, budget=budget, default=default)
+    flagged = _flagged(scores, threshold=threshold, budget=budget, default=default)
     ranks = rank_accounts(scores, ids)
-    return Alerts(ranks=ranks, flagged=flagged, forest_rows=forest_explained(flagged, ranks, top))
+    return Alerts(
+        ranks=ranks,
+        flagged=flagged,
+        forest_rows=forest_explained(flagged, ranks, _top(explain_top)),
+    )
+
+
+def explained_rows(
+    scores: np.ndarray,
+    ids: Sequence[str] | np.ndarray,
+    *,
+    threshold: float | None,
+    budget: str | int | None,
+    default: float,
+    explain_top: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`alert_rows`' ``flagged`` and ``forest_rows`` without ranking everyone.
+
+    The top ``explain_top`` come from :func:`~detector.ranking.top_ranked` (the same
+    accounts as ``rank <= explain_top``), so the attributed reasons can start while
+    the full ranking, needed only for the table, runs elsewhere.
+    """
+    flagged = _flagged(scores, threshold=threshold, budget=budget, default=default)
+    return flagged, flagged | top_ranked(scores, ids, _top(explain_top))
+
+
+def _flagged(
+    scores: np.ndarray, *, threshold: float | None, budget: str | int | None, default: float
+) -> np.ndarray:
+    """Which published ``scores`` are at or above the alert cut."""
+    return scores >= alert_cut(scores, threshold=threshold, budget=budget, default=default)
+
+
+def _top(explain_top: int | None) -> int:
+    """How many top-ranked accounts the forest explains (``None``: the default)."""
+    return explain.DEFAULT_EXPLAIN_TOP if explain_top is None else explain_top
 
 
 def score_frame(
@@ -117,8 +154,10 @@ def score_frame(
     # while the forests score (tree walks release the GIL, the reasons' string work
     # mostly holds it, so the two fill both cores), then replaced by attributed ones
     # where flags and ranks ask for them (computed while the side thread may still
-    # run); each row's reasons depend on that row alone
-    with ThreadPoolExecutor(max_workers=1) as side:
+    # run); each row's reasons depend on that row alone. The full ranking is only
+    # needed for the table: it runs beside the attribution (Arrow's sort releases
+    # the GIL), which needs just the top ranked
+    with ThreadPoolExecutor(max_workers=2) as side:
         cheap = side.submit(
             explain.reason_strings_for_values,
             model,
@@ -127,7 +166,8 @@ def score_frame(
             n_reasons=n_reasons,
         )
         scores = published_scores(model, values)
-        alerts = alert_rows(
+        ranks = side.submit(rank_accounts, scores, ids)
+        flagged, forest_rows = explained_rows(
             scores,
             ids,
             threshold=threshold,
@@ -135,7 +175,6 @@ def score_frame(
             default=model.threshold_,
             explain_top=explain_top,
         )
-        forest_rows = alerts.forest_rows
         attributed = explain.reason_strings_for_values(
             model,
             values[forest_rows],
@@ -144,4 +183,4 @@ def score_frame(
         )
         reasons = cheap.result()
     reasons[forest_rows] = attributed
-    return score_table(ids, scores, alerts.ranks, alerts.flagged, reasons)
+    return score_table(ids, scores, ranks.result(), flagged, reasons)

@@ -3,8 +3,9 @@
 :mod:`detector.forest_scoring` replaces ``IsolationForest.score_samples`` and
 :class:`detector.tails.TailScorer` reads its terms from per-column tables; published
 scores are rounded, so both must agree bit for bit, not just closely. The score table
-is assembled in rank order without sorting a frame, and reason strings are joined in
-one pass per row; they must be the same frame and the same strings.
+is assembled in rank order without sorting a frame, the top ranked are found without
+ranking everyone, and reason strings are joined in one pass per row; they must be the
+same frame, the same accounts and the same strings.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from detector import forest_scoring, schema
 from detector.bucket_search import BucketSearch, search_left
 from detector.explain.templates import fill, join_slots, template_pieces
 from detector.forest_scoring import forest_raws
-from detector.ranking import band, rank_accounts, score_table
+from detector.ranking import band, rank_accounts, score_table, top_ranked
 from detector.tails import TailScorer
 
 
@@ -175,6 +176,25 @@ def test_score_table_equals_the_sorted_frame(ties: bool) -> None:
     pd.testing.assert_frame_equal(
         empty, _reference_table(ids[:0], scores[:0], ranks[:0], flagged[:0], reasons[:0])
     )
+
+
+@pytest.mark.parametrize("top", [0, 1, 7, 50, 299, 300, 301])
+def test_top_ranked_is_rank_at_most_top(top: int) -> None:
+    """Ties at the cut ordered by id (strings, ints, NaN ranked last) as the ranking does."""
+    rng = np.random.default_rng(11)
+    n = 300
+    scores = np.round(rng.uniform(0, 10, n), 0)  # heavy ties, -0.0 among the zeros
+    scores[rng.integers(0, n, 20)] = -0.0
+    for ids in (
+        np.array([f"acct_{i:04d}" for i in rng.permutation(n)], dtype=object),
+        rng.permutation(n),  # not strings: numpy's str order ("10" < "9")
+    ):
+        expected = rank_accounts(scores, ids) <= top
+        np.testing.assert_array_equal(top_ranked(scores, ids, top), expected)
+        with_nan = np.where(np.arange(n) % 13 == 0, np.nan, scores)
+        np.testing.assert_array_equal(
+            top_ranked(with_nan, ids, top), rank_accounts(with_nan, ids) <= top
+        )
 
 
 def test_fill_and_join_slots_equal_adding_piece_by_piece() -> None:
