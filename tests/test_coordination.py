@@ -11,7 +11,7 @@ import pytest
 
 from detector import schema as S
 from detector.config import Config
-from detector.coordination import SYNC_GROUP_MIN
+from detector.coordination import SYNC_GROUP_MIN, synchronised_templates
 from detector.features import Context
 from detector.features.synchrony import HourlyActivity, daily_alignment, synchrony
 from detector.pipeline import build_features
@@ -306,6 +306,38 @@ def test_daily_alignment_is_the_mean_pairwise_correlation_of_profiles() -> None:
             want = float(np.mean(pairs)) if pairs else 0.0
             np.testing.assert_allclose(got[members], want, atol=1e-9)
         assert (got[~grouped] == 0).all()
+
+
+def test_a_campaign_alternating_two_templates_is_linked_whole() -> None:
+    """24 accounts alternate two generation templates, each account leaning at random
+    to one; 8 benign platforms, on their own hours, also use the first. Grouped only by
+    each account's most used template, the half leaning to the shared one was diluted
+    out of step and left unlinked (realistic seed 707: 12 of 24)."""
+    rng = np.random.default_rng(7)
+    days, n_camp, n_benign = 7, 24, 8
+    hours = days * 24
+    start = 1_700_000_000 - 1_700_000_000 % 86400
+    context = Context(window_start=start, window_end=start + hours * 3600, present=frozenset())
+    dense = np.zeros((n_camp + n_benign, hours), dtype=np.int64)
+    block = (np.arange(hours) % 24 >= 8) & (np.arange(hours) % 24 < 14)  # the script's hours
+    dense[:n_camp] = rng.poisson(4, (n_camp, hours)) * block
+    dense[n_camp:] = rng.poisson(1.5, (n_benign, hours))  # round the clock, each its own
+    ids = np.array([f"c{j:02d}" for j in range(n_camp)] + [f"b{j}" for j in range(n_benign)])
+    shared, own = np.uint64(11), np.uint64(22)
+    lean = np.where(np.arange(n_camp) % 2 == 0, 0.55, 0.45)  # share of the shared template
+    evidence = pd.DataFrame(
+        {
+            S.ACCOUNT_ID: [*ids[:n_camp], *ids[:n_camp], *ids[n_camp:]],
+            "kind": "template",
+            "key": np.array([shared] * n_camp + [own] * n_camp + [shared] * n_benign),
+            "share": [*lean, *(1 - lean), *([0.9] * n_benign)],
+        }
+    )
+    parts = [{"accounts": ids, "hourly": HourlyActivity.from_dense(dense)}]
+    tokens = synchronised_templates(evidence, parts, pd.Index(ids), context)
+    holders = tokens.groupby("token")[S.ACCOUNT_ID].agg(set)
+    assert set(ids[:n_camp]) in holders.tolist()  # one token joins the whole campaign
+    assert not set(tokens[S.ACCOUNT_ID]) & set(ids[n_camp:])  # no benign platform linked
 
 
 @pytest.mark.parametrize(
