@@ -138,12 +138,12 @@ def test_small_account_gets_neutral_timing(population: dict[str, object]) -> Non
 
 def test_missing_optional_column_omits_its_features(tmp_path: Path) -> None:
     log, _ = synthetic_log(10)
-    log.drop(columns=[S.PROMPT, S.TEMPERATURE]).to_parquet(tmp_path / "p.parquet")
+    log.drop(columns=[S.PROMPT, S.MAX_TOKENS]).to_parquet(tmp_path / "p.parquet")
     result = build_features(tmp_path / "p.parquet")
     assert "code_share" not in result.features.columns
-    assert "temperature_variety" not in result.features.columns
+    assert "cap_hit_share" not in result.features.columns
     assert "prompt" in result.omitted["code_share"]
-    assert "temperature" in result.omitted["temperature_std"]
+    assert "max_tokens" in result.omitted["max_tokens_level"]
     assert "created_at" in result.omitted["account_age_days"]
     assert "requests_per_day" in result.features.columns
     assert json.dumps(result.metadata())  # the metadata is JSON-able
