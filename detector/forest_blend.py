@@ -12,7 +12,8 @@ forest mostly isolates what is big) and each family's normalised score floored a
 ``family_floor`` (0, the training median: a family in which the account is typical says
 nothing rather than cancelling another family's evidence). Families weigh 1 unless
 ``family_weights`` says otherwise (:data:`detector.config.Config.family_weights`: the
-conversation family, direct evidence of harvesting, weighs 3). Bundles keep the blend
+conversation family, direct evidence of harvesting, weighs 4, adoption 3), and a family
+that is constant over the training population weighs 0. Bundles keep the blend
 they were fitted with: those fitted before these settings existed keep ``w = ½``, no
 floor and (older still) the plain mean of the families. Measured on two simulated populations
 (one drawn from real public prompts), the blend raised PR-AUC and made it far less
@@ -60,6 +61,7 @@ __all__ = [
     "forest_weights",
     "norm_anchors",
     "normalise",
+    "silence_constant_families",
 ]
 
 SCORE_AT_MEDIAN: Final = 15.0
@@ -141,6 +143,31 @@ def family_shares(families: Sequence[str], weights: Mapping[str, float]) -> list
     if not np.all(np.isfinite(values)) or np.any(values < 0) or values.sum() <= 0:
         raise ValueError(f"family weights must be finite, >= 0 and not all 0: {dict(weights)}")
     return [float(v) for v in values / values.sum()]
+
+
+def silence_constant_families(
+    matrix: np.ndarray,
+    family_forests: list[tuple[str, np.ndarray, IsolationForest]],
+    weights: Mapping[str, float],
+) -> dict[str, float]:
+    """``weights`` with weight 0 for each family whose columns are constant in ``matrix``.
+
+    A family that does not vary over the training population isolates nobody: every
+    account gets its median, now and at scoring. Its share would only shrink the other
+    families against the full forest and the tail score, and shift the blend towards
+    what the full forest sees (size). The adoption family is such a family in every
+    window without a model release. When every family is constant the weights stay
+    as given (nothing to rebalance).
+    """
+    out = {family: float(weights.get(family, 1.0)) for family, _, _ in family_forests}
+    constant = [
+        family
+        for family, cols, _ in family_forests
+        if len(matrix) == 0 or bool(np.all(np.ptp(matrix[:, cols], axis=0) == 0))
+    ]
+    if any(v > 0 for f, v in out.items() if f not in constant):
+        out.update(dict.fromkeys(constant, 0.0))
+    return {**weights, **out}  # names no family has are kept, for family_shares to refuse
 
 
 def blend(
@@ -301,7 +328,10 @@ def fit_forests(
     raws = forest_raws(matrix, _scored(forest, family_forests))
     anchors: dict[str, Any] = {"full": norm_anchors(raws[0])}
     anchors["families"] = [norm_anchors(r) for r in raws[1:]]
-    anchors["family_shares"] = family_shares([f for f, _, _ in family_forests], family_weights)
+    anchors["family_shares"] = family_shares(
+        [f for f, _, _ in family_forests],
+        silence_constant_families(matrix, family_forests, family_weights),
+    )
     anchors["full_weight"] = float(full_weight)
     if family_floor is not None:
         anchors["family_floor"] = float(family_floor)

@@ -1,7 +1,7 @@
 """Family weights in the subspace blend: arithmetic, validation, old bundles, reasons.
 
-The conversation family weighs 3 in the families' part of the blend by default
-(``Config.family_weights``). These tests hold the blend to its formula, keep bundles
+The conversation family weighs 4 and the adoption family 3 in the families' part of the
+blend by default (``Config.family_weights``); a family constant in training weighs 0. These tests hold the blend to its formula, keep bundles
 fitted before the weights on the plain mean, and check that attributions follow the
 weights so the reasons explain the score that was actually computed.
 """
@@ -29,14 +29,14 @@ def _features(n: int = 600, seed: int = 3) -> pd.DataFrame:
     return frame
 
 
-def _fit(weights: object) -> AnomalyModel:
+def _fit(weights: object, features: pd.DataFrame | None = None) -> AnomalyModel:
     return AnomalyModel(
         n_estimators=40, family_estimators=30, random_state=0, family_weights=weights
-    ).fit(_features())
+    ).fit(_features() if features is None else features)
 
 
-def test_default_weights_name_the_conversation_family() -> None:
-    assert dict(DEFAULT.family_weights) == {"conversation": 3.0}
+def test_default_weights_name_the_conversation_and_adoption_families() -> None:
+    assert dict(DEFAULT.family_weights) == {"conversation": 4.0, "adoption": 3.0}
 
 
 def test_shares_are_normalised_and_default_to_one() -> None:
@@ -138,3 +138,33 @@ def test_attributions_follow_the_family_weights() -> None:
     assert ratio == pytest.approx(3.0)
     top = forest_contributions(heavy, features.loc[["acct-00007"]]).iloc[0].idxmax()
     assert top in {"unread_followup_share", "broad_harvest_share"}
+
+
+def test_a_family_constant_in_training_takes_no_share() -> None:
+    """A window without a model release leaves the adoption family constant: its weight
+    must go to the families that can say something, not dilute them."""
+    features = _features()
+    features["newest_model_share"] = 0.0
+    model = _fit({"conversation": 3.0, "adoption": 3.0}, features)
+    families = [name for name, _, _ in model.family_forests_]
+    shares = dict(zip(families, model.blend_["family_shares"], strict=True))
+    assert shares["adoption"] == 0.0
+    assert shares["conversation"] == pytest.approx(3 * shares["timing"])
+    assert sum(shares.values()) == pytest.approx(1.0)
+    # the live families share the blend as if the constant one were not there
+    assert shares["timing"] == pytest.approx(1 / (len(families) - 2 + 3.0))
+
+
+def test_silencing_leaves_live_families_and_an_all_constant_matrix_alone() -> None:
+    rng = np.random.default_rng(0)
+    matrix = np.column_stack([rng.normal(size=50), np.ones(50), rng.normal(size=50)])
+    forests = [("volume", np.array([0]), None), ("adoption", np.array([1]), None)]
+    forests.append(("timing", np.array([2]), None))
+    got = forest_blend.silence_constant_families(matrix, forests, {"adoption": 3.0})  # type: ignore[arg-type]
+    assert got == {"volume": 1.0, "adoption": 0.0, "timing": 1.0}
+    flat = np.ones((50, 3))
+    assert forest_blend.silence_constant_families(flat, forests, {"adoption": 3.0}) == {  # type: ignore[arg-type]
+        "volume": 1.0,
+        "adoption": 3.0,
+        "timing": 1.0,
+    }
