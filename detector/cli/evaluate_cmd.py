@@ -142,8 +142,8 @@ def register(app: typer.Typer) -> None:
         for metric in ("precision_at_k", "recall_at_1pct_fpr"):
             t.add_row(metric, _fmt(result.get(metric)), *["" for _ in names])
         console.print(t)
-        s = Table(title="Per scenario")
-        for col in ("scenario", "label", "accounts", "in top k / flagged"):
+        s = Table(title="Per scenario (extraction: share in top k; benign: share flagged)")
+        for col in ("scenario", "label", "accounts", "share"):
             s.add_column(col)
         for name, row in sorted(result["per_scenario"].items()):
             share = (
