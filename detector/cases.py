@@ -41,6 +41,7 @@ __all__ = [
     "SINGLE_PREFIX",
     "assign_cases",
     "case_band",
+    "case_scores",
     "case_threshold",
 ]
 
@@ -83,13 +84,23 @@ def case_threshold(
     threshold this way (:func:`detector.scoring.train`); an explicit ``--alert-budget``
     at scoring counts cases too (:func:`assign_cases`).
     """
+    return default_threshold(
+        case_scores(scores, cluster_ids),
+        budget=budget,
+        spreads=spreads,
+        ceiling=ceiling,
+        bulk=scores,
+    )
+
+
+def case_scores(scores: np.ndarray, cluster_ids: np.ndarray) -> np.ndarray:
+    """One score per case: the median of its members' ``scores`` (an unlinked account,
+    empty cluster id, is a case of its own)."""
     cluster = pd.Series(np.asarray(cluster_ids, dtype=object)).fillna("").astype(str)
     singles = cluster == ""
     case_id = cluster.where(~singles, pd.Series(np.arange(len(cluster)).astype(str)) + "\x00")
     per_case = pd.Series(np.asarray(scores, dtype=float)).groupby(case_id.to_numpy()).median()
-    return default_threshold(
-        per_case.to_numpy(), budget=budget, spreads=spreads, ceiling=ceiling, bulk=scores
-    )
+    return per_case.to_numpy()
 
 
 def assign_cases(

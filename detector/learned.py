@@ -31,7 +31,9 @@ what the forest finds:
 * **re-calibration** — the blend is mapped so that its training median and 99th
   percentile land on the model's raw anchors, then through the model's own
   :meth:`~AnomalyModel.calibrate`: scores keep their meaning (median 15, 99th
-  percentile 75) and the alert threshold is re-derived from the alert budget;
+  percentile 75); the alert threshold flags as many training cases as the model's own
+  does (or spends the same explicit alert budget): verdicts re-rank, they do not add
+  alerts;
 * **no label leaks into its own account's score** — the classifier is *cross-fitted*:
   ``learned_folds`` classifiers, each trained without one fold of accounts, and every
   account is scored by the one that never saw it (labelled accounts by a stratified
@@ -130,7 +132,8 @@ class LearnedLayer:
         ``z_min``/``z_median``/``z_upper``: the model's raw minimum, median and 99th
         percentile; ``min``/``median``/``upper``: the blend's, on the training population.
     threshold_ : float
-        Alert threshold of the learned score (the model's alert budget on training).
+        Alert threshold of the learned score: it flags as many training cases as the
+        model's threshold (or spends the model's explicit alert budget).
     weight_, clip_, dead_zone_ : float
         ``learned_weight``, ``learned_clip`` and ``learned_dead_zone`` at fit.
     provenance_ : dict

@@ -162,9 +162,13 @@ def fit_learned(
     layer.anchors_["median"] = float(np.median(mixed))
     layer.anchors_["upper"] = float(np.quantile(mixed, float(cal["upper_quantile"])))
     train_scores = np.round(model.calibrate(layer.to_raw(mixed)), SCORE_DECIMALS)
+    budget = model.alert_budget
+    if budget is None:  # as many as the model flags: verdicts re-rank, they do not add alerts
+        unsupervised = np.round(model.calibrate(raw), SCORE_DECIMALS)
+        budget = str(int((unsupervised >= model.threshold_).sum()))
     layer.threshold_ = default_threshold(
         train_scores,
-        budget=model.alert_budget,
+        budget=budget,
         spreads=config.alert_spreads,
         ceiling=config.alert_ceiling,
     )

@@ -1,9 +1,10 @@
 """Family weights in the subspace blend: arithmetic, validation, old bundles, reasons.
 
 The conversation family weighs 4 and the adoption family 3 in the families' part of the
-blend by default (``Config.family_weights``); a family constant in training weighs 0. These tests hold the blend to its formula, keep bundles
-fitted before the weights on the plain mean, and check that attributions follow the
-weights so the reasons explain the score that was actually computed.
+blend by default (``Config.family_weights``); a family constant in training weighs 0.
+These tests hold the blend to its formula, keep bundles fitted before the weights on the
+plain mean, and check that attributions follow the weights so the reasons explain the
+score that was actually computed.
 """
 
 from __future__ import annotations
