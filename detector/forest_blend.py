@@ -134,7 +134,7 @@ def family_shares(families: Sequence[str], weights: Mapping[str, float]) -> list
     ``weights`` maps a family to its relative weight; a family it does not name weighs 1.
     A weight must be finite and at least 0, and not every family may weigh 0.
     """
-    unknown = sorted(set(weights) - set(FAMILIES))
+    unknown = sorted(set(weights) - set(FAMILIES) - set(families))
     if unknown:
         raise ValueError(f"family weights name no feature family: {unknown}")
     if not families:  # no family forests (``family_estimators`` 0): nothing to share
