@@ -133,3 +133,17 @@ def test_new_cases_are_shown_before_older_louder_ones(queue_state: Path) -> None
         expected = new[:limit] + old[: max(0, limit - len(new))]
         assert sorted(shown) == sorted(expected), limit
         assert shown == [c for c in by_score.index if c in expected]  # by case score
+
+
+def test_a_case_mixing_alerted_and_never_alerted_members_has_the_earliest_date() -> None:
+    from detector.report.cases_view import case_first_alerts
+
+    members = pd.DataFrame(
+        {
+            S.ACCOUNT_ID: ["a", "b", "c", "d", "e"],
+            S.CASE_ID: ["c-1", "c-1", "c-1", "acct:d", "c-2"],
+        }
+    )
+    firsts = case_first_alerts(members, {"b": "2026-11-09", "c": "2026-11-08", "e": "2026-11-10"})
+    assert firsts.to_dict() == {"c-1": "2026-11-08", "c-2": "2026-11-10"}  # d: never alerted
+    assert case_first_alerts(members, {}).empty

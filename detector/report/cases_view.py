@@ -21,7 +21,7 @@ from detector.report.constants import BAND_COLOURS, MAX_CASE_MEMBERS, OPEN_CASES
 from detector.report.inputs import ReportInputs, scored_window
 from detector.report.templating import render_template
 
-__all__ = ["cases_section"]
+__all__ = ["case_first_alerts", "cases_section"]
 
 BAR_WIDTH: Final = 22
 BAR_GAP: Final = 12
@@ -100,6 +100,16 @@ def _timeline(history: pd.DataFrame) -> dict[str, Any] | None:
     return {"bars": bars, "width": 8 + len(bars) * (BAR_WIDTH + BAR_GAP), "height": CHART_HEIGHT}
 
 
+def case_first_alerts(members: pd.DataFrame, first_alert: dict[str, str]) -> pd.Series:
+    """Each case's earliest first-alert date (ISO text) over its members, from
+    ``first_alert`` (account id -> date); a case none of whose members was ever alerted
+    is absent. Members never alerted are left out, not compared with dates (a case mixing
+    both once broke the report with a TypeError)."""
+    firsts = members[S.ACCOUNT_ID].astype(str).map(first_alert)
+    known = firsts.notna().to_numpy()
+    return firsts[known].astype(str).groupby(members.loc[known, S.CASE_ID]).min()
+
+
 def cases_section(inp: ReportInputs, anchors: dict[str, str]) -> str:
     """The cases section's HTML: up to ``max_accounts`` flagged cases by case score,
     the new ones first among them (see :func:`_pick_cases`)."""
@@ -117,8 +127,7 @@ def cases_section(inp: ReportInputs, anchors: dict[str, str]) -> str:
     )
     if inp.state is not None and run_day is not None:
         first_alert, history = _with_tonight(first_alert, history, members_all, run_day)
-    firsts = members_all[S.ACCOUNT_ID].astype(str).map(first_alert)
-    case_first = firsts.groupby(members_all[S.CASE_ID]).min()
+    case_first = case_first_alerts(members_all, first_alert)
     new_cases = set(case_first[case_first == str(run_day)].index)
     shown = _pick_cases(order, new_cases, max(inp.max_accounts, 1))
     members_all = members_all[members_all[S.CASE_ID].isin(shown)]
