@@ -136,7 +136,8 @@ class Config:
     prompts), flagged precision 0.73-0.86 -> 0.85-0.91, with the default population at
     0.994 -> 0.992 and 0.996 -> 0.996 (docs/realistic-baseline.md). A family constant over
     the training population (adoption in a window without a release) takes no share
-    (:func:`detector.forest_blend.silence_constant_families`)."""
+    (:func:`detector.forest_blend.silence_constant_families`). The tail score weighs each
+    feature's term by the same weights (:class:`detector.tails.TailScorer`)."""
     peer_quantiles: tuple[float, ...] = (0.5, 0.8, 0.95)
     """Population quantiles of requests/day that cut peer tiers (see detector.peers)."""
     peer_prior: float = 5.0

@@ -328,14 +328,15 @@ def fit_forests(
     raws = forest_raws(matrix, _scored(forest, family_forests))
     anchors: dict[str, Any] = {"full": norm_anchors(raws[0])}
     anchors["families"] = [norm_anchors(r) for r in raws[1:]]
-    anchors["family_shares"] = family_shares(
-        [f for f, _, _ in family_forests],
-        silence_constant_families(matrix, family_forests, family_weights),
-    )
+    weights = silence_constant_families(matrix, family_forests, family_weights)
+    anchors["family_shares"] = family_shares([f for f, _, _ in family_forests], weights)
     anchors["full_weight"] = float(full_weight)
     if family_floor is not None:
         anchors["family_floor"] = float(family_floor)
-    tail = TailScorer([specs[n].direction for n in names]).fit(matrix)
+    tail = TailScorer(
+        [specs[n].direction for n in names],
+        weights=tuple(float(weights.get(specs[n].family, 1.0)) for n in names),
+    ).fit(matrix)
     tail_raw = tail.score(matrix)
     anchors["tail"] = norm_anchors(tail_raw)
     raw = combine(raws, tail_raw if family_forests else None, anchors, tail_weight)

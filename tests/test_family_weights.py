@@ -18,6 +18,7 @@ from detector.config import DEFAULT
 from detector.explain.attribution import forest_contributions
 from detector.forest_scoring import forest_raws
 from detector.model import AnomalyModel
+from detector.tails import TailScorer
 from tests.synthetic_features import family_population
 
 
@@ -169,3 +170,36 @@ def test_silencing_leaves_live_families_and_an_all_constant_matrix_alone() -> No
         "adoption": 3.0,
         "timing": 1.0,
     }
+
+
+def test_the_tail_score_weighs_each_feature_by_its_family() -> None:
+    """Moderate signals add up in the tail score; the evidence families count as much
+    there as in the forests (session 13: PR-AUC 0.951 -> 0.961 and 0.956 -> 0.974 on two
+    realistic populations the weights were not chosen on)."""
+    features = _features()
+    features["newest_model_share"] = 0.0  # a week without a release: adoption is constant
+    model = _fit({"conversation": 3.0, "adoption": 3.0}, features)
+    names = list(model.feature_names_in_)
+    weights = dict(zip(names, model.tail_.weights, strict=True))
+    assert weights["unread_followup_share"] == weights["broad_harvest_share"] == 3.0
+    assert weights["requests_per_day"] == weights["hour_entropy"] == 1.0
+    assert weights["newest_model_share"] == 0.0  # silenced with its family
+
+
+def test_weighted_tail_terms_are_the_plain_terms_times_the_weights() -> None:
+    rng = np.random.default_rng(5)
+    matrix = rng.lognormal(size=(400, 3))
+    plain = TailScorer(["high", "low", "both"]).fit(matrix)
+    weighted = TailScorer(["high", "low", "both"], weights=(4.0, 1.0, 0.0)).fit(matrix)
+    expected = plain.contributions(matrix) * np.array([4.0, 1.0, 0.0])
+    np.testing.assert_allclose(weighted.contributions(matrix), expected, rtol=1e-12)
+    np.testing.assert_allclose(weighted.score(matrix), expected.sum(axis=1), rtol=1e-12)
+    saved_before = TailScorer(["high", "low", "both"]).fit(matrix)
+    del saved_before.weights  # a scorer pickled before weights existed has no attribute
+    np.testing.assert_array_equal(saved_before.score(matrix), plain.score(matrix))
+
+
+@pytest.mark.parametrize("weights", [(1.0, 2.0), (1.0, -1.0, 1.0), (1.0, float("inf"), 1.0)])
+def test_bad_tail_weights_are_refused(weights: tuple[float, ...]) -> None:
+    with pytest.raises(ValueError, match="tail weights"):
+        TailScorer(["high", "low", "both"], weights=weights)

@@ -21,7 +21,9 @@ session 9 (the full forest a quarter of the blend, families floored at their med
 plain distillation 40% -> 80% flagged, low-and-slow 0% -> 20%. 0.833 -> 0.857 in
 session 13 (conversation weighs 4 and adoption 3): flagged 60 -> 52 accounts, flag
 precision 0.77 -> 0.85, global chat products 17% -> 8% and the evaluation researchers
-12% -> 4% flagged, plain distillation 40% -> 60% within the top k.
+12% -> 4% flagged, plain distillation 40% -> 60% within the top k. 0.857 -> 0.898 in
+session 13 (the tail score weighs each feature by its family): the quiet kinds 4 -> 8 of
+13 flagged and 6 -> 10 of 13 within the top k, flag precision 0.85 -> 0.92.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ pytestmark = pytest.mark.slow
 
 SEED = 31
 ACCOUNTS = 6000
-PR_AUC_FLOOR = 0.83
+PR_AUC_FLOOR = 0.87
 HYDRAS = ("hydra_shared_card", "hydra_shared_network", "hydra_no_shared_infra")
 HYDRA_TOP_K_FLOOR = 0.7
 HYDRA_CLUSTERED_FLOOR = 0.7
@@ -57,17 +59,18 @@ an account-counted budget, 17% (2 of 12) since the default budget counts cases (
 the cases is more accounts than 2% of the accounts), 0% since a suite's re-runs on a new
 model stopped counting as adoption."""
 QUIET = ("plain_distillation", "low_and_slow", "mixed_cover")
-QUIET_FLAGGED_FLOOR = 0.3
+QUIET_FLAGGED_FLOOR = 0.5
 """Share of the quiet kinds' accounts flagged, together (13 accounts at this size): 0
 before session 5, 4 of 13 after, 8 of 13 in session 9, 5 of 13 since session 10: the default
 threshold (five bulk spreads, not 2% of the cases) flags fewer accounts here, 505 -> 332
 at seed 303 (precision 0.38 -> 0.57), and the quiet kinds are the nearest to the line.
 4 of 13 since session 13: the conversation and adoption weights rank them higher (see
 ``QUIET_TOP_K_FLOOR``) but flag fewer accounts in all (60 -> 52), and one mixed-cover
-account fell under the line."""
-QUIET_TOP_K_FLOOR = 0.4
+account fell under the line; 8 of 13 once the tail score weighs features by family."""
+QUIET_TOP_K_FLOOR = 0.65
 """Share of the quiet kinds' accounts within the top k, together: 5 of 13 before session
-13, 6 of 13 after (plain distillation 2 -> 3 of 5; low-and-slow 0 of 5 either way)."""
+13, 6 of 13 with the new family weights (plain distillation 2 -> 3 of 5), 10 of 13 with
+the weighted tail score (plain distillation 5 of 5, low-and-slow 0 -> 2 of 5)."""
 
 
 @pytest.fixture(scope="module")
