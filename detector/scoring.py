@@ -105,8 +105,10 @@ def train(
         full_forest_weight=config.full_forest_weight,
         family_floor=config.family_floor,
     ).fit(train_rows)
+    population = model.score(result.features)  # once: the threshold and the learned budget
+    in_training = result.features.index.isin(train_rows.index)  # train_rows keeps the order
     model.threshold_ = _training_case_threshold(
-        result, train_rows.index, model.score(train_rows), config
+        result, train_rows.index, population[in_training], config
     )
     learned = None
     if labels is not None:
@@ -126,7 +128,7 @@ def train(
                 result.features.index,
                 learned.score(model, result.features),
                 config,
-                budget=_unsupervised_case_count(result, model, config),
+                budget=_unsupervised_case_count(result, population, model.threshold_, config),
             )
     start_s, end_s = result.window
     text_models = {TOPIC_MODEL_KEY: result.topic_model} if result.topic_model is not None else {}
@@ -179,10 +181,11 @@ def _membership(result: FeatureResult, accounts: pd.Index) -> np.ndarray:
 
 
 def _unsupervised_case_count(
-    result: FeatureResult, model: AnomalyModel, config: Config
+    result: FeatureResult, scores: np.ndarray, threshold: float, config: Config
 ) -> str | None:
-    """The learned layer's budget: as many training cases as the model's own threshold
-    flags (``None`` with an explicit ``alert_budget``, which both spend alike).
+    """The learned layer's budget: as many training cases as the model's own
+    ``threshold`` flags on its ``scores`` of ``result``'s accounts (``None`` with an
+    explicit ``alert_budget``, which both spend alike).
 
     Verdicts re-rank accounts; they are not a reason to alert more. The bulk-spread rule
     cannot be re-derived on the learned score: a benign verdict lowers its look-alikes,
@@ -192,10 +195,9 @@ def _unsupervised_case_count(
     """
     if config.alert_budget is not None:
         return None
-    features = result.features
-    rounded = np.round(model.score(features), SCORE_DECIMALS)
-    per_case = case_scores(rounded, _membership(result, features.index))
-    return str(int((per_case >= model.threshold_).sum()))
+    rounded = np.round(np.asarray(scores, dtype=float), SCORE_DECIMALS)
+    per_case = case_scores(rounded, _membership(result, result.features.index))
+    return str(int((per_case >= threshold).sum()))
 
 
 def score(
