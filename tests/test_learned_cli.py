@@ -144,3 +144,22 @@ def test_evaluate_reports_the_feedback_protocol_side_by_side(pop: Pop) -> None:
     assert_clean_failure(
         run("evaluate", pop.scores, "--labels", pop.labels, "--feedback-share", 0.2, "--time-split")
     )
+
+
+def test_the_learned_threshold_flags_as_many_training_cases_as_the_model(pop: Pop) -> None:
+    """Verdicts re-rank, they do not add alerts: `train --labels` counts the cases the
+    model's own threshold flags and lets the learned score flag as many (ties aside)."""
+    from detector.artifacts import load_bundle
+    from detector.cases import case_scores
+
+    bundle = load_bundle(pop.model)
+    assert bundle.learned is not None
+    features = pd.read_parquet(sidecar(pop.scores, "features"))[list(bundle.features)]
+    table = read_scores(pop.scores).set_index(S.ACCOUNT_ID).reindex(features.index)
+    clusters = table[S.CLUSTER_ID].fillna("").astype(str).to_numpy(dtype=object)
+    model_cases = case_scores(bundle.model.score(features).round(2), clusters)
+    learned_cases = case_scores(bundle.learned.score(bundle.model, features).round(2), clusters)
+    n_model = int((model_cases >= bundle.model.threshold_).sum())
+    n_learned = int((learned_cases >= bundle.learned.threshold_).sum())
+    assert n_model > 0
+    assert n_model - 2 <= n_learned <= n_model
