@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from detector import schema as S
-from detector.artifacts import read_manifest
+from detector.artifacts import load_bundle, read_manifest
+from detector.cases import case_scores
 from detector.scoring import read_scores, sidecar
 from detector.store import Store
 from tests.test_cli import assert_clean_failure, ok, run
@@ -149,8 +150,6 @@ def test_evaluate_reports_the_feedback_protocol_side_by_side(pop: Pop) -> None:
 def test_the_learned_threshold_flags_as_many_training_cases_as_the_model(pop: Pop) -> None:
     """Verdicts re-rank, they do not add alerts: `train --labels` counts the cases the
     model's own threshold flags and lets the learned score flag as many (ties aside)."""
-    from detector.artifacts import load_bundle
-    from detector.cases import case_scores
 
     bundle = load_bundle(pop.model)
     assert bundle.learned is not None
@@ -163,3 +162,11 @@ def test_the_learned_threshold_flags_as_many_training_cases_as_the_model(pop: Po
     n_learned = int((learned_cases >= bundle.learned.threshold_).sum())
     assert n_model > 0
     assert n_model - 2 <= n_learned <= n_model
+
+
+def test_train_says_how_the_learned_threshold_was_fixed(pop: Pop, tmp_path: Path) -> None:
+    out = ok("train", pop.log, "--model", tmp_path / "m.bundle", "--accounts", pop.accounts,
+             "--labels", pop.verdicts)  # fmt: skip
+    said = " ".join(out.stdout.split())  # rich wraps the line
+    model = load_bundle(tmp_path / "m.bundle").model
+    assert f"as many training cases as the model's threshold {round(model.threshold_, 2)}" in said

@@ -252,6 +252,11 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(info, indent=2))
         elif not quiet:
             rule = describe_alert_rule(alert_budget, config.alert_spreads, config.alert_ceiling)
+            if manifest.get("learned"):  # the learned score spends the model's own count
+                rule = (
+                    "of the learned score: as many training cases as the model's threshold "
+                    f"{round(float(fitted.threshold_), 2)} flags, {rule}"
+                )
             console.print(
                 f"trained on {info['accounts']:,} accounts ({info['excluded']} excluded), "
                 f"{info['features']} features, window {info['window'][0]} – {info['window'][1]}; "
