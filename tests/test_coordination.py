@@ -13,7 +13,12 @@ from detector import schema as S
 from detector.config import Config
 from detector.coordination import SYNC_GROUP_MIN, synchronised_templates
 from detector.features import Context
-from detector.features.synchrony import HourlyActivity, daily_alignment, synchrony
+from detector.features.synchrony import (
+    HourlyActivity,
+    aligned_core,
+    daily_alignment,
+    synchrony,
+)
 from detector.pipeline import build_features
 from detector.scoring import score, train
 
@@ -306,6 +311,65 @@ def test_daily_alignment_is_the_mean_pairwise_correlation_of_profiles() -> None:
             want = float(np.mean(pairs)) if pairs else 0.0
             np.testing.assert_allclose(got[members], want, atol=1e-9)
         assert (got[~grouped] == 0).all()
+
+
+def test_aligned_core_is_the_in_step_minority_and_its_mean_correlation() -> None:
+    """Two groups. In the first, 12 accounts run one block of hours among 30 that keep
+    their own hours: the core is exactly the 12, and its correlation is their mean
+    pairwise one. The second group has no common schedule at all: no member fits it."""
+    rng = np.random.default_rng(3)
+    hours, n_block, n_own, n_other = 24 * 6, 12, 30, 15
+    start = 1_700_000_000 - 1_700_000_000 % 86400
+    context = Context(window_start=start, window_end=start + hours * 3600, present=frozenset())
+    hod = np.arange(hours) % 24
+    n = n_block + n_own + n_other
+    dense = np.zeros((n, hours), dtype=np.int64)
+    dense[:n_block] = rng.poisson(3, (n_block, hours)) * ((hod >= 7) & (hod < 18))
+    for j in range(n_block, n):  # each its own two-hour habit, anywhere in the day
+        dense[j] = rng.poisson(3, hours) * ((hod - rng.integers(0, 24)) % 24 < 2)
+    ids = np.array([f"a{j:03d}" for j in range(n)], dtype=object)
+    label = np.r_[np.zeros(n_block + n_own, dtype=np.int64), np.ones(n_other, dtype=np.int64)]
+    parts = [{"accounts": ids, "hourly": HourlyActivity.from_dense(dense)}]
+    core, corr = aligned_core(
+        parts, pd.Index(ids), label, 2, np.ones(n, bool), context, min_fit=0.7, rounds=1
+    )
+    assert set(np.flatnonzero(core == 0)) == set(range(n_block))
+    profiles = np.stack([np.bincount(hod, weights=row, minlength=24) for row in dense])
+    want = np.mean(
+        [np.corrcoef(profiles[a], profiles[b])[0, 1] for a in range(n_block) for b in range(a)]
+    )
+    np.testing.assert_allclose(corr[:n_block], want, atol=1e-9)
+    assert (corr[n_block:] == 0).all() and (core[n_block:] == -1).all()
+
+
+def test_a_campaign_sharing_its_template_with_another_campaign_is_linked() -> None:
+    """24 accounts run a script's block of hours every day; 80 accounts of another job
+    use the same generation template round the clock, each on its own hours (realistic
+    seed 9191). As one group of 104 the template is out of step (alignment 0.29) and the
+    24 were left unlinked; their in-step core links them, and nobody else."""
+    rng = np.random.default_rng(9)
+    days, n_camp, n_other = 7, 24, 80
+    hours = days * 24
+    start = 1_700_000_000 - 1_700_000_000 % 86400
+    context = Context(window_start=start, window_end=start + hours * 3600, present=frozenset())
+    hod = np.arange(hours) % 24
+    dense = np.zeros((n_camp + n_other, hours), dtype=np.int64)
+    dense[:n_camp] = rng.poisson(2, (n_camp, hours)) * ((hod >= 7) & (hod < 18))
+    for j in range(n_camp, n_camp + n_other):
+        peak = rng.integers(0, 24)
+        dense[j] = rng.poisson(0.3 + 2.0 * np.exp(np.cos(2 * np.pi * (hod - peak) / 24) - 1))
+    ids = np.array([f"c{j:02d}" for j in range(n_camp)] + [f"o{j:02d}" for j in range(n_other)])
+    evidence = pd.DataFrame(
+        {S.ACCOUNT_ID: ids, "kind": "template", "key": np.uint64(5), "share": 1.0}
+    )
+    parts = [{"accounts": ids, "hourly": HourlyActivity.from_dense(dense)}]
+    tokens = synchronised_templates(evidence, parts, pd.Index(ids), context)
+    holders = tokens.groupby("token")[S.ACCOUNT_ID].agg(set).tolist()
+    assert len(holders) == 1, "one token: one campaign"
+    assert holders[0] <= set(ids[:n_camp]), "no account of the other job linked"
+    # the core is judged against the whole group's common hours, which the other job
+    # tilts a little: a member whose own block fits them least may be left out
+    assert len(holders[0]) >= 0.9 * n_camp
 
 
 def test_a_campaign_alternating_two_templates_is_linked_whole() -> None:

@@ -26,12 +26,15 @@ from detector import annotate as A
 from detector import schema as S
 from detector.features.base import Context
 from detector.features.coordination import ACTIVATION_MIN_OFFSET_S
-from detector.features.synchrony import daily_alignment, synchrony
+from detector.features.synchrony import aligned_core, daily_alignment, synchrony
 
 __all__ = [
     "ACTIVATION_BIN_S",
     "ACTIVATION_MIN_OFFSET_S",
     "ALIGN_LINK_MIN",
+    "CORE_FIT_MIN",
+    "CORE_LINK_MIN",
+    "CORE_ROUNDS",
     "CREATED_BIN_S",
     "PAIRED_KINDS",
     "PAIR_COVERAGE",
@@ -61,6 +64,19 @@ daily rhythm (mean pairwise correlation at least this) are linked: ``synchronise
 ALIGN_LINK_MIN = 0.7
 """...and so are users of one template whose hour-of-day profiles are near-identical (mean
 pairwise correlation at least this): one script running the same block of hours daily."""
+CORE_FIT_MIN = 0.7
+"""...and so are the members of a template's *in-step core* (see
+:func:`~detector.features.synchrony.aligned_core`: profile fit to the group's common
+schedule at least this) when the core alone is aligned and a campaign's size: a
+24-account campaign sharing its template with an 80-account one on other hours was
+diluted out of step as a group of 104 (realistic seed 9191: alignment 0.29, its core
+0.85)."""
+CORE_LINK_MIN = 0.8
+"""A core links when its members' mean pairwise correlation is at least this: higher than
+:data:`ALIGN_LINK_MIN` for a whole group, because a core is chosen for being in step
+(13 same-time-zone humans among 300 users of one boilerplate form a core at 0.77)."""
+CORE_ROUNDS = 2
+"""Cores searched per template group (the second among the members the first left)."""
 SYNC_KEY_RANKS = 3
 """Rounds of :func:`synchronised_templates`: an account's three most used shared templates."""
 SYNC_GROUP_MIN = 10
@@ -274,14 +290,25 @@ def _synchronised_round(
     label = np.maximum(group, 0)
     aligned = daily_alignment(parts, index, label, len(keys), grouped, context)
     surging = synchrony(parts, index, label, len(keys), grouped, context)
-    linked = grouped & ((aligned >= ALIGN_LINK_MIN) | (surging >= SYNC_LINK_MIN))
+    whole = grouped & ((aligned >= ALIGN_LINK_MIN) | (surging >= SYNC_LINK_MIN))
+    # a group in step only in part: the in-step core, when it is a campaign's size
+    core, core_corr = aligned_core(
+        parts, index, label, len(keys), grouped, context, min_fit=CORE_FIT_MIN, rounds=CORE_ROUNDS
+    )
+    in_core = core >= 0
+    cell = np.where(in_core, label * CORE_ROUNDS + core, 0)
+    core_size = np.bincount(cell[in_core], minlength=len(keys) * CORE_ROUNDS)[cell]
+    cored = in_core & (core_corr >= CORE_LINK_MIN) & (core_size >= SYNC_GROUP_MIN)
+    linked = whole | cored
     if not linked.any():
         return empty
     key = np.asarray(keys, dtype=np.uint64)[group[linked]]
+    # the whole group shares one token; each core its own (salted by its round + 1)
+    salt = np.where(whole[linked], 0, core[linked] + 1).astype(np.uint64)
     return pd.DataFrame(
         {
             S.ACCOUNT_ID: index.to_numpy()[linked],
             "kind": "template+synchrony",
-            "token": _pair_token(key, np.zeros(len(key), dtype=np.uint64), len(PAIRED_KINDS)),
+            "token": _pair_token(key, salt, len(PAIRED_KINDS)),
         }
     )

@@ -17,7 +17,7 @@ import pandas as pd
 
 from detector.features.base import Context
 
-__all__ = ["HourlyActivity", "daily_alignment", "member_activity", "synchrony"]
+__all__ = ["HourlyActivity", "aligned_core", "daily_alignment", "member_activity", "synchrony"]
 
 
 @dataclass(frozen=True)
@@ -171,6 +171,70 @@ def daily_alignment(
     members = np.flatnonzero(grouped)
     if not parts or not len(members):
         return out
+    z = _unit_profiles(parts, index, members, context)
+    out[members] = _mean_pairwise(z, label[members], n_groups)[label[members]]
+    return out
+
+
+def aligned_core(
+    parts: list[dict[str, Any]],
+    index: pd.Index,
+    label: np.ndarray,
+    n_groups: int,
+    grouped: np.ndarray,
+    context: Context,
+    *,
+    min_fit: float,
+    rounds: int = 2,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The in-step core of each group: members whose hour-of-day profile follows the
+    group's common direction, and the cores' mean pairwise correlation.
+
+    A group's unit profiles ``z_i`` add up coherently where members keep one schedule
+    (the sum grows like ``k``) and incoherently where they do not (like ``√k``), so the
+    sum's direction ``u`` is the schedule of the largest in-step subset even when it is
+    a minority: 24 accounts of a script's block among 80 that share its template but not
+    its hours. A member whose correlation-like fit ``z_i · u`` is at least ``min_fit``
+    belongs to the core. The direction stays the *whole* group's: recomputed from the
+    core alone (tried), it sharpened onto any scripted minority, and customers' nightly
+    batch jobs on one cron block among a boilerplate's users formed cores too
+    (realistic seeds 303 and 707: 30-39 pipelines and 13-29 small apps linked, PR-AUC
+    0.003-0.004 lower). The core's members are peeled off and the rest searched again
+    (``rounds`` times in all) for a second core on other hours. Vectorised over all
+    groups at once.
+
+    Returns ``(core, corr)`` over ``index``: the core number (0, 1, …; -1 outside any
+    core) and the mean pairwise correlation of the core's profiles (0 outside).
+    """
+    n = len(index)
+    core = np.full(n, -1, dtype=np.int64)
+    corr = np.zeros(n)
+    members = np.flatnonzero(grouped)
+    if not parts or not len(members):
+        return core, corr
+    z = _unit_profiles(parts, index, members, context)
+    lab = label[members]
+    left = np.ones(len(members), dtype=bool)
+    for r in range(rounds):
+        sums = np.zeros((n_groups, 24))
+        np.add.at(sums, lab[left], z[left])
+        length = np.linalg.norm(sums, axis=1)
+        direction = sums / np.where(length > 0, length, 1.0)[:, None]
+        inside = left & (np.einsum("ij,ij->i", z, direction[lab]) >= min_fit)
+        if not inside.any():
+            break
+        core_corr = _mean_pairwise(z[inside], lab[inside], n_groups)
+        core[members[inside]] = r
+        corr[members[inside]] = core_corr[lab[inside]]
+        left &= ~inside
+    return core, corr
+
+
+def _unit_profiles(
+    parts: list[dict[str, Any]], index: pd.Index, members: np.ndarray, context: Context
+) -> np.ndarray:
+    """Each member's requests per hour of the day, centred and scaled to unit norm
+    (members × 24; a member with no variation gets zeros)."""
     i, hour, x = member_activity(parts, index, members)
     hod = (int(context.window_start // 3600) % 24 + hour) % 24
     m = len(members)
@@ -180,11 +244,16 @@ def daily_alignment(
     varies = norm > 0
     z[varies] /= norm[varies, None]
     z[~varies] = 0.0
-    lab = label[members]
+    return z
+
+
+def _mean_pairwise(z: np.ndarray, lab: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per group, the mean off-diagonal correlation ``(‖Σ z_i‖² − k) / (k(k − 1))`` of
+    unit profiles ``z`` (rows of zeros count as uncorrelated)."""
+    varies = (z != 0).any(axis=1)
     sums = np.zeros((n_groups, 24))
     np.add.at(sums, lab, z)
     k = np.bincount(lab, minlength=n_groups).astype(np.float64)
     k_var = np.bincount(lab, weights=varies.astype(np.float64), minlength=n_groups)
     corr = np.where(k > 1, ((sums**2).sum(axis=1) - k_var) / np.maximum(k * (k - 1), 1), 0.0)
-    out[members] = np.clip(corr[lab], -1.0, 1.0)
-    return out
+    return np.clip(corr, -1.0, 1.0)
