@@ -314,3 +314,46 @@ def test_cli_realistic_options(tmp_path: Path) -> None:
         assert f"--population {world.name} ({world.accounts:,} accounts, {world.days} days)" in text
     assert f"realistic: {REALISTIC_WORLD.accounts})" in text
     assert f"(default: {REALISTIC_WORLD.prevalence})" in text
+
+
+def test_a_week_without_a_release_has_no_new_model_and_no_release_runs(tmp_path: Path) -> None:
+    """``release=False``: nobody uses the model that ships after the window, the
+    release-day safety suites do not run, and the detector sees no release (its
+    adoption evidence is silent) -- the week most nightly runs see."""
+    from detector.pipeline import build_features
+
+    summary = simulate(
+        tmp_path, population="realistic", accounts=600, days=3, seed=5, prevalence=PREVALENCE,
+        hydra_accounts=12, release=False,
+    )  # fmt: skip
+    assert summary.release is None
+    requests = pd.read_parquet(tmp_path / "requests")
+    assert not (requests[S.MODEL] == NEW_MODEL).any()
+    labels = pd.read_csv(tmp_path / "labels.csv")
+    safety = labels.loc[labels[S.SCENARIO] == "safety_benchmarking", S.ACCOUNT_ID]
+    suite = requests[requests[S.ACCOUNT_ID].isin(safety) & (requests[S.TEMPERATURE] == 0)]
+    assert len(safety)
+    # no new model, no release-day re-run: at most the one-day regression run is left
+    assert (suite.groupby(S.ACCOUNT_ID)[S.TIMESTAMP].agg(lambda t: t.dt.date.nunique()) <= 1).all()
+    result = build_features(tmp_path / "requests", accounts=tmp_path / "accounts.parquet")
+    assert result.context.newest_model is None
+    assert (result.features["newest_model_share"] == 0).all()
+
+
+def test_cli_no_release(tmp_path: Path) -> None:
+    app = typer.Typer()
+    register(app)
+
+    @app.callback()
+    def _root() -> None:
+        """Test app."""
+
+    out = CliRunner().invoke(
+        app,
+        ["simulate", str(tmp_path / "w"), "--population", "realistic", "--accounts", "300",
+         "--days", "2", "--prevalence", "0.05", "--hydra-accounts", "5", "--no-release"],
+    )  # fmt: skip
+    assert out.exit_code == 0, out.stderr
+    assert "no new model released" in out.stdout
+    models = pd.read_parquet(tmp_path / "w" / "requests", columns=[S.MODEL])[S.MODEL]
+    assert NEW_MODEL not in set(models)

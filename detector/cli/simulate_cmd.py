@@ -98,6 +98,14 @@ def register(app: typer.Typer) -> None:
                 "(taken from the extraction share; default: 40% of the extraction accounts).",
             ),
         ] = None,
+        no_release: Annotated[
+            bool,
+            typer.Option(
+                "--no-release",
+                help="No new model ships inside the window (most weeks of real traffic): "
+                "nobody adopts one and release-day suites do not run.",
+            ),
+        ] = False,
         quiet: QuietOpt = False,
     ) -> None:
         from detector.simulate import WORLDS, simulate
@@ -145,6 +153,7 @@ def register(app: typer.Typer) -> None:
             population=population,
             prevalence=prevalence,
             hydra_accounts=hydra_accounts,
+            release=not no_release,
         )
         elapsed = time.perf_counter() - began
         if quiet:
@@ -159,10 +168,15 @@ def register(app: typer.Typer) -> None:
             table.add_row(name, f"[{style}]{label}[/{style}]" if style else label, f"{count:,}")
         console.print(table)
         last = first_day.fromordinal(first_day.toordinal() + days - 1)
+        released = (
+            f"new model released {summary.release:%Y-%m-%d %H:%M} UTC"
+            if summary.release is not None
+            else "no new model released"
+        )
         console.print(
             f"{summary.rows:,} requests ({summary.duplicates:,} at-least-once duplicates) over "
             f"{days} days {first_day}..{last}; hydra clusters {summary.hydra_clusters}; "
-            f"new model released {summary.release:%Y-%m-%d %H:%M} UTC; {elapsed:.1f} s",
+            f"{released}; {elapsed:.1f} s",
             markup=False,
         )
         console.print(f"requests: {out_dir / 'requests'}", markup=False)

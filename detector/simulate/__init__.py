@@ -92,7 +92,7 @@ class SimulationSummary:
     start: dt.date = DEFAULT_START
     days: int = 0
     release: dt.datetime | None = None
-    """When the new model became available."""
+    """When the new model became available (``None``: no release inside the window)."""
     population: str = "default"
     persona_labels: dict[str, str] = field(default_factory=dict)
     """Label of every persona of the world (``benign`` or ``extraction``)."""
@@ -122,14 +122,17 @@ def simulate(
     population: str = "default",
     prevalence: float | None = None,
     hydra_accounts: int | None = None,
+    release: bool = True,
 ) -> SimulationSummary:
     """Write a labelled synthetic population to ``out_dir`` and return what was written.
 
     ``population`` names a world (:data:`WORLDS`); ``accounts`` and ``days`` default
     to the world's. ``prevalence`` (share of extraction accounts) and
     ``hydra_accounts`` (size of the no-shared-infrastructure hydra) apply to the
-    realistic world. Raises ``ValueError`` for bad arguments and :class:`CorpusError`
-    (a ``ValueError``) when ``corpus`` holds no usable ``prompts.jsonl``.
+    realistic world. ``release=False`` simulates a window in which no new model ships
+    (the adoption evidence is then silent, as in most weeks of real traffic). Raises
+    ``ValueError`` for bad arguments and :class:`CorpusError` (a ``ValueError``) when
+    ``corpus`` holds no usable ``prompts.jsonl``.
     """
     if population not in WORLDS:
         raise ValueError(f"unknown population {population!r}; expected one of {', '.join(WORLDS)}")
@@ -149,7 +152,9 @@ def simulate(
         )
         * 1_000_000
     )
-    world = World(start_us=start_us, days=days, seed=seed, volume_scale=volume_scale)
+    world = World(
+        start_us=start_us, days=days, seed=seed, volume_scale=volume_scale, release=release
+    )
     pop = build_population(accounts, world, spec.personas, counts, spec.pools(seed, accounts))
     engine = Engine(pop, spec.library(seed, text_corpus))
 
@@ -192,7 +197,11 @@ def simulate(
     hydra = [
         len(c) for g in pop.groups if g.persona.group in ("hydra", "swarm") for c in g.clusters
     ]
-    release = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=world.release_us)
+    released = (
+        dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=world.release_us)
+        if world.release
+        else None
+    )
     return SimulationSummary(
         out_dir=out_dir,
         accounts=pop.n_accounts,
@@ -207,7 +216,7 @@ def simulate(
         files=files,
         start=start,
         days=days,
-        release=release,
+        release=released,
         population=population,
         persona_labels=persona_labels,
     )

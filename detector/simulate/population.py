@@ -253,7 +253,8 @@ def _stream_state(
             _ensure_active(rng, active, g.created_us, world)
     elif spec.days == "release":
         active = np.zeros((n, days), dtype=bool)
-        active[:, world.days // 2 : world.days // 2 + 2] = True
+        if world.release:  # the day a new model ships and the day after; no model, no run
+            active[:, world.days // 2 : world.days // 2 + 2] = True
     else:
         lo, hi = spec.days
         active = np.zeros((n, days), dtype=bool)

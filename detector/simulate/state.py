@@ -29,6 +29,8 @@ class World:
     days: int
     seed: int
     volume_scale: float
+    release: bool = True
+    """Whether a new model ships inside the window (most weeks of real traffic have none)."""
 
     @property
     def end_us(self) -> int:
@@ -36,7 +38,11 @@ class World:
 
     @property
     def release_us(self) -> int:
-        """The new model is released at noon UTC on the middle day of the window."""
+        """The new model is released at noon UTC on the middle day of the window, or,
+        in a week without a release, a month after the window ends (nobody adopts it
+        and no release-day suite runs inside the window)."""
+        if not self.release:
+            return self.end_us + 30 * DAY_US
         return self.start_us + (self.days // 2) * DAY_US + 12 * HOUR_US
 
 
