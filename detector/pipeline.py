@@ -31,7 +31,7 @@ from detector import schema as S
 from detector.buckets import Buckets
 from detector.config import DEFAULT, Config
 from detector.coordination import Clusters, bucket_evidence, link_accounts
-from detector.features import Context, active_specs, compute_bucket
+from detector.features import Context, active_specs, compute_bucket, frontier_models
 from detector.ingest import IngestReport, discover, iter_clean, nothing_to_score, read_accounts
 from detector.promptmemo import PromptMemo
 from detector.substreams import SubStreams, compute_substreams, parent_columns
@@ -86,6 +86,7 @@ class FeatureResult:
             "features": list(self.features.columns),
             "omitted_features": self.omitted,
             "newest_model": self.context.newest_model,
+            "frontier_models": sorted(self.context.frontier_models),
             "ingest": self.report.to_dict(),
             "buckets": self.n_buckets,
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
@@ -349,6 +350,7 @@ def population_context(
         present=frozenset(present),
         newest_model=newest,
         newest_model_first_ts=newest_ts,
+        frontier_models=frontier_models(model_first, config.frontier_model_pattern),
         accounts=accounts,
         config=config,
     )

@@ -37,8 +37,12 @@ def _fit(weights: object, features: pd.DataFrame | None = None) -> AnomalyModel:
     ).fit(_features() if features is None else features)
 
 
-def test_default_weights_name_the_conversation_and_adoption_families() -> None:
-    assert dict(DEFAULT.family_weights) == {"conversation": 4.0, "adoption": 3.0}
+def test_default_weights_name_the_evidence_families() -> None:
+    from detector.features import FAMILIES
+
+    weights = dict(DEFAULT.family_weights)
+    assert weights == {"conversation": 4.0, "adoption": 3.0, "tier": 3.0}
+    assert set(weights) <= set(FAMILIES)  # a misspelt family would weigh nothing
 
 
 def test_shares_are_normalised_and_default_to_one() -> None:

@@ -338,6 +338,57 @@ def test_a_suite_re_run_on_a_new_model_is_not_adoption(tmp_path: Path) -> None:
     assert feats.loc["newcomer", "newest_model_delay_hours"] == pytest.approx(never)
 
 
+def test_frontier_models_are_read_from_the_names_as_whole_words() -> None:
+    from detector.config import DEFAULT
+    from detector.features import frontier_models
+
+    names = ["orion-2-fast", "orion-2-pro", "orion-3-pro", "claude-opus-4", "gemini-Ultra",
+             "m-max", "x.large", "gpt-4o-mini", "prod-model", "improve-x", "promax",
+             "pro"]  # fmt: skip
+    got = frontier_models(names, DEFAULT.frontier_model_pattern)
+    want = {
+        "orion-2-pro",
+        "orion-3-pro",
+        "claude-opus-4",
+        "gemini-Ultra",
+        "m-max",
+        "x.large",
+        "pro",
+    }
+    assert got == want
+    assert frontier_models(names, r"^nothing$") == frozenset()
+
+
+def test_frontier_model_share_counts_new_requests_on_the_capable_tier(tmp_path: Path) -> None:
+    """The share of an account's requests on a model whose name marks the most capable
+    tier; a suite's re-runs do not count (evaluation replays its set on every model)."""
+    start = pd.Timestamp("2026-11-01", tz="UTC")
+    suite = [f"Benchmark item {i}: what is the capital of country {i}?" for i in range(20)]
+    rows = []
+    for day in range(3):
+        for i in range(20):
+            when = start + pd.Timedelta(days=day, minutes=10 + i)
+            model = "orion-pro" if i % 4 else "orion-fast"  # three in four on the pro tier
+            rows.append(("teacher-seeker", when, model, f"New question {day}-{i}?"))
+            rows.append(("cost-minded", when, "orion-fast", f"Ticket {day}-{i}: summarise it."))
+            rows.append(("suite", when, "orion-pro" if day else "orion-fast", suite[i]))
+    log = pd.DataFrame(rows, columns=[S.ACCOUNT_ID, S.TIMESTAMP, S.MODEL, S.PROMPT])
+    log[S.REQUEST_ID] = [f"r{i}" for i in range(len(log))]
+    log[S.STATUS], log[S.INPUT_TOKENS], log[S.OUTPUT_TOKENS] = "ok", 30, 200
+    log.to_parquet(tmp_path / "log.parquet")
+    result = build_features(tmp_path / "log.parquet", config=Config(topic_clusters=2))
+    assert result.context.frontier_models == frozenset({"orion-pro"})
+    share = result.features["frontier_model_share"]
+    assert share["teacher-seeker"] == pytest.approx(0.75)
+    assert share["cost-minded"] == 0.0
+    # day 0 on the fast tier is new; days 1-2 replay the same set on the pro tier
+    assert share["suite"] == 0.0
+    named = build_features(
+        tmp_path / "log.parquet", config=Config(topic_clusters=2, frontier_model_pattern="fast")
+    )
+    assert named.features["frontier_model_share"]["cost-minded"] == 1.0
+
+
 def test_features_an_older_detector_computed_are_named_as_retired() -> None:
     from detector.features import retired_features
 

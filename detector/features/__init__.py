@@ -20,11 +20,13 @@ from detector.features import (  # noqa: F401  (imported to register the familie
     diversity,
     infra,
     shape,
+    tier,
     timing,
     volume,
 )
 from detector.features.base import Bucket, Context
 from detector.features.registry import FAMILIES, SPECS, FeatureSpec
+from detector.features.tier import frontier_models
 
 # catalogue order: the order of columns in feature tables and of sections in docs/features.md
 FAMILY_ORDER = (
@@ -35,6 +37,7 @@ FAMILY_ORDER = (
     "shape",
     "conversation",
     "adoption",
+    "tier",
     "infra",
     "account",
     "coordination",
@@ -49,6 +52,7 @@ __all__ = [
     "FeatureSpec",
     "active_specs",
     "compute_bucket",
+    "frontier_models",
     "ordered_specs",
     "retired_features",
 ]

@@ -25,6 +25,8 @@ class Context:
     newest_model : the model that first appeared latest, if it appeared after the
         first day of the window (a release inside the window); else ``None``.
     newest_model_first_ts : its first request time in the population (epoch seconds).
+    frontier_models : the models of the log whose names mark the provider's most capable
+        tier (``Config.frontier_model_pattern``; see :mod:`detector.features.tier`).
     accounts : the optional account table indexed by account_id.
     """
 
@@ -33,6 +35,7 @@ class Context:
     present: frozenset[str]
     newest_model: str | None = None
     newest_model_first_ts: int | None = None
+    frontier_models: frozenset[str] = frozenset()
     accounts: pd.DataFrame | None = None
     config: Config = field(default=DEFAULT)
 

@@ -12,6 +12,7 @@ _FAMILY_TITLES = {
     "shape": "Request shape",
     "conversation": "Conversation",
     "adoption": "Model adoption",
+    "tier": "Model tier",
     "infra": "Infrastructure",
     "account": "Account (needs the account table)",
 }
