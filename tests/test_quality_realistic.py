@@ -23,7 +23,13 @@ session 13 (conversation weighs 4 and adoption 3): flagged 60 -> 52 accounts, fl
 precision 0.77 -> 0.85, global chat products 17% -> 8% and the evaluation researchers
 12% -> 4% flagged, plain distillation 40% -> 60% within the top k. 0.857 -> 0.898 in
 session 13 (the tail score weighs each feature by its family): the quiet kinds 4 -> 8 of
-13 flagged and 6 -> 10 of 13 within the top k, flag precision 0.85 -> 0.92.
+13 flagged and 6 -> 10 of 13 within the top k, flag precision 0.85 -> 0.92. 0.898 ->
+0.933 in session 14 (the model tier: the share of requests on the most capable models).
+
+Every window the simulator made held a model release, and the adoption evidence carries
+much of the ranking there; most weeks of real traffic have none. So the same population
+is also scored as a week without a release (``simulate(..., release=False)``): 0.816
+when it was first measured (session 14), 0.870 with the model tier. Floors are per week.
 """
 
 from __future__ import annotations
@@ -41,7 +47,9 @@ pytestmark = pytest.mark.slow
 
 SEED = 31
 ACCOUNTS = 6000
-PR_AUC_FLOOR = 0.87
+WEEKS = ("release", "no release")
+"""The two windows each floor is held on: with a model release mid-window, without one."""
+PR_AUC_FLOOR = {"release": 0.9, "no release": 0.84}
 HYDRAS = ("hydra_shared_card", "hydra_shared_network", "hydra_no_shared_infra")
 HYDRA_TOP_K_FLOOR = 0.7
 HYDRA_CLUSTERED_FLOOR = 0.7
@@ -52,6 +60,8 @@ of 30 linked new accounts, some of whose members are flagged on their own scores
 (cluster novelty, newest model), is 19 of the 286 classroom accounts at this size. A
 known regression, open in the issue "Campaigns that share nothing but behaviour"."""
 SMALL_ACCOUNTS = ("hobbyist", "developer_testing", "small_app", "new_signup")
+SMALL_CEILING = {"release": 0.01, "no release": 0.02}
+"""Without a release 6 of 596 small apps (1.01%) were flagged (session 14); 0 with one."""
 SUITE_CEILINGS = {"safety_benchmarking": 0.05, "evaluation_company": 0.1}
 """Permitted use that re-runs fixed suites. Safety benchmarking: 17% flagged before a
 suite's re-runs stopped counting as content, 0% after. The evaluation company: 0% with
@@ -59,39 +69,53 @@ an account-counted budget, 17% (2 of 12) since the default budget counts cases (
 the cases is more accounts than 2% of the accounts), 0% since a suite's re-runs on a new
 model stopped counting as adoption."""
 QUIET = ("plain_distillation", "low_and_slow", "mixed_cover")
-QUIET_FLAGGED_FLOOR = 0.5
+QUIET_FLAGGED_FLOOR = 0.65
 """Share of the quiet kinds' accounts flagged, together (13 accounts at this size): 0
 before session 5, 4 of 13 after, 8 of 13 in session 9, 5 of 13 since session 10: the default
 threshold (five bulk spreads, not 2% of the cases) flags fewer accounts here, 505 -> 332
 at seed 303 (precision 0.38 -> 0.57), and the quiet kinds are the nearest to the line.
 4 of 13 since session 13: the conversation and adoption weights rank them higher (see
 ``QUIET_TOP_K_FLOOR``) but flag fewer accounts in all (60 -> 52), and one mixed-cover
-account fell under the line; 8 of 13 once the tail score weighs features by family."""
-QUIET_TOP_K_FLOOR = 0.65
+account fell under the line; 8 of 13 once the tail score weighs features by family; 10 of
+13 with the model tier, in either week."""
+QUIET_TOP_K_FLOOR = 0.7
 """Share of the quiet kinds' accounts within the top k, together: 5 of 13 before session
 13, 6 of 13 with the new family weights (plain distillation 2 -> 3 of 5), 10 of 13 with
-the weighted tail score (plain distillation 5 of 5, low-and-slow 0 -> 2 of 5)."""
+the weighted tail score (plain distillation 5 of 5, low-and-slow 0 -> 2 of 5), 10 of 13 in
+either week with the model tier."""
 
 
-@pytest.fixture(scope="module")
-def scored(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+Scored = tuple[pd.DataFrame, pd.DataFrame, dict, str]
+"""Score table, labels, evaluation and which week (:data:`WEEKS`)."""
+
+
+@pytest.fixture(scope="module", params=WEEKS)
+def scored(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Scored:
+    week = request.param
     root = tmp_path_factory.mktemp("realistic")
-    simulate(root / "sim", accounts=ACCOUNTS, days=7, seed=SEED, population="realistic")
+    simulate(
+        root / "sim",
+        accounts=ACCOUNTS,
+        days=7,
+        seed=SEED,
+        population="realistic",
+        release=week == "release",
+    )
     log, accounts = root / "sim" / "requests", root / "sim" / "accounts.parquet"
     model, _, _ = train(log, root / "model.bundle", accounts=accounts)
     result = score(log, model, accounts=accounts)
     labels = read_labels(root / "sim" / "labels.csv")
-    return result.scores, labels, evaluate(result.scores, labels)
+    return result.scores, labels, evaluate(result.scores, labels), week
 
 
-def test_overall_separation(scored: tuple[pd.DataFrame, pd.DataFrame, dict]) -> None:
-    _, _, ev = scored
-    assert ev["pr_auc"] >= PR_AUC_FLOOR
+def test_overall_separation(scored: Scored) -> None:
+    _, _, ev, week = scored
+    assert ev["pr_auc"] >= PR_AUC_FLOOR[week], ev["pr_auc"]
     assert ev["roc_auc"] >= 0.9
 
 
-def test_hydras_are_linked_and_ranked(scored: tuple[pd.DataFrame, pd.DataFrame, dict]) -> None:
-    scores, labels, ev = scored
+def test_hydras_are_linked_and_ranked(scored: Scored) -> None:
+    scores, labels, ev, _ = scored
     cluster = scores.set_index(S.ACCOUNT_ID)[S.CLUSTER_ID]
     for name in HYDRAS:
         ids = labels.loc[labels["scenario"] == name, S.ACCOUNT_ID]
@@ -99,36 +123,32 @@ def test_hydras_are_linked_and_ranked(scored: tuple[pd.DataFrame, pd.DataFrame, 
         assert (cluster.reindex(ids) != "").mean() >= HYDRA_CLUSTERED_FLOOR, name
 
 
-def test_benign_coordination_and_small_accounts_are_not_flagged(
-    scored: tuple[pd.DataFrame, pd.DataFrame, dict],
-) -> None:
-    per = scored[2]["per_scenario"]
+def test_benign_coordination_and_small_accounts_are_not_flagged(scored: Scored) -> None:
+    per, week = scored[2]["per_scenario"], scored[3]
     for name in BENIGN_COORDINATION:
         assert per[name]["share_flagged"] <= BENIGN_COORDINATION_CEILING, name
     for name in SMALL_ACCOUNTS:
-        assert per[name]["share_flagged"] <= 0.01, name
+        assert per[name]["share_flagged"] <= SMALL_CEILING[week], name
 
 
-def test_permitted_benchmarking_is_not_flagged(
-    scored: tuple[pd.DataFrame, pd.DataFrame, dict],
-) -> None:
+def test_permitted_benchmarking_is_not_flagged(scored: Scored) -> None:
     """Safety benchmarking is permitted use; training a competitor is not."""
     per = scored[2]["per_scenario"]
     shares = {name: per[name]["share_flagged"] for name in SUITE_CEILINGS}
     assert all(shares[name] <= ceiling for name, ceiling in SUITE_CEILINGS.items()), shares
 
 
-def test_quiet_extraction_is_flagged(scored: tuple[pd.DataFrame, pd.DataFrame, dict]) -> None:
+def test_quiet_extraction_is_flagged(scored: Scored) -> None:
     """Quiet, competent extraction looks like a person in every single request."""
-    table, labels, _ = scored
+    table, labels, _, _ = scored
     ids = labels.loc[labels[S.SCENARIO].isin(QUIET), S.ACCOUNT_ID]
     flagged = table.set_index(S.ACCOUNT_ID).loc[ids, S.FLAGGED].astype(bool)
     assert flagged.mean() >= QUIET_FLAGGED_FLOOR, flagged.mean()
 
 
-def test_quiet_extraction_is_ranked(scored: tuple[pd.DataFrame, pd.DataFrame, dict]) -> None:
+def test_quiet_extraction_is_ranked(scored: Scored) -> None:
     """The ranking, not only the flags: an analyst works down the queue past the line."""
-    _, labels, ev = scored
+    _, labels, ev, _ = scored
     per = ev["per_scenario"]
     n = {name: (labels[S.SCENARIO] == name).sum() for name in QUIET}
     in_top = sum(per[name]["share_in_top_k"] * n[name] for name in QUIET)
