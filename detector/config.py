@@ -39,7 +39,7 @@ class Config:
     40 bytes each, 40 MB at this default (twice that for a moment while a chunk's new
     prompts are merged in). Past it, new prompts are annotated but not remembered."""
 
-    # model tiers (detector.features.adoption)
+    # model tiers (detector.features.tier)
     frontier_model_pattern: str = r"(?i)(?:^|[^a-z0-9])(?:pro|opus|ultra|max|large)(?:[^a-z0-9]|$)"
     """A model whose name matches this regular expression is of the provider's most capable
     (and most expensive) tier: "-pro", "opus", "ultra", "-max", "-large", as model names

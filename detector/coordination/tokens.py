@@ -26,7 +26,7 @@ from detector import annotate as A
 from detector import schema as S
 from detector.features.base import Context
 from detector.features.coordination import ACTIVATION_MIN_OFFSET_S
-from detector.features.synchrony import aligned_core, daily_alignment, synchrony
+from detector.features.synchrony import GroupProfiles, synchrony
 
 __all__ = [
     "ACTIVATION_BIN_S",
@@ -288,13 +288,12 @@ def _synchronised_round(
     group[index.get_indexer(best.index)] = codes
     grouped = group >= 0
     label = np.maximum(group, 0)
-    aligned = daily_alignment(parts, index, label, len(keys), grouped, context)
+    profiles = GroupProfiles.of(parts, index, label, len(keys), grouped, context)
+    aligned = profiles.alignment()
     surging = synchrony(parts, index, label, len(keys), grouped, context)
     whole = grouped & ((aligned >= ALIGN_LINK_MIN) | (surging >= SYNC_LINK_MIN))
     # a group in step only in part: the in-step core, when it is a campaign's size
-    core, core_corr = aligned_core(
-        parts, index, label, len(keys), grouped, context, min_fit=CORE_FIT_MIN, rounds=CORE_ROUNDS
-    )
+    core, core_corr = profiles.core(min_fit=CORE_FIT_MIN, rounds=CORE_ROUNDS)
     in_core = core >= 0
     cell = np.where(in_core, label * CORE_ROUNDS + core, 0)
     core_size = np.bincount(cell[in_core], minlength=len(keys) * CORE_ROUNDS)[cell]

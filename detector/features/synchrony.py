@@ -17,7 +17,14 @@ import pandas as pd
 
 from detector.features.base import Context
 
-__all__ = ["HourlyActivity", "aligned_core", "daily_alignment", "member_activity", "synchrony"]
+__all__ = [
+    "GroupProfiles",
+    "HourlyActivity",
+    "aligned_core",
+    "daily_alignment",
+    "member_activity",
+    "synchrony",
+]
 
 
 @dataclass(frozen=True)
@@ -147,6 +154,70 @@ def synchrony(
     return np.clip(out, -1.0, 1.0)
 
 
+@dataclass(frozen=True)
+class GroupProfiles:
+    """The unit hour-of-day profiles of grouped accounts, gathered from the parts once.
+
+    Each member's requests are counted per hour of the day (24 bins over the window),
+    centred and scaled to unit norm (``z_i``; a member with no variation gets zeros and
+    counts as uncorrelated). :meth:`alignment` and :meth:`core` both read them, so a
+    caller that needs both gathers the members' activity once. Memory: members × 24.
+    """
+
+    n: int
+    """Accounts in the index (outputs are over the index)."""
+    members: np.ndarray
+    """Index positions of the grouped accounts."""
+    lab: np.ndarray
+    """Each member's group."""
+    n_groups: int
+    z: np.ndarray
+    """members × 24 unit profiles."""
+
+    @classmethod
+    def of(
+        cls,
+        parts: list[dict[str, Any]],
+        index: pd.Index,
+        label: np.ndarray,
+        n_groups: int,
+        grouped: np.ndarray,
+        context: Context,
+    ) -> GroupProfiles:
+        """Profiles of the accounts ``grouped`` selects, grouped by ``label``."""
+        members = np.flatnonzero(grouped) if parts else np.empty(0, dtype=np.int64)
+        z = _unit_profiles(parts, index, members, context) if len(members) else np.zeros((0, 24))
+        return cls(len(index), members, label[members], n_groups, z)
+
+    def alignment(self) -> np.ndarray:
+        """Per account, its whole group's mean pairwise profile correlation (0 outside)."""
+        out = np.zeros(self.n)
+        if len(self.members):
+            out[self.members] = _mean_pairwise(self.z, self.lab, self.n_groups)[self.lab]
+        return out
+
+    def core(self, *, min_fit: float, rounds: int = 2) -> tuple[np.ndarray, np.ndarray]:
+        """Per account, its in-step core number and the core's mean pairwise correlation
+        (-1 and 0 outside any core); see :func:`aligned_core`."""
+        core = np.full(self.n, -1, dtype=np.int64)
+        corr = np.zeros(self.n)
+        z, lab = self.z, self.lab
+        left = np.ones(len(self.members), dtype=bool)
+        for r in range(rounds):
+            sums = np.zeros((self.n_groups, 24))
+            np.add.at(sums, lab[left], z[left])
+            length = np.linalg.norm(sums, axis=1)
+            direction = sums / np.where(length > 0, length, 1.0)[:, None]
+            inside = left & (np.einsum("ij,ij->i", z, direction[lab]) >= min_fit)
+            if not inside.any():
+                break
+            core_corr = _mean_pairwise(z[inside], lab[inside], self.n_groups)
+            core[self.members[inside]] = r
+            corr[self.members[inside]] = core_corr[lab[inside]]
+            left &= ~inside
+        return core, corr
+
+
 def daily_alignment(
     parts: list[dict[str, Any]],
     index: pd.Index,
@@ -157,23 +228,15 @@ def daily_alignment(
 ) -> np.ndarray:
     """Mean pairwise correlation of group members' hour-of-day profiles, per account.
 
-    Each member's requests are counted per hour of the day (24 bins over the window),
-    centred and scaled to unit norm (``z_i``); a group of ``k`` gets
-    ``(‖Σ z_i‖² − k) / (k(k − 1))``, the mean off-diagonal correlation. A script that
-    runs one campaign over the same block of hours every day through many accounts gives
-    them near-identical profiles (correlation ≈ 1) even when, within the block, nothing
-    surges together (:func:`synchrony` ≈ 0); unrelated customers spread over time zones
-    and habits do not. Members with no variation (no requests) count as uncorrelated.
-    Accounts outside a group get 0. Memory: members × 24.
+    With each member's profile centred and scaled to unit norm (``z_i``), a group of
+    ``k`` gets ``(‖Σ z_i‖² − k) / (k(k − 1))``, the mean off-diagonal correlation. A
+    script that runs one campaign over the same block of hours every day through many
+    accounts gives them near-identical profiles (correlation ≈ 1) even when, within the
+    block, nothing surges together (:func:`synchrony` ≈ 0); unrelated customers spread
+    over time zones and habits do not. Accounts outside a group get 0
+    (:meth:`GroupProfiles.alignment`).
     """
-    n = len(index)
-    out = np.zeros(n)
-    members = np.flatnonzero(grouped)
-    if not parts or not len(members):
-        return out
-    z = _unit_profiles(parts, index, members, context)
-    out[members] = _mean_pairwise(z, label[members], n_groups)[label[members]]
-    return out
+    return GroupProfiles.of(parts, index, label, n_groups, grouped, context).alignment()
 
 
 def aligned_core(
@@ -201,33 +264,13 @@ def aligned_core(
     (realistic seeds 303 and 707: 30-39 pipelines and 13-29 small apps linked, PR-AUC
     0.003-0.004 lower). The core's members are peeled off and the rest searched again
     (``rounds`` times in all) for a second core on other hours. Vectorised over all
-    groups at once.
+    groups at once (:meth:`GroupProfiles.core`).
 
     Returns ``(core, corr)`` over ``index``: the core number (0, 1, …; -1 outside any
     core) and the mean pairwise correlation of the core's profiles (0 outside).
     """
-    n = len(index)
-    core = np.full(n, -1, dtype=np.int64)
-    corr = np.zeros(n)
-    members = np.flatnonzero(grouped)
-    if not parts or not len(members):
-        return core, corr
-    z = _unit_profiles(parts, index, members, context)
-    lab = label[members]
-    left = np.ones(len(members), dtype=bool)
-    for r in range(rounds):
-        sums = np.zeros((n_groups, 24))
-        np.add.at(sums, lab[left], z[left])
-        length = np.linalg.norm(sums, axis=1)
-        direction = sums / np.where(length > 0, length, 1.0)[:, None]
-        inside = left & (np.einsum("ij,ij->i", z, direction[lab]) >= min_fit)
-        if not inside.any():
-            break
-        core_corr = _mean_pairwise(z[inside], lab[inside], n_groups)
-        core[members[inside]] = r
-        corr[members[inside]] = core_corr[lab[inside]]
-        left &= ~inside
-    return core, corr
+    profiles = GroupProfiles.of(parts, index, label, n_groups, grouped, context)
+    return profiles.core(min_fit=min_fit, rounds=rounds)
 
 
 def _unit_profiles(
