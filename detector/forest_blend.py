@@ -38,6 +38,7 @@ from typing import Any, Final
 import numpy as np
 from sklearn.ensemble import IsolationForest
 
+from detector.behaviour import MEDIAN_KEY, behaviour_from_raws
 from detector.features.registry import FAMILIES, FeatureSpec
 from detector.forest_scoring import forest_raws
 from detector.tails import TailScorer
@@ -339,6 +340,9 @@ def fit_forests(
     ).fit(matrix)
     tail_raw = tail.score(matrix)
     anchors["tail"] = norm_anchors(tail_raw)
+    if family_forests:
+        names = [f for f, _, _ in family_forests]
+        anchors[MEDIAN_KEY] = float(np.median(behaviour_from_raws(raws[1:], names, anchors)))
     raw = combine(raws, tail_raw if family_forests else None, anchors, tail_weight)
     return forest, family_forests, anchors, tail, raw
 

@@ -36,6 +36,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.utils.validation import check_is_fitted
 
 from detector import forest_blend, schema
+from detector.behaviour import behaviour_median, behaviour_scores
 from detector.config import DEFAULT
 from detector.feature_table import (
     fitted_values,
@@ -352,6 +353,19 @@ class AnomalyModel(BaseEstimator):
             self.tail_weight,
             self.n_features_in_,
         )
+
+    def behaviour(self, X: pd.DataFrame) -> np.ndarray:
+        """How unusual each row's behaviour is, links left out (0 typical, 1 at the
+        training 99th percentile in every behaviour family; see :mod:`detector.behaviour`)."""
+        check_is_fitted(self, "forest_")
+        if len(X) == 0:
+            return np.empty(0, dtype=np.float64)
+        return behaviour_scores(self.transform(X), self.family_forests_, self.blend_)
+
+    def behaviour_median(self) -> float | None:
+        """The training population's median :meth:`behaviour` (None: an older bundle)."""
+        check_is_fitted(self, "forest_")
+        return behaviour_median(self.blend_) if self.family_forests_ else None
 
     def active_families(self, matrix: np.ndarray) -> np.ndarray | None:
         """Which family forests count for each row of :meth:`transform`'s matrix, or None
