@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -194,6 +195,7 @@ def clusters_json(scored: ScoreResult) -> dict[str, Any]:
                 "template_share": round(float(row["template_share"]), 4),
                 "synchrony": round(float(row["synchrony"]), 4),
                 "activation_spread_hours": round(float(row["activation_spread_hours"]), 2),
+                **_behaviour_fields(row),
                 "max_score": float(member_scores[S.SCORE].max()),
                 "flagged_members": int(member_scores[S.FLAGGED].sum()),
                 "accounts": [
@@ -206,6 +208,27 @@ def clusters_json(scored: ScoreResult) -> dict[str, Any]:
         )
     rows.sort(key=lambda r: (-r["max_score"], r["cluster_id"]))
     return {"clusters": rows}
+
+
+def cluster_behaviour_text(cluster: Mapping[str, Any]) -> str:
+    """How a cluster of ``clusters.json`` was scored, for tables: its median member's
+    behaviour score and whether its members carried its cluster features ("" when the
+    model predates the measure)."""
+    if cluster.get(S.CLUSTER_BEHAVIOUR) is None:
+        return ""
+    how = "scored as a cluster" if cluster.get(S.SCORED_AS_CLUSTER) else "scored as unlinked"
+    return f"{float(cluster[S.CLUSTER_BEHAVIOUR]):.2f}, {how}"
+
+
+def _behaviour_fields(row: pd.Series) -> dict[str, Any]:
+    """A cluster's median member behaviour and whether it lent its members a score
+    (:mod:`detector.quiet_clusters`); absent when the model predates them."""
+    if S.CLUSTER_BEHAVIOUR not in row.index or pd.isna(row[S.CLUSTER_BEHAVIOUR]):
+        return {}
+    return {
+        S.CLUSTER_BEHAVIOUR: round(float(row[S.CLUSTER_BEHAVIOUR]), 4),
+        S.SCORED_AS_CLUSTER: bool(row[S.SCORED_AS_CLUSTER]),
+    }
 
 
 # --- reading back -------------------------------------------------------------------------

@@ -122,6 +122,12 @@ SUBSTREAM_SHARE: Final = "substream_share"
 """That sub-stream's share of the account's requests (0 when none)."""
 REASONS_SEPARATOR: Final = "; "
 
+# cluster-table (and clusters.json) fields added when a cluster is scored (quiet_clusters)
+CLUSTER_BEHAVIOUR: Final = "behaviour"
+"""The cluster's median member behaviour score (detector.behaviour)."""
+SCORED_AS_CLUSTER: Final = "scored_as_cluster"
+"""Whether the cluster's members carried its cluster features into the model."""
+
 # --- quarantine -----------------------------------------------------------------------
 
 QUARANTINE_REASON: Final = "quarantine_reason"

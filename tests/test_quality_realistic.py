@@ -59,6 +59,10 @@ BENIGN_COORDINATION_CEILING = 0.07
 of 30 linked new accounts, some of whose members are flagged on their own scores
 (cluster novelty, newest model), is 19 of the 286 classroom accounts at this size. A
 known regression, open in the issue "Campaigns that share nothing but behaviour"."""
+QUIET_COHORTS_AS_CLUSTER_CEILING = 0.1
+"""Share of the classroom cohorts' clusters still scored as clusters (session 15: 0 of
+N at this seed in either week; their median member's behaviour score sits at 0.1-0.3,
+the hydras' at 0.5-1.0, the cut at twice the training median, ~0.35)."""
 SMALL_ACCOUNTS = ("hobbyist", "developer_testing", "small_app", "new_signup")
 SMALL_CEILING = {"release": 0.01, "no release": 0.02}
 """Without a release 6 of 596 small apps (1.01%) were flagged (session 14); 0 with one."""
@@ -85,8 +89,8 @@ the weighted tail score (plain distillation 5 of 5, low-and-slow 0 -> 2 of 5), 1
 either week with the model tier."""
 
 
-Scored = tuple[pd.DataFrame, pd.DataFrame, dict, str]
-"""Score table, labels, evaluation and which week (:data:`WEEKS`)."""
+Scored = tuple[pd.DataFrame, pd.DataFrame, dict, str, pd.DataFrame]
+"""Score table, labels, evaluation, which week (:data:`WEEKS`) and the cluster table."""
 
 
 @pytest.fixture(scope="module", params=WEEKS)
@@ -105,17 +109,18 @@ def scored(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
     model, _, _ = train(log, root / "model.bundle", accounts=accounts)
     result = score(log, model, accounts=accounts)
     labels = read_labels(root / "sim" / "labels.csv")
-    return result.scores, labels, evaluate(result.scores, labels), week
+    clusters = result.clusters.table if result.clusters is not None else pd.DataFrame()
+    return result.scores, labels, evaluate(result.scores, labels), week, clusters
 
 
 def test_overall_separation(scored: Scored) -> None:
-    _, _, ev, week = scored
+    _, _, ev, week, _ = scored
     assert ev["pr_auc"] >= PR_AUC_FLOOR[week], ev["pr_auc"]
     assert ev["roc_auc"] >= 0.9
 
 
 def test_hydras_are_linked_and_ranked(scored: Scored) -> None:
-    scores, labels, ev, _ = scored
+    scores, labels, ev, _, _ = scored
     cluster = scores.set_index(S.ACCOUNT_ID)[S.CLUSTER_ID]
     for name in HYDRAS:
         ids = labels.loc[labels["scenario"] == name, S.ACCOUNT_ID]
@@ -140,7 +145,7 @@ def test_permitted_benchmarking_is_not_flagged(scored: Scored) -> None:
 
 def test_quiet_extraction_is_flagged(scored: Scored) -> None:
     """Quiet, competent extraction looks like a person in every single request."""
-    table, labels, _, _ = scored
+    table, labels, _, _, _ = scored
     ids = labels.loc[labels[S.SCENARIO].isin(QUIET), S.ACCOUNT_ID]
     flagged = table.set_index(S.ACCOUNT_ID).loc[ids, S.FLAGGED].astype(bool)
     assert flagged.mean() >= QUIET_FLAGGED_FLOOR, flagged.mean()
@@ -148,8 +153,29 @@ def test_quiet_extraction_is_flagged(scored: Scored) -> None:
 
 def test_quiet_extraction_is_ranked(scored: Scored) -> None:
     """The ranking, not only the flags: an analyst works down the queue past the line."""
-    _, labels, ev, _ = scored
+    _, labels, ev, _, _ = scored
     per = ev["per_scenario"]
     n = {name: (labels[S.SCENARIO] == name).sum() for name in QUIET}
     in_top = sum(per[name]["share_in_top_k"] * n[name] for name in QUIET)
     assert in_top / sum(n.values()) >= QUIET_TOP_K_FLOOR, in_top
+
+
+def test_clusters_are_scored_on_what_they_do(scored: Scored) -> None:
+    """Every hydra's cluster lends its members its features; classroom cohorts, linked
+    by a network and a creation burst but behaving like students, are scored as
+    unlinked accounts (detector.quiet_clusters)."""
+    scores, labels, _, _, clusters = scored
+    kind = labels.set_index(S.ACCOUNT_ID)[S.SCENARIO]
+    member_kind = kind.reindex(scores[S.ACCOUNT_ID]).to_numpy()
+    majority = (
+        pd.Series(member_kind, index=scores[S.CLUSTER_ID].to_numpy())
+        .loc[lambda s: s.index != ""]
+        .groupby(level=0)
+        .agg(lambda s: s.value_counts().index[0])
+    )
+    as_cluster = clusters[S.SCORED_AS_CLUSTER].astype(bool)
+    kinds = majority.reindex(as_cluster.index)
+    hydras = as_cluster[kinds.isin(HYDRAS).to_numpy()]
+    cohorts = as_cluster[(kinds == "classroom_cohort").to_numpy()]
+    assert len(hydras) and hydras.all(), hydras
+    assert len(cohorts) and cohorts.mean() <= QUIET_COHORTS_AS_CLUSTER_CEILING, cohorts

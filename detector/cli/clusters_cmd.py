@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from detector.cli.common import JsonOpt, console, fail, user_errors
-from detector.outputs import sidecar
+from detector.outputs import cluster_behaviour_text, sidecar
 from detector.safe import safe_terminal
 
 
@@ -61,6 +61,7 @@ def register(app: typer.Typer) -> None:
             "start spread (h)",
             "evidence",
             "how rare",
+            "behaviour",
         ):
             t.add_column(col, overflow="fold")
         for r in rows:
@@ -75,6 +76,7 @@ def register(app: typer.Typer) -> None:
                 f"{r['activation_spread_hours']:.1f}",
                 r["evidence"],
                 r.get("evidence_rarity", ""),
+                cluster_behaviour_text(r),
             )
         console.print(t)
         if cluster is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from detector.features import SPECS
+from detector.outputs import cluster_behaviour_text
 from detector.ranking import describe_alert_rule
 from detector.report.constants import MAX_OTHER_CLUSTERS
 from detector.report.pieces import id_class, kv_table, show_value
@@ -25,7 +26,7 @@ class ModelSections:
             "<tr><th>cluster</th><th class='n'>members</th><th class='n'>flagged</th>"
             "<th class='n'>max score</th><th class='n'>requests/day</th>"
             "<th class='n'>shared template</th><th class='n'>synchrony</th>"
-            "<th class='n'>start spread</th><th>evidence</th></tr>"
+            "<th class='n'>start spread</th><th>evidence</th><th>behaviour</th></tr>"
         )
         rows = []
         for c in flagged + others:  # one row per listed cluster
@@ -40,7 +41,8 @@ class ModelSections:
                 f"<td class='n'>{float(c.get('template_share', 0)):.0%}</td>"
                 f"<td class='n'>{float(c.get('synchrony', 0)):.2f}</td>"
                 f"<td class='n'>{float(c.get('activation_spread_hours', 0)):.1f} h</td>"
-                f"<td>{show_value(c.get('evidence', ''))}</td></tr>"
+                f"<td>{show_value(c.get('evidence', ''))}</td>"
+                f"<td>{html_text(cluster_behaviour_text(c))}</td></tr>"
             )
         details = []
         for c in flagged + others:

@@ -1,0 +1,87 @@
+"""A cluster is scored on what it does: quiet clusters are scored as unlinked accounts.
+
+Linking finds coordination, and coordination is not extraction: a classroom of free
+accounts created together on one school network, a research organisation's accounts on
+one card and one network, a company's keys, are clusters too, and their cluster features
+(size, fresh accounts, created and started together) look like a hydra's. Scored on
+those features, classroom cohorts were 3% flagged and their reasons led with "one of 36
+linked accounts" (a week without a release, issue 13/16).
+
+So before a feature table is scored, each cluster's **behaviour** is measured with the
+model's behaviour families only (:mod:`detector.behaviour`: links, account record and
+networks left out), and a cluster whose median member behaves no more unusually than
+:data:`~detector.config.Config.cluster_behaviour_multiple` × the training median is
+*quiet*: its members get the cluster features of an unlinked account (as a declared
+organisation's do, :func:`detector.features.coordination.neutralise`), and their
+sub-streams inherit them. A quiet cluster keeps its id, its case and its evidence (an
+analyst still sees the link); it just lends no score. A campaign's members behave
+unusually by design (that is the job they are spread over), so its median is far above
+the cut and it is scored as before.
+
+The cluster table gains ``behaviour`` (the median member's behaviour score) and
+``scored_as_cluster``; ``clusters.json`` and the report show both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from detector import schema as S
+from detector.config import Config
+from detector.features.coordination import SPECS as CLUSTER_SPECS
+from detector.features.coordination import neutralise, window_length_hours
+from detector.model import AnomalyModel
+from detector.pipeline import FeatureResult
+
+__all__ = ["cluster_behaviour", "unlink_quiet_clusters"]
+
+
+def cluster_behaviour(
+    model: AnomalyModel, features: pd.DataFrame, membership: pd.Series
+) -> pd.Series:
+    """The median member's behaviour score of each cluster in ``membership``
+    (account id → cluster id, "" unlinked), indexed by cluster id."""
+    linked = membership[(membership != "") & membership.index.isin(features.index)]
+    if linked.empty:
+        return pd.Series(dtype=float, name=S.CLUSTER_BEHAVIOUR)
+    names = [str(n) for n in model.feature_names_in_]
+    scores = pd.Series(model.behaviour(features.loc[linked.index, names]), index=linked.index)
+    return scores.groupby(linked.to_numpy()).median().rename(S.CLUSTER_BEHAVIOUR)
+
+
+def unlink_quiet_clusters(
+    result: FeatureResult, model: AnomalyModel, config: Config
+) -> FeatureResult:
+    """``result`` with the members of quiet clusters scored as unlinked (module docs).
+
+    Unchanged when the run has no clusters, when ``config.cluster_behaviour_multiple``
+    is 0, or for a model fitted before the behaviour median was kept. Idempotent: the
+    behaviour score leaves the cluster features out, so a second pass finds the same
+    quiet clusters.
+    """
+    clusters = result.clusters
+    median = model.behaviour_median()
+    multiple = config.cluster_behaviour_multiple
+    if clusters is None or clusters.table.empty or median is None or multiple <= 0:
+        return result
+    behaviour = cluster_behaviour(model, result.features, clusters.membership)
+    behaviour = behaviour.reindex(clusters.table.index)
+    loud = (behaviour >= multiple * median).to_numpy() | behaviour.isna().to_numpy()
+    table = clusters.table.assign(
+        **{S.CLUSTER_BEHAVIOUR: behaviour.to_numpy(), S.SCORED_AS_CLUSTER: loud}
+    )
+    quiet = set(clusters.table.index[~loud])
+    clusters = dataclasses.replace(clusters, table=table)
+    if not quiet:
+        return dataclasses.replace(result, clusters=clusters)
+    rows = result.features.index.isin(
+        clusters.membership.index[clusters.membership.isin(quiet).to_numpy()]
+    )
+    features = result.features.copy()
+    neutralise(features, np.asarray(rows), window_length_hours(result.context))
+    columns = [s.name for s in CLUSTER_SPECS if s.name in features.columns]
+    substreams = result.substreams.with_parent_columns(features, columns)
+    return dataclasses.replace(result, features=features, substreams=substreams, clusters=clusters)

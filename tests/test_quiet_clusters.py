@@ -1,0 +1,175 @@
+"""A cluster is scored on what it does (detector.behaviour, detector.quiet_clusters).
+
+The behaviour score leaves the link families out, so a cluster cannot vouch for itself;
+a cluster whose median member behaves like the population is scored as unlinked, while
+a campaign's members keep their cluster features. These tests hold the arithmetic to
+its definition and the gate to its promises on a population built for it: a quiet
+"classroom" (typical behaviour, every cluster feature of a hydra) and a loud campaign.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from detector import schema as S
+from detector.behaviour import LINK_FAMILIES, behaviour_from_raws, behaviour_median
+from detector.config import DEFAULT
+from detector.coordination import Clusters
+from detector.features.coordination import NEUTRAL_CLUSTER
+from detector.forest_scoring import forest_raws
+from detector.model import AnomalyModel
+from detector.pipeline import FeatureResult
+from detector.quiet_clusters import cluster_behaviour, unlink_quiet_clusters
+from detector.substreams import SubStreams
+from tests.synthetic_features import family_population
+
+WINDOW_HOURS = 7 * 24.0
+CLUSTER_COLUMNS = {
+    "cluster_size": 1.0,
+    "cluster_new_member_share": 0.0,
+    "cluster_creation_spread_hours": 8760.0,
+    "cluster_activation_spread_hours": WINDOW_HOURS,
+}
+"""Coordination features of the test population, at an unlinked account's values."""
+QUIET = [f"acct-{i:05d}" for i in range(100, 130)]
+"""A classroom: typical behaviour, linked, brand new, created and started together."""
+LOUD = [f"acct-{i:05d}" for i in range(200, 220)]
+"""A campaign: harvesting answers in script-fast follow-ups, linked the same way."""
+
+
+def _population() -> pd.DataFrame:
+    frame = family_population(800, seed=5)
+    for name, value in CLUSTER_COLUMNS.items():
+        frame[name] = value
+    for members in (QUIET, LOUD):
+        frame.loc[members, "cluster_size"] = float(len(members))
+        frame.loc[members, "cluster_new_member_share"] = 1.0
+        frame.loc[members, "cluster_creation_spread_hours"] = 1.0
+        frame.loc[members, "cluster_activation_spread_hours"] = 2.0
+    frame.loc[LOUD, "unread_followup_share"] = 0.8
+    frame.loc[LOUD, "broad_harvest_share"] = 0.7
+    frame.loc[LOUD, "reasoning_share"] = 0.6
+    return frame
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[AnomalyModel, pd.DataFrame]:
+    frame = _population()
+    model = AnomalyModel(n_estimators=50, family_estimators=40, random_state=0).fit(frame)
+    return model, frame
+
+
+def _result(frame: pd.DataFrame) -> FeatureResult:
+    membership = pd.Series("", index=frame.index, name=S.CLUSTER_ID, dtype=object)
+    membership[QUIET] = "c-quiet"
+    membership[LOUD] = "c-loud"
+    table = pd.DataFrame({"members": [len(QUIET), len(LOUD)]}, index=["c-quiet", "c-loud"])
+    clusters = Clusters(frame[list(CLUSTER_COLUMNS)], membership, table)
+    context = types.SimpleNamespace(window_start=0.0, window_end=WINDOW_HOURS * 3600.0)
+    return FeatureResult(
+        features=frame,
+        report=None,  # type: ignore[arg-type]  # not read by the gate
+        context=context,  # type: ignore[arg-type]  # only the window is read
+        omitted={},
+        topic_model=None,
+        n_buckets=1,
+        clusters=clusters,
+        substreams=SubStreams.empty(frame.columns),
+    )
+
+
+def test_behaviour_is_the_weighted_floored_mean_of_the_behaviour_families() -> None:
+    raws = [np.array([1.0, 3.0]), np.array([2.0, 0.0]), np.array([5.0, 5.0])]
+    anchors = {
+        "families": [{"median": 1.0, "scale": 2.0}, {"median": 1.0, "scale": 1.0}] * 2,
+        "family_shares": [0.25, 0.5, 0.25],
+        "family_floor": 0.0,
+    }
+    got = behaviour_from_raws(raws, ["volume", "conversation", "coordination"], anchors)
+    # volume (0, 1) weighs 1/3, conversation (1, floored 0) 2/3; coordination is left out
+    assert got == pytest.approx([2 / 3, 1 / 3])
+    assert "coordination" in LINK_FAMILIES and "infra" in LINK_FAMILIES
+    no_shares = {**anchors, "family_shares": None, "family_floor": None}
+    assert behaviour_from_raws(raws, ["volume", "conversation", "infra"], no_shares) == (
+        pytest.approx([0.5, 0.0])
+    )
+
+
+def test_behaviour_ignores_the_cluster_features(fitted: tuple[AnomalyModel, pd.DataFrame]) -> None:
+    model, frame = fitted
+    moved = frame.copy()
+    moved["cluster_size"] = 500.0
+    moved["cluster_new_member_share"] = 1.0
+    assert np.array_equal(model.behaviour(frame), model.behaviour(moved))
+    assert not np.array_equal(model.raw_scores(frame), model.raw_scores(moved))
+
+
+def test_the_training_median_is_kept_with_the_model(
+    fitted: tuple[AnomalyModel, pd.DataFrame],
+) -> None:
+    model, frame = fitted
+    assert model.behaviour_median() == float(np.median(model.behaviour(frame)))
+    # the same number from every family forest's raw score, as fitting computes it
+    raws = forest_raws(model.transform(frame), [(f, c) for _, c, f in model.family_forests_])
+    names = [n for n, _, _ in model.family_forests_]
+    assert np.array_equal(behaviour_from_raws(raws, names, model.blend_), model.behaviour(frame))
+    old = {k: v for k, v in model.blend_.items() if k != "behaviour_median"}
+    assert behaviour_median(old) is None
+
+
+def test_a_quiet_cluster_is_scored_as_unlinked_and_a_campaign_is_not(
+    fitted: tuple[AnomalyModel, pd.DataFrame],
+) -> None:
+    model, frame = fitted
+    result = _result(frame)
+    gated = unlink_quiet_clusters(result, model, DEFAULT)
+    table = gated.clusters.table
+    assert table[S.SCORED_AS_CLUSTER].to_dict() == {"c-quiet": False, "c-loud": True}
+    behaviour = cluster_behaviour(model, frame, result.clusters.membership)
+    median = model.behaviour_median()
+    assert behaviour["c-quiet"] < DEFAULT.cluster_behaviour_multiple * median
+    assert behaviour["c-loud"] >= DEFAULT.cluster_behaviour_multiple * median
+    assert table[S.CLUSTER_BEHAVIOUR].to_dict() == behaviour.to_dict()
+    after = gated.features
+    for name, value in {**NEUTRAL_CLUSTER, "cluster_activation_spread_hours": WINDOW_HOURS}.items():
+        if name in after.columns:
+            assert (after.loc[QUIET, name] == value).all(), name
+    untouched = after.index.difference(QUIET)
+    pd.testing.assert_frame_equal(after.loc[untouched], frame.loc[untouched])
+    # the link stays (an analyst still sees it); only the score it lent is gone
+    assert (gated.clusters.membership[QUIET] == "c-quiet").all()
+    quiet_before, quiet_after = model.score(frame.loc[QUIET]), model.score(after.loc[QUIET])
+    assert np.median(quiet_after) < np.median(quiet_before)
+    # the input result is not modified, and a second pass changes nothing
+    assert (result.features.loc[QUIET, "cluster_size"] == len(QUIET)).all()
+    again = unlink_quiet_clusters(gated, model, DEFAULT)
+    pd.testing.assert_frame_equal(again.features, after)
+
+
+def test_the_gate_can_be_turned_off_and_old_bundles_are_unchanged(
+    fitted: tuple[AnomalyModel, pd.DataFrame],
+) -> None:
+    model, frame = fitted
+    result = _result(frame)
+    off = unlink_quiet_clusters(
+        result, model, dataclasses.replace(DEFAULT, cluster_behaviour_multiple=0.0)
+    )
+    assert off is result
+    old = AnomalyModel(n_estimators=50, family_estimators=40, random_state=0).fit(frame)
+    del old.blend_["behaviour_median"]
+    assert old.behaviour_median() is None
+    assert unlink_quiet_clusters(result, old, DEFAULT) is result
+    lone = dataclasses.replace(
+        result,
+        clusters=Clusters(
+            frame[list(CLUSTER_COLUMNS)],
+            pd.Series("", index=frame.index, name=S.CLUSTER_ID, dtype=object),
+            pd.DataFrame({"members": []}),
+        ),
+    )
+    assert unlink_quiet_clusters(lone, model, DEFAULT) is lone
