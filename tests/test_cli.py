@@ -163,7 +163,12 @@ def test_evaluate_clusters_and_catalogue(pop: Population) -> None:
         assert key in result
     assert result["per_scenario"]
     clusters = json.loads(ok("clusters", pop.scores, "--json").stdout)["clusters"]
-    assert isinstance(clusters, list)
+    assert clusters  # the default population holds hydras
+    # each cluster says how it was scored: its median member's behaviour, and whether
+    # its members carried its features (detector.quiet_clusters)
+    for c in clusters:
+        assert 0.0 <= c["behaviour"] and isinstance(c["scored_as_cluster"], bool), c
+    assert any(c["scored_as_cluster"] for c in clusters)
     ok("clusters", pop.scores)
     out = pop.root / "features.md"
     ok("catalogue", "--out", out)

@@ -25,7 +25,7 @@ from detector.cli.common import (
     user_errors,
 )
 from detector.cli.context_view import account_context, render_context
-from detector.outputs import check_model, clusters_json, read_scoring
+from detector.outputs import check_model, cluster_behaviour_text, clusters_json, read_scoring
 from detector.safe import neutralise_csv_cell, safe_terminal, truncate
 
 if TYPE_CHECKING:
@@ -238,7 +238,8 @@ def render(info: dict[str, Any], top_features: int = 12) -> None:
         console.print(
             f"cluster {safe_terminal(c['cluster_id'])}: {c['members']} accounts that "
             f"{safe_terminal(c['evidence'])}; {c['requests_per_day']:,.0f} requests/day together, "
-            f"{c['flagged_members']} flagged",
+            f"{c['flagged_members']} flagged"
+            + (f"; behaviour {how}" if (how := cluster_behaviour_text(c)) else ""),
             markup=False,
         )
 

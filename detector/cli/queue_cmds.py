@@ -20,6 +20,7 @@ from detector import schema as S
 from detector.casefile import case_file, plain
 from detector.cli.common import JsonOpt, console, fail, parse_day, user_errors
 from detector.cli.state_common import CaseStatus, OnOpt, StateOpt, cell, state_dir, today
+from detector.outputs import cluster_behaviour_text
 from detector.safe import safe_terminal
 from detector.store import CASE_STATUSES, Store
 
@@ -115,6 +116,9 @@ def _print_case(info: dict[str, Any]) -> None:
             f"{evidence.get('synchrony')}; activation spread "
             f"{evidence.get('activation_spread_hours')} h"
         )
+        behaviour = cluster_behaviour_text(evidence)
+        if behaviour:
+            console.print(f"  behaviour of the median member: {behaviour}")
     else:
         console.print("[bold]Linking evidence:[/bold] none (an unlinked account)")
     infra = info["infrastructure"]
