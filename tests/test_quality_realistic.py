@@ -30,6 +30,10 @@ Every window the simulator made held a model release, and the adoption evidence 
 much of the ranking there; most weeks of real traffic have none. So the same population
 is also scored as a week without a release (``simulate(..., release=False)``): 0.816
 when it was first measured (session 14), 0.870 with the model tier. Floors are per week.
+
+Session 15 (a cluster is scored on what it does, detector.quiet_clusters): 0.933 ->
+0.943 with a release, 0.870 -> 0.890 without; classroom cohorts 2.1% -> 0% flagged in
+the week without one.
 """
 
 from __future__ import annotations
@@ -49,16 +53,17 @@ SEED = 31
 ACCOUNTS = 6000
 WEEKS = ("release", "no release")
 """The two windows each floor is held on: with a model release mid-window, without one."""
-PR_AUC_FLOOR = {"release": 0.9, "no release": 0.84}
+PR_AUC_FLOOR = {"release": 0.92, "no release": 0.86}
 HYDRAS = ("hydra_shared_card", "hydra_shared_network", "hydra_no_shared_infra")
 HYDRA_TOP_K_FLOOR = 0.7
 HYDRA_CLUSTERED_FLOOR = 0.7
 BENIGN_COORDINATION = ("multi_account_org", "classroom_cohort")
-BENIGN_COORDINATION_CEILING = 0.07
+BENIGN_COORDINATION_CEILING = 0.03
 """Classroom cohorts: 3-5% flagged until session 4; 6.6% in session 5 -- one classroom
 of 30 linked new accounts, some of whose members are flagged on their own scores
-(cluster novelty, newest model), is 19 of the 286 classroom accounts at this size. A
-known regression, open in the issue "Campaigns that share nothing but behaviour"."""
+(cluster novelty, newest model), is 19 of the 286 classroom accounts at this size;
+0.3% / 2.1% (with / without a release) in session 14, 0% / 0% since quiet clusters are
+scored as unlinked (session 15). Multi-account organisations: 1 of 69 (1.4%)."""
 QUIET_COHORTS_AS_CLUSTER_CEILING = 0.1
 """Share of the classroom cohorts' clusters still scored as clusters (session 15: 0 of
 N at this seed in either week; their median member's behaviour score sits at 0.1-0.3,
