@@ -12,7 +12,7 @@ model's behaviour families only (:mod:`detector.behaviour`: links, account recor
 networks left out), and a cluster whose median member behaves no more unusually than
 :data:`~detector.config.Config.cluster_behaviour_multiple` × the training median is
 *quiet*: its members get the cluster features of an unlinked account (as a declared
-organisation's do, :func:`detector.features.coordination.neutralise`), and their
+organisation's do, :func:`detector.features.coordination.unlinked_values`), and their
 sub-streams inherit them. A quiet cluster keeps its id, its case and its evidence (an
 analyst still sees the link); it just lends no score. A campaign's members behave
 unusually by design (that is the job they are spread over), so its median is far above
@@ -32,7 +32,7 @@ import pandas as pd
 from detector import schema as S
 from detector.config import Config
 from detector.features.coordination import SPECS as CLUSTER_SPECS
-from detector.features.coordination import neutralise, window_length_hours
+from detector.features.coordination import unlinked_values, window_length_hours
 from detector.model import AnomalyModel
 from detector.pipeline import FeatureResult
 
@@ -80,8 +80,12 @@ def unlink_quiet_clusters(
     rows = result.features.index.isin(
         clusters.membership.index[clusters.membership.isin(quiet).to_numpy()]
     )
-    features = result.features.copy()
-    neutralise(features, np.asarray(rows), window_length_hours(result.context))
+    # a shallow copy with new cluster columns: the table can be a million accounts wide,
+    # and only these columns change (the caller's table is left as it was)
+    features = result.features.copy(deep=False)
+    for name, value in unlinked_values(window_length_hours(result.context)).items():
+        if name in features.columns:
+            features[name] = np.where(rows, value, features[name].to_numpy(dtype=np.float64))
     columns = [s.name for s in CLUSTER_SPECS if s.name in features.columns]
     substreams = result.substreams.with_parent_columns(features, columns)
     return dataclasses.replace(result, features=features, substreams=substreams, clusters=clusters)

@@ -32,6 +32,7 @@ __all__ = [
     "SPECS",
     "cluster_features",
     "neutralise",
+    "unlinked_values",
     "window_length_hours",
 ]
 
@@ -250,11 +251,15 @@ NEUTRAL_CLUSTER: dict[str, float] = {
 """Cluster features of an unlinked account (activation spread: the window's length)."""
 
 
+def unlinked_values(window_hours: float) -> dict[str, float]:
+    """Every cluster feature of an unlinked account, in a window ``window_hours`` long."""
+    return {**NEUTRAL_CLUSTER, "cluster_activation_spread_hours": window_hours}
+
+
 def neutralise(out: pd.DataFrame, rows: np.ndarray, window_hours: float) -> None:
     """Give ``rows`` the cluster features of an unlinked account, in place."""
     if not rows.any():
         return
-    for name, value in NEUTRAL_CLUSTER.items():
-        if name in out.columns:
+    for name, value in unlinked_values(window_hours).items():
+        if name in out.columns or name == "cluster_activation_spread_hours":
             out.loc[rows, name] = value
-    out.loc[rows, "cluster_activation_spread_hours"] = window_hours
