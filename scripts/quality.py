@@ -13,6 +13,11 @@ Usage::
 Variants are keyword arguments of ``AnomalyModel`` as JSON, e.g.
 ``--variant flat='{"peer_quantiles": []}'``; ``default`` is always included. Features
 are built once per population (by ``detector features``), so a variant costs one fit.
+
+It scores accounts only: cases, sub-streams and the scoring of quiet clusters as
+unlinked (detector.quiet_clusters) need the run's clusters and sub-streams, which a
+feature table does not carry. ``detector train`` + ``score`` + ``evaluate`` measure the
+whole pipeline; use this to compare model settings, not to quote the detector's figures.
 """
 
 from __future__ import annotations
