@@ -167,7 +167,7 @@ def test_evaluate_clusters_and_catalogue(pop: Population) -> None:
     # each cluster says how it was scored: its median member's behaviour, and whether
     # its members carried its features (detector.quiet_clusters)
     for c in clusters:
-        assert 0.0 <= c["behaviour"] and isinstance(c["scored_as_cluster"], bool), c
+        assert c["behaviour"] >= 0.0 and isinstance(c["scored_as_cluster"], bool), c
     assert any(c["scored_as_cluster"] for c in clusters)
     ok("clusters", pop.scores)
     out = pop.root / "features.md"
