@@ -6,9 +6,8 @@ so an ambiguous word is never matched alone: it needs the context that makes it 
 what the flag is about ("script that/to", not "script for a radio ad"; "make a bomb",
 not "bath bomb"). Every arm was checked against real prompts nobody on this project
 wrote (../shared/corpora) and against what ordinary products send; the measured
-shares, and the false positives each change removed, are in docs/text-heuristics.md,
-and tests/test_text_heuristics.py holds every flag to recall floors and
-false-positive ceilings on both.
+shares are in docs/text-heuristics.md, and tests/test_text_heuristics.py holds every
+flag to recall floors and false-positive ceilings on both.
 
 Cost: these run on every request. RE2 scans each prompt once per flag with a lazily
 built DFA, so the cost is one pass per flag unless arms that stay open across text (a
