@@ -21,6 +21,9 @@ while the rest never surface. A **case** is a coordination cluster (see
   ``t``; ``medium`` -- within :data:`MEDIUM_MARGIN` points under ``t``; ``low``
   otherwise. A flagged case is never
   below ``high`` and an unflagged one is never ``critical``.
+* **The cluster in the score table** -- :func:`attach_clusters` fills ``cluster_id``, and
+  :func:`lead_with_cluster` leads a flagged member's reasons with what links its cluster
+  (for clusters that lent their members a score).
 """
 
 from __future__ import annotations
@@ -36,13 +39,16 @@ from detector.config import DEFAULT
 from detector.ranking import SCORE_DECIMALS, default_threshold, threshold_for_budget
 
 __all__ = [
+    "CLUSTER_REASON_MIN_SIZE",
     "HIGH_MARGIN",
     "MEDIUM_MARGIN",
     "SINGLE_PREFIX",
     "assign_cases",
+    "attach_clusters",
     "case_band",
     "case_scores",
     "case_threshold",
+    "lead_with_cluster",
 ]
 
 SINGLE_PREFIX: Final = "acct:"
@@ -138,3 +144,48 @@ def assign_cases(
     out[S.FLAGGED] = flagged
     out[S.BAND] = case_band(np.maximum(case_score, score), flagged, threshold)
     return out, float(threshold)
+
+
+CLUSTER_REASON_MIN_SIZE: Final = 3
+"""A flagged member of a cluster this large leads its reasons with what links it."""
+
+
+def attach_clusters(table: pd.DataFrame, membership: pd.Series | None) -> pd.DataFrame:
+    """Fill ``cluster_id`` from the coordination stage's ``membership`` (account id →
+    cluster id; "" for the unlinked), in place; unchanged without one."""
+    if membership is not None:
+        cid = membership.reindex(table[S.ACCOUNT_ID]).fillna("")
+        table[S.CLUSTER_ID] = cid.to_numpy(dtype=object)
+    return table
+
+
+def lead_with_cluster(table: pd.DataFrame, clusters: pd.DataFrame | None) -> pd.DataFrame:
+    """Lead a clustered, flagged account's reasons with what links its cluster, in place.
+
+    ``clusters`` is the cluster table (``members``, ``evidence`` and, when the clusters
+    were scored on behaviour, ``scored_as_cluster``). A quiet cluster's members are not
+    led with it: the link lent them no score (:mod:`detector.quiet_clusters`); their
+    ``cluster_id`` still names it.
+    """
+    if clusters is None or clusters.empty:
+        return table
+    cid = table[S.CLUSTER_ID].to_numpy(dtype=object)
+    members = clusters["members"].reindex(cid).to_numpy()
+    evidence = clusters["evidence"].reindex(cid).fillna("").to_numpy(dtype=object)
+    lead = table[S.FLAGGED].to_numpy() & (np.nan_to_num(members) >= CLUSTER_REASON_MIN_SIZE)
+    if S.SCORED_AS_CLUSTER in clusters.columns:
+        lead &= clusters[S.SCORED_AS_CLUSTER].astype(bool).reindex(cid, fill_value=True).to_numpy()
+    if lead.any():
+        sentences = pd.Series(
+            [
+                f"one of {int(m)} linked accounts in cluster {c} that {e}"
+                for m, c, e in zip(members[lead], cid[lead], evidence[lead], strict=True)
+            ],
+            dtype=object,
+        )
+        # vectorised join with the existing reasons (one string op per flagged row set)
+        reasons = table.loc[lead, S.REASONS].astype(str).to_numpy()
+        table.loc[lead, S.REASONS] = (
+            sentences + S.REASONS_SEPARATOR + pd.Series(reasons)
+        ).to_numpy()
+    return table

@@ -20,7 +20,13 @@ import pandas as pd
 
 from detector import schema as S
 from detector.artifacts import Bundle, load_bundle, save_bundle
-from detector.cases import assign_cases, case_scores, case_threshold
+from detector.cases import (
+    assign_cases,
+    attach_clusters,
+    case_scores,
+    case_threshold,
+    lead_with_cluster,
+)
 from detector.config import DEFAULT, Config
 from detector.coordination import Clusters
 from detector.engines import Engine, SparkOptions, feature_builder, frame_scorer
@@ -47,7 +53,6 @@ __all__ = [
 ]
 
 TOPIC_MODEL_KEY = "topics"
-CLUSTER_REASON_MIN_SIZE = 3
 
 
 def train(
@@ -310,12 +315,12 @@ def score_features(
         table, result, bundle, threshold=threshold, budget=budget, config=config
     )
     clusters = result.clusters
-    table = _attach_clusters(table, clusters)
+    table = attach_clusters(table, None if clusters is None else clusters.membership)
     base = (
         threshold if threshold is not None else float((bundle.learned or bundle.model).threshold_)
     )
     table, applied = assign_cases(table, threshold=base, budget=budget)
-    table = _lead_with_cluster(table, clusters)
+    table = lead_with_cluster(table, None if clusters is None else clusters.table)
     first = [*S.SCORE_COLUMNS, S.CASE_ID, S.CASE_SCORE]
     table = table[first + [c for c in table.columns if c not in first]]
     table[S.SUPPRESSED] = table[S.ACCOUNT_ID].isin(set(suppressed))
@@ -379,42 +384,3 @@ def _lift_by_substreams(
         cut_of=lambda s: alert_cut(s, threshold=threshold, budget=budget, default=default),
         explain_top=explain.DEFAULT_EXPLAIN_TOP,
     )
-
-
-def _attach_clusters(table: pd.DataFrame, clusters: Clusters | None) -> pd.DataFrame:
-    """Fill ``cluster_id`` from the coordination stage."""
-    if clusters is not None:
-        cid = clusters.membership.reindex(table[S.ACCOUNT_ID]).fillna("")
-        table[S.CLUSTER_ID] = cid.to_numpy(dtype=object)
-    return table
-
-
-def _lead_with_cluster(table: pd.DataFrame, clusters: Clusters | None) -> pd.DataFrame:
-    """Lead a clustered, flagged account's reasons with what links its cluster (not
-    for a quiet cluster's members: the link lent them no score, see
-    :mod:`detector.quiet_clusters`; their ``cluster_id`` still names it)."""
-    if clusters is None:
-        return table
-    cid = table[S.CLUSTER_ID].to_numpy(dtype=object)
-    ctab = clusters.table
-    if ctab.empty:
-        return table
-    members = ctab["members"].reindex(cid).to_numpy()
-    evidence = ctab["evidence"].reindex(cid).fillna("").to_numpy(dtype=object)
-    lead = (table[S.FLAGGED].to_numpy()) & (np.nan_to_num(members) >= CLUSTER_REASON_MIN_SIZE)
-    if S.SCORED_AS_CLUSTER in ctab.columns:
-        lead &= ctab[S.SCORED_AS_CLUSTER].astype(bool).reindex(cid, fill_value=True).to_numpy()
-    if lead.any():
-        sentences = pd.Series(
-            [
-                f"one of {int(m)} linked accounts in cluster {c} that {e}"
-                for m, c, e in zip(members[lead], cid[lead], evidence[lead], strict=True)
-            ],
-            dtype=object,
-        )
-        # vectorised join with the existing reasons (one string op per flagged row set)
-        reasons = table.loc[lead, S.REASONS].astype(str).to_numpy()
-        table.loc[lead, S.REASONS] = (
-            sentences + S.REASONS_SEPARATOR + pd.Series(reasons)
-        ).to_numpy()
-    return table
