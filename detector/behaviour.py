@@ -12,10 +12,11 @@ same normalisation, floor and family weights as the blend), so 0 is a typical ac
 in every such family and 1 is an account at the training population's 99th percentile
 in each of them.
 
-Measured on seven populations (five realistic, from real prompts and not; two default),
-the median member's behaviour score of every extraction campaign was 0.46-1.06 and of
-every benign cluster (classroom cohorts, research organisations, a document pipeline's
-accounts, linked hobbyists) 0.03-0.32, with the median account at 0.16-0.18. The
+Measured on five populations (four realistic, from real prompts and not, two of them
+in a week without a release; one default), the median member's behaviour score of every
+extraction campaign was 0.46-1.06 and of every benign cluster (classroom cohorts,
+research organisations, a document pipeline's accounts, linked hobbyists) 0.03-0.32,
+with the median account at 0.16-0.18. The
 training median is kept with the model (``blend_["behaviour_median"]``, see
 :func:`behaviour_median`) so the cut a score is compared with
 (:data:`detector.config.Config.cluster_behaviour_multiple` × that median) is fixed at

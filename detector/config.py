@@ -125,7 +125,7 @@ class Config:
     median; a quieter cluster's members are scored as unlinked accounts, each on its
     own behaviour (:mod:`detector.quiet_clusters`). Linking is evidence of coordination,
     not of extraction: classroom cohorts and research organisations are linked too.
-    Measured (session 15) on seven populations: campaigns' medians 0.46-1.06, benign
+    Measured (session 15) on five populations: campaigns' medians 0.46-1.06, benign
     clusters' 0.03-0.32, training medians 0.16-0.18, so the cut (~0.35) sits between
     them. PR-AUC in a week without a release 0.928 -> 0.950 (9191, real prompts) and
     0.910 -> 0.925 (707), flag precision 0.61 -> 0.71 and 0.71 -> 0.78, classroom cohorts
