@@ -31,6 +31,7 @@ from typing import Any, Final
 import numpy as np
 from sklearn.ensemble import IsolationForest
 
+from detector import forest_blend
 from detector.forest_scoring import forest_raws
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "behaviour_from_raws",
     "behaviour_median",
     "behaviour_scores",
+    "keep_median",
 ]
 
 LINK_FAMILIES: Final = frozenset({"coordination", "account", "infra"})
@@ -73,15 +75,12 @@ def behaviour_from_raws(
     n = len(family_raws[0]) if len(family_raws) else 0
     if not idx:
         return np.zeros(n)
-    floor = anchors.get("family_floor")
     shares = anchors.get("family_shares")
     weights = np.array([1.0 if shares is None else float(shares[i]) for i in idx])
-    total = np.zeros(n)
-    for w, i in zip(weights, idx, strict=True):
-        a = anchors["families"][i]
-        v = (np.asarray(family_raws[i], dtype=float) - a["median"]) / a["scale"]
-        total += w * (v if floor is None else np.maximum(v, floor))
-    return total / weights.sum()
+    scores = forest_blend.family_scores(family_raws, anchors)
+    return np.sum([w * scores[i] for w, i in zip(weights, idx, strict=True)], axis=0) / (
+        weights.sum()
+    )
 
 
 def behaviour_scores(
@@ -93,11 +92,23 @@ def behaviour_scores(
     families' forests are walked)."""
     names = [name for name, _, _ in family_forests]
     idx = _behaviour_index(names, anchors)
-    raws: list[np.ndarray] = [np.zeros(len(matrix))] * len(names)
+    raws: list[np.ndarray] = [np.zeros(len(matrix))] * len(names)  # unwalked: weight 0
     walked = forest_raws(matrix, [(family_forests[i][2], family_forests[i][1]) for i in idx])
     for i, r in zip(idx, walked, strict=True):
         raws[i] = r
     return behaviour_from_raws(raws, names, anchors)
+
+
+def keep_median(
+    anchors: dict[str, Any],
+    family_forests: Sequence[tuple[str, np.ndarray, IsolationForest]],
+    family_raws: Sequence[np.ndarray],
+) -> None:
+    """Record the training rows' median behaviour score in the blend's ``anchors``, from
+    the family forests' raw scores the fit already computed (nothing without families)."""
+    if family_forests:
+        names = [name for name, _, _ in family_forests]
+        anchors[MEDIAN_KEY] = float(np.median(behaviour_from_raws(family_raws, names, anchors)))
 
 
 def behaviour_median(anchors: Mapping[str, Any]) -> float | None:

@@ -38,7 +38,6 @@ from typing import Any, Final
 import numpy as np
 from sklearn.ensemble import IsolationForest
 
-from detector.behaviour import MEDIAN_KEY, behaviour_from_raws
 from detector.features.registry import FAMILIES, FeatureSpec
 from detector.forest_scoring import forest_raws
 from detector.tails import TailScorer
@@ -56,6 +55,7 @@ __all__ = [
     "calibration_anchors",
     "check_blend_settings",
     "combine",
+    "family_scores",
     "family_shares",
     "fit_family_forests",
     "fit_forests",
@@ -211,11 +211,9 @@ def combine(
     """
     if len(raws) == 1:
         return raws[0]  # the plain isolation-forest score, 2 ** (-E[h(x)] / c(ψ))
-    full_weight, floor = blend_settings(anchors)
+    full_weight, _ = blend_settings(anchors)
     full = normalise(raws[0], anchors["full"])
-    normed = [normalise(r, a) for r, a in zip(raws[1:], anchors["families"], strict=True)]
-    if floor is not None:
-        normed = [np.maximum(v, floor) for v in normed]
+    normed = family_scores(raws[1:], anchors)
     shares = anchors.get("family_shares")
     if shares is None:  # a bundle fitted before family weights: the plain mean
         fams = np.mean(normed, axis=0)
@@ -226,6 +224,17 @@ def combine(
         return forests_raw
     tail_score = normalise(tail_raw, anchors["tail"])
     return (1.0 - tail_weight) * forests_raw + tail_weight * tail_score
+
+
+def family_scores(
+    family_raws: Sequence[np.ndarray], anchors: Mapping[str, Any]
+) -> list[np.ndarray]:
+    """Each family forest's raw score normalised (:func:`normalise`) and floored at the
+    blend's ``family_floor``: what the blend weighs (:func:`combine`, and
+    :mod:`detector.behaviour` over the behaviour families alone)."""
+    _, floor = blend_settings(anchors)
+    normed = [normalise(r, a) for r, a in zip(family_raws, anchors["families"], strict=True)]
+    return normed if floor is None else [np.maximum(v, floor) for v in normed]
 
 
 def calibration_anchors(raw: np.ndarray) -> dict[str, float]:
@@ -294,12 +303,13 @@ def fit_forests(
     dict[str, Any],
     TailScorer,
     np.ndarray,
+    list[np.ndarray],
 ]:
     """Fit every scorer of the blend on the preprocessed training ``matrix``.
 
     Returns
     -------
-    ``forest, family_forests, anchors, tail, raw``: the full-space forest, the family
+    ``forest, family_forests, anchors, tail, raw, family_raws``: the full-space forest, the family
     forests (none when ``family_estimators`` is 0, see :func:`fit_family_forests`),
     the normalisation anchors of each (``{"full", "families", "tail"}``, see
     :func:`norm_anchors`) and the family forests' shares of the blend
@@ -307,7 +317,8 @@ def fit_forests(
     forest's weight and the family floor (``"full_weight"``, ``"family_floor"``), the
     tail-probability scorer, and the blended raw score of the training rows (what
     :func:`blend` gives for ``matrix``; each scorer scores the training rows once, for
-    its anchors and for this).
+    its anchors and for this), and each family forest's raw score of the training rows
+    (for :func:`detector.behaviour.behaviour_from_raws`).
     """
     check_blend_settings(full_weight, family_floor)
     forest = IsolationForest(
@@ -340,11 +351,8 @@ def fit_forests(
     ).fit(matrix)
     tail_raw = tail.score(matrix)
     anchors["tail"] = norm_anchors(tail_raw)
-    if family_forests:
-        names = [f for f, _, _ in family_forests]
-        anchors[MEDIAN_KEY] = float(np.median(behaviour_from_raws(raws[1:], names, anchors)))
     raw = combine(raws, tail_raw if family_forests else None, anchors, tail_weight)
-    return forest, family_forests, anchors, tail, raw
+    return forest, family_forests, anchors, tail, raw, raws[1:]
 
 
 def forest_weights(

@@ -36,7 +36,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.utils.validation import check_is_fitted
 
 from detector import forest_blend, schema
-from detector.behaviour import behaviour_median, behaviour_scores
+from detector.behaviour import behaviour_median, behaviour_scores, keep_median
 from detector.config import DEFAULT
 from detector.feature_table import (
     fitted_values,
@@ -231,6 +231,7 @@ class AnomalyModel(BaseEstimator):
             self.blend_,
             self.tail_,
             raw,
+            family_raws,
         ) = forest_blend.fit_forests(
             matrix,
             names,
@@ -244,6 +245,7 @@ class AnomalyModel(BaseEstimator):
             full_weight=self.full_forest_weight,
             family_floor=self.family_floor,
         )
+        keep_median(self.blend_, self.family_forests_, family_raws)
         self.calibration_ = forest_blend.calibration_anchors(raw)
         train_scores = np.round(self.calibrate(raw), SCORE_DECIMALS)
         self.threshold_ = default_threshold(
