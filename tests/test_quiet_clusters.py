@@ -86,7 +86,11 @@ def _result(frame: pd.DataFrame) -> FeatureResult:
 def test_behaviour_is_the_weighted_floored_mean_of_the_behaviour_families() -> None:
     raws = [np.array([1.0, 3.0]), np.array([2.0, 0.0]), np.array([5.0, 5.0])]
     anchors = {
-        "families": [{"median": 1.0, "scale": 2.0}, {"median": 1.0, "scale": 1.0}] * 2,
+        "families": [
+            {"median": 1.0, "scale": 2.0},
+            {"median": 1.0, "scale": 1.0},
+            {"median": 1.0, "scale": 2.0},
+        ],
         "family_shares": [0.25, 0.5, 0.25],
         "family_floor": 0.0,
     }
