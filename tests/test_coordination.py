@@ -14,9 +14,8 @@ from detector.config import Config
 from detector.coordination import SYNC_GROUP_MIN, synchronised_templates
 from detector.features import Context
 from detector.features.synchrony import (
+    GroupProfiles,
     HourlyActivity,
-    aligned_core,
-    daily_alignment,
     synchrony,
 )
 from detector.pipeline import build_features
@@ -283,7 +282,7 @@ def test_sparse_synchrony_equals_the_dense_formula() -> None:
 # --- linking by behaviour: a shared template and one schedule (issue 16) -------------------------
 
 
-def test_daily_alignment_is_the_mean_pairwise_correlation_of_profiles() -> None:
+def test_group_alignment_is_the_mean_pairwise_correlation_of_profiles() -> None:
     rng = np.random.default_rng(1)
     for _ in range(30):
         n, hours = int(rng.integers(2, 25)), int(rng.integers(24, 200))
@@ -296,7 +295,8 @@ def test_daily_alignment_is_the_mean_pairwise_correlation_of_profiles() -> None:
         grouped = np.bincount(label, minlength=n_groups)[label] >= 2
         ids = np.array([f"a{j:03d}" for j in range(n)], dtype=object)
         parts = [{"accounts": ids, "hourly": HourlyActivity.from_dense(dense)}]
-        got = daily_alignment(parts, pd.Index(ids), label, n_groups, grouped, context)
+        profiles_of = GroupProfiles.of(parts, pd.Index(ids), label, n_groups, grouped, context)
+        got = profiles_of.alignment()
         hod = (start // 3600 + np.arange(hours)) % 24
         profiles = np.stack([np.bincount(hod, weights=row, minlength=24) for row in dense])
         for g in range(n_groups):
@@ -313,7 +313,7 @@ def test_daily_alignment_is_the_mean_pairwise_correlation_of_profiles() -> None:
         assert (got[~grouped] == 0).all()
 
 
-def test_aligned_core_is_the_in_step_minority_and_its_mean_correlation() -> None:
+def test_group_core_is_the_in_step_minority_and_its_mean_correlation() -> None:
     """Two groups. In the first, 12 accounts run one block of hours among 30 that keep
     their own hours: the core is exactly the 12, and its correlation is their mean
     pairwise one. The second group has no common schedule at all: no member fits it."""
@@ -330,9 +330,8 @@ def test_aligned_core_is_the_in_step_minority_and_its_mean_correlation() -> None
     ids = np.array([f"a{j:03d}" for j in range(n)], dtype=object)
     label = np.r_[np.zeros(n_block + n_own, dtype=np.int64), np.ones(n_other, dtype=np.int64)]
     parts = [{"accounts": ids, "hourly": HourlyActivity.from_dense(dense)}]
-    core, corr = aligned_core(
-        parts, pd.Index(ids), label, 2, np.ones(n, bool), context, min_fit=0.7, rounds=1
-    )
+    profiles_of = GroupProfiles.of(parts, pd.Index(ids), label, 2, np.ones(n, bool), context)
+    core, corr = profiles_of.core(min_fit=0.7, rounds=1)
     assert set(np.flatnonzero(core == 0)) == set(range(n_block))
     profiles = np.stack([np.bincount(hod, weights=row, minlength=24) for row in dense])
     want = np.mean(

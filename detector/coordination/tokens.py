@@ -66,7 +66,7 @@ ALIGN_LINK_MIN = 0.7
 pairwise correlation at least this): one script running the same block of hours daily."""
 CORE_FIT_MIN = 0.7
 """...and so are the members of a template's *in-step core* (see
-:func:`~detector.features.synchrony.aligned_core`: profile fit to the group's common
+:meth:`~detector.features.synchrony.GroupProfiles.core`: profile fit to the group's common
 schedule at least this) when the core alone is aligned and a campaign's size: a
 24-account campaign sharing its template with an 80-account one on other hours was
 diluted out of step as a group of 104 (realistic seed 9191: alignment 0.29, its core
@@ -230,8 +230,8 @@ def synchronised_templates(
     keep one schedule. So each account's most used shared template (used by at least
     ``SYNC_GROUP_MIN`` accounts, however many: no cap, a 25,000-account campaign is one
     group) groups it with the template's other users, and a group links all its
-    members when they act in step: their hour-of-day profiles
-    are near-identical (:func:`~detector.features.synchrony.daily_alignment` ≥ ``ALIGN_LINK_MIN``:
+    members when they act in step: their hour-of-day profiles are near-identical
+    (:meth:`~detector.features.synchrony.GroupProfiles.alignment` ≥ ``ALIGN_LINK_MIN``:
     one script, the same block of hours every day), or their activity surges and pauses
     together beyond their daily rhythm (:func:`~detector.features.synchrony.synchrony` ≥
     ``SYNC_LINK_MIN``). Measured on an unseen realistic population (seed 303): a

@@ -20,8 +20,6 @@ from detector.features.base import Context
 __all__ = [
     "GroupProfiles",
     "HourlyActivity",
-    "aligned_core",
-    "daily_alignment",
     "member_activity",
     "synchrony",
 ]
@@ -146,12 +144,9 @@ def synchrony(
     busy = np.bincount(c_of * 24 + d_of, minlength=n_comp * 24).reshape(n_comp, 24)
     sq += ((per_hod - busy) * idle_sum**2).sum(axis=1)
 
-    k = np.bincount(lab, minlength=n_comp).astype(float)
-    nonzero = np.bincount(lab, weights=(norm > 0).astype(float), minlength=n_comp)
-    mean_corr = np.where(k > 1, (sq - nonzero) / np.maximum(k * (k - 1), 1), 0.0)
     out = np.zeros(n)
-    out[members] = mean_corr[lab]
-    return np.clip(out, -1.0, 1.0)
+    out[members] = _mean_offdiagonal(sq, lab, norm > 0, n_comp)[lab]
+    return out
 
 
 @dataclass(frozen=True)
@@ -190,15 +185,40 @@ class GroupProfiles:
         return cls(len(index), members, label[members], n_groups, z)
 
     def alignment(self) -> np.ndarray:
-        """Per account, its whole group's mean pairwise profile correlation (0 outside)."""
+        """Mean pairwise correlation of group members' hour-of-day profiles, per account.
+
+        With each member's profile centred and scaled to unit norm (``z_i``), a group of
+        ``k`` gets ``(‖Σ z_i‖² − k) / (k(k − 1))``, the mean off-diagonal correlation. A
+        script that runs one campaign over the same block of hours every day through many
+        accounts gives them near-identical profiles (correlation ≈ 1) even when, within
+        the block, nothing surges together (:func:`synchrony` ≈ 0); unrelated customers
+        spread over time zones and habits do not. Accounts outside a group get 0.
+        """
         out = np.zeros(self.n)
         if len(self.members):
             out[self.members] = _mean_pairwise(self.z, self.lab, self.n_groups)[self.lab]
         return out
 
     def core(self, *, min_fit: float, rounds: int = 2) -> tuple[np.ndarray, np.ndarray]:
-        """Per account, its in-step core number and the core's mean pairwise correlation
-        (-1 and 0 outside any core); see :func:`aligned_core`."""
+        """The in-step core of each group: members whose hour-of-day profile follows the
+        group's common direction, and the cores' mean pairwise correlation.
+
+        A group's unit profiles ``z_i`` add up coherently where members keep one schedule
+        (the sum grows like ``k``) and incoherently where they do not (like ``√k``), so
+        the sum's direction ``u`` is the schedule of the largest in-step subset even when
+        it is a minority: 24 accounts of a script's block among 80 that share its template
+        but not its hours. A member whose correlation-like fit ``z_i · u`` is at least
+        ``min_fit`` belongs to the core. The direction stays the *whole* group's:
+        recomputed from the core alone (tried), it sharpened onto any scripted minority,
+        and customers' nightly batch jobs on one cron block among a boilerplate's users
+        formed cores too (realistic seeds 303 and 707: 30-39 pipelines and 13-29 small
+        apps linked, PR-AUC 0.003-0.004 lower). The core's members are peeled off and the
+        rest searched again (``rounds`` times in all) for a second core on other hours.
+        Vectorised over all groups at once.
+
+        Returns ``(core, corr)`` over the index: the core number (0, 1, …; -1 outside any
+        core) and the mean pairwise correlation of the core's profiles (0 outside).
+        """
         core = np.full(self.n, -1, dtype=np.int64)
         corr = np.zeros(self.n)
         z, lab = self.z, self.lab
@@ -216,61 +236,6 @@ class GroupProfiles:
             corr[self.members[inside]] = core_corr[lab[inside]]
             left &= ~inside
         return core, corr
-
-
-def daily_alignment(
-    parts: list[dict[str, Any]],
-    index: pd.Index,
-    label: np.ndarray,
-    n_groups: int,
-    grouped: np.ndarray,
-    context: Context,
-) -> np.ndarray:
-    """Mean pairwise correlation of group members' hour-of-day profiles, per account.
-
-    With each member's profile centred and scaled to unit norm (``z_i``), a group of
-    ``k`` gets ``(‖Σ z_i‖² − k) / (k(k − 1))``, the mean off-diagonal correlation. A
-    script that runs one campaign over the same block of hours every day through many
-    accounts gives them near-identical profiles (correlation ≈ 1) even when, within the
-    block, nothing surges together (:func:`synchrony` ≈ 0); unrelated customers spread
-    over time zones and habits do not. Accounts outside a group get 0
-    (:meth:`GroupProfiles.alignment`).
-    """
-    return GroupProfiles.of(parts, index, label, n_groups, grouped, context).alignment()
-
-
-def aligned_core(
-    parts: list[dict[str, Any]],
-    index: pd.Index,
-    label: np.ndarray,
-    n_groups: int,
-    grouped: np.ndarray,
-    context: Context,
-    *,
-    min_fit: float,
-    rounds: int = 2,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The in-step core of each group: members whose hour-of-day profile follows the
-    group's common direction, and the cores' mean pairwise correlation.
-
-    A group's unit profiles ``z_i`` add up coherently where members keep one schedule
-    (the sum grows like ``k``) and incoherently where they do not (like ``√k``), so the
-    sum's direction ``u`` is the schedule of the largest in-step subset even when it is
-    a minority: 24 accounts of a script's block among 80 that share its template but not
-    its hours. A member whose correlation-like fit ``z_i · u`` is at least ``min_fit``
-    belongs to the core. The direction stays the *whole* group's: recomputed from the
-    core alone (tried), it sharpened onto any scripted minority, and customers' nightly
-    batch jobs on one cron block among a boilerplate's users formed cores too
-    (realistic seeds 303 and 707: 30-39 pipelines and 13-29 small apps linked, PR-AUC
-    0.003-0.004 lower). The core's members are peeled off and the rest searched again
-    (``rounds`` times in all) for a second core on other hours. Vectorised over all
-    groups at once (:meth:`GroupProfiles.core`).
-
-    Returns ``(core, corr)`` over ``index``: the core number (0, 1, …; -1 outside any
-    core) and the mean pairwise correlation of the core's profiles (0 outside).
-    """
-    profiles = GroupProfiles.of(parts, index, label, n_groups, grouped, context)
-    return profiles.core(min_fit=min_fit, rounds=rounds)
 
 
 def _unit_profiles(
@@ -293,10 +258,18 @@ def _unit_profiles(
 def _mean_pairwise(z: np.ndarray, lab: np.ndarray, n_groups: int) -> np.ndarray:
     """Per group, the mean off-diagonal correlation ``(‖Σ z_i‖² − k) / (k(k − 1))`` of
     unit profiles ``z`` (rows of zeros count as uncorrelated)."""
-    varies = (z != 0).any(axis=1)
     sums = np.zeros((n_groups, 24))
     np.add.at(sums, lab, z)
+    return _mean_offdiagonal((sums**2).sum(axis=1), lab, (z != 0).any(axis=1), n_groups)
+
+
+def _mean_offdiagonal(
+    sq: np.ndarray, lab: np.ndarray, varies: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """Per group of ``k`` unit vectors (``varies`` of them non-zero), the mean off-diagonal
+    correlation ``(‖Σ z_i‖² − k_varies) / (k(k − 1))`` from ``sq`` = ``‖Σ z_i‖²`` per group
+    (0 for a group of one), clipped to [-1, 1]."""
     k = np.bincount(lab, minlength=n_groups).astype(np.float64)
     k_var = np.bincount(lab, weights=varies.astype(np.float64), minlength=n_groups)
-    corr = np.where(k > 1, ((sums**2).sum(axis=1) - k_var) / np.maximum(k * (k - 1), 1), 0.0)
+    corr = np.where(k > 1, (sq - k_var) / np.maximum(k * (k - 1), 1), 0.0)
     return np.clip(corr, -1.0, 1.0)
