@@ -50,7 +50,12 @@ class Config:
 
     # topic model
     topic_clusters: int = 24
-    topic_sample_rows: int = 20_000
+    topic_fit_rows: int = 100_000
+    """The topic model is fitted on the log's first this many clean rows (the sample
+    every engine takes, :mod:`detector.topic_fit`), whatever ``chunk_rows`` is."""
+    topic_sample_rows: int = 25_000
+    """How many of them: every ``topic_fit_rows // topic_sample_rows``-th row (every 4th:
+    the sample the first 100k-row chunk gave before the chunks shrank)."""
     topic_hash_features: int = 2**15
 
     # features
