@@ -58,8 +58,9 @@ class Config:
     """The topic model is fitted on the log's first this many clean rows (the sample
     every engine takes, :mod:`detector.topic_fit`), whatever ``chunk_rows`` is."""
     topic_sample_rows: int = 25_000
-    """How many of them: every ``topic_fit_rows // topic_sample_rows``-th row (every 4th:
-    the sample the first 100k-row chunk gave before the chunks shrank)."""
+    """How many of them: every ``n // topic_sample_rows``-th of the ``n`` rows (every 4th
+    of 100k: the sample the first 100k-row chunk gave before the chunks shrank; a short
+    log is sampled whole, as before)."""
     topic_hash_features: int = 2**15
 
     # features

@@ -1,11 +1,11 @@
 """The run's topic model: fitted on a sample of the log's first rows.
 
-Every engine fits the topic model by one rule, so topic ids agree between them: the
-prompt windows of every ``step``-th of the first ``Config.topic_fit_rows`` clean rows
-that have a prompt column (``step = topic_fit_rows // topic_sample_rows``), in log
-order, whatever the size of the chunks they arrive in. The sample does not depend on
-``Config.chunk_rows``, so the chunk size stays a memory knob and never changes a
-feature. A log with fewer rows is sampled whole.
+Every engine fits the topic model by one rule, so topic ids agree between them: of
+the first ``Config.topic_fit_rows`` clean rows that have a prompt column (``n`` of
+them: fewer in a shorter log), in log order, the prompt windows of every ``step``-th,
+``step = max(1, n // topic_sample_rows)``, whatever the size of the chunks they arrive
+in. The sample does not depend on ``Config.chunk_rows``, so the chunk size stays a
+memory knob and never changes a feature.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ class TopicSample:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.wanted = max(1, config.topic_fit_rows)
-        self.step = max(1, self.wanted // max(config.topic_sample_rows, 1))
         self.seen = 0
         self._parts: list[pa.Array] = []
 
@@ -41,21 +40,23 @@ class TopicSample:
         return self.seen >= self.wanted
 
     def add(self, chunk: pd.DataFrame) -> None:
-        """Take the chunk's sampled rows (none once complete, or without prompts)."""
+        """Take the chunk's rows up to ``topic_fit_rows`` (none without prompts)."""
         if self.complete or S.PROMPT not in chunk.columns or not len(chunk):
             return
         take = min(len(chunk), self.wanted - self.seen)
-        first = -self.seen % self.step  # the chunk's first row at a multiple of step
-        rows = np.arange(first, take, self.step)
-        prompts = A.as_arrow(chunk[S.PROMPT].iloc[rows])
+        prompts = A.as_arrow(chunk[S.PROMPT].iloc[:take])
+        # the short topic text of every row (<= 100k rows of <= 240 characters): the
+        # stride is known only once the sample is complete or the log ends
         self._parts.append(A.topic_text(A.prompt_window(prompts, self.config)))
         self.seen += take
 
     def texts(self) -> pa.Array:
-        """The sampled topic texts so far."""
+        """The sample of the rows taken so far: every ``step``-th."""
         if not self._parts:
             return pa.array([], pa.string())
-        return pa.concat_arrays([p.cast(pa.string()) for p in self._parts])
+        rows = pa.concat_arrays([p.cast(pa.string()) for p in self._parts])
+        step = max(1, self.seen // max(self.config.topic_sample_rows, 1))
+        return rows.take(pa.array(np.arange(0, len(rows), step)))
 
     def fit(self) -> TopicModel | None:
         """The topic model of the sample; ``None`` when no row had a prompt column."""

@@ -431,8 +431,10 @@ def test_the_topic_sample_is_the_logs_first_rows_however_it_is_chunked() -> None
         assert model is not None and read[-1] < 300 <= read[-1] + size, size
         assert np.array_equal(model.assign(texts), direct.assign(texts)), size
     short = TopicSample(cfg)
-    short.add(log.iloc[:50])  # a log shorter than the sample is sampled whole
-    assert not short.complete and len(short.texts()) == 17
+    short.add(log.iloc[:150])  # a shorter log: every 150 // 100 = 1st row, all of them
+    assert not short.complete and short.texts().equals(texts[:150])
+    short.add(log.iloc[150:250])  # 250 rows: every 2nd
+    assert short.texts().equals(texts[:250:2])
     assert first_topic_model(iter([log.drop(columns=[S.PROMPT])]), cfg) is None
     assert first_topic_model(iter([]), cfg) is None
 
