@@ -16,12 +16,8 @@ class Config:
     """Defaults for ingest, features, model and alerting."""
 
     # ingest
-    chunk_rows: int = 50_000
-    """Rows per streamed chunk: bounds the memory of reading, validating and annotating.
-    Up to ``workers + 1`` chunks are in flight at once, each with its prompts and the
-    annotation's text forms, so this sets the peak of a run's first pass: at 100k rows
-    the 10M-request bench log peaked at 2.5 GiB, at 50k at 1.7 GiB, for no more CPU
-    (docs/performance.md, fourth round)."""
+    chunk_rows: int = 100_000
+    """Rows per streamed chunk: bounds the memory of reading and validating."""
     bucket_target_rows: int = 500_000
     """Rows per account-hash bucket when the log is spilled; bounds feature memory."""
     partition_slack_hours: float = 3.0
@@ -54,13 +50,7 @@ class Config:
 
     # topic model
     topic_clusters: int = 24
-    topic_fit_rows: int = 100_000
-    """The topic model is fitted on the log's first this many clean rows (the sample
-    every engine takes, :mod:`detector.topic_fit`), whatever ``chunk_rows`` is."""
-    topic_sample_rows: int = 25_000
-    """How many of them: every ``n // topic_sample_rows``-th of the ``n`` rows (every 4th
-    of 100k: the sample the first 100k-row chunk gave before the chunks shrank; a short
-    log is sampled whole, as before)."""
+    topic_sample_rows: int = 20_000
     topic_hash_features: int = 2**15
 
     # features

@@ -14,14 +14,16 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from detector import annotate as A
@@ -31,11 +33,9 @@ from detector.config import DEFAULT, Config
 from detector.coordination import Clusters, bucket_evidence, link_accounts
 from detector.features import Context, active_specs, compute_bucket, frontier_models
 from detector.ingest import IngestReport, discover, iter_clean, nothing_to_score, read_accounts
-from detector.ordered import in_order
 from detector.promptmemo import PromptMemo
 from detector.substreams import SubStreams, compute_substreams, parent_columns
-from detector.topic_fit import TopicModelFit, TopicSample
-from detector.topics import TopicModel
+from detector.topics import TopicModel, fit_topic_model
 
 # a newly released model must first appear this long after the window starts
 NEW_MODEL_MIN_OFFSET_S = 86_400
@@ -109,26 +109,64 @@ def estimate_rows(paths: Path | Sequence[Path], start: dt.date | None, end: dt.d
     return rows
 
 
-@dataclass
-class BucketOutput:
-    """What one bucket of the log gives: its accounts' features, their sub-streams and
-    (unless skipped) its coordination evidence."""
-
-    features: pd.DataFrame
-    substreams: SubStreams
-    evidence: dict[str, Any] | None
-    rows: int
-    substream_seconds: float
+def topic_sample(frame: pd.DataFrame, config: Config) -> pa.Array:
+    """A deterministic, evenly strided sample of prompt windows to fit topics on."""
+    prompts = frame[S.PROMPT]
+    step = max(1, len(prompts) // max(config.topic_sample_rows, 1))
+    return A.topic_text(A.prompt_window(A.as_arrow(prompts.iloc[::step]), config))
 
 
-def bucket_output(frame: pd.DataFrame, context: Context, coordination: bool) -> BucketOutput:
-    """The per-bucket stage: pure, so buckets can run on any thread in any order."""
-    features = compute_bucket(frame, context)
-    clock = time.perf_counter()
-    subs = compute_substreams(frame, context)
-    seconds = time.perf_counter() - clock
-    evidence = bucket_evidence(frame, context) if coordination else None
-    return BucketOutput(features, subs, evidence, len(frame), seconds)
+def topic_model_of(chunk: pd.DataFrame, config: Config) -> TopicModel | None:
+    """The topic model fitted on a clean chunk's prompt sample, ``None`` when it has no
+    prompts. Every engine fits on the first chunk where it is not ``None``
+    (:func:`first_topic_model`), so topic ids agree between engines."""
+    if S.PROMPT not in chunk.columns:
+        return None
+    sample = topic_sample(chunk, config)
+    return fit_topic_model(sample, config) if len(sample) else None
+
+
+class TopicModelFit:
+    """A topic model being fitted on a thread of its own while the workers annotate.
+
+    Annotating a chunk needs the topic model at its last step only (topic assignment),
+    so the workers start on the first chunks at once and wait for the fit, if at all,
+    there: the fit (seconds, a fixed cost) overlaps their flags, hashes and templates
+    instead of holding them up. It is the model :func:`topic_model_of` fits (the same
+    sample of the same chunk, the same seed), so every topic is the same.
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor, sample: pa.Array, config: Config) -> None:
+        self._future = pool.submit(fit_topic_model, sample, config)
+
+    def assign(self, texts: pa.Array) -> np.ndarray:
+        """:meth:`TopicModel.assign` of the fitted model (waits for the fit)."""
+        return self.result().assign(texts)
+
+    def result(self) -> TopicModel:
+        """The fitted model (waits for the fit; raises what the fit raised)."""
+        return self._future.result()
+
+
+def start_topic_fit(
+    chunk: pd.DataFrame, config: Config, pool: ThreadPoolExecutor
+) -> TopicModelFit | None:
+    """:func:`topic_model_of` ``chunk``, fitted on ``pool``; ``None`` when it has no prompts."""
+    if S.PROMPT not in chunk.columns:
+        return None
+    sample = topic_sample(chunk, config)
+    return TopicModelFit(pool, sample, config) if len(sample) else None
+
+
+def first_topic_model(chunks: Iterable[pd.DataFrame], config: Config) -> TopicModel | None:
+    """The topic model of the first of ``chunks`` (clean chunks in log order) that has
+    prompts: the model :func:`build_features` fits while it streams the log, for an
+    engine that reads the log otherwise (Spark reads only that first chunk for it)."""
+    for chunk in chunks:
+        model = topic_model_of(chunk, config)
+        if model is not None:
+            return model
+    return None
 
 
 def build_features(
@@ -149,8 +187,7 @@ def build_features(
     Parameters
     ----------
     topic_model : a fitted topic model (from a model bundle) to assign topics with;
-        when ``None`` and ``fit_topics``, one is fitted on a sample of the log's
-        first rows (:mod:`detector.topic_fit`).
+        when ``None`` and ``fit_topics``, one is fitted on a sample of the first chunk.
     coordination : link accounts into clusters and add the cluster features (the
         clusters are the result's ``clusters``).
     """
@@ -167,6 +204,8 @@ def build_features(
         # annotation (Arrow kernels, numpy) mostly releases the GIL: annotate the next
         # chunks on worker threads while this thread reads; results are consumed in
         # order, so the output never depends on thread timing
+        pending: deque[Future[pd.DataFrame]] = deque()
+
         def consume(ann: pd.DataFrame) -> None:
             nonlocal t_min, t_max
             t_min = min(t_min, int(ann[A.TS].min()))
@@ -175,20 +214,15 @@ def build_features(
             if progress:
                 progress("ingest", len(ann))
 
-        # the topic model is fitted on its own thread (see TopicModelFit) once its
-        # sample (the log's first rows) is read: a pool of its own, so a worker
-        # waiting for it never holds up the fit
-        sample = TopicSample(config) if topic_model is None and fit_topics else None
+        # the topic model is fitted on its own thread (see TopicModelFit): a pool of
+        # its own, so a worker waiting for it never holds up the fit
         fitting: TopicModelFit | None = None
         # prompts seen in earlier chunks are looked up, not annotated again
         memo = PromptMemo(config.prompt_memo_entries)
-
-        def read(fit_pool: ThreadPoolExecutor) -> Iterator[tuple[pd.DataFrame, Any]]:
-            """Clean chunks, each with the topic model to annotate it with. While the
-            sample is incomplete the chunks are held back, so no worker waits for a
-            fit that waits for chunks the workers hold up."""
-            nonlocal fitting
-            held: list[pd.DataFrame] = []
+        with (
+            ThreadPoolExecutor(max_workers=config.workers) as pool,
+            ThreadPoolExecutor(max_workers=1) as fit_pool,
+        ):
             for chunk in iter_clean(
                 log,
                 start=start,
@@ -197,30 +231,17 @@ def build_features(
                 quarantine_path=quarantine_path,
                 report=report,
             ):
+                if topic_model is None and fitting is None and fit_topics:
+                    fitting = start_topic_fit(chunk, config, fit_pool)
                 _model_stats(chunk, model_first, model_rows)
-                held.append(chunk)
-                if sample is not None and fitting is None:
-                    sample.add(chunk)
-                    if not sample.complete:
-                        continue
-                    fitting = TopicModelFit(fit_pool, sample)
-                while held:
-                    yield held.pop(0), (topic_model if topic_model is not None else fitting)
-            if sample is not None and fitting is None and len(sample.texts()):
-                fitting = TopicModelFit(fit_pool, sample)  # a log shorter than the sample
-            while held:
-                yield held.pop(0), (topic_model if topic_model is not None else fitting)
-
-        def annotate(item: tuple[pd.DataFrame, Any]) -> pd.DataFrame:
-            chunk, model = item
-            return A.annotate(chunk, config=config, topic_model=model, memo=memo)
-
-        with (
-            ThreadPoolExecutor(max_workers=config.workers) as pool,
-            ThreadPoolExecutor(max_workers=1) as fit_pool,
-        ):
-            for ann in in_order(pool, annotate, read(fit_pool), config.workers):
-                consume(ann)
+                model = topic_model if topic_model is not None else fitting
+                pending.append(
+                    pool.submit(A.annotate, chunk, config=config, topic_model=model, memo=memo)
+                )
+                while len(pending) >= config.workers:
+                    consume(pending.popleft().result())
+            while pending:
+                consume(pending.popleft().result())
             if fitting is not None:
                 topic_model = fitting.result()
         timings["read_validate_annotate"] = time.perf_counter() - clock
@@ -232,19 +253,15 @@ def build_features(
         parts, evidence, subs = [], [], []
         clock = time.perf_counter()
         sub_seconds = 0.0
-        # buckets are independent (every account's rows are in one): two at a time on
-        # the workers while this thread reads the next, consumed in bucket order
-        with ThreadPoolExecutor(max_workers=config.workers) as pool:
-            for out in in_order(
-                pool, lambda f: bucket_output(f, context, coordination), buckets, config.workers
-            ):
-                parts.append(out.features)
-                subs.append(out.substreams)
-                sub_seconds += out.substream_seconds
-                if out.evidence is not None:
-                    evidence.append(out.evidence)
-                if progress:
-                    progress("features", out.rows)
+        for frame in buckets:
+            parts.append(compute_bucket(frame, context))
+            sub_clock = time.perf_counter()
+            subs.append(compute_substreams(frame, context))
+            sub_seconds += time.perf_counter() - sub_clock
+            if coordination:
+                evidence.append(bucket_evidence(frame, context))
+            if progress:
+                progress("features", len(frame))
         timings["features"] = time.perf_counter() - clock
         timings["substreams"] = sub_seconds  # part of "features"
     finally:

@@ -4,7 +4,6 @@ The text detectors are checked in test_text_heuristics.py."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -19,8 +18,7 @@ from detector.config import Config
 from detector.features import SPECS, ordered_specs
 from detector.features.catalogue import catalogue_markdown
 from detector.features.timing import weekend_and_week_days
-from detector.pipeline import build_features
-from detector.topic_fit import TopicSample, first_topic_model
+from detector.pipeline import build_features, first_topic_model, topic_model_of
 from detector.topics import fit_topic_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -399,61 +397,29 @@ def test_features_an_older_detector_computed_are_named_as_retired() -> None:
     assert retired_features([s.name for s in ordered_specs()]) == []
 
 
-def test_the_topic_sample_is_the_logs_first_rows_however_it_is_chunked() -> None:
-    """The rule both engines fit topics by: every step-th of the first topic_fit_rows
-    rows with a prompt column, whatever the chunks; chunks without prompts (no column,
-    or no rows) add nothing, and no chunk past the sample is read."""
+def test_first_topic_model_fits_on_the_first_chunk_with_prompts() -> None:
+    """The rule both engines fit topics by: chunks without prompts (no column, or no
+    rows) are skipped, the first chunk with prompts decides, no later chunk is read."""
     log, _ = synthetic_log()
-    cfg = Config(topic_clusters=4, topic_fit_rows=300, topic_sample_rows=100)
-    want = A.topic_text(A.prompt_window(pa.array(log[S.PROMPT].iloc[:300:3])))
-    assert len(log) > 300 and len(want) == 100
+    cfg = Config(topic_clusters=4)
+    first, later = log.iloc[:200], log.iloc[200:]
+    read: list[str] = []
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for name, chunk in [
+            ("no prompt column", log.drop(columns=[S.PROMPT])),
+            ("no rows", log.iloc[:0]),
+            ("first", first),
+            ("later", later),
+        ]:
+            read.append(name)
+            yield chunk
+
+    model = first_topic_model(chunks(), cfg)
+    assert read == ["no prompt column", "no rows", "first"]
+    direct = topic_model_of(first, cfg)
+    assert model is not None and direct is not None
     texts = A.topic_text(A.prompt_window(pa.array(log[S.PROMPT])))
-    direct = fit_topic_model(want, cfg)
-    for size in (1, 7, 100, 299, 300, 1000):
-        read: list[int] = []
-
-        def chunks(size: int = size, read: list[int] = read):  # type: ignore[no-untyped-def]
-            yield log.drop(columns=[S.PROMPT])  # no prompt column: not part of the sample
-            yield log.iloc[:0]
-            for start in range(0, len(log), size):
-                read.append(start)
-                yield log.iloc[start : start + size]
-
-        sample = TopicSample(cfg)
-        for chunk in chunks():
-            sample.add(chunk)
-            if sample.complete:
-                break
-        assert sample.texts().equals(want), size
-        assert read[-1] < 300 <= read[-1] + size, size  # the chunk that completed it
-        read.clear()
-        model = first_topic_model(chunks(), cfg)
-        assert model is not None and read[-1] < 300 <= read[-1] + size, size
-        assert np.array_equal(model.assign(texts), direct.assign(texts)), size
-    short = TopicSample(cfg)
-    short.add(log.iloc[:150])  # a shorter log: every 150 // 100 = 1st row, all of them
-    assert not short.complete and short.texts().equals(texts[:150])
-    short.add(log.iloc[150:250])  # 250 rows: every 2nd
-    assert short.texts().equals(texts[:250:2])
-    assert first_topic_model(iter([log.drop(columns=[S.PROMPT])]), cfg) is None
+    assert np.array_equal(model.assign(texts), direct.assign(texts))
+    assert topic_model_of(log.drop(columns=[S.PROMPT]), cfg) is None
     assert first_topic_model(iter([]), cfg) is None
-
-
-def test_the_chunk_size_never_changes_a_feature(tmp_path: Path) -> None:
-    """Config.chunk_rows bounds memory only: the topic sample, the dedupe, the prompt
-    memo and the sub-stream labels span chunks, so any chunking gives the same table."""
-    log, accounts = synthetic_log(n_accounts=60)
-    log = pd.concat([log, log.iloc[:40]], ignore_index=True)  # duplicates across chunks
-    path = tmp_path / "log.parquet"
-    log.to_parquet(path)
-    cfg = Config(topic_clusters=4, topic_fit_rows=500, topic_sample_rows=250)
-    runs = [
-        build_features(path, accounts=accounts, config=dataclasses.replace(cfg, chunk_rows=n))
-        for n in (97, 500, 100_000)
-    ]
-    first = runs[0]
-    assert first.report.duplicates == 40
-    for other in runs[1:]:
-        assert other.features.equals(first.features)
-        assert other.report.to_dict() == first.report.to_dict()
-        assert other.substreams.features.equals(first.substreams.features)

@@ -19,9 +19,8 @@ from detector import annotate as A
 from detector import schema as S
 from detector.config import DEFAULT, Config
 from detector.ingest import iter_clean
-from detector.pipeline import build_features
+from detector.pipeline import build_features, first_topic_model
 from detector.promptmemo import PromptMemo
-from detector.topic_fit import first_topic_model
 from detector.topics import fit_topic_model
 from tests.test_features import synthetic_log
 

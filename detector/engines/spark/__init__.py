@@ -19,9 +19,9 @@ pandas functions running inside Spark tasks:
 3. **Dedupe** by ``request_id`` keeping the first row in file order: a window over the
    slim ``(request_id, position)`` columns only; the losers are anti-joined away.
 4. **Population facts** (window, models' first appearance and row counts) are one
-   Spark aggregation; the topic model is fitted on the driver on the same first rows
-   of the log the local engine fits on (:func:`detector.topic_fit.first_topic_model`,
-   ``Config.topic_fit_rows``).
+   Spark aggregation; the topic model is fitted on the driver on the same first chunk
+   the local engine fits on (:func:`detector.pipeline.first_topic_model`, bounded by
+   ``Config.chunk_rows``).
 5. **Features** (``groupBy(bucket).applyInPandas``, bucket = hash(account_id) mod n):
    every account's rows meet in one task, sorted back into file order, and
    :func:`~detector.features.compute_bucket` and

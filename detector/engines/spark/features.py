@@ -9,8 +9,8 @@
 3. **Dedupe** by ``request_id`` keeping the first row in file order: a window over the
    slim ``(request_id, position)`` columns only; the losers are anti-joined away.
 4. **Population facts** (window, models' first appearance and row counts) are one
-   Spark aggregation; the topic model is fitted on the driver on the same first rows
-   of the log the local engine fits on (``Config.topic_fit_rows``).
+   Spark aggregation; the topic model is fitted on the driver on the same first chunk
+   the local engine fits on (bounded by ``Config.chunk_rows``).
 5. **Features** (:mod:`~detector.engines.spark.buckets`): every account's rows in one
    task, one row per account, its evidence keys and sub-streams back to the driver.
 6. **Linking** and the result are :func:`detector.pipeline.finish_features`, as in the
@@ -67,9 +67,9 @@ from detector.pipeline import (
     FeatureResult,
     Progress,
     finish_features,
+    first_topic_model,
     population_context,
 )
-from detector.topic_fit import first_topic_model
 from detector.topics import TopicModel
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def build_features_spark(
     report.empty_files = listing.empty
     groups, parquet_rows = plan_groups(files)
     if topic_model is None and fit_topics:
-        # only the log's first rows are read: the sample the local engine fits on
+        # only the first clean chunk with prompts is read: the sample the local engine fits on
         topic_model = first_topic_model(
             iter_clean(log, start=start, end=end, config=config), config
         )
