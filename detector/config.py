@@ -50,6 +50,9 @@ class Config:
 
     # topic model
     topic_clusters: int = 24
+    topic_fit_rows: int = 100_000
+    """The topic model is fitted on the first clean chunk of this many rows that has
+    prompts (:mod:`detector.topic_fit`), read apart from the stream's chunks."""
     topic_sample_rows: int = 20_000
     topic_hash_features: int = 2**15
 

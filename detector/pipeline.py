@@ -14,16 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from detector import annotate as A
@@ -33,9 +31,11 @@ from detector.config import DEFAULT, Config
 from detector.coordination import Clusters, bucket_evidence, link_accounts
 from detector.features import Context, active_specs, compute_bucket, frontier_models
 from detector.ingest import IngestReport, discover, iter_clean, nothing_to_score, read_accounts
+from detector.ordered import in_order
 from detector.promptmemo import PromptMemo
 from detector.substreams import SubStreams, compute_substreams, parent_columns
-from detector.topics import TopicModel, fit_topic_model
+from detector.topic_fit import TopicModelFit
+from detector.topics import TopicModel
 
 # a newly released model must first appear this long after the window starts
 NEW_MODEL_MIN_OFFSET_S = 86_400
@@ -109,64 +109,26 @@ def estimate_rows(paths: Path | Sequence[Path], start: dt.date | None, end: dt.d
     return rows
 
 
-def topic_sample(frame: pd.DataFrame, config: Config) -> pa.Array:
-    """A deterministic, evenly strided sample of prompt windows to fit topics on."""
-    prompts = frame[S.PROMPT]
-    step = max(1, len(prompts) // max(config.topic_sample_rows, 1))
-    return A.topic_text(A.prompt_window(A.as_arrow(prompts.iloc[::step]), config))
+@dataclass
+class BucketOutput:
+    """What one bucket of the log gives: its accounts' features, their sub-streams and
+    (unless skipped) its coordination evidence."""
+
+    features: pd.DataFrame
+    substreams: SubStreams
+    evidence: dict[str, Any] | None
+    rows: int
+    substream_seconds: float
 
 
-def topic_model_of(chunk: pd.DataFrame, config: Config) -> TopicModel | None:
-    """The topic model fitted on a clean chunk's prompt sample, ``None`` when it has no
-    prompts. Every engine fits on the first chunk where it is not ``None``
-    (:func:`first_topic_model`), so topic ids agree between engines."""
-    if S.PROMPT not in chunk.columns:
-        return None
-    sample = topic_sample(chunk, config)
-    return fit_topic_model(sample, config) if len(sample) else None
-
-
-class TopicModelFit:
-    """A topic model being fitted on a thread of its own while the workers annotate.
-
-    Annotating a chunk needs the topic model at its last step only (topic assignment),
-    so the workers start on the first chunks at once and wait for the fit, if at all,
-    there: the fit (seconds, a fixed cost) overlaps their flags, hashes and templates
-    instead of holding them up. It is the model :func:`topic_model_of` fits (the same
-    sample of the same chunk, the same seed), so every topic is the same.
-    """
-
-    def __init__(self, pool: ThreadPoolExecutor, sample: pa.Array, config: Config) -> None:
-        self._future = pool.submit(fit_topic_model, sample, config)
-
-    def assign(self, texts: pa.Array) -> np.ndarray:
-        """:meth:`TopicModel.assign` of the fitted model (waits for the fit)."""
-        return self.result().assign(texts)
-
-    def result(self) -> TopicModel:
-        """The fitted model (waits for the fit; raises what the fit raised)."""
-        return self._future.result()
-
-
-def start_topic_fit(
-    chunk: pd.DataFrame, config: Config, pool: ThreadPoolExecutor
-) -> TopicModelFit | None:
-    """:func:`topic_model_of` ``chunk``, fitted on ``pool``; ``None`` when it has no prompts."""
-    if S.PROMPT not in chunk.columns:
-        return None
-    sample = topic_sample(chunk, config)
-    return TopicModelFit(pool, sample, config) if len(sample) else None
-
-
-def first_topic_model(chunks: Iterable[pd.DataFrame], config: Config) -> TopicModel | None:
-    """The topic model of the first of ``chunks`` (clean chunks in log order) that has
-    prompts: the model :func:`build_features` fits while it streams the log, for an
-    engine that reads the log otherwise (Spark reads only that first chunk for it)."""
-    for chunk in chunks:
-        model = topic_model_of(chunk, config)
-        if model is not None:
-            return model
-    return None
+def bucket_output(frame: pd.DataFrame, context: Context, coordination: bool) -> BucketOutput:
+    """The per-bucket stage: pure, so buckets can run on any thread in any order."""
+    features = compute_bucket(frame, context)
+    clock = time.perf_counter()
+    subs = compute_substreams(frame, context)
+    seconds = time.perf_counter() - clock
+    evidence = bucket_evidence(frame, context) if coordination else None
+    return BucketOutput(features, subs, evidence, len(frame), seconds)
 
 
 def build_features(
@@ -187,7 +149,8 @@ def build_features(
     Parameters
     ----------
     topic_model : a fitted topic model (from a model bundle) to assign topics with;
-        when ``None`` and ``fit_topics``, one is fitted on a sample of the first chunk.
+        when ``None`` and ``fit_topics``, one is fitted on a sample of the log's
+        first rows (:mod:`detector.topic_fit`).
     coordination : link accounts into clusters and add the cluster features (the
         clusters are the result's ``clusters``).
     """
@@ -204,8 +167,6 @@ def build_features(
         # annotation (Arrow kernels, numpy) mostly releases the GIL: annotate the next
         # chunks on worker threads while this thread reads; results are consumed in
         # order, so the output never depends on thread timing
-        pending: deque[Future[pd.DataFrame]] = deque()
-
         def consume(ann: pd.DataFrame) -> None:
             nonlocal t_min, t_max
             t_min = min(t_min, int(ann[A.TS].min()))
@@ -214,15 +175,7 @@ def build_features(
             if progress:
                 progress("ingest", len(ann))
 
-        # the topic model is fitted on its own thread (see TopicModelFit): a pool of
-        # its own, so a worker waiting for it never holds up the fit
-        fitting: TopicModelFit | None = None
-        # prompts seen in earlier chunks are looked up, not annotated again
-        memo = PromptMemo(config.prompt_memo_entries)
-        with (
-            ThreadPoolExecutor(max_workers=config.workers) as pool,
-            ThreadPoolExecutor(max_workers=1) as fit_pool,
-        ):
+        def read() -> Iterator[pd.DataFrame]:
             for chunk in iter_clean(
                 log,
                 start=start,
@@ -231,17 +184,29 @@ def build_features(
                 quarantine_path=quarantine_path,
                 report=report,
             ):
-                if topic_model is None and fitting is None and fit_topics:
-                    fitting = start_topic_fit(chunk, config, fit_pool)
                 _model_stats(chunk, model_first, model_rows)
-                model = topic_model if topic_model is not None else fitting
-                pending.append(
-                    pool.submit(A.annotate, chunk, config=config, topic_model=model, memo=memo)
-                )
-                while len(pending) >= config.workers:
-                    consume(pending.popleft().result())
-            while pending:
-                consume(pending.popleft().result())
+                yield chunk
+
+        # prompts seen in earlier chunks are looked up, not annotated again
+        memo = PromptMemo(config.prompt_memo_entries)
+        fitting: TopicModelFit | None = None
+        with (
+            ThreadPoolExecutor(max_workers=config.workers) as pool,
+            ThreadPoolExecutor(max_workers=1) as fit_pool,
+        ):
+            if topic_model is None and fit_topics:
+                # read and fitted on a thread of its own (see TopicModelFit): a pool of
+                # its own, so a worker waiting for it never holds up the fit
+                fitting = TopicModelFit(fit_pool, log, start=start, end=end, config=config)
+            model = topic_model if fitting is None else fitting
+            chunks = in_order(
+                pool,
+                lambda chunk: A.annotate(chunk, config=config, topic_model=model, memo=memo),
+                read(),
+                config.workers,
+            )
+            for ann in chunks:
+                consume(ann)
             if fitting is not None:
                 topic_model = fitting.result()
         timings["read_validate_annotate"] = time.perf_counter() - clock
@@ -253,15 +218,19 @@ def build_features(
         parts, evidence, subs = [], [], []
         clock = time.perf_counter()
         sub_seconds = 0.0
-        for frame in buckets:
-            parts.append(compute_bucket(frame, context))
-            sub_clock = time.perf_counter()
-            subs.append(compute_substreams(frame, context))
-            sub_seconds += time.perf_counter() - sub_clock
-            if coordination:
-                evidence.append(bucket_evidence(frame, context))
-            if progress:
-                progress("features", len(frame))
+        # buckets are independent (every account's rows are in one): two at a time on
+        # the workers while this thread reads the next, consumed in bucket order
+        with ThreadPoolExecutor(max_workers=config.workers) as pool:
+            for out in in_order(
+                pool, lambda f: bucket_output(f, context, coordination), buckets, config.workers
+            ):
+                parts.append(out.features)
+                subs.append(out.substreams)
+                sub_seconds += out.substream_seconds
+                if out.evidence is not None:
+                    evidence.append(out.evidence)
+                if progress:
+                    progress("features", out.rows)
         timings["features"] = time.perf_counter() - clock
         timings["substreams"] = sub_seconds  # part of "features"
     finally:

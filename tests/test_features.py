@@ -4,6 +4,7 @@ The text detectors are checked in test_text_heuristics.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from detector.config import Config
 from detector.features import SPECS, ordered_specs
 from detector.features.catalogue import catalogue_markdown
 from detector.features.timing import weekend_and_week_days
-from detector.pipeline import build_features, first_topic_model, topic_model_of
+from detector.pipeline import build_features
+from detector.topic_fit import first_topic_model, topic_model_of
 from detector.topics import fit_topic_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -423,3 +425,25 @@ def test_first_topic_model_fits_on_the_first_chunk_with_prompts() -> None:
     assert np.array_equal(model.assign(texts), direct.assign(texts))
     assert topic_model_of(log.drop(columns=[S.PROMPT]), cfg) is None
     assert first_topic_model(iter([]), cfg) is None
+
+
+def test_the_chunk_size_never_changes_a_feature(tmp_path: Path) -> None:
+    """Config.chunk_rows bounds memory only: the topic sample is read in chunks of its
+    own, and the dedupe, the prompt memo and the sub-stream labels span chunks, so any
+    chunking gives the same table."""
+    log, accounts = synthetic_log(n_accounts=60)
+    log = pd.concat([log, log.iloc[:40]], ignore_index=True)  # duplicates across chunks
+    path = tmp_path / "log.parquet"
+    log.to_parquet(path)
+    cfg = Config(topic_clusters=4, topic_sample_rows=250)
+    runs = [
+        build_features(path, accounts=accounts, config=dataclasses.replace(cfg, chunk_rows=n))
+        for n in (97, 500, 100_000)
+    ]
+    first = runs[0]
+    assert first.report.duplicates == 40
+    assert first.topic_model is not None
+    for other in runs[1:]:
+        assert other.features.equals(first.features)
+        assert other.report.to_dict() == first.report.to_dict()
+        assert other.substreams.features.equals(first.substreams.features)

@@ -18,9 +18,9 @@ import pyarrow as pa
 from detector import annotate as A
 from detector import schema as S
 from detector.config import DEFAULT, Config
-from detector.ingest import iter_clean
-from detector.pipeline import build_features, first_topic_model
+from detector.pipeline import build_features
 from detector.promptmemo import PromptMemo
+from detector.topic_fit import fit_log_topics
 from detector.topics import fit_topic_model
 from tests.test_features import synthetic_log
 
@@ -125,7 +125,7 @@ def test_the_pipeline_gives_the_same_table_with_and_without_its_memo_and_fit_thr
     cfg = Config(topic_clusters=4, chunk_rows=300)
     got = build_features(path, config=cfg)
     plain = dataclasses.replace(cfg, prompt_memo_entries=0)
-    model = first_topic_model(iter_clean(path, config=plain), plain)
+    model = fit_log_topics(path, config=plain)
     want = build_features(path, config=plain, topic_model=model)
     assert got.features.equals(want.features)
     assert list(got.features.columns) == list(want.features.columns)

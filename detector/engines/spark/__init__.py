@@ -20,8 +20,8 @@ pandas functions running inside Spark tasks:
    slim ``(request_id, position)`` columns only; the losers are anti-joined away.
 4. **Population facts** (window, models' first appearance and row counts) are one
    Spark aggregation; the topic model is fitted on the driver on the same first chunk
-   the local engine fits on (:func:`detector.pipeline.first_topic_model`, bounded by
-   ``Config.chunk_rows``).
+   the local engine fits on (:func:`detector.topic_fit.fit_log_topics`, a chunk of
+   ``Config.topic_fit_rows`` rows).
 5. **Features** (``groupBy(bucket).applyInPandas``, bucket = hash(account_id) mod n):
    every account's rows meet in one task, sorted back into file order, and
    :func:`~detector.features.compute_bucket` and

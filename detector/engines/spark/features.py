@@ -10,7 +10,7 @@
    slim ``(request_id, position)`` columns only; the losers are anti-joined away.
 4. **Population facts** (window, models' first appearance and row counts) are one
    Spark aggregation; the topic model is fitted on the driver on the same first chunk
-   the local engine fits on (bounded by ``Config.chunk_rows``).
+   the local engine fits on (``Config.topic_fit_rows`` rows).
 5. **Features** (:mod:`~detector.engines.spark.buckets`): every account's rows in one
    task, one row per account, its evidence keys and sub-streams back to the driver.
 6. **Linking** and the result are :func:`detector.pipeline.finish_features`, as in the
@@ -57,7 +57,6 @@ from detector.engines.spark.staging import (
 from detector.features import FAMILIES, active_specs
 from detector.ingest import (
     IngestReport,
-    iter_clean,
     list_log,
     nothing_to_score,
     read_accounts,
@@ -67,9 +66,9 @@ from detector.pipeline import (
     FeatureResult,
     Progress,
     finish_features,
-    first_topic_model,
     population_context,
 )
+from detector.topic_fit import fit_log_topics
 from detector.topics import TopicModel
 
 if TYPE_CHECKING:
@@ -116,10 +115,8 @@ def build_features_spark(
     report.empty_files = listing.empty
     groups, parquet_rows = plan_groups(files)
     if topic_model is None and fit_topics:
-        # only the first clean chunk with prompts is read: the sample the local engine fits on
-        topic_model = first_topic_model(
-            iter_clean(log, start=start, end=end, config=config), config
-        )
+        # only the log's first chunk with prompts is read: the local engine's sample
+        topic_model = fit_log_topics(log, start=start, end=end, config=config)
     timings["plan_and_topic_model"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
