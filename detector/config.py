@@ -16,8 +16,12 @@ class Config:
     """Defaults for ingest, features, model and alerting."""
 
     # ingest
-    chunk_rows: int = 100_000
-    """Rows per streamed chunk: bounds the memory of reading and validating."""
+    chunk_rows: int = 50_000
+    """Rows per streamed chunk: bounds the memory of reading, validating and annotating.
+    Up to ``workers + 1`` chunks are in flight at once, each with its prompts and the
+    annotation's text forms, so this sets the peak of a run's first pass (2 days of the
+    10M-request bench log: 2.5 GiB at 100k rows, 1.6-1.8 GiB at 50k, for no more CPU;
+    docs/performance.md, fourth round). It never changes a feature."""
     bucket_target_rows: int = 500_000
     """Rows per account-hash bucket when the log is spilled; bounds feature memory."""
     partition_slack_hours: float = 3.0
