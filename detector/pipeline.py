@@ -150,7 +150,7 @@ def build_features(
     ----------
     topic_model : a fitted topic model (from a model bundle) to assign topics with;
         when ``None`` and ``fit_topics``, one is fitted on a sample of the log's
-        first rows (:mod:`detector.topic_fit`).
+        first chunk with prompts (:mod:`detector.topic_fit`).
     coordination : link accounts into clusters and add the cluster features (the
         clusters are the result's ``clusters``).
     """

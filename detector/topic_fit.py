@@ -4,8 +4,10 @@ Every engine fits the topic model by one rule, so topic ids agree between them: 
 evenly strided sample (``Config.topic_sample_rows``) of the prompts of the first clean
 chunk that has prompts, read in chunks of ``Config.topic_fit_rows`` rows. That chunk
 size is the sample's own, not ``Config.chunk_rows``: the stream's chunk size bounds
-memory and never changes a feature. The sample is read on its own (at most
-``topic_fit_rows`` rows, a fraction of a second), beside the stream.
+memory and never changes a feature. The sample is read on its own, beside the stream:
+at most ``topic_fit_rows`` rows (a fraction of a second) when the log's first rows have
+a prompt column; a log with no prompts at all is read to its end to find that out, as
+the Spark engine's driver always did.
 """
 
 from __future__ import annotations

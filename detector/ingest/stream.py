@@ -126,12 +126,7 @@ def iter_clean(
                 report.kept += int(keep.sum())
                 if keep.any():
                     clean = s.clean if keep.all() else s.clean[keep]
-                    chunk = finalize_dtypes(clean.reset_index(drop=True))
-                    # suspended at the yield, this frame would keep the chunk's raw and
-                    # screened copies (prompts included) alive while the consumer works
-                    # on it: only the chunk handed out stays
-                    del raw, s, ids, clean
-                    yield chunk
+                    yield finalize_dtypes(clean.reset_index(drop=True))
     except BaseException:  # an error, or the consumer stopped early: no partial file
         quarantine.abort()
         raise
