@@ -59,6 +59,8 @@ class Config:
     prompts (:mod:`detector.topic_fit`), read apart from the stream's chunks."""
     topic_sample_rows: int = 20_000
     topic_hash_features: int = 2**15
+    topic_components: int = 50
+    """Latent directions (LSA) the topic model clusters prompts in (:mod:`detector.topics`)."""
 
     # features
     min_requests_for_timing: int = 5

@@ -2,11 +2,23 @@
 
 Prompts are turned into hashed bag-of-words vectors entirely in Arrow/numpy (split on
 whitespace, trim punctuation, drop stop words and non-words at the *vocabulary*
-level, hash each distinct token once), weighted by TF-IDF and assigned to the nearest
-of ``n_topics`` MiniBatchKMeans centroids fitted on a sample of the training
-population. There is no Python loop per prompt, so every request gets a topic and
-topic features do not depend on row order. The fitted model is saved inside the
-model bundle so scoring uses the topics the model was trained on.
+level, hash each distinct token once), weighted by TF-IDF, projected onto
+``n_components`` latent directions (LSA: a truncated SVD of the sample's TF-IDF matrix,
+re-normalised) and assigned to the nearest of ``n_topics`` k-means centroids fitted
+there, on a sample of the training population. There is no Python loop per prompt, so
+every request gets a topic and topic features do not depend on row order. The fitted
+model is saved inside the model bundle so scoring uses the topics the model was
+trained on.
+
+Why LSA rather than k-means on the raw TF-IDF vectors (version 2): short prompts share
+few exact words, so in the 32k-dimensional word space most of them are nearly
+orthogonal to every centroid and fell into one catch-all topic (42% of the prompts of a
+population drawn from real prompts), and which centroids the rest formed depended on
+the sample. In 50 latent directions, words that occur together count as near, the
+topics are balanced (largest 12%) and steady: fitted on three different first chunks,
+the accounts' topic entropies agree with a rank correlation of 0.95–0.97 (0.78–0.82
+before), and the entropy of quiet extraction stands apart from translation and labelling
+jobs' (docs/realistic-baseline.md, session 17).
 """
 
 from __future__ import annotations
@@ -16,15 +28,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
-from sklearn.cluster import MiniBatchKMeans
+from sklearn.cluster import KMeans
+from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfTransformer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Normalizer
+from threadpoolctl import threadpool_limits
 
 from detector.arrowtext import distinct_texts
 from detector.config import DEFAULT, Config
 
-TOPIC_MODEL_VERSION = "arrow-hash-tfidf-kmeans/2"
+TOPIC_MODEL_VERSION = "arrow-hash-tfidf-lsa-kmeans/3"
 MAX_TOKENS = 32
 _PUNCT = "\"'`.,;:!?()[]{}<>*_#|/\\-=+~^…“”‘’"
 _STOP = pa.array(sorted(ENGLISH_STOP_WORDS), pa.string())
@@ -67,7 +81,8 @@ class TopicModel:
     ----------
     n_topics : number of k-means clusters.
     n_features : size of the hashed token space.
-    random_state : seed of k-means.
+    n_components : latent directions of the LSA projection.
+    random_state : seed of the SVD and of k-means.
     """
 
     version = TOPIC_MODEL_VERSION
@@ -77,24 +92,39 @@ class TopicModel:
         *,
         n_topics: int = DEFAULT.topic_clusters,
         n_features: int = DEFAULT.topic_hash_features,
+        n_components: int = DEFAULT.topic_components,
         random_state: int = 0,
     ) -> None:
         self.n_topics = n_topics
         self.n_features = n_features
+        self.n_components = n_components
         self.random_state = random_state
 
     def fit(self, texts: pa.Array) -> TopicModel:
-        """Fit TF-IDF weights and k-means on ``texts`` (a sample of lower-cased prompts)."""
+        """Fit TF-IDF weights, the LSA projection and k-means on ``texts`` (a sample of
+        lower-cased prompts)."""
         x = hash_vectorise(texts, self.n_features)
         x = x[np.asarray(x.getnnz(axis=1) > 0)]
-        k = max(1, min(self.n_topics, x.shape[0]))
-        self.weights_ = make_pipeline(TfidfTransformer(sublinear_tf=True), Normalizer())
         if x.shape[0] == 0:
             x = sp.csr_matrix(np.ones((1, self.n_features), dtype=np.float32))
-        xw = self.weights_.fit_transform(x)
-        self.kmeans_ = MiniBatchKMeans(
-            n_clusters=k, random_state=self.random_state, n_init=1, batch_size=4096
-        ).fit(xw)
+        k = max(1, min(self.n_topics, x.shape[0]))
+        # the SVD needs fewer directions than the sample has rows (a tiny log's sample)
+        dims = min(self.n_components, x.shape[0] - 1)
+        steps: list[object] = [TfidfTransformer(sublinear_tf=True), Normalizer()]
+        if dims >= 2:
+            steps += [TruncatedSVD(dims, random_state=self.random_state), Normalizer()]
+        self.weights_ = make_pipeline(*steps)
+        # one thread: k-means sums its centres over threads in whatever order they end,
+        # and a last-bit difference can move a centre and so a topic. The fit must be a
+        # function of the sample alone (the chunk size, the machine's cores and what else
+        # runs must not change a feature); on 20k prompts in 50 directions it is a second.
+        # (errstate: the SVD's explained-variance ratio of a tiny, uniform sample is 0/0)
+        with threadpool_limits(limits=1), np.errstate(invalid="ignore", divide="ignore"):
+            xw = self.weights_.fit_transform(x)
+            # full k-means with three k-means++ starts: the best of three is what makes
+            # the topics repeatable from one sample to another
+            self.kmeans_ = KMeans(n_clusters=k, random_state=self.random_state, n_init=3)
+            self.kmeans_.fit(xw)
         self.n_topics_ = k
         return self
 
@@ -118,5 +148,6 @@ def fit_topic_model(texts: pa.Array, config: Config = DEFAULT) -> TopicModel:
     return TopicModel(
         n_topics=config.topic_clusters,
         n_features=config.topic_hash_features,
+        n_components=config.topic_components,
         random_state=config.random_state,
     ).fit(texts)

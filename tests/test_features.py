@@ -269,15 +269,25 @@ def test_unread_follow_ups_need_enough_turns_and_harvest_counts_long_answers(
 ) -> None:
     path = _conversation_log(tmp_path)
     log = pd.read_parquet(path)
-    few = log[log[S.CONVERSATION_ID].isin(["script-0", "script-1", "script-2", "person-0"])]
+    convs = ["script-0", "script-1", "script-2", "person-0", "person-1", "person-2"]
+    few = log[log[S.CONVERSATION_ID].isin(convs)]
     few = few.assign(**{S.OUTPUT_TOKENS: np.where(few[S.TURN_INDEX] == 0, 900, 100)})
     few.to_parquet(path)
-    feats = build_features(path, config=Config(topic_clusters=2)).features
+    result = build_features(path, config=Config(topic_clusters=2))
+    feats = result.features
     # 6 timed follow-ups are under Config.min_followups: the neutral value
     assert feats.loc["script", "unread_followup_share"] == SPECS["unread_followup_share"].neutral
     # a third of each account's requests: 40 tokens in, 900 out, weighted by topic breadth
+    # (the share of the run's 2 topics the account's prompts touch, counted from 5
+    # prompts with words: the script's follow-ups are stop words, so it has 3)
+    assert result.topic_model is not None
+    topics = result.topic_model.assign(A.topic_text(A.prompt_window(pa.array(few[S.PROMPT]))))
+    worded = pd.Series(topics[topics >= 0]).groupby(few[S.ACCOUNT_ID].to_numpy()[topics >= 0])
+    assert worded.size().to_dict() == {"person": 9, "script": 3}
     harvest = feats["broad_harvest_share"]
-    assert harvest.tolist() == pytest.approx((feats["topic_coverage"] / 3).tolist())
+    assert harvest["script"] == 0.0
+    assert harvest["person"] == pytest.approx(worded.nunique()["person"] / 2 / 3)
+    assert harvest["person"] > 0
     few.drop(columns=[S.PROMPT]).to_parquet(path)  # no prompt text: the share alone
     plain = build_features(path, config=Config(topic_clusters=2)).features
     assert plain["broad_harvest_share"].tolist() == pytest.approx([1 / 3, 1 / 3])

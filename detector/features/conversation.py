@@ -52,7 +52,7 @@ SPECS = [
         family="conversation",
         unit="share",
         description="Share of requests with at most 150 input tokens that drew 400 or more "
-        "output tokens, times the share of all topics the account's sampled prompts touch "
+        "output tokens, times the share of all topics the account's prompts touch "
         "(with prompt text in the log; without it, the share alone).",
         why="Distillation asks short standalone questions on every subject for long, "
         "complete answers; a content product also draws long answers from short prompts, "

@@ -13,6 +13,13 @@ from detector.features.registry import FeatureSpec, family
 _P = (S.PROMPT,)
 MIN_TOPIC_ROWS = 5
 
+# The share of all topics an account touches (``topic_breadth``'s coverage) is not a
+# feature of its own: with the steady topic model (detector.topics, version 3) it is 1.0
+# for every account with a few hundred varied prompts, a global chat product's as much
+# as a distiller's, and it echoed the entropy. It weighs the harvest share instead
+# (conversation.broad_harvest_share), where breadth counts in conjunction with short
+# questions drawing long answers (docs/realistic-baseline.md, session 17).
+
 SPECS = [
     FeatureSpec(
         name="distinct_prompt_ratio",
@@ -68,8 +75,8 @@ SPECS = [
         name="topic_entropy",
         family="diversity",
         unit="bits",
-        description="Entropy of the prompts' topics (topic model fitted on the training population; "
-        "estimated on up to 32 sampled prompts per account per chunk).",
+        description="Entropy of the account's prompts' topics (the topic model fitted on the "
+        f"training population; 0 under {MIN_TOPIC_ROWS} prompts with words).",
         why="Distillation covers every subject; a product's traffic centres on its domain.",
         needs=_P,
         neutral=0.0,
@@ -77,26 +84,13 @@ SPECS = [
         direction="high",
         reason="topic entropy {value} (covers many subjects)",
     ),
-    FeatureSpec(
-        name="topic_coverage",
-        family="diversity",
-        unit="share",
-        description="Distinct topics among the account's sampled prompts, over the number of topics.",
-        why="Broad capability pulls touch most topics.",
-        needs=_P,
-        neutral=0.0,
-        scale="share",
-        direction="high",
-        reason="touches {value} of all topics",
-        echo_of="topic_entropy",
-    ),
 ]
 
 
 def topic_breadth(b: Bucket) -> tuple[np.ndarray, np.ndarray]:
-    """Per account: the entropy of its sampled prompts' topics and the share of all
-    topics they touch; 0 for both under ``MIN_TOPIC_ROWS`` sampled prompts (too few to
-    say) and for rows without a topic (no prompt text)."""
+    """Per account: the entropy of its prompts' topics and the share of all topics they
+    touch, over the requests whose prompt has words (a topic); 0 for both under
+    ``MIN_TOPIC_ROWS`` such requests (too few to say)."""
     n, c = b.n, b.codes
     topic = b.col(A.TOPIC).astype(np.int64)
     has_topic = topic >= 0
@@ -122,12 +116,11 @@ def diversity(b: Bucket) -> dict[str, np.ndarray]:
     suf, _ = agg.top_share_and_entropy(c, b.col(A.SUFFIX_KEY), n)
     wrapped = agg.total(c, (b.col(A.PREFIX_KEY) != 0).astype(float), n)
     wrapper = np.where(wrapped >= 3, np.maximum(pre, suf) * wrapped / np.maximum(reqs, 1), 0.0)
-    t_ent, t_cov = topic_breadth(b)
+    t_ent, _ = topic_breadth(b)
     return {
         "distinct_prompt_ratio": np.where(reqs > 0, distinct / np.maximum(reqs, 1), 1.0),
         "top_template_share": top,
         "template_entropy": ent,
         "wrapper_reuse": wrapper,
         "topic_entropy": t_ent,
-        "topic_coverage": t_cov,
     }
