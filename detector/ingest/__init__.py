@@ -32,7 +32,8 @@ file), never a silent gap: see :mod:`detector.ingest.discover` and the readers.
 
 Modules: ``discover`` (which files), ``readers``, ``jsonl`` and ``csvlog`` (bytes →
 raw rows), ``validate`` (contract rules), ``window`` (partition and window checks),
-``stream`` (dedupe and the streaming read), ``quarantine`` (the quarantine file),
+``stream`` (dedupe and the streaming read), ``subset`` (a few accounts' rows, screened
+alone), ``quarantine`` (the quarantine file),
 ``report`` (the counts), ``tables`` (account table, labels).
 """
 
@@ -51,6 +52,7 @@ from detector.ingest.report import (
     nothing_to_score,
 )
 from detector.ingest.stream import Deduper, Screened, iter_clean, read_log, screen
+from detector.ingest.subset import SharedRequestIds, iter_account_rows, read_account_rows
 from detector.ingest.tables import read_accounts, read_labels
 from detector.ingest.validate import Checked, finalize_dtypes, validate_frame
 from detector.ingest.window import TimeBounds, time_bounds
@@ -68,6 +70,7 @@ __all__ = [
     "QuarantineWriter",
     "RawChunk",
     "Screened",
+    "SharedRequestIds",
     "TimeBounds",
     "arrow_types",
     "cell_text",
@@ -76,12 +79,14 @@ __all__ = [
     "discover",
     "drop_bom",
     "finalize_dtypes",
+    "iter_account_rows",
     "iter_clean",
     "list_log",
     "nothing_to_score",
     "one_line",
     "open_parquet",
     "parse_json_lines",
+    "read_account_rows",
     "read_accounts",
     "read_file",
     "read_labels",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ import pandas as pd
 from detector import schema as S
 from detector.artifacts import BundleError, load_bundle
 from detector.faults import checkpoint
-from detector.ingest import iter_clean
+from detector.ingest import read_account_rows
 from detector.ingest.tables import read_accounts
 from detector.nightly import alerts as alerting
 from detector.nightly.drift import drift_figures
@@ -271,17 +271,18 @@ def _log_rows(options: NightlyOptions, window: Window, ids: list[str]) -> pd.Dat
     """The window's requests of ``ids`` (user agent and prompt), for pattern rules.
 
     Read again only when a user-agent or template rule is active and there are alerts
-    to check; rows are kept for those few accounts only (a vectorised ``isin``).
+    to check; only those few accounts' rows are screened and kept
+    (:func:`detector.ingest.read_account_rows`).
     """
-    wanted = set(ids)
     keep = [S.ACCOUNT_ID, S.USER_AGENT, S.PROMPT]
-    parts = [
-        chunk.loc[chunk[S.ACCOUNT_ID].isin(wanted), [c for c in keep if c in chunk.columns]]
-        for chunk in iter_clean(
-            options.logs, start=window.start, end=window.end, config=options.config
-        )
-    ]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=keep)
+
+    def gather(chunks: Iterable[pd.DataFrame]) -> pd.DataFrame:
+        parts = [chunk[[c for c in keep if c in chunk.columns]] for chunk in chunks]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=keep)
+
+    return read_account_rows(
+        options.logs, ids, gather, start=window.start, end=window.end, config=options.config
+    )
 
 
 def _write_outputs(

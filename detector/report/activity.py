@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ import pandas as pd
 from detector import schema as S
 from detector.config import DEFAULT, Config
 from detector.errors import UserError
-from detector.ingest import iter_clean
+from detector.ingest import read_account_rows
 from detector.pipeline import Progress
 from detector.report.constants import (
     MAX_DAILY_SPAN_DAYS,
@@ -67,47 +67,59 @@ def account_activity(
 ) -> Activity:
     """Hourly and daily request counts and sample prompts of ``accounts`` in ``log``.
 
-    Streams the log chunk by chunk (:func:`detector.ingest.iter_clean`: validated and
-    deduplicated exactly as scoring saw it) and keeps only the wanted accounts' rows
-    (``isin``), so memory is bounded by the chunk size plus a few counts per account,
-    whatever the log's size. Nothing is quarantined here; invalid rows are skipped as
-    scoring skipped them. ``progress(stage, rows)`` is called once per chunk read.
+    Streams the log chunk by chunk and keeps only the wanted accounts' rows, validated
+    and deduplicated exactly as scoring saw them (:func:`detector.ingest.
+    read_account_rows`: only their rows are screened), so memory is bounded by the
+    chunk size plus a few counts per account, whatever the log's size. Nothing is
+    quarantined here; invalid rows are skipped as scoring skipped them.
+    ``progress(stage, rows)`` is called once per chunk read.
     """
-    wanted = pd.Index(pd.unique(pd.Series(list(accounts), dtype=object)))
+    wanted = list(pd.unique(pd.Series(list(accounts), dtype=object)))
+    has_prompts = False
+
+    def seen(rows: int, columns: Collection[str]) -> None:
+        nonlocal has_prompts
+        has_prompts = has_prompts or S.PROMPT in columns
+        if progress is not None:
+            progress(PROGRESS_STAGE, rows)
+
+    def fold(chunks: Iterable[pd.DataFrame]) -> Activity:
+        return _activity(chunks, max_samples, sample_chars)
+
+    if not wanted:
+        return fold([])
+    activity = read_account_rows(log, wanted, fold, start=start, end=end, config=config, seen=seen)
+    activity.has_prompts = has_prompts  # whether the log has prompts, anyone's
+    return activity
+
+
+def _activity(chunks: Iterable[pd.DataFrame], max_samples: int, sample_chars: int) -> Activity:
+    """Fold clean chunks of the wanted accounts' rows into their :class:`Activity`."""
     hourly_parts: list[pd.Series] = []
     daily_parts: list[pd.Series] = []
     samples = pd.DataFrame({S.ACCOUNT_ID: pd.Series(dtype=object), S.PROMPT: []})
-    has_prompts = False
-    if len(wanted):
-        for chunk in iter_clean(log, start=start, end=end, config=config):
-            if progress is not None:
-                progress(PROGRESS_STAGE, len(chunk))
-            mask = chunk[S.ACCOUNT_ID].isin(wanted).to_numpy(dtype=bool)
-            if not mask.any():
-                has_prompts = has_prompts or S.PROMPT in chunk.columns
-                continue
-            acct = chunk.loc[mask, S.ACCOUNT_ID].astype(object).to_numpy()
-            ts = chunk.loc[mask, S.TIMESTAMP]
-            hourly_parts.append(pd.Series(1, index=[acct, ts.dt.hour.to_numpy()]))
-            day = ts.dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize().to_numpy()
-            daily_parts.append(pd.Series(1, index=[acct, day]))
-            # aggregate each chunk at once so memory stays at accounts × (24 + days)
-            hourly_parts = [pd.concat(hourly_parts).groupby(level=[0, 1]).sum()]
-            daily_parts = [pd.concat(daily_parts).groupby(level=[0, 1]).sum()]
-            if S.PROMPT in chunk.columns:
-                has_prompts = True
-                text = chunk.loc[mask, S.PROMPT].astype(object)
-                keep = text.notna().to_numpy() & (text.astype(str).str.strip() != "").to_numpy()
-                part = pd.DataFrame(
-                    {S.ACCOUNT_ID: acct[keep], S.PROMPT: text[keep].astype(str).to_numpy()}
-                ).drop_duplicates()
-                part[S.PROMPT] = part[S.PROMPT].str.slice(0, sample_chars + 1)
-                samples = (
-                    pd.concat([samples, part.groupby(S.ACCOUNT_ID, sort=False).head(max_samples)])
-                    .drop_duplicates()
-                    .groupby(S.ACCOUNT_ID, sort=False)
-                    .head(max_samples)
-                )
+    for chunk in chunks:
+        acct = chunk[S.ACCOUNT_ID].astype(object).to_numpy()
+        ts = chunk[S.TIMESTAMP]
+        hourly_parts.append(pd.Series(1, index=[acct, ts.dt.hour.to_numpy()]))
+        day = ts.dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize().to_numpy()
+        daily_parts.append(pd.Series(1, index=[acct, day]))
+        # aggregate each chunk at once so memory stays at accounts × (24 + days)
+        hourly_parts = [pd.concat(hourly_parts).groupby(level=[0, 1]).sum()]
+        daily_parts = [pd.concat(daily_parts).groupby(level=[0, 1]).sum()]
+        if S.PROMPT in chunk.columns:
+            text = chunk[S.PROMPT].astype(object)
+            keep = text.notna().to_numpy() & (text.astype(str).str.strip() != "").to_numpy()
+            part = pd.DataFrame(
+                {S.ACCOUNT_ID: acct[keep], S.PROMPT: text[keep].astype(str).to_numpy()}
+            ).drop_duplicates()
+            part[S.PROMPT] = part[S.PROMPT].str.slice(0, sample_chars + 1)
+            samples = (
+                pd.concat([samples, part.groupby(S.ACCOUNT_ID, sort=False).head(max_samples)])
+                .drop_duplicates()
+                .groupby(S.ACCOUNT_ID, sort=False)
+                .head(max_samples)
+            )
     hourly = _unstack(hourly_parts, columns=range(24))
     days: pd.DatetimeIndex | None = None
     if daily_parts and len(daily_parts[0]):
@@ -120,7 +132,7 @@ def account_activity(
         str(a): [str(p) for p in g[S.PROMPT]]
         for a, g in samples.groupby(S.ACCOUNT_ID, sort=False)  # one group per account
     }
-    return Activity(hourly=hourly, daily=daily, samples=by_account, has_prompts=has_prompts)
+    return Activity(hourly=hourly, daily=daily, samples=by_account)
 
 
 def require_activity(
