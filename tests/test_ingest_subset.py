@@ -9,6 +9,7 @@ whole way.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pandas as pd
 import pytest
 
 from detector import schema as S
+from detector.config import Config
 from detector.ingest import (
     SharedRequestIds,
     iter_account_rows,
@@ -100,3 +102,25 @@ def test_no_account_reads_nothing_but_is_told_of_every_row(
     rows = read_account_rows(path, [], _concat, seen=lambda _n, c: columns.append(set(c)))
     assert rows.empty
     assert columns and S.PROMPT in columns[0]
+
+
+def test_json_lines_without_the_account_or_id_key_are_skipped_as_the_full_read_skips_them(
+    make_requests: Callable[..., pd.DataFrame],
+    write_log: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    """A chunk of JSON lines may lack a required key altogether (every row quarantined
+    by the full read): no column to look accounts up in, and no error."""
+    log = make_requests(40, seed=7)
+    path = write_log(log, tmp_path, "jsonl")
+    lines = path.read_text(encoding="utf-8").rstrip("\n").split("\n")
+    broken = [
+        json.dumps({k: v for k, v in json.loads(line).items() if k != drop})
+        for line, drop in zip(lines[:8], [S.ACCOUNT_ID] * 4 + [S.REQUEST_ID] * 4, strict=True)
+    ]
+    path.write_text("\n".join(broken + lines[8:]) + "\n", encoding="utf-8")
+    config = Config(chunk_rows=4)  # the first two chunks lack a required key entirely
+    wanted = ["acct-0", "acct-4"]
+    fast = _concat(iter_account_rows(path, wanted, config=config))
+    pd.testing.assert_frame_equal(fast, _full_read(path, wanted, config=config))
+    assert len(fast) == log.iloc[8:][S.ACCOUNT_ID].isin(wanted).sum()

@@ -82,6 +82,8 @@ def iter_account_rows(
         for raw in read_file(f, config.chunk_rows):
             if seen is not None:
                 seen(len(raw.frame), raw.frame.columns)
+            if S.ACCOUNT_ID not in raw.frame.columns or S.REQUEST_ID not in raw.frame.columns:
+                continue  # a chunk of JSON lines without the key: every row is quarantined
             account, _ = as_text(raw.frame[S.ACCOUNT_ID])
             mine = pc.fill_null(pc.is_in(as_arrow(account), value_set=wanted), False)
             mine = mine.to_numpy(zero_copy_only=False)
