@@ -401,6 +401,45 @@ def test_frontier_model_share_counts_new_requests_on_the_capable_tier(tmp_path: 
     assert named.features["frontier_model_share"]["cost-minded"] == 1.0
 
 
+def test_first_day_ramp_is_for_new_accounts_not_established_ones_starting_late(
+    tmp_path: Path,
+) -> None:
+    """Two accounts first seen on the window's third day, each sending 40 requests in
+    its first hours and then 5 a day: a fresh account hitting full volume at once (the
+    ramp's case) and an old customer starting its monthly suite. With the account
+    table, only the fresh one ramps; without it, the log cannot tell them apart."""
+    start = pd.Timestamp("2026-11-01", tz="UTC")
+    rows = [("anchor", start + pd.Timedelta(hours=h), f"a{h}") for h in range(0, 144, 6)]
+    for account in ("fresh", "established"):
+        first = start + pd.Timedelta(days=2)
+        rows += [
+            (account, first + pd.Timedelta(minutes=5 * i), f"{account}-{i}") for i in range(40)
+        ]
+        rows += [
+            (account, first + pd.Timedelta(days=d, hours=h), f"{account}-{d}-{h}")
+            for d in (1, 2, 3)
+            for h in range(5)
+        ]
+    log = pd.DataFrame(rows, columns=[S.ACCOUNT_ID, S.TIMESTAMP, S.REQUEST_ID])
+    log[S.MODEL], log[S.STATUS], log[S.INPUT_TOKENS], log[S.OUTPUT_TOKENS] = "m", "ok", 10, 10
+    log.to_parquet(tmp_path / "log.parquet")
+    accounts = pd.DataFrame(
+        {
+            S.ACCOUNT_ID: ["anchor", "fresh", "established"],
+            S.CREATED_AT: pd.to_datetime(["2025-01-01", "2026-11-02", "2025-12-01"], utc=True),
+        }
+    )
+    accounts.to_parquet(tmp_path / "accounts.parquet")
+    with_table = build_features(tmp_path / "log.parquet", accounts=tmp_path / "accounts.parquet")
+    ramp = with_table.features["first_day_ramp"]
+    assert ramp["fresh"] > 2.0  # 40 in its first day against ~14 a day on average
+    assert ramp["established"] == 0.0  # eleven months old when it started
+    assert ramp["anchor"] == 0.0  # seen from the window's first day
+    log_only = build_features(tmp_path / "log.parquet").features["first_day_ramp"]
+    assert log_only["fresh"] > 2.0
+    assert log_only["established"] == pytest.approx(log_only["fresh"])
+
+
 def test_features_an_older_detector_computed_are_named_as_retired() -> None:
     from detector.features import retired_features
 

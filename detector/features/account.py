@@ -11,6 +11,8 @@ from detector.features.base import Bucket
 from detector.features.registry import FeatureSpec, family
 
 ESTABLISHED_DAYS = 365.0
+NEW_ACCOUNT_DAYS = 14.0
+"""An account under this many days old at its first request in the window is new."""
 
 SPECS = [
     FeatureSpec(
@@ -29,17 +31,23 @@ SPECS = [
 ]
 
 
+def age_at_first_request(b: Bucket) -> np.ndarray | None:
+    """Per account: days from its creation to its first request in the window; NaN where
+    the account table has no ``created_at`` for it, ``None`` without that column."""
+    table = b.context.accounts
+    if table is None or S.CREATED_AT not in table.columns:
+        return None
+    first = np.full(b.n, np.iinfo(np.int64).max)
+    np.minimum.at(first, b.codes, b.col(A.TS))
+    created = table[S.CREATED_AT].reindex(pd.Index(b.account_ids))
+    created_s = created.astype("int64").to_numpy() // 1_000_000_000
+    return np.where(created.notna().to_numpy(), (first - created_s) / 86_400.0, np.nan)
+
+
 @family("account", SPECS)
 def account(b: Bucket) -> dict[str, np.ndarray]:
     """Account age at first request."""
-    table = b.context.accounts
-    if table is None or S.CREATED_AT not in table.columns:
+    age = age_at_first_request(b)
+    if age is None:
         return {}
-    n, c = b.n, b.codes
-    first = np.full(n, np.iinfo(np.int64).max)
-    np.minimum.at(first, c, b.col(A.TS))
-    created = table[S.CREATED_AT].reindex(pd.Index(b.account_ids))
-    created_s = created.astype("int64").to_numpy() // 1_000_000_000
-    known = created.notna().to_numpy()
-    age = np.where(known, (first - created_s) / 86_400.0, ESTABLISHED_DAYS)
-    return {"account_age_days": np.clip(age, 0.0, None)}
+    return {"account_age_days": np.clip(np.where(np.isnan(age), ESTABLISHED_DAYS, age), 0.0, None)}

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from detector import schema as S
+from detector.features.account import NEW_ACCOUNT_DAYS
 from detector.features.base import Bucket, Context
 from detector.features.registry import FeatureSpec, family
 from detector.features.synchrony import synchrony
@@ -36,7 +37,6 @@ __all__ = [
     "window_length_hours",
 ]
 
-NEW_ACCOUNT_DAYS = 14.0
 
 ACTIVATION_MIN_OFFSET_S = 24 * 3600
 """A first request is evidence (and a cluster's start times tell something) only this

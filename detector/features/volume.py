@@ -7,6 +7,7 @@ import numpy as np
 from detector import annotate as A
 from detector import schema as S
 from detector.features import agg
+from detector.features.account import NEW_ACCOUNT_DAYS, age_at_first_request
 from detector.features.base import Bucket
 from detector.features.registry import FeatureSpec, family
 
@@ -51,8 +52,9 @@ SPECS = [
         name="first_day_ramp",
         family="volume",
         unit="ratio",
-        description="For an account whose first request is after the window's first day: requests in "
-        "its first 24 hours over its average requests per day (0 for established accounts).",
+        description="For an account whose first request is after the window's first day (and, "
+        f"with created_at, that was under {NEW_ACCOUNT_DAYS:g} days old then): requests in its "
+        "first 24 hours over its average requests per day (0 for established accounts).",
         why="New extraction accounts hit full volume (often their quota) at once; real products ramp up.",
         needs=(S.TIMESTAMP,),
         neutral=0.0,
@@ -79,7 +81,13 @@ def volume(b: Bucket) -> dict[str, np.ndarray]:
     last = np.zeros(n, dtype=np.int64)
     np.maximum.at(last, c, ts)
     span_days = np.maximum((last - first) / 86_400, 1.0)
+    # new: first seen after the window's first day and, where the account table says
+    # when it was created, created at most NEW_ACCOUNT_DAYS before that (an established
+    # account that starts a monthly suite mid-window is not a fresh account)
     is_new = first > b.context.window_start + 86_400
+    age = age_at_first_request(b)
+    if age is not None:
+        is_new &= ~(age >= NEW_ACCOUNT_DAYS)
     ramp = np.where(is_new, first_day / np.maximum(reqs / span_days, 1e-9), 0.0)
     return {
         "requests_per_day": reqs / days,
