@@ -87,7 +87,7 @@ def volume(b: Bucket) -> dict[str, np.ndarray]:
     is_new = first > b.context.window_start + 86_400
     age = age_at_first_request(b)
     if age is not None:
-        is_new &= ~(age >= NEW_ACCOUNT_DAYS)
+        is_new &= np.isnan(age) | (age < NEW_ACCOUNT_DAYS)  # NaN: creation unknown
     ramp = np.where(is_new, first_day / np.maximum(reqs / span_days, 1e-9), 0.0)
     return {
         "requests_per_day": reqs / days,

@@ -58,6 +58,17 @@ class Deduper:
         self._seen = np.sort(np.concatenate([self._seen, fresh]), kind="stable")
         return dup
 
+    def keep(self, ids: pd.Series, valid: np.ndarray) -> np.ndarray:
+        """Mask of the rows to keep: ``valid`` ones whose id was not kept before.
+
+        Deduplicates on the valid rows' ids alone (an invalid row is quarantined, never
+        kept, so its id does not count) and remembers the kept ones.
+        """
+        dup = self.duplicated(ids if valid.all() else ids[valid])
+        keep = valid.copy()
+        keep[np.flatnonzero(valid)[dup]] = False
+        return keep
+
 
 @dataclass
 class Screened:
@@ -116,13 +127,10 @@ def iter_clean(
                 valid = ~bad & ~s.outside
                 if not valid.any():
                     continue
-                # dedupe on the valid rows' ids alone, then select the kept rows of every
-                # column (prompt text included) once, and only when some row goes
-                ids = s.clean[S.REQUEST_ID]
-                dup = dedupe.duplicated(ids if valid.all() else ids[valid])
-                report.duplicates += int(dup.sum())
-                keep = valid.copy()
-                keep[np.flatnonzero(valid)[dup]] = False
+                # select the kept rows of every column (prompt text included) once, and
+                # only when some row goes
+                keep = dedupe.keep(s.clean[S.REQUEST_ID], valid)
+                report.duplicates += int(valid.sum() - keep.sum())
                 report.kept += int(keep.sum())
                 if keep.any():
                     clean = s.clean if keep.all() else s.clean[keep]

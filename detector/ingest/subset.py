@@ -96,9 +96,7 @@ def iter_account_rows(
             valid = (s.reason == "") & ~s.outside
             if not valid.any():
                 continue
-            dup = dedupe.duplicated(s.clean[S.REQUEST_ID][valid])
-            keep = valid.copy()
-            keep[np.flatnonzero(valid)[dup]] = False
+            keep = dedupe.keep(s.clean[S.REQUEST_ID], valid)
             if keep.any():
                 yield finalize_dtypes(s.clean[keep].reset_index(drop=True))
     if mine_ids and other_ids:
