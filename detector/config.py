@@ -30,6 +30,11 @@ class Config:
     partition (late delivery) and clocks drift a little. A row further away (1970, a
     month early) is a shipping or clock fault and would widen the scored time span."""
 
+    annotation_cache_days: float = 3.0
+    """How long an annotated file unused by any run stays in the annotation cache
+    (:mod:`detector.annotation_cache`; the nightly job's). A window slides by a day a
+    night, so a day's entry is used every night until the day leaves the window."""
+
     workers: int = max(1, min(2, os.cpu_count() or 1))
     """Threads annotating chunks while the next one is read (the machine has 2 cores)."""
 

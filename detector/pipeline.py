@@ -14,27 +14,24 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from detector import annotate as A
 from detector import schema as S
 from detector.buckets import Buckets
 from detector.config import DEFAULT, Config
 from detector.coordination import Clusters, bucket_evidence, link_accounts
 from detector.features import Context, active_specs, compute_bucket, frontier_models
-from detector.ingest import IngestReport, discover, iter_clean, nothing_to_score, read_accounts
+from detector.first_pass import first_pass
+from detector.ingest import IngestReport, discover, nothing_to_score, read_accounts
 from detector.ordered import in_order
-from detector.promptmemo import PromptMemo
 from detector.substreams import SubStreams, compute_substreams, parent_columns
-from detector.topic_fit import TopicModelFit
 from detector.topics import TopicModel
 
 # a newly released model must first appear this long after the window starts
@@ -67,6 +64,8 @@ class FeatureResult:
     substreams: SubStreams = field(default_factory=SubStreams.empty)
     """The accounts' qualifying sub-streams, same columns as ``features``
     (:mod:`detector.substreams`); scored beside the accounts, never output as accounts."""
+    annotation_cache: dict[str, int] | None = None
+    """With an annotation cache: files ``replayed`` from it and files ``read``."""
 
     @property
     def window(self) -> tuple[str, str]:
@@ -90,6 +89,7 @@ class FeatureResult:
             "ingest": self.report.to_dict(),
             "buckets": self.n_buckets,
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+            **({"annotation_cache": self.annotation_cache} if self.annotation_cache else {}),
         }
 
 
@@ -143,6 +143,7 @@ def build_features(
     quarantine_path: Path | None = None,
     progress: Progress | None = None,
     coordination: bool = True,
+    cache_dir: Path | None = None,
 ) -> FeatureResult:
     """Read ``log`` and return one feature row per account.
 
@@ -153,6 +154,9 @@ def build_features(
         first chunk with prompts (:mod:`detector.topic_fit`).
     coordination : link accounts into clusters and add the cluster features (the
         clusters are the result's ``clusters``).
+    cache_dir : an annotation cache (:mod:`detector.annotation_cache`): files annotated
+        there by an earlier run are replayed instead of read, and files read now are
+        kept there (the nightly job's ``STATE/cache/annotated``).
     """
     report = IngestReport()
     timings: dict[str, float] = {}
@@ -160,60 +164,32 @@ def build_features(
     table = read_accounts(accounts) if isinstance(accounts, (str, Path)) else accounts
     n_buckets = max(1, math.ceil(estimate_rows(log, start, end) / config.bucket_target_rows))
     buckets = Buckets(n_buckets)
-    model_first: dict[str, int] = {}
-    model_rows: dict[str, int] = {}
-    t_min, t_max = np.iinfo(np.int64).max, np.iinfo(np.int64).min
     try:
-        # annotation (Arrow kernels, numpy) mostly releases the GIL: annotate the next
-        # chunks on worker threads while this thread reads; results are consumed in
-        # order, so the output never depends on thread timing
-        def consume(ann: pd.DataFrame) -> None:
-            nonlocal t_min, t_max
-            t_min = min(t_min, int(ann[A.TS].min()))
-            t_max = max(t_max, int(ann[A.TS].max()))
-            buckets.add(ann)
-            if progress:
-                progress("ingest", len(ann))
-
-        def read() -> Iterator[pd.DataFrame]:
-            for chunk in iter_clean(
-                log,
-                start=start,
-                end=end,
-                config=config,
-                quarantine_path=quarantine_path,
-                report=report,
-            ):
-                _model_stats(chunk, model_first, model_rows)
-                yield chunk
-
-        # prompts seen in earlier chunks are looked up, not annotated again
-        memo = PromptMemo(config.prompt_memo_entries)
-        fitting: TopicModelFit | None = None
-        with (
-            ThreadPoolExecutor(max_workers=config.workers) as pool,
-            ThreadPoolExecutor(max_workers=1) as fit_pool,
-        ):
-            if topic_model is None and fit_topics:
-                # read and fitted on a thread of its own (see TopicModelFit): a pool of
-                # its own, so a worker waiting for it never holds up the fit
-                fitting = TopicModelFit(fit_pool, log, start=start, end=end, config=config)
-            model = topic_model if fitting is None else fitting
-            chunks = in_order(
-                pool,
-                lambda chunk: A.annotate(chunk, config=config, topic_model=model, memo=memo),
-                read(),
-                config.workers,
-            )
-            for ann in chunks:
-                consume(ann)
-            if fitting is not None:
-                topic_model = fitting.result()
+        first = first_pass(
+            log,
+            buckets,
+            report,
+            start=start,
+            end=end,
+            config=config,
+            topic_model=topic_model,
+            fit_topics=fit_topics,
+            quarantine_path=quarantine_path,
+            cache_dir=cache_dir,
+            progress=progress,
+        )
+        topic_model = first.topic_model
         timings["read_validate_annotate"] = time.perf_counter() - clock
         if report.kept == 0:
             raise nothing_to_score(log, report)
         context = population_context(
-            model_first, model_rows, t_min, t_max, report=report, accounts=table, config=config
+            {name: v[0] for name, v in first.models.items()},
+            {name: v[1] for name, v in first.models.items()},
+            first.t_min,
+            first.t_max,
+            report=report,
+            accounts=table,
+            config=config,
         )
         parts, evidence, subs = [], [], []
         clock = time.perf_counter()
@@ -236,7 +212,7 @@ def build_features(
     finally:
         buckets.close()
     features = pd.concat(parts).sort_index() if parts else pd.DataFrame()
-    return finish_features(
+    result = finish_features(
         features,
         evidence if coordination else None,
         accounts=table,
@@ -247,6 +223,9 @@ def build_features(
         timings=timings,
         substreams=SubStreams.concat(subs),
     )
+    if cache_dir is not None:
+        result.annotation_cache = {"replayed": first.cache_hits, "read": first.cache_misses}
+    return result
 
 
 def finish_features(
@@ -323,15 +302,6 @@ def population_context(
         accounts=accounts,
         config=config,
     )
-
-
-def _model_stats(chunk: pd.DataFrame, first: dict[str, int], rows: dict[str, int]) -> None:
-    """Fold a chunk's per-model first request time and row count into the totals."""
-    secs = chunk[S.TIMESTAMP].astype("int64") // 1_000_000_000
-    stats = secs.groupby(chunk[S.MODEL], sort=False, observed=True).agg(["min", "size"])
-    for name, row in stats.iterrows():  # one row per model name, not per request
-        first[name] = min(first.get(name, int(row["min"])), int(row["min"]))
-        rows[name] = rows.get(name, 0) + int(row["size"])
 
 
 def _newest_model(

@@ -29,7 +29,7 @@ from detector.cases import (
 )
 from detector.config import DEFAULT, Config
 from detector.coordination import Clusters
-from detector.engines import Engine, SparkOptions, feature_builder, frame_scorer
+from detector.engines import Engine, SparkOptions, cache_option, feature_builder, frame_scorer
 from detector.errors import UserError
 from detector.features import retired_features
 from detector.learned_fit import fit_learned
@@ -71,6 +71,7 @@ def train(
     progress: Progress | None = None,
     engine: Engine = "local",
     spark: SparkOptions | None = None,
+    cache_dir: Path | None = None,
 ) -> tuple[Path, FeatureResult, AnomalyModel]:
     """Fit a model on the population in ``log`` and save it as a bundle.
 
@@ -82,7 +83,8 @@ def train(
     says where they came from). ``model_path`` may be a directory, in which
     case the bundle is named ``<name>-<YYYYMMDD>-<digest8>.bundle`` inside it.
     ``engine="spark"`` builds the features with Spark (``spark``: master and config);
-    the forest is fitted on the driver either way.
+    the forest is fitted on the driver either way. ``cache_dir``: the local engine's
+    annotation cache (:func:`detector.pipeline.build_features`).
     """
     result = feature_builder(engine, spark)(
         log,
@@ -92,6 +94,7 @@ def train(
         config=config,
         quarantine_path=quarantine_path,
         progress=progress,
+        **cache_option(engine, cache_dir),
     )
     train_rows = result.features.drop(index=list(set(exclude) & set(result.features.index)))
     if len(train_rows) < 2:
@@ -230,6 +233,7 @@ def score(
     progress: Progress | None = None,
     engine: Engine = "local",
     spark: SparkOptions | None = None,
+    cache_dir: Path | None = None,
 ) -> ScoreResult:
     """Score every account of ``log`` with the bundle at ``model_path``.
 
@@ -237,6 +241,7 @@ def score(
     percentage of this population), or the bundle's own threshold (fixed at training,
     so flags are comparable across runs). Suppressed accounts are never flagged.
     ``engine="spark"`` builds the features and scores the accounts with Spark.
+    ``cache_dir``: the local engine's annotation cache (as :func:`train`).
     """
     bundle = load_bundle(model_path)
     result = feature_builder(engine, spark)(
@@ -249,6 +254,7 @@ def score(
         fit_topics=False,
         quarantine_path=quarantine_path,
         progress=progress,
+        **cache_option(engine, cache_dir),
     )
     return score_features(
         result,

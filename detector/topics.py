@@ -23,6 +23,8 @@ jobs' (docs/realistic-baseline.md, session 17).
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -127,6 +129,22 @@ class TopicModel:
             self.kmeans_.fit(xw)
         self.n_topics_ = k
         return self
+
+    def fingerprint(self) -> str:
+        """SHA-256 of what decides the topic of a text: the version, the sizes and the
+        fitted arrays (equal for a model and its copy loaded from a bundle)."""
+        h = hashlib.sha256(
+            f"{self.version} {self.n_topics_} {self.n_features} {self.n_components}".encode()
+        )
+        steps = [step for _, step in self.weights_.steps] + [self.kmeans_]
+        for i, step in enumerate(steps):
+            for name, value in sorted(vars(step).items()):
+                if sp.issparse(value):
+                    value = value.toarray()
+                if isinstance(value, np.ndarray) and value.dtype != object:
+                    h.update(f"{i} {name} {value.dtype} {value.shape}".encode())
+                    h.update(np.ascontiguousarray(value).tobytes())
+        return h.hexdigest()
 
     def assign(self, texts: pa.Array) -> np.ndarray:
         """Topic id of each text (int16); a text with no words gets -1.

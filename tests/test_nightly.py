@@ -28,6 +28,7 @@ from detector import schema as S
 from detector.cli import app
 from detector.errors import UserError
 from detector.nightly import (
+    CACHE_DIR,
     LOCK_NAME,
     LockHeldError,
     NightlyOptions,
@@ -732,3 +733,18 @@ def test_enough_new_verdicts_retrain_a_model_that_learns_from_them(
     learned = read_manifest(state / "models" / f"{again.model['version']}.bundle")["labels"]
     assert learned is not None and learned["source"] == f"state:{state}"
     assert 0 < learned["n_extraction"] <= 8 and learned["decided_from"] is not None
+
+
+def test_each_night_replays_the_days_earlier_nights_annotated(season: Season) -> None:
+    """Night 8 (window 2-8) reads only its new day; night 8 again reads nothing; both
+    publish the same scores (test_rerun_reproduces_scores_byte_for_byte...)."""
+    first = season.summaries[NIGHTS[0]].ingest
+    assert first["files_replayed"] == 0 and first["files_read"] >= 7
+    for day in NIGHTS[1:]:
+        ingest = season.summaries[day].ingest
+        if season.summaries[day].model.get("retrained"):
+            continue  # a new topic model: a new key, every day read
+        assert ingest["files_read"] == 1, (day, ingest)
+        assert ingest["files_replayed"] >= 6
+    assert season.rerun8.ingest["files_read"] == 0
+    assert (season.state / CACHE_DIR).is_dir()

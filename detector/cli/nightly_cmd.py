@@ -177,6 +177,14 @@ def register(app: typer.Typer) -> None:
                 help="Log lines and the error line as JSON objects, even at a terminal.",
             ),
         ] = False,
+        no_annotation_cache: Annotated[
+            bool,
+            typer.Option(
+                "--no-annotation-cache",
+                help="Read and annotate every day of the window again instead of replaying "
+                "the days earlier nights annotated (STATE/cache/annotated).",
+            ),
+        ] = False,
         quiet: QuietOpt = False,
         engine: EngineOpt = EngineName.local,
         spark_master: SparkMasterOpt = "local[*]",
@@ -209,6 +217,7 @@ def register(app: typer.Typer) -> None:
                 lock_timeout_hours=lock_timeout,
                 engine=engine_name,
                 spark=spark,
+                annotation_cache=not no_annotation_cache,
             )
         except LockHeldError as exc:
             raise _emit_error(str(exc), EXIT_LOCKED, log_json) from None

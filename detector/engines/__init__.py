@@ -96,6 +96,12 @@ def feature_builder(
     )
 
 
+def cache_option(engine: Engine, cache_dir: Path | None) -> dict[str, Path]:
+    """The builder's keyword for an annotation cache: the local engine's alone (Spark
+    reads every file on its executors; the cache lives on one machine's disk)."""
+    return {"cache_dir": cache_dir} if engine == "local" and cache_dir is not None else {}
+
+
 def frame_scorer(
     engine: Engine = "local", spark: SparkOptions | None = None
 ) -> Callable[..., pd.DataFrame]:

@@ -51,7 +51,16 @@ from detector.ingest.report import (
     IngestReport,
     nothing_to_score,
 )
-from detector.ingest.stream import Deduper, Screened, iter_clean, read_log, screen
+from detector.ingest.stream import (
+    Deduper,
+    FileCounts,
+    FileRead,
+    LogReader,
+    Screened,
+    iter_clean,
+    read_log,
+    screen,
+)
 from detector.ingest.subset import SharedRequestIds, iter_account_rows, read_account_rows
 from detector.ingest.tables import read_accounts, read_labels
 from detector.ingest.validate import Checked, finalize_dtypes, validate_frame
@@ -63,10 +72,13 @@ __all__ = [
     "UTF8_BOM",
     "Checked",
     "Deduper",
+    "FileCounts",
+    "FileRead",
     "IngestError",
     "IngestReport",
     "Listing",
     "LogFile",
+    "LogReader",
     "QuarantineWriter",
     "RawChunk",
     "Screened",

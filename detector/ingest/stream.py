@@ -18,7 +18,7 @@ import pandas as pd
 from detector import schema as S
 from detector.arrowtext import as_arrow, hash_each
 from detector.config import DEFAULT, Config
-from detector.ingest.discover import list_log
+from detector.ingest.discover import LogFile, list_log
 from detector.ingest.quarantine import QuarantineWriter
 from detector.ingest.raw import RawChunk
 from detector.ingest.readers import read_file
@@ -37,12 +37,15 @@ class Deduper:
 
     def __init__(self) -> None:
         self._seen = np.empty(0, dtype=np.uint64)
+        self.last_hashes = np.empty(0, dtype=np.uint64)
+        """The hashes :meth:`keep` looked up last (of its valid rows' ids, in order)."""
 
     def duplicated(self, request_ids: pd.Series) -> np.ndarray:
         """Mask of rows whose id was kept before (in an earlier chunk or earlier here)."""
         # the ids are valid rows' (never blank), hashed from their Arrow bytes as pandas
         # hashes them, with no Python str per id
         h = hash_each(as_arrow(request_ids))
+        self.last_hashes = h
         dup = pd.Series(h).duplicated(keep="first").to_numpy()
         # the chunk's first occurrences, sorted: looked up in the sorted seen hashes in
         # order (cache-friendly), and the new ones merged in (a stable sort of two
@@ -57,6 +60,16 @@ class Deduper:
             fresh = fresh[~seen]
         self._seen = np.sort(np.concatenate([self._seen, fresh]), kind="stable")
         return dup
+
+    def remember(self, hashes: np.ndarray) -> bool:
+        """Remember sorted, distinct ``hashes`` as kept, unless one of them was kept
+        before: then remember nothing and return False."""
+        if len(self._seen) and len(hashes):
+            pos = np.minimum(np.searchsorted(self._seen, hashes), len(self._seen) - 1)
+            if (self._seen[pos] == hashes).any():
+                return False
+        self._seen = np.sort(np.concatenate([self._seen, hashes]), kind="stable")
+        return True
 
     def keep(self, ids: pd.Series, valid: np.ndarray) -> np.ndarray:
         """Mask of the rows to keep: ``valid`` ones whose id was not kept before.
@@ -90,6 +103,155 @@ def screen(raw: RawChunk, bounds: TimeBounds) -> Screened:
     return Screened(checked.clean, reason, outside)
 
 
+@dataclass
+class FileCounts:
+    """What reading one file added to the run's counts, when it quarantined nothing:
+    enough to replay the file from a cache (:meth:`LogReader.replay`)."""
+
+    read: int = 0
+    kept: int = 0
+    duplicates: int = 0
+    outside_window: int = 0
+    present_optional: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain data (JSON)."""
+        return {
+            "read": self.read,
+            "kept": self.kept,
+            "duplicates": self.duplicates,
+            "outside_window": self.outside_window,
+            "present_optional": list(self.present_optional),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> FileCounts:
+        """The inverse of :meth:`to_dict`."""
+        return cls(
+            read=int(data["read"]),  # type: ignore[call-overload]
+            kept=int(data["kept"]),  # type: ignore[call-overload]
+            duplicates=int(data["duplicates"]),  # type: ignore[call-overload]
+            outside_window=int(data["outside_window"]),  # type: ignore[call-overload]
+            present_optional=tuple(data["present_optional"]),  # type: ignore[arg-type]
+        )
+
+
+@dataclass
+class FileRead:
+    """One file's read, as :meth:`LogReader.read` left it (after its last chunk)."""
+
+    counts: FileCounts
+    quarantined: int
+    ids: np.ndarray
+    """The 64-bit hashes of the file's kept request ids, sorted."""
+    self_contained: bool
+    """No row of the file was dropped as a duplicate of an *earlier file's* row: its
+    kept rows depend on the file alone (given no earlier file shares an id with it)."""
+
+    @property
+    def replayable(self) -> bool:
+        """Whether the file's kept rows and counts can be replayed without reading it."""
+        return self.quarantined == 0 and self.self_contained
+
+
+class LogReader:
+    """The streaming read of a log, file by file (what :func:`iter_clean` runs).
+
+    One deduplication and one quarantine file span the files; :meth:`read` streams a
+    file's clean chunks and :meth:`replay` counts a file whose kept rows come from
+    elsewhere (a cache) instead, so both give the counts and the kept rows the full read
+    would. :meth:`finish` publishes the quarantine file (only after every file).
+    """
+
+    def __init__(
+        self,
+        paths: Path | Sequence[Path],
+        *,
+        start: dt.date | None,
+        end: dt.date | None,
+        config: Config,
+        quarantine_path: Path | None,
+        report: IngestReport,
+    ) -> None:
+        listing = list_log(paths, start=start, end=end)
+        self.files: list[LogFile] = listing.files
+        self.report = report
+        report.files = [str(f.path) for f in listing.files]
+        report.pruned_files, report.ignored_files = listing.pruned, listing.ignored
+        report.empty_files = listing.empty
+        self._start, self._end, self._config = start, end, config
+        self._dedupe = Deduper()
+        self._quarantine = QuarantineWriter(quarantine_path)
+        self.last: FileRead | None = None
+        """The last file :meth:`read` ran to its end."""
+
+    def bounds(self, f: LogFile) -> TimeBounds:
+        """The time bounds ``f``'s rows are held to."""
+        return time_bounds(f, self._start, self._end, self._config)
+
+    def read(self, f: LogFile) -> Iterator[pd.DataFrame]:
+        """Clean, deduplicated chunks of ``f``, counted; :attr:`last` describes the file
+        once the iterator is exhausted."""
+        report, bounds = self.report, self.bounds(f)
+        counts, quarantined = FileCounts(), 0
+        present: set[str] = set()
+        hashes: list[np.ndarray] = []
+        for raw in read_file(f, self._config.chunk_rows):
+            present.update(c for c in raw.frame.columns if c in S.OPTIONAL)
+            s = screen(raw, bounds)
+            outside = int(s.outside.sum())
+            counts.outside_window += outside
+            counts.read += len(raw.frame) - outside
+            bad = s.reason != ""
+            if bad.any():
+                quarantined += int(bad.sum())
+                report.add_quarantined(s.reason[bad], str(f.path))
+                self._quarantine.write(raw.frame[bad], s.reason[bad], str(f.path))
+            valid = ~bad & ~s.outside
+            if not valid.any():
+                continue
+            # select the kept rows of every column (prompt text included) once, and
+            # only when some row goes
+            keep = self._dedupe.keep(s.clean[S.REQUEST_ID], valid)
+            hashes.append(self._dedupe.last_hashes)
+            n_keep = int(keep.sum())
+            counts.duplicates += int(valid.sum()) - n_keep
+            counts.kept += n_keep
+            if n_keep:
+                clean = s.clean if keep.all() else s.clean[keep]
+                yield finalize_dtypes(clean.reset_index(drop=True))
+        counts.present_optional = tuple(sorted(present))
+        self._count(counts)
+        ids = np.unique(np.concatenate(hashes)) if hashes else np.empty(0, np.uint64)
+        self.last = FileRead(counts, quarantined, ids, self_contained=len(ids) == counts.kept)
+
+    def replay(self, ids: np.ndarray, counts: FileCounts) -> bool:
+        """Count a file read before (its kept ids and counts, see :class:`FileRead`)
+        without reading it, when the full read would keep the same rows: none of its ids
+        was kept from an earlier file. Returns False (and counts nothing) otherwise;
+        the caller then reads the file."""
+        if not self._dedupe.remember(ids):
+            return False
+        self._count(counts)
+        return True
+
+    def _count(self, counts: FileCounts) -> None:
+        r = self.report
+        r.read += counts.read
+        r.kept += counts.kept
+        r.duplicates += counts.duplicates
+        r.outside_window += counts.outside_window
+        r.present_optional.update(counts.present_optional)
+
+    def finish(self) -> None:
+        """Publish the quarantine file (call after every file was read or replayed)."""
+        self.report.quarantine_path = self._quarantine.close()
+
+    def abort(self) -> None:
+        """Drop the partial quarantine file (an error, or the consumer stopped early)."""
+        self._quarantine.abort()
+
+
 def iter_clean(
     paths: Path | Sequence[Path],
     *,
@@ -106,39 +268,16 @@ def iter_clean(
     written only when the iterator runs to the end.
     """
     report = report if report is not None else IngestReport()
-    listing = list_log(paths, start=start, end=end)
-    report.files = [str(f.path) for f in listing.files]
-    report.pruned_files, report.ignored_files = listing.pruned, listing.ignored
-    report.empty_files = listing.empty
-    dedupe = Deduper()
-    quarantine = QuarantineWriter(quarantine_path)
+    reader = LogReader(
+        paths, start=start, end=end, config=config, quarantine_path=quarantine_path, report=report
+    )
     try:
-        for f in listing.files:
-            bounds = time_bounds(f, start, end, config)
-            for raw in read_file(f, config.chunk_rows):
-                report.present_optional.update(c for c in raw.frame.columns if c in S.OPTIONAL)
-                s = screen(raw, bounds)
-                report.outside_window += int(s.outside.sum())
-                report.read += len(raw.frame) - int(s.outside.sum())
-                bad = s.reason != ""
-                if bad.any():
-                    report.add_quarantined(s.reason[bad], str(f.path))
-                    quarantine.write(raw.frame[bad], s.reason[bad], str(f.path))
-                valid = ~bad & ~s.outside
-                if not valid.any():
-                    continue
-                # select the kept rows of every column (prompt text included) once, and
-                # only when some row goes
-                keep = dedupe.keep(s.clean[S.REQUEST_ID], valid)
-                report.duplicates += int(valid.sum() - keep.sum())
-                report.kept += int(keep.sum())
-                if keep.any():
-                    clean = s.clean if keep.all() else s.clean[keep]
-                    yield finalize_dtypes(clean.reset_index(drop=True))
+        for f in reader.files:
+            yield from reader.read(f)
     except BaseException:  # an error, or the consumer stopped early: no partial file
-        quarantine.abort()
+        reader.abort()
         raise
-    report.quarantine_path = quarantine.close()
+    reader.finish()
 
 
 def read_log(

@@ -38,6 +38,12 @@ class TimeBounds:
     window: tuple[pd.Timestamp | None, pd.Timestamp | None]
     partition: tuple[pd.Timestamp, pd.Timestamp] | None
 
+    @property
+    def applied(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        """The range :func:`check_times` holds the file's rows to: the partition's when
+        there is one (the window then only chose the file), else the window."""
+        return self.partition if self.partition is not None else self.window
+
 
 def time_bounds(
     f: LogFile, start: dt.date | None, end: dt.date | None, config: Config

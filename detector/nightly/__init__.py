@@ -44,13 +44,14 @@ if TYPE_CHECKING:  # the names as type checkers and readers see them
         failure_recorded,
     )
     from detector.nightly.inputs import NightlyOptions, Window, check_window, day_ranges
-    from detector.nightly.layout import LOCK_NAME
+    from detector.nightly.layout import CACHE_DIR, LOCK_NAME
     from detector.nightly.lock import RunLock
     from detector.nightly.models import registry_mismatch
     from detector.nightly.runner import run, run_nightly
     from detector.nightly.summary import NightlySummary, default_state_dir, run_history
 
 _HOME: dict[str, str] = {
+    "CACHE_DIR": "layout",
     "EXIT_BAD_INPUT": "errors",
     "EXIT_INTERNAL": "errors",
     "EXIT_LOCKED": "errors",
@@ -78,6 +79,7 @@ _HOME: dict[str, str] = {
 """The module each public name lives in."""
 
 __all__ = [
+    "CACHE_DIR",
     "EXIT_BAD_INPUT",
     "EXIT_INTERNAL",
     "EXIT_LOCKED",

@@ -21,6 +21,7 @@ from detector.engines import Engine, SparkOptions
 from detector.errors import UserError
 from detector.ingest import discover
 from detector.nightly.errors import MissingPartitionError
+from detector.nightly.layout import CACHE_DIR
 from detector.ranking import parse_budget
 
 __all__ = ["NightlyOptions", "Window", "check_window", "day_ranges"]
@@ -54,6 +55,13 @@ class NightlyOptions:
     config: Config = DEFAULT
     engine: Engine = "local"
     spark: SparkOptions | None = None
+    annotation_cache: bool = True
+    """Replay the days earlier nights annotated (``STATE/cache/annotated``)."""
+
+    @property
+    def cache_dir(self) -> Path | None:
+        """The annotation cache's directory, ``None`` when it is off."""
+        return self.state / CACHE_DIR if self.annotation_cache else None
 
     def validate(self) -> None:
         """Raise one :class:`UserError` naming the first bad option; read nothing but paths."""
@@ -107,6 +115,7 @@ class NightlyOptions:
             "psi_threshold": self.psi_threshold,
             "force_retrain": self.force_retrain,
             "alert_budget": self.alert_budget,
+            "annotation_cache": self.annotation_cache,
         }
 
 

@@ -6,6 +6,7 @@ from typing import Final
 
 __all__ = [
     "ALERTS_NAME",
+    "CACHE_DIR",
     "LOCK_NAME",
     "MODELS_DIR",
     "MODEL_NAME",
@@ -21,6 +22,9 @@ RUNS_DIR: Final = "runs"
 MODELS_DIR: Final = "models"
 """``STATE/models/``: the bundles the job trained, with their drift references."""
 LOCK_NAME: Final = "nightly.lock"
+CACHE_DIR: Final = "cache/annotated"
+"""``STATE/cache/annotated/``: the annotated files the next nights replay
+(:mod:`detector.annotation_cache`); safe to delete at any time."""
 MODEL_NAME: Final = "nightly"
 """Name of the bundles the job trains: versions read ``nightly-<YYYYMMDD>-<digest8>``."""
 

@@ -248,6 +248,7 @@ def train_model(
         quarantine_path=quarantine,
         engine=options.engine,
         spark=options.spark,
+        cache_dir=options.cache_dir,
     )
     manifest = read_manifest(path, verify=False)
     population = result.features.drop(index=list(exclude & set(result.features.index)))

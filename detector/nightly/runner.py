@@ -147,6 +147,7 @@ def run_nightly(
     config: Config = DEFAULT,
     engine: Engine = "local",
     spark: SparkOptions | None = None,
+    annotation_cache: bool = True,
 ) -> NightlySummary:
     """Run the nightly job for ``date``; return its summary (also in ``summary.json``).
 
@@ -158,7 +159,8 @@ def run_nightly(
     store can take it (:func:`failure_recorded` says). :class:`PublishError` means the
     night committed but its directory is not in place yet; the next run puts it there.
     ``log_json`` ``None``: JSON log lines when stderr is not a terminal. ``now``
-    replaces the UTC clock (tests).
+    replaces the UTC clock (tests). ``annotation_cache``: replay the days earlier
+    nights annotated (``STATE/cache/annotated``, :mod:`detector.annotation_cache`).
     """
     options = NightlyOptions(
         logs=Path(logs),
@@ -178,5 +180,6 @@ def run_nightly(
         config=config,
         engine=engine,
         spark=spark,
+        annotation_cache=annotation_cache,
     )
     return run(options, now=now)

@@ -240,6 +240,7 @@ def _score(
             progress=lambda stage, rows: marks.__setitem__(stage, time.perf_counter()),
             engine=options.engine,
             spark=options.spark,
+            cache_dir=options.cache_dir,
         )
         ingest_end = marks.get("ingest", start)
         features_end = max(marks.get("features", ingest_end), ingest_end)
@@ -254,6 +255,7 @@ def _score(
         kept=report.kept,
         duplicates=report.duplicates,
         quarantined=report.quarantined,
+        **cache_figures(scored),
         seconds=timer.last("ingest"),
     )
     ctx.log.stage("features", accounts=len(scored.result.features), seconds=timer.last("features"))
@@ -265,6 +267,15 @@ def _score(
         seconds=timer.last("score"),
     )
     return scored
+
+
+def cache_figures(scored: ScoreResult) -> dict[str, int]:
+    """Files of the window replayed from the annotation cache and files read (empty
+    without the cache)."""
+    cache = scored.result.annotation_cache
+    return (
+        {} if cache is None else {"files_replayed": cache["replayed"], "files_read": cache["read"]}
+    )
 
 
 def _log_rows(options: NightlyOptions, window: Window, ids: list[str]) -> pd.DataFrame:
@@ -355,7 +366,7 @@ def _write_outputs(
         out_dir=str(final),
         window=window.to_dict(),
         missing_days=[d.isoformat() for d in window.missing],
-        ingest={k: ingest[k] for k in SUMMARY_INGEST_KEYS},
+        ingest={k: ingest[k] for k in SUMMARY_INGEST_KEYS} | cache_figures(scored),
         accounts=len(scored.scores),
         flagged=int(scored.scores[S.FLAGGED].sum()),
         suppressed=int(scored.scores[S.SUPPRESSED].sum()),
