@@ -34,7 +34,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -46,17 +46,18 @@ from detector.buckets import SPILL_COMPRESSION
 from detector.config import Config
 from detector.ingest import FileCounts, FileRead, LogFile, TimeBounds
 
-__all__ = ["AnnotationCache", "CachedFile", "ModelStats", "run_key"]
+__all__ = ["ROW_SETTINGS", "SOURCES", "AnnotationCache", "CachedFile", "ModelStats", "run_key"]
 
 CACHE_FORMAT = 1
 ROWS, IDS, ENTRY = "rows.arrow", "ids.npy", "entry.json"
 _PACKAGE = Path(__file__).resolve().parent
 # the code that decides a file's annotated rows: a change to any of it is a new key
-_SOURCES = (
+SOURCES = (
     "annotate.py",
     "annotation_cache.py",
     "arrowtext.py",
     "config.py",
+    "first_pass.py",
     "netaddr.py",
     "promptmemo.py",
     "schema.py",
@@ -65,12 +66,14 @@ _SOURCES = (
     "ingest",
 )
 _LIBRARIES = ("numpy", "pandas", "pyarrow", "scikit-learn", "scipy")
-# settings that cannot change an annotated row (threads, memory bounds, the cache's own
-# age) are left out of the key, so a machine with more cores keeps the cache; every
-# other setting, and every setting added later, is in it
-_NOT_IN_KEY = frozenset(
-    {"workers", "bucket_target_rows", "prompt_memo_entries", "annotation_cache_days"}
-)
+ROW_SETTINGS = ("chunk_rows", "partition_slack_hours", "text_head_chars", "text_tail_chars")
+"""The settings an annotated file's rows depend on besides the topic model (keyed by its
+fingerprint, which covers the settings it was fitted with): the chunking (which row of
+a chunk carries the sub-stream labels), the partition slack (which rows are
+quarantined) and the text window. The rest (scoring, alerting, threads) cannot change
+a row, so ``detector train --alert-budget`` and ``detector score`` share entries;
+tests/test_annotation_cache.py fails when the annotating code reads a setting that is
+neither here nor known to leave rows alone."""
 
 ModelStats = dict[str, tuple[int, int]]
 """Per model name: first request time (epoch seconds) and kept rows."""
@@ -79,7 +82,7 @@ ModelStats = dict[str, tuple[int, int]]
 def code_fingerprint() -> str:
     """SHA-256 of the sources that annotate a row, and of the libraries' versions."""
     h = hashlib.sha256(f"format {CACHE_FORMAT} python {sys.version_info[:2]}".encode())
-    for name in _SOURCES:
+    for name in SOURCES:
         path = _PACKAGE / name
         for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
             h.update(str(source.relative_to(_PACKAGE)).encode())
@@ -95,9 +98,7 @@ def code_fingerprint() -> str:
 def run_key(config: Config, topic_model: object | None) -> str:
     """The part of every entry's key that is the same for a whole run: the code, the
     settings and the topic model (its ``fingerprint()``; ``None`` without one)."""
-    settings = {
-        f.name: repr(getattr(config, f.name)) for f in fields(config) if f.name not in _NOT_IN_KEY
-    }
+    settings = {name: repr(getattr(config, name)) for name in ROW_SETTINGS}
     topics = "none" if topic_model is None else topic_model.fingerprint()  # type: ignore[attr-defined]
     payload = json.dumps([code_fingerprint(), settings, topics], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()

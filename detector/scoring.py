@@ -348,6 +348,8 @@ def score_features(
         "features_omitted": result.omitted,
         "ingest": result.report.to_dict(),
     }
+    if result.annotation_cache is not None:  # files replayed from the cache and files read
+        meta["annotation_cache"] = result.annotation_cache
     return ScoreResult(table, result, bundle, clusters, meta)
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -13,11 +15,19 @@ import pandas as pd
 import pytest
 
 from detector import schema as S
-from detector.annotation_cache import ENTRY, ROWS, AnnotationCache, run_key
+from detector.annotation_cache import (
+    ENTRY,
+    ROW_SETTINGS,
+    ROWS,
+    SOURCES,
+    AnnotationCache,
+    run_key,
+)
 from detector.artifacts import load_bundle
 from detector.config import Config
 from detector.pipeline import FeatureResult, build_features
 from detector.scoring import TOPIC_MODEL_KEY, train
+from tests.test_cli import assert_clean_failure, ok, run
 from tests.test_features import synthetic_log
 
 CFG = Config(topic_clusters=4, topic_sample_rows=250, chunk_rows=300)
@@ -159,6 +169,7 @@ def test_the_key_follows_settings_and_topic_model_not_threads(tmp_path: Path) ->
     full = build(root, accounts, None)
     model = full.topic_model
     assert run_key(CFG, model) == run_key(dataclasses.replace(CFG, workers=1), model)
+    assert run_key(CFG, model) == run_key(dataclasses.replace(CFG, alert_budget="2%"), model)
     assert run_key(CFG, model) != run_key(dataclasses.replace(CFG, text_head_chars=100), model)
     assert run_key(CFG, model) != run_key(CFG, None)
     other = build(root, accounts, None)
@@ -224,3 +235,62 @@ def test_an_unpartitioned_file_is_kept_per_window(tmp_path: Path) -> None:
         assert first.annotation_cache == {"replayed": 0, "read": 1}
         assert again.annotation_cache == {"replayed": 1, "read": 0}
         assert_same(full, again)
+
+
+# settings the annotating code reads that cannot change an annotated row, and why
+LEAVE_ROWS_ALONE = {
+    "workers": "threads: the output is consumed in order",
+    "prompt_memo_entries": "a memo of computed columns, never a different value",
+    "annotation_cache_days": "the cache's own pruning",
+    "random_state": "the topic model's fit: the model's fingerprint is in the key",
+    "topic_clusters": "the topic model's fit",
+    "topic_components": "the topic model's fit",
+    "topic_fit_rows": "the topic model's fit",
+    "topic_hash_features": "the topic model's fit",
+    "topic_sample_rows": "the topic model's fit",
+}
+
+
+def test_every_setting_the_annotating_code_reads_is_keyed_or_known_harmless() -> None:
+    """A setting added to ingest or annotation must join ROW_SETTINGS (or this list,
+    with the reason it cannot change a row): otherwise a cache would replay rows made
+    with another value."""
+    package = Path(__file__).resolve().parents[1] / "detector"
+    read: set[str] = set()
+    for name in (*SOURCES, "topic_fit.py"):
+        path = package / name
+        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            read |= set(re.findall(r"\b(?:config|cfg)\.([a-z_]+)", source.read_text()))
+    read.discard("py")  # "config.py" in the docstrings
+    assert read, "the scan found no setting at all"
+    unknown = read - set(ROW_SETTINGS) - set(LEAVE_ROWS_ALONE)
+    assert not unknown, f"settings read while annotating but not in the cache key: {unknown}"
+    assert not set(ROW_SETTINGS) & set(LEAVE_ROWS_ALONE)
+
+
+def test_train_then_score_on_the_command_line_share_the_cache(tmp_path: Path) -> None:
+    """`train --cache-dir` keeps the files; `score --cache-dir` with the trained bundle
+    replays them and writes the scores a run without the cache writes."""
+    root, _ = day_log(tmp_path)
+    cache, model = tmp_path / "cache", tmp_path / "m.bundle"
+    ok("train", root, "--model", model, "--cache-dir", cache, "--alert-budget", "5%", "-q")
+    ok("score", root, "--model", model, "--out", tmp_path / "plain.csv", "-q")
+    ok("score", root, "--model", model, "--out", tmp_path / "cached.csv", "--cache-dir", cache)
+    assert (tmp_path / "cached.csv").read_bytes() == (tmp_path / "plain.csv").read_bytes()
+    meta = json.loads((tmp_path / "cached.meta.json").read_text())
+    assert meta["annotation_cache"]["read"] == 0, meta.get("annotation_cache")
+    failed = assert_clean_failure(
+        run(
+            "score",
+            root,
+            "--model",
+            model,
+            "--out",
+            tmp_path / "s.csv",
+            "--cache-dir",
+            cache,
+            "--engine",
+            "spark",
+        )
+    )
+    assert "--cache-dir" in failed

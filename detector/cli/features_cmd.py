@@ -24,8 +24,15 @@ from detector.cli.common import (
     user_errors,
 )
 from detector.cli.validate_cmd import print_report
-from detector.engines import feature_builder
-from detector.engines.cli import EngineName, EngineOpt, SparkConfOpt, SparkMasterOpt, engine_options
+from detector.engines import cache_option, feature_builder
+from detector.engines.cli import (
+    CacheDirOpt,
+    EngineName,
+    EngineOpt,
+    SparkConfOpt,
+    SparkMasterOpt,
+    engine_options,
+)
 from detector.safe import atomic_path
 
 
@@ -47,6 +54,7 @@ def register(app: typer.Typer) -> None:
         end: EndOpt = None,
         quarantine: QuarantineOpt = None,
         quiet: QuietOpt = False,
+        cache_dir: CacheDirOpt = None,
         engine: EngineOpt = EngineName.local,
         spark_master: SparkMasterOpt = "local[*]",
         spark_conf: SparkConfOpt = None,
@@ -60,7 +68,7 @@ def register(app: typer.Typer) -> None:
         """
         first, last = parse_window(start, end)
         quarantine = quarantine or out.with_name(out.stem + ".quarantine.csv")
-        engine_name, spark = engine_options(engine, spark_master, spark_conf)
+        engine_name, spark = engine_options(engine, spark_master, spark_conf, cache_dir)
         with progress_reporter(quiet) as progress:
             result = feature_builder(engine_name, spark)(
                 log,
@@ -69,6 +77,7 @@ def register(app: typer.Typer) -> None:
                 end=last,
                 quarantine_path=quarantine,
                 progress=progress,
+                **cache_option(engine_name, cache_dir),
             )
         table = pa.Table.from_pandas(result.features, preserve_index=True)
         meta = dict(table.schema.metadata or {})

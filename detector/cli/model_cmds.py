@@ -31,6 +31,7 @@ from detector.cli.common import (
 )
 from detector.config import DEFAULT, Config
 from detector.engines.cli import (
+    CacheDirOpt,
     EngineName,
     EngineOpt,
     ScoresParquetOpt,
@@ -187,6 +188,7 @@ def register(app: typer.Typer) -> None:
         quarantine: QuarantineOpt = None,
         quiet: QuietOpt = False,
         as_json: JsonOpt = False,
+        cache_dir: CacheDirOpt = None,
         engine: EngineOpt = EngineName.local,
         spark_master: SparkMasterOpt = "local[*]",
         spark_conf: SparkConfOpt = None,
@@ -204,7 +206,7 @@ def register(app: typer.Typer) -> None:
         first, last = parse_window(start, end)
         config = Config(alert_budget=alert_budget)
         verdicts, source = _training_labels(labels, state)
-        engine_name, spark = engine_options(engine, spark_master, spark_conf)
+        engine_name, spark = engine_options(engine, spark_master, spark_conf, cache_dir)
         skip: set[str] = set()
         if exclude is not None:
             ex = pd.read_csv(exclude, dtype=str, keep_default_na=False)
@@ -233,6 +235,7 @@ def register(app: typer.Typer) -> None:
                 progress=progress,
                 engine=engine_name,
                 spark=spark,
+                cache_dir=cache_dir,
             )
         manifest = read_manifest(path, verify=False)
         learned_from = manifest.get("labels")
@@ -289,6 +292,7 @@ def register(app: typer.Typer) -> None:
         quarantine: QuarantineOpt = None,
         quiet: QuietOpt = False,
         as_json: JsonOpt = False,
+        cache_dir: CacheDirOpt = None,
         engine: EngineOpt = EngineName.local,
         spark_master: SparkMasterOpt = "local[*]",
         spark_conf: SparkConfOpt = None,
@@ -317,7 +321,7 @@ def register(app: typer.Typer) -> None:
         first, last = parse_window(start, end)
         if twin_path(out) == out:
             raise fail(f"--out {out}: name the scores file .csv; {out.name} is its Parquet twin")
-        engine_name, spark = engine_options(engine, spark_master, spark_conf)
+        engine_name, spark = engine_options(engine, spark_master, spark_conf, cache_dir)
         if scores_parquet is not None and engine_name == "local":
             check_output_file(scores_parquet, "--scores-parquet")
         suppressed: set[str] = set()
@@ -344,6 +348,7 @@ def register(app: typer.Typer) -> None:
                 engine=engine_name,
                 spark=spark,
                 config=dataclasses.replace(DEFAULT, substreams=substreams),
+                cache_dir=cache_dir,
             )
         if state is None:
             scored = dataclasses.replace(scored, scores=scored.scores.drop(columns=[S.SUPPRESSED]))

@@ -15,6 +15,7 @@ from detector.engines import (
     check_engine,
     parse_spark_conf,
 )
+from detector.errors import UserError
 
 
 class EngineName(StrEnum):
@@ -49,6 +50,16 @@ SparkConfOpt = Annotated[
         "e.g. --spark-conf spark.executor.memory=8g",
     ),
 ]
+CacheDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        help="Annotation cache (local engine): files annotated there by an earlier run with "
+        "the same settings and topic model are replayed instead of read again, files read "
+        "now are kept there (the nightly job keeps one in STATE/cache/annotated).",
+        file_okay=False,
+    ),
+]
 ScoresParquetOpt = Annotated[
     Path | None,
     typer.Option(
@@ -61,10 +72,19 @@ ScoresParquetOpt = Annotated[
 
 
 def engine_options(
-    engine: EngineName | str, master: str = DEFAULT_SPARK_MASTER, conf: list[str] | None = None
+    engine: EngineName | str,
+    master: str = DEFAULT_SPARK_MASTER,
+    conf: list[str] | None = None,
+    cache_dir: Path | None = None,
 ) -> tuple[Engine, SparkOptions | None]:
-    """Validate the CLI engine options into ``(engine, SparkOptions or None)``."""
+    """Validate the CLI engine options into ``(engine, SparkOptions or None)``; the
+    annotation cache (``--cache-dir``) is the local engine's."""
     name = check_engine(engine.value if isinstance(engine, EngineName) else str(engine))
+    if cache_dir is not None and name != "local":
+        raise UserError(
+            "--cache-dir: the annotation cache is the local engine's (Spark reads every file "
+            "on its executors); drop --cache-dir or use --engine local"
+        )
     if name == "local":
         return name, None
     return name, SparkOptions(master=master, conf=parse_spark_conf(conf))
