@@ -75,6 +75,7 @@ a row, so ``detector train --alert-budget`` and ``detector score`` share entries
 tests/test_annotation_cache.py fails when the annotating code reads a setting that is
 neither here nor known to leave rows alone."""
 
+_ARROW_STRINGS = {pa.string(): pd.ArrowDtype(pa.string())}
 ModelStats = dict[str, tuple[int, int]]
 """Per model name: first request time (epoch seconds) and kept rows."""
 
@@ -128,7 +129,9 @@ class CachedFile:
         """The annotated rows, a batch at a time, in the order they were annotated."""
         with pa.ipc.open_stream(self.path / ROWS) as reader:
             for batch in reader:
-                yield pa.Table.from_batches([batch]).to_pandas()
+                # the text columns as annotate makes them (Arrow strings), so replayed
+                # and freshly annotated chunks share one schema in a spilled bucket
+                yield pa.Table.from_batches([batch]).to_pandas(types_mapper=_ARROW_STRINGS.get)
 
 
 class EntryWriter:

@@ -30,7 +30,9 @@ from detector.scoring import TOPIC_MODEL_KEY, train
 from tests.test_cli import assert_clean_failure, ok, run
 from tests.test_features import synthetic_log
 
-CFG = Config(topic_clusters=4, topic_sample_rows=250, chunk_rows=300)
+# small chunks and buckets: every log spans several of each, so replayed and freshly
+# annotated chunks meet in the spilled buckets
+CFG = Config(topic_clusters=4, topic_sample_rows=250, chunk_rows=300, bucket_target_rows=700)
 
 
 def day_log(tmp_path: Path, log: pd.DataFrame | None = None) -> tuple[Path, pd.DataFrame]:
