@@ -44,6 +44,7 @@ import pyarrow as pa
 
 from detector.buckets import SPILL_COMPRESSION
 from detector.config import Config
+from detector.errors import UserError
 from detector.ingest import FileCounts, FileRead, LogFile, TimeBounds
 
 __all__ = ["ROW_SETTINGS", "SOURCES", "AnnotationCache", "CachedFile", "ModelStats", "run_key"]
@@ -136,29 +137,49 @@ class CachedFile:
 
 class EntryWriter:
     """Streams one file's annotated chunks into a new entry; :meth:`commit` publishes
-    it, :meth:`discard` drops it."""
+    it, :meth:`discard` drops it. The cache only saves time: a write that fails (a full
+    disk) drops the entry and never the run."""
 
     def __init__(self, root: Path, key: str, source: Path) -> None:
         self._source = str(source)
         self._final = root / key
         self._tmp = root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
-        self._tmp.mkdir(parents=True)
         self._writer: pa.ipc.RecordBatchStreamWriter | None = None
         self._options = pa.ipc.IpcWriteOptions(compression=SPILL_COMPRESSION)
         self._rows = 0
-        self._schema: pa.Schema | None = None
+        self.failed = False
+        try:
+            self._tmp.mkdir(parents=True)
+        except OSError:
+            self.failed = True
 
     def append(self, frame: pd.DataFrame) -> None:
         """Add an annotated chunk of the file."""
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        if self._writer is None:
-            self._schema = table.schema
-            self._writer = pa.ipc.new_stream(self._tmp / ROWS, table.schema, options=self._options)
-        self._writer.write_table(table)
-        self._rows += len(frame)
+        if self.failed:
+            return
+        try:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self._writer is None:
+                self._writer = pa.ipc.new_stream(
+                    self._tmp / ROWS, table.schema, options=self._options
+                )
+            self._writer.write_table(table)
+            self._rows += len(frame)
+        except (OSError, pa.ArrowException):
+            self.failed = True
+            self.discard()
 
     def commit(self, read: FileRead, models: ModelStats) -> None:
         """Publish the entry (atomically: a rename), unless another run already did."""
+        if self.failed:
+            return
+        try:
+            self._publish(read, models)
+        except (OSError, pa.ArrowException):
+            self.failed = True
+            self.discard()
+
+    def _publish(self, read: FileRead, models: ModelStats) -> None:
         if self._writer is None:  # no kept row: an empty stream of an empty schema
             self._writer = pa.ipc.new_stream(self._tmp / ROWS, pa.schema([]))
         self._writer.close()
@@ -174,10 +195,10 @@ class EntryWriter:
             "sha256": digest,
         }
         (self._tmp / ENTRY).write_text(json.dumps(entry))
-        try:
-            os.rename(self._tmp, self._final)
-        except OSError:  # written meanwhile by another run: keep theirs
+        if self._final.exists():  # written meanwhile by another run: keep theirs
             self.discard()
+            return
+        os.rename(self._tmp, self._final)
 
     def discard(self) -> None:
         """Drop the unfinished entry."""
@@ -195,7 +216,13 @@ class AnnotationCache:
         self.run = run
         self.hits = 0
         self.misses = 0
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(
+                f"annotation cache {root}: cannot create it ({exc.strerror or exc}); "
+                "give a writable directory"
+            ) from None
 
     def load(self, f: LogFile, bounds: TimeBounds) -> CachedFile | None:
         """``f``'s entry, checked against its digest; ``None`` when there is none or it

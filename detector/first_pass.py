@@ -105,6 +105,7 @@ def first_pass(
         log, start=start, end=end, config=config, quarantine_path=quarantine_path, report=report
     )
     memo = PromptMemo(config.prompt_memo_entries)  # prompts seen in earlier chunks
+    cache = None
     try:
         with (
             ThreadPoolExecutor(max_workers=config.workers) as pool,
@@ -116,7 +117,6 @@ def first_pass(
                 fitting = TopicModelFit(fit_pool, log, start=start, end=end, config=config)
                 if cache_dir is not None:
                     topic_model, fitting = fitting.result(), None
-            cache = None
             if cache_dir is not None:
                 cache = AnnotationCache(cache_dir, run_key(config, topic_model))
             model = topic_model if fitting is None else fitting
@@ -178,7 +178,7 @@ def _pieces(reader: LogReader, cache: AnnotationCache | None, out: FirstPass) ->
                     yield _Piece(i, annotated=frame, replayed=True)
                 continue
         stats: ModelStats = {}
-        for chunk in reader.read(f):
+        for chunk in reader.read(f, describe=cache is not None):
             model_stats(chunk, stats)
             yield _Piece(i, clean=chunk)
         merge_models(out.models, stats)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -296,3 +297,34 @@ def test_train_then_score_on_the_command_line_share_the_cache(tmp_path: Path) ->
         )
     )
     assert "--cache-dir" in failed
+
+
+def test_a_cache_that_cannot_be_written_costs_the_run_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while writing an entry drops the entry, never the run."""
+    root, accounts = day_log(tmp_path)
+    full = build(root, accounts, None)
+
+    def no_space(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    # every entry fails as it is published (after its rows were written)
+    monkeypatch.setattr(hashlib, "file_digest", no_space)
+    first = build(root, accounts, tmp_path / "cache")
+    assert_same(full, first)
+    assert list((tmp_path / "cache").iterdir()) == []  # nothing half-written left behind
+    monkeypatch.undo()
+    again = build(root, accounts, tmp_path / "cache")
+    assert again.annotation_cache == {"replayed": 0, "read": len(full.report.files)}
+    assert_same(full, again)
+
+
+def test_an_unusable_cache_directory_is_one_clear_error(tmp_path: Path) -> None:
+    root, _ = day_log(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    failed = assert_clean_failure(
+        run("features", root, "--out", tmp_path / "f.parquet", "--cache-dir", blocker / "c")
+    )
+    assert "annotation cache" in failed and str(blocker) in failed

@@ -183,15 +183,16 @@ class LogReader:
         self._dedupe = Deduper()
         self._quarantine = QuarantineWriter(quarantine_path)
         self.last: FileRead | None = None
-        """The last file :meth:`read` ran to its end."""
+        """The last file :meth:`read` ran to its end with ``describe``."""
 
     def bounds(self, f: LogFile) -> TimeBounds:
         """The time bounds ``f``'s rows are held to."""
         return time_bounds(f, self._start, self._end, self._config)
 
-    def read(self, f: LogFile) -> Iterator[pd.DataFrame]:
-        """Clean, deduplicated chunks of ``f``, counted; :attr:`last` describes the file
-        once the iterator is exhausted."""
+    def read(self, f: LogFile, describe: bool = False) -> Iterator[pd.DataFrame]:
+        """Clean, deduplicated chunks of ``f``, counted. With ``describe``, :attr:`last`
+        describes the file once the iterator is exhausted (its kept ids cost 8 bytes a
+        row until then)."""
         report, bounds = self.report, self.bounds(f)
         counts, quarantined = FileCounts(), 0
         present: set[str] = set()
@@ -213,7 +214,8 @@ class LogReader:
             # select the kept rows of every column (prompt text included) once, and
             # only when some row goes
             keep = self._dedupe.keep(s.clean[S.REQUEST_ID], valid)
-            hashes.append(self._dedupe.last_hashes)
+            if describe:
+                hashes.append(self._dedupe.last_hashes)
             n_keep = int(keep.sum())
             counts.duplicates += int(valid.sum()) - n_keep
             counts.kept += n_keep
@@ -222,8 +224,9 @@ class LogReader:
                 yield finalize_dtypes(clean.reset_index(drop=True))
         counts.present_optional = tuple(sorted(present))
         self._count(counts)
-        ids = np.unique(np.concatenate(hashes)) if hashes else np.empty(0, np.uint64)
-        self.last = FileRead(counts, quarantined, ids, self_contained=len(ids) == counts.kept)
+        if describe:
+            ids = np.unique(np.concatenate(hashes)) if hashes else np.empty(0, np.uint64)
+            self.last = FileRead(counts, quarantined, ids, self_contained=len(ids) == counts.kept)
 
     def replay(self, ids: np.ndarray, counts: FileCounts) -> bool:
         """Count a file read before (its kept ids and counts, see :class:`FileRead`)
