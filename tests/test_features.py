@@ -440,6 +440,37 @@ def test_first_day_ramp_is_for_new_accounts_not_established_ones_starting_late(
     assert log_only["established"] == pytest.approx(log_only["fresh"])
 
 
+def test_round_the_clock_is_judged_against_what_the_volume_fills(tmp_path: Path) -> None:
+    """Over 6 days: a busy product whose users send 10 requests an hour in sessions,
+    resting 6 hours a day, fills 75% of its hours, as its volume fills nearly every hour
+    at random: ratio ~0.75. A light job on a timer (one request every 50 minutes) fills
+    every hour, where 29 requests a day at random would fill two thirds: ratio ~1.5. A
+    person's 3 sessions a day: well under 1. The raw share ranked the product with the
+    timer."""
+    start = pd.Timestamp("2026-11-01", tz="UTC")
+    rows = [
+        ("product", start + pd.Timedelta(days=d, hours=h, minutes=6 * k), f"p{d}-{h}-{k}")
+        for d in range(6)
+        for h in range(6, 24)
+        for k in range(10)
+    ]
+    rows += [("timer", start + pd.Timedelta(minutes=50 * i), f"t{i}") for i in range(6 * 29)]
+    rows += [
+        ("person", start + pd.Timedelta(days=d, hours=h, minutes=2 * k), f"u{d}-{h}-{k}")
+        for d in range(6)
+        for h in (9, 13, 20)
+        for k in range(8)
+    ]
+    log = pd.DataFrame(rows, columns=[S.ACCOUNT_ID, S.TIMESTAMP, S.REQUEST_ID])
+    log[S.MODEL], log[S.STATUS], log[S.INPUT_TOKENS], log[S.OUTPUT_TOKENS] = "m", "ok", 10, 10
+    log.to_parquet(tmp_path / "log.parquet")
+    ratio = build_features(tmp_path / "log.parquet").features["hourly_coverage_vs_volume"]
+    assert ratio["timer"] == pytest.approx(1.0 / -np.expm1(-29 / 24), rel=0.05)
+    assert 0.7 < ratio["product"] < 0.8
+    assert ratio["person"] < 0.5
+    assert ratio["timer"] > ratio["product"] > ratio["person"]
+
+
 def test_features_an_older_detector_computed_are_named_as_retired() -> None:
     from detector.features import retired_features
 

@@ -77,17 +77,22 @@ SPECS = [
         reason="weekend rate {value} of the weekday rate",
     ),
     FeatureSpec(
-        name="hourly_coverage",
+        name="hourly_coverage_vs_volume",
         family="timing",
-        unit="share",
-        description="Share of the hours between its first and last request that have at least one request "
-        "(0 when that span is under a day).",
-        why="24/7 coverage: an extraction job fills every hour of its lifetime.",
+        unit="ratio",
+        description="Share of the hours between its first and last request that have a request, "
+        "over the share its requests would fill if thrown at random into those hours "
+        "(1 - exp(-requests / hours)); 0 when that span is under a day.",
+        why="24/7 coverage: an extraction job fills every hour of its lifetime. A busy account "
+        "fills most hours whatever it does, and people bunch their requests into sessions: "
+        "judged against what its volume explains, a big product is not round-the-clock for "
+        "being big (the raw share ranked 24/7 products by size; docs/realistic-baseline.md, "
+        "session 18).",
         needs=_T,
         neutral=0.0,
-        scale="share",
+        scale="linear",
         direction="high",
-        reason="active in {value} of the hours of its lifetime",
+        reason="active in {value} the hours its volume would fill at random",
     ),
 ]
 
@@ -161,8 +166,11 @@ def timing(b: Bucket) -> dict[str, np.ndarray]:
     last = np.zeros(n, dtype=np.int64)
     np.maximum.at(last, c, ts)
     lifetime_hours = (last // 3600 - first // 3600) + 1
+    span = np.maximum(lifetime_hours, 1)
+    # requests thrown at random into the lifetime's hours fill 1 - e^(-requests/hours)
+    at_random = -np.expm1(-reqs / span)
     coverage = np.where(
-        enough & (lifetime_hours >= 24), active_hours / np.maximum(lifetime_hours, 1), 0.0
+        enough & (lifetime_hours >= 24), (active_hours / span) / np.maximum(at_random, 1e-9), 0.0
     )
     return {
         "interarrival_cv": np.minimum(cv, 20.0),
@@ -170,5 +178,5 @@ def timing(b: Bucket) -> dict[str, np.ndarray]:
         "hour_entropy": ent,
         "quiet_hours_share": quiet,
         "weekend_ratio": ratio,
-        "hourly_coverage": coverage,
+        "hourly_coverage_vs_volume": coverage,
     }
