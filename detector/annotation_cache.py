@@ -47,7 +47,15 @@ from detector.config import Config
 from detector.errors import UserError
 from detector.ingest import FileCounts, FileRead, LogFile, TimeBounds
 
-__all__ = ["ROW_SETTINGS", "SOURCES", "AnnotationCache", "CachedFile", "ModelStats", "run_key"]
+__all__ = [
+    "ROW_SETTINGS",
+    "SOURCES",
+    "AnnotationCache",
+    "CachedFile",
+    "ModelStats",
+    "open_cache_dir",
+    "run_key",
+]
 
 CACHE_FORMAT = 1
 ROWS, IDS, ENTRY = "rows.arrow", "ids.npy", "entry.json"
@@ -107,11 +115,17 @@ def run_key(config: Config, topic_model: object | None) -> str:
 
 
 def file_key(run: str, f: LogFile, bounds: TimeBounds) -> str:
-    """An entry's key: the run's key, the file as it is now (path, size, mtime) and the
-    time range its rows are held to (a partition's day: the same whatever window
-    selected the file, so a day is replayed night after night)."""
+    """An entry's key: the run's key, the file as it is now and the time range its rows
+    are held to (a partition's day: the same whatever window selected the file, so a
+    day is replayed night after night).
+
+    "As it is now" is the path, size, inode and modification and change times: any write
+    to the file, or a new file renamed over it, changes the change time, which no one
+    can set back (a modification time can be, by ``touch -d`` or ``rsync -t``).
+    """
     st = f.path.stat()
-    ident = [run, str(f.path.resolve()), st.st_size, st.st_mtime_ns, f.fmt, f.gzipped]
+    ident = [run, str(f.path.resolve()), st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
+    ident += [f.fmt, f.gzipped]
     ident += [str(f.partition), repr(bounds.applied)]
     return hashlib.sha256(json.dumps(ident).encode()).hexdigest()[:40]
 
@@ -208,21 +222,27 @@ class EntryWriter:
         shutil.rmtree(self._tmp, ignore_errors=True)
 
 
+def open_cache_dir(root: Path) -> Path:
+    """Create the cache directory, or raise one clear :class:`UserError` (a run checks
+    it before any work)."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"annotation cache {root}: cannot create it ({exc.strerror or exc}); "
+            "give a writable directory"
+        ) from None
+    return root
+
+
 class AnnotationCache:
     """The entries under ``root`` for one run's code, settings and topic model."""
 
     def __init__(self, root: Path, run: str) -> None:
-        self.root = root
+        self.root = open_cache_dir(root)
         self.run = run
         self.hits = 0
         self.misses = 0
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(
-                f"annotation cache {root}: cannot create it ({exc.strerror or exc}); "
-                "give a writable directory"
-            ) from None
 
     def load(self, f: LogFile, bounds: TimeBounds) -> CachedFile | None:
         """``f``'s entry, checked against its digest; ``None`` when there is none or it

@@ -24,7 +24,13 @@ import pandas as pd
 
 from detector import annotate as A
 from detector import schema as S
-from detector.annotation_cache import AnnotationCache, EntryWriter, ModelStats, run_key
+from detector.annotation_cache import (
+    AnnotationCache,
+    EntryWriter,
+    ModelStats,
+    open_cache_dir,
+    run_key,
+)
 from detector.buckets import Buckets
 from detector.config import Config
 from detector.ingest import FileRead, IngestReport, LogFile, LogReader
@@ -106,6 +112,8 @@ def first_pass(
     )
     memo = PromptMemo(config.prompt_memo_entries)  # prompts seen in earlier chunks
     cache = None
+    if cache_dir is not None:
+        open_cache_dir(cache_dir)  # an unusable directory fails before any work
     try:
         with (
             ThreadPoolExecutor(max_workers=config.workers) as pool,

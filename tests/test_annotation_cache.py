@@ -107,6 +107,24 @@ def test_a_changed_file_is_read_again_and_only_it(tmp_path: Path) -> None:
     assert_same(build(root, accounts, None), again)
 
 
+def test_a_file_rewritten_with_its_old_modification_time_is_read_again(tmp_path: Path) -> None:
+    """`rsync -t` or `touch -d` can set a modification time back; the change time of a
+    write cannot be."""
+    root, accounts = day_log(tmp_path)
+    cache = tmp_path / "cache"
+    build(root, accounts, cache)
+    day = sorted(root.glob("date=*/part-0.parquet"))[2]
+    before = day.stat()
+    part = pd.read_parquet(day)
+    part.loc[part.index[0], S.OUTPUT_TOKENS] += 7
+    part.to_parquet(day, index=False)
+    os.utime(day, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert day.stat().st_mtime_ns == before.st_mtime_ns
+    again = build(root, accounts, cache)
+    assert again.annotation_cache is not None and again.annotation_cache["read"] == 1
+    assert_same(build(root, accounts, None), again)
+
+
 def test_a_file_with_quarantined_rows_is_never_replayed(tmp_path: Path) -> None:
     """Its quarantine rows and reasons come from reading it, every time."""
     log, _ = synthetic_log(n_accounts=50)
