@@ -138,7 +138,6 @@ class CachedFile:
     counts: FileCounts
     ids: np.ndarray
     models: ModelStats
-    rows: int
 
     def frames(self) -> Iterator[pd.DataFrame]:
         """The annotated rows, a batch at a time, in the order they were annotated."""
@@ -241,15 +240,12 @@ class AnnotationCache:
     def __init__(self, root: Path, run: str) -> None:
         self.root = open_cache_dir(root)
         self.run = run
-        self.hits = 0
-        self.misses = 0
 
     def load(self, f: LogFile, bounds: TimeBounds) -> CachedFile | None:
         """``f``'s entry, checked against its digest; ``None`` when there is none or it
         is damaged (a damaged entry is removed)."""
         path = self.root / file_key(self.run, f, bounds)
         if not (path / ENTRY).is_file():
-            self.misses += 1
             return None
         try:
             entry = json.loads((path / ENTRY).read_text())
@@ -264,14 +260,11 @@ class AnnotationCache:
                 counts=FileCounts.from_dict(entry["counts"]),
                 ids=ids,
                 models={k: (int(v[0]), int(v[1])) for k, v in entry["models"].items()},
-                rows=int(entry["rows"]),
             )
         except (OSError, ValueError, KeyError, TypeError, IndexError):
             shutil.rmtree(path, ignore_errors=True)
-            self.misses += 1
             return None
         os.utime(path / ENTRY)  # last used: pruning keeps what runs use
-        self.hits += 1
         return cached
 
     def writer(self, f: LogFile, bounds: TimeBounds) -> EntryWriter:

@@ -33,7 +33,7 @@ from detector.annotation_cache import (
 )
 from detector.buckets import Buckets
 from detector.config import Config
-from detector.ingest import FileRead, IngestReport, LogFile, LogReader
+from detector.ingest import FileRead, IngestReport, LogFile, LogReader, TimeBounds
 from detector.ordered import in_order
 from detector.promptmemo import PromptMemo
 from detector.topic_fit import TopicModelFit
@@ -50,18 +50,21 @@ class FirstPass:
     t_min: int = int(np.iinfo(np.int64).max)
     t_max: int = int(np.iinfo(np.int64).min)
     topic_model: TopicModel | None = None
-    cache_hits: int = 0
-    """Files replayed from the annotation cache."""
-    cache_misses: int = 0
-    """Files read (with a cache given)."""
+    annotation_cache: dict[str, int] | None = None
+    """With a cache: files ``replayed`` from it and files ``read``."""
+
+    def count_file(self, how: str) -> None:
+        """Count a file ``replayed`` or ``read`` (with a cache)."""
+        if self.annotation_cache is not None:
+            self.annotation_cache[how] += 1
 
 
 def model_stats(chunk: pd.DataFrame, into: ModelStats) -> None:
     """Fold a clean chunk's per-model first request time and row count into ``into``."""
     secs = chunk[S.TIMESTAMP].astype("int64") // 1_000_000_000
     stats = secs.groupby(chunk[S.MODEL], sort=False, observed=True).agg(["min", "size"])
-    for name, row in stats.iterrows():  # one row per model name, not per request
-        merge_models(into, {str(name): (int(row["min"]), int(row["size"]))})
+    # one item per model name, not per request
+    merge_models(into, {str(k): (int(v["min"]), int(v["size"])) for k, v in stats.iterrows()})
 
 
 def merge_models(into: ModelStats, other: ModelStats) -> None:
@@ -114,6 +117,7 @@ def first_pass(
     cache = None
     if cache_dir is not None:
         open_cache_dir(cache_dir)  # an unusable directory fails before any work
+        out.annotation_cache = {"replayed": 0, "read": 0}
     try:
         with (
             ThreadPoolExecutor(max_workers=config.workers) as pool,
@@ -164,12 +168,11 @@ def first_pass(
         raise
     reader.finish()
     if cache is not None:
-        out.cache_hits, out.cache_misses = cache.hits, cache.misses
         cache.prune(config.annotation_cache_days)
     return out
 
 
-def _file_and_bounds(reader: LogReader, piece: _Piece) -> tuple[LogFile, object]:
+def _file_and_bounds(reader: LogReader, piece: _Piece) -> tuple[LogFile, TimeBounds]:
     f = reader.files[piece.file]
     return f, reader.bounds(f)
 
@@ -181,6 +184,7 @@ def _pieces(reader: LogReader, cache: AnnotationCache | None, out: FirstPass) ->
         if cache is not None:
             hit = cache.load(f, reader.bounds(f))
             if hit is not None and reader.replay(hit.ids, hit.counts):
+                out.count_file("replayed")
                 merge_models(out.models, hit.models)
                 for frame in hit.frames():
                     yield _Piece(i, annotated=frame, replayed=True)
@@ -190,6 +194,7 @@ def _pieces(reader: LogReader, cache: AnnotationCache | None, out: FirstPass) ->
             model_stats(chunk, stats)
             yield _Piece(i, clean=chunk)
         merge_models(out.models, stats)
+        out.count_file("read")
         if cache is not None:
             yield _Piece(i, done=reader.last, models=stats)
 

@@ -223,8 +223,7 @@ def build_features(
         timings=timings,
         substreams=SubStreams.concat(subs),
     )
-    if cache_dir is not None:
-        result.annotation_cache = {"replayed": first.cache_hits, "read": first.cache_misses}
+    result.annotation_cache = first.annotation_cache
     return result
 
 

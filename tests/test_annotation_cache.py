@@ -170,6 +170,8 @@ def test_request_ids_shared_across_files_are_read_not_replayed(tmp_path: Path) -
     assert full.report.duplicates == 7
     replayed = build(root, accounts, cache)
     assert_same(full, replayed)
+    # the new file, the copies' file and the day whose ids came first elsewhere are read
+    assert replayed.annotation_cache == {"replayed": len(full.report.files) - 3, "read": 3}
 
 
 def test_a_damaged_entry_is_a_miss_and_is_removed(tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,14 @@ from detector.ingest.readers import read_file
 from detector.ingest.report import IngestReport
 from detector.ingest.validate import finalize_dtypes, validate_frame
 from detector.ingest.window import TimeBounds, check_times, time_bounds
+
+
+def in_sorted(known: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Mask of ``values`` present in the sorted array ``known`` (a binary search each:
+    ``np.isin`` would hash every element, seconds at 10M)."""
+    if len(known) == 0 or len(values) == 0:
+        return np.zeros(len(values), dtype=bool)
+    return known[np.minimum(np.searchsorted(known, values), len(known) - 1)] == values
 
 
 class Deduper:
@@ -53,22 +62,22 @@ class Deduper:
         first = np.flatnonzero(~dup)
         order = np.argsort(h[first])
         fresh = h[first[order]]
-        if len(self._seen):
-            pos = np.searchsorted(self._seen, fresh)
-            seen = self._seen[np.minimum(pos, len(self._seen) - 1)] == fresh
-            dup[first[order[seen]]] = True
-            fresh = fresh[~seen]
-        self._seen = np.sort(np.concatenate([self._seen, fresh]), kind="stable")
+        seen = in_sorted(self._seen, fresh)
+        dup[first[order[seen]]] = True
+        self._add(fresh[~seen])
         return dup
+
+    def _add(self, fresh: np.ndarray) -> None:
+        """Merge sorted, unseen hashes into the seen ones (a stable sort of two sorted
+        runs is a linear merge)."""
+        self._seen = np.sort(np.concatenate([self._seen, fresh]), kind="stable")
 
     def remember(self, hashes: np.ndarray) -> bool:
         """Remember sorted, distinct ``hashes`` as kept, unless one of them was kept
         before: then remember nothing and return False."""
-        if len(self._seen) and len(hashes):
-            pos = np.minimum(np.searchsorted(self._seen, hashes), len(self._seen) - 1)
-            if (self._seen[pos] == hashes).any():
-                return False
-        self._seen = np.sort(np.concatenate([self._seen, hashes]), kind="stable")
+        if in_sorted(self._seen, hashes).any():
+            return False
+        self._add(hashes)
         return True
 
     def keep(self, ids: pd.Series, valid: np.ndarray) -> np.ndarray:
@@ -114,26 +123,14 @@ class FileCounts:
     outside_window: int = 0
     present_optional: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON)."""
-        return {
-            "read": self.read,
-            "kept": self.kept,
-            "duplicates": self.duplicates,
-            "outside_window": self.outside_window,
-            "present_optional": list(self.present_optional),
-        }
+        return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> FileCounts:
+    def from_dict(cls, data: dict[str, Any]) -> FileCounts:
         """The inverse of :meth:`to_dict`."""
-        return cls(
-            read=int(data["read"]),  # type: ignore[call-overload]
-            kept=int(data["kept"]),  # type: ignore[call-overload]
-            duplicates=int(data["duplicates"]),  # type: ignore[call-overload]
-            outside_window=int(data["outside_window"]),  # type: ignore[call-overload]
-            present_optional=tuple(data["present_optional"]),  # type: ignore[arg-type]
-        )
+        return cls(**{**data, "present_optional": tuple(data["present_optional"])})
 
 
 @dataclass
