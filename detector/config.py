@@ -106,8 +106,9 @@ class Config:
     """...and at most this share: a majority stream already dominates the account's own
     features, and scoring it would double the work for the accounts with two clients."""
     substream_max_rows_share: float = 0.5
-    """Per account and kind, qualifying sub-streams are taken smallest first while their
-    rows stay within this share of the account's: bounds the extra feature work."""
+    """Per account and kind, qualifying sub-streams are taken (the one without a system
+    prompt first, then smallest first) while their rows stay within this share of the
+    account's: bounds the extra feature work."""
 
     # model
     n_estimators: int = 150

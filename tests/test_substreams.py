@@ -352,3 +352,33 @@ def test_a_shape_substream_is_named_by_its_parameters_even_without_a_labelled_ro
     assert meta["requests"] == 60 and meta[A.UA_TEXT] == "" and meta[A.NETWORK_TEXT] == ""
     assert describe(subs.meta)[0] == "requests with max_tokens 4096 and temperature 1"
     assert subs.features.index[0].startswith("shape" + SEP)
+
+
+def test_the_stream_without_a_system_prompt_is_scored_before_the_small_ones():
+    """A product with several system prompts spreads its own traffic over small
+    sub-streams; taken smallest first, they used the account's row budget before the
+    pull that carries no system prompt (mixed cover missed 1-3 of 10 accounts on
+    realistic populations). The stream without one is taken first."""
+    rng = np.random.default_rng(21)
+    streams = [(400, "sys-main"), (150, "sys-b"), (150, "sys-c"), (300, "")]
+    frame = pd.concat(
+        [
+            _requests(rng, "acct-multi", n, ua="sdk/1", net="198.51.100.0/24", system=sys).assign(
+                **{S.REQUEST_ID: lambda f, s=sys: f[S.REQUEST_ID] + s}
+            )
+            for n, sys in streams
+        ],
+        ignore_index=True,
+    )
+    ann = A.annotate(finalize_dtypes(frame))
+    context = Context(
+        window_start=int(ann[A.TS].min()),
+        window_end=int(ann[A.TS].max()),
+        present=frozenset(frame.columns),
+        config=DEFAULT,
+    )
+    meta = compute_substreams(ann, context).meta
+    # budget 50% of 1,000 rows: the 300 without a system prompt, then one of the 150s
+    assert sorted(meta["requests"].tolist()) == [150, 300]
+    assert describe(meta[meta["requests"] == 300])[0] == "requests without a system prompt"
+    assert meta["share"].sum() <= DEFAULT.substream_max_rows_share
