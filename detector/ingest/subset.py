@@ -34,7 +34,7 @@ from detector.ingest.raw import RawChunk
 from detector.ingest.readers import read_file
 from detector.ingest.stream import Deduper, in_sorted, iter_clean, screen
 from detector.ingest.validate import as_text, finalize_dtypes
-from detector.ingest.window import time_bounds
+from detector.ingest.window import TimeBounds, time_bounds
 
 __all__ = ["SharedRequestIds", "iter_account_rows", "read_account_rows"]
 
@@ -53,6 +53,60 @@ def _id_hashes(ids: pd.Series) -> np.ndarray:
     text, _ = as_text(ids)
     h = hash_each(as_arrow(text))
     return h[h != 0]
+
+
+class _Pending:
+    """The wanted rows of one file's chunks, gathered into chunks of up to ``rows`` rows.
+
+    A few accounts hold a percent of a chunk's rows; screening and folding each such
+    sliver alone cost more in per-call overhead than the rows themselves (4 of the
+    report's 15 s at 10M requests). Only chunks with the same columns and dtypes are
+    joined, so each column is validated exactly as it would be alone, and the rows keep
+    their log order, which is all deduplication depends on.
+    """
+
+    def __init__(self, rows: int) -> None:
+        self.rows = max(rows, 1)
+        self.parts: list[RawChunk] = []
+        self.count = 0
+
+    def _same_shape(self, raw: RawChunk) -> bool:
+        head = self.parts[0].frame
+        return list(head.columns) == list(raw.frame.columns) and head.dtypes.equals(
+            raw.frame.dtypes
+        )
+
+    def add(self, raw: RawChunk) -> list[RawChunk]:
+        """Gather ``raw``; what was gathered before, when it is full or shaped otherwise."""
+        out = self.flush() if self.parts and not self._same_shape(raw) else []
+        self.parts.append(raw)
+        self.count += len(raw.frame)
+        if self.count >= self.rows:
+            out += self.flush()
+        return out
+
+    def flush(self) -> list[RawChunk]:
+        """Everything gathered, as one chunk (none when empty)."""
+        if not self.parts:
+            return []
+        parts, self.parts, self.count = self.parts, [], 0
+        if len(parts) == 1:
+            return parts
+        frame = pd.concat([p.frame for p in parts], ignore_index=True)
+        reason = np.concatenate([p.reason for p in parts])
+        names = frozenset().union(*(p.names for p in parts))
+        return [RawChunk(frame, reason, names)]
+
+
+def _screened(rows: RawChunk, bounds: TimeBounds, dedupe: Deduper) -> Iterator[pd.DataFrame]:
+    """The valid, first-seen rows of ``rows`` (none, or one clean chunk)."""
+    s = screen(rows, bounds)
+    valid = (s.reason == "") & ~s.outside
+    if not valid.any():
+        return
+    keep = dedupe.keep(s.clean[S.REQUEST_ID], valid)
+    if keep.any():
+        yield finalize_dtypes(s.clean[keep].reset_index(drop=True))
 
 
 def iter_account_rows(
@@ -79,6 +133,7 @@ def iter_account_rows(
     other_ids: list[np.ndarray] = []
     for f in list_log(paths, start=start, end=end).files:
         bounds = time_bounds(f, start, end, config)
+        pending = _Pending(config.chunk_rows)
         for raw in read_file(f, config.chunk_rows):
             if seen is not None:
                 seen(len(raw.frame), raw.frame.columns)
@@ -92,13 +147,10 @@ def iter_account_rows(
                 continue
             mine_ids.append(_id_hashes(raw.frame[S.REQUEST_ID][mine]))
             rows = RawChunk(raw.frame[mine].reset_index(drop=True), raw.reason[mine], raw.names)
-            s = screen(rows, bounds)
-            valid = (s.reason == "") & ~s.outside
-            if not valid.any():
-                continue
-            keep = dedupe.keep(s.clean[S.REQUEST_ID], valid)
-            if keep.any():
-                yield finalize_dtypes(s.clean[keep].reset_index(drop=True))
+            for full in pending.add(rows):
+                yield from _screened(full, bounds, dedupe)
+        for full in pending.flush():
+            yield from _screened(full, bounds, dedupe)
     if mine_ids and other_ids:
         # a sort and a binary search: np.isin hashes all of them (5 s at 10M rows)
         other = np.sort(np.concatenate(other_ids))
