@@ -24,6 +24,8 @@ from detector.ingest import (
     iter_clean,
     read_account_rows,
 )
+from detector.ingest.discover import list_log
+from detector.ingest.readers import text_column_free_to_skip
 
 
 def _concat(chunks: Iterable[pd.DataFrame]) -> pd.DataFrame:
@@ -147,3 +149,28 @@ def test_slivers_of_many_chunks_are_screened_together_and_read_the_same(
         assert 2 * len(chunks) <= len(read)
         # gathered up to one chunk's worth, plus the sliver that filled it
         assert all(len(c) <= 2 * config.chunk_rows for c in chunks)
+
+
+def test_only_a_text_typed_parquet_prompt_column_may_be_left_unread(
+    make_requests: Callable[..., pd.DataFrame],
+    write_log: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    """A prompt typed as text cannot break a rule, so leaving it unread keeps every
+    verdict; numbers in a prompt column are quarantined ('not text'), and CSV and JSON
+    lines are parsed whole: those are always read."""
+    frame = make_requests(30)
+    typed = write_log(frame, tmp_path / "text", "parquet")
+    numbers = write_log(frame.assign(**{S.PROMPT: 7}), tmp_path / "numbers", "parquet")
+    absent = write_log(frame.drop(columns=[S.PROMPT]), tmp_path / "absent", "parquet")
+    lines = write_log(frame, tmp_path / "lines", "jsonl")
+    verdicts = {
+        name: text_column_free_to_skip(list_log(path).files[0], S.PROMPT)
+        for name, path in (
+            ("text", typed),
+            ("numbers", numbers),
+            ("absent", absent),
+            ("lines", lines),
+        )
+    }
+    assert verdicts == {"text": True, "numbers": False, "absent": False, "lines": False}

@@ -5,17 +5,19 @@ from __future__ import annotations
 import inspect
 import json
 import shutil
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import DAYS
 
 from detector import schema as S
 from detector.errors import UserError
 from detector.features import SPECS
-from detector.ingest import read_log
+from detector.ingest import read_log, subset
 from detector.report import (
     SAMPLE_PROMPTS,
     SPARK_BLOCKS,
@@ -321,3 +323,42 @@ def test_report_daily_activity_is_bounded_by_the_days_seen(tmp_path: Path) -> No
     act = account_activity(log, ["x"])
     assert act.daily.shape == (1, 2)
     assert act.daily.loc["x"].sum() == 2
+
+
+@pytest.mark.parametrize("fixed_account", [False, True])
+def test_account_activity_stops_reading_prompts_once_every_sample_is_in(
+    make_requests: Callable[..., pd.DataFrame],
+    write_log: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fixed_account: bool,
+) -> None:
+    """Once every wanted account has its samples, later Parquet days are read without
+    their prompts (no later row can change the samples, and a text-typed prompt cannot
+    break a rule): the activity is the one read with every prompt. An account that
+    repeats two prompts never completes its samples, so every day keeps its prompts."""
+    frame = make_requests(900, seed=11)
+    if fixed_account:
+        fixed = frame[S.ACCOUNT_ID] == "acct-4"
+        frame.loc[fixed, S.PROMPT] = np.where(frame.index[fixed] % 2, "the one", "the other")
+    log = write_log(frame, tmp_path / "log", "parquet", partitioned=True)
+    wanted = ["acct-1", "acct-4", "nobody"] if fixed_account else ["acct-1", "acct-2"]
+    without: list[tuple[str, ...]] = []
+    real = subset.read_parquet
+
+    def spy(f: object, rows: int, without_: tuple[str, ...] = ()) -> object:
+        without.append(tuple(without_))
+        return real(f, rows, without=without_)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(subset, "read_parquet", lambda f, rows, without=(): spy(f, rows, without))
+    fast = account_activity(log, wanted)
+    monkeypatch.setattr(subset, "text_column_free_to_skip", lambda *_: False)
+    full = account_activity(log, wanted)
+    pd.testing.assert_frame_equal(fast.hourly, full.hourly)
+    pd.testing.assert_frame_equal(fast.daily, full.daily)
+    assert fast.samples == full.samples and fast.has_prompts and full.has_prompts
+    if fixed_account:  # "nobody" and acct-4 never complete: no day skips its prompts
+        assert without == [] and sorted(full.samples["acct-4"]) == ["the one", "the other"]
+    else:  # samples complete on the first day: the other days skip their prompts
+        assert without == [(S.PROMPT,)] * (DAYS - 1)
+        assert all(len(v) == SAMPLE_PROMPTS for v in full.samples.values())

@@ -9,8 +9,9 @@ no header, a required column missing) raises :class:`IngestError` naming the fil
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from detector import schema as S
@@ -36,9 +37,10 @@ def open_parquet(f: LogFile) -> tuple[pq.ParquetFile, list[str]]:
     return pf, [c for c in S.ALL_COLUMNS if c in names]
 
 
-def read_parquet(f: LogFile, chunk_rows: int) -> Iterator[RawChunk]:
-    """Stream a Parquet file's contract columns, in the file's own types."""
+def read_parquet(f: LogFile, chunk_rows: int, without: Collection[str] = ()) -> Iterator[RawChunk]:
+    """Stream a Parquet file's contract columns (but ``without``), in the file's own types."""
     pf, cols = open_parquet(f)
+    cols = [c for c in cols if c not in without]
     try:
         for batch in pf.iter_batches(batch_size=chunk_rows, columns=cols):
             yield RawChunk.parsed(batch.to_pandas(types_mapper=arrow_types))
@@ -56,3 +58,18 @@ READERS: dict[str, Callable[[LogFile, int], Iterator[RawChunk]]] = {
 def read_file(f: LogFile, chunk_rows: int) -> Iterator[RawChunk]:
     """The raw chunks of one log file, by its format."""
     return READERS[f.fmt](f, chunk_rows)
+
+
+def text_column_free_to_skip(f: LogFile, column: str) -> bool:
+    """Whether ``f`` can be read without ``column`` and give every other row the same
+    verdicts: a Parquet file whose ``column`` is typed as text, so no value of it can
+    break a rule (a CSV or JSON line is parsed whole anyway, and a Parquet column of
+    another type can hold values that are not text)."""
+    if f.fmt != "parquet":
+        return False
+    pf, _ = open_parquet(f)
+    names = pf.schema_arrow.names
+    if column not in names:
+        return False
+    t = pf.schema_arrow.field(column).type
+    return pa.types.is_string(t) or pa.types.is_large_string(t)

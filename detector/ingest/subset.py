@@ -31,7 +31,7 @@ from detector.arrowtext import as_arrow, hash_each
 from detector.config import DEFAULT, Config
 from detector.ingest.discover import list_log
 from detector.ingest.raw import RawChunk
-from detector.ingest.readers import read_file
+from detector.ingest.readers import read_file, read_parquet, text_column_free_to_skip
 from detector.ingest.stream import Deduper, in_sorted, iter_clean, screen
 from detector.ingest.validate import as_text, finalize_dtypes
 from detector.ingest.window import TimeBounds, time_bounds
@@ -41,6 +41,8 @@ __all__ = ["SharedRequestIds", "iter_account_rows", "read_account_rows"]
 T = TypeVar("T")
 Seen = Callable[[int, Collection[str]], None]
 """Told of every chunk read: its row count and its contract columns."""
+WantsPrompts = Callable[[], bool]
+"""Asked before each file: does the caller still need the wanted accounts' prompts?"""
 
 
 class SharedRequestIds(Exception):
@@ -117,12 +119,17 @@ def iter_account_rows(
     end: dt.date | None = None,
     config: Config = DEFAULT,
     seen: Seen | None = None,
+    wants_prompts: WantsPrompts | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Clean, deduplicated chunks of ``accounts``' rows of the log, in log order.
 
     Only rows whose ``account_id`` is one of ``accounts`` are screened; nothing is
     quarantined or counted. ``seen(rows, columns)`` is called for every chunk read,
     with its row count and the contract columns it has (everyone's rows).
+    ``wants_prompts()``, when given, is asked before each file: once it says no, a file
+    that can be read without its prompts and give the same verdicts
+    (:func:`~detector.ingest.readers.text_column_free_to_skip`) is read without them
+    (decoding prompts was most of the report's read), and its chunks lack ``prompt``.
     Raises :class:`SharedRequestIds` once the log is read when a wanted row's
     ``request_id`` is also another account's (the caller then reads the log whole:
     :func:`read_account_rows`).
@@ -134,9 +141,15 @@ def iter_account_rows(
     for f in list_log(paths, start=start, end=end).files:
         bounds = time_bounds(f, start, end, config)
         pending = _Pending(config.chunk_rows)
-        for raw in read_file(f, config.chunk_rows):
+        chunks = read_file(f, config.chunk_rows)
+        skipped: tuple[str, ...] = ()
+        no_prompts = wants_prompts is not None and not wants_prompts()
+        if no_prompts and text_column_free_to_skip(f, S.PROMPT):
+            skipped = (S.PROMPT,)
+            chunks = read_parquet(f, config.chunk_rows, without=skipped)
+        for raw in chunks:
             if seen is not None:
-                seen(len(raw.frame), raw.frame.columns)
+                seen(len(raw.frame), [*raw.frame.columns, *skipped])
             if S.ACCOUNT_ID not in raw.frame.columns or S.REQUEST_ID not in raw.frame.columns:
                 continue  # a chunk of JSON lines without the key: every row is quarantined
             account, _ = as_text(raw.frame[S.ACCOUNT_ID])
@@ -167,6 +180,7 @@ def read_account_rows(
     end: dt.date | None = None,
     config: Config = DEFAULT,
     seen: Seen | None = None,
+    wants_prompts: WantsPrompts | None = None,
 ) -> T:
     """``fold`` over the clean chunks of ``accounts``' rows, exactly as the full read
     (:func:`detector.ingest.iter_clean`) keeps them.
@@ -174,11 +188,20 @@ def read_account_rows(
     ``fold`` must consume its chunks to the end. It runs over
     :func:`iter_account_rows`; when that finds a request id shared with another
     account, ``fold`` runs again over the full read's chunks, filtered to ``accounts``
-    (and ``seen`` is told of the log's chunks a second time).
+    (and ``seen`` is told of the log's chunks a second time; every prompt is read then).
+    ``wants_prompts`` is as in :func:`iter_account_rows`.
     """
     try:
         return fold(
-            iter_account_rows(paths, accounts, start=start, end=end, config=config, seen=seen)
+            iter_account_rows(
+                paths,
+                accounts,
+                start=start,
+                end=end,
+                config=config,
+                seen=seen,
+                wants_prompts=wants_prompts,
+            )
         )
     except SharedRequestIds:
         wanted = pd.Index({str(a) for a in accounts}, dtype=object)

@@ -83,21 +83,72 @@ def account_activity(
         if progress is not None:
             progress(PROGRESS_STAGE, rows)
 
+    current: list[_Samples] = []
+
     def fold(chunks: Iterable[pd.DataFrame]) -> Activity:
-        return _activity(chunks, max_samples, sample_chars)
+        current[:] = [_Samples(max_samples, sample_chars)]  # a re-run starts afresh
+        return _activity(chunks, current[0])
+
+    def wants_prompts() -> bool:
+        return not current or not current[0].complete(wanted)
 
     if not wanted:
         return fold([])
-    activity = read_account_rows(log, wanted, fold, start=start, end=end, config=config, seen=seen)
+    activity = read_account_rows(
+        log,
+        wanted,
+        fold,
+        start=start,
+        end=end,
+        config=config,
+        seen=seen,
+        wants_prompts=wants_prompts,
+    )
     activity.has_prompts = has_prompts  # whether the log has prompts, anyone's
     return activity
 
 
-def _activity(chunks: Iterable[pd.DataFrame], max_samples: int, sample_chars: int) -> Activity:
+class _Samples:
+    """Up to ``max_samples`` distinct non-blank prompts per account, in log order, each
+    cut to ``sample_chars`` + 1 characters."""
+
+    def __init__(self, max_samples: int, sample_chars: int) -> None:
+        self.max_samples, self.sample_chars = max_samples, sample_chars
+        self.frame = pd.DataFrame({S.ACCOUNT_ID: pd.Series(dtype=object), S.PROMPT: []})
+
+    def add(self, acct: np.ndarray, prompts: pd.Series) -> None:
+        """Take the first new prompts of a chunk (``acct``: each row's account)."""
+        text = prompts.astype(object)
+        keep = text.notna().to_numpy() & (text.astype(str).str.strip() != "").to_numpy()
+        part = pd.DataFrame(
+            {S.ACCOUNT_ID: acct[keep], S.PROMPT: text[keep].astype(str).to_numpy()}
+        ).drop_duplicates()
+        part[S.PROMPT] = part[S.PROMPT].str.slice(0, self.sample_chars + 1)
+        self.frame = (
+            pd.concat([self.frame, part.groupby(S.ACCOUNT_ID, sort=False).head(self.max_samples)])
+            .drop_duplicates()
+            .groupby(S.ACCOUNT_ID, sort=False)
+            .head(self.max_samples)
+        )
+
+    def complete(self, accounts: Sequence[str]) -> bool:
+        """Whether every one of ``accounts`` has all its samples: later rows cannot
+        change them, so their prompts need not be read."""
+        have = self.frame[S.ACCOUNT_ID].value_counts()
+        return bool((have.reindex(list(accounts), fill_value=0) >= self.max_samples).all())
+
+    def by_account(self) -> dict[str, list[str]]:
+        """The samples, account by account."""
+        return {
+            str(a): [str(p) for p in g[S.PROMPT]]
+            for a, g in self.frame.groupby(S.ACCOUNT_ID, sort=False)  # one group per account
+        }
+
+
+def _activity(chunks: Iterable[pd.DataFrame], samples: _Samples) -> Activity:
     """Fold clean chunks of the wanted accounts' rows into their :class:`Activity`."""
     hourly_parts: list[pd.Series] = []
     daily_parts: list[pd.Series] = []
-    samples = pd.DataFrame({S.ACCOUNT_ID: pd.Series(dtype=object), S.PROMPT: []})
     for chunk in chunks:
         acct = chunk[S.ACCOUNT_ID].astype(object).to_numpy()
         ts = chunk[S.TIMESTAMP]
@@ -108,18 +159,7 @@ def _activity(chunks: Iterable[pd.DataFrame], max_samples: int, sample_chars: in
         hourly_parts = [pd.concat(hourly_parts).groupby(level=[0, 1]).sum()]
         daily_parts = [pd.concat(daily_parts).groupby(level=[0, 1]).sum()]
         if S.PROMPT in chunk.columns:
-            text = chunk[S.PROMPT].astype(object)
-            keep = text.notna().to_numpy() & (text.astype(str).str.strip() != "").to_numpy()
-            part = pd.DataFrame(
-                {S.ACCOUNT_ID: acct[keep], S.PROMPT: text[keep].astype(str).to_numpy()}
-            ).drop_duplicates()
-            part[S.PROMPT] = part[S.PROMPT].str.slice(0, sample_chars + 1)
-            samples = (
-                pd.concat([samples, part.groupby(S.ACCOUNT_ID, sort=False).head(max_samples)])
-                .drop_duplicates()
-                .groupby(S.ACCOUNT_ID, sort=False)
-                .head(max_samples)
-            )
+            samples.add(acct, chunk[S.PROMPT])
     hourly = _unstack(hourly_parts, columns=range(24))
     days: pd.DatetimeIndex | None = None
     if daily_parts and len(daily_parts[0]):
@@ -128,11 +168,7 @@ def _activity(chunks: Iterable[pd.DataFrame], max_samples: int, sample_chars: in
         if (seen.max() - seen.min()).days < MAX_DAILY_SPAN_DAYS:  # else only the days seen
             days = pd.date_range(seen.min(), seen.max(), freq="D")
     daily = _unstack(daily_parts, columns=days if days is not None else [])
-    by_account = {
-        str(a): [str(p) for p in g[S.PROMPT]]
-        for a, g in samples.groupby(S.ACCOUNT_ID, sort=False)  # one group per account
-    }
-    return Activity(hourly=hourly, daily=daily, samples=by_account)
+    return Activity(hourly=hourly, daily=daily, samples=samples.by_account())
 
 
 def require_activity(
