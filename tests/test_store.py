@@ -436,6 +436,23 @@ def test_record_scores_rejects_duplicates_atomically(store: Store) -> None:
 # --- cases ------------------------------------------------------------------------------
 
 
+def test_a_case_shows_its_latest_score_up_to_the_day(store: Store) -> None:
+    """The latest stored score on or before the day, else the last alert's; a score of
+    a later night is not seen (one index seek per case: the join it replaced was
+    quadratic in the cases)."""
+    store.record_alerts(D1, [alert("a", 60.0), alert("b", 65.0), alert("c", 66.0)])
+    store.record_scores(D1, scores({"a": 61.0, "b": 62.0}))
+    store.record_scores(D2, scores({"a": 71.0}))
+    store.record_scores(D3, scores({"a": 99.0, "b": 98.0, "c": 97.0}))
+    last = store.cases(D2).set_index(ACCOUNT_ID)["last_score"].to_dict()
+    assert last == {"a": 71.0, "b": 62.0, "c": 66.0}
+    assert store.cases(D3).set_index(ACCOUNT_ID)["last_score"].to_dict() == {
+        "a": 99.0,
+        "b": 98.0,
+        "c": 97.0,
+    }
+
+
 def test_cases_statuses(store: Store) -> None:
     store.record_alerts(D1, [alert("open1", 70.0), alert("conf", 90.0), alert("clear", 80.0)])
     store.record_alerts(D1, [alert("supp", 75.0), alert("open2", 85.0)])

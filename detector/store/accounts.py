@@ -80,14 +80,6 @@ class AccountCases(StoreBase):
             UNION SELECT account_id FROM lv
             UNION SELECT account_id FROM sup
         ),
-        ls AS (
-            SELECT account_id, score FROM (
-                SELECT account_id, score, ROW_NUMBER() OVER (
-                    PARTITION BY account_id ORDER BY run_date DESC) AS rn
-                FROM scores
-                WHERE run_date <= :on AND account_id IN (SELECT account_id FROM universe)
-            ) WHERE rn = 1
-        ),
         cases AS (
             SELECT u.account_id,
                 CASE
@@ -97,7 +89,14 @@ class AccountCases(StoreBase):
                     WHEN sup.until IS NOT NULL THEN :suppressed
                     ELSE :open
                 END AS status,
-                COALESCE(ls.score, la.score) AS last_score,
+                -- the latest stored score: one index seek per case (a join on a
+                -- window over the scores had no index: quadratic in the cases)
+                COALESCE(
+                    (SELECT s.score FROM scores s
+                     WHERE s.account_id = u.account_id AND s.run_date <= :on
+                     ORDER BY s.run_date DESC LIMIT 1),
+                    la.score
+                ) AS last_score,
                 la.run_date AS last_alert_date,
                 lv.verdict, lv.note, lv.analyst, lv.created_at AS verdict_at,
                 sup.until AS suppressed_until
@@ -105,7 +104,6 @@ class AccountCases(StoreBase):
             LEFT JOIN la ON la.account_id = u.account_id
             LEFT JOIN lv ON lv.account_id = u.account_id
             LEFT JOIN sup ON sup.account_id = u.account_id
-            LEFT JOIN ls ON ls.account_id = u.account_id
         )
         SELECT * FROM cases
         ORDER BY
