@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
+import re
 import shutil
 from collections.abc import Callable
 from html.parser import HTMLParser
@@ -100,10 +102,14 @@ def copy_scores(src: Path, dst_dir: Path) -> Path:
 def test_write_report_signature_is_stable() -> None:
     sig = inspect.signature(write_report)
     params = sig.parameters
-    assert list(params) == ["out", "scores_path", "log", "start", "end", "max_accounts", "state"]
+    # callers name every argument but the first; new ones come last, optional
+    assert list(params) == [
+        "out", "scores_path", "log", "start", "end", "max_accounts", "state", "bundle"
+    ]  # fmt: skip
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(params.values())[1:])
     assert params["max_accounts"].default == 50
     assert params["log"].default is None and params["state"].default is None
+    assert params["bundle"].default is None
 
 
 # --- self-contained -----------------------------------------------------------------------------
@@ -362,3 +368,27 @@ def test_account_activity_stops_reading_prompts_once_every_sample_is_in(
     else:  # samples complete on the first day: the other days skip their prompts
         assert without == [(S.PROMPT,)] * (DAYS - 1)
         assert all(len(v) == SAMPLE_PROMPTS for v in full.samples.values())
+
+
+def test_a_bundle_in_hand_is_used_only_when_it_made_the_scores(
+    scored: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The nightly job hands over the bundle it just scored with: the report is the one
+    it writes after loading the bundle itself, and loads nothing. A bundle of another
+    version is not used (the report loads the scores' own)."""
+    from detector.artifacts import load_bundle
+    from detector.report import inputs
+
+    def page(**kw: object) -> str:  # the "generated HH:MM" stamp may tick between renders
+        html = render_report(scores_path=scored["scores"], log=scored["log"], **kw)  # type: ignore[arg-type]
+        return re.sub(r"generated [0-9-]+ [0-9:]+ UTC", "generated", html)
+
+    own = load_bundle(scored["model"])
+    expected = page()
+    assert "percentile" in expected  # the model was used: feature percentiles are shown
+    loads: list[object] = []
+    monkeypatch.setattr(inputs, "load_bundle", lambda p: loads.append(p) or load_bundle(p))
+    assert page(bundle=own) == expected
+    assert loads == []
+    assert page(bundle=dataclasses.replace(own, version=own.version + "-other")) == expected
+    assert len(loads) == 1

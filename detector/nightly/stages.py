@@ -353,6 +353,7 @@ def _write_outputs(
                 start=window.start,
                 end=window.end,
                 state=options.state,
+                bundle=scored.bundle,  # just scored with: not loaded and verified again
             )
             report_status = REPORT_WRITTEN
     log.stage("report", status=report_status, seconds=timer.last("report"))

@@ -36,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from detector.artifacts import Bundle
 from detector.pipeline import Progress
 from detector.report.activity import Activity, account_activity, require_activity, sparkline
 from detector.report.constants import CSP, SAMPLE_CHARS, SAMPLE_PROMPTS, SPARK_BLOCKS
@@ -70,12 +71,15 @@ def render_report(
     max_accounts: int = 50,
     state: Path | None = None,
     progress: Progress | None = None,
+    bundle: Bundle | None = None,
 ) -> str:
     """The report as an HTML string (see :func:`write_report`; ``progress`` as for
     :func:`account_activity`)."""
     if max_accounts < 0:
         raise ValueError(f"max_accounts must be >= 0, got {max_accounts}")
-    inp = gather_inputs(Path(scores_path), log, start, end, max_accounts, state, progress)
+    inp = gather_inputs(
+        Path(scores_path), log, start, end, max_accounts, state, progress, bundle=bundle
+    )
     return Page(inp).html()
 
 
@@ -88,6 +92,7 @@ def write_report(
     end: dt.date | None = None,
     max_accounts: int = 50,
     state: Path | None = None,
+    bundle: Bundle | None = None,
 ) -> Path:
     """Write the analyst report for a scoring to ``out`` (one self-contained HTML file).
 
@@ -102,6 +107,8 @@ def write_report(
         sidecar).
     max_accounts : flagged accounts that get a detail section (by rank).
     state : a state directory; when given, case status and verdicts are shown.
+    bundle : the model bundle the scores were made with, when the caller has it loaded
+        (used if its version is the one the scores name; else it is loaded from disk).
 
     Returns
     -------
@@ -114,5 +121,6 @@ def write_report(
         end=end,
         max_accounts=max_accounts,
         state=state,
+        bundle=bundle,
     )
     return atomic_write_text(Path(out), text)

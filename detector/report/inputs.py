@@ -60,11 +60,20 @@ def scored_window(meta: dict[str, Any]) -> tuple[dt.date | None, dt.date | None]
     return meta_day(meta.get("window_start")), meta_day(meta.get("window_end"))
 
 
-def load_model_for(scoring: Scoring) -> tuple[Bundle | None, dict[str, Any] | None, str]:
-    """The bundle the scores were made with, its manifest, and a note if it is unusable."""
+def load_model_for(
+    scoring: Scoring, loaded: Bundle | None = None
+) -> tuple[Bundle | None, dict[str, Any] | None, str]:
+    """The bundle the scores were made with, its manifest, and a note if it is unusable.
+
+    ``loaded`` is that bundle when the caller holds it already (the nightly job scored
+    with it a moment ago): it is used instead of loading and verifying it again, when it
+    is the model the scores name (its version, which ends in a digest of its content).
+    """
     path = scoring.meta.get("model_path")
     if not path:
         return None, None, "the scores' meta sidecar names no model, so percentiles are omitted"
+    if loaded is not None and scoring.model_version and loaded.version == scoring.model_version:
+        return loaded, loaded.manifest, ""
     try:
         bundle = load_bundle(path)
         want = scoring.model_version
@@ -104,12 +113,13 @@ def gather_inputs(
     max_accounts: int,
     state: Path | None,
     progress: Progress | None = None,
+    bundle: Bundle | None = None,
 ) -> ReportInputs:
     scoring = read_scoring(scores_path)
     table, meta, features = scoring.table, scoring.meta, scoring.features
     if S.BAND not in table.columns:
         table[S.BAND] = band(table[S.SCORE].to_numpy(dtype=float))
-    bundle, manifest, note = load_model_for(scoring)
+    bundle, manifest, note = load_model_for(scoring, bundle)
     if bundle is not None and features is not None:
         missing = [f for f in bundle.features if f not in features.columns]
         if missing:
