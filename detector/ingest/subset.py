@@ -141,12 +141,13 @@ def iter_account_rows(
     for f in list_log(paths, start=start, end=end).files:
         bounds = time_bounds(f, start, end, config)
         pending = _Pending(config.chunk_rows)
-        chunks = read_file(f, config.chunk_rows)
-        skipped: tuple[str, ...] = ()
         no_prompts = wants_prompts is not None and not wants_prompts()
-        if no_prompts and text_column_free_to_skip(f, S.PROMPT):
-            skipped = (S.PROMPT,)
-            chunks = read_parquet(f, config.chunk_rows, without=skipped)
+        skipped = (S.PROMPT,) if no_prompts and text_column_free_to_skip(f, S.PROMPT) else ()
+        chunks = (
+            read_parquet(f, config.chunk_rows, without=skipped)
+            if skipped
+            else read_file(f, config.chunk_rows)
+        )
         for raw in chunks:
             if seen is not None:
                 seen(len(raw.frame), [*raw.frame.columns, *skipped])

@@ -83,14 +83,14 @@ def account_activity(
         if progress is not None:
             progress(PROGRESS_STAGE, rows)
 
-    current: list[_Samples] = []
+    samples = _Samples(max_samples, sample_chars)
 
     def fold(chunks: Iterable[pd.DataFrame]) -> Activity:
-        current[:] = [_Samples(max_samples, sample_chars)]  # a re-run starts afresh
-        return _activity(chunks, current[0])
+        samples.clear()  # a re-run over the full read starts afresh
+        return _activity(chunks, samples)
 
     def wants_prompts() -> bool:
-        return not current or not current[0].complete(wanted)
+        return not samples.complete(wanted)
 
     if not wanted:
         return fold([])
@@ -114,6 +114,10 @@ class _Samples:
 
     def __init__(self, max_samples: int, sample_chars: int) -> None:
         self.max_samples, self.sample_chars = max_samples, sample_chars
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every sample."""
         self.frame = pd.DataFrame({S.ACCOUNT_ID: pd.Series(dtype=object), S.PROMPT: []})
 
     def add(self, acct: np.ndarray, prompts: pd.Series) -> None:
