@@ -329,6 +329,7 @@ def score_features(
     table = lead_with_cluster(table, None if clusters is None else clusters.table)
     first = [*S.SCORE_COLUMNS, S.CASE_ID, S.CASE_SCORE]
     table = table[first + [c for c in table.columns if c not in first]]
+    table = table.sort_values(S.RANK, kind="stable").reset_index(drop=True)
     table[S.SUPPRESSED] = table[S.ACCOUNT_ID].isin(set(suppressed))
     table.loc[table[S.SUPPRESSED], S.FLAGGED] = False
     start_s, end_s = result.window

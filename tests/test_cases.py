@@ -35,6 +35,19 @@ def test_every_member_of_a_flagged_case_is_flagged() -> None:
     assert out[S.CASE_SCORE].tolist() == [75, 75, 75, 20, 80, 10, 30, 30, 30]
 
 
+def test_a_member_stands_at_its_case_score_and_is_ranked_there() -> None:
+    # c-1's members 90/75/60: case 75, flagged whole, so its 60 stands at 75 and outranks
+    # the unlinked 70; c-2's quiet median (30) leaves its loud member at its own 95
+    t = table([90, 75, 60, 70, 95, 30, 20], ["c-1"] * 3 + [""] + ["c-2"] * 3)
+    t[S.RANK] = [2, 3, 5, 4, 1, 6, 7]
+    out, _ = assign_cases(t, threshold=72)
+    assert out[S.SCORE].tolist() == [90, 75, 75, 70, 95, 30, 30]
+    assert out[S.RANK].tolist() == [2, 3, 4, 5, 1, 6, 7]
+    # flagged is exactly "score at or over the threshold"
+    assert out[S.FLAGGED].tolist() == (out[S.SCORE] >= 72).tolist()
+    assert out[S.FLAGGED].tolist() == [True, True, True, False, True, False, False]
+
+
 def test_the_budget_counts_cases_not_accounts() -> None:
     # a 50-account hydra scoring 88-98 (median 93) and 50 singles scoring 0-92
     hydra = list(np.linspace(88, 98, 50))
