@@ -76,6 +76,13 @@ def hash_vectorise(texts: pa.Array, n_features: int) -> sp.csr_matrix:
     return m
 
 
+def _distinct_rows(matrix: np.ndarray | sp.spmatrix) -> int:
+    """How many distinct rows ``matrix`` has (a sparse one only comes from a sample of at
+    most two prompts, too few for the SVD, so densifying it is cheap)."""
+    dense = matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
+    return len(np.unique(dense, axis=0)) if len(dense) else 0
+
+
 class TopicModel:
     """Prompt → topic id, fitted once on a sample.
 
@@ -109,7 +116,6 @@ class TopicModel:
         x = x[np.asarray(x.getnnz(axis=1) > 0)]
         if x.shape[0] == 0:
             x = sp.csr_matrix(np.ones((1, self.n_features), dtype=np.float32))
-        k = max(1, min(self.n_topics, x.shape[0]))
         # the SVD needs fewer directions than the sample has rows (a tiny log's sample)
         dims = min(self.n_components, x.shape[0] - 1)
         steps: list[object] = [TfidfTransformer(sublinear_tf=True), Normalizer()]
@@ -123,6 +129,9 @@ class TopicModel:
         # (errstate: the SVD's explained-variance ratio of a tiny, uniform sample is 0/0)
         with threadpool_limits(limits=1), np.errstate(invalid="ignore", divide="ignore"):
             xw = self.weights_.fit_transform(x)
+            # no more topics than distinct prompts: a tiny or templated sample would leave
+            # k-means with empty clusters (and a ConvergenceWarning on the user's stderr)
+            k = max(1, min(self.n_topics, _distinct_rows(xw)))
             # full k-means with three k-means++ starts: the best of three is what makes
             # the topics repeatable from one sample to another
             self.kmeans_ = KMeans(n_clusters=k, random_state=self.random_state, n_init=3)

@@ -12,6 +12,7 @@ the words' co-occurrence says they belong together.
 from __future__ import annotations
 
 import threading
+import warnings
 
 import numpy as np
 import pyarrow as pa
@@ -107,3 +108,16 @@ def test_a_tiny_sample_still_fits() -> None:
         assert topics.dtype == np.int16
         assert topics[len(texts)] == -1  # no words, no topic
         assert (topics[: len(texts)] >= 0).all()
+
+
+def test_a_sample_of_few_distinct_prompts_gets_that_many_topics_and_no_warning() -> None:
+    """A templated or tiny log repeats a handful of prompts: k-means on fewer distinct
+    points than topics left empty clusters and printed sklearn's ConvergenceWarning on
+    the user's stderr. The model takes as many topics as there are distinct prompts."""
+    texts = ["classify this ticket please", "summarise the meeting notes", "grade the essay"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = fit_topic_model(pa.array(texts * 40, pa.string()), CFG)
+    assert model.n_topics_ == 3
+    topics = model.assign(pa.array(texts, pa.string()))
+    assert sorted(topics.tolist()) == [0, 1, 2]
