@@ -190,7 +190,12 @@ def test_percentiles_use_training_quantiles(features: pd.DataFrame) -> None:
     ("p", "text"),
     [
         (0.0, "0th percentile"),
-        (0.05, "0.1th percentile"),
+        (0.05, "0.1st percentile"),
+        (0.15, "0.2nd percentile"),
+        (99.23, "99.2nd percentile"),
+        (99.31, "99.3rd percentile"),
+        (99.12, "99.1st percentile"),
+        (99.0, "99th percentile"),
         (1.0, "1st percentile"),
         (2.2, "2nd percentile"),
         (3.0, "3rd percentile"),

@@ -129,8 +129,10 @@ def format_percentile(p: float) -> str:
         r = math.floor(p * 10 + 1e-9) / 10 if p >= 99.0 else math.ceil(p * 10 - 1e-9) / 10
         n = round(r)
         text = str(n) if r == n else f"{r:.1f}"
-    if "." in text or 10 <= n % 100 <= 20:
+    # the ordinal follows the last digit said: 99.2nd, 99.9th, 12th, 21st
+    last = int(text[-1])
+    if "." not in text and 10 <= n % 100 <= 20:
         suffix = "th"
     else:
-        suffix = {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+        suffix = {1: "st", 2: "nd", 3: "rd"}.get(last, "th")
     return f"{text}{suffix} percentile"

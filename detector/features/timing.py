@@ -92,7 +92,7 @@ SPECS = [
         neutral=0.0,
         scale="linear",
         direction="high",
-        reason="active in {value} the hours its volume would fill at random",
+        reason="active in {value}× the hours its volume would fill at random",
     ),
 ]
 
