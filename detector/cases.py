@@ -181,9 +181,10 @@ def lead_with_cluster(table: pd.DataFrame, clusters: pd.DataFrame | None) -> pd.
     """Lead a clustered, flagged account's reasons with what links its cluster, in place.
 
     ``clusters`` is the cluster table (``members``, ``evidence`` and, when the clusters
-    were scored on behaviour, ``scored_as_cluster``). A quiet cluster's members are not
-    led with it: the link lent them no score (:mod:`detector.quiet_clusters`); their
-    ``cluster_id`` still names it.
+    were scored on behaviour, ``scored_as_cluster``). A quiet cluster's members are led
+    with it only when they stand at its case score (:func:`assign_cases` raised them
+    to it, or they are its median member): otherwise the link lent them no score
+    (:mod:`detector.quiet_clusters`) and their ``cluster_id`` still names it.
     """
     if clusters is None or clusters.empty:
         return table
@@ -192,7 +193,12 @@ def lead_with_cluster(table: pd.DataFrame, clusters: pd.DataFrame | None) -> pd.
     evidence = clusters["evidence"].reindex(cid).fillna("").to_numpy(dtype=object)
     lead = table[S.FLAGGED].to_numpy() & (np.nan_to_num(members) >= CLUSTER_REASON_MIN_SIZE)
     if S.SCORED_AS_CLUSTER in clusters.columns:
-        lead &= clusters[S.SCORED_AS_CLUSTER].astype(bool).reindex(cid, fill_value=True).to_numpy()
+        lent = clusters[S.SCORED_AS_CLUSTER].astype(bool).reindex(cid, fill_value=True).to_numpy()
+        if S.CASE_SCORE in table.columns:  # flagged at the case score: the case says why
+            lent |= table[S.SCORE].to_numpy(dtype=float) <= table[S.CASE_SCORE].to_numpy(
+                dtype=float
+            )
+        lead &= lent
     if lead.any():
         sentences = pd.Series(
             [

@@ -10,7 +10,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from detector import schema as S
-from detector.cases import SINGLE_PREFIX, assign_cases, case_band
+from detector.cases import SINGLE_PREFIX, assign_cases, case_band, lead_with_cluster
 
 
 def table(scores: list[float], clusters: list[str]) -> pd.DataFrame:
@@ -46,6 +46,22 @@ def test_a_member_stands_at_its_case_score_and_is_ranked_there() -> None:
     # flagged is exactly "score at or over the threshold"
     assert out[S.FLAGGED].tolist() == (out[S.SCORE] >= 72).tolist()
     assert out[S.FLAGGED].tolist() == [True, True, True, False, True, False, False]
+
+
+def test_a_quiet_clusters_member_flagged_at_its_case_score_is_told_why() -> None:
+    # c-q is quiet (lends no cluster features) but its median member crosses: its 60 is
+    # flagged at the case score and leads with the link; its loud 95 keeps its own reasons
+    t = table([95, 80, 60], ["c-q"] * 3)
+    t[S.REASONS] = ["own"] * 3
+    out, _ = assign_cases(t, threshold=72)
+    clusters = pd.DataFrame(
+        {"members": [3], "evidence": ["share a card"], S.SCORED_AS_CLUSTER: [False]},
+        index=["c-q"],
+    )
+    led = lead_with_cluster(out, clusters)[S.REASONS].tolist()
+    assert led[0] == "own"
+    assert led[1].startswith("one of 3 linked accounts in cluster c-q that share a card")
+    assert led[2].startswith("one of 3 linked accounts in cluster c-q that share a card")
 
 
 def test_the_budget_counts_cases_not_accounts() -> None:
