@@ -7,7 +7,8 @@ instead of repeating literals, so a default changes in exactly one place.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 
@@ -77,10 +78,17 @@ class Config:
     content shares or its unread follow-ups. Measured on an unseen realistic population
     (seed 303): safety benchmarking 0.75-0.99 and an evaluation company 0.92-1.0; safety
     probing at most 0.39 there, and capability sweeps and distillation under 0.1."""
-    reading_tokens_per_s: float = 20.0
+    reading_tokens_per_s: float = 50.0
     """A follow-up sent sooner after the previous turn than its answer takes to read at
-    this speed was not read by a person (people read 4-8 tokens a second; the gap also
-    holds the answer's generation time, so 20 leaves a wide margin)."""
+    this speed was not read by a person: people read 4-8 tokens a second, so 50 (about
+    2,000 words a minute, a skim; the gap also holds the answer's generation time) is
+    what no person beats and a script always does. At 20, chat products whose users
+    skim and ask again counted as unread and their conversation family rivalled
+    extraction's: on four realistic populations without a release, moving to 50 cut the
+    accounts flagged from 236-249 to 211-227 (precision 0.77-0.81 -> 0.84-0.88; global
+    chat products 6-15% -> 5-7% flagged, data labelling 3-13% -> 2-5%) for 1-5 fewer
+    extraction accounts flagged; PR-AUC -0.0024 to +0.0056 (docs/realistic-baseline.md,
+    session 20). 100 flagged global chat products again (9-12%)."""
     min_followups: int = 10
     """Accounts with fewer timed follow-up turns get the neutral unread share."""
     harvest_max_input_tokens: int = 150
@@ -269,6 +277,35 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         """Plain-data view, stored in model bundles and run summaries."""
         return asdict(self)
+
+    def with_features_of(self, trained: Mapping[str, Any]) -> Config:
+        """This config with the settings that define a feature's value
+        (:data:`FEATURE_SETTINGS`) taken from ``trained``, the config a model bundle was
+        trained with (``Bundle.config``): a model is scored on the features it was fitted
+        on, so a bundle trained before a default changed keeps its own definitions.
+        Settings ``trained`` does not name (older bundles) keep this config's values."""
+        changes = {
+            name: type(getattr(self, name))(trained[name])
+            for name in FEATURE_SETTINGS
+            if trained.get(name) is not None
+        }
+        return replace(self, **changes)
+
+
+FEATURE_SETTINGS: tuple[str, ...] = (
+    "text_head_chars",
+    "text_tail_chars",
+    "frontier_model_pattern",
+    "min_requests_for_timing",
+    "quiet_window_hours",
+    "suite_rerun_share",
+    "reading_tokens_per_s",
+    "min_followups",
+    "harvest_max_input_tokens",
+    "harvest_min_output_tokens",
+)
+"""Settings that decide a feature's value from the log (beyond the topic model, which a
+bundle carries itself): scoring takes them from the bundle (:meth:`Config.with_features_of`)."""
 
 
 DEFAULT = Config()

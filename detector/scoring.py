@@ -241,9 +241,11 @@ def score(
     percentage of this population), or the bundle's own threshold (fixed at training,
     so flags are comparable across runs). Suppressed accounts are never flagged.
     ``engine="spark"`` builds the features and scores the accounts with Spark.
-    ``cache_dir``: the local engine's annotation cache (as :func:`train`).
+    ``cache_dir``: the local engine's annotation cache (as :func:`train`). The settings
+    that define features come from the bundle (:meth:`~detector.config.Config.with_features_of`).
     """
     bundle = load_bundle(model_path)
+    config = config.with_features_of(bundle.config)
     result = feature_builder(engine, spark)(
         log,
         accounts=accounts,

@@ -258,10 +258,37 @@ def test_follow_ups_faster_than_reading_are_unread_tool_loops_are_not(tmp_path: 
     feats = build_features(_conversation_log(tmp_path), config=Config(topic_clusters=2)).features
     unread = feats["unread_followup_share"]
     assert unread["script"] == 1.0  # 24 follow-ups, each 4 s after a 300-token answer
-    assert unread["person"] == 0.0  # 90 s: time to read 300 tokens at 20 tokens/s (15 s)
+    assert unread["person"] == 0.0  # 90 s: time to read 300 tokens at 50 tokens/s (6 s)
     assert unread["agent"] == 0.0  # tool results: a program's loop, not typed questions
     # every request: 40 tokens in, 300 out -- short questions, but not long answers
     assert (feats["broad_harvest_share"] == 0.0).all()
+
+
+def test_the_settings_a_bundle_keeps_are_config_fields_and_older_bundles_keep_defaults() -> None:
+    from detector.config import FEATURE_SETTINGS
+
+    fields = {f.name for f in dataclasses.fields(Config)}
+    assert set(FEATURE_SETTINGS) <= fields
+    assert Config().with_features_of({}) == Config()  # a bundle that names none of them
+    old = Config().with_features_of({"reading_tokens_per_s": 20, "n_estimators": 7})
+    assert old.reading_tokens_per_s == 20.0 and isinstance(old.reading_tokens_per_s, float)
+    assert old.n_estimators == Config().n_estimators  # not a feature's definition
+
+
+def test_a_bundle_is_scored_on_the_features_it_was_trained_on(tmp_path: Path) -> None:
+    """A model trained when reading speed (a setting that defines a feature) had another
+    value is scored with that value, not today's default: at 2 tokens a second the
+    person's 90 s gaps are too short to read 300 tokens, and so they stay at scoring."""
+    from detector.scoring import score, train
+
+    log = _conversation_log(tmp_path)
+    slow = Config(topic_clusters=2, reading_tokens_per_s=2.0)
+    assert Config().reading_tokens_per_s > 300 / 90  # the default reads the person's turns
+    bundle, trained, _ = train(log, tmp_path / "m.bundle", config=slow)
+    assert trained.features.loc["person", "unread_followup_share"] == 1.0
+    scored = score(log, bundle)  # the default config
+    assert scored.result.features.loc["person", "unread_followup_share"] == 1.0
+    assert scored.bundle.config["reading_tokens_per_s"] == 2.0
 
 
 def test_unread_follow_ups_need_enough_turns_and_harvest_counts_long_answers(

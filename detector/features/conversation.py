@@ -16,6 +16,7 @@ import numpy as np
 
 from detector import annotate as A
 from detector import schema as S
+from detector.config import DEFAULT
 from detector.features import agg
 from detector.features.base import Bucket
 from detector.features.diversity import topic_breadth
@@ -38,7 +39,8 @@ SPECS = [
         "conversation's previous request; with prompt text in the log, only in "
         "conversations whose turns are all at most 400 characters, so an agent's tool "
         "loop does not count, and not a suite's re-runs) sent sooner than the "
-        "previous answer takes to read at 20 tokens a second (neutral 0 under 10 such turns).",
+        f"previous answer takes to read at {DEFAULT.reading_tokens_per_s:g} tokens a second "
+        f"(neutral 0 under {DEFAULT.min_followups} such turns).",
         why="A person reads an answer before asking the next question; a script sends the next "
         "turn as soon as the last one returns.",
         needs=(S.TIMESTAMP, S.CONVERSATION_ID, S.TURN_INDEX, S.OUTPUT_TOKENS),
