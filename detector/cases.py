@@ -12,6 +12,9 @@ while the rest never surface. A **case** is a coordination cluster (see
   would flag the whole class for it (it did: 33% of cohorts at 6,000 accounts).
 * **Flags** -- a case is flagged whole when its score reaches the threshold; an account
   whose own score reaches it is flagged too (being linked never hides a loud account).
+  An alert budget counts *cases* by their case score: ``--alert-budget 2%`` flags at
+  most 2% of the cases whole, so a 300-account hydra costs one slot, not 300 (a loud
+  member of an unflagged cluster is flagged on its own score besides).
 * **A member's score** is the higher of its own and its case's, as an account's is the
   higher of its own and its worst sub-stream's (:mod:`detector.substreams`): ``flagged``
   is then exactly "score at or over the threshold", as the contract says, and a campaign
@@ -19,9 +22,6 @@ while the rest never surface. A **case** is a coordination cluster (see
   case score (a 24-account hydra linked only by templates and timing, found whole,
   went from 71% to 100% within the top k on an unseen realistic population; PR-AUC
   +0.004 there, within ±0.0003 on five others; docs/realistic-baseline.md, session 20).
-  An alert budget counts *cases* by their case score: ``--alert-budget 2%`` flags at
-  most 2% of the cases whole, so a 300-account hydra costs one slot, not 300 (a loud
-  member of an unflagged cluster is flagged on its own score besides).
 * **Bands agree with the decision** (relative to the threshold ``t``, on the higher of
   the account's and its case's score): ``critical`` -- flagged and at least halfway
   from ``t`` to 100; ``high`` -- flagged, or within :data:`HIGH_MARGIN` points under
