@@ -25,7 +25,7 @@ from detector.ingest import (
     read_account_rows,
 )
 from detector.ingest.discover import list_log
-from detector.ingest.readers import text_column_free_to_skip
+from detector.ingest.readers import read_without_text
 
 
 def _concat(chunks: Iterable[pd.DataFrame]) -> pd.DataFrame:
@@ -165,7 +165,7 @@ def test_only_a_text_typed_parquet_prompt_column_may_be_left_unread(
     absent = write_log(frame.drop(columns=[S.PROMPT]), tmp_path / "absent", "parquet")
     lines = write_log(frame, tmp_path / "lines", "jsonl")
     verdicts = {
-        name: text_column_free_to_skip(list_log(path).files[0], S.PROMPT)
+        name: read_without_text(list_log(path).files[0], 10, S.PROMPT)[0] == (S.PROMPT,)
         for name, path in (
             ("text", typed),
             ("numbers", numbers),

@@ -20,6 +20,7 @@ from detector import schema as S
 from detector.errors import UserError
 from detector.features import SPECS
 from detector.ingest import read_log, subset
+from detector.ingest.discover import LogFile
 from detector.report import (
     SAMPLE_PROMPTS,
     SPARK_BLOCKS,
@@ -350,15 +351,19 @@ def test_account_activity_stops_reading_prompts_once_every_sample_is_in(
     log = write_log(frame, tmp_path / "log", "parquet", partitioned=True)
     wanted = ["acct-1", "acct-4", "nobody"] if fixed_account else ["acct-1", "acct-2"]
     without: list[tuple[str, ...]] = []
-    real = subset.read_parquet
+    real = subset.read_without_text
 
-    def spy(f: object, rows: int, without_: tuple[str, ...] = ()) -> object:
-        without.append(tuple(without_))
-        return real(f, rows, without=without_)  # type: ignore[arg-type]
+    def spy(f: LogFile, rows: int, column: str) -> tuple[tuple[str, ...], object]:
+        skipped, chunks = real(f, rows, column)
+        if skipped:
+            without.append(skipped)
+        return skipped, chunks
 
-    monkeypatch.setattr(subset, "read_parquet", lambda f, rows, without=(): spy(f, rows, without))
+    monkeypatch.setattr(subset, "read_without_text", spy)
     fast = account_activity(log, wanted)
-    monkeypatch.setattr(subset, "text_column_free_to_skip", lambda *_: False)
+    monkeypatch.setattr(
+        subset, "read_without_text", lambda f, rows, _: ((), subset.read_file(f, rows))
+    )
     full = account_activity(log, wanted)
     pd.testing.assert_frame_equal(fast.hourly, full.hourly)
     pd.testing.assert_frame_equal(fast.daily, full.daily)

@@ -9,7 +9,7 @@ no header, a required column missing) raises :class:`IngestError` naming the fil
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -37,10 +37,16 @@ def open_parquet(f: LogFile) -> tuple[pq.ParquetFile, list[str]]:
     return pf, [c for c in S.ALL_COLUMNS if c in names]
 
 
-def read_parquet(f: LogFile, chunk_rows: int, without: Collection[str] = ()) -> Iterator[RawChunk]:
-    """Stream a Parquet file's contract columns (but ``without``), in the file's own types."""
+def read_parquet(f: LogFile, chunk_rows: int) -> Iterator[RawChunk]:
+    """Stream a Parquet file's contract columns, in the file's own types."""
     pf, cols = open_parquet(f)
-    cols = [c for c in cols if c not in without]
+    yield from _batches(f, pf, cols, chunk_rows)
+
+
+def _batches(
+    f: LogFile, pf: pq.ParquetFile, cols: list[str], chunk_rows: int
+) -> Iterator[RawChunk]:
+    """The chunks of the open Parquet file ``pf`` (``f``), its columns ``cols``."""
     try:
         for batch in pf.iter_batches(batch_size=chunk_rows, columns=cols):
             yield RawChunk.parsed(batch.to_pandas(types_mapper=arrow_types))
@@ -60,16 +66,20 @@ def read_file(f: LogFile, chunk_rows: int) -> Iterator[RawChunk]:
     return READERS[f.fmt](f, chunk_rows)
 
 
-def text_column_free_to_skip(f: LogFile, column: str) -> bool:
-    """Whether ``f`` can be read without ``column`` and give every other row the same
-    verdicts: a Parquet file whose ``column`` is typed as text, so no value of it can
-    break a rule (a CSV or JSON line is parsed whole anyway, and a Parquet column of
-    another type can hold values that are not text)."""
+def read_without_text(
+    f: LogFile, chunk_rows: int, column: str
+) -> tuple[tuple[str, ...], Iterator[RawChunk]]:
+    """The raw chunks of ``f``, with ``column`` left unread when that gives every other
+    row the same verdicts, and the columns left unread (``(column,)`` or ``()``).
+
+    Only a Parquet file whose ``column`` is typed as text qualifies: no value of it can
+    break a rule. A CSV or JSON line is parsed whole anyway, and a Parquet column of
+    another type can hold values that are not text. The file is opened once.
+    """
     if f.fmt != "parquet":
-        return False
-    pf, _ = open_parquet(f)
-    names = pf.schema_arrow.names
-    if column not in names:
-        return False
-    t = pf.schema_arrow.field(column).type
-    return pa.types.is_string(t) or pa.types.is_large_string(t)
+        return (), read_file(f, chunk_rows)
+    pf, cols = open_parquet(f)
+    kind = pf.schema_arrow.field(column).type if column in cols else None
+    text = kind is not None and (pa.types.is_string(kind) or pa.types.is_large_string(kind))
+    without = (column,) if text else ()
+    return without, _batches(f, pf, [c for c in cols if c not in without], chunk_rows)

@@ -31,7 +31,7 @@ from detector.arrowtext import as_arrow, hash_each
 from detector.config import DEFAULT, Config
 from detector.ingest.discover import list_log
 from detector.ingest.raw import RawChunk
-from detector.ingest.readers import read_file, read_parquet, text_column_free_to_skip
+from detector.ingest.readers import read_file, read_without_text
 from detector.ingest.stream import Deduper, in_sorted, iter_clean, screen
 from detector.ingest.validate import as_text, finalize_dtypes
 from detector.ingest.window import TimeBounds, time_bounds
@@ -128,7 +128,7 @@ def iter_account_rows(
     with its row count and the contract columns it has (everyone's rows).
     ``wants_prompts()``, when given, is asked before each file: once it says no, a file
     that can be read without its prompts and give the same verdicts
-    (:func:`~detector.ingest.readers.text_column_free_to_skip`) is read without them
+    (:func:`~detector.ingest.readers.read_without_text`) is read without them
     (decoding prompts was most of the report's read), and its chunks lack ``prompt``.
     Raises :class:`SharedRequestIds` once the log is read when a wanted row's
     ``request_id`` is also another account's (the caller then reads the log whole:
@@ -141,13 +141,10 @@ def iter_account_rows(
     for f in list_log(paths, start=start, end=end).files:
         bounds = time_bounds(f, start, end, config)
         pending = _Pending(config.chunk_rows)
-        no_prompts = wants_prompts is not None and not wants_prompts()
-        skipped = (S.PROMPT,) if no_prompts and text_column_free_to_skip(f, S.PROMPT) else ()
-        chunks = (
-            read_parquet(f, config.chunk_rows, without=skipped)
-            if skipped
-            else read_file(f, config.chunk_rows)
-        )
+        if wants_prompts is not None and not wants_prompts():
+            skipped, chunks = read_without_text(f, config.chunk_rows, S.PROMPT)
+        else:
+            skipped, chunks = (), read_file(f, config.chunk_rows)
         for raw in chunks:
             if seen is not None:
                 seen(len(raw.frame), [*raw.frame.columns, *skipped])
