@@ -291,6 +291,11 @@ class Config:
         }
         return replace(self, **changes)
 
+    def feature_settings(self) -> dict[str, Any]:
+        """The settings that define features (:data:`FEATURE_SETTINGS`) and their values:
+        recorded with every scored run, so a run says which definitions it scored."""
+        return {name: getattr(self, name) for name in FEATURE_SETTINGS}
+
 
 FEATURE_SETTINGS: tuple[str, ...] = (
     "text_head_chars",

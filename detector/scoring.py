@@ -349,6 +349,7 @@ def score_features(
         "flagged": int(table[S.FLAGGED].sum()),
         "suppressed": int(table[S.SUPPRESSED].sum()),
         "features_omitted": result.omitted,
+        "feature_settings": config.feature_settings(),
         "ingest": result.report.to_dict(),
     }
     if result.annotation_cache is not None:  # files replayed from the cache and files read

@@ -289,6 +289,21 @@ def test_a_bundle_is_scored_on_the_features_it_was_trained_on(tmp_path: Path) ->
     scored = score(log, bundle)  # the default config
     assert scored.result.features.loc["person", "unread_followup_share"] == 1.0
     assert scored.bundle.config["reading_tokens_per_s"] == 2.0
+    assert scored.meta["feature_settings"]["reading_tokens_per_s"] == 2.0  # the run says so
+
+    from typer.testing import CliRunner
+
+    from detector.cli import app
+
+    run = CliRunner().invoke(app, ["score", str(log), "--model", str(bundle), "--out",
+                                   str(tmp_path / "s.csv"), "-q"])  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    notice = [line for line in run.stderr.splitlines() if "trained with" in line]
+    assert notice == [
+        "model: features built with the settings it was trained with: "
+        f"reading_tokens_per_s 2.0 (default {Config().reading_tokens_per_s}); "
+        "retrain to score with the defaults"
+    ]
 
 
 def test_unread_follow_ups_need_enough_turns_and_harvest_counts_long_answers(

@@ -360,6 +360,21 @@ def register(app: typer.Typer) -> None:
             typer.echo(
                 f"model: {scored.meta['model_path']} (newest valid bundle in {model})", err=True
             )
+        trained_with = {
+            name: value
+            for name, value in scored.meta["feature_settings"].items()
+            if value != getattr(DEFAULT, name)
+        }
+        if trained_with:  # an older bundle keeps its own feature definitions
+            settings = ", ".join(
+                f"{name} {value} (default {getattr(DEFAULT, name)})"
+                for name, value in trained_with.items()
+            )
+            typer.echo(
+                f"model: features built with the settings it was trained with: {settings}; "
+                "retrain to score with the defaults",
+                err=True,
+            )
         if as_json:
             typer.echo(
                 json.dumps(
