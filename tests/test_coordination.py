@@ -75,18 +75,35 @@ def _human(rng: np.random.Generator, acct: str, n: int, ip: str, offset_h: int) 
     )
 
 
-def _hydra_member(rng: np.random.Generator, acct: str, times: np.ndarray, ip: str) -> pd.DataFrame:
-    """One member's share of a load-balanced campaign: a fixed wrapper around varied questions."""
+WRAPPERS = [
+    "Think step by step and show your complete internal reasoning before answering. "
+    "Question {i}: explain {t} in depth.",
+    "You are an expert tutor. Task {i}: write a detailed, rigorous answer about {t}, "
+    "then list three follow-up exercises.",
+    "Generate a high-quality training example. Topic: {t}. Item {i}. Respond with a "
+    "question and a thorough model answer.",
+    "As a senior researcher, produce an exhaustive explanation of {t} (case {i}), "
+    "covering edge cases and common mistakes.",
+    "Answer as precisely as possible and cite the key principles. Problem {i} concerns "
+    "{t}; give the full derivation.",
+]
+
+
+def _hydra_member(
+    rng: np.random.Generator, acct: str, times: np.ndarray, ip: str, wrappers: int = 1
+) -> pd.DataFrame:
+    """One member's share of a load-balanced campaign: a fixed wrapper (or the first
+    ``wrappers`` of :data:`WRAPPERS` in rotation) around varied questions."""
     n = len(times)
     topic = rng.choice(TOPICS, n)
+    wrapper = rng.integers(0, wrappers, n)
     return pd.DataFrame(
         {
             S.ACCOUNT_ID: acct,
             S.TIMESTAMP: START + pd.to_timedelta(times, unit="s"),
             S.PROMPT: [
-                f"Think step by step and show your complete internal reasoning before "
-                f"answering. Question {i}: explain {t} in depth."
-                for i, t in zip(rng.integers(0, 10**6, n), topic, strict=True)
+                WRAPPERS[w].format(i=i, t=t)
+                for w, i, t in zip(wrapper, rng.integers(0, 10**6, n), topic, strict=True)
             ],
             S.TURN_INDEX: 0,
             S.CLIENT_IP: ip,
@@ -295,8 +312,12 @@ def test_group_alignment_is_the_mean_pairwise_correlation_of_profiles() -> None:
         grouped = np.bincount(label, minlength=n_groups)[label] >= 2
         ids = np.array([f"a{j:03d}" for j in range(n)], dtype=object)
         parts = [{"accounts": ids, "hourly": HourlyActivity.from_dense(dense)}]
-        profiles_of = GroupProfiles.of(parts, pd.Index(ids), label, n_groups, grouped, context)
-        got = profiles_of.alignment()
+        members = np.flatnonzero(grouped)
+        profiles_of = GroupProfiles.of(
+            parts, pd.Index(ids), members, label[members], n_groups, context
+        )
+        got = np.zeros(n)
+        got[members] = profiles_of.alignment()
         hod = (start // 3600 + np.arange(hours)) % 24
         profiles = np.stack([np.bincount(hod, weights=row, minlength=24) for row in dense])
         for g in range(n_groups):
@@ -330,7 +351,7 @@ def test_group_core_is_the_in_step_minority_and_its_mean_correlation() -> None:
     ids = np.array([f"a{j:03d}" for j in range(n)], dtype=object)
     label = np.r_[np.zeros(n_block + n_own, dtype=np.int64), np.ones(n_other, dtype=np.int64)]
     parts = [{"accounts": ids, "hourly": HourlyActivity.from_dense(dense)}]
-    profiles_of = GroupProfiles.of(parts, pd.Index(ids), label, 2, np.ones(n, bool), context)
+    profiles_of = GroupProfiles.of(parts, pd.Index(ids), np.arange(n), label, 2, context)
     core, corr = profiles_of.core(min_fit=0.7, rounds=1)
     assert set(np.flatnonzero(core == 0)) == set(range(n_block))
     profiles = np.stack([np.bincount(hod, weights=row, minlength=24) for row in dense])
@@ -403,12 +424,75 @@ def test_a_campaign_alternating_two_templates_is_linked_whole() -> None:
     assert not set(tokens[S.ACCOUNT_ID]) & set(ids[n_camp:])  # no benign platform linked
 
 
+def _linked_components(tokens: pd.DataFrame) -> list[set[str]]:
+    """Accounts joined by shared tokens (transitively), as sets."""
+    parent: dict[str, str] = {}
+
+    def find(a: str) -> str:
+        while parent.setdefault(a, a) != a:
+            a = parent[a]
+        return a
+
+    for members in tokens.groupby("token")[S.ACCOUNT_ID].agg(list):
+        for other in members[1:]:
+            parent[find(other)] = find(members[0])
+    groups: dict[str, set[str]] = {}
+    for a in list(parent):
+        groups.setdefault(find(a), set()).add(a)
+    return list(groups.values())
+
+
+def test_a_campaign_rotating_five_wrappers_is_linked_whole() -> None:
+    """24 accounts rotate five generation wrappers evenly, so each holds three or four
+    of them (prefix and suffix keys, about a fifth of its requests each) and no wrapper
+    is the most used one of ten members: grouped by each account's first, second and
+    third key in turn, every group stayed under ``SYNC_GROUP_MIN`` and the campaign went
+    unlinked. Grouped by every holder of a wrapper, each wrapper's group is the
+    campaign's in-step members. 30 benign platforms share the first wrapper's prefix on
+    their own hours, and 200 people each keep their own templates: none is linked."""
+    rng = np.random.default_rng(16)
+    days, n_camp, n_platform, n_people = 7, 24, 30, 200
+    hours = days * 24
+    start = 1_700_000_000 - 1_700_000_000 % 86400
+    context = Context(window_start=start, window_end=start + hours * 3600, present=frozenset())
+    hod = np.arange(hours) % 24
+    n = n_camp + n_platform + n_people
+    dense = np.zeros((n, hours), dtype=np.int64)
+    dense[:n_camp] = rng.poisson(3, (n_camp, hours)) * ((hod >= 6) & (hod < 15))
+    for j in range(n_camp, n):  # each its own daily habit
+        peak = rng.integers(0, 24)
+        dense[j] = rng.poisson(0.3 + 2.0 * np.exp(np.cos(2 * np.pi * (hod - peak) / 24) - 1))
+    ids = np.array(
+        [f"c{j:02d}" for j in range(n_camp)]
+        + [f"p{j:02d}" for j in range(n_platform)]
+        + [f"u{j:03d}" for j in range(n_people)]
+    )
+    rows = []
+    for j in range(n_camp):  # the top three prefix and suffix keys of five near-even wrappers
+        share = rng.dirichlet(np.full(5, 40.0))
+        for w in np.argsort(-share)[:3]:
+            rows += [(ids[j], np.uint64(100 + w), share[w]), (ids[j], np.uint64(200 + w), share[w])]
+    rows += [(ids[n_camp + j], np.uint64(100), 0.9) for j in range(n_platform)]
+    rows += [(ids[j], np.uint64(1000 + j), 0.5) for j in range(n_camp + n_platform, n)]
+    evidence = pd.DataFrame(rows, columns=[S.ACCOUNT_ID, "key", "share"]).assign(kind="template")
+    parts = [{"accounts": ids, "hourly": HourlyActivity.from_dense(dense)}]
+    tokens = synchronised_templates(evidence, parts, pd.Index(ids), context)
+    assert set(tokens[S.ACCOUNT_ID]) <= set(ids[:n_camp]), "no platform or person linked"
+    assert set(ids[:n_camp]) in _linked_components(tokens), "the campaign is one component"
+
+
 @pytest.mark.parametrize(
-    ("size", "per_account", "cover"),
-    [(6, 250, 0), (12, 200, 0), (24, 24, 100), pytest.param(5000, 48, 0, marks=pytest.mark.slow)],
+    ("size", "per_account", "cover", "wrappers"),
+    [
+        (6, 250, 0, 1),
+        (12, 200, 0, 1),
+        (24, 24, 100, 1),
+        (24, 150, 0, 5),
+        pytest.param(5000, 48, 0, 1, marks=pytest.mark.slow),
+    ],
 )
 def test_a_campaign_sharing_only_a_template_and_a_schedule_is_one_cluster(
-    tmp_path: Path, size: int, per_account: int, cover: int
+    tmp_path: Path, size: int, per_account: int, cover: int, wrappers: int
 ) -> None:
     """No card, network, creation time or start time in common: old accounts, random
     addresses, active from the window's first hour -- only the generation wrapper and the
@@ -418,7 +502,9 @@ def test_a_campaign_sharing_only_a_template_and_a_schedule_is_one_cluster(
     may be (the token cap): the schedule still links them all. With ``cover`` relayed
     human prompts per member, the wrapper is under a fifth of a member's requests (an
     unseen realistic population, seed 7171: at a 20% evidence bar a 24-account campaign
-    spreading its requests over five templates went unlinked)."""
+    spreading its requests over five templates went unlinked). With ``wrappers`` = 5 the
+    campaign rotates five wrappers evenly: no wrapper is the most used one of ten
+    members."""
     rng = np.random.default_rng(4)
     frames, accounts = [], []
     for i in range(200):
@@ -438,7 +524,7 @@ def test_a_campaign_sharing_only_a_template_and_a_schedule_is_one_cluster(
     for k, acct in enumerate(members):
         ip = f"{octets[k, 0]}.{octets[k, 1]}.{octets[k, 2]}.9"
         times = campaign[order[bounds[k] : bounds[k + 1]]]
-        frames.append(_hydra_member(rng, acct, times, ip))
+        frames.append(_hydra_member(rng, acct, times, ip, wrappers))
         if cover:  # relayed user prompts, on the operator's relay schedule
             relayed = _human(rng, acct, cover, ip, 0)
             frames.append(relayed.assign(**{S.TURN_INDEX: 0}))

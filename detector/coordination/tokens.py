@@ -26,7 +26,7 @@ from detector import annotate as A
 from detector import schema as S
 from detector.features.base import Context
 from detector.features.coordination import ACTIVATION_MIN_OFFSET_S
-from detector.features.synchrony import GroupProfiles, synchrony
+from detector.features.synchrony import GroupProfiles, membership_synchrony
 
 __all__ = [
     "ACTIVATION_BIN_S",
@@ -42,7 +42,6 @@ __all__ = [
     "PAIR_MIN_LIFT",
     "STRONG_KINDS",
     "SYNC_GROUP_MIN",
-    "SYNC_KEY_RANKS",
     "SYNC_LINK_MIN",
     "evidence_tokens",
     "synchronised_templates",
@@ -77,8 +76,6 @@ CORE_LINK_MIN = 0.8
 (13 same-time-zone humans among 300 users of one boilerplate form a core at 0.77)."""
 CORE_ROUNDS = 2
 """Cores searched per template group (the second among the members the first left)."""
-SYNC_KEY_RANKS = 3
-"""Rounds of :func:`synchronised_templates`: an account's three most used shared templates."""
 SYNC_GROUP_MIN = 10
 """...when at least this many accounts share the template and the schedule: a handful of
 customers' nightly batch jobs share a common template and the same cron hour (measured on
@@ -225,78 +222,52 @@ def synchronised_templates(
     """Link tokens for templates whose users act in step: ``template+synchrony``.
 
     A campaign behind proxies shares no card, network or creation time -- only its
-    generation template and its schedule. A template alone links nobody (a boilerplate
+    generation templates and its schedule. A template alone links nobody (a boilerplate
     wrapper is used by unrelated products), and unrelated users of one template do not
-    keep one schedule. So each account's most used shared template (used by at least
-    ``SYNC_GROUP_MIN`` accounts, however many: no cap, a 25,000-account campaign is one
-    group) groups it with the template's other users, and a group links all its
-    members when they act in step: their hour-of-day profiles are near-identical
+    keep one schedule. So each shared template (used by at least ``SYNC_GROUP_MIN``
+    accounts, however many: no cap, a 25,000-account campaign is one group) groups
+    *every* account that holds it as evidence, and a group links all its members when
+    they act in step: their hour-of-day profiles are near-identical
     (:meth:`~detector.features.synchrony.GroupProfiles.alignment` ≥ ``ALIGN_LINK_MIN``:
     one script, the same block of hours every day), or their activity surges and pauses
-    together beyond their daily rhythm (:func:`~detector.features.synchrony.synchrony` ≥
-    ``SYNC_LINK_MIN``). Measured on an unseen realistic population (seed 303): a
-    24-account template-and-timing campaign 0.93; benign groups sharing a template
-    (small apps, classrooms, judge and labelling platforms, research orgs) at most 0.08.
-    One pass over the groups' sparse activity per round: no all-pairs comparison.
+    together beyond their daily rhythm
+    (:func:`~detector.features.synchrony.membership_synchrony` ≥ ``SYNC_LINK_MIN``), or
+    its in-step core does (``CORE_FIT_MIN``). Measured on an unseen realistic population
+    (seed 303): a 24-account template-and-timing campaign 0.93; benign groups sharing a
+    template (small apps, classrooms, judge and labelling platforms, research orgs) at
+    most 0.08. One vectorised pass over the groups' sparse activity: no all-pairs
+    comparison, and an account's activity is gathered once however many templates it
+    holds (at most ``TOP_KEYS`` of each template kind).
 
-    An account is grouped by its most used shared template, then (a second and a
-    third round) by its next ones: a campaign alternating two generation templates
-    split at random between them, and the half grouped under the template a few
-    benign platforms also use was diluted out of step (realistic seed 707: 12 of a
-    24-account campaign left unlinked). A key's token joins every member of every
-    round's group in step under it, so both halves meet under the template they share.
+    Every holder, not only the accounts whose most used template it is: a campaign
+    rotating five wrappers evenly has a different most used wrapper on each member, and
+    grouped by first, second and third choices every group stayed under
+    ``SYNC_GROUP_MIN`` (a 24-account campaign unlinked); a campaign alternating two
+    templates, one shared with benign platforms, had half its members diluted out of
+    step under the shared one (realistic seed 707) -- as holders, the other template's
+    group is the whole campaign. A template's token joins every member in step under it.
     """
     empty = _no_tokens()
     if evidence.empty or not parts:
         return empty
-    tpl = evidence.loc[evidence["kind"] == "template", [S.ACCOUNT_ID, "key", "share"]]
-    users = tpl.groupby("key")[S.ACCOUNT_ID].transform("nunique")
-    tpl = tpl[users >= SYNC_GROUP_MIN]
+    tpl = evidence.loc[evidence["kind"] == "template", [S.ACCOUNT_ID, "key"]]
+    tpl = tpl.drop_duplicates()
+    users = tpl.groupby("key")[S.ACCOUNT_ID].transform("size")
+    tpl = tpl[(users >= SYNC_GROUP_MIN).to_numpy()]
+    members = index.get_indexer(tpl[S.ACCOUNT_ID])
+    tpl, members = tpl[members >= 0], members[members >= 0]
     if tpl.empty:
         return empty
-    ranked = tpl.sort_values([S.ACCOUNT_ID, "share", "key"], ascending=[True, False, True])
-    rank = ranked.groupby(S.ACCOUNT_ID, sort=False).cumcount().to_numpy()
-    rounds = [
-        _synchronised_round(
-            ranked.loc[rank == r].set_index(S.ACCOUNT_ID)["key"], parts, index, context
-        )
-        for r in range(SYNC_KEY_RANKS)  # a few vectorised passes, not one per group
-    ]
-    found = [r for r in rounds if len(r)]
-    if not found:
-        return empty
-    return pd.concat(found, ignore_index=True).drop_duplicates(ignore_index=True)
-
-
-def _no_tokens() -> pd.DataFrame:
-    """An empty token table (account, kind, token)."""
-    return pd.DataFrame({S.ACCOUNT_ID: [], "kind": [], "token": np.empty(0, dtype=np.uint64)})
-
-
-def _synchronised_round(
-    best: pd.Series, parts: list[dict[str, Any]], index: pd.Index, context: Context
-) -> pd.DataFrame:
-    """One round of :func:`synchronised_templates`: each account in the group of the key
-    it holds this round (``best``: account → key); the tokens of the groups in step."""
-    empty = _no_tokens()
-    sizes = best.map(best.value_counts())
-    best = best[sizes >= SYNC_GROUP_MIN]
-    if best.empty:
-        return empty
-    codes, keys = pd.factorize(best)  # on the keys themselves: uint64 must not pass float
-    group = np.full(len(index), -1, dtype=np.int64)  # -1: no group
-    group[index.get_indexer(best.index)] = codes
-    grouped = group >= 0
-    label = np.maximum(group, 0)
-    profiles = GroupProfiles.of(parts, index, label, len(keys), grouped, context)
-    aligned = profiles.alignment()
-    surging = synchrony(parts, index, label, len(keys), grouped, context)
-    whole = grouped & ((aligned >= ALIGN_LINK_MIN) | (surging >= SYNC_LINK_MIN))
+    group, keys = pd.factorize(tpl["key"])  # on the keys themselves: uint64 must not pass float
+    n_groups = len(keys)
+    profiles = GroupProfiles.of(parts, index, members, group, n_groups, context)
+    surging = membership_synchrony(parts, index, members, group, n_groups, context)
+    whole = (profiles.alignment() >= ALIGN_LINK_MIN) | (surging >= SYNC_LINK_MIN)
     # a group in step only in part: the in-step core, when it is a campaign's size
     core, core_corr = profiles.core(min_fit=CORE_FIT_MIN, rounds=CORE_ROUNDS)
     in_core = core >= 0
-    cell = np.where(in_core, label * CORE_ROUNDS + core, 0)
-    core_size = np.bincount(cell[in_core], minlength=len(keys) * CORE_ROUNDS)[cell]
+    cell = np.where(in_core, group * CORE_ROUNDS + core, 0)
+    core_size = np.bincount(cell[in_core], minlength=n_groups * CORE_ROUNDS)[cell]
     cored = in_core & (core_corr >= CORE_LINK_MIN) & (core_size >= SYNC_GROUP_MIN)
     linked = whole | cored
     if not linked.any():
@@ -304,10 +275,16 @@ def _synchronised_round(
     key = np.asarray(keys, dtype=np.uint64)[group[linked]]
     # the whole group shares one token; each core its own (salted by its round + 1)
     salt = np.where(whole[linked], 0, core[linked] + 1).astype(np.uint64)
-    return pd.DataFrame(
+    tokens = pd.DataFrame(
         {
-            S.ACCOUNT_ID: index.to_numpy()[linked],
+            S.ACCOUNT_ID: index.to_numpy()[members[linked]],
             "kind": "template+synchrony",
             "token": _pair_token(key, salt, len(PAIRED_KINDS)),
         }
     )
+    return tokens.drop_duplicates(ignore_index=True)
+
+
+def _no_tokens() -> pd.DataFrame:
+    """An empty token table (account, kind, token)."""
+    return pd.DataFrame({S.ACCOUNT_ID: [], "kind": [], "token": np.empty(0, dtype=np.uint64)})

@@ -21,6 +21,7 @@ __all__ = [
     "GroupProfiles",
     "HourlyActivity",
     "member_activity",
+    "membership_synchrony",
     "synchrony",
 ]
 
@@ -91,26 +92,45 @@ def synchrony(
     clustered: np.ndarray,
     context: Context,
 ) -> np.ndarray:
-    """Mean pairwise correlation of members' hourly activity *beyond their daily rhythm*.
+    """Mean pairwise correlation of members' hourly activity *beyond their daily rhythm*,
+    per account of ``index`` (0 outside a group): the accounts ``clustered`` selects, each
+    in group ``label`` (see :func:`membership_synchrony`)."""
+    out = np.zeros(len(index))
+    members = np.flatnonzero(clustered)
+    out[members] = membership_synchrony(parts, index, members, label[members], n_comp, context)
+    return out
+
+
+def membership_synchrony(
+    parts: list[dict[str, Any]],
+    index: pd.Index,
+    members: np.ndarray,
+    lab: np.ndarray,
+    n_groups: int,
+    context: Context,
+) -> np.ndarray:
+    """Mean pairwise correlation of group members' hourly activity *beyond their daily
+    rhythm*, per membership: account ``index[members[j]]`` in group ``lab[j]``. An account
+    may belong to several groups (every template it uses), never twice to one.
 
     Each member's hourly counts over the window's T hours minus its own mean count at
     that hour of the day: accounts in one time zone share a diurnal curve, which is not
     coordination; a campaign that pauses, surges and resumes across its accounts is.
     With each member's residual vector scaled to unit norm (z_i), the mean off-diagonal
-    correlation of a cluster of n is (‖Σ z_i‖² − n) / (n(n − 1)).
+    correlation of a group of n is (‖Σ z_i‖² − n) / (n(n − 1)).
 
     Computed from the sparse activity, never as members × T: an hour in which a member
     is idle has the residual −profile(hour of day), so the idle hours' share of each
     sum is a count of idle hours per hour of the day times a per-day value. Every sum
-    is of squares (no cancellation), so the result is the dense formula's.
+    is of squares (no cancellation), so the result is the dense formula's. An account's
+    activity is gathered once, however many groups it is in.
     """
-    n = len(index)
-    if not parts or not clustered.any():
-        return np.zeros(n)
-    members = np.flatnonzero(clustered)
-    m = len(members)
-    i, hour, x = member_activity(parts, index, members)
-    # members in index order, whatever the buckets: the sums below add in one order
+    if not parts or not len(members):
+        return np.zeros(len(members))
+    accounts, held_as = np.unique(members, return_inverse=True)
+    m = len(accounts)
+    i, hour, x = member_activity(parts, index, accounts)
+    # accounts in index order, whatever the buckets: the sums below add in one order
     order = np.lexsort((hour, i))
     i, hour, x = i[order], hour[order], x[order]
 
@@ -120,7 +140,7 @@ def synchrony(
     per_hod = n_hours // 24 + ((days - first_hod) % 24 < n_hours % 24)  # hours of each hod
     hod = (first_hod + hour) % 24
 
-    # profile (mean count per hour of day), residual norms
+    # profile (mean count per hour of day), residual norms: per account
     cell = i * 24 + hod
     profile = np.bincount(cell, weights=x, minlength=m * 24).reshape(m, 24).astype(np.float64)
     profile /= np.maximum(per_hod, 1)
@@ -131,73 +151,87 @@ def synchrony(
     norm = np.sqrt(norm2)
     w = np.where(norm > 0, 1.0 / np.where(norm > 0, norm, 1.0), 0.0)
 
-    # ‖Σ z_i‖² per cluster: hours where a member is active, then the idle rest
-    lab = label[members]
-    idle_sum = np.zeros((n_comp, 24))  # Σ_i profile_i(d) / norm_i, per cluster and hod
-    np.add.at(idle_sum, lab, profile * w[:, None])
-    busy_cells, where = np.unique(lab[i] * n_hours + hour, return_inverse=True)
-    a = np.bincount(where.ravel(), weights=x * w[i], minlength=len(busy_cells)).astype(float)
+    # ‖Σ z_i‖² per group: hours where a member is active, then the idle rest
+    idle_sum = np.zeros((n_groups, 24))  # Σ_i profile_i(d) / norm_i, per group and hod
+    np.add.at(idle_sum, lab, (profile * w[:, None])[held_as])
+    row, group = _activity_by_group(i, held_as, lab, m)
+    busy_cells, where = np.unique(group * n_hours + hour[row], return_inverse=True)
+    weight = (x * w[i])[row]
+    a = np.bincount(where.ravel(), weights=weight, minlength=len(busy_cells)).astype(float)
     c_of, h_of = busy_cells // n_hours, busy_cells % n_hours
     d_of = (first_hod + h_of) % 24
     v = a - idle_sum[c_of, d_of]
-    sq = np.bincount(c_of, weights=v**2, minlength=n_comp).astype(np.float64)
-    busy = np.bincount(c_of * 24 + d_of, minlength=n_comp * 24).reshape(n_comp, 24)
+    sq = np.bincount(c_of, weights=v**2, minlength=n_groups).astype(np.float64)
+    busy = np.bincount(c_of * 24 + d_of, minlength=n_groups * 24).reshape(n_groups, 24)
     sq += ((per_hod - busy) * idle_sum**2).sum(axis=1)
+    return _mean_offdiagonal(sq, lab, (norm > 0)[held_as], n_groups)[lab]
 
-    out = np.zeros(n)
-    out[members] = _mean_offdiagonal(sq, lab, norm > 0, n_comp)[lab]
-    return out
+
+def _activity_by_group(
+    i: np.ndarray, held_as: np.ndarray, lab: np.ndarray, m: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each activity row (of account ``i``, one of ``m``) once per group its account is
+    in: the row's position and the group. ``held_as[j]`` is membership ``j``'s account,
+    ``lab[j]`` its group. With one group per account this is every row once, in order."""
+    held = np.bincount(held_as, minlength=m)  # groups per account
+    by_account = np.argsort(held_as, kind="stable")  # memberships, account by account
+    first = np.cumsum(held) - held  # each account's first slot in by_account
+    times = held[i]
+    row = np.repeat(np.arange(len(i)), times)
+    nth = np.arange(len(row)) - np.repeat(np.cumsum(times) - times, times)
+    return row, lab[by_account[first[i][row] + nth]]
 
 
 @dataclass(frozen=True)
 class GroupProfiles:
-    """The unit hour-of-day profiles of grouped accounts, gathered from the parts once.
+    """The unit hour-of-day profiles of group members, gathered from the parts once.
 
     Each member's requests are counted per hour of the day (24 bins over the window),
     centred and scaled to unit norm (``z_i``; a member with no variation gets zeros and
     counts as uncorrelated). :meth:`alignment` and :meth:`core` both read them, so a
-    caller that needs both gathers the members' activity once. Memory: members × 24.
+    caller that needs both gathers the members' activity once. Both answer per
+    *membership*: an account may be in several groups (every template it uses), never
+    twice in one. Memory: memberships × 24.
     """
 
-    n: int
-    """Accounts in the index (outputs are over the index)."""
     members: np.ndarray
-    """Index positions of the grouped accounts."""
+    """Each membership's account, as its position in the index."""
     lab: np.ndarray
-    """Each member's group."""
+    """Each membership's group."""
     n_groups: int
     z: np.ndarray
-    """members × 24 unit profiles."""
+    """memberships × 24 unit profiles."""
 
     @classmethod
     def of(
         cls,
         parts: list[dict[str, Any]],
         index: pd.Index,
-        label: np.ndarray,
+        members: np.ndarray,
+        lab: np.ndarray,
         n_groups: int,
-        grouped: np.ndarray,
         context: Context,
     ) -> GroupProfiles:
-        """Profiles of the accounts ``grouped`` selects, grouped by ``label``."""
-        members = np.flatnonzero(grouped) if parts else np.empty(0, dtype=np.int64)
-        z = _unit_profiles(parts, index, members, context) if len(members) else np.zeros((0, 24))
-        return cls(len(index), members, label[members], n_groups, z)
+        """Profiles of the accounts ``index[members]``, membership ``j`` in group ``lab[j]``."""
+        if not parts or not len(members):
+            return cls(members, lab, n_groups, np.zeros((len(members), 24)))
+        accounts, held_as = np.unique(members, return_inverse=True)
+        z = _unit_profiles(parts, index, accounts, context)[held_as]
+        return cls(members, lab, n_groups, z)
 
     def alignment(self) -> np.ndarray:
-        """Mean pairwise correlation of group members' hour-of-day profiles, per account.
+        """Mean pairwise correlation of group members' hour-of-day profiles, per membership.
 
         With each member's profile centred and scaled to unit norm (``z_i``), a group of
         ``k`` gets ``(‖Σ z_i‖² − k) / (k(k − 1))``, the mean off-diagonal correlation. A
         script that runs one campaign over the same block of hours every day through many
         accounts gives them near-identical profiles (correlation ≈ 1) even when, within
         the block, nothing surges together (:func:`synchrony` ≈ 0); unrelated customers
-        spread over time zones and habits do not. Accounts outside a group get 0.
+        spread over time zones and habits do not.
         """
-        out = np.zeros(self.n)
-        if len(self.members):
-            out[self.members] = _mean_pairwise(self.z, self.lab, self.n_groups)[self.lab]
-        return out
+        if not len(self.members):
+            return np.zeros(0)
+        return _mean_pairwise(self.z, self.lab, self.n_groups)[self.lab]
 
     def core(self, *, min_fit: float, rounds: int = 2) -> tuple[np.ndarray, np.ndarray]:
         """The in-step core of each group: members whose hour-of-day profile follows the
@@ -208,7 +242,8 @@ class GroupProfiles:
         the sum's direction ``u`` is the schedule of the largest in-step subset even when
         it is a minority: 24 accounts of a script's block among 80 that share its template
         but not its hours. A member whose correlation-like fit ``z_i · u`` is at least
-        ``min_fit`` belongs to the core. The direction stays the *whole* group's:
+        ``min_fit`` belongs to the core if it fits the direction of the core so chosen as
+        well (a pruning step: it only drops members). The choosing direction stays the *whole* group's:
         recomputed from the core alone (tried), it sharpened onto any scripted minority,
         and customers' nightly batch jobs on one cron block among a boilerplate's users
         formed cores too (realistic seeds 303 and 707: 30-39 pipelines and 13-29 small
@@ -216,11 +251,11 @@ class GroupProfiles:
         rest searched again (``rounds`` times in all) for a second core on other hours.
         Vectorised over all groups at once.
 
-        Returns ``(core, corr)`` over the index: the core number (0, 1, …; -1 outside any
+        Returns ``(core, corr)`` per membership: the core number (0, 1, …; -1 outside any
         core) and the mean pairwise correlation of the core's profiles (0 outside).
         """
-        core = np.full(self.n, -1, dtype=np.int64)
-        corr = np.zeros(self.n)
+        core = np.full(len(self.members), -1, dtype=np.int64)
+        corr = np.zeros(len(self.members))
         z, lab = self.z, self.lab
         left = np.ones(len(self.members), dtype=bool)
         for r in range(rounds):
@@ -229,11 +264,19 @@ class GroupProfiles:
             length = np.linalg.norm(sums, axis=1)
             direction = sums / np.where(length > 0, length, 1.0)[:, None]
             inside = left & (np.einsum("ij,ij->i", z, direction[lab]) >= min_fit)
+            # ...and that fits the core's own schedule: a benign user of a campaign's
+            # wrapper whose smooth daily peak falls inside the campaign's block of hours
+            # fits the group's direction (0.72) but not the core's (0.67)
+            sums = np.zeros((self.n_groups, 24))
+            np.add.at(sums, lab[inside], z[inside])
+            length = np.linalg.norm(sums, axis=1)
+            own = sums / np.where(length > 0, length, 1.0)[:, None]
+            inside &= np.einsum("ij,ij->i", z, own[lab]) >= min_fit
             if not inside.any():
                 break
             core_corr = _mean_pairwise(z[inside], lab[inside], self.n_groups)
-            core[self.members[inside]] = r
-            corr[self.members[inside]] = core_corr[lab[inside]]
+            core[inside] = r
+            corr[inside] = core_corr[lab[inside]]
             left &= ~inside
         return core, corr
 
