@@ -252,6 +252,13 @@ class Config:
     max_window_days: int = 366
     """Longest --window-days accepted: a year; longer is a typo, not a window."""
     retrain_days: int = 7
+    topic_refit_days: int = 28
+    """A scheduled retrain (model age, new verdicts) keeps the current model's topic model
+    while the window it was fitted on ended at most this many days before tonight's: the
+    days already annotated with it are replayed from the annotation cache instead of read
+    again, and topic ids (so topic features and scores) stay put from one retrain to the
+    next. A retrain triggered by drift or asked to (``--refit-topics``) refits it, and so
+    does one after this many days. 0: refit on every retrain."""
     psi_threshold: float = 0.25
     rise_margin: float = 15.0
     """Score points a closed case (or a cleared account, over the score its verdict

@@ -20,15 +20,8 @@ import pandas as pd
 
 from detector import schema as S
 from detector.artifacts import Bundle, load_bundle, save_bundle
-from detector.cases import (
-    assign_cases,
-    attach_clusters,
-    case_scores,
-    case_threshold,
-    lead_with_cluster,
-)
+from detector.cases import assign_cases, attach_clusters, lead_with_cluster
 from detector.config import DEFAULT, Config
-from detector.coordination import Clusters
 from detector.engines import Engine, SparkOptions, cache_option, feature_builder, frame_scorer
 from detector.errors import UserError
 from detector.features import retired_features
@@ -37,9 +30,11 @@ from detector.model import AnomalyModel
 from detector.outputs import clusters_json, read_scores, sidecar, write_scores
 from detector.pipeline import FeatureResult, Progress
 from detector.quiet_clusters import unlink_quiet_clusters
-from detector.ranking import SCORE_DECIMALS, alert_cut
+from detector.ranking import alert_cut
 from detector.results import ScoreResult
 from detector.substreams import lift_scores
+from detector.topics import TopicModel
+from detector.training_threshold import training_case_threshold, unsupervised_case_count
 
 __all__ = [
     "ScoreResult",
@@ -72,6 +67,7 @@ def train(
     engine: Engine = "local",
     spark: SparkOptions | None = None,
     cache_dir: Path | None = None,
+    topic_model: TopicModel | None = None,
 ) -> tuple[Path, FeatureResult, AnomalyModel]:
     """Fit a model on the population in ``log`` and save it as a bundle.
 
@@ -84,7 +80,10 @@ def train(
     case the bundle is named ``<name>-<YYYYMMDD>-<digest8>.bundle`` inside it.
     ``engine="spark"`` builds the features with Spark (``spark``: master and config);
     the forest is fitted on the driver either way. ``cache_dir``: the local engine's
-    annotation cache (:func:`detector.pipeline.build_features`).
+    annotation cache (:func:`detector.pipeline.build_features`). ``topic_model``: assign
+    topics with this fitted model (kept in the new bundle) instead of fitting one; a
+    model fitted here records the last day of the window it was fitted on
+    (``fitted_through_``).
     """
     result = feature_builder(engine, spark)(
         log,
@@ -92,10 +91,14 @@ def train(
         start=start,
         end=end,
         config=config,
+        topic_model=topic_model,
+        fit_topics=topic_model is None,
         quarantine_path=quarantine_path,
         progress=progress,
         **cache_option(engine, cache_dir),
     )
+    if topic_model is None and result.topic_model is not None:
+        result.topic_model.fitted_through_ = result.window[1][:10]
     train_rows = result.features.drop(index=list(set(exclude) & set(result.features.index)))
     if len(train_rows) < 2:
         raise UserError(f"{log}: only {len(train_rows)} account(s) to train on; need at least 2")
@@ -121,7 +124,7 @@ def train(
     # more accounts, nearly all benign (two realistic populations, session 15).
     population = model.score(result.features)
     in_training = result.features.index.isin(train_rows.index)  # train_rows keeps the order
-    model.threshold_ = _training_case_threshold(
+    model.threshold_ = training_case_threshold(
         result, train_rows.index, population[in_training], config
     )
     learned = None
@@ -139,12 +142,12 @@ def train(
             config=config,
         )
         if learned is not None:
-            learned.threshold_ = _training_case_threshold(
+            learned.threshold_ = training_case_threshold(
                 result,
                 result.features.index,
                 learned.score(model, scored.features),
                 config,
-                budget=_unsupervised_case_count(
+                budget=unsupervised_case_count(
                     result, model.score(scored.features), model.threshold_, config
                 ),
             )
@@ -161,61 +164,6 @@ def train(
         learned=learned,
     )
     return path, result, model
-
-
-def _training_case_threshold(
-    result: FeatureResult,
-    accounts: pd.Index,
-    scores: np.ndarray,
-    config: Config,
-    budget: str | None = None,
-) -> float:
-    """The alert threshold fixed at training, counted in cases (``budget``, else
-    ``config``'s ``alert_budget``, or its bulk-spread rule under ``alert_ceiling``).
-
-    The forest calibrates its threshold on accounts; a cluster of 40 light hydra
-    accounts would take 40 slots of a 2% budget, and its median member -- the case
-    score -- could never reach the threshold (on the demo population the three hydra
-    clusters' case scores sat at 69.8-72.3 under an account-counted 73.4). Counting
-    each case once (:func:`detector.cases.case_threshold`) is what ``--alert-budget``
-    promises.
-    """
-    rounded = np.round(np.asarray(scores, dtype=float), SCORE_DECIMALS)
-    return case_threshold(
-        rounded,
-        _membership(result, accounts),
-        config.alert_budget if budget is None else budget,
-        spreads=config.alert_spreads,
-        ceiling=config.alert_ceiling,
-    )
-
-
-def _membership(result: FeatureResult, accounts: pd.Index) -> np.ndarray:
-    """Each account's cluster id ("" when unlinked), in the order of ``accounts``."""
-    clusters = result.clusters
-    if not isinstance(clusters, Clusters):
-        return np.full(len(accounts), "", dtype=object)
-    return clusters.membership.reindex(accounts).fillna("").to_numpy(dtype=object)
-
-
-def _unsupervised_case_count(
-    result: FeatureResult, scores: np.ndarray, threshold: float, config: Config
-) -> str | None:
-    """The learned layer's budget: as many training cases as the model's own
-    ``threshold`` flags on its ``scores`` of ``result``'s accounts (``None`` with an
-    explicit ``alert_budget``, which both spend alike).
-
-    Verdicts re-rank accounts; they are not a reason to alert more. The bulk-spread rule
-    cannot be re-derived on the learned score: a benign verdict lowers its look-alikes,
-    which are much of the bulk, so the bulk tightens and five spreads over it fall lower
-    (on a realistic population, 10% of the labels as verdicts: threshold 73.4 -> 66.4,
-    25% more accounts flagged, permitted safety benchmarking 0% -> 14%).
-    """
-    if config.alert_budget is not None:
-        return None
-    rounded = np.round(np.asarray(scores, dtype=float), SCORE_DECIMALS)
-    per_case = case_scores(rounded, _membership(result, result.features.index))
-    return str(int((per_case >= threshold).sum()))
 
 
 def score(

@@ -92,6 +92,14 @@ class TopicModel:
     n_features : size of the hashed token space.
     n_components : latent directions of the LSA projection.
     random_state : seed of the SVD and of k-means.
+
+    Attributes
+    ----------
+    fitted_through_ : str or None
+        The last day (ISO date) of the window whose sample the model was fitted on, set
+        by :func:`detector.scoring.train`; the nightly job keeps a topic model across
+        retrains while it is recent (``Config.topic_refit_days``). ``None`` when fitted
+        outside training; absent from bundles saved before it was recorded.
     """
 
     version = TOPIC_MODEL_VERSION
@@ -137,6 +145,7 @@ class TopicModel:
             self.kmeans_ = KMeans(n_clusters=k, random_state=self.random_state, n_init=3)
             self.kmeans_.fit(xw)
         self.n_topics_ = k
+        self.fitted_through_: str | None = None
         return self
 
     def fingerprint(self) -> str:

@@ -890,9 +890,10 @@ def task_link(accounts: int, seed: int) -> dict[str, Any]:
 
 
 def task_nightly(
-    logs: str, accounts: str, date: str, state: str, window_days: int
+    logs: str, accounts: str, date: str, state: str, window_days: int, force_retrain: bool = False
 ) -> dict[str, Any]:
-    """``run_nightly`` for ``date`` over ``window_days`` days, quietly."""
+    """``run_nightly`` for ``date`` over ``window_days`` days, quietly (``force_retrain``:
+    retrain tonight)."""
     import inspect
 
     try:
@@ -905,6 +906,7 @@ def task_nightly(
         "state": Path(state),
         "window_days": window_days,
         "accounts": Path(accounts),
+        "force_retrain": force_retrain,
         "quiet": True,
     }
     accepted = inspect.signature(run_nightly).parameters
@@ -1617,6 +1619,7 @@ NIGHTLY_KINDS = {
     "cold": "trains a model, then scores",
     "warm": "re-run, reuses the model and the annotated days",
     "next": "reuses the model; the last day is new (its annotated files dropped)",
+    "retrain": "retrains as a scheduled retrain does (keeps the topic model); the last day new",
 }
 
 
@@ -1633,7 +1636,8 @@ def forget_day(state: Path, day: dt.date) -> int:
 
 def stage_nightly(rec: Recorder, rows: int) -> None:
     """``run_nightly`` over the 7-day window: cold (trains a model), warm (a re-run: reuses
-    the model and every annotated day), next (as the next night: one day read anew)."""
+    the model and every annotated day), next (as the next night: one day read anew),
+    retrain (the next night of a retrain: one day read anew, the topic model kept)."""
     if importlib.util.find_spec("detector.nightly") is None:
         print("\nnightly: not available yet")
         return
@@ -1642,8 +1646,8 @@ def stage_nightly(rec: Recorder, rows: int) -> None:
     state = OUT / "nightly" / str(rows)
     shutil.rmtree(state, ignore_errors=True)
     for kind, what in NIGHTLY_KINDS.items():
-        if kind == "next" and not forget_day(state, last_day):
-            print("\nnightly (next): no annotation cache to drop a day from")
+        if kind in ("next", "retrain") and not forget_day(state, last_day):
+            print(f"\nnightly ({kind}): no annotation cache to drop a day from")
             continue
         params = {
             "logs": meta["log"],
@@ -1651,6 +1655,7 @@ def stage_nightly(rec: Recorder, rows: int) -> None:
             "date": last_day.isoformat(),
             "state": str(state),
             "window_days": DAYS,
+            "force_retrain": kind == "retrain",
         }
         run = run_child("nightly", params)
         if run.result.get("available") is False:
@@ -1676,6 +1681,7 @@ def stage_nightly(rec: Recorder, rows: int) -> None:
                 f"{'trained' if model.get('retrained') else 'reused'}: "
                 + _clip(str(model.get("reason", "")), 48),
             ),
+            Row("topic model", _clip(str(model.get("topics") or "-"), 48)),
             Row("run_nightly time", res["seconds"], "s"),
         ]
         table += [Row(f"  {k}", v, "s") for k, v in (res.get("timings") or {}).items()]

@@ -25,7 +25,9 @@ import pytest
 from typer.testing import CliRunner
 
 from detector import schema as S
+from detector.artifacts import load_bundle
 from detector.cli import app
+from detector.config import DEFAULT
 from detector.errors import UserError
 from detector.nightly import (
     CACHE_DIR,
@@ -42,9 +44,10 @@ from detector.nightly import (
     select_alerts,
     stages,
 )
-from detector.scoring import read_scores
+from detector.scoring import TOPIC_MODEL_KEY, read_scores
 from detector.simulate import simulate
 from detector.store import Store
+from detector.topics import TopicModel
 
 REPO = Path(__file__).resolve().parents[1]
 D7, D8, D9, D10 = (dt.date(2026, 11, d) for d in (7, 8, 9, 10))
@@ -709,7 +712,6 @@ def test_enough_new_verdicts_retrain_a_model_that_learns_from_them(
     season: Season, tmp_path: Path
 ) -> None:
     from detector.artifacts import read_manifest
-    from detector.config import DEFAULT
 
     state = tmp_path / "state"
     short = {"logs": season.logs, "state": state, "window_days": 2, "quiet": True}
@@ -748,3 +750,50 @@ def test_each_night_replays_the_days_earlier_nights_annotated(season: Season) ->
         assert ingest["files_replayed"] >= 6
     assert season.rerun8.ingest["files_read"] == 0
     assert (season.state / CACHE_DIR).is_dir()
+
+
+def _topics_of(state: Path, version: str) -> TopicModel:
+    return load_bundle(state / "models" / f"{version}.bundle").text_models[TOPIC_MODEL_KEY]
+
+
+def test_a_scheduled_retrain_keeps_a_recent_topic_model_and_replays_its_days(
+    season: Season, tmp_path: Path
+) -> None:
+    """Retrained every night (``retrain_days`` 0): the first night fits the topic model;
+    the next keeps it, so it replays the day the first night annotated and reads only
+    its new one, and topic ids stay put; so does a forced retrain. Past
+    ``topic_refit_days``, with ``refit_topics``, or when drift forces the retrain, the
+    topic model is fitted again."""
+    state = tmp_path / "state"
+    short = {"logs": season.logs, "state": state, "window_days": 2, "quiet": True}
+    first = run_nightly(date=D7, **short)
+    fitted = _topics_of(state, first.model["version"])
+    assert fitted.fitted_through_ == D7.isoformat()
+
+    kept = run_nightly(date=D8, retrain_days=0, **short)
+    assert kept.model["retrained"] and kept.model["version"] != first.model["version"]
+    topics = _topics_of(state, kept.model["version"])
+    assert topics.fingerprint() == fitted.fingerprint()
+    assert topics.fitted_through_ == D7.isoformat()  # its own date, not the retrain's
+    assert kept.ingest["files_replayed"] >= 1 and kept.ingest["files_read"] == 1
+    forced = run_nightly(date=D8, force_retrain=True, **short)
+    assert forced.ingest["files_read"] == 0  # every day replayed
+    assert _topics_of(state, forced.model["version"]).fingerprint() == fitted.fingerprint()
+
+    stale = run_nightly(
+        date=D9, retrain_days=0, config=replace(DEFAULT, topic_refit_days=1), **short
+    )
+    assert _topics_of(state, stale.model["version"]).fitted_through_ == D9.isoformat()
+    asked = run_nightly(date=D9, force_retrain=True, refit_topics=True, **short)
+    assert _topics_of(state, asked.model["version"]).fitted_through_ == D9.isoformat()
+
+    drift = run_nightly(date=D10, psi_threshold=1e-9, **short)
+    assert drift.drift["triggered_retrain"]
+    assert _topics_of(state, drift.model["version"]).fitted_through_ == D10.isoformat()
+    notes = [night.model["topics"] for night in (first, kept, forced, stale, asked, drift)]
+    assert notes[0] == "refit: no current model"
+    assert notes[1] == f"kept from {first.model['version']} (fitted on data through {D7})"
+    assert notes[2] == f"kept from {kept.model['version']} (fitted on data through {D7})"
+    assert notes[3].startswith(f"refit: the topic model of {forced.model['version']}")
+    assert notes[4] == "refit: --refit-topics"
+    assert notes[5].startswith("refit: drift: max PSI")

@@ -153,6 +153,14 @@ def register(app: typer.Typer) -> None:
         force_retrain: Annotated[
             bool, typer.Option("--force-retrain", help="Train a new model tonight.")
         ] = False,
+        refit_topics: Annotated[
+            bool,
+            typer.Option(
+                "--refit-topics",
+                help="When tonight retrains, fit a new topic model too (a retrain keeps a "
+                f"topic model fitted within the last {DEFAULT.topic_refit_days} days).",
+            ),
+        ] = False,
         alert_budget: Annotated[
             str | None,
             typer.Option(
@@ -211,6 +219,7 @@ def register(app: typer.Typer) -> None:
                 retrain_days=retrain_days,
                 psi_threshold=psi_threshold,
                 force_retrain=force_retrain,
+                refit_topics=refit_topics,
                 alert_budget=alert_budget,
                 log_json=True if log_json else None,
                 quiet=quiet,

@@ -48,6 +48,9 @@ class NightlyOptions:
     retrain_days: int = DEFAULT.retrain_days
     psi_threshold: float = DEFAULT.psi_threshold
     force_retrain: bool = False
+    refit_topics: bool = False
+    """A retrain tonight fits a new topic model even when the current one is recent
+    (``Config.topic_refit_days``)."""
     alert_budget: str | None = None
     lock_timeout_hours: float = DEFAULT.lock_timeout_hours
     log_json: bool | None = None
@@ -114,6 +117,7 @@ class NightlyOptions:
             "retrain_days": self.retrain_days,
             "psi_threshold": self.psi_threshold,
             "force_retrain": self.force_retrain,
+            "refit_topics": self.refit_topics,
             "alert_budget": self.alert_budget,
             "annotation_cache": self.annotation_cache,
         }

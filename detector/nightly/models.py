@@ -27,14 +27,15 @@ from typing import Any
 import pandas as pd
 
 from detector import schema as S
-from detector.artifacts import BundleError, read_manifest
+from detector.artifacts import BundleError, load_bundle, read_manifest
 from detector.features import retired_features
 from detector.nightly.drift import psi_path, write_psi_reference
 from detector.nightly.inputs import NightlyOptions, Window
 from detector.nightly.layout import MODEL_NAME, MODELS_DIR
 from detector.pipeline import FeatureResult
-from detector.scoring import train
+from detector.scoring import TOPIC_MODEL_KEY, train
 from detector.store import ModelRecord, Store
+from detector.topics import TopicModel
 from detector.verdicts import new_verdicts_since
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "discard_orphans",
     "discard_unregistered",
     "registry_mismatch",
+    "topics_to_keep",
     "train_model",
 ]
 
@@ -66,6 +68,8 @@ class ChosenModel:
     window_end: str | None = None
     training_accounts: int | None = None
     excluded: int | None = None
+    topics: str | None = None
+    """When trained tonight: whether the topic model was kept or refitted, and why."""
     features: FeatureResult | None = field(default=None, repr=False, compare=False)
     """The window's features when this run just trained on them (scored without re-reading)."""
 
@@ -92,6 +96,7 @@ class ChosenModel:
             "training_window": [self.window_start, self.window_end],
             "training_accounts": self.training_accounts,
             "excluded_accounts": self.excluded,
+            "topics": self.topics,
         }
 
 
@@ -218,6 +223,44 @@ def confirmed_extraction(store: Store) -> set[str]:
     return set(labels.loc[labels[S.LABEL] == S.LABEL_EXTRACTION, S.ACCOUNT_ID].astype(str))
 
 
+def topics_to_keep(
+    store: Store, options: NightlyOptions, window: Window
+) -> tuple[TopicModel | None, str]:
+    """The current model's topic model, when a scheduled retrain may keep it; and why
+    (or why not).
+
+    Kept while the window it was fitted on ended at most ``Config.topic_refit_days``
+    before tonight's: the nights since were annotated with it, so a retrain replays
+    them from the annotation cache instead of reading them again (the cache is keyed by
+    the topic model), and topic ids -- so topic features and scores -- do not move
+    because a new sample was drawn. A bundle whose topic model has no fitting date (saved
+    before this was recorded) is refitted.
+    """
+    refit_days = options.config.topic_refit_days
+    current = store.current_model()
+    if current is None:
+        return None, "refit: no current model"
+    if refit_days <= 0:
+        return None, "refit: topic_refit_days is 0"
+    path = _resolve(store, options.state, current)
+    if path is None or registry_mismatch(path, current) is not None:
+        return None, f"refit: model {current.version} unusable"
+    try:
+        topics = load_bundle(path).text_models.get(TOPIC_MODEL_KEY)
+    except BundleError as exc:
+        return None, f"refit: model {current.version} unusable: {exc}"
+    through = getattr(topics, "fitted_through_", None)
+    if topics is None or through is None:
+        return None, f"refit: model {current.version}'s topic model has no fitting date"
+    age = (window.end - dt.date.fromisoformat(through)).days
+    if age > refit_days:
+        return None, (
+            f"refit: the topic model of {current.version} was fitted on data through "
+            f"{through}, {age} days before {window.end} (topic_refit_days {refit_days})"
+        )
+    return topics, f"kept from {current.version} (fitted on data through {through})"
+
+
 def train_model(
     options: NightlyOptions,
     window: Window,
@@ -226,11 +269,14 @@ def train_model(
     reason: str,
     quarantine: Path | None,
     labels: pd.DataFrame | None = None,
+    topic_model: TopicModel | None = None,
+    topics: str | None = None,
 ) -> ChosenModel:
     """Train on the window (without ``exclude``), save the bundle and its drift reference.
 
     ``labels`` (the store's current verdicts) also fit the learned layer when there are
-    enough of them among the window's accounts.
+    enough of them among the window's accounts. ``topic_model``: keep this fitted topic
+    model (see :func:`topics_to_keep`) instead of fitting one; ``topics`` says why.
     """
     models = options.state / MODELS_DIR
     models.mkdir(parents=True, exist_ok=True)
@@ -249,6 +295,7 @@ def train_model(
         engine=options.engine,
         spark=options.spark,
         cache_dir=options.cache_dir,
+        topic_model=topic_model,
     )
     manifest = read_manifest(path, verify=False)
     population = result.features.drop(index=list(exclude & set(result.features.index)))
@@ -270,6 +317,7 @@ def train_model(
         window_end=end_s[:10],
         training_accounts=len(population),
         excluded=len(result.features) - len(population),
+        topics=topics,
         features=result,
     )
 

@@ -139,6 +139,7 @@ def run_nightly(
     retrain_days: int = DEFAULT.retrain_days,
     psi_threshold: float = DEFAULT.psi_threshold,
     force_retrain: bool = False,
+    refit_topics: bool = False,
     alert_budget: str | None = None,
     log_json: bool | None = None,
     now: Callable[[], dt.datetime] | None = None,
@@ -161,6 +162,8 @@ def run_nightly(
     ``log_json`` ``None``: JSON log lines when stderr is not a terminal. ``now``
     replaces the UTC clock (tests). ``annotation_cache``: replay the days earlier
     nights annotated (``STATE/cache/annotated``, :mod:`detector.annotation_cache`).
+    ``refit_topics``: a retrain fits a new topic model even when the current one is
+    recent enough to keep (``Config.topic_refit_days``).
     """
     options = NightlyOptions(
         logs=Path(logs),
@@ -173,6 +176,7 @@ def run_nightly(
         retrain_days=retrain_days,
         psi_threshold=psi_threshold,
         force_retrain=force_retrain,
+        refit_topics=refit_topics,
         alert_budget=alert_budget,
         lock_timeout_hours=lock_timeout_hours,
         log_json=log_json,

@@ -39,6 +39,7 @@ from detector.nightly.models import (
     check_loaded,
     choose_model,
     confirmed_extraction,
+    topics_to_keep,
     train_model,
 )
 from detector.nightly.publish import StagedNight, staging_dir, sync_tree
@@ -132,8 +133,14 @@ def _model_and_scores(
     )
     quarantine = ctx.staged / QUARANTINE_NAME
 
-    def retrain(reason: str) -> ChosenModel:
+    def retrain(reason: str, *, refit: str | None) -> ChosenModel:
+        """Train tonight; ``refit``: why the topic model is fitted anew (``None``: keep a
+        recent one, :func:`topics_to_keep`)."""
         with timer.stage("train"):
+            if refit is not None:
+                topics, topics_note = None, f"refit: {refit}"
+            else:
+                topics, topics_note = topics_to_keep(store, options, window)
             model = train_model(
                 options,
                 window,
@@ -141,6 +148,8 @@ def _model_and_scores(
                 reason=reason,
                 quarantine=quarantine,
                 labels=verdicts,
+                topic_model=topics,
+                topics=topics_note,
             )
         ctx.trained.append(model)
         checkpoint("trained")
@@ -148,6 +157,7 @@ def _model_and_scores(
             "train",
             version=model.version,
             reason=reason,
+            topics=model.topics,
             accounts=model.training_accounts,
             excluded=model.excluded,
             seconds=timer.last("train"),
@@ -164,13 +174,14 @@ def _model_and_scores(
         seconds=timer.last("model"),
     )
     if model is None:
-        model = retrain(reason)
+        model = retrain(reason, refit="--refit-topics" if options.refit_topics else None)
     try:
         scored = _score(ctx, model, window, suppressed)
     except BundleError as exc:
         if model.trained:
             raise
-        model = retrain(f"model {model.version} unusable: {exc}")
+        unusable = f"model {model.version} unusable: {exc}"
+        model = retrain(unusable, refit=unusable)
         scored = _score(ctx, model, window, suppressed)
     checkpoint("scored")
 
@@ -190,10 +201,11 @@ def _model_and_scores(
     drifted = max_psi is not None and max_psi > options.psi_threshold
     if drifted and not model.trained and not model.reused_for_date:
         top = drift["top"][0]["feature"]
-        model = retrain(
+        drifted_from = (
             f"drift: max PSI {max_psi:.3f} ({top}) > {options.psi_threshold:g} against "
             f"{drift['model_version']}"
         )
+        model = retrain(drifted_from, refit=drifted_from)
         scored = _score(ctx, model, window, suppressed)
         drift["triggered_retrain"] = True
         after = drift_figures(model.path, model.version, scored.result.features)
