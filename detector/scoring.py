@@ -34,10 +34,11 @@ from detector.ranking import alert_cut
 from detector.results import ScoreResult
 from detector.substreams import lift_scores
 from detector.topics import TopicModel
-from detector.training_threshold import training_case_threshold, unsupervised_case_count
+from detector.training_threshold import learned_case_threshold, training_case_threshold
 
 __all__ = [
     "ScoreResult",
+    "bundle_features",
     "clusters_json",
     "read_scores",
     "score",
@@ -142,14 +143,8 @@ def train(
             config=config,
         )
         if learned is not None:
-            learned.threshold_ = training_case_threshold(
-                result,
-                result.features.index,
-                learned.score(model, scored.features),
-                config,
-                budget=unsupervised_case_count(
-                    result, model.score(scored.features), model.threshold_, config
-                ),
+            learned.threshold_ = learned_case_threshold(
+                result, model, learned, scored.features, config
             )
     start_s, end_s = result.window
     text_models = {TOPIC_MODEL_KEY: result.topic_model} if result.topic_model is not None else {}
@@ -194,17 +189,18 @@ def score(
     """
     bundle = load_bundle(model_path)
     config = config.with_features_of(bundle.config)
-    result = feature_builder(engine, spark)(
+    result = bundle_features(
         log,
+        bundle,
         accounts=accounts,
         start=start,
         end=end,
         config=config,
-        topic_model=bundle.text_models.get(TOPIC_MODEL_KEY),
-        fit_topics=False,
         quarantine_path=quarantine_path,
         progress=progress,
-        **cache_option(engine, cache_dir),
+        engine=engine,
+        spark=spark,
+        cache_dir=cache_dir,
     )
     return score_features(
         result,
@@ -217,6 +213,36 @@ def score(
         suppressed=suppressed,
         engine=engine,
         spark=spark,
+    )
+
+
+def bundle_features(
+    log: Path | Sequence[Path],
+    bundle: Bundle,
+    *,
+    accounts: Path | pd.DataFrame | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    config: Config = DEFAULT,
+    quarantine_path: Path | None = None,
+    progress: Progress | None = None,
+    engine: Engine = "local",
+    spark: SparkOptions | None = None,
+    cache_dir: Path | None = None,
+) -> FeatureResult:
+    """The feature table ``bundle`` scores ``log`` on: its topic model, and ``config``
+    (which should carry the bundle's feature settings: :meth:`Config.with_features_of`)."""
+    return feature_builder(engine, spark)(
+        log,
+        accounts=accounts,
+        start=start,
+        end=end,
+        config=config,
+        topic_model=bundle.text_models.get(TOPIC_MODEL_KEY),
+        fit_topics=False,
+        quarantine_path=quarantine_path,
+        progress=progress,
+        **cache_option(engine, cache_dir),
     )
 
 

@@ -15,10 +15,17 @@ import pandas as pd
 from detector.cases import case_scores, case_threshold
 from detector.config import Config
 from detector.coordination import Clusters
+from detector.learned import LearnedLayer
+from detector.model import AnomalyModel
 from detector.pipeline import FeatureResult
 from detector.ranking import SCORE_DECIMALS
 
-__all__ = ["membership", "training_case_threshold", "unsupervised_case_count"]
+__all__ = [
+    "learned_case_threshold",
+    "membership",
+    "training_case_threshold",
+    "unsupervised_case_count",
+]
 
 
 def training_case_threshold(
@@ -74,3 +81,22 @@ def unsupervised_case_count(
     rounded = np.round(np.asarray(scores, dtype=float), SCORE_DECIMALS)
     per_case = case_scores(rounded, membership(result, result.features.index))
     return str(int((per_case >= threshold).sum()))
+
+
+def learned_case_threshold(
+    result: FeatureResult,
+    model: AnomalyModel,
+    learned: LearnedLayer,
+    frame: pd.DataFrame,
+    config: Config,
+) -> float:
+    """The learned layer's alert threshold, as training fixes it: counted in cases, spending
+    as many as the unsupervised ``model`` flags on ``frame`` (the population as
+    ``score_features`` scores it, quiet clusters unlinked)."""
+    return training_case_threshold(
+        result,
+        result.features.index,
+        learned.score(model, frame),
+        config,
+        budget=unsupervised_case_count(result, model.score(frame), model.threshold_, config),
+    )

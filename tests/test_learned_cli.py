@@ -137,7 +137,7 @@ def test_evaluate_reports_the_feedback_protocol_side_by_side(pop: Pop) -> None:
     assert fb["evaluated_accounts"] == result["n_labelled"] - fb["verdicts"]["n"]
     assert "pr_auc" in fb["delta"]
     both = ok("evaluate", pop.scores, "--labels", pop.labels, "--feedback-share", 0.2,
-              "--time-split", "--log", pop.log, "--json")  # fmt: skip
+              "--time-split", "--log", pop.log, "--accounts", pop.accounts, "--json")  # fmt: skip
     split = json.loads(both.stdout)["feedback_time_split"]
     assert split["protocol"] == "time"
     text = ok("evaluate", pop.scores, "--labels", pop.labels, "--feedback-share", 0.2).stdout
@@ -170,3 +170,36 @@ def test_train_says_how_the_learned_threshold_was_fixed(pop: Pop, tmp_path: Path
     said = " ".join(out.stdout.split())  # rich wraps the line
     model = load_bundle(tmp_path / "m.bundle").model
     assert f"as many training cases as the model's threshold {round(model.threshold_, 2)}" in said
+
+
+def test_with_the_log_the_protocol_scores_as_detector_score_does(pop: Pop) -> None:
+    """Given the scored log, both sides are scored as ``detector score`` composes them
+    (sub-streams, campaigns): the unsupervised side's metrics are exactly those of the
+    scores file on the same held-out accounts. Without the log each account is scored on
+    its own features alone, which is not what ``scores.csv`` holds."""
+    from detector.evaluate import evaluate
+    from detector.feedback import draw_verdicts
+
+    model, scores = pop.root / "unsupervised.bundle", pop.root / "unsupervised.csv"
+    ok("train", pop.log, "--model", model, "--accounts", pop.accounts, "-q")
+    ok("score", pop.log, "--model", model, "--accounts", pop.accounts, "--out", scores, "-q")
+    out = ok("evaluate", scores, "--labels", pop.labels, "--feedback-share", 0.2,
+             "--log", pop.log, "--accounts", pop.accounts, "--json")  # fmt: skip
+    fb = json.loads(out.stdout)["feedback"]
+    assert fb["scores"] == "production" and fb["learned_layer"] == "fitted"
+    table = read_scores(scores)
+    labels = pd.read_csv(pop.labels, dtype=str, keep_default_na=False)
+    labels = labels[labels[S.ACCOUNT_ID].isin(set(table[S.ACCOUNT_ID]))]
+    drawn = set(draw_verdicts(labels, 0.2, seed=0)[S.ACCOUNT_ID])
+    held = labels[~labels[S.ACCOUNT_ID].isin(drawn)]
+    want = evaluate(table[table[S.ACCOUNT_ID].isin(set(held[S.ACCOUNT_ID]))], held)
+    for metric in ("pr_auc", "roc_auc", "recall_at_k"):
+        assert fb["unsupervised"][metric] == pytest.approx(want[metric]), metric
+    plain = json.loads(
+        ok("evaluate", scores, "--labels", pop.labels, "--feedback-share", 0.2, "--json").stdout
+    )["feedback"]
+    assert plain["scores"] == "accounts"
+    # a log that does not reproduce the scores (no account table) is refused in one line
+    assert_clean_failure(
+        run("evaluate", scores, "--labels", pop.labels, "--feedback-share", 0.2, "--log", pop.log)
+    )

@@ -10,6 +10,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
+from detector import schema as S
 from detector.cli.common import JsonOpt, console, fail, user_errors
 from detector.config import DEFAULT
 from detector.ingest import read_labels
@@ -77,7 +78,21 @@ def register(app: typer.Typer) -> None:
         ] = False,
         log: Annotated[
             Path | None,
-            typer.Option("--log", help="The scored request log: first-seen day of each account."),
+            typer.Option(
+                "--log",
+                help="The scored request log: with --feedback-share, both sides are scored "
+                "as `detector score` scores them (sub-streams, campaigns); also each "
+                "account's first-seen day for --time-split.",
+            ),
+        ] = None,
+        accounts: Annotated[
+            Path | None,
+            typer.Option(
+                "--accounts",
+                help="The account table the scores were computed with (with --log).",
+                exists=True,
+                dir_okay=False,
+            ),
         ] = None,
         model: Annotated[
             Path | None,
@@ -92,7 +107,10 @@ def register(app: typer.Typer) -> None:
         accounts were matched, and fails when the labels are of another population.
 
         With --feedback-share, also what learning from verdicts gains, measured honestly
-        (on the accounts whose labels were not given as verdicts).
+        (on the accounts whose labels were not given as verdicts). Give --log (and
+        --accounts) to score both sides as `detector score` does; without them each
+        account is scored on its own features alone, without its sub-streams' or its
+        campaign's lift.
 
         Example: detector evaluate scores.csv --labels sim/labels.csv --feedback-share 0.1
         """
@@ -120,7 +138,9 @@ def register(app: typer.Typer) -> None:
         result = evaluate(scoring.table, truth, features=scoring.features)
         result["n_labels"] = n_labels
         if feedback_share is not None:
-            result.update(_feedback(scoring, truth, feedback_share, seed, time_split, log, model))
+            result.update(
+                _feedback(scoring, truth, feedback_share, seed, time_split, log, accounts, model)
+            )
         if as_json:
             typer.echo(json.dumps(result, indent=2, default=float))
             return
@@ -165,12 +185,18 @@ def _feedback(
     seed: int,
     time_split: bool,
     log: Path | None,
+    accounts: Path | None,
     model: Path | None,
 ) -> dict[str, Any]:
-    """The feedback protocol's results (random draw, and the time split when asked)."""
+    """The feedback protocol's results (random draw, and the time split when asked).
+
+    With ``log``, both sides are scored as ``detector score`` composes them, from the
+    log's features rebuilt with the bundle; they must be the scored population.
+    """
     from detector.artifacts import load_bundle
-    from detector.feedback import feedback_evaluation, first_seen_days
+    from detector.feedback import composed_scorer, feedback_evaluation, first_seen_days
     from detector.report import scored_window
+    from detector.scoring import bundle_features, score_features
 
     if scoring.features is None:
         raise fail(f"{scoring.path}: no feature table beside the scores; re-run `detector score`")
@@ -179,17 +205,42 @@ def _feedback(
         raise fail(f"{scoring.path}: the scores name no model; pass --model")
     bundle = load_bundle(path)
     check_model(scoring, bundle, model)
-    feats = scoring.features[list(bundle.features)]
-    out = {"feedback": feedback_evaluation(bundle.model, feats, truth, share=share, seed=seed)}
+    feats, compose = scoring.features[list(bundle.features)], None
+    start, end = scored_window(scoring.meta)
+    if log is not None:
+        config = DEFAULT.with_features_of(bundle.config)
+        built = bundle_features(log, bundle, accounts=accounts, start=start, end=end, config=config)
+        again = score_features(built, bundle, model_path=path, log=log, config=config).scores
+        differ = _scores_differ(scoring.table, again)
+        if differ:
+            raise fail(
+                f"{log}: scored again with {path.name}, {differ:,} accounts do not get the "
+                f"score {scoring.path.name} gives them; give the log and --accounts table "
+                "that were scored"
+            )
+        feats, compose = composed_scorer(built, bundle, config)
+    out = {
+        "feedback": feedback_evaluation(
+            bundle.model, feats, truth, share=share, seed=seed, compose=compose
+        )
+    }
     if time_split:
-        start, end = scored_window(scoring.meta)
         first = first_seen_days(log, start=start, end=end)  # type: ignore[arg-type]
         out["feedback_time_split"] = feedback_evaluation(
-            bundle.model, feats, truth, share=share, seed=seed, first_seen=first
+            bundle.model, feats, truth, share=share, seed=seed, first_seen=first, compose=compose
         )
     for part in out.values():
         part["model_version"] = bundle.version
     return out
+
+
+def _scores_differ(scored: pd.DataFrame, again: pd.DataFrame) -> int:
+    """Accounts of either table whose score the other does not give them (or lacks)."""
+    a = scored.set_index(scored[S.ACCOUNT_ID].astype(str))[S.SCORE]
+    b = again.set_index(again[S.ACCOUNT_ID].astype(str))[S.SCORE]
+    both = a.index.intersection(b.index)
+    moved = int((a.reindex(both) - b.reindex(both)).abs().gt(0.005).sum())
+    return moved + len(a.index.symmetric_difference(b.index))
 
 
 def _render_feedback(fb: dict[str, Any]) -> None:
@@ -200,10 +251,15 @@ def _render_feedback(fb: dict[str, Any]) -> None:
         return
     v = fb["verdicts"]
     cut = f", verdicts first seen before {fb['cut_day']}" if fb["protocol"] == "time" else ""
+    how = (
+        "scored as `detector score` scores them"
+        if fb.get("scores") == "production"
+        else "each account on its own features (no sub-stream or campaign lift: pass --log)"
+    )
     t = Table(
         title=f"Learning from verdicts ({what}{cut}): {v['n']:,} verdicts "
         f"({v['n_extraction']} extraction), measured on the other "
-        f"{fb['evaluated_accounts']:,} labelled accounts"
+        f"{fb['evaluated_accounts']:,} labelled accounts, {how}"
     )
     for col in ("metric", "unsupervised", "learned", "change"):
         t.add_column(col, justify="left" if col == "metric" else "right")
