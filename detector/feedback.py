@@ -148,21 +148,30 @@ def _table(ids: np.ndarray, scores: np.ndarray, threshold: float) -> pd.DataFram
 
 
 def composed_scorer(
-    result: FeatureResult, bundle: Bundle, config: Config = DEFAULT
+    result: FeatureResult,
+    bundle: Bundle,
+    config: Config = DEFAULT,
+    log: Path | Sequence[Path] = (),
 ) -> tuple[pd.DataFrame, Compose]:
     """What the protocol needs to score as ``detector score`` does: the feature table a
     learned layer learns from (quiet clusters unlinked, as training fits it) and the
     scorer that composes the whole score table (sub-streams, cases) with or without it.
-    A layer given to the scorer gets the threshold training would fix for it."""
+
+    The unsupervised table is scored here, once (which also checks that ``result``, the
+    features of ``log``, has every feature the bundle needs); a layer given to the scorer
+    gets the threshold training would fix for it.
+    """
+    path = bundle.path or "bundle"
+    plain = replace(bundle, learned=None)
+    unsupervised = score_features(result, plain, model_path=path, log=log, config=config).scores
     frame = unlink_quiet_clusters(result, bundle.model, config).features
-    unsupervised = replace(bundle, learned=None)
 
     def compose(layer: LearnedLayer | None) -> pd.DataFrame:
-        if layer is not None:
-            layer.threshold_ = learned_case_threshold(result, bundle.model, layer, frame, config)
-        chosen = unsupervised if layer is None else replace(bundle, learned=layer)
-        path = bundle.path or "bundle"
-        return score_features(result, chosen, model_path=path, config=config).scores
+        if layer is None:
+            return unsupervised
+        layer.threshold_ = learned_case_threshold(result, bundle.model, layer, frame, config)
+        chosen = replace(bundle, learned=layer)
+        return score_features(result, chosen, model_path=path, log=log, config=config).scores
 
     return frame, compose
 

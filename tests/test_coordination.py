@@ -16,6 +16,7 @@ from detector.features import Context
 from detector.features.synchrony import (
     GroupProfiles,
     HourlyActivity,
+    Memberships,
     synchrony,
 )
 from detector.pipeline import build_features
@@ -313,9 +314,8 @@ def test_group_alignment_is_the_mean_pairwise_correlation_of_profiles() -> None:
         ids = np.array([f"a{j:03d}" for j in range(n)], dtype=object)
         parts = [{"accounts": ids, "hourly": HourlyActivity.from_dense(dense)}]
         members = np.flatnonzero(grouped)
-        profiles_of = GroupProfiles.of(
-            parts, pd.Index(ids), members, label[members], n_groups, context
-        )
+        groups = Memberships.gather(parts, pd.Index(ids), members, label[members], n_groups)
+        profiles_of = GroupProfiles.of(groups, context)
         got = np.zeros(n)
         got[members] = profiles_of.alignment()
         hod = (start // 3600 + np.arange(hours)) % 24
@@ -351,7 +351,8 @@ def test_group_core_is_the_in_step_minority_and_its_mean_correlation() -> None:
     ids = np.array([f"a{j:03d}" for j in range(n)], dtype=object)
     label = np.r_[np.zeros(n_block + n_own, dtype=np.int64), np.ones(n_other, dtype=np.int64)]
     parts = [{"accounts": ids, "hourly": HourlyActivity.from_dense(dense)}]
-    profiles_of = GroupProfiles.of(parts, pd.Index(ids), np.arange(n), label, 2, context)
+    groups = Memberships.gather(parts, pd.Index(ids), np.arange(n), label, 2)
+    profiles_of = GroupProfiles.of(groups, context)
     core, corr = profiles_of.core(min_fit=0.7, rounds=1)
     assert set(np.flatnonzero(core == 0)) == set(range(n_block))
     profiles = np.stack([np.bincount(hod, weights=row, minlength=24) for row in dense])
@@ -362,22 +363,36 @@ def test_group_core_is_the_in_step_minority_and_its_mean_correlation() -> None:
     assert (corr[n_block:] == 0).all() and (core[n_block:] == -1).all()
 
 
+def _week(days: int) -> tuple[Context, np.ndarray]:
+    """A window of ``days`` whole days starting at midnight UTC, and the hour of the day of
+    each of its hours."""
+    hours = days * 24
+    start = 1_700_000_000 - 1_700_000_000 % 86400
+    context = Context(window_start=start, window_end=start + hours * 3600, present=frozenset())
+    return context, np.arange(hours) % 24
+
+
+def _own_daily_habits(rng: np.random.Generator, n: int, hod: np.ndarray) -> np.ndarray:
+    """``n`` accounts active round the clock, each around a daily peak of its own
+    (n × hours request counts)."""
+    rows = []
+    for _ in range(n):
+        peak = rng.integers(0, 24)
+        rows.append(rng.poisson(0.3 + 2.0 * np.exp(np.cos(2 * np.pi * (hod - peak) / 24) - 1)))
+    return np.array(rows, dtype=np.int64).reshape(n, len(hod))
+
+
 def test_a_campaign_sharing_its_template_with_another_campaign_is_linked() -> None:
     """24 accounts run a script's block of hours every day; 80 accounts of another job
     use the same generation template round the clock, each on its own hours (realistic
     seed 9191). As one group of 104 the template is out of step (alignment 0.29) and the
     24 were left unlinked; their in-step core links them, and nobody else."""
     rng = np.random.default_rng(9)
-    days, n_camp, n_other = 7, 24, 80
-    hours = days * 24
-    start = 1_700_000_000 - 1_700_000_000 % 86400
-    context = Context(window_start=start, window_end=start + hours * 3600, present=frozenset())
-    hod = np.arange(hours) % 24
-    dense = np.zeros((n_camp + n_other, hours), dtype=np.int64)
-    dense[:n_camp] = rng.poisson(2, (n_camp, hours)) * ((hod >= 7) & (hod < 18))
-    for j in range(n_camp, n_camp + n_other):
-        peak = rng.integers(0, 24)
-        dense[j] = rng.poisson(0.3 + 2.0 * np.exp(np.cos(2 * np.pi * (hod - peak) / 24) - 1))
+    n_camp, n_other = 24, 80
+    context, hod = _week(7)
+    dense = np.zeros((n_camp + n_other, len(hod)), dtype=np.int64)
+    dense[:n_camp] = rng.poisson(2, (n_camp, len(hod))) * ((hod >= 7) & (hod < 18))
+    dense[n_camp:] = _own_daily_habits(rng, n_other, hod)
     ids = np.array([f"c{j:02d}" for j in range(n_camp)] + [f"o{j:02d}" for j in range(n_other)])
     evidence = pd.DataFrame(
         {S.ACCOUNT_ID: ids, "kind": "template", "key": np.uint64(5), "share": 1.0}
@@ -398,12 +413,11 @@ def test_a_campaign_alternating_two_templates_is_linked_whole() -> None:
     each account's most used template, the half leaning to the shared one was diluted
     out of step and left unlinked (realistic seed 707: 12 of 24)."""
     rng = np.random.default_rng(7)
-    days, n_camp, n_benign = 7, 24, 8
-    hours = days * 24
-    start = 1_700_000_000 - 1_700_000_000 % 86400
-    context = Context(window_start=start, window_end=start + hours * 3600, present=frozenset())
+    n_camp, n_benign = 24, 8
+    context, hod = _week(7)
+    hours = len(hod)
     dense = np.zeros((n_camp + n_benign, hours), dtype=np.int64)
-    block = (np.arange(hours) % 24 >= 8) & (np.arange(hours) % 24 < 14)  # the script's hours
+    block = (hod >= 8) & (hod < 14)  # the script's hours
     dense[:n_camp] = rng.poisson(4, (n_camp, hours)) * block
     dense[n_camp:] = rng.poisson(1.5, (n_benign, hours))  # round the clock, each its own
     ids = np.array([f"c{j:02d}" for j in range(n_camp)] + [f"b{j}" for j in range(n_benign)])
@@ -451,17 +465,12 @@ def test_a_campaign_rotating_five_wrappers_is_linked_whole() -> None:
     campaign's in-step members. 30 benign platforms share the first wrapper's prefix on
     their own hours, and 200 people each keep their own templates: none is linked."""
     rng = np.random.default_rng(16)
-    days, n_camp, n_platform, n_people = 7, 24, 30, 200
-    hours = days * 24
-    start = 1_700_000_000 - 1_700_000_000 % 86400
-    context = Context(window_start=start, window_end=start + hours * 3600, present=frozenset())
-    hod = np.arange(hours) % 24
+    n_camp, n_platform, n_people = 24, 30, 200
+    context, hod = _week(7)
     n = n_camp + n_platform + n_people
-    dense = np.zeros((n, hours), dtype=np.int64)
-    dense[:n_camp] = rng.poisson(3, (n_camp, hours)) * ((hod >= 6) & (hod < 15))
-    for j in range(n_camp, n):  # each its own daily habit
-        peak = rng.integers(0, 24)
-        dense[j] = rng.poisson(0.3 + 2.0 * np.exp(np.cos(2 * np.pi * (hod - peak) / 24) - 1))
+    dense = np.zeros((n, len(hod)), dtype=np.int64)
+    dense[:n_camp] = rng.poisson(3, (n_camp, len(hod))) * ((hod >= 6) & (hod < 15))
+    dense[n_camp:] = _own_daily_habits(rng, n - n_camp, hod)
     ids = np.array(
         [f"c{j:02d}" for j in range(n_camp)]
         + [f"p{j:02d}" for j in range(n_platform)]

@@ -791,7 +791,7 @@ def test_a_scheduled_retrain_keeps_a_recent_topic_model_and_replays_its_days(
     assert drift.drift["triggered_retrain"]
     assert _topics_of(state, drift.model["version"]).fitted_through_ == D10.isoformat()
     notes = [night.model["topics"] for night in (first, kept, forced, stale, asked, drift)]
-    assert notes[0] == "refit: no current model"
+    assert notes[0] == "refit: no model"
     assert notes[1] == f"kept from {first.model['version']} (fitted on data through {D7})"
     assert notes[2] == f"kept from {kept.model['version']} (fitted on data through {D7})"
     assert notes[3].startswith(f"refit: the topic model of {forced.model['version']}")

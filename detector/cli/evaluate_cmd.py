@@ -210,7 +210,14 @@ def _feedback(
     if log is not None:
         config = DEFAULT.with_features_of(bundle.config)
         built = bundle_features(log, bundle, accounts=accounts, start=start, end=end, config=config)
-        again = score_features(built, bundle, model_path=path, log=log, config=config).scores
+        feats, compose = composed_scorer(built, bundle, config, log)
+        # the scores as they were computed: the unsupervised side itself, unless the
+        # bundle carries a learned layer (the protocol replaces it with its own)
+        again = (
+            compose(None)
+            if bundle.learned is None
+            else score_features(built, bundle, model_path=path, log=log, config=config).scores
+        )
         differ = _scores_differ(scoring.table, again)
         if differ:
             raise fail(
@@ -218,7 +225,6 @@ def _feedback(
                 f"score {scoring.path.name} gives them; give the log and --accounts table "
                 "that were scored"
             )
-        feats, compose = composed_scorer(built, bundle, config)
     out = {
         "feedback": feedback_evaluation(
             bundle.model, feats, truth, share=share, seed=seed, compose=compose

@@ -26,7 +26,7 @@ from detector import annotate as A
 from detector import schema as S
 from detector.features.base import Context
 from detector.features.coordination import ACTIVATION_MIN_OFFSET_S
-from detector.features.synchrony import GroupProfiles, membership_synchrony
+from detector.features.synchrony import GroupProfiles, Memberships, membership_synchrony
 
 __all__ = [
     "ACTIVATION_BIN_S",
@@ -260,8 +260,9 @@ def synchronised_templates(
         return empty
     group, keys = pd.factorize(tpl["key"])  # on the keys themselves: uint64 must not pass float
     n_groups = len(keys)
-    profiles = GroupProfiles.of(parts, index, members, group, n_groups, context)
-    surging = membership_synchrony(parts, index, members, group, n_groups, context)
+    groups = Memberships.gather(parts, index, members, group, n_groups)  # activity read once
+    profiles = GroupProfiles.of(groups, context)
+    surging = membership_synchrony(groups, context)
     whole = (profiles.alignment() >= ALIGN_LINK_MIN) | (surging >= SYNC_LINK_MIN)
     # a group in step only in part: the in-step core, when it is a campaign's size
     core, core_corr = profiles.core(min_fit=CORE_FIT_MIN, rounds=CORE_ROUNDS)

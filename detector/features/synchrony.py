@@ -20,6 +20,7 @@ from detector.features.base import Context
 __all__ = [
     "GroupProfiles",
     "HourlyActivity",
+    "Memberships",
     "member_activity",
     "membership_synchrony",
     "synchrony",
@@ -84,6 +85,43 @@ def member_activity(
     return np.concatenate(i_parts), np.concatenate(hour_parts), np.concatenate(count_parts)
 
 
+@dataclass(frozen=True)
+class Memberships:
+    """Accounts in groups -- an account may be in several (every template it uses), never
+    twice in one -- with the distinct accounts' activity gathered from the parts once, for
+    every measure over the groups (:class:`GroupProfiles`, :func:`membership_synchrony`)."""
+
+    members: np.ndarray
+    """Each membership's account, as its position in the index."""
+    lab: np.ndarray
+    """Each membership's group."""
+    n_groups: int
+    held_as: np.ndarray
+    """Each membership's account, as its position among the distinct accounts."""
+    n_accounts: int
+    """Distinct accounts (in index order)."""
+    i: np.ndarray
+    """The distinct accounts' sparse activity: account position, window hour and request
+    count (float64), sorted by (account, hour) so every sum over it adds in one order."""
+    hour: np.ndarray
+    x: np.ndarray
+
+    @classmethod
+    def gather(
+        cls,
+        parts: list[dict[str, Any]],
+        index: pd.Index,
+        members: np.ndarray,
+        lab: np.ndarray,
+        n_groups: int,
+    ) -> Memberships:
+        """Membership ``j``: account ``index[members[j]]`` in group ``lab[j]``."""
+        accounts, held_as = np.unique(members, return_inverse=True)
+        i, hour, x = member_activity(parts, index, accounts)
+        order = np.lexsort((hour, i))  # whatever the buckets
+        return cls(members, lab, n_groups, held_as, len(accounts), i[order], hour[order], x[order])
+
+
 def synchrony(
     parts: list[dict[str, Any]],
     index: pd.Index,
@@ -97,21 +135,14 @@ def synchrony(
     in group ``label`` (see :func:`membership_synchrony`)."""
     out = np.zeros(len(index))
     members = np.flatnonzero(clustered)
-    out[members] = membership_synchrony(parts, index, members, label[members], n_comp, context)
+    groups = Memberships.gather(parts, index, members, label[members], n_comp)
+    out[members] = membership_synchrony(groups, context)
     return out
 
 
-def membership_synchrony(
-    parts: list[dict[str, Any]],
-    index: pd.Index,
-    members: np.ndarray,
-    lab: np.ndarray,
-    n_groups: int,
-    context: Context,
-) -> np.ndarray:
+def membership_synchrony(groups: Memberships, context: Context) -> np.ndarray:
     """Mean pairwise correlation of group members' hourly activity *beyond their daily
-    rhythm*, per membership: account ``index[members[j]]`` in group ``lab[j]``. An account
-    may belong to several groups (every template it uses), never twice to one.
+    rhythm*, per membership of ``groups``.
 
     Each member's hourly counts over the window's T hours minus its own mean count at
     that hour of the day: accounts in one time zone share a diurnal curve, which is not
@@ -122,17 +153,12 @@ def membership_synchrony(
     Computed from the sparse activity, never as members × T: an hour in which a member
     is idle has the residual −profile(hour of day), so the idle hours' share of each
     sum is a count of idle hours per hour of the day times a per-day value. Every sum
-    is of squares (no cancellation), so the result is the dense formula's. An account's
-    activity is gathered once, however many groups it is in.
+    is of squares (no cancellation), so the result is the dense formula's.
     """
-    if not parts or not len(members):
-        return np.zeros(len(members))
-    accounts, held_as = np.unique(members, return_inverse=True)
-    m = len(accounts)
-    i, hour, x = member_activity(parts, index, accounts)
-    # accounts in index order, whatever the buckets: the sums below add in one order
-    order = np.lexsort((hour, i))
-    i, hour, x = i[order], hour[order], x[order]
+    if not len(groups.members):
+        return np.zeros(0)
+    lab, n_groups, held_as = groups.lab, groups.n_groups, groups.held_as
+    m, i, hour, x = groups.n_accounts, groups.i, groups.hour, groups.x
 
     n_hours = int((context.window_end - context.window_start) // 3600) + 1
     first_hod = int(context.window_start // 3600) % 24
@@ -203,21 +229,10 @@ class GroupProfiles:
     """memberships × 24 unit profiles."""
 
     @classmethod
-    def of(
-        cls,
-        parts: list[dict[str, Any]],
-        index: pd.Index,
-        members: np.ndarray,
-        lab: np.ndarray,
-        n_groups: int,
-        context: Context,
-    ) -> GroupProfiles:
-        """Profiles of the accounts ``index[members]``, membership ``j`` in group ``lab[j]``."""
-        if not parts or not len(members):
-            return cls(members, lab, n_groups, np.zeros((len(members), 24)))
-        accounts, held_as = np.unique(members, return_inverse=True)
-        z = _unit_profiles(parts, index, accounts, context)[held_as]
-        return cls(members, lab, n_groups, z)
+    def of(cls, groups: Memberships, context: Context) -> GroupProfiles:
+        """The profiles of every membership of ``groups``."""
+        z = _unit_profiles(groups, context)[groups.held_as]
+        return cls(groups.members, groups.lab, groups.n_groups, z)
 
     def alignment(self) -> np.ndarray:
         """Mean pairwise correlation of group members' hour-of-day profiles, per membership.
@@ -281,15 +296,12 @@ class GroupProfiles:
         return core, corr
 
 
-def _unit_profiles(
-    parts: list[dict[str, Any]], index: pd.Index, members: np.ndarray, context: Context
-) -> np.ndarray:
-    """Each member's requests per hour of the day, centred and scaled to unit norm
-    (members × 24; a member with no variation gets zeros)."""
-    i, hour, x = member_activity(parts, index, members)
-    hod = (int(context.window_start // 3600) % 24 + hour) % 24
-    m = len(members)
-    profile = np.bincount(i * 24 + hod, weights=x, minlength=m * 24).reshape(m, 24)
+def _unit_profiles(groups: Memberships, context: Context) -> np.ndarray:
+    """Each distinct account's requests per hour of the day, centred and scaled to unit
+    norm (accounts × 24; an account with no variation gets zeros)."""
+    hod = (int(context.window_start // 3600) % 24 + groups.hour) % 24
+    m = groups.n_accounts
+    profile = np.bincount(groups.i * 24 + hod, weights=groups.x, minlength=m * 24).reshape(m, 24)
     z = profile - profile.mean(axis=1, keepdims=True)
     norm = np.linalg.norm(z, axis=1)
     varies = norm > 0

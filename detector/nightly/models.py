@@ -174,6 +174,26 @@ def _model_that_scored(store: Store, state: Path, day: dt.date, warn: Warn) -> C
     return model
 
 
+def current_model_file(
+    store: Store, state: Path, warn: Warn | None = None
+) -> tuple[ModelRecord, Path] | str:
+    """The registered current model and its intact bundle file, or why there is none
+    (``no model``, ``model file missing: …``, ``model … unusable: …``; the last also
+    ``warn``-ed)."""
+    current = store.current_model()
+    if current is None:
+        return "no model"
+    path = _resolve(store, state, current)
+    if path is None:
+        return f"model file missing: {current.path} ({current.version})"
+    problem = registry_mismatch(path, current)
+    if problem is not None:
+        if warn is not None:
+            warn(f"not using {current.version}: {problem}")
+        return f"model {current.version} unusable: {problem}"
+    return current, path
+
+
 def choose_model(
     store: Store, options: NightlyOptions, warn: Warn
 ) -> tuple[ChosenModel | None, str]:
@@ -188,16 +208,10 @@ def choose_model(
     reused = _model_that_scored(store, state, day, warn)
     if reused is not None:
         return reused, ""
-    current = store.current_model()
-    if current is None:
-        return None, "no model"
-    path = _resolve(store, state, current)
-    if path is None:
-        return None, f"model file missing: {current.path} ({current.version})"
-    problem = registry_mismatch(path, current)
-    if problem is not None:
-        warn(f"not using {current.version}: {problem}")
-        return None, f"model {current.version} unusable: {problem}"
+    found = current_model_file(store, state, warn)
+    if isinstance(found, str):
+        return None, found
+    current, path = found
     if current.window_end is None:
         return None, f"model {current.version} has no recorded training window"
     end = dt.date.fromisoformat(current.window_end)
@@ -237,14 +251,12 @@ def topics_to_keep(
     before this was recorded) is refitted.
     """
     refit_days = options.config.topic_refit_days
-    current = store.current_model()
-    if current is None:
-        return None, "refit: no current model"
+    found = current_model_file(store, options.state)
+    if isinstance(found, str):
+        return None, f"refit: {found}"
     if refit_days <= 0:
         return None, "refit: topic_refit_days is 0"
-    path = _resolve(store, options.state, current)
-    if path is None or registry_mismatch(path, current) is not None:
-        return None, f"refit: model {current.version} unusable"
+    current, path = found
     try:
         topics = load_bundle(path).text_models.get(TOPIC_MODEL_KEY)
     except BundleError as exc:
