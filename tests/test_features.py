@@ -320,19 +320,56 @@ def test_unread_follow_ups_need_enough_turns_and_harvest_counts_long_answers(
     # 6 timed follow-ups are under Config.min_followups: the neutral value
     assert feats.loc["script", "unread_followup_share"] == SPECS["unread_followup_share"].neutral
     # a third of each account's requests: 40 tokens in, 900 out, weighted by topic breadth
-    # (the share of the run's 2 topics the account's prompts touch, counted from 5
-    # prompts with words: the script's follow-ups are stop words, so it has 3)
+    # (the effective share of the run's 2 topics, 2 ** entropy / 2, over the prompts with
+    # words; the script has 3, under MIN_TOPIC_ROWS (5): its follow-ups are stop words)
     assert result.topic_model is not None
     topics = result.topic_model.assign(A.topic_text(A.prompt_window(pa.array(few[S.PROMPT]))))
     worded = pd.Series(topics[topics >= 0]).groupby(few[S.ACCOUNT_ID].to_numpy()[topics >= 0])
     assert worded.size().to_dict() == {"person": 9, "script": 3}
     harvest = feats["broad_harvest_share"]
     assert harvest["script"] == 0.0
-    assert harvest["person"] == pytest.approx(worded.nunique()["person"] / 2 / 3)
+    shares = worded.get_group("person").value_counts(normalize=True).to_numpy()
+    effective = 2.0 ** float(-(shares * np.log2(shares)).sum()) / 2
+    assert harvest["person"] == pytest.approx(effective / 3)
     assert harvest["person"] > 0
     few.drop(columns=[S.PROMPT]).to_parquet(path)  # no prompt text: the share alone
     plain = build_features(path, config=Config(topic_clusters=2)).features
     assert plain["broad_harvest_share"].tolist() == pytest.approx([1 / 3, 1 / 3])
+
+
+def test_harvest_breadth_counts_topics_by_weight_not_by_being_touched(tmp_path: Path) -> None:
+    """A product centred on one subject that strays into another now and then touches
+    every topic, as a distiller does; only the distiller spreads its prompts over them."""
+    cooking = "How long should I roast {} vegetables with garlic and olive oil in the oven?"
+    stars = "Why does the {} star in the night sky shine brighter than the planets nearby?"
+    rows = []
+    for account, n_stars in (("product", 2), ("distiller", 20)):
+        for i in range(40):
+            text = (stars if i < n_stars else cooking).format(f"{account} {i}")
+            rows.append((account, f"{account}-{i}", text))
+    log = pd.DataFrame(rows, columns=[S.ACCOUNT_ID, S.REQUEST_ID, S.PROMPT])
+    log[S.TIMESTAMP] = pd.Timestamp("2026-11-02 09:00", tz="UTC") + pd.to_timedelta(
+        np.arange(len(log)) * 60, unit="s"
+    )
+    log[S.MODEL], log[S.STATUS] = "m", "ok"
+    log[S.INPUT_TOKENS], log[S.OUTPUT_TOKENS] = 40, 900  # every request harvests
+    log.to_parquet(tmp_path / "log.parquet")
+    result = build_features(tmp_path / "log.parquet", config=Config(topic_clusters=2))
+    assert result.topic_model is not None
+    topics = result.topic_model.assign(A.topic_text(A.prompt_window(pa.array(log[S.PROMPT]))))
+    by_account = pd.Series(topics).groupby(log[S.ACCOUNT_ID].to_numpy())
+    assert by_account.nunique().to_dict() == {"distiller": 2, "product": 2}  # both touch both
+    harvest = result.features["broad_harvest_share"]
+    # 2 ** entropy / 2 topics: 1.0 for an even spread, ~0.6 for 38 prompts to 2
+    assert harvest["distiller"] == pytest.approx(1.0)
+    entropy = -(0.95 * np.log2(0.95) + 0.05 * np.log2(0.05))
+    assert harvest["product"] == pytest.approx(2.0**entropy / 2)
+    # a bundle trained before the effective share scores on the topics touched
+    old = Config().with_features_of({"reading_tokens_per_s": 50.0})
+    assert old.harvest_topic_breadth == "touched"
+    config = dataclasses.replace(old, topic_clusters=2)
+    touched = build_features(tmp_path / "log.parquet", config=config)
+    assert touched.features["broad_harvest_share"].tolist() == pytest.approx([1.0, 1.0])
 
 
 def test_a_suite_replaying_its_multi_turn_set_daily_is_not_unread(tmp_path: Path) -> None:

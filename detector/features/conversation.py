@@ -54,8 +54,10 @@ SPECS = [
         family="conversation",
         unit="share",
         description="Share of requests with at most 150 input tokens that drew 400 or more "
-        "output tokens, times the share of all topics the account's prompts touch "
-        "(with prompt text in the log; without it, the share alone).",
+        "output tokens, times the account's effective share of all topics (2 to the power "
+        "of its topic entropy, over the number of topics: a topic counts by its weight in "
+        "the traffic, not for being touched once) (with prompt text in the log; without "
+        "it, the share alone).",
         why="Distillation asks short standalone questions on every subject for long, "
         "complete answers; a content product also draws long answers from short prompts, "
         "but on its one task, chat carries its history and pipelines send documents.",
@@ -64,7 +66,7 @@ SPECS = [
         scale="share",
         direction="high",
         reason="short questions across many subjects draw long answers "
-        "(harvest share × topic coverage {value})",
+        "(harvest share × effective topic share {value})",
     ),
 ]
 

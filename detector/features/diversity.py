@@ -6,6 +6,7 @@ import numpy as np
 
 from detector import annotate as A
 from detector import schema as S
+from detector.config import HARVEST_TOPIC_BREADTHS
 from detector.features import agg
 from detector.features.base import Bucket
 from detector.features.registry import FeatureSpec, family
@@ -13,12 +14,12 @@ from detector.features.registry import FeatureSpec, family
 _P = (S.PROMPT,)
 MIN_TOPIC_ROWS = 5
 
-# The share of all topics an account touches (``topic_breadth``'s coverage) is not a
-# feature of its own: with the steady topic model (detector.topics, version 3) it is 1.0
-# for every account with a few hundred varied prompts, a global chat product's as much
-# as a distiller's, and it echoed the entropy. It weighs the harvest share instead
-# (conversation.broad_harvest_share), where breadth counts in conjunction with short
-# questions drawing long answers (docs/realistic-baseline.md, session 17).
+# Topic breadth is not a feature of its own beside the entropy (the share of all topics
+# an account touches was 1.0 for every account with a few hundred varied prompts, a
+# global chat product's as much as a distiller's: docs/realistic-baseline.md, session
+# 17). It weighs the harvest share instead (conversation.broad_harvest_share), where
+# breadth counts in conjunction with short questions drawing long answers, as the
+# *effective* share of topics (topic_breadth; session 22).
 
 SPECS = [
     FeatureSpec(
@@ -88,19 +89,35 @@ SPECS = [
 
 
 def topic_breadth(b: Bucket) -> tuple[np.ndarray, np.ndarray]:
-    """Per account: the entropy of its prompts' topics and the share of all topics they
-    touch, over the requests whose prompt has words (a topic); 0 for both under
-    ``MIN_TOPIC_ROWS`` such requests (too few to say)."""
+    """Per account: the entropy of its prompts' topics (bits) and its share of all
+    topics, over the requests whose prompt has words (a topic); 0 for both under
+    ``MIN_TOPIC_ROWS`` such requests (too few to say).
+
+    The share is *effective* by default (``Config.harvest_topic_breadth``): the effective
+    number of topics (``2 ** entropy``, the Hill number of order 1) over the number of
+    topics. The distinct topics touched grow with volume -- a product centred on two or
+    three subjects touches most topics once in a few hundred requests -- while the
+    effective number counts a topic by its weight in the traffic, so only an account
+    that spreads its prompts over many subjects scores high, as distillation does
+    (docs/realistic-baseline.md, session 22). ``"touched"`` is the distinct topics'
+    share, what bundles trained before then were fitted on.
+    """
     n, c = b.n, b.codes
     topic = b.col(A.TOPIC).astype(np.int64)
     has_topic = topic >= 0
     tc = c[has_topic]
     sampled = np.bincount(tc, minlength=n)
     _, t_ent = agg.top_share_and_entropy(tc, topic[has_topic].astype(np.uint64) + 1, n)
-    t_distinct = agg.nunique(tc, topic[has_topic].astype(np.uint64) + 1, n)
     n_topics = max(int(topic.max()) + 1 if len(topic) else 1, b.context.config.topic_clusters)
+    how = b.context.config.harvest_topic_breadth
+    if how == "effective":
+        share = np.minimum(np.exp2(t_ent) / n_topics, 1.0)
+    elif how == "touched":
+        share = agg.nunique(tc, topic[has_topic].astype(np.uint64) + 1, n) / n_topics
+    else:
+        raise ValueError(f"harvest_topic_breadth must be one of {HARVEST_TOPIC_BREADTHS}: {how!r}")
     enough = sampled >= MIN_TOPIC_ROWS
-    return np.where(enough, t_ent, 0.0), np.where(enough, t_distinct / n_topics, 0.0)
+    return np.where(enough, t_ent, 0.0), np.where(enough, share, 0.0)
 
 
 @family("diversity", SPECS)
