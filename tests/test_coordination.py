@@ -11,7 +11,12 @@ import pytest
 
 from detector import schema as S
 from detector.config import Config
-from detector.coordination import SYNC_GROUP_MIN, synchronised_templates
+from detector.coordination import (
+    ALIGN_LINK_MIN,
+    CORE_FIT_MIN,
+    SYNC_GROUP_MIN,
+    synchronised_templates,
+)
 from detector.features import Context
 from detector.features.synchrony import (
     GroupProfiles,
@@ -488,6 +493,45 @@ def test_a_campaign_rotating_five_wrappers_is_linked_whole() -> None:
     tokens = synchronised_templates(evidence, parts, pd.Index(ids), context)
     assert set(tokens[S.ACCOUNT_ID]) <= set(ids[:n_camp]), "no platform or person linked"
     assert set(ids[:n_camp]) in _linked_components(tokens), "the campaign is one component"
+
+
+def test_platforms_on_their_own_hours_do_not_ride_along_in_an_aligned_campaign() -> None:
+    """24 accounts run one wrapper on the same block of hours; two labelling platforms
+    use the wrapper too, round the clock on their own rhythm. The group of 26 is aligned
+    as a whole (its mean pairwise correlation is the campaign's, diluted a little), but
+    only the members on its schedule are linked (realistic seed 707: two platforms at
+    fits 0.09 and 0.35 were linked with a template-and-timing campaign and flagged)."""
+    rng = np.random.default_rng(11)
+    n_camp, n_platform, n_people = 24, 2, 100
+    context, hod = _week(7)
+    n = n_camp + n_platform + n_people
+    dense = np.zeros((n, len(hod)), dtype=np.int64)
+    dense[:n_camp] = rng.poisson(3, (n_camp, len(hod))) * ((hod >= 7) & (hod < 18))
+    dense[n_camp:] = _own_daily_habits(rng, n - n_camp, hod)
+    ids = np.array(
+        [f"c{j:02d}" for j in range(n_camp)]
+        + [f"p{j}" for j in range(n_platform)]
+        + [f"u{j:03d}" for j in range(n_people)]
+    )
+    rows = [(ids[j], np.uint64(100), 0.9) for j in range(n_camp + n_platform)]
+    rows += [(ids[j], np.uint64(1000 + j), 0.5) for j in range(n_camp + n_platform, n)]
+    evidence = pd.DataFrame(rows, columns=[S.ACCOUNT_ID, "key", "share"]).assign(kind="template")
+    parts = [{"accounts": ids, "hourly": HourlyActivity.from_dense(dense)}]
+    profiles = GroupProfiles.of(
+        Memberships.gather(
+            parts,
+            pd.Index(ids),
+            np.arange(n_camp + n_platform),
+            np.zeros(n_camp + n_platform, dtype=np.int64),
+            1,
+        ),
+        context,
+    )
+    assert profiles.alignment()[0] >= ALIGN_LINK_MIN  # the group is aligned as a whole
+    assert (profiles.fit()[n_camp:] < CORE_FIT_MIN).all()  # the platforms keep their own hours
+    tokens = synchronised_templates(evidence, parts, pd.Index(ids), context)
+    assert set(tokens[S.ACCOUNT_ID]) == set(ids[:n_camp]), "the campaign, and only it, linked"
+    assert set(ids[:n_camp]) in _linked_components(tokens)
 
 
 @pytest.mark.parametrize(

@@ -229,7 +229,9 @@ def synchronised_templates(
     *every* account that holds it as evidence, and a group links all its members when
     they act in step: their hour-of-day profiles are near-identical
     (:meth:`~detector.features.synchrony.GroupProfiles.alignment` ≥ ``ALIGN_LINK_MIN``:
-    one script, the same block of hours every day), or their activity surges and pauses
+    one script, the same block of hours every day; then each member linked must itself
+    fit the group's schedule, :meth:`~detector.features.synchrony.GroupProfiles.fit` ≥
+    ``CORE_FIT_MIN``), or their activity surges and pauses
     together beyond their daily rhythm
     (:func:`~detector.features.synchrony.membership_synchrony` ≥ ``SYNC_LINK_MIN``), or
     its in-step core does (``CORE_FIT_MIN``). Measured on an unseen realistic population
@@ -263,7 +265,11 @@ def synchronised_templates(
     groups = Memberships.gather(parts, index, members, group, n_groups)  # activity read once
     profiles = GroupProfiles.of(groups, context)
     surging = membership_synchrony(groups, context)
-    whole = (profiles.alignment() >= ALIGN_LINK_MIN) | (surging >= SYNC_LINK_MIN)
+    # an aligned group links the members on its schedule: a few users of a campaign's
+    # wrapper on their own hours ride along in its mean correlation otherwise (two
+    # labelling platforms at fits 0.09 and 0.35 in a 26-member group aligned at 0.86)
+    aligned = (profiles.alignment() >= ALIGN_LINK_MIN) & (profiles.fit() >= CORE_FIT_MIN)
+    whole = aligned | (surging >= SYNC_LINK_MIN)
     # a group in step only in part: the in-step core, when it is a campaign's size
     core, core_corr = profiles.core(min_fit=CORE_FIT_MIN, rounds=CORE_ROUNDS)
     in_core = core >= 0

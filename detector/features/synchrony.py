@@ -248,6 +248,18 @@ class GroupProfiles:
             return np.zeros(0)
         return _mean_pairwise(self.z, self.lab, self.n_groups)[self.lab]
 
+    def fit(self, among: np.ndarray | None = None) -> np.ndarray:
+        """Each membership's fit to its group's common schedule: ``z_i · u``, with ``u``
+        the direction of the sum of the unit profiles of the memberships ``among``
+        selects (every membership when None). Near 1 for a member on the schedule most of
+        the group keeps, near 0 or below for one on its own hours."""
+        chosen = np.ones(len(self.members), dtype=bool) if among is None else among
+        sums = np.zeros((self.n_groups, 24))
+        np.add.at(sums, self.lab[chosen], self.z[chosen])
+        length = np.linalg.norm(sums, axis=1)
+        direction = sums / np.where(length > 0, length, 1.0)[:, None]
+        return np.einsum("ij,ij->i", self.z, direction[self.lab])
+
     def core(self, *, min_fit: float, rounds: int = 2) -> tuple[np.ndarray, np.ndarray]:
         """The in-step core of each group: members whose hour-of-day profile follows the
         group's common direction, and the cores' mean pairwise correlation.
@@ -274,19 +286,11 @@ class GroupProfiles:
         z, lab = self.z, self.lab
         left = np.ones(len(self.members), dtype=bool)
         for r in range(rounds):
-            sums = np.zeros((self.n_groups, 24))
-            np.add.at(sums, lab[left], z[left])
-            length = np.linalg.norm(sums, axis=1)
-            direction = sums / np.where(length > 0, length, 1.0)[:, None]
-            inside = left & (np.einsum("ij,ij->i", z, direction[lab]) >= min_fit)
+            inside = left & (self.fit(left) >= min_fit)
             # ...and that fits the core's own schedule: a benign user of a campaign's
             # wrapper whose smooth daily peak falls inside the campaign's block of hours
             # fits the group's direction (0.72) but not the core's (0.67)
-            sums = np.zeros((self.n_groups, 24))
-            np.add.at(sums, lab[inside], z[inside])
-            length = np.linalg.norm(sums, axis=1)
-            own = sums / np.where(length > 0, length, 1.0)[:, None]
-            inside &= np.einsum("ij,ij->i", z, own[lab]) >= min_fit
+            inside &= self.fit(inside) >= min_fit
             if not inside.any():
                 break
             core_corr = _mean_pairwise(z[inside], lab[inside], self.n_groups)
