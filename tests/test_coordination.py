@@ -461,6 +461,26 @@ def _linked_components(tokens: pd.DataFrame) -> list[set[str]]:
     return list(groups.values())
 
 
+def _campaign_platforms_people(
+    rng: np.random.Generator, sizes: tuple[int, int, int], block: tuple[int, int]
+) -> tuple[Context, np.ndarray, list[dict[str, object]]]:
+    """A week of hourly activity: a campaign's accounts (``c…``) on one block of hours
+    every day, then platforms (``p…``) and people (``u…``) on their own daily habits.
+    Returns the context, the ids and the activity parts."""
+    n_camp, n_platform, n_people = sizes
+    context, hod = _week(7)
+    n = n_camp + n_platform + n_people
+    dense = np.zeros((n, len(hod)), dtype=np.int64)
+    dense[:n_camp] = rng.poisson(3, (n_camp, len(hod))) * ((hod >= block[0]) & (hod < block[1]))
+    dense[n_camp:] = _own_daily_habits(rng, n - n_camp, hod)
+    ids = np.array(
+        [f"c{j:02d}" for j in range(n_camp)]
+        + [f"p{j:02d}" for j in range(n_platform)]
+        + [f"u{j:03d}" for j in range(n_people)]
+    )
+    return context, ids, [{"accounts": ids, "hourly": HourlyActivity.from_dense(dense)}]
+
+
 def test_a_campaign_rotating_five_wrappers_is_linked_whole() -> None:
     """24 accounts rotate five generation wrappers evenly, so each holds three or four
     of them (prefix and suffix keys, about a fifth of its requests each) and no wrapper
@@ -471,16 +491,8 @@ def test_a_campaign_rotating_five_wrappers_is_linked_whole() -> None:
     their own hours, and 200 people each keep their own templates: none is linked."""
     rng = np.random.default_rng(16)
     n_camp, n_platform, n_people = 24, 30, 200
-    context, hod = _week(7)
-    n = n_camp + n_platform + n_people
-    dense = np.zeros((n, len(hod)), dtype=np.int64)
-    dense[:n_camp] = rng.poisson(3, (n_camp, len(hod))) * ((hod >= 6) & (hod < 15))
-    dense[n_camp:] = _own_daily_habits(rng, n - n_camp, hod)
-    ids = np.array(
-        [f"c{j:02d}" for j in range(n_camp)]
-        + [f"p{j:02d}" for j in range(n_platform)]
-        + [f"u{j:03d}" for j in range(n_people)]
-    )
+    context, ids, parts = _campaign_platforms_people(rng, (n_camp, n_platform, n_people), (6, 15))
+    n = len(ids)
     rows = []
     for j in range(n_camp):  # the top three prefix and suffix keys of five near-even wrappers
         share = rng.dirichlet(np.full(5, 40.0))
@@ -489,7 +501,6 @@ def test_a_campaign_rotating_five_wrappers_is_linked_whole() -> None:
     rows += [(ids[n_camp + j], np.uint64(100), 0.9) for j in range(n_platform)]
     rows += [(ids[j], np.uint64(1000 + j), 0.5) for j in range(n_camp + n_platform, n)]
     evidence = pd.DataFrame(rows, columns=[S.ACCOUNT_ID, "key", "share"]).assign(kind="template")
-    parts = [{"accounts": ids, "hourly": HourlyActivity.from_dense(dense)}]
     tokens = synchronised_templates(evidence, parts, pd.Index(ids), context)
     assert set(tokens[S.ACCOUNT_ID]) <= set(ids[:n_camp]), "no platform or person linked"
     assert set(ids[:n_camp]) in _linked_components(tokens), "the campaign is one component"
@@ -503,20 +514,11 @@ def test_platforms_on_their_own_hours_do_not_ride_along_in_an_aligned_campaign()
     fits 0.09 and 0.35 were linked with a template-and-timing campaign and flagged)."""
     rng = np.random.default_rng(11)
     n_camp, n_platform, n_people = 24, 2, 100
-    context, hod = _week(7)
-    n = n_camp + n_platform + n_people
-    dense = np.zeros((n, len(hod)), dtype=np.int64)
-    dense[:n_camp] = rng.poisson(3, (n_camp, len(hod))) * ((hod >= 7) & (hod < 18))
-    dense[n_camp:] = _own_daily_habits(rng, n - n_camp, hod)
-    ids = np.array(
-        [f"c{j:02d}" for j in range(n_camp)]
-        + [f"p{j}" for j in range(n_platform)]
-        + [f"u{j:03d}" for j in range(n_people)]
-    )
+    context, ids, parts = _campaign_platforms_people(rng, (n_camp, n_platform, n_people), (7, 18))
+    n = len(ids)
     rows = [(ids[j], np.uint64(100), 0.9) for j in range(n_camp + n_platform)]
     rows += [(ids[j], np.uint64(1000 + j), 0.5) for j in range(n_camp + n_platform, n)]
     evidence = pd.DataFrame(rows, columns=[S.ACCOUNT_ID, "key", "share"]).assign(kind="template")
-    parts = [{"accounts": ids, "hourly": HourlyActivity.from_dense(dense)}]
     profiles = GroupProfiles.of(
         Memberships.gather(
             parts,
