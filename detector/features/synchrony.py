@@ -214,8 +214,8 @@ class GroupProfiles:
 
     Each member's requests are counted per hour of the day (24 bins over the window),
     centred and scaled to unit norm (``z_i``; a member with no variation gets zeros and
-    counts as uncorrelated). :meth:`alignment` and :meth:`core` both read them, so a
-    caller that needs both gathers the members' activity once. Both answer per
+    counts as uncorrelated). :meth:`alignment`, :meth:`fit` and :meth:`core` read them, so
+    a caller that needs several gathers the members' activity once. All answer per
     *membership*: an account may be in several groups (every template it uses), never
     twice in one. Memory: memberships × 24.
     """
