@@ -208,6 +208,8 @@ def feedback_evaluation(
     -------
     ``protocol``, ``share``, ``seed``, ``verdicts`` (counts, and for the time split
     ``cut_day``), ``evaluated_accounts``, ``learned_layer`` (fitted or why not),
+    ``learned_weight`` (the weight the verdicts chose, see
+    :func:`detector.learned_fit.verdict_weight`; None without a layer),
     ``unsupervised`` and ``learned`` (each a :func:`detector.evaluate.evaluate` result
     over the same held-out accounts; flags at each score's own default threshold) and
     ``delta`` (learned − unsupervised for the headline metrics).
@@ -268,6 +270,7 @@ def feedback_evaluation(
         },
         "evaluated_accounts": int(pd.Index(ids).isin(held).sum()),
         "learned_layer": "fitted" if layer is not None else why_not_learn(verdicts, config),
+        "learned_weight": None if layer is None else layer.weight_,
         **results,
         "delta": delta,
     }

@@ -21,13 +21,17 @@ what the forest finds:
 * **the classifier's input** is the preprocessed matrix on a signed-log grid
   (:func:`grid`): boosted trees only use the order of values, and the grid makes
   scikit-learn bin by distinct values instead of weighted percentiles (10× faster);
-* **the blend** — ``z + learned_weight · e``, with ``z`` the unsupervised raw score
+* **the blend** — ``z + w · e``, with ``z`` the unsupervised raw score
   normalised by the model's own calibration anchors (0 at the training median, 1 at
   its 99th percentile). The unsupervised score stays the backbone, so a kind of
   extraction no analyst has confirmed yet ranks where the forest put it; the evidence
-  only moves accounts the verdicts speak about. The classifier does *not* take the
-  forest's score as an input: it would learn the forest's ranking back and count it
-  twice (measured: no better, and it lifted benign look-alikes of high scorers);
+  only moves accounts the verdicts speak about. The weight ``w`` (at most
+  ``learned_weight``) is chosen on the verdicts' own out-of-fold evidence
+  (:func:`detector.learned_fit.verdict_weight`), 0 when every weight ranks them worse
+  than the unsupervised score alone: the layer must not hurt the ranking it sits on.
+  The classifier does *not* take the forest's score as an input: it would learn the
+  forest's ranking back and count it twice (measured: no better, and it lifted benign
+  look-alikes of high scorers);
 * **re-calibration** — the blend is mapped so that its training median and 99th
   percentile land on the model's raw anchors, then through the model's own
   :meth:`~AnomalyModel.calibrate`: scores keep their meaning (median 15, 99th

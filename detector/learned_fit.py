@@ -23,7 +23,10 @@ from detector.model import AnomalyModel
 from detector.proximity import grid, neighbourhood_radius
 from detector.ranking import SCORE_DECIMALS, default_threshold
 
-__all__ = ["fit_learned", "why_not_learn"]
+__all__ = ["WEIGHT_STEPS", "fit_learned", "verdict_weight", "weight_note", "why_not_learn"]
+
+WEIGHT_STEPS = (0.0, 0.25, 0.5, 1.0)
+"""Shares of ``learned_weight`` tried on the verdicts (:func:`verdict_weight`)."""
 
 
 def why_not_learn(labels: pd.DataFrame, config: Config = DEFAULT) -> str | None:
@@ -157,7 +160,9 @@ def fit_learned(
         "z_median": float(cal["raw_median"]),
         "z_upper": float(cal["raw_upper"]),
     }
-    mixed = layer.mixed(raw, layer.near_a_case(matrix, ids, layer.centred(log_odds)))
+    evidence = layer.near_a_case(matrix, ids, layer.centred(log_odds))
+    layer.weight_ = verdict_weight(layer, raw[is_lab], evidence[is_lab], y[is_lab], config)
+    mixed = layer.mixed(raw, evidence)
     layer.anchors_["min"] = float(mixed.min())
     layer.anchors_["median"] = float(np.median(mixed))
     layer.anchors_["upper"] = float(np.quantile(mixed, float(cal["upper_quantile"])))
@@ -173,3 +178,39 @@ def fit_learned(
         ceiling=config.alert_ceiling,
     )
     return layer
+
+
+def verdict_weight(
+    layer: LearnedLayer, raw: np.ndarray, evidence: np.ndarray, y: np.ndarray, config: Config
+) -> float:
+    """The learned evidence's weight, chosen on the verdicts themselves.
+
+    Every labelled account's evidence is out-of-fold (cross-fitted: from a classifier
+    that never saw it), so how well ``z + w · e`` ranks the confirmed extraction above
+    the cleared accounts is an honest estimate of what the layer adds at weight ``w``.
+    Of ``learned_weight`` × :data:`WEIGHT_STEPS`, the weight with the best average
+    precision over the verdicts wins, the larger on a tie (verdicts the unsupervised
+    score already ranks perfectly say nothing against the layer, and lifting unlabelled
+    look-alikes of confirmed cases is what it is for); 0 when every weight ranks them
+    worse than the unsupervised score alone (the layer then changes no ranking). The layer can hurt:
+    with 20 confirmed cases over a dozen kinds of extraction, look-alikes of confirmed
+    mixed-cover accounts (enterprise products) rose over kinds nobody had confirmed
+    (realistic seed 9595: PR-AUC on the other accounts 0.991 -> 0.963 at weight 1).
+    """
+    from sklearn.metrics import average_precision_score
+
+    steps = [config.learned_weight * s for s in WEIGHT_STEPS]
+    z = layer.mixed(raw, np.zeros_like(evidence))
+    scores = [average_precision_score(y, z + w * evidence) for w in steps]
+    best = len(scores) - 1 - int(np.argmax(scores[::-1]))  # the last (largest) of equal bests
+    return float(steps[best])
+
+
+def weight_note(weight: float) -> str:
+    """The weight the verdicts chose, in words (``detector train`` and ``evaluate`` say it)."""
+    if weight == 0:
+        return (
+            "weight 0 chosen on the verdicts: no weight ranked them better than the "
+            "unsupervised score, so the scores are the unsupervised ones"
+        )
+    return f"weight {weight:g} chosen on the verdicts"

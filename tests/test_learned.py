@@ -21,7 +21,7 @@ from detector import schema as S
 from detector.artifacts import TRUSTED_TYPES, load_bundle, read_manifest, save_bundle
 from detector.config import DEFAULT, Config
 from detector.learned import LearnedLayer
-from detector.learned_fit import fit_learned, why_not_learn
+from detector.learned_fit import WEIGHT_STEPS, fit_learned, verdict_weight, why_not_learn
 from detector.model import AnomalyModel
 from detector.proximity import grid, nearest, neighbourhood_radius
 from detector.ranking import parse_budget, rank_accounts
@@ -314,3 +314,25 @@ def test_only_plain_data_types_are_trusted(
         "sklearn.tree._tree.Tree",
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     }
+
+
+def test_the_verdicts_choose_the_weight_of_their_evidence() -> None:
+    """Each verdict's evidence is out-of-fold, so how ``z + w · e`` ranks the verdicts is
+    an honest test of the layer: evidence that ranks confirmed cases under cleared ones
+    gets weight 0 (the unsupervised score); evidence that helps gets the most weight
+    that helps most; and verdicts the unsupervised score already ranks perfectly leave
+    the layer its full weight (they say nothing against it)."""
+    layer = LearnedLayer()
+    layer.weight_ = DEFAULT.learned_weight
+    layer.anchors_ = {"z_median": 0.0, "z_upper": 1.0}
+    y = np.array([True] * 4 + [False] * 16)
+    rng = np.random.default_rng(0)
+    raw = np.where(y, 1.0, 0.0) + rng.normal(0, 0.6, len(y))  # the forest: good, not perfect
+    helps = np.where(y, 2.0, 0.0)
+    misleads = np.where(y, 0.0, 2.0)
+    assert verdict_weight(layer, raw, misleads, y, DEFAULT) == 0.0
+    assert verdict_weight(layer, raw, helps, y, DEFAULT) == DEFAULT.learned_weight
+    perfect = np.where(y, 5.0, 0.0)
+    assert verdict_weight(layer, perfect, misleads * 0.1, y, DEFAULT) == DEFAULT.learned_weight
+    steps = [DEFAULT.learned_weight * s for s in WEIGHT_STEPS]
+    assert steps[0] == 0.0 and steps[-1] == DEFAULT.learned_weight

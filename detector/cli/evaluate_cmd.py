@@ -280,6 +280,10 @@ def _render_feedback(fb: dict[str, Any]) -> None:
     console.print(t)
     if fb["learned_layer"] != "fitted":
         console.print(f"no learned layer: {fb['learned_layer']}", markup=False)
+    elif fb.get("learned_weight") is not None:
+        from detector.learned_fit import weight_note
+
+        console.print(f"learned layer: {weight_note(fb['learned_weight'])}", markup=False)
     s = Table(title="Per scenario (extraction: share in top k; benign: share flagged)")
     for col in ("scenario", "label", "accounts", "unsupervised", "learned"):
         s.add_column(col)

@@ -120,15 +120,24 @@ def _training_labels(labels: Path | None, state: Path | None) -> tuple[pd.DataFr
 
 
 def _learned_line(
-    verdicts: pd.DataFrame | None, learned: dict | None, population: set[str], config: Config
+    verdicts: pd.DataFrame | None,
+    learned: dict | None,
+    layer: dict | None,
+    population: set[str],
+    config: Config,
 ) -> str:
-    """One line on what the learned layer learned from, or why there is none."""
+    """One line on what the learned layer learned from and the weight its verdicts chose
+    (``layer``: the manifest's summary of it), or why there is none."""
     if verdicts is None:
         return ""
     if learned is not None:
+        from detector.learned_fit import weight_note
+
+        weight = (layer or {}).get("weight")
+        chosen = "" if weight is None else f"; {weight_note(weight)}"
         return (
             f"learned from {learned['n_labels']:,} labelled accounts "
-            f"({learned['n_extraction']:,} extraction, {learned['n_benign']:,} benign)\n"
+            f"({learned['n_extraction']:,} extraction, {learned['n_benign']:,} benign){chosen}\n"
         )
     from detector.learned_fit import why_not_learn
 
@@ -247,6 +256,7 @@ def register(app: typer.Typer) -> None:
             "threshold": round(float(fitted.threshold_), 2),
             "window": list(result.window),
             "learned_from": learned_from,
+            "learned_weight": (manifest.get("learned") or {}).get("weight"),
             "ingest": result.report.to_dict(),
         }
         if manifest.get("learned"):
@@ -265,7 +275,13 @@ def register(app: typer.Typer) -> None:
                 f"{info['features']} features, window {info['window'][0]} – {info['window'][1]}; "
                 f"alert threshold {info['threshold']} "
                 f"({rule})\n"
-                + _learned_line(verdicts, learned_from, set(result.features.index), config)
+                + _learned_line(
+                    verdicts,
+                    learned_from,
+                    manifest.get("learned"),
+                    set(result.features.index),
+                    config,
+                )
                 + f"model: {path}",
                 markup=False,
             )
