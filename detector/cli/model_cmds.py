@@ -29,6 +29,7 @@ from detector.cli.common import (
     progress_reporter,
     user_errors,
 )
+from detector.cli.train_labels import learned_line, training_labels
 from detector.config import DEFAULT, Config
 from detector.engines.cli import (
     CacheDirOpt,
@@ -102,49 +103,6 @@ def top_table(scores: object, n: int = 15, title: str = "Top flagged accounts") 
     return table
 
 
-def _training_labels(labels: Path | None, state: Path | None) -> tuple[pd.DataFrame | None, str]:
-    """The labels ``train`` learns from and where they came from (state wins per account)."""
-    from detector.verdicts import labels_from_csv, labels_from_store
-
-    parts, sources = [], []
-    if labels is not None:
-        parts.append(labels_from_csv(labels))
-        sources.append(str(labels))
-    if state is not None:
-        parts.append(labels_from_store(state))
-        sources.append(f"state:{state}")
-    if not parts:
-        return None, ""
-    table = pd.concat(parts, ignore_index=True).drop_duplicates(S.ACCOUNT_ID, keep="last")
-    return table.reset_index(drop=True), " + ".join(sources)
-
-
-def _learned_line(
-    verdicts: pd.DataFrame | None,
-    learned: dict | None,
-    layer: dict | None,
-    population: set[str],
-    config: Config,
-) -> str:
-    """One line on what the learned layer learned from and the weight its verdicts chose
-    (``layer``: the manifest's summary of it), or why there is none."""
-    if verdicts is None:
-        return ""
-    if learned is not None:
-        from detector.learned_fit import weight_note
-
-        weight = (layer or {}).get("weight")
-        chosen = "" if weight is None else f"; {weight_note(weight)}"
-        return (
-            f"learned from {learned['n_labels']:,} labelled accounts "
-            f"({learned['n_extraction']:,} extraction, {learned['n_benign']:,} benign){chosen}\n"
-        )
-    from detector.learned_fit import why_not_learn
-
-    used = verdicts[verdicts[S.ACCOUNT_ID].astype(str).isin(population)]
-    return f"no learned layer: {why_not_learn(used, config)}; the score is unsupervised\n"
-
-
 def register(app: typer.Typer) -> None:
     """Add ``train`` and ``score`` to ``app``."""
 
@@ -214,7 +172,7 @@ def register(app: typer.Typer) -> None:
 
         first, last = parse_window(start, end)
         config = Config(alert_budget=alert_budget)
-        verdicts, source = _training_labels(labels, state)
+        verdicts, source = training_labels(labels, state)
         engine_name, spark = engine_options(engine, spark_master, spark_conf, cache_dir)
         skip: set[str] = set()
         if exclude is not None:
@@ -275,7 +233,7 @@ def register(app: typer.Typer) -> None:
                 f"{info['features']} features, window {info['window'][0]} – {info['window'][1]}; "
                 f"alert threshold {info['threshold']} "
                 f"({rule})\n"
-                + _learned_line(
+                + learned_line(
                     verdicts,
                     learned_from,
                     manifest.get("learned"),
