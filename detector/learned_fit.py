@@ -192,10 +192,11 @@ def verdict_weight(
     precision over the verdicts wins, the larger on a tie (verdicts the unsupervised
     score already ranks perfectly say nothing against the layer, and lifting unlabelled
     look-alikes of confirmed cases is what it is for); 0 when every weight ranks them
-    worse than the unsupervised score alone (the layer then changes no ranking). The layer can hurt:
-    with 20 confirmed cases over a dozen kinds of extraction, look-alikes of confirmed
-    mixed-cover accounts (enterprise products) rose over kinds nobody had confirmed
-    (realistic seed 9595: PR-AUC on the other accounts 0.991 -> 0.963 at weight 1).
+    worse than the unsupervised score alone (the layer then changes no ranking). The
+    layer can hurt: with 20 confirmed cases over a dozen kinds of extraction,
+    look-alikes of confirmed mixed-cover accounts (enterprise products) rose over kinds
+    nobody had confirmed (realistic seed 9595: PR-AUC on the other accounts 0.991 ->
+    0.963 at weight 1).
     """
     from sklearn.metrics import average_precision_score
 

@@ -105,15 +105,15 @@ def topic_breadth(b: Bucket) -> tuple[np.ndarray, np.ndarray]:
     n, c = b.n, b.codes
     topic = b.col(A.TOPIC).astype(np.int64)
     has_topic = topic >= 0
-    tc = c[has_topic]
+    tc, keys = c[has_topic], topic[has_topic].astype(np.uint64) + 1
     sampled = np.bincount(tc, minlength=n)
-    _, t_ent = agg.top_share_and_entropy(tc, topic[has_topic].astype(np.uint64) + 1, n)
+    _, t_ent = agg.top_share_and_entropy(tc, keys, n)
     n_topics = max(int(topic.max()) + 1 if len(topic) else 1, b.context.config.topic_clusters)
     how = b.context.config.harvest_topic_breadth
     if how == "effective":
         share = np.minimum(np.exp2(t_ent) / n_topics, 1.0)
     elif how == "touched":
-        share = agg.nunique(tc, topic[has_topic].astype(np.uint64) + 1, n) / n_topics
+        share = agg.nunique(tc, keys, n) / n_topics
     else:
         raise ValueError(f"harvest_topic_breadth must be one of {HARVEST_TOPIC_BREADTHS}: {how!r}")
     enough = sampled >= MIN_TOPIC_ROWS
