@@ -91,6 +91,17 @@ class Config:
     session 20). 100 flagged global chat products again (9-12%)."""
     min_followups: int = 10
     """Accounts with fewer timed follow-up turns get the neutral unread share."""
+    typed_context_tokens: int = 4000
+    """Without prompt text in the log, a conversation whose smallest turn (its opening:
+    later turns carry the history too) has more input tokens than this opens on a
+    program's context -- an agent's tool definitions and workspace, a document -- not on a
+    typed question under a product's system prompt, and its follow-ups say nothing about
+    whether a person reads (with prompt text, the 400-character rule of
+    ``detector.features.conversation`` decides). 0 counts every conversation (bundles
+    trained before session 23). On realistic populations 707 and 4242 with the prompt
+    column removed, agent products' tool loops read as unread follow-ups and 71-72% of
+    them were flagged; at 4000, none, and PR-AUC 0.73 -> 0.84 and 0.51 -> 0.60
+    (docs/realistic-baseline.md, session 23). Logs with prompt text are unchanged."""
     harvest_max_input_tokens: int = 150
     harvest_min_output_tokens: int = 400
     """A request of at most 150 input tokens that drew 400+ output tokens harvests an
@@ -328,6 +339,7 @@ FEATURE_SETTINGS: tuple[str, ...] = (
     "suite_rerun_share",
     "reading_tokens_per_s",
     "min_followups",
+    "typed_context_tokens",
     "harvest_max_input_tokens",
     "harvest_min_output_tokens",
     "harvest_topic_breadth",
@@ -335,7 +347,10 @@ FEATURE_SETTINGS: tuple[str, ...] = (
 """Settings that decide a feature's value from the log (beyond the topic model, which a
 bundle carries itself): scoring takes them from the bundle (:meth:`Config.with_features_of`)."""
 
-LEGACY_FEATURE_SETTINGS: dict[str, Any] = {"harvest_topic_breadth": "touched"}
+LEGACY_FEATURE_SETTINGS: dict[str, Any] = {
+    "harvest_topic_breadth": "touched",
+    "typed_context_tokens": 0,
+}
 """The value a feature setting had before it existed: what a bundle whose recorded
 config names other feature settings but not this one was trained with."""
 

@@ -264,6 +264,35 @@ def test_follow_ups_faster_than_reading_are_unread_tool_loops_are_not(tmp_path: 
     assert (feats["broad_harvest_share"] == 0.0).all()
 
 
+def test_without_prompt_text_a_loop_opening_on_a_programs_context_is_not_unread(
+    tmp_path: Path,
+) -> None:
+    """Without prompt text the turns cannot be measured in characters; a conversation that
+    opens on thousands of input tokens (an agent's tools and workspace) is a program's
+    loop by its size alone, and its fast follow-ups are not evidence of a script."""
+    log = pd.read_parquet(_conversation_log(tmp_path)).drop(columns=[S.PROMPT])
+    turn = log[S.TURN_INDEX].to_numpy()
+    agent = (log[S.ACCOUNT_ID] == "agent").to_numpy()
+    # each turn carries the history: the agent opens on 6,000 tokens of tools and files,
+    # the others on a 40-token question
+    log[S.INPUT_TOKENS] = np.where(agent, 6000, 40) + turn * 340
+    log.to_parquet(tmp_path / "log.parquet")
+    config = Config(topic_clusters=2)
+    assert 40 + 2 * 340 < config.typed_context_tokens < 6000
+    unread = build_features(tmp_path / "log.parquet", config=config).features
+    assert unread.loc["script", "unread_followup_share"] == 1.0
+    assert unread.loc["person", "unread_followup_share"] == 0.0
+    assert unread.loc["agent", "unread_followup_share"] == 0.0
+    # a bundle trained before the rule (it names other feature settings) keeps counting
+    # every conversation, so its scores do not change under it
+    old = Config().with_features_of({"reading_tokens_per_s": 50.0})
+    assert old.typed_context_tokens == 0
+    before = build_features(
+        tmp_path / "log.parquet", config=dataclasses.replace(old, topic_clusters=2)
+    ).features
+    assert before.loc["agent", "unread_followup_share"] == 1.0
+
+
 def test_the_settings_a_bundle_keeps_are_config_fields_and_older_bundles_keep_defaults() -> None:
     from detector.config import FEATURE_SETTINGS
 

@@ -38,7 +38,8 @@ SPECS = [
         description="Share of typed follow-up turns (turn_index > 0, within 30 minutes of the "
         "conversation's previous request; with prompt text in the log, only in "
         "conversations whose turns are all at most 400 characters, so an agent's tool "
-        "loop does not count, and not a suite's re-runs) sent sooner than the "
+        "loop does not count, and not a suite's re-runs; without it, only in conversations "
+        f"that open on at most {DEFAULT.typed_context_tokens:,} input tokens) sent sooner than the "
         f"previous answer takes to read at {DEFAULT.reading_tokens_per_s:g} tokens a second "
         f"(neutral 0 under {DEFAULT.min_followups} such turns).",
         why="A person reads an answer before asking the next question; a script sends the next "
@@ -97,6 +98,13 @@ def unread_followups(b: Bucket) -> tuple[np.ndarray, np.ndarray]:
         followup &= typed_conversations(cs, ks, b.col(A.PROMPT_CHARS)[order])[1:]
         # a suite's re-run turns are a fixed multi-turn evaluation replayed by a harness
         followup &= ~b.suite_reruns[order][1:]
+    elif b.context.config.typed_context_tokens > 0:
+        # no text to measure the turns by: a conversation that opens on a program's
+        # context (an agent's tools and workspace, a document) is not typed either
+        opening = np.minimum
+        inputs = b.col(S.INPUT_TOKENS)[order].astype(np.float64)
+        limit = b.context.config.typed_context_tokens
+        followup &= typed_conversations(cs, ks, inputs, limit, opening)[1:]
     reading_s = out_tokens[:-1] / b.context.config.reading_tokens_per_s
     unread = followup & (gap < reading_s)
     timed = np.bincount(cs[1:][followup], minlength=n).astype(np.float64)
@@ -104,14 +112,23 @@ def unread_followups(b: Bucket) -> tuple[np.ndarray, np.ndarray]:
     return timed, fast
 
 
-def typed_conversations(codes: np.ndarray, conv: np.ndarray, chars: np.ndarray) -> np.ndarray:
-    """Per row (rows sorted by account then conversation): whether every turn of its
-    conversation is short enough to have been typed (see ``MAX_TYPED_PROMPT_CHARS``)."""
+def typed_conversations(
+    codes: np.ndarray,
+    conv: np.ndarray,
+    size: np.ndarray,
+    limit: float = MAX_TYPED_PROMPT_CHARS,
+    over: np.ufunc = np.maximum,
+) -> np.ndarray:
+    """Per row (rows sorted by account then conversation): whether its conversation's
+    largest (``over`` ``np.maximum``) or smallest (``np.minimum``) turn ``size`` is at most
+    ``limit``. By default: every turn's prompt short enough to have been typed
+    (``MAX_TYPED_PROMPT_CHARS``); without prompt text, the smallest turn's input tokens
+    (its opening: later turns carry the history too) within ``Config.typed_context_tokens``."""
     if len(codes) == 0:
         return np.zeros(0, dtype=bool)
     starts = np.flatnonzero(np.r_[True, (codes[1:] != codes[:-1]) | (conv[1:] != conv[:-1])])
-    longest = np.maximum.reduceat(np.nan_to_num(chars, nan=0.0), starts)
-    return np.repeat(longest <= MAX_TYPED_PROMPT_CHARS, np.diff(np.r_[starts, len(codes)]))
+    per_conv = over.reduceat(np.nan_to_num(size, nan=0.0), starts)
+    return np.repeat(per_conv <= limit, np.diff(np.r_[starts, len(codes)]))
 
 
 @family("conversation", SPECS)
