@@ -587,6 +587,32 @@ def test_features_an_older_detector_computed_are_named_as_retired() -> None:
     assert retired_features([s.name for s in ordered_specs()]) == []
 
 
+def test_how_many_addresses_an_account_is_called_from_is_not_a_feature(tmp_path: Path) -> None:
+    """A product's users call from many addresses and clients, a script from one: the
+    counts grew with the user base and flagged 24/7 chat products (session 23), so two
+    accounts that differ only in how many addresses and user agents they are called from
+    get the same features (shared addresses still link accounts, in coordination)."""
+    start = pd.Timestamp("2026-11-02 09:00", tz="UTC")
+    n = 40
+    rows = {
+        S.ACCOUNT_ID: ["one_client"] * n + ["many_clients"] * n,
+        S.TIMESTAMP: [start + pd.Timedelta(minutes=17 * i) for i in range(n)] * 2,
+        S.PROMPT: [f"Question {i} about the weather in city {i}?" for i in range(n)] * 2,
+        S.CLIENT_IP: ["198.51.100.7"] * n + [f"203.0.{i}.{i + 1}" for i in range(n)],
+        S.USER_AGENT: ["anthropic-python/0.40"] * n + [f"app/{i}.0" for i in range(n)],
+    }
+    log = pd.DataFrame(rows)
+    log[S.REQUEST_ID] = [f"r{i}" for i in range(len(log))]
+    log[S.MODEL], log[S.STATUS] = "m", "ok"
+    log[S.INPUT_TOKENS], log[S.OUTPUT_TOKENS] = 40, 300
+    log.to_parquet(tmp_path / "log.parquet")
+    feats = build_features(tmp_path / "log.parquet", config=Config(topic_clusters=2)).features
+    assert "generic_client_share" in feats.columns  # the client still counts by its kind
+    pd.testing.assert_series_equal(
+        feats.loc["one_client"], feats.loc["many_clients"], check_names=False
+    )
+
+
 def test_first_topic_model_fits_on_the_first_chunk_with_prompts() -> None:
     """The rule both engines fit topics by: chunks without prompts (no column, or no
     rows) are skipped, the first chunk with prompts decides, no later chunk is read."""
