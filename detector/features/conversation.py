@@ -95,16 +95,17 @@ def unread_followups(b: Bucket) -> tuple[np.ndarray, np.ndarray]:
         & (gap <= MAX_FOLLOWUP_GAP_S)
     )
     if b.context.has(S.PROMPT):
-        followup &= typed_conversations(cs, ks, b.col(A.PROMPT_CHARS)[order])[1:]
+        # every turn short enough to have been typed (MAX_TYPED_PROMPT_CHARS)
+        longest = per_conversation(cs, ks, b.col(A.PROMPT_CHARS)[order], np.maximum)
+        followup &= (longest <= MAX_TYPED_PROMPT_CHARS)[1:]
         # a suite's re-run turns are a fixed multi-turn evaluation replayed by a harness
         followup &= ~b.suite_reruns[order][1:]
     elif b.context.config.typed_context_tokens > 0:
         # no text to measure the turns by: a conversation that opens on a program's
-        # context (an agent's tools and workspace, a document) is not typed either
-        opening = np.minimum
-        inputs = b.col(S.INPUT_TOKENS)[order].astype(np.float64)
-        limit = b.context.config.typed_context_tokens
-        followup &= typed_conversations(cs, ks, inputs, limit, opening)[1:]
+        # context (an agent's tools and workspace, a document) is not typed either; its
+        # smallest turn is its opening, since later turns carry the history too
+        opening = per_conversation(cs, ks, b.col(S.INPUT_TOKENS)[order], np.minimum)
+        followup &= (opening <= b.context.config.typed_context_tokens)[1:]
     reading_s = out_tokens[:-1] / b.context.config.reading_tokens_per_s
     unread = followup & (gap < reading_s)
     timed = np.bincount(cs[1:][followup], minlength=n).astype(np.float64)
@@ -112,23 +113,16 @@ def unread_followups(b: Bucket) -> tuple[np.ndarray, np.ndarray]:
     return timed, fast
 
 
-def typed_conversations(
-    codes: np.ndarray,
-    conv: np.ndarray,
-    size: np.ndarray,
-    limit: float = MAX_TYPED_PROMPT_CHARS,
-    over: np.ufunc = np.maximum,
+def per_conversation(
+    codes: np.ndarray, conv: np.ndarray, values: np.ndarray, reduce: np.ufunc
 ) -> np.ndarray:
-    """Per row (rows sorted by account then conversation): whether its conversation's
-    largest (``over`` ``np.maximum``) or smallest (``np.minimum``) turn ``size`` is at most
-    ``limit``. By default: every turn's prompt short enough to have been typed
-    (``MAX_TYPED_PROMPT_CHARS``); without prompt text, the smallest turn's input tokens
-    (its opening: later turns carry the history too) within ``Config.typed_context_tokens``."""
+    """Per row (rows sorted by account then conversation): ``reduce`` (``np.maximum``,
+    ``np.minimum``) of ``values`` over the row's conversation (NaN read as 0)."""
     if len(codes) == 0:
-        return np.zeros(0, dtype=bool)
+        return np.zeros(0, dtype=np.float64)
     starts = np.flatnonzero(np.r_[True, (codes[1:] != codes[:-1]) | (conv[1:] != conv[:-1])])
-    per_conv = over.reduceat(np.nan_to_num(size, nan=0.0), starts)
-    return np.repeat(per_conv <= limit, np.diff(np.r_[starts, len(codes)]))
+    per_conv = reduce.reduceat(np.nan_to_num(values.astype(np.float64), nan=0.0), starts)
+    return np.repeat(per_conv, np.diff(np.r_[starts, len(codes)]))
 
 
 @family("conversation", SPECS)
