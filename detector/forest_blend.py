@@ -1,4 +1,4 @@
-"""The anomaly model's forests, their blend into one raw score, and its 0–100 scale.
+"""The anomaly model's forests and their blend into one raw score.
 
 **Subspace blend.** With ~60 features and trees about 8 levels deep, a forest over
 all features rarely splits on the few that make an account odd (a safety prober is
@@ -20,13 +20,10 @@ floor and (older still) the plain mean of the families. Measured on two simulate
 sensitive to the forest's seed than the full forest alone. The tail-probability
 score (:mod:`detector.tails`) takes ``tail_weight`` of the blend when it is fitted.
 
-**Calibration.** Raw scores are mapped to 0–100 with anchors fitted on the training
-population (:func:`calibrate`), so a score means the same thing on every run of the
-same model.
+The blended raw score is mapped to 0–100 by :mod:`detector.calibration`.
 
 This module holds the arithmetic; :class:`~detector.model.AnomalyModel` holds the
-fitted forests and anchors (``forest_``, ``family_forests_``, ``blend_``,
-``calibration_``) and calls it.
+fitted forests and anchors (``forest_``, ``family_forests_``, ``blend_``) and calls it.
 """
 
 from __future__ import annotations
@@ -38,21 +35,16 @@ from typing import Any, Final
 import numpy as np
 from sklearn.ensemble import IsolationForest
 
+from detector.calibration import EPS, UPPER_QUANTILE
 from detector.features.registry import FAMILIES, FeatureSpec
 from detector.forest_scoring import forest_raws
 from detector.tails import TailScorer
 
 __all__ = [
-    "EPS",
     "LEGACY_FULL_WEIGHT",
-    "SCORE_AT_MEDIAN",
-    "SCORE_AT_UPPER",
-    "UPPER_QUANTILE",
     "active_families",
     "blend",
     "blend_settings",
-    "calibrate",
-    "calibration_anchors",
     "check_blend_settings",
     "combine",
     "family_scores",
@@ -64,14 +56,6 @@ __all__ = [
     "normalise",
     "silence_constant_families",
 ]
-
-SCORE_AT_MEDIAN: Final = 15.0
-"""Score given to the training population's median raw score."""
-SCORE_AT_UPPER: Final = 75.0
-"""Score given to the training population's :data:`UPPER_QUANTILE` raw score."""
-UPPER_QUANTILE: Final = 0.99
-EPS: Final = 1e-12
-"""Smallest denominator of a normalisation."""
 
 LEGACY_FULL_WEIGHT: Final = 0.5
 """The full-space forest's weight in bundles fitted before ``full_forest_weight``."""
@@ -235,53 +219,6 @@ def family_scores(
     _, floor = blend_settings(anchors)
     normed = [normalise(r, a) for r, a in zip(family_raws, anchors["families"], strict=True)]
     return normed if floor is None else [np.maximum(v, floor) for v in normed]
-
-
-def calibration_anchors(raw: np.ndarray) -> dict[str, float]:
-    """The anchors of :func:`calibrate`, from the training population's raw scores."""
-    return {
-        "raw_min": float(raw.min()),
-        "raw_median": float(np.median(raw)),
-        "raw_upper": float(np.quantile(raw, UPPER_QUANTILE)),
-        "upper_quantile": UPPER_QUANTILE,
-        "score_at_median": SCORE_AT_MEDIAN,
-        "score_at_upper": SCORE_AT_UPPER,
-    }
-
-
-def calibrate(raw: np.ndarray, cal: Mapping[str, float]) -> np.ndarray:
-    """Map raw scores to 0–100 with anchors fitted on the training population.
-
-    With ``m`` the training median raw score, ``u`` its 99th percentile and ``lo``
-    its minimum::
-
-        raw >  m:  score = 100 - (100 - 15) * exp(-k * (raw - m) / (u - m)),
-                   k = ln((100 - 15) / (100 - 75))
-        raw <= m:  score = 15 * (raw - lo) / (m - lo), floored at 0
-
-    so the median account scores 15, the 99th percentile 75, scores saturate
-    towards 100 for the most isolated accounts, and the least anomalous training
-    account scores 0. The map is continuous and increasing in the raw score (flat
-    only at the 0 floor), and fixed at fit time, so scores are comparable across
-    runs of the same model.
-
-    Parameters
-    ----------
-    raw : raw scores.
-    cal : the anchors (:func:`calibration_anchors`).
-
-    Returns
-    -------
-    float array in [0, 100].
-    """
-    raw = np.asarray(raw, dtype=float)
-    m, u, lo = cal["raw_median"], cal["raw_upper"], cal["raw_min"]
-    s_med, s_up = cal["score_at_median"], cal["score_at_upper"]
-    k = math.log((100.0 - s_med) / (100.0 - s_up))
-    z = (raw - m) / max(u - m, EPS)
-    upper = 100.0 - (100.0 - s_med) * np.exp(-k * np.maximum(z, 0.0))
-    lower = s_med * (raw - lo) / max(m - lo, EPS)
-    return np.clip(np.where(raw > m, upper, lower), 0.0, 100.0)
 
 
 def fit_forests(

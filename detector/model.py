@@ -9,9 +9,10 @@ and adds what a detector needs around the forest, each part in its own module:
   **peers** and **clipped one-sidedly** by each feature's suspicious direction, so only
   unusual values on the suspicious side can make an account an outlier
   (:mod:`detector.preprocess`);
-* **a subspace blend** of the full-space forest with one forest per feature family, and
-  **a calibrated score**: raw scores mapped to 0–100 with anchors fitted on the training
-  population, so a score means the same thing on every run (:mod:`detector.forest_blend`);
+* **a subspace blend** of the full-space forest with one forest per feature family
+  (:mod:`detector.forest_blend`), and **a calibrated score**: raw scores mapped to 0–100
+  with anchors fitted on the training population, so a score means the same thing on
+  every run (:mod:`detector.calibration`);
 * **alert thresholds, rank and band** — an explicit score or a budget of accounts with
   a tie rule that never exceeds it; rank 1 the most suspicious, ties by ``account_id``;
   bands at 25 / 50 / 75 (:mod:`detector.ranking`);
@@ -35,7 +36,7 @@ from sklearn.base import BaseEstimator
 from sklearn.ensemble import IsolationForest
 from sklearn.utils.validation import check_is_fitted
 
-from detector import forest_blend, schema
+from detector import calibration, forest_blend, schema
 from detector.behaviour import behaviour_median, behaviour_scores, keep_median
 from detector.config import DEFAULT
 from detector.feature_table import (
@@ -136,7 +137,7 @@ class AnomalyModel(BaseEstimator):
     Notes
     -----
     Preprocessing (scaling against peers, one-sided clipping): :mod:`detector.preprocess`;
-    the subspace blend and the 0–100 calibration: :mod:`detector.forest_blend`. Fitting
+    the blend: :mod:`detector.forest_blend`; the 0–100 scale: :mod:`detector.calibration`. Fitting
     sorts the population by ``account_id`` first, so the model does not depend on the
     order in which accounts arrive.
     """
@@ -246,7 +247,7 @@ class AnomalyModel(BaseEstimator):
             family_floor=self.family_floor,
         )
         keep_median(self.blend_, self.family_forests_, family_raws)
-        self.calibration_ = forest_blend.calibration_anchors(raw)
+        self.calibration_ = calibration.calibration_anchors(raw)
         train_scores = np.round(self.calibrate(raw), SCORE_DECIMALS)
         self.threshold_ = default_threshold(
             train_scores,
@@ -391,7 +392,7 @@ class AnomalyModel(BaseEstimator):
         The median training account scores 15, the 99th percentile 75, scores saturate
         towards 100 for the most isolated accounts, and the least anomalous training
         account scores 0; the map is continuous, increasing and fixed at fit time (see
-        :func:`detector.forest_blend.calibrate` for the formula).
+        :func:`detector.calibration.calibrate` for the formula).
 
         Parameters
         ----------
@@ -402,7 +403,7 @@ class AnomalyModel(BaseEstimator):
         float array in [0, 100].
         """
         check_is_fitted(self, "calibration_")
-        return forest_blend.calibrate(raw, self.calibration_)
+        return calibration.calibrate(raw, self.calibration_)
 
     def score(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated anomaly score in [0, 100] (unrounded), in ``X``'s row order.

@@ -179,7 +179,7 @@ def spread_threshold(scores: np.ndarray | pd.Series, spreads: float) -> float:
 
     The detector's scores are calibrated so that the headroom to 100 shrinks
     geometrically with the raw anomaly score above the training median
-    (:func:`detector.forest_blend.calibrate`), so ``log((100 - median) / (100 - s))`` is
+    (:func:`detector.calibration.calibrate`), so ``log((100 - median) / (100 - s))`` is
     proportional to the raw distance of ``s`` above the median. The *bulk spread* is that
     distance at the 75th percentile, and the threshold is the score at ``spreads`` times
     it. Unlike a budget, this does not assume how many accounts are anomalous: the

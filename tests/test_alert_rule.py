@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from detector import forest_blend
+from detector import calibration
 from detector.cases import case_threshold
 from detector.ranking import (
     default_threshold,
@@ -24,8 +24,8 @@ from detector.ranking import (
 
 def calibrated(raw: np.ndarray, anchors_from: np.ndarray | None = None) -> np.ndarray:
     """Published scores of ``raw`` through the model's calibration."""
-    cal = forest_blend.calibration_anchors(raw if anchors_from is None else anchors_from)
-    return np.round(forest_blend.calibrate(raw, cal), 2)
+    cal = calibration.calibration_anchors(raw if anchors_from is None else anchors_from)
+    return np.round(calibration.calibrate(raw, cal), 2)
 
 
 def population(n_bulk: int, n_outliers: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
