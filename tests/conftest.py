@@ -217,7 +217,7 @@ QUEUE_NIGHTS = (dt.date(2026, 11, 7), dt.date(2026, 11, 8))
 @pytest.fixture(scope="session")
 def queue_season(tmp_path_factory: pytest.TempPathFactory) -> QueueSeason:
     """Built once per session (~25 s); tests work on copies (:func:`queue_state`)."""
-    from detector.nightly import run_nightly, stages
+    from detector.nightly import output_stages, run_nightly
     from detector.simulate import simulate
 
     sim = tmp_path_factory.mktemp("queue-sim")
@@ -225,7 +225,7 @@ def queue_season(tmp_path_factory: pytest.TempPathFactory) -> QueueSeason:
     state = tmp_path_factory.mktemp("queue-season") / "state"
     logs, accounts = sim / "requests", sim / "accounts.parquet"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(stages, "load_report_writer", lambda: None)
+        mp.setattr(output_stages, "load_report_writer", lambda: None)
         first, second = QUEUE_NIGHTS
         run_nightly(logs=logs, date=first, state=state, accounts=accounts, quiet=True)
         run_nightly(logs=logs, date=second, state=state, quiet=True)

@@ -44,8 +44,8 @@ from detector.nightly import (
     PublishError,
     RunLock,
     failure_recorded,
+    output_stages,
     run_nightly,
-    stages,
 )
 from detector.nightly import alerts as alerting
 from detector.simulate import simulate
@@ -85,7 +85,7 @@ def _no_report() -> None:
 @pytest.fixture(autouse=True)
 def _report_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     """In this process the report is skipped (it is not compared); killed children write it."""
-    monkeypatch.setattr(stages, "load_report_writer", _no_report)
+    monkeypatch.setattr(output_stages, "load_report_writer", _no_report)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     logs = root / "sim" / "requests"
     base = root / "base"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(stages, "load_report_writer", _no_report)
+        patch.setattr(output_stages, "load_report_writer", _no_report)
         run_nightly(
             logs=logs,
             date=D3,

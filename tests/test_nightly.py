@@ -37,12 +37,12 @@ from detector.nightly import (
     NightlySummary,
     RunLock,
     day_ranges,
+    output_stages,
     population_stability,
     psi_reference,
     registry_mismatch,
     run_nightly,
     select_alerts,
-    stages,
 )
 from detector.scoring import TOPIC_MODEL_KEY, read_scores
 from detector.simulate import simulate
@@ -80,7 +80,7 @@ def season(tmp_path_factory: pytest.TempPathFactory) -> Season:
     state = tmp_path_factory.mktemp("nightly-season") / "state"
     logs = sim / "requests"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(stages, "load_report_writer", _no_report)
+        mp.setattr(output_stages, "load_report_writer", _no_report)
         summaries = {}
         for day in NIGHTS:
             summaries[day] = run_nightly(logs=logs, date=day, state=state, quiet=True)
@@ -105,7 +105,7 @@ def season(tmp_path_factory: pytest.TempPathFactory) -> Season:
 
 @pytest.fixture(autouse=True)
 def _report_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(stages, "load_report_writer", _no_report)
+    monkeypatch.setattr(output_stages, "load_report_writer", _no_report)
 
 
 @pytest.fixture
@@ -341,7 +341,7 @@ def test_a_fault_mid_run_leaves_no_output_and_the_next_run_succeeds(
     def broken_report(*args: object, **kwargs: object) -> None:
         raise RuntimeError("injected report failure")
 
-    monkeypatch.setattr(stages, "load_report_writer", lambda: broken_report)
+    monkeypatch.setattr(output_stages, "load_report_writer", lambda: broken_report)
     args = ["nightly", "--logs", str(season.logs), "--date", day.isoformat()]
     args += ["--state", str(state_copy), "--window-days", "3", "--force-retrain", "-q"]
     result = CliRunner().invoke(app, args)
@@ -359,7 +359,7 @@ def test_a_fault_mid_run_leaves_no_output_and_the_next_run_succeeds(
         assert last["status"] == "failed" and "injected report failure" in last["error"]
         assert len(store.models_frame()) == len(set(p.split(".")[0] for p in models_before))
 
-    monkeypatch.setattr(stages, "load_report_writer", _no_report)
+    monkeypatch.setattr(output_stages, "load_report_writer", _no_report)
     summary = run_nightly(
         logs=season.logs,
         date=day,
@@ -644,7 +644,7 @@ def test_an_unrecorded_failure_does_not_claim_to_be_recorded(
         raise RuntimeError("injected report failure")
 
     monkeypatch.undo()
-    monkeypatch.setattr(stages, "load_report_writer", lambda: broken_report)
+    monkeypatch.setattr(output_stages, "load_report_writer", lambda: broken_report)
     result = CliRunner().invoke(app, [*args, "--state", str(state_copy), "-q"])
     assert result.exit_code == 3 and "recorded as failed (run " in result.stderr
 

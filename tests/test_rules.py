@@ -17,7 +17,7 @@ from typer.testing import CliRunner, Result
 from detector import schema as S
 from detector.cli import app
 from detector.errors import UserError
-from detector.nightly import run_nightly, select_alerts, stages
+from detector.nightly import output_stages, run_nightly, select_alerts
 from detector.nightly.alerts import alerts_for_tonight
 from detector.rules import check_rule, covered_by_rules, pattern_coverage
 from detector.store import Store
@@ -275,7 +275,7 @@ def test_nightly_applies_the_rules_when_it_selects_alerts(
     queue_season: QueueSeason, queue_state: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Re-running a night reproduces its alerts, less what a rule added since covers."""
-    monkeypatch.setattr(stages, "load_report_writer", lambda: None)
+    monkeypatch.setattr(output_stages, "load_report_writer", lambda: None)
     until = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)  # active on D2 too
     with Store.open(queue_state) as store:
         alerted = store.alerts_frame(D2)[S.ACCOUNT_ID].tolist()

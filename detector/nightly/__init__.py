@@ -15,7 +15,9 @@ The package, one concept per module:
   registry digests); :mod:`~detector.nightly.drift`: the PSI drift check;
 - :mod:`~detector.nightly.alerts`: which flagged accounts are alerted tonight;
 - :mod:`~detector.nightly.publish`: staging, the commit that publishes, and recovery;
-- :mod:`~detector.nightly.runner`: the stages of one run;
+- :mod:`~detector.nightly.runner`: one run; :mod:`~detector.nightly.stages`: its stages
+  up to the commit (:mod:`~detector.nightly.model_stages`,
+  :mod:`~detector.nightly.output_stages`, sharing a :mod:`~detector.nightly.run_context`);
 - :mod:`~detector.nightly.lock` (``flock``), :mod:`~detector.nightly.log` (stdlib
   logging), :mod:`~detector.nightly.summary` (``summary.json``, the run history),
   :mod:`~detector.nightly.errors` (exit codes), :mod:`~detector.nightly.layout` (names).

@@ -27,7 +27,8 @@ from detector.nightly.log import StageLog, StageTimer, iso, utc_now
 from detector.nightly.models import discard_unregistered
 from detector.nightly.publish import commit_night, put_in_place, recover
 from detector.nightly.remembered import resolve_inputs
-from detector.nightly.stages import RunContext, stage_night
+from detector.nightly.run_context import RunContext
+from detector.nightly.stages import stage_night
 from detector.nightly.summary import NightlySummary
 from detector.store import DB_FILENAME, RUN_FAILED, RUN_OK, Store, corrupt_store_error
 
