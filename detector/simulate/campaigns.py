@@ -18,7 +18,7 @@ from detector.simulate import identity
 from detector.simulate.draws import creation_times, loguniform
 from detector.simulate.ids import token_hex
 from detector.simulate.networks import SharedPools, own_networks
-from detector.simulate.personas import HYDRA_SIZES
+from detector.simulate.persona_spec import HYDRA_SIZES
 from detector.simulate.state import DAY_US, HOUR_US, Draft, Group, World
 
 SWARM_BURSTS = 3

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from detector.simulate.ids import token_hex
-from detector.simulate.personas import Persona
+from detector.simulate.persona_spec import Persona
 from detector.simulate.state import DAY_US, World
 from detector.simulate.textgen import STR
 

@@ -29,7 +29,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from detector.schema import LABEL_BENIGN, LABEL_EXTRACTION
-from detector.simulate.personas import PERSONAS_BY_NAME, SWEEP_GRIDS, Persona, Stream
+from detector.simulate.persona_spec import SWEEP_GRIDS, Persona, Stream
+from detector.simulate.personas import PERSONAS_BY_NAME
 
 B, X = LABEL_BENIGN, LABEL_EXTRACTION
 _D = PERSONAS_BY_NAME

@@ -18,7 +18,8 @@ from detector.simulate.draws import AccountIds, choice, creation_times, flat, lo
 from detector.simulate.groups import finish_cohorts, make_cohorts, make_labs, make_orgs
 from detector.simulate.ids import token_hex
 from detector.simulate.networks import SharedPools, default_pools
-from detector.simulate.personas import PERSONAS, Persona, Stream
+from detector.simulate.persona_spec import Persona, Stream
+from detector.simulate.personas import PERSONAS
 from detector.simulate.state import (
     DAY_US,
     HOUR_US,

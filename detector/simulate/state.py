@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from detector.simulate.personas import Persona, Stream
+from detector.simulate.persona_spec import Persona, Stream
 
 DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000

@@ -17,7 +17,8 @@ import numpy as np
 from detector.schema import LABEL_BENIGN, LABEL_EXTRACTION
 from detector.simulate.corpus import Corpus
 from detector.simulate.networks import SharedPools, default_pools, realistic_pools
-from detector.simulate.personas import PERSONAS, Persona
+from detector.simulate.persona_spec import Persona
+from detector.simulate.personas import PERSONAS
 from detector.simulate.personas_realistic import REALISTIC_PERSONAS, SWARM_PERSONA
 from detector.simulate.population import allocate
 from detector.simulate.prompts import PromptLibrary
