@@ -23,21 +23,18 @@ import pyarrow as pa
 
 from detector.simulate import vocab as V
 from detector.simulate.ids import mix64
-from detector.simulate.prompts import (
+from detector.simulate.prompt_content import (
     CHAT,
     CODE_HELP,
     CODE_TASK,
     MATH_EXPR,
-    SAFETY_TECHNIQUES,
     SUPPORT,
     TUTOR,
     WORD_PROBLEM,
-    C,
-    Maker,
-    PromptLibrary,
-    S,
-    per_account_choice,
 )
+from detector.simulate.prompt_slots import C, S
+from detector.simulate.prompt_wrappers import SAFETY_TECHNIQUES
+from detector.simulate.prompts import Maker, PromptLibrary, per_account_choice
 from detector.simulate.textgen import Choice, Gen, Repeat, Template, Vocab, assemble, freeze, groups
 
 EVAL_POOL = 4000

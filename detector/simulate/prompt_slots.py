@@ -1,0 +1,131 @@
+"""The slots prompt templates share, and the helpers that build templates over them.
+
+A template names its slots in braces (``{topic}``). :data:`S` holds the generators of
+the slots many templates use, drawn from the vocabularies in :mod:`.vocab`; :func:`T`
+and :func:`C` build a template, or a uniform choice of templates, over them (plus any
+extra slots of their own).
+"""
+
+from __future__ import annotations
+
+from detector.simulate import vocab as V
+from detector.simulate.textgen import Choice, Gen, Num, Template, Vocab
+
+S: dict[str, Gen] = {
+    "topic": Vocab(V.TOPICS),
+    "topic2": Vocab(V.TOPICS),
+    "concept": Vocab(V.CONCEPTS),
+    "concept2": Vocab(V.CONCEPTS),
+    "form": Vocab(V.FORMS),
+    "length": Vocab(V.LENGTHS),
+    "audience": Vocab(V.AUDIENCES),
+    "activity": Vocab(V.ACTIVITIES),
+    "language": Vocab(V.LANGUAGES),
+    "place": Vocab(V.PLACES),
+    "product": Vocab(V.PRODUCTS),
+    "job": Vocab(V.JOBS),
+    "business": Vocab(V.BUSINESSES),
+    "tone": Vocab(V.TONES),
+    "sentence": Vocab(V.SENTENCES),
+    "claim": Vocab(V.CLAIMS),
+    "event": Vocab(V.EVENTS),
+    "field": Vocab(V.FIELDS),
+    "person": Vocab(V.PEOPLE),
+    "person2": Vocab(V.PEOPLE),
+    "ingredient": Vocab(V.INGREDIENTS),
+    "ingredient2": Vocab(V.INGREDIENTS),
+    "ingredient3": Vocab(V.INGREDIENTS),
+    "skill": Vocab(V.SKILLS),
+    "aspect": Vocab(V.ASPECTS),
+    "hypothesis": Vocab(V.HYPOTHESES),
+    "recipient": Vocab(V.RECIPIENTS),
+    "email_topic": Vocab(V.EMAIL_TOPICS),
+    "argument": Vocab(V.ARGUMENTS),
+    "num": Num(3, 10),
+    "chat_task": Vocab(V.CHAT_TASKS),
+    "gift": Vocab(V.GIFTS),
+    "relation": Vocab(V.RELATIONS),
+    "hobby": Vocab(V.HOBBIES),
+    "emotion": Vocab(V.EMOTIONS),
+    "situation": Vocab(V.SITUATIONS),
+    "occasion": Vocab(V.OCCASIONS),
+    "howto": Vocab(V.HOWTOS),
+    "normal_q": Vocab(V.NORMAL_QS),
+    "media": Vocab(V.MEDIA),
+    "title": Vocab(V.TITLES),
+    "plang": Vocab(V.PROG_LANGS),
+    "plang2": Vocab(V.PROG_LANGS),
+    "snippet": Vocab(V.CODE_SNIPPETS),
+    "sql": Vocab(V.SQL_QUERIES),
+    "exc": Vocab(V.EXCEPTION_NAMES),
+    "exc_line": Vocab(V.EXCEPTION_LINES),
+    "file": Vocab(V.FILES),
+    "func": Vocab(V.FUNC_NAMES),
+    "quality": Vocab(V.CODE_QUALITIES),
+    "code_howto": Vocab(V.CODE_HOWTOS),
+    "fname": Vocab(V.FN_NAMES),
+    "args": Vocab(V.FN_ARGS),
+    "behaviour": Vocab(V.BEHAVIOURS),
+    "cp_problem": Vocab(V.CP_PROBLEMS),
+    "cp_io": Vocab(V.CP_IO),
+    "subject": Vocab(V.SUBJECTS),
+    "opt": Vocab(V.MCQ_OPTIONS),
+    "opt2": Vocab(V.MCQ_OPTIONS),
+    "opt3": Vocab(V.MCQ_OPTIONS),
+    "opt4": Vocab(V.MCQ_OPTIONS),
+    "name": Vocab(V.NAMES),
+    "item": Vocab(V.ITEMS_PL),
+    "a": Num(2, 19),
+    "b": Num(2, 49),
+    "c": Num(20, 999),
+    "big": Num(1000, 200000),
+    "k": Num(1, 40),
+    "country_name": Vocab(V.COUNTRY_NAMES),
+    "book": Vocab(V.BOOKS),
+    "tf": Vocab(V.TRUE_FALSE),
+    "school_skill": Vocab(V.SCHOOL_SKILLS),
+    "science_q": Vocab(V.SCIENCE_QS),
+    "school_move": Vocab(V.SCHOOL_MOVES),
+    "grade": Num(5, 12),
+    "sproduct": Vocab(V.SUPPORT_PRODUCTS),
+    "service": Vocab(V.SUPPORT_SERVICES),
+    "plan1": Vocab(V.SUPPORT_PLANS),
+    "plan2": Vocab(V.SUPPORT_PLANS),
+    "month": Vocab(V.MONTHS),
+    "issue": Vocab(V.SUPPORT_ISSUES),
+    "order": Num(100000, 999999),
+    "company": Vocab(V.COMPANIES),
+    "company2": Vocab(V.COMPANIES),
+    "dept": Vocab(V.DEPARTMENTS),
+    "year": Num(2019, 2026),
+    "fields": Vocab(V.DOC_FIELDS),
+    "agent_task": Vocab(V.AGENT_TASKS),
+    "tool": Vocab(V.TOOLS),
+    "file_a": Vocab(V.SHORT_IDENTS),
+    "file_b": Vocab(V.SHORT_IDENTS),
+    "concept_short": Vocab(V.SHORT_IDENTS),
+    "status": Vocab(V.STATUS_WORDS),
+    "http": Vocab(V.HTTP_CODES),
+    "perm": Vocab(V.PERMS),
+    "day": Num(10, 28),
+    "hh": Num(10, 23),
+    "mm": Num(10, 59),
+    "ss": Num(10, 59),
+    "team": Vocab(V.TEAMS),
+    "business_topic": Vocab(V.BUSINESS_TOPICS),
+    "project": Vocab(V.PROJECTS),
+    "rubric": Vocab(V.RUBRICS),
+    "opener": Vocab(V.RESPONSE_OPENERS),
+    "harm_action": Vocab(V.HARM_ACTIONS),
+    "jb_persona": Vocab(V.JAILBREAK_PERSONAS),
+}
+
+
+def T(text: str, **extra: Gen) -> Template:
+    """A template over the shared slots (plus ``extra`` slots)."""
+    return Template(text, {**S, **extra})
+
+
+def C(*texts: str, **extra: Gen) -> Choice:
+    """Uniform choice among templates over the shared slots."""
+    return Choice([T(t, **extra) for t in texts])
