@@ -24,6 +24,7 @@ KIND_WORDS: dict[str, str] = {
     "network": "a client network",
     "created": "creation time",
     "activation": "start time",
+    "adoption": "switch to the newest model",
     "synchrony": "a schedule",
 }
 """Words for each kind of linking evidence, in the clusters' evidence text and here."""

@@ -15,9 +15,10 @@ from detector.coordination import (
     ALIGN_LINK_MIN,
     CORE_FIT_MIN,
     SYNC_GROUP_MIN,
+    evidence_tokens,
     synchronised_templates,
 )
-from detector.features import Context
+from detector.features import Context, switch_times
 from detector.features.synchrony import (
     GroupProfiles,
     HourlyActivity,
@@ -634,3 +635,71 @@ def test_rarity_names_each_kinds_most_shared_token_and_its_reach() -> None:
     with_time = "prompt template or wrapper with creation time"
     assert parts[with_time] == "2 members, 2 of 20,000 accounts overall"
     assert describe_rarity(in_cluster.iloc[:0], holders, 20_000) == {}
+
+
+def test_a_campaign_switching_to_a_new_model_together_is_linked_by_its_template() -> None:
+    """A campaign behind proxies (no card, network or creation time in common) shares a
+    generation template and moves to a new model within the same hour of its release:
+    ``template+adoption`` links it. Products that switched in that same hour with their
+    own templates, the many users of a boilerplate template who switched over days, and
+    five platforms on one template that follow releases within the hour are not linked
+    (the pair must be far beyond chance, and shared by ``ADOPTION_MIN_ACCOUNTS``)."""
+    rng = np.random.default_rng(11)
+    release = int(START.timestamp()) + 3 * 86_400
+    campaign = [f"c{i:03d}" for i in range(30)]
+    products = [f"p{i:03d}" for i in range(30)]
+    boilerplate = [f"b{i:03d}" for i in range(300)]
+    platforms = [f"l{i:03d}" for i in range(5)]
+    others = [f"o{i:04d}" for i in range(1635)]
+    ids = campaign + products + boilerplate + platforms + others
+    evidence = pd.DataFrame(
+        {
+            S.ACCOUNT_ID: campaign + products + boilerplate + platforms,
+            "kind": "template",
+            "key": np.r_[
+                np.full(30, 7, dtype=np.uint64),  # the campaign's generation template
+                np.arange(1000, 1030, dtype=np.uint64),  # each product its own
+                np.full(300, 9, dtype=np.uint64),  # one boilerplate, 300 users
+                np.full(5, 8, dtype=np.uint64),  # one platform template, 5 users
+            ],
+            "share": 0.5,
+            "rows": 40,
+        }
+    )
+    delay_h = np.r_[
+        rng.uniform(2.0, 2.9, 30),  # the campaign: within one hour, two hours in
+        rng.uniform(2.0, 2.9, 30),  # products switching in the same hour
+        rng.uniform(0.0, 96.0, 300),  # boilerplate users: over four days
+        rng.uniform(5.0, 5.5, 5),  # the platforms: within one hour
+        np.zeros(1635),
+    ]
+    features = pd.DataFrame(
+        {
+            "newest_model_share": np.r_[np.full(365, 0.8), np.zeros(1635)],
+            "newest_model_delay_hours": delay_h,
+        },
+        index=pd.Index(ids, name=S.ACCOUNT_ID),
+    )
+    context = Context(
+        window_start=int(START.timestamp()),
+        window_end=int(START.timestamp()) + 7 * 86_400,
+        present=frozenset(),
+        newest_model="model-new",
+        newest_model_first_ts=release,
+    )
+    switched = switch_times(features, context)
+    assert len(switched) == 365  # only the accounts that moved
+    assert switched["c000"] == pytest.approx(release + delay_h[0] * 3600)
+
+    first_ts = pd.Series(int(START.timestamp()), index=features.index)
+    tokens = evidence_tokens(evidence, None, first_ts, context.window_start, switched)
+    tokens = tokens[tokens["kind"] == "template+adoption"]
+    components = _linked_components(tokens)
+    assert set(campaign) in components
+    assert not set(tokens[S.ACCOUNT_ID]) - set(campaign)  # nobody else is linked
+
+    # without a release there is nothing to pair: no adoption tokens at all
+    quiet = Context(
+        window_start=context.window_start, window_end=context.window_end, present=frozenset()
+    )
+    assert switch_times(features, quiet).empty

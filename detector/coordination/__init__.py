@@ -47,6 +47,7 @@ from detector.coordination.tokens import (
     STRONG_KINDS,
     SYNC_GROUP_MIN,
     SYNC_LINK_MIN,
+    evidence_tokens,
     synchronised_templates,
 )
 from detector.features.coordination import NEUTRAL_CLUSTER, NEW_ACCOUNT_DAYS, SPECS
@@ -77,6 +78,7 @@ __all__ = [
     "bucket_evidence",
     "cluster_id_for",
     "describe_evidence",
+    "evidence_tokens",
     "link_accounts",
     "synchronised_templates",
 ]

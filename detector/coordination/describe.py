@@ -72,6 +72,7 @@ def describe_evidence(kinds: dict[str, int]) -> str:
         for k, w in (
             ("created", "were created together"),
             ("activation", "started together"),
+            ("adoption", "switched to the newest model together"),
             ("synchrony", "keep one schedule"),
         )
         if k in present

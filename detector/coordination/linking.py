@@ -21,6 +21,7 @@ from scipy.sparse.csgraph import connected_components
 from detector import schema as S
 from detector.coordination.describe import cluster_table
 from detector.coordination.tokens import evidence_tokens, synchronised_templates
+from detector.features import switch_times
 from detector.features.base import Context
 from detector.features.coordination import cluster_features, neutralise, window_length_hours
 
@@ -83,7 +84,8 @@ def link_accounts(
     )
     table = accounts.reindex(index) if accounts is not None else None
     cap = max_token_accounts or max(1000, int(0.02 * n))
-    tokens = evidence_tokens(evidence, table, first_ts, context.window_start)
+    switched = switch_times(features, context)
+    tokens = evidence_tokens(evidence, table, first_ts, context.window_start, switched)
     sizes = tokens.groupby("token")[S.ACCOUNT_ID].transform("size")
     # a token shared by too many accounts is not specific -- except a template whose
     # users keep one schedule: that test is specific however many accounts share it,

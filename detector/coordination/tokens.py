@@ -31,6 +31,8 @@ from detector.features.synchrony import GroupProfiles, Memberships, membership_s
 __all__ = [
     "ACTIVATION_BIN_S",
     "ACTIVATION_MIN_OFFSET_S",
+    "ADOPTION_BIN_S",
+    "ADOPTION_MIN_ACCOUNTS",
     "ALIGN_LINK_MIN",
     "CORE_FIT_MIN",
     "CORE_LINK_MIN",
@@ -49,6 +51,15 @@ __all__ = [
 
 CREATED_BIN_S = 2 * 3600
 ACTIVATION_BIN_S = 3600
+ADOPTION_BIN_S = 3600
+"""Accounts that moved to a newly released model within the same hour (two overlapping
+bins) share an ``adoption`` token: paired with a template, a campaign switching its
+accounts together in the hours after a release (issue 16)."""
+ADOPTION_MIN_ACCOUNTS = 10
+"""A pair with an ``adoption`` token links only when at least this many accounts share
+it: a few products on one platform template follow every release within the hour (three
+labelling platforms, three translation jobs on realistic seed 1212), a campaign moves
+tens to thousands of accounts."""
 PAIR_COVERAGE = 0.5
 """A paired token links when it holds this share of the accounts of both ingredients..."""
 PAIR_MIN_ACCOUNTS = 3
@@ -86,6 +97,7 @@ PAIRED_KINDS = (
     ("template", "created"),
     ("template", "network"),
     ("template", "activation"),
+    ("template", "adoption"),
     ("network", "created"),
     ("network", "activation"),
 )
@@ -118,7 +130,11 @@ def _pair_token(first: np.ndarray, second: np.ndarray, salt: int) -> np.ndarray:
 
 
 def evidence_tokens(
-    evidence: pd.DataFrame, accounts: pd.DataFrame | None, first_ts: pd.Series, window_start: int
+    evidence: pd.DataFrame,
+    accounts: pd.DataFrame | None,
+    first_ts: pd.Series,
+    window_start: int,
+    switched: pd.Series | None = None,
 ) -> pd.DataFrame:
     """(account_id, kind, token) rows: strong single tokens and paired weak ones.
 
@@ -128,6 +144,8 @@ def evidence_tokens(
     accounts : the account table aligned with the population, or ``None``.
     first_ts : each account's first request (epoch seconds), index ``account_id``.
     window_start : the window's first second.
+    switched : when each account that moved to the newest model first used it (epoch
+        seconds; :func:`~detector.features.switch_times`), or ``None``.
     """
     parts: dict[str, pd.DataFrame] = {}
     population = len(first_ts)
@@ -139,6 +157,8 @@ def evidence_tokens(
     # established account "starts" when the window does
     started = first_ts[first_ts > window_start + ACTIVATION_MIN_OFFSET_S]
     parts["activation"] = _time_tokens("activation", started.astype("float64"), ACTIVATION_BIN_S)
+    if switched is not None and len(switched):
+        parts["adoption"] = _time_tokens("adoption", switched.astype("float64"), ADOPTION_BIN_S)
     strong = []
     if accounts is not None:
         if S.CREATED_AT in accounts.columns:
@@ -160,7 +180,8 @@ def evidence_tokens(
         if k1 not in parts or k2 not in parts:
             continue
         m = parts[k1].merge(parts[k2], on=S.ACCOUNT_ID, suffixes=("_1", "_2"))
-        m = m[_specific(m, parts[k1], parts[k2], population)]
+        least = ADOPTION_MIN_ACCOUNTS if "adoption" in (k1, k2) else None
+        m = m[_specific(m, parts[k1], parts[k2], population, least)]
         if len(m):
             paired.append(
                 pd.DataFrame(
@@ -180,7 +201,11 @@ def evidence_tokens(
 
 
 def _specific(
-    pairs: pd.DataFrame, first: pd.DataFrame, second: pd.DataFrame, population: int
+    pairs: pd.DataFrame,
+    first: pd.DataFrame,
+    second: pd.DataFrame,
+    population: int,
+    min_accounts: int | None = None,
 ) -> np.ndarray:
     """Keep a paired token only when it is specific: it covers most users of both its
     ingredients, or far more accounts share it than chance would give.
@@ -193,7 +218,8 @@ def _specific(
     used by a thousand unrelated products meets a busy creation bin a few times by
     chance (lift ≈ 1) and is dropped, so chance pairs never chain unrelated accounts
     into one giant component. Coverage keeps a campaign that is most of a small
-    population (there, its own members make chance look likely).
+    population (there, its own members make chance look likely). ``min_accounts``, when
+    given, is the fewest accounts either rule links (``ADOPTION_MIN_ACCOUNTS``).
     """
     if pairs.empty:
         return np.zeros(0, dtype=bool)
@@ -208,8 +234,10 @@ def _specific(
     either = np.maximum(
         n1.reindex(pairs["token_1"]).to_numpy(), n2.reindex(pairs["token_2"]).to_numpy()
     )
-    covers_both = (together >= 2) & (together >= PAIR_COVERAGE * either)
-    rare = (together >= PAIR_MIN_ACCOUNTS) & (together >= PAIR_MIN_LIFT * expected)
+    covers_both = (together >= (min_accounts or 2)) & (together >= PAIR_COVERAGE * either)
+    rare = (together >= (min_accounts or PAIR_MIN_ACCOUNTS)) & (
+        together >= PAIR_MIN_LIFT * expected
+    )
     return covers_both | rare
 
 

@@ -24,6 +24,7 @@ from detector.features import (  # noqa: F401  (imported to register the familie
     timing,
     volume,
 )
+from detector.features.adoption import switch_times
 from detector.features.base import Bucket, Context
 from detector.features.registry import FAMILIES, SPECS, FeatureSpec
 from detector.features.tier import frontier_models
@@ -55,6 +56,7 @@ __all__ = [
     "frontier_models",
     "ordered_specs",
     "retired_features",
+    "switch_times",
 ]
 
 

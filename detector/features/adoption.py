@@ -12,11 +12,12 @@ students on the default model, a new customer); how new it is, the account featu
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from detector import annotate as A
 from detector import schema as S
 from detector.features import agg
-from detector.features.base import Bucket
+from detector.features.base import Bucket, Context
 from detector.features.registry import FeatureSpec, family
 
 SPECS = [
@@ -50,6 +51,23 @@ SPECS = [
         reason="switched to the newest model {value} after its release",
     ),
 ]
+
+
+def switch_times(features: pd.DataFrame, context: Context) -> pd.Series:
+    """When each account that moved to the newest model first used it (epoch seconds).
+
+    Read back from the feature table: ``newest_model_delay_hours`` after the model's first
+    appearance, for the accounts with a ``newest_model_share`` (those that had traffic on
+    both sides of the release and sent new prompts to the new model). Empty when no model
+    was released in the window or the log has no model column. Coordination pairs it with
+    a shared template: a campaign switches its accounts within the same hours.
+    """
+    needed = {"newest_model_share", "newest_model_delay_hours"}
+    if context.newest_model_first_ts is None or not needed <= set(features.columns):
+        return pd.Series([], dtype="float64", index=pd.Index([], dtype=object))
+    moved = features["newest_model_share"].to_numpy() > 0
+    delay_s = features["newest_model_delay_hours"].to_numpy(dtype=np.float64)[moved] * 3600.0
+    return pd.Series(context.newest_model_first_ts + delay_s, index=features.index[moved])
 
 
 @family("adoption", SPECS)
