@@ -361,9 +361,43 @@ def test_unread_follow_ups_need_enough_turns_and_harvest_counts_long_answers(
     effective = 2.0 ** float(-(shares * np.log2(shares)).sum()) / 2
     assert harvest["person"] == pytest.approx(effective / 3)
     assert harvest["person"] > 0
-    few.drop(columns=[S.PROMPT]).to_parquet(path)  # no prompt text: the share alone
-    plain = build_features(path, config=Config(topic_clusters=2)).features
+    few.drop(columns=[S.PROMPT]).to_parquet(path)  # no prompt text, no length spread
+    config = Config(topic_clusters=2, harvest_length_spread=False)
+    plain = build_features(path, config=config).features
     assert plain["broad_harvest_share"].tolist() == pytest.approx([1 / 3, 1 / 3])
+
+
+def test_without_prompt_text_harvest_is_weighed_by_how_much_prompt_lengths_vary(
+    tmp_path: Path,
+) -> None:
+    """Without text there are no topics to weigh harvesting by; a content product's
+    template fills one slot and its prompts barely vary in length, a distiller's questions
+    come from everywhere and vary as much as they are long."""
+    n = 40
+    log = pd.DataFrame(
+        {
+            S.ACCOUNT_ID: ["product"] * n + ["distiller"] * n,
+            S.REQUEST_ID: [f"r{i}" for i in range(2 * n)],
+            S.TIMESTAMP: pd.Timestamp("2026-11-02 09:00", tz="UTC")
+            + pd.to_timedelta(np.arange(2 * n) * 60, unit="s"),
+            S.MODEL: "m",
+            S.STATUS: "ok",
+            S.INPUT_TOKENS: np.r_[np.tile([58, 62], n // 2), np.linspace(10, 150, n).round()],
+            S.OUTPUT_TOKENS: 900,  # every request harvests
+        }
+    )
+    log.to_parquet(tmp_path / "log.parquet")
+    harvest = build_features(tmp_path / "log.parquet").features["broad_harvest_share"]
+    tokens = log.groupby(S.ACCOUNT_ID)[S.INPUT_TOKENS]
+    cv = (tokens.std(ddof=0) / tokens.mean()).clip(upper=1.0)
+    assert harvest["product"] == pytest.approx(cv["product"])  # 2 / 60: about 0.03
+    assert harvest["distiller"] == pytest.approx(cv["distiller"])  # about 0.5
+    assert harvest["distiller"] > 10 * harvest["product"]
+    # a bundle trained before the rule scores on the share alone
+    old = Config().with_features_of({"reading_tokens_per_s": 50.0})
+    assert old.harvest_length_spread is False
+    before = build_features(tmp_path / "log.parquet", config=old).features
+    assert before["broad_harvest_share"].tolist() == pytest.approx([1.0, 1.0])
 
 
 def test_harvest_breadth_counts_topics_by_weight_not_by_being_touched(tmp_path: Path) -> None:

@@ -58,7 +58,8 @@ SPECS = [
         "output tokens, times the account's effective share of all topics (2 to the power "
         "of its topic entropy, over the number of topics: a topic counts by its weight in "
         "the traffic, not for being touched once) (with prompt text in the log; without "
-        "it, the share alone).",
+        "it, times the coefficient of variation of those requests' input tokens, at most "
+        "1: a template's fill-ins vary little in length).",
         why="Distillation asks short standalone questions on every subject for long, "
         "complete answers; a content product also draws long answers from short prompts, "
         "but on its one task, chat carries its history and pipelines send documents.",
@@ -125,6 +126,16 @@ def per_conversation(
     return np.repeat(per_conv, np.diff(np.r_[starts, len(codes)]))
 
 
+def length_spread(codes: np.ndarray, lengths: np.ndarray, n: int) -> np.ndarray:
+    """Per account: the coefficient of variation of ``lengths`` (standard deviation over
+    mean), at most 1; 0 for an account without rows. Without prompt text it stands in for
+    topic breadth: a template's fill-ins vary little in length, independent questions a
+    lot."""
+    mean = agg.mean(codes, lengths, n)
+    spread = agg.std(codes, lengths, n) / np.maximum(mean, 1e-9)
+    return np.where(mean > 0, np.minimum(spread, 1.0), 0.0)
+
+
 @family("conversation", SPECS)
 def conversation(b: Bucket) -> dict[str, np.ndarray]:
     """Unread follow-ups and answer harvesting per account.
@@ -146,5 +157,7 @@ def conversation(b: Bucket) -> dict[str, np.ndarray]:
     harvested = agg.share(c, harvest, n)
     if b.context.has(S.PROMPT):
         harvested = harvested * topic_breadth(b)[1]
+    elif cfg.harvest_length_spread:
+        harvested = harvested * length_spread(c[harvest], b.col(S.INPUT_TOKENS)[harvest], n)
     out["broad_harvest_share"] = harvested
     return out
