@@ -6,6 +6,8 @@ Usage (from the repository; ``scripts/bench`` runs this file under ``.venv``)::
     scripts/bench data --rows 10000000      # simulate the 7-day log once (cached)
     scripts/bench ingest --rows 10000000    # bare pyarrow scan vs iter_clean
     scripts/bench features --rows 10000000  # build_features: ingest+annotate+features+coordination
+    scripts/bench substreams --rows 10000000  # build_features with sub-streams off and on,
+                                            # interleaved rounds: what they add (issue 16)
     scripts/bench model                     # train on 100k synthetic accounts, score 1M
     scripts/bench coordination              # link_accounts at 10k, 30k, 100k, 1M accounts
     scripts/bench nightly --rows 10000000   # run_nightly over the 7-day window (cold, then warm)
@@ -264,6 +266,8 @@ class Row:
     value: float | int | str | None
     unit: str = ""
     target: Target | None = None
+    signed: bool = False
+    """Print a "+" before a positive value (a change: "+12.3 %")."""
 
     def verdict(self) -> bool | None:
         if self.target is None or not isinstance(self.value, (int, float)):
@@ -334,7 +338,7 @@ class Recorder:
             fh.write(json.dumps(line, default=str) + "\n")
 
 
-def _fmt(value: Any, unit: str) -> str:
+def _fmt(value: Any, unit: str, signed: bool = False) -> str:
     if value is None:
         return "-"
     if isinstance(value, str):
@@ -347,12 +351,14 @@ def _fmt(value: Any, unit: str) -> str:
         text = f"{value:.1f}"
     else:
         text = f"{value:.2f}"
+    if signed and value > 0:
+        text = "+" + text
     return f"{text} {unit}".strip()
 
 
 def print_table(title: str, rows: list[Row]) -> None:
     """A plain-text table: figure, value, target (with the issue it comes from), PASS/FAIL."""
-    values = [_fmt(r.value, r.unit) for r in rows]
+    values = [_fmt(r.value, r.unit, r.signed) for r in rows]
     targets = [f"{r.target.text()} ({r.target.source})" if r.target else "" for r in rows]
     marks = [
         {True: "PASS", False: "FAIL", None: "n/a"}[r.verdict()] if r.target else "" for r in rows
@@ -476,15 +482,24 @@ def task_iter_clean(log: str, quarantine: str) -> dict[str, Any]:
     }
 
 
-def task_features(log: str, accounts: str, quarantine: str) -> dict[str, Any]:
-    """``build_features`` on the whole log with the account table (coordination included)."""
+def task_features(
+    log: str, accounts: str, quarantine: str, substreams: bool = True
+) -> dict[str, Any]:
+    """``build_features`` on the whole log with the account table (coordination included);
+    ``substreams`` False turns the sub-streams off (``Config.substreams``, issue 16)."""
+    import detector
+    from detector.config import DEFAULT
     from detector.pipeline import build_features
 
+    config = dataclasses.replace(DEFAULT, substreams=substreams)
     watch = Stopwatch()
-    result = build_features(Path(log), accounts=Path(accounts), quarantine_path=Path(quarantine))
+    result = build_features(
+        Path(log), accounts=Path(accounts), quarantine_path=Path(quarantine), config=config
+    )
     seconds, cpu_seconds = watch.stop()
     clusters = result.clusters
     return {
+        "code": detector.__path__[0],  # which checkout's detector was measured
         "seconds": seconds,
         "cpu_seconds": cpu_seconds,
         "ingest": result.report.to_dict(),
@@ -1473,6 +1488,101 @@ def stage_compare(
     rec.record("compare", "side_by_side", None, params, {**med, **ratios}, ratio_rows)
 
 
+def stage_substreams(rec: Recorder, rows: int, repeats: int) -> None:
+    """What sub-streams add to the features stage (issue 16: <= 25 %): the ``features``
+    child of :func:`stage_features` with ``Config.substreams`` off and on, ``repeats``
+    rounds on the same log. The order flips every round (off, on; on, off; ...), so
+    neither mode always runs second and a burst of load from elsewhere hits both alike.
+    Medians of each mode, then what turning them on adds: on ÷ off - 1, in %.
+    """
+    meta = load_dataset(rows)
+    warm_page_cache(meta["log"])
+    runs: dict[str, list[ChildRun]] = {"off": [], "on": []}
+    for i in range(repeats):
+        for mode in ("off", "on") if i % 2 == 0 else ("on", "off"):
+            params = {
+                "log": meta["log"],
+                "accounts": meta["accounts_table"],
+                "quarantine": str(TMP / f"substreams-{mode}.quarantine.csv"),
+                "substreams": mode == "on",
+            }
+            run = run_child("features", params)
+            if not run.ok:
+                _failed(f"substreams: build_features with sub-streams {mode}", run)
+                return
+            runs[mode].append(run)
+
+    def medians(rs: list[ChildRun]) -> dict[str, Any]:
+        return {
+            "wall_s": _median([r.result["seconds"] for r in rs]),
+            "cpu_s": _median([r.result["cpu_seconds"] for r in rs]),
+            "process_wall_s": _median([r.process_wall_s for r in rs]),
+            "process_cpu_s": _median([r.child_cpu_s for r in rs]),
+            "peak_rss_mib": _median([r.peak_rss_mib for r in rs]),
+            "features_step_s": _median([r.result["timings"]["features"] for r in rs]),
+            "walls": [round(r.result["seconds"], 3) for r in rs],
+            "others_cpu_share": max(r.others_cpu_share for r in rs),
+            "substreams": rs[0].result["substreams"],
+            "substream_rows": rs[0].result["substream_rows"],
+            "code": rs[0].result["code"],
+        }
+
+    med = {mode: medians(rs) for mode, rs in runs.items()}
+    table: list[Row] = [Row("code under test", med["on"]["code"])]
+    for mode, m in med.items():
+        table += [
+            Row(f"sub-streams {mode}: build_features wall (median of {repeats})", m["wall_s"], "s"),
+            Row("  runs", ", ".join(f"{w:.1f}" for w in m["walls"]) + " s"),
+            Row("  CPU of the call (all threads)", m["cpu_s"], "s"),
+            Row(
+                "  whole process: wall / CPU",
+                f"{m['process_wall_s']:.1f} / {m['process_cpu_s']:.1f} s",
+            ),
+            Row("  peak RSS", m["peak_rss_mib"] / GIB, "GiB"),
+            Row("  per-bucket features step", m["features_step_s"], "s"),
+            Row(
+                "  sub-streams scored / their rows",
+                f"{m['substreams']:,} / {m['substream_rows']:,}",
+            ),
+            Row("  other processes' CPU share (worst run)", f"{m['others_cpu_share']:.0%}"),
+        ]
+
+    def added(key: str) -> float:
+        return 100 * (med["on"][key] / med["off"][key] - 1)
+
+    per_round = [
+        100 * (on.result["seconds"] / off.result["seconds"] - 1)
+        for off, on in zip(runs["off"], runs["on"], strict=True)
+    ]
+
+    ratios = {
+        "substreams_pct": added("wall_s"),
+        "cpu_pct": added("cpu_s"),
+        "process_wall_pct": added("process_wall_s"),
+        "peak_rss_pct": added("peak_rss_mib"),
+        "features_step_pct": added("features_step_s"),
+    }
+    ratio_rows = [
+        Row("off -> on: build_features wall", ratios["substreams_pct"], "%", T_SUBSTREAMS, True),
+        Row("off -> on: CPU of the call", ratios["cpu_pct"], "%", signed=True),
+        Row("off -> on: whole-process wall", ratios["process_wall_pct"], "%", signed=True),
+        Row("off -> on: peak RSS", ratios["peak_rss_pct"], "%", signed=True),
+        Row("off -> on: per-bucket features step", ratios["features_step_pct"], "%", signed=True),
+    ]
+    table += [
+        *ratio_rows,
+        Row("  build_features wall, round by round", ", ".join(f"{p:+.1f}%" for p in per_round)),
+    ]
+    print_table(
+        f"substreams: build_features off and on, {repeats} rounds interleaved, "
+        f"on {meta['log']} ({meta['rows']:,} rows)",
+        table,
+    )
+    params = {"log": meta["log"], "accounts": meta["accounts_table"], "repeats": repeats}
+    figures = {**med, **ratios, "per_round_pct": per_round}
+    rec.record("substreams", "off_on", None, params, figures, ratio_rows)
+
+
 def stage_model(rec: Recorder, train_accounts: int, score_accounts: int) -> None:
     """Train on ``train_accounts`` (<= 10 s) and score ``score_accounts`` (<= 20 s), issue 4."""
     params = {"accounts": train_accounts, "seed": SEED}
@@ -1771,6 +1881,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--force", action="store_true", help="regenerate even if cached")
     rows_option(sub.add_parser("ingest", help="bare pyarrow scan vs iter_clean"))
     rows_option(sub.add_parser("features", help="build_features on the log"))
+    p = sub.add_parser(
+        "substreams",
+        help="build_features with sub-streams off and on, interleaved: what they add",
+    )
+    rows_option(p)
+    p.add_argument(
+        "--repeats", type=int, default=3, help="rounds of off and on, interleaved (median)"
+    )
     p = sub.add_parser("model", help="train on 100k synthetic accounts, score 1M")
     p.add_argument("--train-accounts", type=int, default=100_000)
     p.add_argument("--score-accounts", type=int, default=1_000_000)
@@ -1817,6 +1935,8 @@ def main(argv: list[str]) -> int:
         stage_features(rec, args.rows, scan)
     if cmd in ("compare", "all"):
         stage_compare(rec, args.rows, args.repeats, not args.no_accounts, args.baseline)
+    if cmd == "substreams":
+        stage_substreams(rec, args.rows, args.repeats)
     if cmd in ("model", "all"):
         stage_model(
             rec,
