@@ -1520,6 +1520,7 @@ def stage_substreams(rec: Recorder, rows: int, repeats: int) -> None:
             "process_cpu_s": _median([r.child_cpu_s for r in rs]),
             "peak_rss_mib": _median([r.peak_rss_mib for r in rs]),
             "features_step_s": _median([r.result["timings"]["features"] for r in rs]),
+            "substreams_s": _median([r.result["timings"].get("substreams", 0.0) for r in rs]),
             "walls": [round(r.result["seconds"], 3) for r in rs],
             "others_cpu_share": max(r.others_cpu_share for r in rs),
             "substreams": rs[0].result["substreams"],
@@ -1540,6 +1541,7 @@ def stage_substreams(rec: Recorder, rows: int, repeats: int) -> None:
             ),
             Row("  peak RSS", m["peak_rss_mib"] / GIB, "GiB"),
             Row("  per-bucket features step", m["features_step_s"], "s"),
+            Row("    of which sub-streams (summed over the workers)", m["substreams_s"], "s"),
             Row(
                 "  sub-streams scored / their rows",
                 f"{m['substreams']:,} / {m['substream_rows']:,}",
