@@ -78,6 +78,15 @@ class Config:
     content shares or its unread follow-ups. Measured on an unseen realistic population
     (seed 303): safety benchmarking 0.75-0.99 and an evaluation company 0.92-1.0; safety
     probing at most 0.39 there, and capability sweeps and distillation under 0.1."""
+    suite_adoption: bool = False
+    """Whether an account that runs a fixed suite (see :attr:`suite_rerun_share`) can show
+    adoption. False: its move to a new model is neutral. Evaluation re-runs its suite on
+    a new model the day it ships and its people review the new model's answers with new
+    prompts the same day; those prompts read as a fast switch (a safety benchmarker "10 h
+    after the release, 1st percentile"). On four realistic populations with a release,
+    safety benchmarking flagged 2 -> 0 (1212), 1 -> 0 (7171), PR-AUC -0.0002 to +0.0001
+    (docs/realistic-baseline.md, session 24). True: the behaviour of bundles trained
+    before session 24."""
     reading_tokens_per_s: float = 50.0
     """A follow-up sent sooner after the previous turn than its answer takes to read at
     this speed was not read by a person: people read 4-8 tokens a second, so 50 (about
@@ -346,6 +355,7 @@ FEATURE_SETTINGS: tuple[str, ...] = (
     "min_requests_for_timing",
     "quiet_window_hours",
     "suite_rerun_share",
+    "suite_adoption",
     "reading_tokens_per_s",
     "min_followups",
     "typed_context_tokens",
@@ -361,6 +371,7 @@ LEGACY_FEATURE_SETTINGS: dict[str, Any] = {
     "harvest_topic_breadth": "touched",
     "typed_context_tokens": 0,
     "harvest_length_spread": False,
+    "suite_adoption": True,
 }
 """The value a feature setting had before it existed: what a bundle whose recorded
 config names other feature settings but not this one was trained with."""

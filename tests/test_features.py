@@ -461,8 +461,9 @@ def test_a_suite_replaying_its_multi_turn_set_daily_is_not_unread(tmp_path: Path
 
 
 def test_a_suite_re_run_on_a_new_model_is_not_adoption(tmp_path: Path) -> None:
-    """Evaluation replays its set on a new model the day it ships; extraction asks anew;
-    a customer that arrives after the release starts on the new model, it does not move."""
+    """Evaluation replays its set on a new model the day it ships, and its people review
+    the new model's answers with new prompts; extraction asks anew; a customer that
+    arrives after the release starts on the new model, it does not move."""
     start = pd.Timestamp("2026-11-01", tz="UTC")
     suite = [f"Benchmark item {i}: what is the capital of country {i}?" for i in range(40)]
     rows = []
@@ -471,6 +472,8 @@ def test_a_suite_re_run_on_a_new_model_is_not_adoption(tmp_path: Path) -> None:
         for i, prompt in enumerate(suite):
             when = start + pd.Timedelta(days=day, minutes=10 + i)
             rows.append(("suite", when, model, prompt))
+            if i < 3:  # the evaluators' own review prompts, new every day
+                rows.append(("suite", when, model, f"Reviewer note {day}-{i}: why this answer?"))
             rows.append(("harvester", when, model, f"New question {day}-{i} about history?"))
             if day >= 2:  # a new customer whose first request came after the release
                 rows.append(("newcomer", when, model, f"First steps {day}-{i} with the API?"))
@@ -490,6 +493,15 @@ def test_a_suite_re_run_on_a_new_model_is_not_adoption(tmp_path: Path) -> None:
     # started on the newest model: it did not move to it
     assert feats.loc["newcomer", "newest_model_share"] == 0.0
     assert feats.loc["newcomer", "newest_model_delay_hours"] == pytest.approx(never)
+    # a bundle trained before suite runners were left out counts the reviewers' prompts
+    old = Config().with_features_of({"reading_tokens_per_s": 50.0})
+    assert old.suite_adoption is True
+    before = build_features(
+        tmp_path / "log.parquet", config=dataclasses.replace(old, topic_clusters=2)
+    ).features
+    assert before.loc["suite", "newest_model_share"] == 1.0
+    assert before.loc["suite", "newest_model_delay_hours"] < 0.1
+    assert before.loc["harvester", "newest_model_share"] == 1.0
 
 
 def test_frontier_models_are_read_from_the_names_as_whole_words() -> None:

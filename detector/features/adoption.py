@@ -4,7 +4,9 @@ Evaluation moves fast too -- a benchmark or safety suite is re-run on every new 
 day it ships -- but it sends the prompts it sent the older models, where extraction
 wants new answers. So a suite's re-runs (``Bucket.suite_reruns``) do not count as
 adoption: an account that only replays its fixed set on the new model has not moved to
-it in the sense that matters here. Nor does an account whose first request came after
+it in the sense that matters here. Nor does the rest of a suite runner's traffic: its
+people review the new model's answers with new prompts the day it ships
+(``Config.suite_adoption``). Nor does an account whose first request came after
 the release: it started on the newest model, it did not move to it (a class of new
 students on the default model, a new customer); how new it is, the account features say.
 """
@@ -28,7 +30,8 @@ SPECS = [
         description="Share of the account's requests (after the newest model's release) on that model. "
         "The newest model is the one that first appeared latest, after the window's first day; "
         "0 when no model was released inside the window, or for an account without requests "
-        "on both sides of the release. A fixed suite's re-runs on the new model do not count.",
+        "on both sides of the release. A fixed suite's re-runs on the new model do not count, "
+        "and an account that runs a fixed suite shows no adoption at all.",
         why="Extraction harvests the newest model as soon as it ships; products migrate over weeks.",
         needs=(S.MODEL,),
         neutral=0.0,
@@ -92,6 +95,8 @@ def adoption(b: Bucket) -> dict[str, np.ndarray]:
     seen_after = agg.count(c[after], n) > 0
     seen_before = agg.count(c[~after & fresh], n) > 0
     moved = seen_after & seen_before
+    if not ctx.config.suite_adoption:  # evaluation moves with every release, by design
+        moved &= agg.count(c[b.suite_reruns], n) == 0
     delay = np.where(moved, delay, never)
     share = np.where(moved, share, 0.0)
     return {"newest_model_share": share, "newest_model_delay_hours": np.maximum(delay, 0) / 3600.0}
