@@ -96,7 +96,7 @@ def adoption(b: Bucket) -> dict[str, np.ndarray]:
     seen_before = agg.count(c[~after & fresh], n) > 0
     moved = seen_after & seen_before
     if not ctx.config.suite_adoption:  # evaluation moves with every release, by design
-        moved &= agg.count(c[b.suite_reruns], n) == 0
+        moved &= ~b.suite_runners
     delay = np.where(moved, delay, never)
     share = np.where(moved, share, 0.0)
     return {"newest_model_share": share, "newest_model_delay_hours": np.maximum(delay, 0) / 3600.0}

@@ -82,18 +82,32 @@ class Bucket:
         return self.frame[name].to_numpy()
 
     @cached_property
-    def suite_reruns(self) -> np.ndarray:
-        """Per row: a re-run prompt of an account that runs a fixed suite.
+    def _reruns(self) -> np.ndarray:
+        """Per row: its account sent the same prompt on another day or to another model."""
+        return agg.reruns(
+            self.codes, self.col(A.PROMPT_KEY), self.col(A.DAY), self.col(A.MODEL_KEY)
+        )
+
+    @cached_property
+    def suite_runners(self) -> np.ndarray:
+        """Per account: it runs a fixed suite.
 
         An account whose distinct prompts are mostly re-runs (``Config.suite_rerun_share``
         of them sent again on another day or to another model) runs a fixed suite --
-        permitted evaluation, safety benchmarking -- and its re-runs say nothing about
-        what it wants next. Extraction wants new answers and never re-runs a set. All
-        false without prompt text. Computed once per bucket, shared by the families.
+        permitted evaluation, safety benchmarking. Extraction wants new answers and never
+        re-runs a set. All false without prompt text. Computed once per bucket.
         """
         if not self.context.has(S.PROMPT):
-            return np.zeros(len(self.codes), dtype=bool)
-        c, n, key = self.codes, self.n, self.col(A.PROMPT_KEY)
-        rerun = agg.reruns(c, key, self.col(A.DAY), self.col(A.MODEL_KEY))
+            return np.zeros(self.n, dtype=bool)
+        c, n, key, rerun = self.codes, self.n, self.col(A.PROMPT_KEY), self._reruns
         share = agg.nunique(c[rerun], key[rerun], n) / np.maximum(agg.nunique(c, key, n), 1)
-        return rerun & (share >= self.context.config.suite_rerun_share)[c]
+        return (share >= self.context.config.suite_rerun_share) & (share > 0)
+
+    @cached_property
+    def suite_reruns(self) -> np.ndarray:
+        """Per row: a re-run prompt of an account that runs a fixed suite
+        (:attr:`suite_runners`): its re-runs say nothing about what it wants next. All
+        false without prompt text. Computed once per bucket, shared by the families."""
+        if not self.context.has(S.PROMPT):
+            return np.zeros(len(self.codes), dtype=bool)
+        return self._reruns & self.suite_runners[self.codes]
