@@ -703,3 +703,48 @@ def test_a_campaign_switching_to_a_new_model_together_is_linked_by_its_template(
         window_start=context.window_start, window_end=context.window_end, present=frozenset()
     )
     assert switch_times(features, quiet).empty
+
+
+def test_an_established_account_resuming_mid_window_is_not_an_activation() -> None:
+    """A start time pairs with a template only for accounts that *started*: three
+    research labs' months-old accounts on one public benchmark template whose first
+    requests of the week fell in one hour are not linked (they resumed), while a
+    campaign's fresh accounts starting together on their template are, and so are
+    accounts whose creation time is unknown (no account table, or no row)."""
+    start = int(START.timestamp())
+    hour_in = start + 3 * 86_400 + 600  # day 4, within one hour
+    labs = [f"r{i}" for i in range(3)]
+    fresh = [f"f{i}" for i in range(3)]
+    unknown = [f"u{i}" for i in range(3)]
+    others = [f"o{i:04d}" for i in range(2000)]
+    ids = labs + fresh + unknown + others
+    evidence = pd.DataFrame(
+        {
+            S.ACCOUNT_ID: labs + fresh + unknown,
+            "kind": "template",
+            "key": np.r_[
+                np.full(3, 5, dtype=np.uint64),  # the labs' benchmark harness
+                np.full(3, 6, dtype=np.uint64),  # the campaign's wrapper
+                np.full(3, 7, dtype=np.uint64),  # accounts the table does not know
+            ],
+            "share": 0.6,
+            "rows": 50,
+        }
+    )
+    first_ts = pd.Series(start, index=pd.Index(ids, name=S.ACCOUNT_ID), dtype="int64")
+    first_ts[labs + fresh + unknown] = hour_in + np.arange(9) * 60
+    days = pd.Timedelta(days=1)
+    created = pd.Series(pd.Timestamp("2025-01-01", tz="UTC"), index=first_ts.index)
+    created[labs] = [START - 200 * days, START - 90 * days, START - 400 * days]
+    created[fresh] = START + 2 * days  # two days before they started
+    created[unknown] = pd.NaT
+    # as the account table's reader gives it (detector.ingest.parse_timestamp)
+    table = pd.DataFrame({S.CREATED_AT: created.astype("datetime64[ns, UTC]")})
+
+    def linked(accounts: pd.DataFrame | None) -> set[str]:
+        tokens = evidence_tokens(evidence, accounts, first_ts, start)
+        return set(tokens.loc[tokens["kind"] == "template+activation", S.ACCOUNT_ID])
+
+    assert linked(table) == set(fresh + unknown)
+    # without the account table every start inside the window counts, as before
+    assert linked(None) == set(labs + fresh + unknown)

@@ -25,7 +25,7 @@ import pyarrow as pa
 from detector import annotate as A
 from detector import schema as S
 from detector.features.base import Context
-from detector.features.coordination import ACTIVATION_MIN_OFFSET_S
+from detector.features.coordination import ACTIVATION_MIN_OFFSET_S, NEW_ACCOUNT_DAYS
 from detector.features.synchrony import GroupProfiles, Memberships, membership_synchrony
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "STRONG_KINDS",
     "SYNC_GROUP_MIN",
     "SYNC_LINK_MIN",
+    "activations",
     "evidence_tokens",
     "synchronised_templates",
 ]
@@ -153,20 +154,20 @@ def evidence_tokens(
     ev["token"] = ev["token"].astype(np.uint64)
     for kind in ("template", "network"):
         parts[kind] = ev.loc[ev["kind"] == kind, [S.ACCOUNT_ID, "kind", "token"]]
-    # a start time is evidence only for accounts that started inside the window: every
-    # established account "starts" when the window does
-    started = first_ts[first_ts > window_start + ACTIVATION_MIN_OFFSET_S]
-    parts["activation"] = _time_tokens("activation", started.astype("float64"), ACTIVATION_BIN_S)
+    created_s = None
+    if accounts is not None and S.CREATED_AT in accounts.columns:
+        created = accounts[S.CREATED_AT].dropna()
+        created_s = pd.Series(
+            created.astype("int64").to_numpy() // 1_000_000_000, index=created.index
+        )
+        parts["created"] = _time_tokens("created", created_s.astype("float64"), CREATED_BIN_S)
+    parts["activation"] = _time_tokens(
+        "activation", activations(first_ts, window_start, created_s), ACTIVATION_BIN_S
+    )
     if switched is not None and len(switched):
         parts["adoption"] = _time_tokens("adoption", switched.astype("float64"), ADOPTION_BIN_S)
     strong = []
     if accounts is not None:
-        if S.CREATED_AT in accounts.columns:
-            created = accounts[S.CREATED_AT].dropna()
-            created_s = pd.Series(
-                created.astype("int64").to_numpy() // 1_000_000_000, index=created.index
-            )
-            parts["created"] = _time_tokens("created", created_s.astype("float64"), CREATED_BIN_S)
         for kind, col in (("payment", S.PAYMENT_FINGERPRINT), ("org", S.ORG_ID)):
             if col in accounts.columns:
                 v = accounts[col].astype(str)
@@ -198,6 +199,28 @@ def evidence_tokens(
     if not frames:
         return pd.DataFrame({S.ACCOUNT_ID: [], "kind": [], "token": np.empty(0, dtype=np.uint64)})
     return pd.concat(frames, ignore_index=True).drop_duplicates()
+
+
+def activations(first_ts: pd.Series, window_start: int, created_s: pd.Series | None) -> pd.Series:
+    """When each account that *started* inside the window sent its first request (epoch
+    seconds, as float): the ``activation`` ingredient.
+
+    A start time is evidence only for an account that started inside the window: every
+    established account "starts" when the window does. Where the account table says
+    when an account was created, it must also have been new then (under
+    ``NEW_ACCOUNT_DAYS`` old, as ``first_day_ramp`` reads "new"): a months-old account
+    whose first request of the week came on Wednesday resumed, it did not start. Without
+    that, three research labs' accounts running one public benchmark's template, whose
+    first requests of the week fell in one hour, linked their organisations into one
+    30-account cluster (realistic seed 8484), and three unrelated small apps on one
+    framework template formed trios.
+    """
+    started = first_ts[first_ts > window_start + ACTIVATION_MIN_OFFSET_S].astype("float64")
+    if created_s is None:
+        return started
+    born = created_s.reindex(started.index).astype("float64")
+    age_days = (started - born) / 86_400
+    return started[age_days.isna().to_numpy() | (age_days < NEW_ACCOUNT_DAYS).to_numpy()]
 
 
 def _specific(
