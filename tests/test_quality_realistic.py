@@ -59,10 +59,14 @@ PR_AUC_FLOOR = {"release": 0.94, "no release": 0.88}
 HYDRAS = ("hydra_shared_card", "hydra_shared_network", "hydra_no_shared_infra")
 HYDRA_TOP_K_FLOOR = 0.7
 HYDRA_CLUSTERED_FLOOR = 0.7
-BENIGN_COORDINATION = ("multi_account_org", "classroom_cohort")
+BENIGN_COORDINATION = ("multi_account_org", "classroom_cohort", "research_org")
 BENIGN_COORDINATION_CEILING = 0.03
-"""Classroom cohorts: 3-5% flagged until session 4; 6.6% in session 5 -- one classroom
-of 30 linked new accounts, some of whose members are flagged on their own scores
+"""Research labs (5-15 accounts sharing a card, an org and a network): 0% / 1.4% (1 of
+71) flagged in session 25, when an established account's first request of the week
+stopped counting as a start (three labs on one public benchmark template had been joined
+into one cluster by it at realistic seed 8484, 4.6% flagged there).
+Classroom cohorts: 3-5% flagged until session 4; 6.6% in session 5 -- one classroom of 30
+linked new accounts, some of whose members are flagged on their own scores
 (cluster novelty, newest model), is 19 of the 286 classroom accounts at this size;
 0.3% / 2.1% (with / without a release) in session 14, 0% / 0% since quiet clusters are
 scored as unlinked (session 15). Multi-account organisations: 1 of 69 (1.4%)."""
