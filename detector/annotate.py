@@ -34,6 +34,7 @@ from detector.arrowtext import (
     tail_chars,
 )
 from detector.config import DEFAULT, Config
+from detector.ingest import epoch_seconds
 from detector.netaddr import network_names
 from detector.promptmemo import Columns, PromptMemo
 
@@ -187,8 +188,7 @@ def annotate(
     # one string column only (Arrow-backed, no Python objects): the rest are numbers,
     # so a spilled bucket costs ~200 bytes per request
     out[S.ACCOUNT_ID] = frame[S.ACCOUNT_ID].astype(pd.ArrowDtype(pa.string())).array
-    ts = frame[S.TIMESTAMP]
-    secs = ts.astype("int64").to_numpy() // 1_000_000_000
+    secs = epoch_seconds(frame[S.TIMESTAMP])
     out[TS] = secs
     out[DAY] = (secs // 86_400).astype(np.int32)
     out[HOUR] = ((secs // 3600) % 24).astype(np.int8)

@@ -33,7 +33,14 @@ from detector.annotation_cache import (
 )
 from detector.buckets import Buckets
 from detector.config import Config
-from detector.ingest import FileRead, IngestReport, LogFile, LogReader, TimeBounds
+from detector.ingest import (
+    FileRead,
+    IngestReport,
+    LogFile,
+    LogReader,
+    TimeBounds,
+    epoch_seconds,
+)
 from detector.ordered import in_order
 from detector.promptmemo import PromptMemo
 from detector.topic_fit import TopicModelFit
@@ -61,7 +68,7 @@ class FirstPass:
 
 def model_stats(chunk: pd.DataFrame, into: ModelStats) -> None:
     """Fold a clean chunk's per-model first request time and row count into ``into``."""
-    secs = chunk[S.TIMESTAMP].astype("int64") // 1_000_000_000
+    secs = pd.Series(epoch_seconds(chunk[S.TIMESTAMP]), index=chunk.index)
     stats = secs.groupby(chunk[S.MODEL], sort=False, observed=True).agg(["min", "size"])
     # one item per model name, not per request
     merge_models(into, {str(k): (int(v["min"]), int(v["size"])) for k, v in stats.iterrows()})

@@ -738,8 +738,7 @@ def test_an_established_account_resuming_mid_window_is_not_an_activation() -> No
     created[labs] = [START - 200 * days, START - 90 * days, START - 400 * days]
     created[fresh] = START + 2 * days  # two days before they started
     created[unknown] = pd.NaT
-    # as the account table's reader gives it (detector.ingest.parse_timestamp)
-    table = pd.DataFrame({S.CREATED_AT: created.astype("datetime64[ns, UTC]")})
+    table = pd.DataFrame({S.CREATED_AT: created})  # seconds' resolution: read as such
 
     def linked(accounts: pd.DataFrame | None) -> set[str]:
         tokens = evidence_tokens(evidence, accounts, first_ts, start)

@@ -23,6 +23,7 @@ from detector.ingest import (
     IngestError,
     IngestReport,
     drop_bom,
+    epoch_seconds,
     iter_clean,
     nothing_to_score,
     read_accounts,
@@ -854,3 +855,15 @@ def test_read_labels_errors(tmp_path):
         read_labels(path)
     with pytest.raises(IngestError, match="cannot read labels"):
         read_labels(tmp_path / "nope.csv")
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_epoch_seconds_reads_any_resolution(unit: str) -> None:
+    """Instants held at any resolution give the same whole seconds: a table built outside
+    the readers (seconds or microseconds, as pandas' own Parquet reader may give) is not
+    read as nanoseconds, which would put every instant in January 1970."""
+    instants = pd.Series(
+        pd.to_datetime(["2026-11-03 12:00:00.9", "1969-12-31 23:59:59.5"], utc=True)
+    ).astype(f"datetime64[{unit}, UTC]")
+    # floored, as integer division of nanoseconds floors: half a second before 1970 is -1
+    assert epoch_seconds(instants).tolist() == [1_793_707_200, -1]

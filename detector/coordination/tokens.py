@@ -27,6 +27,7 @@ from detector import schema as S
 from detector.features.base import Context
 from detector.features.coordination import ACTIVATION_MIN_OFFSET_S, NEW_ACCOUNT_DAYS
 from detector.features.synchrony import GroupProfiles, Memberships, membership_synchrony
+from detector.ingest import epoch_seconds
 
 __all__ = [
     "ACTIVATION_BIN_S",
@@ -157,9 +158,7 @@ def evidence_tokens(
     created_s = None
     if accounts is not None and S.CREATED_AT in accounts.columns:
         created = accounts[S.CREATED_AT].dropna()
-        created_s = pd.Series(
-            created.astype("int64").to_numpy() // 1_000_000_000, index=created.index
-        )
+        created_s = pd.Series(epoch_seconds(created), index=created.index)
         parts["created"] = _time_tokens("created", created_s.astype("float64"), CREATED_BIN_S)
     parts["activation"] = _time_tokens(
         "activation", activations(first_ts, window_start, created_s), ACTIVATION_BIN_S

@@ -9,6 +9,7 @@ from detector import annotate as A
 from detector import schema as S
 from detector.features.base import Bucket
 from detector.features.registry import FeatureSpec, family
+from detector.ingest import epoch_seconds
 
 ESTABLISHED_DAYS = 365.0
 NEW_ACCOUNT_DAYS = 14.0
@@ -40,7 +41,7 @@ def age_at_first_request(b: Bucket) -> np.ndarray | None:
     first = np.full(b.n, np.iinfo(np.int64).max)
     np.minimum.at(first, b.codes, b.col(A.TS))
     created = table[S.CREATED_AT].reindex(pd.Index(b.account_ids))
-    created_s = created.astype("int64").to_numpy() // 1_000_000_000
+    created_s = epoch_seconds(created)
     return np.where(created.notna().to_numpy(), (first - created_s) / 86_400.0, np.nan)
 
 

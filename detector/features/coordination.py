@@ -25,6 +25,7 @@ from detector.features.account import NEW_ACCOUNT_DAYS
 from detector.features.base import Bucket, Context
 from detector.features.registry import FeatureSpec, family
 from detector.features.synchrony import synchrony
+from detector.ingest import epoch_seconds
 
 __all__ = [
     "ACTIVATION_MIN_OFFSET_S",
@@ -220,9 +221,7 @@ def cluster_features(
     if table is not None and S.CREATED_AT in table.columns:
         created = table[S.CREATED_AT]
         known = created.notna().to_numpy()
-        cs = np.where(known, created.astype("int64").to_numpy() // 1_000_000_000, np.nan).astype(
-            float
-        )
+        cs = np.where(known, epoch_seconds(created), np.nan).astype(float)
         clo = np.full(n_comp, np.inf)
         chi = np.full(n_comp, -np.inf)
         np.fmin.at(clo, label, cs)

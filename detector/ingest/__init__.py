@@ -64,7 +64,7 @@ from detector.ingest.stream import (
 )
 from detector.ingest.subset import SharedRequestIds, iter_account_rows, read_account_rows
 from detector.ingest.tables import read_accounts, read_labels
-from detector.ingest.validate import Checked, finalize_dtypes, validate_frame
+from detector.ingest.validate import Checked, epoch_seconds, finalize_dtypes, validate_frame
 from detector.ingest.window import TimeBounds, time_bounds
 
 __all__ = [
@@ -91,6 +91,7 @@ __all__ = [
     "csv_header",
     "discover",
     "drop_bom",
+    "epoch_seconds",
     "finalize_dtypes",
     "in_sorted",
     "iter_account_rows",
