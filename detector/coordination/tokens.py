@@ -24,10 +24,10 @@ import pyarrow as pa
 
 from detector import annotate as A
 from detector import schema as S
+from detector.features.account import NEW_ACCOUNT_DAYS, creation_seconds
 from detector.features.base import Context
-from detector.features.coordination import ACTIVATION_MIN_OFFSET_S, NEW_ACCOUNT_DAYS
+from detector.features.coordination import ACTIVATION_MIN_OFFSET_S
 from detector.features.synchrony import GroupProfiles, Memberships, membership_synchrony
-from detector.ingest import epoch_seconds
 
 __all__ = [
     "ACTIVATION_BIN_S",
@@ -157,9 +157,9 @@ def evidence_tokens(
         parts[kind] = ev.loc[ev["kind"] == kind, [S.ACCOUNT_ID, "kind", "token"]]
     created_s = None
     if accounts is not None and S.CREATED_AT in accounts.columns:
-        created = accounts[S.CREATED_AT].dropna()
-        created_s = pd.Series(epoch_seconds(created), index=created.index)
-        parts["created"] = _time_tokens("created", created_s.astype("float64"), CREATED_BIN_S)
+        created = accounts[S.CREATED_AT]
+        created_s = pd.Series(creation_seconds(created), index=created.index)
+        parts["created"] = _time_tokens("created", created_s, CREATED_BIN_S)
     parts["activation"] = _time_tokens(
         "activation", activations(first_ts, window_start, created_s), ACTIVATION_BIN_S
     )
@@ -217,8 +217,7 @@ def activations(first_ts: pd.Series, window_start: int, created_s: pd.Series | N
     started = first_ts[first_ts > window_start + ACTIVATION_MIN_OFFSET_S].astype("float64")
     if created_s is None:
         return started
-    born = created_s.reindex(started.index).astype("float64")
-    age_days = (started - born) / 86_400
+    age_days = (started - created_s.reindex(started.index)) / 86_400
     return started[age_days.isna().to_numpy() | (age_days < NEW_ACCOUNT_DAYS).to_numpy()]
 
 

@@ -32,6 +32,14 @@ SPECS = [
 ]
 
 
+def creation_seconds(created: pd.Series) -> np.ndarray:
+    """Each account's creation time in epoch seconds (float), NaN where the account table
+    does not say: the one conversion the account, cluster and linking code share, so an
+    age is ``(first request - creation) / 86,400`` and unknown stays unknown."""
+    known = created.notna().to_numpy()
+    return np.where(known, epoch_seconds(created), np.nan).astype(np.float64)
+
+
 def age_at_first_request(b: Bucket) -> np.ndarray | None:
     """Per account: days from its creation to its first request in the window; NaN where
     the account table has no ``created_at`` for it, ``None`` without that column."""
@@ -41,8 +49,7 @@ def age_at_first_request(b: Bucket) -> np.ndarray | None:
     first = np.full(b.n, np.iinfo(np.int64).max)
     np.minimum.at(first, b.codes, b.col(A.TS))
     created = table[S.CREATED_AT].reindex(pd.Index(b.account_ids))
-    created_s = epoch_seconds(created)
-    return np.where(created.notna().to_numpy(), (first - created_s) / 86_400.0, np.nan)
+    return (first - creation_seconds(created)) / 86_400.0
 
 
 @family("account", SPECS)

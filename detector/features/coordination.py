@@ -21,11 +21,10 @@ import numpy as np
 import pandas as pd
 
 from detector import schema as S
-from detector.features.account import NEW_ACCOUNT_DAYS
+from detector.features.account import NEW_ACCOUNT_DAYS, creation_seconds
 from detector.features.base import Bucket, Context
 from detector.features.registry import FeatureSpec, family
 from detector.features.synchrony import synchrony
-from detector.ingest import epoch_seconds
 
 __all__ = [
     "ACTIVATION_MIN_OFFSET_S",
@@ -219,9 +218,7 @@ def cluster_features(
         clustered & started_inside[label], (hi - lo)[label] / 3600.0, window_hours
     )
     if table is not None and S.CREATED_AT in table.columns:
-        created = table[S.CREATED_AT]
-        known = created.notna().to_numpy()
-        cs = np.where(known, epoch_seconds(created), np.nan).astype(float)
+        cs = creation_seconds(table[S.CREATED_AT])
         clo = np.full(n_comp, np.inf)
         chi = np.full(n_comp, -np.inf)
         np.fmin.at(clo, label, cs)
@@ -232,7 +229,7 @@ def cluster_features(
             clustered & np.isfinite(spread), spread, neutral
         )
         age_days = (first - cs) / 86_400.0
-        new = (known & (age_days < NEW_ACCOUNT_DAYS)).astype(float)
+        new = (age_days < NEW_ACCOUNT_DAYS).astype(float)  # unknown (NaN) is not new
         new_share = np.bincount(label, weights=new, minlength=n_comp) / comp_size
         feats["cluster_new_member_share"] = np.where(clustered, new_share[label], 0.0)
     feats["cluster_requests_per_day"] = np.where(clustered, feats["cluster_requests_per_day"], 0.0)
