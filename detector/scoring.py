@@ -141,6 +141,7 @@ def train(
             used,
             provenance=provenance(used, labels_source),
             config=config,
+            substreams=scored.substreams,
         )
         if learned is not None:
             learned.threshold_ = learned_case_threshold(

@@ -12,7 +12,7 @@ import pytest
 
 from detector import schema as S
 from detector.errors import UserError
-from detector.feedback import draw_verdicts, feedback_evaluation, time_split
+from detector.feedback import draw_verdicts, feedback_evaluation, summarise_draws, time_split
 from detector.model import AnomalyModel
 from detector.similar import DISTANCE, nearest, with_context
 from detector.store import Store
@@ -154,6 +154,54 @@ def test_the_time_split_draws_early_and_measures_late(
         feedback_evaluation(model, features, truth, share=0.1, first_seen=one_day)["available"]
         is False
     )
+
+
+def test_several_draws_are_summarised_draw_by_draw(
+    features: pd.DataFrame, model: AnomalyModel, truth: pd.DataFrame
+) -> None:
+    runs = [feedback_evaluation(model, features, truth, share=0.1, seed=s) for s in (1, 2, 3)]
+    got = summarise_draws(runs)
+    assert got["draws"] == 3 and got["seeds"] == [1, 2, 3]
+    pr = [r["delta"]["pr_auc"] for r in runs]
+    assert got["delta"]["pr_auc"]["values"] == pytest.approx(pr)
+    assert got["delta"]["pr_auc"]["mean"] == pytest.approx(np.mean(pr))
+    assert (got["delta"]["pr_auc"]["min"], got["delta"]["pr_auc"]["max"]) == (min(pr), max(pr))
+    assert got["learned_weights"] == [r["learned_weight"] for r in runs]
+    for name, row in got["per_scenario"].items():
+        key = row["share"]
+        assert key == ("share_in_top_k" if row["label"] == S.LABEL_EXTRACTION else "share_flagged")
+        u = [r["unsupervised"]["per_scenario"][name][key] for r in runs]
+        lr = [r["learned"]["per_scenario"][name][key] for r in runs]
+        assert row["unsupervised"] == pytest.approx(np.mean(u))
+        assert row["learned"] == pytest.approx(np.mean(lr))
+        change = np.subtract(lr, u)
+        worst = change.min() if row["label"] == S.LABEL_EXTRACTION else change.max()
+        assert row["worst_change"] == pytest.approx(worst)
+
+
+def test_a_summary_of_draws_says_when_none_was_usable() -> None:
+    assert summarise_draws([{"available": False, "note": "one day"}])["draws"] == 0
+
+
+def test_the_worst_draw_is_the_one_most_against_the_layer() -> None:
+    def run(seed: int, ext: tuple[float, float], ben: tuple[float, float]) -> dict:
+        def side(i: int) -> dict:
+            return {
+                "per_scenario": {
+                    "distill": {"label": S.LABEL_EXTRACTION, "share_in_top_k": ext[i]},
+                    "chat": {"label": S.LABEL_BENIGN, "share_flagged": ben[i]},
+                }
+            }
+
+        return {"seed": seed, "delta": {"pr_auc": ext[1] - ext[0]}, "learned_weight": 1.0,
+                "unsupervised": side(0), "learned": side(1)}  # fmt: skip
+
+    got = summarise_draws([run(0, (0.8, 0.9), (0.02, 0.0)), run(1, (0.8, 0.4), (0.0, 0.05))])
+    assert got["per_scenario"]["distill"]["worst_change"] == pytest.approx(-0.4)
+    assert got["per_scenario"]["chat"]["worst_change"] == pytest.approx(0.05)
+    assert got["per_scenario"]["distill"]["learned"] == pytest.approx(0.65)
+    assert got["delta"]["pr_auc"]["min"] == pytest.approx(-0.4)
+    assert "roc_auc" not in got["delta"]  # no draw reported it
 
 
 # --- more like this --------------------------------------------------------------------

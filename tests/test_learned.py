@@ -21,10 +21,17 @@ from detector import schema as S
 from detector.artifacts import TRUSTED_TYPES, load_bundle, read_manifest, save_bundle
 from detector.config import DEFAULT, Config
 from detector.learned import LearnedLayer
-from detector.learned_fit import WEIGHT_STEPS, fit_learned, verdict_weight, why_not_learn
+from detector.learned_fit import (
+    WEIGHT_STEPS,
+    fit_learned,
+    rows_that_scored,
+    verdict_weight,
+    why_not_learn,
+)
 from detector.model import AnomalyModel
 from detector.proximity import grid, nearest, neighbourhood_radius
 from detector.ranking import parse_budget, rank_accounts
+from detector.substreams import SubStreams
 from tests.synthetic_features import SPECS, population
 
 KINDS = {  # name: (accounts, log req/day, reasoning share, topic entropy, log output tokens)
@@ -124,6 +131,47 @@ def test_neighbourhood_radius_is_the_mth_nearest_unmasked_distance(
     full[3, 0] = np.inf
     np.testing.assert_array_equal(at, full.argmin(axis=1))
     np.testing.assert_allclose(dist, full.min(axis=1))
+
+
+def substreams_of(rows: dict[str, pd.Series]) -> SubStreams:
+    """Sub-streams with the given feature rows, keyed ``parent/n``."""
+    ids = [f"{parent}/{n}" for n, parent in enumerate(rows)]
+    feats = pd.DataFrame(list(rows.values()), index=pd.Index(ids, name=S.ACCOUNT_ID))
+    meta = pd.DataFrame({S.ACCOUNT_ID: [p.split("/")[0] for p in rows]}, index=feats.index)
+    return SubStreams(feats, meta)
+
+
+def test_a_verdict_teaches_the_row_that_scored_the_account(
+    features: pd.DataFrame, model: AnomalyModel
+) -> None:
+    """A mixed account is judged by its extraction sub-stream, so that row is what its
+    verdict teaches; an account whose own row outscores its sub-streams, or that has no
+    verdict, keeps its row."""
+    loud, calm = features.loc["loud-05"], features.loc["acct-00007"]
+    subs = substreams_of(
+        {
+            "acct-00005": loud,  # a product row with an extraction stream in it
+            "acct-00005 ": calm,  # (a second, ordinary stream of the same account)
+            "loud-03": calm,  # its own row is the anomaly
+            "acct-00009": loud,  # no verdict
+        }
+    )
+    subs.meta[S.ACCOUNT_ID] = ["acct-00005", "acct-00005", "loud-03", "acct-00009"]
+    verdicts = labels(extraction=["acct-00005", "loud-03", "loud-00"], benign=BASE["benign"])
+    got = rows_that_scored(model, features, verdicts, subs)
+    assert got.index.equals(features.index)
+    pd.testing.assert_series_equal(got.loc["acct-00005"], loud, check_names=False)
+    others = got.drop(index="acct-00005")
+    pd.testing.assert_frame_equal(others, features.drop(index="acct-00005"), check_dtype=False)
+    assert rows_that_scored(model, features, verdicts, None) is features
+    # the fitted layer holds that row as the confirmed case
+    layer = fit_learned(
+        model, features, labels(**{**BASE, "extraction": [*BASE["extraction"], "acct-00005"]}),
+        substreams=subs,
+    )  # fmt: skip
+    assert layer is not None
+    at = list(layer.case_ids_).index("acct-00005")
+    np.testing.assert_allclose(layer.case_matrix_[at], model.transform(loud.to_frame().T)[0])
 
 
 def test_a_case_in_a_crowd_lifts_only_its_closest_look_alikes(

@@ -147,6 +147,23 @@ def test_evaluate_reports_the_feedback_protocol_side_by_side(pop: Pop) -> None:
     )
 
 
+def test_evaluate_repeats_the_draw_and_reports_the_spread(pop: Pop) -> None:
+    base = ("evaluate", pop.scores, "--labels", pop.labels, "--feedback-share", 0.2)
+    out = json.loads(ok(*base, "--seed", 4, "--draws", 3, "--json").stdout)
+    draws = out["feedback_draws"]
+    assert draws["draws"] == 3 and draws["seeds"] == [4, 5, 6] and draws["share"] == 0.2
+    assert out["feedback"]["seed"] == 4  # the first draw, as without --draws
+    alone = [
+        json.loads(ok(*base, "--seed", s, "--json").stdout)["feedback"]["delta"]["pr_auc"]
+        for s in (4, 5, 6)
+    ]
+    assert draws["delta"]["pr_auc"]["values"] == pytest.approx(alone)
+    assert "feedback_draws" not in json.loads(ok(*base, "--json").stdout)
+    text = " ".join(ok(*base, "--draws", 2).stdout.split())  # titles wrap at the width
+    assert "over 2 random draws (seeds 0-1," in text and "worst" in text
+    assert_clean_failure(run("evaluate", pop.scores, "--labels", pop.labels, "--draws", 2))
+
+
 def test_the_learned_threshold_flags_as_many_training_cases_as_the_model(pop: Pop) -> None:
     """Verdicts re-rank, they do not add alerts: `train --labels` counts the cases the
     model's own threshold flags and lets the learned score flag as many (ties aside)."""

@@ -68,6 +68,16 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         seed: Annotated[int, typer.Option("--seed", help="Seed of the verdict draw.")] = 0,
+        draws: Annotated[
+            int,
+            typer.Option(
+                "--draws",
+                min=1,
+                help="With --feedback-share: also repeat the random draw with seeds SEED, "
+                "SEED+1, ... and report the change's mean, min and max over them, and "
+                "each scenario's worst draw (one draw is one queue's luck).",
+            ),
+        ] = 1,
         time_split: Annotated[
             bool,
             typer.Option(
@@ -118,6 +128,8 @@ def register(app: typer.Typer) -> None:
             raise fail("give exactly one of --labels LABELS.csv or --state DIR")
         if time_split and (feedback_share is None or log is None):
             raise fail("--time-split needs --feedback-share SHARE and --log LOG")
+        if draws > 1 and feedback_share is None:
+            raise fail("--draws needs --feedback-share SHARE")
         if labels is not None:
             truth, source, min_share = read_labels(labels), str(labels), min_overlap
         else:
@@ -138,8 +150,9 @@ def register(app: typer.Typer) -> None:
         result = evaluate(scoring.table, truth, features=scoring.features)
         result["n_labels"] = n_labels
         if feedback_share is not None:
+            seeds = range(seed, seed + draws)
             result.update(
-                _feedback(scoring, truth, feedback_share, seed, time_split, log, accounts, model)
+                _feedback(scoring, truth, feedback_share, seeds, time_split, log, accounts, model)
             )
         if as_json:
             typer.echo(json.dumps(result, indent=2, default=float))
@@ -176,25 +189,34 @@ def register(app: typer.Typer) -> None:
         for key in ("feedback", "feedback_time_split"):
             if key in result:
                 _render_feedback(result[key])
+        if "feedback_draws" in result:
+            _render_draws(result["feedback_draws"])
 
 
 def _feedback(
     scoring: Scoring,
     truth: pd.DataFrame,
     share: float,
-    seed: int,
+    seeds: range,
     time_split: bool,
     log: Path | None,
     accounts: Path | None,
     model: Path | None,
 ) -> dict[str, Any]:
-    """The feedback protocol's results (random draw, and the time split when asked).
+    """The feedback protocol's results: the random draw of the first seed, the time split
+    when asked, and with several seeds the random draw's summary over all of them
+    (``feedback_draws``, :func:`detector.feedback.summarise_draws`).
 
     With ``log``, both sides are scored as ``detector score`` composes them, from the
     log's features rebuilt with the bundle; they must be the scored population.
     """
     from detector.artifacts import load_bundle
-    from detector.feedback import composed_scorer, feedback_evaluation, first_seen_days
+    from detector.feedback import (
+        composed_scorer,
+        feedback_evaluation,
+        first_seen_days,
+        summarise_draws,
+    )
     from detector.report import scored_window
     from detector.scoring import bundle_features, score_features
 
@@ -205,12 +227,12 @@ def _feedback(
         raise fail(f"{scoring.path}: the scores name no model; pass --model")
     bundle = load_bundle(path)
     check_model(scoring, bundle, model)
-    feats, compose = scoring.features[list(bundle.features)], None
+    feats, subs, compose = scoring.features[list(bundle.features)], None, None
     start, end = scored_window(scoring.meta)
     if log is not None:
         config = DEFAULT.with_features_of(bundle.config)
         built = bundle_features(log, bundle, accounts=accounts, start=start, end=end, config=config)
-        feats, compose = composed_scorer(built, bundle, config, log)
+        feats, subs, compose = composed_scorer(built, bundle, config, log)
         # the scores as they were computed: the unsupervised side itself, unless the
         # bundle carries a learned layer (the protocol replaces it with its own)
         again = (
@@ -225,16 +247,21 @@ def _feedback(
                 f"score {scoring.path.name} gives them; give the log and --accounts table "
                 "that were scored"
             )
-    out = {
-        "feedback": feedback_evaluation(
-            bundle.model, feats, truth, share=share, seed=seed, compose=compose
+    runs = [
+        feedback_evaluation(
+            bundle.model, feats, truth, share=share, seed=s, compose=compose, substreams=subs
         )
-    }
+        for s in seeds
+    ]
+    out = {"feedback": runs[0]}
     if time_split:
         first = first_seen_days(log, start=start, end=end)  # type: ignore[arg-type]
         out["feedback_time_split"] = feedback_evaluation(
-            bundle.model, feats, truth, share=share, seed=seed, first_seen=first, compose=compose
-        )
+            bundle.model, feats, truth, share=share, seed=seeds[0], first_seen=first,
+            compose=compose, substreams=subs,
+        )  # fmt: skip
+    if len(runs) > 1:
+        out["feedback_draws"] = {"share": share, **summarise_draws(runs)}
     for part in out.values():
         part["model_version"] = bundle.version
     return out
@@ -296,5 +323,40 @@ def _render_feedback(fb: dict[str, Any]) -> None:
             str(row.get("accounts")),
             _fmt(row.get(key)),
             _fmt(learned.get(name, {}).get(key)),
+        )
+    console.print(s)
+
+
+def _render_draws(summary: dict[str, Any]) -> None:
+    """The random draw repeated: the change's spread, and each scenario's worst draw."""
+    n = summary["draws"]
+    if not n:
+        console.print(f"learning from verdicts over several draws: {summary['note']}", markup=False)
+        return
+    first, last = summary["seeds"][0], summary["seeds"][-1]
+    t = Table(
+        title=f"Learning from verdicts over {n} random draws (seeds {first}-{last}, "
+        f"{summary['share']:.0%} of the labelled accounts each): change on the other accounts"
+    )
+    for col in ("metric", "mean", "min", "max"):
+        t.add_column(col, justify="left" if col == "metric" else "right")
+    for metric in ("pr_auc", "roc_auc", "recall_at_k", "recall_at_1pct_fpr"):
+        d = summary["delta"].get(metric)
+        if d is not None:
+            t.add_row(metric, *(f"{d[k]:+.4f}" for k in ("mean", "min", "max")))
+    console.print(t)
+    s = Table(
+        title="Per scenario, mean over the draws (extraction: share in top k; benign: share "
+        "flagged); worst: the draw's change most against the layer"
+    )
+    for col in ("scenario", "label", "unsupervised", "learned", "worst"):
+        s.add_column(col, justify="left" if col in ("scenario", "label") else "right")
+    for name, row in sorted(summary["per_scenario"].items()):
+        s.add_row(
+            name,
+            str(row["label"]),
+            _fmt(row["unsupervised"]),
+            _fmt(row["learned"]),
+            f"{row['worst_change']:+.3f}",
         )
     console.print(s)
