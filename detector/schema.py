@@ -92,6 +92,13 @@ ACCOUNT_COLUMNS: Final[tuple[str, ...]] = (
     PAYMENT_FINGERPRINT,
     ORG_ID,
 )
+IDLE_DAYS: Final = "idle_days"
+"""An extra, optional account-table column (not in the contract): how many days before
+the log's first day the account is known to have sent no request (a lower bound; empty
+when unknown). The nightly job fills it from the runs it remembers
+(:mod:`detector.nightly.idle`); an account table exported with it serves ``score`` too."""
+ACCOUNT_HISTORY_COLUMNS: Final[tuple[str, ...]] = (IDLE_DAYS,)
+"""Account-table columns about the account's past that the contract does not name."""
 
 # --- labels (contract 1.3) ------------------------------------------------------------
 

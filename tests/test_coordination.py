@@ -18,6 +18,7 @@ from detector.coordination import (
     evidence_tokens,
     synchronised_templates,
 )
+from detector.coordination.tokens import activations
 from detector.features import Context, switch_times
 from detector.features.synchrony import (
     GroupProfiles,
@@ -747,3 +748,36 @@ def test_an_established_account_resuming_mid_window_is_not_an_activation() -> No
     assert linked(table) == set(fresh + unknown)
     # without the account table every start inside the window counts, as before
     assert linked(None) == set(labs + fresh + unknown)
+
+
+def test_an_aged_account_waking_from_dormancy_is_an_activation() -> None:
+    """Bought, months-old accounts that were idle for weeks and wake in one hour on their
+    template link as fresh ones do; established accounts seen last week resume, and an
+    old account whose idleness nobody knows stays out (the rule of the test above)."""
+    start = int(START.timestamp())
+    hour_in = start + 3 * 86_400 + 600
+    woken = [f"w{i}" for i in range(3)]
+    resumed = [f"r{i}" for i in range(3)]
+    unknown = [f"u{i}" for i in range(3)]
+    others = [f"o{i:04d}" for i in range(2000)]
+    ids = woken + resumed + unknown + others
+    evidence = pd.DataFrame(
+        {
+            S.ACCOUNT_ID: woken + resumed + unknown,
+            "kind": "template",
+            "key": np.repeat(np.array([5, 6, 7], dtype=np.uint64), 3),
+            "share": 0.6,
+            "rows": 50,
+        }
+    )
+    first_ts = pd.Series(start, index=pd.Index(ids, name=S.ACCOUNT_ID), dtype="int64")
+    first_ts[woken + resumed + unknown] = hour_in + np.arange(9) * 60
+    created = pd.Series(START - pd.Timedelta(days=300), index=first_ts.index)
+    idle = pd.Series(np.nan, index=first_ts.index)
+    idle[woken] = [30.0, 45.0, 200.0]  # at least DORMANT_DAYS
+    idle[resumed] = [0.0, 3.0, 29.0]
+    table = pd.DataFrame({S.CREATED_AT: created, S.IDLE_DAYS: idle})
+    tokens = evidence_tokens(evidence, table, first_ts, start)
+    linked = set(tokens.loc[tokens["kind"] == "template+activation", S.ACCOUNT_ID])
+    assert linked == set(woken)
+    assert set(activations(first_ts, start, None, idle).index) == set(woken + resumed + unknown)

@@ -804,6 +804,23 @@ def test_read_accounts_parquet(tmp_path):
     assert table.loc["y", S.PLAN] == ""
 
 
+def test_read_accounts_reads_idle_days_and_refuses_what_is_not_days(tmp_path):
+    path = tmp_path / "accounts.csv"
+    path.write_text("account_id,created_at,idle_days\na,2025-01-01,45\nb,2025-01-01,\nc,,0.5\n")
+    table = read_accounts(path)
+    assert table[S.IDLE_DAYS].dtype == "float64"
+    assert table.loc["a", S.IDLE_DAYS] == 45.0 and table.loc["c", S.IDLE_DAYS] == 0.5
+    assert pd.isna(table.loc["b", S.IDLE_DAYS])  # empty: unknown
+    parquet = tmp_path / "accounts.parquet"
+    pd.DataFrame({S.ACCOUNT_ID: ["x", "y"], S.IDLE_DAYS: [3, None]}).to_parquet(parquet)
+    assert read_accounts(parquet)[S.IDLE_DAYS].tolist()[0] == 3.0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("account_id,idle_days\na,-1\nb,lots\nc,inf\nd,2\n")
+    with pytest.raises(IngestError, match=r"column idle_days: 3 value\(s\)") as err:
+        read_accounts(bad)
+    assert str(bad) in str(err.value) and "leave it empty" in str(err.value)
+
+
 def test_read_accounts_errors(tmp_path):
     with pytest.raises(IngestError, match="no such file"):
         read_accounts(tmp_path / "nope.csv")

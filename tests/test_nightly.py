@@ -512,6 +512,46 @@ def test_retrain_reasons_and_training_exclusions(season: Season, tmp_path: Path)
     assert reasons[0].startswith("drift")
 
 
+def test_a_night_tells_the_features_how_long_each_account_was_idle(
+    season: Season, state_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The account table a night trains and scores with carries ``idle_days`` from the
+    runs before its window (detector.nightly.idle): what lets an old account that wakes
+    from dormancy count as starting (detector.coordination.tokens.activations)."""
+    from detector.nightly import model_stages
+
+    given: list[object] = []
+    real_score, real_train = model_stages.score, model_stages.train_model
+
+    def spy_score(*args: object, **kwargs: object) -> object:
+        given.append(kwargs["accounts"])
+        return real_score(*args, **kwargs)  # type: ignore[arg-type]
+
+    def spy_train(*args: object, **kwargs: object) -> object:
+        given.append(kwargs["accounts"])
+        return real_train(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(model_stages, "score", spy_score)
+    monkeypatch.setattr(model_stages, "train_model", spy_train)
+    # night 10 again, with a two-day window (9-10 November): the season's runs of the
+    # 7th and 8th (7-day windows) covered 1-8 November, eight days before the window
+    run_nightly(
+        logs=season.logs, date=D10, state=state_copy, window_days=2,
+        accounts=season.sim / "accounts.parquet", force_retrain=True, quiet=True,
+    )  # fmt: skip
+    assert given and all(isinstance(t, pd.DataFrame) for t in given)
+    table = given[-1]
+    assert isinstance(table, pd.DataFrame)
+    with Store.open(state_copy) as store:
+        seen = store.last_seen(dt.date(2026, 10, 1), dt.date(2026, 11, 9))
+    idle = table[S.IDLE_DAYS]
+    assert idle.notna().all() and idle.max() == 8.0  # never seen in 1-8 November
+    assert (idle.reindex(seen[seen == "2026-11-08"].index) == 0).all()  # seen by the 8th
+    assert (idle.reindex(seen[seen == "2026-11-07"].index) == 1).all()  # only by the 7th
+    assert {0.0, 8.0} <= set(idle)  # both kinds are there
+    assert len(table) == len(pd.read_parquet(season.sim / "accounts.parquet"))
+
+
 def test_psi_is_zero_on_the_same_population_and_large_on_a_shift() -> None:
     rng = np.random.default_rng(0)
     base = pd.DataFrame(

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from detector import annotate as A
 from detector import schema as S
-from detector.features.account import NEW_ACCOUNT_DAYS, creation_seconds
+from detector.features.account import DORMANT_DAYS, NEW_ACCOUNT_DAYS, creation_seconds
 from detector.features.base import Context
 from detector.features.coordination import ACTIVATION_MIN_OFFSET_S
 from detector.features.synchrony import GroupProfiles, Memberships, membership_synchrony
@@ -155,13 +155,15 @@ def evidence_tokens(
     ev["token"] = ev["token"].astype(np.uint64)
     for kind in ("template", "network"):
         parts[kind] = ev.loc[ev["kind"] == kind, [S.ACCOUNT_ID, "kind", "token"]]
-    created_s = None
+    created_s = idle = None
     if accounts is not None and S.CREATED_AT in accounts.columns:
         created = accounts[S.CREATED_AT]
         created_s = pd.Series(creation_seconds(created), index=created.index)
         parts["created"] = _time_tokens("created", created_s, CREATED_BIN_S)
+    if accounts is not None and S.IDLE_DAYS in accounts.columns:
+        idle = accounts[S.IDLE_DAYS].astype("float64")
     parts["activation"] = _time_tokens(
-        "activation", activations(first_ts, window_start, created_s), ACTIVATION_BIN_S
+        "activation", activations(first_ts, window_start, created_s, idle), ACTIVATION_BIN_S
     )
     if switched is not None and len(switched):
         parts["adoption"] = _time_tokens("adoption", switched.astype("float64"), ADOPTION_BIN_S)
@@ -200,7 +202,12 @@ def evidence_tokens(
     return pd.concat(frames, ignore_index=True).drop_duplicates()
 
 
-def activations(first_ts: pd.Series, window_start: int, created_s: pd.Series | None) -> pd.Series:
+def activations(
+    first_ts: pd.Series,
+    window_start: int,
+    created_s: pd.Series | None,
+    idle_days: pd.Series | None = None,
+) -> pd.Series:
     """When each account that *started* inside the window sent its first request (epoch
     seconds, as float): the ``activation`` ingredient.
 
@@ -213,12 +220,21 @@ def activations(first_ts: pd.Series, window_start: int, created_s: pd.Series | N
     first requests of the week fell in one hour, linked their organisations into one
     30-account cluster (realistic seed 8484), and three unrelated small apps on one
     framework template formed trios.
+
+    An old account *dormant* before the window (``idle_days``, known idle for at least
+    ``DORMANT_DAYS``) that starts inside it switched on as a new one does: a campaign of
+    bought, months-old accounts that all wake in one hour keeps the evidence a campaign
+    of fresh accounts has. Where ``idle_days`` is unknown (a one-off ``score`` without the
+    column, the nightly job's first nights) an old account's start is not evidence.
     """
     started = first_ts[first_ts > window_start + ACTIVATION_MIN_OFFSET_S].astype("float64")
     if created_s is None:
         return started
     age_days = (started - created_s.reindex(started.index)) / 86_400
-    return started[age_days.isna().to_numpy() | (age_days < NEW_ACCOUNT_DAYS).to_numpy()]
+    keep = age_days.isna().to_numpy() | (age_days < NEW_ACCOUNT_DAYS).to_numpy()
+    if idle_days is not None:
+        keep |= (idle_days.reindex(started.index) >= DORMANT_DAYS).to_numpy()
+    return started[keep]
 
 
 def _specific(

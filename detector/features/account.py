@@ -14,6 +14,9 @@ from detector.ingest import epoch_seconds
 ESTABLISHED_DAYS = 365.0
 NEW_ACCOUNT_DAYS = 14.0
 """An account under this many days old at its first request in the window is new."""
+DORMANT_DAYS = 30.0
+"""An account idle this many days before the window (``idle_days``) that starts inside it
+switched on, as a new one does (:func:`detector.coordination.tokens.activations`)."""
 
 SPECS = [
     FeatureSpec(

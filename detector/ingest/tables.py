@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from detector import schema as S
@@ -37,14 +38,31 @@ def read_accounts(path: Path) -> pd.DataFrame:
     table = pd.concat(frames, ignore_index=True)
     if S.ACCOUNT_ID not in table.columns:
         raise IngestError(f"{path}: account table has no {S.ACCOUNT_ID} column")
-    table = table[[c for c in S.ACCOUNT_COLUMNS if c in table.columns]].copy()
+    known = (*S.ACCOUNT_COLUMNS, *S.ACCOUNT_HISTORY_COLUMNS)
+    table = table[[c for c in known if c in table.columns]].copy()
     table[S.ACCOUNT_ID] = table[S.ACCOUNT_ID].astype(str)
     if S.CREATED_AT in table.columns:
         table[S.CREATED_AT] = parse_timestamp(table[S.CREATED_AT])
+    if S.IDLE_DAYS in table.columns:
+        table[S.IDLE_DAYS] = idle_days(table[S.IDLE_DAYS], path)
     for c in (S.PLAN, S.COUNTRY, S.PAYMENT_FINGERPRINT, S.ORG_ID):
         if c in table.columns:
             table[c] = table[c].astype(object).where(table[c].notna(), "").astype(str)
     return table.drop_duplicates(S.ACCOUNT_ID).set_index(S.ACCOUNT_ID).sort_index()
+
+
+def idle_days(values: pd.Series, path: Path) -> pd.Series:
+    """The ``idle_days`` column as float days (empty: unknown, NaN); anything else than
+    a number of days at least 0 is an error naming how many rows and what to do."""
+    blank = values.isna() | values.astype(str).str.strip().isin(["", "nan", "NaN", "None"])
+    days = pd.to_numeric(values.where(~blank), errors="coerce").astype("float64")
+    bad = (~blank & (days.isna() | (days < 0) | ~np.isfinite(days.fillna(0)))).sum()
+    if bad:
+        raise IngestError(
+            f"{path}: column {S.IDLE_DAYS}: {bad:,} value(s) are not a number of days >= 0; "
+            "give days the account was idle before the log's window, or leave it empty"
+        )
+    return days
 
 
 def read_labels(path: Path) -> pd.DataFrame:

@@ -9,12 +9,16 @@ between the window check and the outputs (:mod:`~detector.nightly.output_stages`
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from detector import schema as S
 from detector.artifacts import BundleError, load_bundle
 from detector.faults import checkpoint
 from detector.nightly.drift import drift_figures
+from detector.nightly.idle import account_table
 from detector.nightly.inputs import Window
 from detector.nightly.layout import QUARANTINE_NAME
 from detector.nightly.models import (
@@ -42,6 +46,9 @@ def model_and_scores(
         store, on=options.date, max_age_days=options.config.verdict_max_age_days
     )
     quarantine = ctx.staged / QUARANTINE_NAME
+    # the account table with how long each account was idle before the window
+    # (detector.nightly.idle): an old account waking from dormancy "starts" as a new one
+    accounts = account_table(options.accounts, store, window.start, options.window_days)
 
     def retrain(reason: str, *, refit: str | None) -> ChosenModel:
         """Train tonight; ``refit``: why the topic model is fitted anew (``None``: keep a
@@ -60,6 +67,7 @@ def model_and_scores(
                 labels=verdicts,
                 topic_model=topics,
                 topics=topics_note,
+                accounts=accounts,
             )
         ctx.trained.append(model)
         checkpoint("trained")
@@ -86,13 +94,13 @@ def model_and_scores(
     if model is None:
         model = retrain(reason, refit="--refit-topics" if options.refit_topics else None)
     try:
-        scored = _score(ctx, model, window, suppressed)
+        scored = _score(ctx, model, window, suppressed, accounts)
     except BundleError as exc:
         if model.trained:
             raise
         unusable = f"model {model.version} unusable: {exc}"
         model = retrain(unusable, refit=unusable)
-        scored = _score(ctx, model, window, suppressed)
+        scored = _score(ctx, model, window, suppressed, accounts)
     checkpoint("scored")
 
     with timer.stage("drift"):
@@ -116,7 +124,7 @@ def model_and_scores(
             f"{drift['model_version']}"
         )
         model = retrain(drifted_from, refit=drifted_from)
-        scored = _score(ctx, model, window, suppressed)
+        scored = _score(ctx, model, window, suppressed, accounts)
         drift["triggered_retrain"] = True
         after = drift_figures(model.path, model.version, scored.result.features)
         drift["after_retrain"] = {"model_version": model.version, "max_psi": after["max_psi"]}
@@ -125,7 +133,11 @@ def model_and_scores(
 
 
 def _score(
-    ctx: RunContext, model: ChosenModel, window: Window, suppressed: set[str]
+    ctx: RunContext,
+    model: ChosenModel,
+    window: Window,
+    suppressed: set[str],
+    accounts: Path | pd.DataFrame | None,
 ) -> ScoreResult:
     """Score the window; split the time into ingest, features and scoring; log them."""
     options, timer = ctx.options, ctx.timer
@@ -152,7 +164,7 @@ def _score(
         scored = score(
             options.logs,
             model.path,
-            accounts=options.accounts,
+            accounts=accounts,
             start=window.start,
             end=window.end,
             config=options.config,

@@ -214,6 +214,21 @@ class History(StoreBase):
         )
         return frame.set_index(ACCOUNT_ID)[SCORE].astype(float)
 
+    def last_seen(self, since: DateLike, before: DateLike) -> pd.Series:
+        """Each account's latest run date from ``since`` up to (not including) ``before``.
+
+        A string Series (``YYYY-MM-DD``) named ``run_date`` indexed by ``account_id``,
+        only accounts some run in that span scored: every account with a request in the
+        run's window (:mod:`detector.nightly.idle` reads idleness from it).
+        """
+        frame = self._frame(
+            "SELECT account_id, MAX(run_date) FROM scores"
+            " WHERE run_date >= ? AND run_date < ? GROUP BY account_id ORDER BY account_id",
+            (iso_date(since), iso_date(before)),
+            (ACCOUNT_ID, RUN_DATE),
+        )
+        return frame.set_index(ACCOUNT_ID)[RUN_DATE].astype(str)
+
     def scores_frame(self, run_date: DateLike) -> pd.DataFrame:
         """The scores stored for one run date (``account_id, score, flagged``)."""
         frame = self._frame(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -130,6 +131,24 @@ class Registry(StoreBase):
                 (RUN_FAILED, self._stamp(), error, RUN_RUNNING),
             )
         return ids
+
+    def run_windows(self, since: DateLike, before: DateLike) -> list[tuple[str, int | None]]:
+        """``(run_date, window_days)`` of the runs that finished ``ok`` from ``since`` up
+        to (not including) ``before``, oldest first; ``window_days`` is ``None`` when the
+        run's parameters do not say it. A date re-run appears once per run."""
+        rows = self._conn.execute(
+            "SELECT run_date, params FROM runs WHERE status = ? AND run_date >= ?"
+            " AND run_date < ? ORDER BY run_date, run_id",
+            (RUN_OK, iso_date(since), iso_date(before)),
+        ).fetchall()
+        out: list[tuple[str, int | None]] = []
+        for run_date, params in rows:  # one row per nightly run: a few dozen at most
+            try:
+                days = json.loads(params).get("window_days")
+            except (ValueError, AttributeError):
+                days = None
+            out.append((str(run_date), int(days) if isinstance(days, int) else None))
+        return out
 
     def runs_frame(self, limit: int = 50) -> pd.DataFrame:
         """The latest ``limit`` runs, newest first.
