@@ -535,10 +535,11 @@ def test_a_night_tells_the_features_how_long_each_account_was_idle(
     monkeypatch.setattr(model_stages, "train_model", spy_train)
     # night 10 again, with a two-day window (9-10 November): the season's runs of the
     # 7th and 8th (7-day windows) covered 1-8 November, eight days before the window
-    run_nightly(
+    night = run_nightly(
         logs=season.logs, date=D10, state=state_copy, window_days=2,
         accounts=season.sim / "accounts.parquet", force_retrain=True, quiet=True,
     )  # fmt: skip
+    assert "idle" in night.timings  # timed as its own stage
     assert given and all(isinstance(t, pd.DataFrame) for t in given)
     table = given[-1]
     assert isinstance(table, pd.DataFrame)

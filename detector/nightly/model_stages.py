@@ -17,6 +17,7 @@ import pandas as pd
 from detector import schema as S
 from detector.artifacts import BundleError, load_bundle
 from detector.faults import checkpoint
+from detector.features.account import DORMANT_DAYS
 from detector.nightly.drift import drift_figures
 from detector.nightly.idle import account_table
 from detector.nightly.inputs import Window
@@ -48,7 +49,17 @@ def model_and_scores(
     quarantine = ctx.staged / QUARANTINE_NAME
     # the account table with how long each account was idle before the window
     # (detector.nightly.idle): an old account waking from dormancy "starts" as a new one
-    accounts = account_table(options.accounts, store, window.start, options.window_days)
+    with timer.stage("idle"):
+        accounts = account_table(options.accounts, store, window.start, options.window_days)
+    if accounts is not None:
+        idle = accounts[S.IDLE_DAYS]
+        log.stage(
+            "idle",
+            accounts=len(idle),
+            known=int(idle.notna().sum()),
+            dormant=int((idle >= DORMANT_DAYS).sum()),
+            seconds=timer.last("idle"),
+        )
 
     def retrain(reason: str, *, refit: str | None) -> ChosenModel:
         """Train tonight; ``refit``: why the topic model is fitted anew (``None``: keep a
