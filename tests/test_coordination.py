@@ -706,34 +706,40 @@ def test_a_campaign_switching_to_a_new_model_together_is_linked_by_its_template(
     assert switch_times(features, quiet).empty
 
 
+def _three_groups_starting_in_one_hour(
+    groups: list[list[str]],
+) -> tuple[pd.DataFrame, pd.Series, int]:
+    """Template evidence of three groups of three accounts (templates 5, 6, 7) whose first
+    requests fall within one hour on the window's fourth day, among 2,000 accounts that
+    start with it: the evidence, each account's first request and the window start."""
+    start = int(START.timestamp())
+    members = [a for g in groups for a in g]
+    evidence = pd.DataFrame(
+        {
+            S.ACCOUNT_ID: members,
+            "kind": "template",
+            "key": np.repeat(np.array([5, 6, 7], dtype=np.uint64), 3),
+            "share": 0.6,
+            "rows": 50,
+        }
+    )
+    others = [f"o{i:04d}" for i in range(2000)]
+    index = pd.Index(members + others, name=S.ACCOUNT_ID)
+    first_ts = pd.Series(start, index=index, dtype="int64")
+    first_ts[members] = start + 3 * 86_400 + 600 + np.arange(9) * 60
+    return evidence, first_ts, start
+
+
 def test_an_established_account_resuming_mid_window_is_not_an_activation() -> None:
     """A start time pairs with a template only for accounts that *started*: three
     research labs' months-old accounts on one public benchmark template whose first
     requests of the week fell in one hour are not linked (they resumed), while a
     campaign's fresh accounts starting together on their template are, and so are
     accounts whose creation time is unknown (no account table, or no row)."""
-    start = int(START.timestamp())
-    hour_in = start + 3 * 86_400 + 600  # day 4, within one hour
-    labs = [f"r{i}" for i in range(3)]
-    fresh = [f"f{i}" for i in range(3)]
-    unknown = [f"u{i}" for i in range(3)]
-    others = [f"o{i:04d}" for i in range(2000)]
-    ids = labs + fresh + unknown + others
-    evidence = pd.DataFrame(
-        {
-            S.ACCOUNT_ID: labs + fresh + unknown,
-            "kind": "template",
-            "key": np.r_[
-                np.full(3, 5, dtype=np.uint64),  # the labs' benchmark harness
-                np.full(3, 6, dtype=np.uint64),  # the campaign's wrapper
-                np.full(3, 7, dtype=np.uint64),  # accounts the table does not know
-            ],
-            "share": 0.6,
-            "rows": 50,
-        }
-    )
-    first_ts = pd.Series(start, index=pd.Index(ids, name=S.ACCOUNT_ID), dtype="int64")
-    first_ts[labs + fresh + unknown] = hour_in + np.arange(9) * 60
+    labs = [f"r{i}" for i in range(3)]  # template 5: the labs' benchmark harness
+    fresh = [f"f{i}" for i in range(3)]  # 6: the campaign's wrapper
+    unknown = [f"u{i}" for i in range(3)]  # 7: accounts the table does not know
+    evidence, first_ts, start = _three_groups_starting_in_one_hour([labs, fresh, unknown])
     days = pd.Timedelta(days=1)
     created = pd.Series(pd.Timestamp("2025-01-01", tz="UTC"), index=first_ts.index)
     created[labs] = [START - 200 * days, START - 90 * days, START - 400 * days]
@@ -754,24 +760,10 @@ def test_an_aged_account_waking_from_dormancy_is_an_activation() -> None:
     """Bought, months-old accounts that were idle for weeks and wake in one hour on their
     template link as fresh ones do; established accounts seen last week resume, and an
     old account whose idleness nobody knows stays out (the rule of the test above)."""
-    start = int(START.timestamp())
-    hour_in = start + 3 * 86_400 + 600
     woken = [f"w{i}" for i in range(3)]
     resumed = [f"r{i}" for i in range(3)]
     unknown = [f"u{i}" for i in range(3)]
-    others = [f"o{i:04d}" for i in range(2000)]
-    ids = woken + resumed + unknown + others
-    evidence = pd.DataFrame(
-        {
-            S.ACCOUNT_ID: woken + resumed + unknown,
-            "kind": "template",
-            "key": np.repeat(np.array([5, 6, 7], dtype=np.uint64), 3),
-            "share": 0.6,
-            "rows": 50,
-        }
-    )
-    first_ts = pd.Series(start, index=pd.Index(ids, name=S.ACCOUNT_ID), dtype="int64")
-    first_ts[woken + resumed + unknown] = hour_in + np.arange(9) * 60
+    evidence, first_ts, start = _three_groups_starting_in_one_hour([woken, resumed, unknown])
     created = pd.Series(START - pd.Timedelta(days=300), index=first_ts.index)
     idle = pd.Series(np.nan, index=first_ts.index)
     idle[woken] = [30.0, 45.0, 200.0]  # at least DORMANT_DAYS
