@@ -53,6 +53,7 @@ from detector.training_threshold import learned_case_threshold
 from detector.verdicts import provenance
 
 __all__ = [
+    "FLAGGED_BENIGN",
     "HEADLINE",
     "Compose",
     "Composed",
@@ -71,6 +72,10 @@ account) without a learned layer (``None``) or with one."""
 HEADLINE: Final = ("roc_auc", "pr_auc", "precision_at_k", "recall_at_k", "recall_at_1pct_fpr")
 """The metrics whose change :func:`feedback_evaluation` reports in ``delta``."""
 
+
+FLAGGED_BENIGN: Final = "n_flagged_benign"
+"""How many more benign held-out accounts the learned score flags than the unsupervised
+one (in :func:`summarise_draws`' ``delta`` beside the headline metrics)."""
 
 MIN_SPLIT_SHARE: Final = 0.5
 """The time split's cut: the first day by which this share of labelled accounts was seen."""
@@ -322,9 +327,9 @@ def summarise_draws(draws: Sequence[dict[str, Any]]) -> dict[str, Any]:
     Returns
     -------
     ``draws`` (how many), ``seeds``, ``learned_weights`` (per draw, None without a layer),
-    ``delta`` (per headline metric: ``mean``, ``min``, ``max`` and ``values`` of the
-    change over the draws) and ``per_scenario`` (per scenario: its ``label``, ``share``
-    (``share_in_top_k`` for extraction, ``share_flagged`` for benign), and the
+    ``delta`` (per headline metric, and :data:`FLAGGED_BENIGN`: ``mean``, ``min``, ``max``
+    and ``values`` of the change over the draws) and ``per_scenario`` (per scenario: its
+    ``label``, ``share`` (``share_in_top_k`` for extraction, ``share_flagged`` for benign), and the
     ``unsupervised`` and ``learned`` shares' mean, plus ``worst_change``: the change most
     against the layer in any draw, a fall for extraction, a rise for benign).
     """
@@ -338,8 +343,17 @@ def summarise_draws(draws: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "delta": {},
         "per_scenario": {},
     }
-    for metric in HEADLINE:
-        values = [d["delta"][metric] for d in usable if d["delta"].get(metric) is not None]
+    changes = {
+        metric: [d["delta"][metric] for d in usable if d["delta"].get(metric) is not None]
+        for metric in HEADLINE
+    }
+    changes[FLAGGED_BENIGN] = [
+        d["learned"]["flagged"][FLAGGED_BENIGN] - d["unsupervised"]["flagged"][FLAGGED_BENIGN]
+        for d in usable
+        if d["learned"].get("flagged", {}).get("available")
+        and d["unsupervised"].get("flagged", {}).get("available")
+    ]
+    for metric, values in changes.items():
         if values:
             out["delta"][metric] = {
                 "mean": float(np.mean(values)),

@@ -12,7 +12,13 @@ import pytest
 
 from detector import schema as S
 from detector.errors import UserError
-from detector.feedback import draw_verdicts, feedback_evaluation, summarise_draws, time_split
+from detector.feedback import (
+    FLAGGED_BENIGN,
+    draw_verdicts,
+    feedback_evaluation,
+    summarise_draws,
+    time_split,
+)
 from detector.model import AnomalyModel
 from detector.similar import DISTANCE, nearest, with_context
 from detector.store import Store
@@ -167,6 +173,12 @@ def test_several_draws_are_summarised_draw_by_draw(
     assert got["delta"]["pr_auc"]["mean"] == pytest.approx(np.mean(pr))
     assert (got["delta"]["pr_auc"]["min"], got["delta"]["pr_auc"]["max"]) == (min(pr), max(pr))
     assert got["learned_weights"] == [r["learned_weight"] for r in runs]
+    more = [
+        r["learned"]["flagged"]["n_flagged_benign"]
+        - r["unsupervised"]["flagged"]["n_flagged_benign"]
+        for r in runs
+    ]
+    assert got["delta"][FLAGGED_BENIGN]["values"] == more
     for name, row in got["per_scenario"].items():
         key = row["share"]
         assert key == ("share_in_top_k" if row["label"] == S.LABEL_EXTRACTION else "share_flagged")

@@ -161,6 +161,7 @@ def test_evaluate_repeats_the_draw_and_reports_the_spread(pop: Pop) -> None:
     assert "feedback_draws" not in json.loads(ok(*base, "--json").stdout)
     text = " ".join(ok(*base, "--draws", 2).stdout.split())  # titles wrap at the width
     assert "over 2 random draws (seeds 0-1," in text and "worst" in text
+    assert "benign accounts flagged" in text
     assert_clean_failure(run("evaluate", pop.scores, "--labels", pop.labels, "--draws", 2))
 
 

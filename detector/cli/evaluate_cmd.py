@@ -329,6 +329,8 @@ def _render_feedback(fb: dict[str, Any]) -> None:
 
 def _render_draws(summary: dict[str, Any]) -> None:
     """The random draw repeated: the change's spread, and each scenario's worst draw."""
+    from detector.feedback import FLAGGED_BENIGN
+
     n = summary["draws"]
     if not n:
         console.print(f"learning from verdicts over several draws: {summary['note']}", markup=False)
@@ -344,6 +346,9 @@ def _render_draws(summary: dict[str, Any]) -> None:
         d = summary["delta"].get(metric)
         if d is not None:
             t.add_row(metric, *(f"{d[k]:+.4f}" for k in ("mean", "min", "max")))
+    d = summary["delta"].get(FLAGGED_BENIGN)
+    if d is not None:
+        t.add_row("benign accounts flagged", *(f"{d[k]:+.1f}" for k in ("mean", "min", "max")))
     console.print(t)
     s = Table(
         title="Per scenario, mean over the draws (extraction: share in top k; benign: share "
