@@ -9,7 +9,7 @@ or into ``None`` when the labels are too few to learn from (:func:`why_not_learn
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,9 +22,7 @@ from detector.learned import LearnedLayer, account_ids, hash_folds
 from detector.model import AnomalyModel
 from detector.proximity import grid, neighbourhood_radius
 from detector.ranking import SCORE_DECIMALS, default_threshold
-
-if TYPE_CHECKING:
-    from detector.substreams import SubStreams
+from detector.substreams import SubStreams, worst_per_parent
 
 __all__ = [
     "WEIGHT_STEPS",
@@ -111,11 +109,7 @@ def rows_that_scored(
     columns = [str(f) for f in model.feature_names_in_]
     subs = substreams.features.loc[mine, columns]
     raw, owner = model.raw_scores(subs), parents[mine]
-    # each account's worst sub-stream (ties: the first), as lift_scores picks it
-    order = np.lexsort((np.arange(len(owner)), -raw, owner))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = owner[order][1:] != owner[order][:-1]
-    worst = order[first]
+    worst = worst_per_parent(owner, raw)
     at = pd.Index(frame.index.astype(str)).get_indexer(owner[worst])
     own = model.raw_scores(frame.iloc[at][columns])
     take = raw[worst] > own

@@ -68,6 +68,7 @@ __all__ = [
     "lift_scores",
     "parent_columns",
     "substream_ids",
+    "worst_per_parent",
 ]
 
 SEP: Final = "\x1f"
@@ -323,6 +324,17 @@ def describe(meta: pd.DataFrame) -> np.ndarray:
 # --- scoring --------------------------------------------------------------------------------
 
 
+def worst_per_parent(parents: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Positions of each parent account's highest-scoring sub-stream (ties: the first
+    position; sub-stream ids are sorted), one per parent, ordered by parent: the stream
+    :func:`lift_scores` lifts an account by, and the one its verdict is about
+    (:func:`detector.learned_fit.rows_that_scored`)."""
+    order = np.lexsort((np.arange(len(parents)), -scores, parents))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = parents[order][1:] != parents[order][:-1]
+    return order[first]
+
+
 def lift_scores(
     table: pd.DataFrame,
     subs: SubStreams,
@@ -361,11 +373,7 @@ def lift_scores(
         return out
     sub_scores = np.round(score_of(subs.features), SCORE_DECIMALS)
     parents = subs.meta[S.ACCOUNT_ID].to_numpy(dtype=object)
-    # the worst sub-stream of each account (ties: the first id, ids are sorted)
-    order = np.lexsort((np.arange(len(parents)), -sub_scores, parents))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = parents[order][1:] != parents[order][:-1]
-    worst = order[first]
+    worst = worst_per_parent(parents, sub_scores)
     best = pd.Series(sub_scores[worst], index=parents[worst])
     own = out[S.SCORE].to_numpy(dtype=float)
     theirs = best.reindex(out[S.ACCOUNT_ID].to_numpy(dtype=object)).to_numpy(dtype=float)
