@@ -9,10 +9,7 @@ between the window check and the outputs (:mod:`~detector.nightly.output_stages`
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 from detector import schema as S
 from detector.artifacts import BundleError, load_bundle
@@ -51,6 +48,7 @@ def model_and_scores(
     # (detector.nightly.idle): an old account waking from dormancy "starts" as a new one
     with timer.stage("idle"):
         accounts = account_table(options.accounts, store, window.start, options.window_days)
+    ctx.accounts = accounts
     if accounts is not None:
         idle = accounts[S.IDLE_DAYS]
         log.stage(
@@ -105,13 +103,13 @@ def model_and_scores(
     if model is None:
         model = retrain(reason, refit="--refit-topics" if options.refit_topics else None)
     try:
-        scored = _score(ctx, model, window, suppressed, accounts)
+        scored = _score(ctx, model, window, suppressed)
     except BundleError as exc:
         if model.trained:
             raise
         unusable = f"model {model.version} unusable: {exc}"
         model = retrain(unusable, refit=unusable)
-        scored = _score(ctx, model, window, suppressed, accounts)
+        scored = _score(ctx, model, window, suppressed)
     checkpoint("scored")
 
     with timer.stage("drift"):
@@ -135,7 +133,7 @@ def model_and_scores(
             f"{drift['model_version']}"
         )
         model = retrain(drifted_from, refit=drifted_from)
-        scored = _score(ctx, model, window, suppressed, accounts)
+        scored = _score(ctx, model, window, suppressed)
         drift["triggered_retrain"] = True
         after = drift_figures(model.path, model.version, scored.result.features)
         drift["after_retrain"] = {"model_version": model.version, "max_psi": after["max_psi"]}
@@ -144,11 +142,7 @@ def model_and_scores(
 
 
 def _score(
-    ctx: RunContext,
-    model: ChosenModel,
-    window: Window,
-    suppressed: set[str],
-    accounts: Path | pd.DataFrame | None,
+    ctx: RunContext, model: ChosenModel, window: Window, suppressed: set[str]
 ) -> ScoreResult:
     """Score the window; split the time into ingest, features and scoring; log them."""
     options, timer = ctx.options, ctx.timer
@@ -175,7 +169,7 @@ def _score(
         scored = score(
             options.logs,
             model.path,
-            accounts=accounts,
+            accounts=ctx.accounts,
             start=window.start,
             end=window.end,
             config=options.config,

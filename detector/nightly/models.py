@@ -283,22 +283,22 @@ def train_model(
     labels: pd.DataFrame | None = None,
     topic_model: TopicModel | None = None,
     topics: str | None = None,
-    accounts: Path | pd.DataFrame | None = None,
+    accounts: pd.DataFrame | None,
 ) -> ChosenModel:
     """Train on the window (without ``exclude``), save the bundle and its drift reference.
 
     ``labels`` (the store's current verdicts) also fit the learned layer when there are
     enough of them among the window's accounts. ``topic_model``: keep this fitted topic
     model (see :func:`topics_to_keep`) instead of fitting one; ``topics`` says why.
-    ``accounts``: the account table as the run prepared it (with ``idle_days``,
-    :mod:`detector.nightly.idle`); ``options.accounts`` when not given.
+    ``accounts``: the account table as the run read it (with ``idle_days``,
+    :mod:`detector.nightly.idle`), ``None`` without one.
     """
     models = options.state / MODELS_DIR
     models.mkdir(parents=True, exist_ok=True)
     path, result, fitted = train(
         options.logs,
         models,
-        accounts=options.accounts if accounts is None else accounts,
+        accounts=accounts,
         start=window.start,
         end=window.end,
         config=options.config,

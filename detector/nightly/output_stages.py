@@ -17,7 +17,6 @@ import pandas as pd
 from detector import schema as S
 from detector.faults import checkpoint
 from detector.ingest import read_account_rows
-from detector.ingest.tables import read_accounts
 from detector.nightly import alerts as alerting
 from detector.nightly.inputs import NightlyOptions, Window
 from detector.nightly.layout import (
@@ -118,7 +117,7 @@ def write_outputs(
             day,
             suppressed,
             options.config.rise_margin,
-            accounts=read_accounts(options.accounts) if options.accounts else None,
+            accounts=ctx.accounts,
             log_rows=lambda ids: _log_rows(options, window, ids),
             config=options.config,
         )

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from detector.nightly.inputs import NightlyOptions
 from detector.nightly.layout import RUNS_DIR
 from detector.nightly.log import StageLog, StageTimer
@@ -35,6 +37,10 @@ class RunContext:
     """Where the remembered inputs (the account table) came from; recorded at the commit."""
     trained: list[ChosenModel] = field(default_factory=list)
     """Models trained so far: discarded again if the run fails before its commit."""
+    accounts: pd.DataFrame | None = None
+    """The account table as this run read it, with ``idle_days`` from the store
+    (:func:`detector.nightly.idle.account_table`; ``None`` without a table): read once,
+    used to train, score and alert."""
 
     @property
     def staged(self) -> Path:
