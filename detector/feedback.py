@@ -72,7 +72,6 @@ account) without a learned layer (``None``) or with one."""
 HEADLINE: Final = ("roc_auc", "pr_auc", "precision_at_k", "recall_at_k", "recall_at_1pct_fpr")
 """The metrics whose change :func:`feedback_evaluation` reports in ``delta``."""
 
-
 FLAGGED_BENIGN: Final = "n_flagged_benign"
 """How many more benign held-out accounts the learned score flags than the unsupervised
 one (in :func:`summarise_draws`' ``delta`` beside the headline metrics)."""
@@ -315,9 +314,9 @@ def summarise_draws(draws: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
     One draw is one analyst queue's luck: on a realistic population (seed 4711, 10% of
     the labelled accounts as verdicts) the PR-AUC change on the other accounts ran from
-    -0.003 to +0.003 over eight seeds, and a kind of extraction nobody confirmed lost 17-40% of
-    its accounts from the top k in seven of them (docs/operations.md). Judging the layer
-    on one draw reads that luck as a property of the layer.
+    -0.003 to +0.003 over eight seeds, and a kind of extraction nobody confirmed lost
+    17-40% of its accounts from the top k in seven of them (docs/operations.md). Judging
+    the layer on one draw reads that luck as a property of the layer.
 
     Parameters
     ----------
@@ -329,9 +328,10 @@ def summarise_draws(draws: Sequence[dict[str, Any]]) -> dict[str, Any]:
     ``draws`` (how many), ``seeds``, ``learned_weights`` (per draw, None without a layer),
     ``delta`` (per headline metric, and :data:`FLAGGED_BENIGN`: ``mean``, ``min``, ``max``
     and ``values`` of the change over the draws) and ``per_scenario`` (per scenario: its
-    ``label``, ``share`` (``share_in_top_k`` for extraction, ``share_flagged`` for benign), and the
-    ``unsupervised`` and ``learned`` shares' mean, plus ``worst_change``: the change most
-    against the layer in any draw, a fall for extraction, a rise for benign).
+    ``label``; ``share``, the share compared (``share_in_top_k`` for extraction,
+    ``share_flagged`` for benign); the ``unsupervised`` and ``learned`` shares' mean; and
+    ``worst_change``, the change most against the layer in any draw: a fall for
+    extraction, a rise for benign).
     """
     usable = [d for d in draws if d.get("available", True)]
     if not usable:

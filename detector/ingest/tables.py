@@ -44,14 +44,14 @@ def read_accounts(path: Path) -> pd.DataFrame:
     if S.CREATED_AT in table.columns:
         table[S.CREATED_AT] = parse_timestamp(table[S.CREATED_AT])
     if S.IDLE_DAYS in table.columns:
-        table[S.IDLE_DAYS] = idle_days(table[S.IDLE_DAYS], path)
+        table[S.IDLE_DAYS] = parse_idle_days(table[S.IDLE_DAYS], path)
     for c in (S.PLAN, S.COUNTRY, S.PAYMENT_FINGERPRINT, S.ORG_ID):
         if c in table.columns:
             table[c] = table[c].astype(object).where(table[c].notna(), "").astype(str)
     return table.drop_duplicates(S.ACCOUNT_ID).set_index(S.ACCOUNT_ID).sort_index()
 
 
-def idle_days(values: pd.Series, path: Path) -> pd.Series:
+def parse_idle_days(values: pd.Series, path: Path) -> pd.Series:
     """The ``idle_days`` column as float days (empty: unknown, NaN); anything else than
     a number of days at least 0 is an error naming how many rows and what to do."""
     blank = values.isna() | values.astype(str).str.strip().isin(["", "nan", "NaN", "None"])
