@@ -161,6 +161,17 @@ class Config:
     family_estimators: int = 25
     """Trees per feature-family subspace forest (see AnomalyModel)."""
     max_samples: int = 256
+    """Accounts drawn to grow each tree of the full-space forest."""
+    family_max_samples: int = 2048
+    """Accounts drawn to grow each tree of a family forest. A tree of ``n`` accounts is
+    about ``log2 n`` levels deep, so it cannot order accounts beyond its top ``1/n``:
+    at 256 every account past a family's 99.6th percentile got the same depth, and a
+    low-and-slow pull harvesting answers in 30% of its requests scored as a hobbyist at
+    12% (the conversation family's score rose 0.94 -> 1.1 from 15% to 50%). With about
+    1% of accounts extracting, the ranking is decided in that top half-percent. 2048
+    (session 27, docs/realistic-baseline.md): PR-AUC on six realistic populations
+    +0.0009 on average (five of six up, the unseen 8128 0.9971 -> 0.9985),
+    low-and-slow within the top k 0.69-0.94 -> 0.81-0.94; training time unchanged."""
     random_state: int = 0
     alert_budget: str | None = None
     """Share (``"2%"``) or count (``"50"``) of the training cases the model's default

@@ -4,7 +4,10 @@
 all features rarely splits on the few that make an account odd (a safety prober is
 extreme in 3 content features out of 60), so accounts extreme in *several* features
 of one family are under-isolated. Beside the full forest, one forest per feature
-family scores each family's subspace (feature bagging, Lazarevic & Kumar 2005). Each
+family scores each family's subspace (feature bagging, Lazarevic & Kumar 2005), its
+trees grown on more accounts than the full forest's
+(:data:`detector.config.Config.family_max_samples`) so that they order the top
+half-percent of a family instead of isolating all of it at their depth limit. Each
 forest's raw score is normalised by its training median and 99th percentile; the
 raw score is ``w · full + (1 − w) · (weighted mean of the families)``, with ``w`` the
 full forest's weight (:data:`detector.config.Config.full_forest_weight`, 0.25: the full
@@ -229,6 +232,7 @@ def fit_forests(
     n_estimators: int,
     family_estimators: int,
     max_samples: int | float | str,
+    family_max_samples: int,
     random_state: int | None,
     tail_weight: float,
     family_weights: Mapping[str, float],
@@ -271,7 +275,7 @@ def fit_forests(
             names,
             specs,
             n_estimators=family_estimators,
-            max_samples=max_samples,
+            max_samples=family_max_samples,
             random_state=random_state,
         )
     raws = forest_raws(matrix, _scored(forest, family_forests))

@@ -68,7 +68,11 @@ class AnomalyModel(BaseEstimator):
     n_estimators : int
         Trees in the forest.
     max_samples : int, float or "auto"
-        Accounts drawn to grow each tree (capped at the population size).
+        Accounts drawn to grow each tree of the full-space forest (capped at the
+        population size).
+    family_max_samples : int
+        The same for each family forest: more, so that a family's trees are deep enough
+        to order its top half-percent (:data:`detector.config.Config.family_max_samples`).
     random_state : int
         Seed of the forest: the same seed and population give the same model.
     alert_budget : str, int or None
@@ -151,6 +155,7 @@ class AnomalyModel(BaseEstimator):
         alert_budget: str | int | None = DEFAULT.alert_budget,
         specs: Mapping[str, FeatureSpec] | None = None,
         family_estimators: int = DEFAULT.family_estimators,
+        family_max_samples: int = DEFAULT.family_max_samples,
         peer_quantiles: Sequence[float] = DEFAULT.peer_quantiles,
         peer_prior: float = DEFAULT.peer_prior,
         peer_spread_floor: float = DEFAULT.peer_spread_floor,
@@ -168,6 +173,7 @@ class AnomalyModel(BaseEstimator):
         self.alert_budget = alert_budget
         self.specs = specs
         self.family_estimators = family_estimators
+        self.family_max_samples = family_max_samples
         self.peer_quantiles = peer_quantiles
         self.peer_prior = peer_prior
         self.peer_spread_floor = peer_spread_floor
@@ -180,20 +186,9 @@ class AnomalyModel(BaseEstimator):
     # -- fitting -------------------------------------------------------------------------
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> Self:
-        """Fit the preprocessing, the forest and the score calibration.
-
-        Parameters
-        ----------
-        X : DataFrame
-            Feature table: index ``account_id`` (or an ``account_id`` column), one
-            float column per feature, no missing values.
-        y : ignored
-            Present for scikit-learn compatibility.
-
-        Returns
-        -------
-        self
-        """
+        """Fit the preprocessing, the forests and the score calibration on ``X``, a
+        feature table (index or column ``account_id``, one float column per feature, no
+        missing values); ``y`` is ignored (scikit-learn compatibility)."""
         frame, names = training_frame(X)
         specs = resolve_specs(self.specs, names)
         ids, values = training_values(frame, names)
@@ -240,6 +235,7 @@ class AnomalyModel(BaseEstimator):
             n_estimators=self.n_estimators,
             family_estimators=self.family_estimators,
             max_samples=max_samples,
+            family_max_samples=min(self.family_max_samples, len(ids)),
             random_state=self.random_state,
             tail_weight=self.tail_weight,
             family_weights=dict(self.family_weights),
@@ -387,33 +383,14 @@ class AnomalyModel(BaseEstimator):
         )
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
-        """Map raw scores to 0–100 with the anchors fitted on the training population.
-
-        The median training account scores 15, the 99th percentile 75, scores saturate
-        towards 100 for the most isolated accounts, and the least anomalous training
-        account scores 0; the map is continuous, increasing and fixed at fit time (see
-        :func:`detector.calibration.calibrate` for the formula).
-
-        Parameters
-        ----------
-        raw : raw scores from :meth:`raw_scores`.
-
-        Returns
-        -------
-        float array in [0, 100].
-        """
+        """Map raw scores (:meth:`raw_scores`) to 0–100 with the training anchors: the
+        median training account scores 15, the 99th percentile 75, the most isolated
+        approach 100 (a continuous increasing map fixed at fit:
+        :func:`detector.calibration.calibrate`)."""
         check_is_fitted(self, "calibration_")
         return calibration.calibrate(raw, self.calibration_)
 
     def score(self, X: pd.DataFrame) -> np.ndarray:
-        """Calibrated anomaly score in [0, 100] (unrounded), in ``X``'s row order.
-
-        Parameters
-        ----------
-        X : DataFrame with the fitted features.
-
-        Returns
-        -------
-        float array of shape (n_accounts,).
-        """
+        """Calibrated anomaly score in [0, 100] (unrounded) of each row of ``X`` (a
+        frame with the fitted features), in ``X``'s row order."""
         return self.calibrate(self.raw_scores(X))

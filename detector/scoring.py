@@ -107,6 +107,7 @@ def train(
         n_estimators=config.n_estimators,
         family_estimators=config.family_estimators,
         max_samples=config.max_samples,
+        family_max_samples=config.family_max_samples,
         random_state=config.random_state,
         alert_budget=config.alert_budget,
         peer_quantiles=config.peer_quantiles,

@@ -62,6 +62,7 @@ def test_defaults_come_from_config() -> None:
     p = AnomalyModel().get_params()
     assert p["n_estimators"] == DEFAULT.n_estimators
     assert p["max_samples"] == DEFAULT.max_samples
+    assert p["family_max_samples"] == DEFAULT.family_max_samples
     assert p["random_state"] == DEFAULT.random_state
     assert p["alert_budget"] == DEFAULT.alert_budget
     assert p["specs"] is None
