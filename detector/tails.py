@@ -39,8 +39,13 @@ from detector.config import DEFAULT
 
 __all__ = ["TailScorer"]
 
-N_TAIL_QUANTILES = 513
-"""Training quantiles kept per feature; the smallest tail probability is about 1/1000."""
+N_TAIL_QUANTILES = 2049
+"""Training quantiles kept per feature; the smallest tail probability is about 1/4000.
+At 513 (about 1/1000) the top 20 of 20,000 accounts tied in every feature, and the
+ranking that matters at 1% prevalence is decided up there (as with the family forests'
+depth, :data:`detector.config.Config.family_max_samples`). Measured (session 27) on seven
+realistic populations: PR-AUC equal or higher on each (+0.0002 on average), mixed cover
+within the top k 0.70 -> 0.80 at 1357. Bundles keep the quantiles they were fitted with."""
 CHUNK_ROWS: Final = 16_384
 """Rows scored together: their columns stay in cache through the per-column searches."""
 MIN_ZERO_SHARE: Final = 8
@@ -90,7 +95,7 @@ class TailScorer:
         times its column's weight.
 
         Probabilities are mid-rank fractions of the stored quantiles, floored at half
-        a quantile step so the largest term is finite (about ``ln 1026``). A value at
+        a quantile step so the largest term is finite (about ``ln 4098``). A value at
         or below the training median of a ``high`` column (all of its clipped side)
         has a tail probability of at least one half and contributes at most ``ln 2``;
         terms are shifted by ``ln 2`` and floored at 0, so only the suspicious half
