@@ -165,9 +165,9 @@ class Config:
     family_max_samples: int = 2048
     """Accounts drawn to grow each tree of a family forest. A tree of ``n`` accounts is
     about ``log2 n`` levels deep, so it cannot order accounts beyond its top ``1/n``:
-    at 256 every account past a family's 99.6th percentile got the same depth, and a
-    low-and-slow pull harvesting answers in 30% of its requests scored as a hobbyist at
-    12% (the conversation family's score rose 0.94 -> 1.1 from 15% to 50%). With about
+    at 256 every account past a family's 99.6th percentile got about the same depth (the
+    conversation family's score rose only from 0.94 at a harvest share of 15-20%, where
+    benign accounts mix with extraction, to 1.1 at 30-50%, where every one extracts). With about
     1% of accounts extracting, the ranking is decided in that top half-percent. 2048
     (session 27, docs/realistic-baseline.md): PR-AUC on six realistic populations
     +0.0009 on average (five of six up, the unseen 8128 0.9971 -> 0.9985),
