@@ -172,25 +172,39 @@ class Config:
     (session 27, docs/realistic-baseline.md): PR-AUC on six realistic populations
     +0.0009 on average (five of six up, the unseen 8128 0.9971 -> 0.9985),
     low-and-slow within the top k 0.69-0.94 -> 0.81-0.94; training time unchanged."""
+    family_sample_share: float = 0.125
+    """...but at most this share of the training accounts (never fewer than
+    :attr:`max_samples`): a tree that sees every account sees every member of a campaign,
+    and alike accounts isolate together (:func:`detector.forest_blend.family_sample_size`).
+    Populations of 16,384 accounts or more get the full :attr:`family_max_samples`. On the
+    default population (1,405 accounts) trees of every account took PR-AUC from 0.9921 to
+    0.9908 and 0.9963 to 0.9957 (seeds 7 and 11); at an eighth, 0.9921 and 0.9962."""
     random_state: int = 0
     alert_budget: str | None = None
     """Share (``"2%"``) or count (``"50"``) of the training cases the model's default
     threshold flags; None (the default): :attr:`alert_spreads` decides, under
     :attr:`alert_ceiling` (detector.ranking.default_threshold)."""
-    alert_spreads: float = 5.5
+    alert_spreads: float = 5.0
     """The default threshold sits this many bulk spreads (median to 75th percentile, in
-    raw score) above the training median. A fixed 2% budget flagged 2% whatever the
-    population held: on realistic populations (about 1% extraction) half its alerts were
-    heavy legitimate products, on the default one (about 10% extraction) it left whole
-    hydras unflagged. Measured (session 10): at 5, flagged accounts 505 -> 330 and 551
-    -> 363 on two realistic populations (precision 0.39 -> 0.57, 0.35 -> 0.48), 75 -> 158
-    and 44 -> 146 on two default ones, every flagged case extraction there. 5.5 since the
-    family forests grew deeper (:attr:`family_max_samples`, session 27), whose longer
-    tail put five spreads about a point lower on the 0-100 scale. Six realistic
-    populations, benign / extraction accounts flagged: 41 / 1,170 before, 55 / 1,183 with
-    the deeper forests at 5, 30 / 1,171 at 5.25, 14 / 1,164 at 5.5 (no benign kind over
-    2% on any of them); on a seventh chosen after, 5 / 197 -> 1 / 195. Which accounts
-    rank within the top k does not depend on it."""
+    raw score) above the training median, for family trees as deep as the full forest's
+    (:attr:`max_samples`). A fixed 2% budget flagged 2% whatever the population held: on
+    realistic populations (about 1% extraction) half its alerts were heavy legitimate
+    products, on the default one (about 10% extraction) it left whole hydras unflagged.
+    Measured (session 10): at 5, flagged accounts 505 -> 330 and 551 -> 363 on two
+    realistic populations (precision 0.39 -> 0.57, 0.35 -> 0.48), 75 -> 158 and 44 -> 146
+    on two default ones, every flagged case extraction there. Which accounts rank within
+    the top k does not depend on it."""
+    alert_spreads_per_doubling: float = 1 / 6
+    """Added to :attr:`alert_spreads` for each doubling of the family trees' sample
+    beyond :attr:`max_samples` (:func:`detector.ranking.depth_spreads`): 5.5 at 2048.
+    Deeper trees draw the bulk's 75th percentile towards the median, so five spreads fell
+    about a point lower. Six realistic populations (family trees of 2048), benign /
+    extraction accounts flagged: 41 / 1,170 before the trees grew, 55 / 1,183 at 5, 30 /
+    1,171 at 5.25, 14 / 1,164 at 5.5 (no benign kind over 2% on any of them); on a seventh
+    chosen after, 5 / 197 -> 1 / 195 (session 27). The default population's trees stay at
+    256 (:attr:`family_sample_share`), and so does its line: a flat 5.5 there flagged 92
+    and 83 accounts instead of 127 and 148 (seeds 7 and 11, every one extraction either
+    way; session 28)."""
     alert_ceiling: str = "10%"
     """The default threshold never flags more than this share of the training cases: a
     guard against a population whose bulk is unusually tight, not a budget. The rule

@@ -4,19 +4,12 @@ High scores are anomalies. :class:`AnomalyModel` follows scikit-learn's conventi
 (keyword-only parameters that ``__init__`` only stores, learned state ending in ``_``,
 :func:`~sklearn.utils.validation.check_is_fitted`, feature names checked at scoring)
 and adds what a detector needs around the forest, each part in its own module:
-
-* **preprocessing read from the feature catalogue**, scaled against the account's
-  **peers** and **clipped one-sidedly** by each feature's suspicious direction, so only
-  unusual values on the suspicious side can make an account an outlier
-  (:mod:`detector.preprocess`);
-* **a subspace blend** of the full-space forest with one forest per feature family
-  (:mod:`detector.forest_blend`), and **a calibrated score**: raw scores mapped to 0–100
-  with anchors fitted on the training population, so a score means the same thing on
-  every run (:mod:`detector.calibration`);
-* **alert thresholds, rank and band** — an explicit score or a budget of accounts with
-  a tie rule that never exceeds it; rank 1 the most suspicious, ties by ``account_id``;
-  bands at 25 / 50 / 75 (:mod:`detector.ranking`);
-* **the feature table checked** against the fitted features (:mod:`detector.feature_table`).
+preprocessing read from the feature catalogue, scaled against the account's peers and
+clipped one-sidedly by each feature's suspicious direction (:mod:`detector.preprocess`);
+a subspace blend of the full-space forest with one forest per feature family
+(:mod:`detector.forest_blend`); a 0–100 score calibrated on the training population
+(:mod:`detector.calibration`); alert thresholds, rank and band
+(:mod:`detector.ranking`); the feature table checked (:mod:`detector.feature_table`).
 
 The score table with its reasons is composed above this module and the explainer, in
 :func:`detector.scored.score_frame`: the model never imports :mod:`detector.explain`.
@@ -55,7 +48,7 @@ from detector.preprocess import (
     scale_transform,
     spec_masks,
 )
-from detector.ranking import SCORE_DECIMALS, default_threshold
+from detector.ranking import SCORE_DECIMALS, default_threshold, depth_spreads
 
 __all__ = ["AnomalyModel"]
 
@@ -70,15 +63,19 @@ class AnomalyModel(BaseEstimator):
     max_samples : int, float or "auto"
         Accounts drawn to grow each tree of the full-space forest (capped at the
         population size).
-    family_max_samples : int
-        The same for each family forest: more, so that a family's trees are deep enough
-        to order its top half-percent (:data:`detector.config.Config.family_max_samples`).
+    family_max_samples, family_sample_share : int, float
+        The same for each family forest: more, so that its trees order a family's top
+        half-percent, but at most this share of the population, so that a campaign's
+        alike accounts are a handful per tree (:func:`detector.forest_blend.family_sample_size`).
     random_state : int
         Seed of the forest: the same seed and population give the same model.
     alert_budget : str, int or None
         Budget used to derive the default alert threshold ``threshold_`` from the
         training population; None: the bulk-spread rule
-        (:func:`detector.ranking.default_threshold`).
+        (:func:`detector.ranking.default_threshold`) at ``alert_spreads_``.
+    alert_spreads, alert_spreads_per_doubling : float, float
+        The rule's spreads for family trees as deep as the full forest's, and what each
+        doubling of their sample adds (:func:`detector.ranking.depth_spreads`).
     specs : mapping of feature name to FeatureSpec, optional
         Metadata of every feature the model is fitted on. ``None`` uses the feature
         registry (``detector.features.registry.SPECS``) at fit time.
@@ -131,6 +128,8 @@ class AnomalyModel(BaseEstimator):
         Raw-score anchors of the 0–100 map (see :meth:`calibrate`).
     threshold_ : float
         Default alert threshold on the 0–100 score.
+    family_samples_, alert_spreads_ : int, float
+        Accounts each family tree was grown on; the bulk spreads the default rule uses.
     quantiles_ : ndarray of shape (N_QUANTILES, n_features_in_)
         Training quantiles of each feature's *raw* value, for percentiles.
     peer_quantiles_ : ndarray of shape (n_tiers, N_QUANTILES, n_features_in_)
@@ -156,6 +155,9 @@ class AnomalyModel(BaseEstimator):
         specs: Mapping[str, FeatureSpec] | None = None,
         family_estimators: int = DEFAULT.family_estimators,
         family_max_samples: int = DEFAULT.family_max_samples,
+        family_sample_share: float = DEFAULT.family_sample_share,
+        alert_spreads: float = DEFAULT.alert_spreads,
+        alert_spreads_per_doubling: float = DEFAULT.alert_spreads_per_doubling,
         peer_quantiles: Sequence[float] = DEFAULT.peer_quantiles,
         peer_prior: float = DEFAULT.peer_prior,
         peer_spread_floor: float = DEFAULT.peer_spread_floor,
@@ -174,6 +176,9 @@ class AnomalyModel(BaseEstimator):
         self.specs = specs
         self.family_estimators = family_estimators
         self.family_max_samples = family_max_samples
+        self.family_sample_share = family_sample_share
+        self.alert_spreads = alert_spreads
+        self.alert_spreads_per_doubling = alert_spreads_per_doubling
         self.peer_quantiles = peer_quantiles
         self.peer_prior = peer_prior
         self.peer_spread_floor = peer_spread_floor
@@ -218,8 +223,14 @@ class AnomalyModel(BaseEstimator):
         )
 
         max_samples = self.max_samples
-        if isinstance(max_samples, (int, np.integer)) and not isinstance(max_samples, bool):
-            max_samples = int(min(max_samples, len(ids)))
+        whole = isinstance(max_samples, (int, np.integer)) and not isinstance(max_samples, bool)
+        base = int(max_samples) if whole else DEFAULT.max_samples  # a full-forest tree's
+        self.family_samples_ = forest_blend.family_sample_size(
+            len(ids), floor=base, cap=self.family_max_samples, share=self.family_sample_share
+        )
+        self.alert_spreads_ = depth_spreads(
+            self.alert_spreads, self.alert_spreads_per_doubling, self.family_samples_, base
+        )
         matrix = self.preprocess_values(values)
         (
             self.forest_,
@@ -234,8 +245,8 @@ class AnomalyModel(BaseEstimator):
             specs,
             n_estimators=self.n_estimators,
             family_estimators=self.family_estimators,
-            max_samples=max_samples,
-            family_max_samples=min(self.family_max_samples, len(ids)),
+            max_samples=min(int(max_samples), len(ids)) if whole else max_samples,
+            family_max_samples=self.family_samples_,
             random_state=self.random_state,
             tail_weight=self.tail_weight,
             family_weights=dict(self.family_weights),
@@ -248,7 +259,7 @@ class AnomalyModel(BaseEstimator):
         self.threshold_ = default_threshold(
             train_scores,
             budget=self.alert_budget,
-            spreads=DEFAULT.alert_spreads,
+            spreads=self.alert_spreads_,
             ceiling=DEFAULT.alert_ceiling,
         )
         self.fingerprint_ = population_fingerprint(

@@ -108,6 +108,9 @@ def train(
         family_estimators=config.family_estimators,
         max_samples=config.max_samples,
         family_max_samples=config.family_max_samples,
+        family_sample_share=config.family_sample_share,
+        alert_spreads=config.alert_spreads,
+        alert_spreads_per_doubling=config.alert_spreads_per_doubling,
         random_state=config.random_state,
         alert_budget=config.alert_budget,
         peer_quantiles=config.peer_quantiles,
@@ -127,7 +130,7 @@ def train(
     population = model.score(result.features)
     in_training = result.features.index.isin(train_rows.index)  # train_rows keeps the order
     model.threshold_ = training_case_threshold(
-        result, train_rows.index, population[in_training], config
+        result, train_rows.index, population[in_training], config, spreads=model.alert_spreads_
     )
     learned = None
     if labels is not None:

@@ -34,9 +34,12 @@ def training_case_threshold(
     scores: np.ndarray,
     config: Config,
     budget: str | None = None,
+    *,
+    spreads: float,
 ) -> float:
     """The alert threshold fixed at training, counted in cases (``budget``, else
-    ``config``'s ``alert_budget``, or its bulk-spread rule under ``alert_ceiling``).
+    ``config``'s ``alert_budget``, or the bulk-spread rule at ``spreads``, the model's
+    ``alert_spreads_``, under ``config``'s ``alert_ceiling``).
 
     The forest calibrates its threshold on accounts; a cluster of 40 light hydra
     accounts would take 40 slots of a 2% budget, and its median member -- the case
@@ -50,7 +53,7 @@ def training_case_threshold(
         rounded,
         membership(result, accounts),
         config.alert_budget if budget is None else budget,
-        spreads=config.alert_spreads,
+        spreads=spreads,
         ceiling=config.alert_ceiling,
     )
 
@@ -99,4 +102,5 @@ def learned_case_threshold(
         learned.score(model, frame),
         config,
         budget=unsupervised_case_count(result, model.score(frame), model.threshold_, config),
+        spreads=model.alert_spreads_,
     )

@@ -293,7 +293,7 @@ def test_score_frame_threshold_options(model: AnomalyModel, features: pd.DataFra
     # scores, and never flags more than the ceiling there
     train_scores = np.round(model.score(features), 2)
     assert model.threshold_ == default_threshold(
-        train_scores, budget=None, spreads=DEFAULT.alert_spreads, ceiling=DEFAULT.alert_ceiling
+        train_scores, budget=None, spreads=model.alert_spreads_, ceiling=DEFAULT.alert_ceiling
     )
     assert default[schema.FLAGGED].sum() <= parse_budget(DEFAULT.alert_ceiling, N)
     budgeted = AnomalyModel(specs=SPECS, alert_budget="2%", **FAST).fit(features)

@@ -122,7 +122,9 @@ def register(app: typer.Typer) -> None:
                 help="Share or count of the training cases the model's default threshold "
                 "flags. Default: "
                 + describe_alert_rule(None, DEFAULT.alert_spreads, DEFAULT.alert_ceiling)
-                + " (flags what stands out, however much that is).",
+                + f", {DEFAULT.alert_spreads_per_doubling:.3g} spreads more per doubling of the "
+                f"family trees' sample beyond {DEFAULT.max_samples} accounts "
+                "(flags what stands out, however much that is).",
             ),
         ] = DEFAULT.alert_budget,
         exclude: Annotated[
@@ -222,7 +224,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(info, indent=2))
         elif not quiet:
-            rule = describe_alert_rule(alert_budget, config.alert_spreads, config.alert_ceiling)
+            rule = describe_alert_rule(alert_budget, fitted.alert_spreads_, config.alert_ceiling)
             if manifest.get("learned"):  # the learned score spends the model's own count
                 rule = (
                     "of the learned score: as many training cases as the model's threshold "

@@ -88,8 +88,11 @@ class ModelSections:
             ),
         ]
         if bundle is not None:
+            # the spreads the model applied (deeper family trees add some); bundles
+            # fitted before they depended on depth applied their config's
+            spreads = getattr(bundle.model, "alert_spreads_", config.get("alert_spreads"))
             rule = describe_alert_rule(
-                config.get("alert_budget"), config.get("alert_spreads"), config.get("alert_ceiling")
+                config.get("alert_budget"), spreads, config.get("alert_ceiling")
             )
             facts.append(
                 (
