@@ -254,7 +254,7 @@ def describe_alert_rule(
     if budget is not None or spreads is None:
         return f"flags {budget if budget is not None else '?'} of the training cases"
     return (
-        f"{spreads:g} bulk spreads above the training median, "
+        f"{round(spreads, 2):g} bulk spreads above the training median, "
         f"flagging at most {ceiling} of the training cases"
     )
 

@@ -99,5 +99,7 @@ def test_the_rule_is_described_in_words() -> None:
     assert describe_alert_rule(None, 5.0, "10%") == (
         "5 bulk spreads above the training median, flagging at most 10% of the training cases"
     )
+    # spreads that follow the family trees' depth are shown to two decimals
+    assert describe_alert_rule(None, 5 + 1.42 / 6, "10%").startswith("5.24 bulk spreads")
     # a bundle saved before the rule existed recorded only its budget
     assert describe_alert_rule("2%", None, None) == "flags 2% of the training cases"
