@@ -9,6 +9,8 @@ cases as the unsupervised one (:func:`unsupervised_case_count`).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -35,11 +37,12 @@ def training_case_threshold(
     config: Config,
     budget: str | None = None,
     *,
-    spreads: float,
+    spreads: float | None = None,
 ) -> float:
     """The alert threshold fixed at training, counted in cases (``budget``, else
     ``config``'s ``alert_budget``, or the bulk-spread rule at ``spreads``, the model's
-    ``alert_spreads_``, under ``config``'s ``alert_ceiling``).
+    ``alert_spreads_``, under ``config``'s ``alert_ceiling``; ``spreads`` is needed only
+    for that rule, and a ``ValueError`` says so when it is missing).
 
     The forest calibrates its threshold on accounts; a cluster of 40 light hydra
     accounts would take 40 slots of a 2% budget, and its median member -- the case
@@ -48,12 +51,15 @@ def training_case_threshold(
     each case once (:func:`detector.cases.case_threshold`) is what ``--alert-budget``
     promises.
     """
+    budget = config.alert_budget if budget is None else budget
+    if budget is None and spreads is None:
+        raise ValueError("the bulk-spread rule needs the model's spreads (alert_spreads_)")
     rounded = np.round(np.asarray(scores, dtype=float), SCORE_DECIMALS)
     return case_threshold(
         rounded,
         membership(result, accounts),
-        config.alert_budget if budget is None else budget,
-        spreads=spreads,
+        budget,
+        spreads=math.nan if spreads is None else spreads,  # unused with a budget
         ceiling=config.alert_ceiling,
     )
 
@@ -95,12 +101,13 @@ def learned_case_threshold(
 ) -> float:
     """The learned layer's alert threshold, as training fixes it: counted in cases, spending
     as many as the unsupervised ``model`` flags on ``frame`` (the population as
-    ``score_features`` scores it, quiet clusters unlinked)."""
+    ``score_features`` scores it, quiet clusters unlinked). A count, never the
+    bulk-spread rule: so ``model`` can be a bundle fitted before its spreads were kept
+    (``evaluate --feedback-share`` fits layers on the scored run's bundle)."""
     return training_case_threshold(
         result,
         result.features.index,
         learned.score(model, frame),
         config,
         budget=unsupervised_case_count(result, model.score(frame), model.threshold_, config),
-        spreads=model.alert_spreads_,
     )

@@ -12,15 +12,19 @@ population, and the alert line's spreads follow the trees' depth.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from detector import forest_blend
+from detector.cases import case_threshold
 from detector.config import DEFAULT
 from detector.forest_blend import family_sample_size
 from detector.forest_scoring import forest_raws
 from detector.model import AnomalyModel
+from detector.pipeline import FeatureResult
 from detector.ranking import depth_spreads
+from detector.training_threshold import training_case_threshold
 from tests.synthetic_features import family_population
 
 N = 8_000
@@ -136,3 +140,32 @@ def test_a_family_sample_share_outside_zero_to_one_is_refused(share: float) -> N
         AnomalyModel(n_estimators=5, family_estimators=3, family_sample_share=share).fit(
             family_population(200, 1)
         )
+
+
+def test_a_threshold_that_spends_a_count_needs_no_spreads() -> None:
+    """The learned layer's threshold spends as many cases as the model flags, never the
+    bulk-spread rule, so a bundle fitted before ``alert_spreads_`` was kept still gets
+    one (``evaluate --feedback-share`` fits layers on the scored run's bundle)."""
+    frame = family_population(400, seed=2)
+    result = FeatureResult(
+        features=frame,
+        report=None,  # type: ignore[arg-type]  # not read
+        context=None,  # type: ignore[arg-type]  # not read
+        omitted={},
+        topic_model=None,
+        n_buckets=1,
+    )
+    scores = np.round(np.linspace(0.0, 99.0, len(frame)), 2)
+    counted = training_case_threshold(result, frame.index, scores, DEFAULT, budget="10")
+    assert (scores >= counted).sum() == 10
+    with pytest.raises(ValueError, match="spreads"):
+        training_case_threshold(result, frame.index, scores, DEFAULT)
+    assert training_case_threshold(
+        result, frame.index, scores, DEFAULT, spreads=DEFAULT.alert_spreads
+    ) == case_threshold(
+        np.round(scores, 2),
+        np.full(len(frame), ""),
+        None,
+        spreads=DEFAULT.alert_spreads,
+        ceiling=DEFAULT.alert_ceiling,
+    )
