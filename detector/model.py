@@ -228,8 +228,9 @@ class AnomalyModel(BaseEstimator):
         self.family_samples_ = forest_blend.family_sample_size(
             len(ids), floor=base, cap=self.family_max_samples, share=self.family_sample_share
         )
+        deepest = self.family_samples_ if self.family_estimators > 0 else base
         self.alert_spreads_ = depth_spreads(
-            self.alert_spreads, self.alert_spreads_per_doubling, self.family_samples_, base
+            self.alert_spreads, self.alert_spreads_per_doubling, deepest, base
         )
         matrix = self.preprocess_values(values)
         (

@@ -92,6 +92,8 @@ def test_the_alert_line_counts_more_spreads_for_deeper_trees() -> None:
             DEFAULT.alert_spreads, DEFAULT.alert_spreads_per_doubling, 375, DEFAULT.max_samples
         )
     )
+    alone = AnomalyModel(n_estimators=5, family_estimators=0).fit(family_population(3_000, 1))
+    assert alone.alert_spreads_ == DEFAULT.alert_spreads  # no family trees to deepen
 
 
 def test_a_campaign_is_not_masked_by_trees_that_see_all_of_it() -> None:
