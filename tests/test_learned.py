@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,11 @@ BASE = {
     "extraction": ["loud-00", "loud-01", "loud-02", "quiet-00", "quiet-01", "quiet-02"],
     "benign": [f"acct-{i:05d}" for i in range(0, 40, 4)],
 }
+TRUSTING = replace(DEFAULT, learned_weight=DEFAULT.learned_weight / WEIGHT_STEPS[1])
+"""The unsupervised score ranks this world's verdicts perfectly, so every weight ties on
+them and the smallest positive one is taken (``verdict_weight``). Under this config that
+is ``DEFAULT.learned_weight``, the layer fully trusted: the tests of what the layer does
+to look-alikes measure the layer, not the choice of its weight."""
 
 
 def median_rank(scores: np.ndarray, ids: np.ndarray, members: list[str]) -> float:
@@ -99,7 +105,7 @@ def test_too_few_labels_mean_no_layer(features: pd.DataFrame, model: AnomalyMode
 def test_confirmed_cases_lift_their_unlabelled_look_alikes(
     features: pd.DataFrame, model: AnomalyModel
 ) -> None:
-    layer = fit_learned(model, features, labels(**BASE))
+    layer = fit_learned(model, features, labels(**BASE), config=TRUSTING)
     assert layer is not None
     ids = features.index.to_numpy(dtype=object)
     others = [f"quiet-{i:02d}" for i in range(3, 20)]
@@ -200,8 +206,8 @@ def test_benign_verdicts_calm_their_look_alikes(
     ids = features.index.to_numpy(dtype=object)
     others = [f"lookalike-{i:02d}" for i in range(3, 30)]
     cleared = {**BASE, "benign": [*BASE["benign"], "lookalike-00", "lookalike-01", "lookalike-02"]}
-    without = fit_learned(model, features, labels(**BASE))
-    with_them = fit_learned(model, features, labels(**cleared))
+    without = fit_learned(model, features, labels(**BASE), config=TRUSTING)
+    with_them = fit_learned(model, features, labels(**cleared), config=TRUSTING)
     assert without is not None and with_them is not None
     unsup = median_rank(model.score(features), ids, others)
     before = median_rank(without.score(model, features), ids, others)
@@ -292,7 +298,7 @@ def test_the_fit_is_reproducible(features: pd.DataFrame, model: AnomalyModel) ->
 def test_score_frame_names_the_nearest_confirmed_case(
     features: pd.DataFrame, model: AnomalyModel
 ) -> None:
-    layer = fit_learned(model, features, labels(**BASE))
+    layer = fit_learned(model, features, labels(**BASE), config=TRUSTING)
     assert layer is not None
     table = layer.score_frame(model, features)
     assert list(table.columns[:6]) == list(S.SCORE_COLUMNS)
@@ -368,19 +374,24 @@ def test_the_verdicts_choose_the_weight_of_their_evidence() -> None:
     """Each verdict's evidence is out-of-fold, so how ``z + w · e`` ranks the verdicts is
     an honest test of the layer: evidence that ranks confirmed cases under cleared ones
     gets weight 0 (the unsupervised score); evidence that helps gets the most weight
-    that helps most; and verdicts the unsupervised score already ranks perfectly leave
-    the layer its full weight (they say nothing against it)."""
+    that helps most; and verdicts the unsupervised score already ranks perfectly cannot
+    say how far to trust it, so it gets the smallest weight that does not mislead them."""
     layer = LearnedLayer()
     layer.weight_ = DEFAULT.learned_weight
     layer.anchors_ = {"z_median": 0.0, "z_upper": 1.0}
     y = np.array([True] * 4 + [False] * 16)
     rng = np.random.default_rng(0)
-    raw = np.where(y, 1.0, 0.0) + rng.normal(0, 0.6, len(y))  # the forest: good, not perfect
+    raw = np.where(y, 1.0, 0.0) + rng.normal(0, 1.0, len(y))  # the forest: useful, not perfect
     helps = np.where(y, 2.0, 0.0)
     misleads = np.where(y, 0.0, 2.0)
+    smallest = DEFAULT.learned_weight * WEIGHT_STEPS[1]
     assert verdict_weight(layer, raw, misleads, y, DEFAULT) == 0.0
-    assert verdict_weight(layer, raw, helps, y, DEFAULT) == DEFAULT.learned_weight
+    # weak evidence ranks the verdicts best only at full weight...
+    assert verdict_weight(layer, raw, helps / 4, y, DEFAULT) == DEFAULT.learned_weight
+    # ...strong evidence ranks them perfectly already at the smallest: that one is taken
+    assert verdict_weight(layer, raw, helps, y, DEFAULT) == smallest
     perfect = np.where(y, 5.0, 0.0)
-    assert verdict_weight(layer, perfect, misleads * 0.1, y, DEFAULT) == DEFAULT.learned_weight
+    assert verdict_weight(layer, perfect, misleads * 0.1, y, DEFAULT) == smallest
+    assert verdict_weight(layer, perfect, helps, y, DEFAULT) == smallest
     steps = [DEFAULT.learned_weight * s for s in WEIGHT_STEPS]
     assert steps[0] == 0.0 and steps[-1] == DEFAULT.learned_weight
