@@ -41,8 +41,16 @@ from detector.engines.cli import (
     engine_options,
 )
 from detector.outputs import twin_path
-from detector.ranking import describe_alert_rule
+from detector.ranking import depth_spreads, describe_alert_rule
 from detector.safe import safe_terminal
+
+DEEP_SPREADS = depth_spreads(
+    DEFAULT.alert_spreads,
+    DEFAULT.alert_spreads_per_doubling,
+    DEFAULT.family_max_samples,
+    DEFAULT.max_samples,
+)
+"""The default rule's spreads for the deepest family trees (``train --help`` says it)."""
 
 ModelOpt = Annotated[
     str,
@@ -122,9 +130,9 @@ def register(app: typer.Typer) -> None:
                 help="Share or count of the training cases the model's default threshold "
                 "flags. Default: "
                 + describe_alert_rule(None, DEFAULT.alert_spreads, DEFAULT.alert_ceiling)
-                + f", {DEFAULT.alert_spreads_per_doubling:.3g} spreads more per doubling of the "
-                f"family trees' sample beyond {DEFAULT.max_samples} accounts "
-                "(flags what stands out, however much that is).",
+                + f"; more spreads for deeper family trees ({DEEP_SPREADS:g} at "
+                f"{DEFAULT.family_max_samples} accounts per tree). It flags what stands out, "
+                "however much that is.",
             ),
         ] = DEFAULT.alert_budget,
         exclude: Annotated[
