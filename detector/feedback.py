@@ -50,7 +50,7 @@ from detector.ranking import SCORE_DECIMALS, rank_accounts
 from detector.scoring import score_features
 from detector.substreams import SubStreams
 from detector.training_threshold import learned_case_threshold
-from detector.verdicts import provenance
+from detector.verdicts import provenance, queue_verdicts
 
 __all__ = [
     "FLAGGED_BENIGN",
@@ -209,6 +209,7 @@ def feedback_evaluation(
     share: float,
     seed: int = 0,
     first_seen: pd.Series | None = None,
+    queue: int | None = None,
     config: Config = DEFAULT,
     compose: Compose | None = None,
     substreams: SubStreams | None = None,
@@ -225,6 +226,9 @@ def feedback_evaluation(
     first_seen : each account's first day (:func:`first_seen_days`): draws the
         verdicts only from accounts seen before the cut and measures only those first
         seen on or after it (``protocol: "time"``).
+    queue : the verdicts are the ``queue`` labelled accounts the unsupervised score ranks
+        highest (:func:`detector.verdicts.queue_verdicts`), ``share`` and ``seed``
+        unused (``protocol: "queue"``).
     config : the ``learned_*`` parameters of the layer.
     compose : score both sides as ``detector score`` does (:func:`composed_scorer`, with
         ``features`` its frame); ``None``: each account on its own features alone
@@ -259,7 +263,16 @@ def feedback_evaluation(
         pool = lab[lab[S.ACCOUNT_ID].isin(early)]
         measured = lab[lab[S.ACCOUNT_ID].isin(late)]
         share = min(1.0, share * len(lab) / max(len(pool), 1))  # the same number of verdicts
-    verdicts = draw_verdicts(pool, share, seed)
+    if compose is None:
+        unsup = model.score(frame)
+        tables = {"unsupervised": _table(ids, unsup, model.threshold_)}
+    else:
+        tables = {"unsupervised": compose(None)}
+    if queue is not None:
+        out = {"protocol": "queue", "queue": queue}
+        verdicts = queue_verdicts(lab, tables["unsupervised"], queue)
+    else:
+        verdicts = draw_verdicts(pool, share, seed)
     held_out = measured[~measured[S.ACCOUNT_ID].isin(set(verdicts[S.ACCOUNT_ID]))]
     layer = fit_learned(
         model,
@@ -269,18 +282,12 @@ def feedback_evaluation(
         config=config,
         substreams=substreams,
     )
-    if compose is None:
-        unsup = model.score(frame)
-        learned = unsup if layer is None else layer.score(model, frame)
-        tables = {
-            "unsupervised": _table(ids, unsup, model.threshold_),
-            "learned": _table(
-                ids, learned, model.threshold_ if layer is None else layer.threshold_
-            ),
-        }
+    if layer is None:
+        tables["learned"] = tables["unsupervised"]
+    elif compose is None:
+        tables["learned"] = _table(ids, layer.score(model, frame), layer.threshold_)
     else:
-        tables = {"unsupervised": compose(None)}
-        tables["learned"] = tables["unsupervised"] if layer is None else compose(layer)
+        tables["learned"] = compose(layer)
     held = set(held_out[S.ACCOUNT_ID])
     results = {
         name: evaluate(table[table[S.ACCOUNT_ID].astype(str).isin(held)], held_out)

@@ -147,6 +147,22 @@ def test_evaluate_reports_the_feedback_protocol_side_by_side(pop: Pop) -> None:
     )
 
 
+def test_evaluate_reports_the_queue_protocol(pop: Pop) -> None:
+    base = ("evaluate", pop.scores, "--labels", pop.labels, "--feedback-share", 0.2)
+    out = json.loads(ok(*base, "--feedback-queue", 25, "--json").stdout)
+    queue = out["feedback_queue"]
+    assert queue["protocol"] == "queue" and queue["queue"] == 25
+    assert queue["verdicts"]["n"] == 25
+    assert queue["evaluated_accounts"] == out["n_labelled"] - 25
+    top = read_scores(pop.scores).sort_values(S.RANK)[S.ACCOUNT_ID].astype(str)
+    labels = pd.read_csv(pop.labels, dtype=str).set_index(S.ACCOUNT_ID)[S.LABEL]
+    first = labels.reindex(top).dropna().head(25)
+    assert queue["verdicts"]["n_extraction"] == (first == S.LABEL_EXTRACTION).sum()
+    text = " ".join(ok(*base, "--feedback-queue", 25).stdout.split())
+    assert "Learning from verdicts (queue of 25)" in text
+    assert_clean_failure(run("evaluate", pop.scores, "--labels", pop.labels, "--feedback-queue", 5))
+
+
 def test_evaluate_repeats_the_draw_and_reports_the_spread(pop: Pop) -> None:
     base = ("evaluate", pop.scores, "--labels", pop.labels, "--feedback-share", 0.2)
     out = json.loads(ok(*base, "--seed", 4, "--draws", 3, "--json").stdout)

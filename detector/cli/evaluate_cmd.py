@@ -86,6 +86,16 @@ def register(app: typer.Typer) -> None:
                 "before a cut day, metrics on those first seen from it on (needs --log).",
             ),
         ] = False,
+        feedback_queue: Annotated[
+            int | None,
+            typer.Option(
+                "--feedback-queue",
+                min=1,
+                help="Also the queue variant: verdicts on the N labelled accounts the "
+                "unsupervised score ranks highest (what analysts review first), metrics on "
+                "the other labelled accounts.",
+            ),
+        ] = None,
         log: Annotated[
             Path | None,
             typer.Option(
@@ -130,6 +140,8 @@ def register(app: typer.Typer) -> None:
             raise fail("--time-split needs --feedback-share SHARE and --log LOG")
         if draws > 1 and feedback_share is None:
             raise fail("--draws needs --feedback-share SHARE")
+        if feedback_queue is not None and feedback_share is None:
+            raise fail("--feedback-queue needs --feedback-share SHARE")
         if labels is not None:
             truth, source, min_share = read_labels(labels), str(labels), min_overlap
         else:
@@ -152,7 +164,17 @@ def register(app: typer.Typer) -> None:
         if feedback_share is not None:
             seeds = range(seed, seed + draws)
             result.update(
-                _feedback(scoring, truth, feedback_share, seeds, time_split, log, accounts, model)
+                _feedback(
+                    scoring,
+                    truth,
+                    feedback_share,
+                    seeds,
+                    time_split,
+                    feedback_queue,
+                    log,
+                    accounts,
+                    model,
+                )
             )
         if as_json:
             typer.echo(json.dumps(result, indent=2, default=float))
@@ -186,7 +208,7 @@ def register(app: typer.Typer) -> None:
             )
             s.add_row(name, str(row.get("label")), str(row.get("accounts")), _fmt(share))
         console.print(s)
-        for key in ("feedback", "feedback_time_split"):
+        for key in ("feedback", "feedback_time_split", "feedback_queue"):
             if key in result:
                 _render_feedback(result[key])
         if "feedback_draws" in result:
@@ -199,13 +221,15 @@ def _feedback(
     share: float,
     seeds: range,
     time_split: bool,
+    queue: int | None,
     log: Path | None,
     accounts: Path | None,
     model: Path | None,
 ) -> dict[str, Any]:
     """The feedback protocol's results: the random draw of the first seed, the time split
-    when asked, and with several seeds the random draw's summary over all of them
-    (``feedback_draws``, :func:`detector.feedback.summarise_draws`).
+    and the queue of ``queue`` verdicts when asked, and with several seeds the random
+    draw's summary over all of them (``feedback_draws``,
+    :func:`detector.feedback.summarise_draws`).
 
     With ``log``, both sides are scored as ``detector score`` composes them, from the
     log's features rebuilt with the bundle; they must be the scored population.
@@ -260,6 +284,11 @@ def _feedback(
             bundle.model, feats, truth, share=share, seed=seeds[0], first_seen=first,
             compose=compose, substreams=subs,
         )  # fmt: skip
+    if queue is not None:
+        out["feedback_queue"] = feedback_evaluation(
+            bundle.model, feats, truth, share=share, queue=queue, compose=compose,
+            substreams=subs,
+        )  # fmt: skip
     if len(runs) > 1:
         out["feedback_draws"] = {"share": share, **summarise_draws(runs)}
     for part in out.values():
@@ -278,7 +307,9 @@ def _scores_differ(scored: pd.DataFrame, again: pd.DataFrame) -> int:
 
 def _render_feedback(fb: dict[str, Any]) -> None:
     """Side by side: the unsupervised and the learned score on the held-out accounts."""
-    what = "time split" if fb["protocol"] == "time" else "random draw"
+    what = {"time": "time split", "queue": f"queue of {fb.get('queue')}"}.get(
+        fb["protocol"], "random draw"
+    )
     if not fb.get("available", True):
         console.print(f"learning from verdicts ({what}): {fb['note']}", markup=False)
         return
