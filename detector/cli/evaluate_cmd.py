@@ -93,7 +93,8 @@ def register(app: typer.Typer) -> None:
                 min=1,
                 help="Also the queue variant: verdicts on the N labelled accounts the "
                 "unsupervised score ranks highest (what analysts review first), metrics on "
-                "the other labelled accounts.",
+                "the other labelled accounts. The layer needs two verdicts of each kind: "
+                "reach past the accounts that are all extraction.",
             ),
         ] = None,
         log: Annotated[
