@@ -228,7 +228,7 @@ def feedback_evaluation(
         seen on or after it (``protocol: "time"``).
     queue : the verdicts are the ``queue`` labelled accounts the unsupervised score ranks
         highest (:func:`detector.verdicts.queue_verdicts`), ``share`` and ``seed``
-        unused (``protocol: "queue"``).
+        unused (``protocol: "queue"``); not with ``first_seen``.
     config : the ``learned_*`` parameters of the layer.
     compose : score both sides as ``detector score`` does (:func:`composed_scorer`, with
         ``features`` its frame); ``None``: each account on its own features alone
@@ -252,6 +252,8 @@ def feedback_evaluation(
     lab = labels.copy()
     lab[S.ACCOUNT_ID] = lab[S.ACCOUNT_ID].astype(str)
     lab = lab[lab[S.ACCOUNT_ID].isin(set(ids))].drop_duplicates(S.ACCOUNT_ID)
+    if queue is not None and first_seen is not None:
+        raise ValueError("the queue and the time split are separate protocols")
     out: dict[str, Any] = {"protocol": "random", "share": share, "seed": seed}
     pool, measured = lab, lab
     if first_seen is not None:

@@ -150,6 +150,9 @@ def test_the_queue_protocol_learns_from_the_top_and_measures_the_rest(
 ) -> None:
     got = feedback_evaluation(model, features, truth, share=0.1, queue=30)
     assert got["protocol"] == "queue" and got["queue"] == 30
+    with pytest.raises(ValueError, match="separate protocols"):
+        first = pd.Series(dt.date(2026, 11, 1), index=features.index.astype(str))
+        feedback_evaluation(model, features, truth, share=0.1, queue=30, first_seen=first)
     assert got["verdicts"]["n"] == 30
     assert got["evaluated_accounts"] == len(truth) - 30
     scores = pd.Series(model.score(features), index=features.index.astype(str))
