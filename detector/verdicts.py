@@ -38,7 +38,6 @@ __all__ = [
     "labels_from_store",
     "new_verdicts_since",
     "provenance",
-    "queue_verdicts",
 ]
 
 DECIDED_AT: Final = "decided_at"
@@ -166,21 +165,3 @@ def provenance(labels: pd.DataFrame, source: str) -> dict[str, Any]:
         "decided_to": str(dates.max()) if len(dates) else None,
         "pairs_sha256": digest,
     }
-
-
-def queue_verdicts(labels: pd.DataFrame, scores: pd.DataFrame, n: int) -> pd.DataFrame:
-    """The ``n`` labelled accounts that ``scores`` (a score table with ``rank``) ranks
-    highest: the verdicts analysts give first, working down their queue.
-
-    A random draw of verdicts is mostly accounts the score already ranks right, which
-    tell a learned layer little; analysts' verdicts confirm the top of the queue and
-    clear its false positives (``detector evaluate --feedback-queue``). Labelled
-    accounts the table does not rank come last; the result is in ``account_id`` order.
-    """
-    if n < 0:
-        raise ValueError(f"a queue of verdicts needs n >= 0, got {n}")
-    table = labels.drop_duplicates(S.ACCOUNT_ID)
-    rank = scores.set_index(scores[S.ACCOUNT_ID].astype(str))[S.RANK]
-    order = rank.reindex(table[S.ACCOUNT_ID].astype(str)).to_numpy(dtype=float)
-    top = table.iloc[np.argsort(order, kind="stable")[:n]]
-    return top.sort_values(S.ACCOUNT_ID, kind="stable").reset_index(drop=True)

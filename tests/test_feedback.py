@@ -12,17 +12,12 @@ import pytest
 
 from detector import schema as S
 from detector.errors import UserError
-from detector.feedback import (
-    FLAGGED_BENIGN,
-    draw_verdicts,
-    feedback_evaluation,
-    summarise_draws,
-    time_split,
-)
+from detector.feedback import FLAGGED_BENIGN, feedback_evaluation, summarise_draws
 from detector.model import AnomalyModel
 from detector.similar import DISTANCE, nearest, with_context
 from detector.store import Store
-from detector.verdicts import DECIDED_AT, labels_from_store, provenance, queue_verdicts
+from detector.verdict_draws import draw_verdicts, queue_verdicts, time_split
+from detector.verdicts import DECIDED_AT, labels_from_store, provenance
 from tests.synthetic_features import SPECS, population
 from tests.test_learned import kind
 

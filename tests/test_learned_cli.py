@@ -212,7 +212,7 @@ def test_with_the_log_the_protocol_scores_as_detector_score_does(pop: Pop) -> No
     scores file on the same held-out accounts. Without the log each account is scored on
     its own features alone, which is not what ``scores.csv`` holds."""
     from detector.evaluate import evaluate
-    from detector.feedback import draw_verdicts
+    from detector.verdict_draws import draw_verdicts
 
     model, scores = pop.root / "unsupervised.bundle", pop.root / "unsupervised.csv"
     ok("train", pop.log, "--model", model, "--accounts", pop.accounts, "-q")

@@ -236,14 +236,10 @@ def _feedback(
     log's features rebuilt with the bundle; they must be the scored population.
     """
     from detector.artifacts import load_bundle
-    from detector.feedback import (
-        composed_scorer,
-        feedback_evaluation,
-        first_seen_days,
-        summarise_draws,
-    )
+    from detector.feedback import composed_scorer, feedback_evaluation, summarise_draws
     from detector.report import scored_window
     from detector.scoring import bundle_features, score_features
+    from detector.verdict_draws import first_seen_days
 
     if scoring.features is None:
         raise fail(f"{scoring.path}: no feature table beside the scores; re-run `detector score`")
