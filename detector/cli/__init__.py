@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import sys
-from typing import Annotated
+from detector.allocator import release_freed_memory_promptly
 
-import typer
+# before any command module below loads pyarrow: mimalloc reads its options once, then
+release_freed_memory_promptly()
 
-from detector.cli import (
+import sys  # noqa: E402
+from typing import Annotated  # noqa: E402
+
+import typer  # noqa: E402
+
+from detector.cli import (  # noqa: E402
     cases_cmds,
     catalogue_cmd,
     clusters_cmd,
@@ -24,7 +29,7 @@ from detector.cli import (
     simulate_cmd,
     validate_cmd,
 )
-from detector.cli.base import PACKAGE, DetectorTyper, package_version
+from detector.cli.base import PACKAGE, DetectorTyper, package_version  # noqa: E402
 
 app = DetectorTyper(
     name="detector",
