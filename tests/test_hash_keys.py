@@ -9,6 +9,9 @@ below one value, which merged them into one "distinct" prompt on a 1M-request lo
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -16,6 +19,7 @@ import pytest
 
 from detector import annotate as A
 from detector.ingest import Deduper
+from detector.ingest.stream import RUN_GROWTH
 
 HOSTILE = [
     "",
@@ -119,3 +123,21 @@ def test_deduper_equals_the_previous_definition_over_many_chunks():
     for size in (0, 1, 5, 500, 1200, 0, 800, 2000):
         ids = pd.Series(pool[rng.integers(0, len(pool), size)], dtype=pd.ArrowDtype(pa.string()))
         np.testing.assert_array_equal(new.duplicated(ids), old.duplicated(ids))
+
+
+def test_deduper_keeps_few_sorted_runs_and_finds_repeats_in_every_one():
+    """Hundreds of chunks: the hashes sit in a logarithmic number of sorted runs (each
+    at least RUN_GROWTH times the next newer one), every id kept once, and an id from
+    any earlier chunk, whichever run holds it now, is found as a repeat."""
+    new, old = Deduper(), DeduperByUnique()
+    chunks = [pd.Series([f"r{c}-{i}" for i in range(50)]) for c in range(300)]
+    for ids in chunks:
+        np.testing.assert_array_equal(new.duplicated(ids), old.duplicated(ids))
+    assert len(new) == 300 * 50
+    sizes = new.run_sizes
+    assert 1 < len(sizes) <= 1 + math.ceil(math.log(300, RUN_GROWTH))
+    assert all(a >= RUN_GROWTH * b for a, b in itertools.pairwise(sizes))
+    # one id from every chunk, oldest to newest, again: all repeats, nothing new kept
+    again = pd.Series([f"r{c}-{c % 50}" for c in range(300)] + ["fresh"])
+    assert new.duplicated(again).tolist() == [True] * 300 + [False]
+    assert len(new) == 300 * 50 + 1
