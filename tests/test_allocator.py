@@ -29,12 +29,18 @@ print(seen)
 """
 
 
-def run_probe(env_value: str | None) -> str:
+LIBRARY_USE = "import os, sys, detector, detector.pipeline; print(os.environ.get(sys.argv[1], 'x'))"
+"""Imports the package and a stage as a library would, then prints the purge delay."""
+
+
+def run_fresh(code: str, env_value: str | None) -> str:
+    """What ``code`` prints in a fresh interpreter, the purge delay set to ``env_value``
+    (unset for ``None``) and its name passed as the first argument."""
     env = {k: v for k, v in os.environ.items() if k != PURGE_DELAY_ENV}
     if env_value is not None:
         env[PURGE_DELAY_ENV] = env_value
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, PURGE_DELAY_ENV],
+        [sys.executable, "-c", code, PURGE_DELAY_ENV],
         env=env,
         capture_output=True,
         text=True,
@@ -49,17 +55,8 @@ def run_probe(env_value: str | None) -> str:
 def test_the_purge_delay_is_set_before_pyarrow_loads(
     operator_value: str | None, expected: str
 ) -> None:
-    assert run_probe(operator_value) == expected
+    assert run_fresh(PROBE, operator_value) == expected
 
 
 def test_importing_the_package_changes_no_setting() -> None:
-    env = {k: v for k, v in os.environ.items() if k != PURGE_DELAY_ENV}
-    code = "import os, sys, detector, detector.pipeline; print(os.environ.get(sys.argv[1], 'x'))"
-    done = subprocess.run(
-        [sys.executable, "-c", code, PURGE_DELAY_ENV],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert done.stdout.strip() == "x"
+    assert run_fresh(LIBRARY_USE, None) == "x"
