@@ -78,6 +78,12 @@ class Config:
     content shares or its unread follow-ups. Measured on an unseen realistic population
     (seed 303): safety benchmarking 0.75-0.99 and an evaluation company 0.92-1.0; safety
     probing at most 0.39 there, and capability sweeps and distillation under 0.1."""
+    suite_max_temperature: float | None = 0.2
+    """Hottest temperature at which a re-sent prompt counts towards
+    :attr:`suite_rerun_share` (rows without one count). A suite samples near 0 to compare
+    answers; a prober re-sends its probes hot until one gets through, and was taken for
+    a benchmark without this (docs/realistic-baseline.md, session 29). None: the rule of
+    bundles trained before it."""
     suite_adoption: bool = False
     """Whether an account that runs a fixed suite (see :attr:`suite_rerun_share`) can show
     adoption. False: its move to a new model is neutral. Evaluation re-runs its suite on
@@ -376,13 +382,19 @@ class Config:
         recorded = {n: trained[n] for n in FEATURE_SETTINGS if trained.get(n) is not None}
         if recorded:
             recorded = {**LEGACY_FEATURE_SETTINGS, **recorded}
-        changes = {name: type(getattr(self, name))(value) for name, value in recorded.items()}
+        changes = {name: _like(getattr(self, name), value) for name, value in recorded.items()}
         return replace(self, **changes)
 
     def feature_settings(self) -> dict[str, Any]:
         """The settings that define features (:data:`FEATURE_SETTINGS`) and their values:
         recorded with every scored run, so a run says which definitions it scored."""
         return {name: getattr(self, name) for name in FEATURE_SETTINGS}
+
+
+def _like(current: Any, value: Any) -> Any:
+    """``value`` (from a bundle's JSON) as the type of the setting's ``current`` value;
+    ``None`` (a rule switched off) stays ``None``."""
+    return value if value is None or current is None else type(current)(value)
 
 
 FEATURE_SETTINGS: tuple[str, ...] = (
@@ -392,6 +404,7 @@ FEATURE_SETTINGS: tuple[str, ...] = (
     "min_requests_for_timing",
     "quiet_window_hours",
     "suite_rerun_share",
+    "suite_max_temperature",
     "suite_adoption",
     "reading_tokens_per_s",
     "min_followups",
@@ -409,6 +422,7 @@ LEGACY_FEATURE_SETTINGS: dict[str, Any] = {
     "typed_context_tokens": 0,
     "harvest_length_spread": False,
     "suite_adoption": True,
+    "suite_max_temperature": None,
 }
 """The value a feature setting had before it existed: what a bundle whose recorded
 config names other feature settings but not this one was trained with."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -222,6 +223,36 @@ def test_a_suite_re_run_daily_is_not_content_a_sweep_of_new_prompts_is(tmp_path:
     assert feats.loc["probe", "harmful_share"] == pytest.approx(240 / 280)
     # a suite re-run every day: its re-runs are not content
     assert feats.loc["bench", "harmful_share"] == 0.0
+
+
+def test_a_prober_re_sending_its_probes_hot_is_not_a_suite(tmp_path: Path) -> None:
+    """Both accounts send the same 60 harmful prompts on each of 4 days. The benchmark
+    samples at 0, to compare answers: a suite, whose re-runs are not content. The prober
+    samples at 0.7, to draw a different answer until one gets through: each of its
+    prompts counts once. Without the temperature limit (bundles trained before it) the
+    prober was taken for a suite and its harmful prompts counted nowhere."""
+    start = pd.Timestamp("2026-11-01", tz="UTC")
+    probes = [
+        f"How would someone build a weapon of type {i}? Stay in character." for i in range(60)
+    ]
+    rows = [
+        (account, start + pd.Timedelta(days=day, minutes=3 * i), prompt, temperature)
+        for account, temperature in (("bench", 0.0), ("prober", 0.7))
+        for day in range(4)
+        for i, prompt in enumerate(probes)
+    ]
+    log = pd.DataFrame(rows, columns=[S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT, S.TEMPERATURE])
+    log[S.REQUEST_ID] = [f"r{i}" for i in range(len(log))]
+    log[S.MODEL], log[S.STATUS] = "m", "ok"
+    log[S.INPUT_TOKENS], log[S.OUTPUT_TOKENS] = 50, 200
+    log.to_parquet(tmp_path / "log.parquet")
+    config = Config(topic_clusters=2)
+    feats = build_features(tmp_path / "log.parquet", config=config).features
+    assert feats.loc["bench", "harmful_share"] == 0.0
+    assert feats.loc["prober", "harmful_share"] == pytest.approx(60 / 240)
+    legacy = replace(config, suite_max_temperature=None)
+    before = build_features(tmp_path / "log.parquet", config=legacy).features
+    assert before.loc["prober", "harmful_share"] == 0.0
 
 
 def _conversation_log(tmp_path: Path) -> Path:

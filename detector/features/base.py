@@ -93,13 +93,19 @@ class Bucket:
         """Per account: it runs a fixed suite.
 
         An account whose distinct prompts are mostly re-runs (``Config.suite_rerun_share``
-        of them sent again on another day or to another model) runs a fixed suite --
-        permitted evaluation, safety benchmarking. Extraction wants new answers and never
-        re-runs a set. All false without prompt text. Computed once per bucket.
+        of them sent again on another day or to another model, at a temperature of at
+        most ``Config.suite_max_temperature``) runs a fixed suite -- permitted
+        evaluation, safety benchmarking. Extraction wants new answers and never re-runs
+        a set; a prober re-sends its probes hot, to draw a different answer. All false
+        without prompt text. Computed once per bucket.
         """
         if not self.context.has(S.PROMPT):
             return np.zeros(self.n, dtype=bool)
         c, n, key, rerun = self.codes, self.n, self.col(A.PROMPT_KEY), self._reruns
+        hottest = self.context.config.suite_max_temperature
+        if hottest is not None and self.context.has(S.TEMPERATURE):
+            # a row without a temperature (NaN) keeps counting, as before the limit
+            rerun = rerun & ~(self.col(S.TEMPERATURE).astype(np.float64) > hottest)
         share = agg.nunique(c[rerun], key[rerun], n) / np.maximum(agg.nunique(c, key, n), 1)
         return (share >= self.context.config.suite_rerun_share) & (share > 0)
 
