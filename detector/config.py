@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from detector.feature_settings import FEATURE_SETTINGS, settings_trained_with
+
 
 @dataclass(frozen=True)
 class Config:
@@ -375,57 +377,15 @@ class Config:
         (:data:`FEATURE_SETTINGS`) taken from ``trained``, the config a model bundle was
         trained with (``Bundle.config``): a model is scored on the features it was fitted
         on, so a bundle trained before a default changed keeps its own definitions.
-        A setting that did not exist when the bundle was trained (``trained`` names other
-        feature settings, not this one) takes its value from before it existed
-        (:data:`LEGACY_FEATURE_SETTINGS`); a ``trained`` that names none keeps this
-        config's values."""
-        recorded = {n: trained[n] for n in FEATURE_SETTINGS if trained.get(n) is not None}
-        if recorded:
-            recorded = {**LEGACY_FEATURE_SETTINGS, **recorded}
-        changes = {name: _like(getattr(self, name), value) for name, value in recorded.items()}
-        return replace(self, **changes)
+        A setting the bundle predates takes its value from before it existed
+        (:func:`detector.feature_settings.settings_trained_with`)."""
+        return replace(self, **settings_trained_with(trained, asdict(self)))
 
     def feature_settings(self) -> dict[str, Any]:
         """The settings that define features (:data:`FEATURE_SETTINGS`) and their values:
         recorded with every scored run, so a run says which definitions it scored."""
         return {name: getattr(self, name) for name in FEATURE_SETTINGS}
 
-
-def _like(current: Any, value: Any) -> Any:
-    """``value`` (from a bundle's JSON) as the type of the setting's ``current`` value;
-    ``None`` (a rule switched off) stays ``None``."""
-    return value if value is None or current is None else type(current)(value)
-
-
-FEATURE_SETTINGS: tuple[str, ...] = (
-    "text_head_chars",
-    "text_tail_chars",
-    "frontier_model_pattern",
-    "min_requests_for_timing",
-    "quiet_window_hours",
-    "suite_rerun_share",
-    "suite_max_temperature",
-    "suite_adoption",
-    "reading_tokens_per_s",
-    "min_followups",
-    "typed_context_tokens",
-    "harvest_max_input_tokens",
-    "harvest_min_output_tokens",
-    "harvest_length_spread",
-    "harvest_topic_breadth",
-)
-"""Settings that decide a feature's value from the log (beyond the topic model, which a
-bundle carries itself): scoring takes them from the bundle (:meth:`Config.with_features_of`)."""
-
-LEGACY_FEATURE_SETTINGS: dict[str, Any] = {
-    "harvest_topic_breadth": "touched",
-    "typed_context_tokens": 0,
-    "harvest_length_spread": False,
-    "suite_adoption": True,
-    "suite_max_temperature": None,
-}
-"""The value a feature setting had before it existed: what a bundle whose recorded
-config names other feature settings but not this one was trained with."""
 
 HARVEST_TOPIC_BREADTHS: tuple[str, ...] = ("effective", "touched")
 """The values of :attr:`Config.harvest_topic_breadth`."""
