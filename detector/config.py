@@ -379,7 +379,7 @@ class Config:
         on, so a bundle trained before a default changed keeps its own definitions.
         A setting the bundle predates takes its value from before it existed
         (:func:`detector.feature_settings.settings_trained_with`)."""
-        return replace(self, **settings_trained_with(trained, asdict(self)))
+        return replace(self, **settings_trained_with(trained, self.feature_settings()))
 
     def feature_settings(self) -> dict[str, Any]:
         """The settings that define features (:data:`FEATURE_SETTINGS`) and their values:

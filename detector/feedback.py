@@ -143,11 +143,12 @@ def feedback_evaluation(
     labels : ``account_id, label[, scenario]`` for (some of) the population.
     share : share of the labelled accounts drawn as verdicts.
     seed : seed of the draw.
-    first_seen : each account's first day (:func:`first_seen_days`): draws the
+    first_seen : each account's first day
+        (:func:`detector.verdict_draws.first_seen_days`): draws the
         verdicts only from accounts seen before the cut and measures only those first
         seen on or after it (``protocol: "time"``).
     queue : the verdicts are the ``queue`` labelled accounts the unsupervised score ranks
-        highest (:func:`detector.verdicts.queue_verdicts`), ``share`` and ``seed``
+        highest (:func:`detector.verdict_draws.queue_verdicts`), ``share`` and ``seed``
         unused (``protocol: "queue"``); not with ``first_seen``.
     config : the ``learned_*`` parameters of the layer.
     compose : score both sides as ``detector score`` does (:func:`composed_scorer`, with
