@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from detector.config import DEFAULT
 from detector.features import FAMILIES, FAMILY_ORDER
 
 _FAMILY_TITLES = {
@@ -17,7 +18,7 @@ _FAMILY_TITLES = {
     "account": "Account (needs the account table)",
 }
 
-_HEADER = """# Feature catalogue
+_HEADER = f"""# Feature catalogue
 
 Generated from `detector/features/` by `detector catalogue` — do not edit by hand;
 a test fails when this file and the registry disagree.
@@ -31,6 +32,13 @@ account with too little data for a feature gets the neutral value listed.
 direction the model may isolate on: values on the other side are clipped to the
 population median, so an account that is extreme in a harmless direction (very
 human, very diverse) is not an outlier.
+
+*A suite's re-run*, in the definitions below: an account whose distinct prompts are
+mostly (`Config.suite_rerun_share`, {DEFAULT.suite_rerun_share:.0%}) sent again on another day or to another model,
+at a temperature of at most `Config.suite_max_temperature` ({DEFAULT.suite_max_temperature:g}; rows without a
+temperature count), runs a fixed suite, as permitted evaluation and safety benchmarking
+do. Its re-sent prompts say nothing about what it wants next. A prober re-sending its
+probes at a sampling temperature, to draw an answer that gets through, is not a suite.
 """
 
 

@@ -3,15 +3,18 @@
 **Novel prompts only.** Every share counts an exact prompt the account sends again
 (a retry, a repeat) once: the share is the account's distinct flagged prompts over its
 requests. And an account that runs a fixed suite -- most of its distinct prompts
-re-run on another day or against another model (``Config.suite_rerun_share``), as permitted
-evaluation and safety benchmarking do every night or when a new model ships -- has its
+re-run on another day or against another model (``Config.suite_rerun_share``), at a
+temperature of at most ``Config.suite_max_temperature``, as permitted evaluation and
+safety benchmarking do every night or when a new model ships -- has its
 re-run prompts left out entirely: what it asks for is a benchmark's content, not new
 answers. Extraction wants new answers and does not re-run a set, so a sweep of 3,000
 new benchmark questions scores 100% where an evaluation company re-running its suite
 scores near 0, however harmful or benchmark-like its prompts. Occasional repeats (a
 finite prompt source drawn at random) leave an account's shares as they were.
-Re-sending every prompt on a second day would hide a sweep from these shares, at twice
-its cost and in plain view of the volume and diversity features. Counting distinct
+Re-sending every prompt on a second day at temperature 0 would hide a sweep from these
+shares, at twice its cost, for answers it already has, and in plain view of the volume
+and diversity features; a prober re-sending its probes at a sampling temperature, to
+draw an answer that gets through, is not a suite. Counting distinct
 prompts needs no ordering, so the features stay invariant to row order.
 """
 
