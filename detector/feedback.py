@@ -234,6 +234,8 @@ def feedback_evaluation(
         "evaluated_accounts": int(pd.Index(ids).isin(held).sum()),
         "learned_layer": "fitted" if layer is not None else why_not_learn(verdicts, config),
         "learned_weight": None if layer is None else layer.weight_,
+        "learned_calm": None if layer is None else layer.calm_,
+        "calming_accounts": None if layer is None else len(layer.cleared_ids_),
         **results,
         "delta": delta,
     }
@@ -255,7 +257,8 @@ def summarise_draws(draws: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
     Returns
     -------
-    ``draws`` (how many), ``seeds``, ``learned_weights`` (per draw, None without a layer),
+    ``draws`` (how many), ``seeds``, ``learned_weights`` and ``learned_calms`` (per draw,
+    None without a layer),
     ``delta`` (per headline metric, and :data:`FLAGGED_BENIGN`: ``mean``, ``min``, ``max``
     and ``values`` of the change over the draws) and ``per_scenario`` (per scenario: its
     ``label``; ``share``, the share compared (``share_in_top_k`` for extraction,
@@ -270,6 +273,7 @@ def summarise_draws(draws: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "draws": len(usable),
         "seeds": [d["seed"] for d in usable],
         "learned_weights": [d.get("learned_weight") for d in usable],
+        "learned_calms": [d.get("learned_calm") for d in usable],
         "delta": {},
         "per_scenario": {},
     }

@@ -4,20 +4,16 @@ The isolation forest finds the *unusual*; analysts' verdicts say which unusual i
 *extraction*. :class:`LearnedLayer` adds what the verdicts teach without giving up
 what the forest finds:
 
-* **the learned evidence** — a gradient-boosted classifier
-  (:class:`~sklearn.ensemble.HistGradientBoostingClassifier`) over the model's
+* **the learned evidence** — a gradient-boosted classifier over the model's
   preprocessed matrix (:meth:`AnomalyModel.transform`) separates the confirmed
   extraction accounts from the benign verdicts, with every unlabelled account as a
-  *weakly* benign background example (PU learning: most unlabelled accounts are benign,
-  a few are extraction nobody has looked at yet, so they weigh
-  ``learned_background_weight`` against a verdict's 1). Its log-odds, centred on the
-  training population's median, clipped to ``±learned_clip`` and with its first
-  ``±learned_dead_zone`` ignored, is the evidence ``e``: positive for accounts that
-  behave like confirmed extraction, negative for look-alikes of cleared accounts, 0
-  where no verdict says anything clearly. The dead zone matters: weak likeness to a
-  confirmed case otherwise lifted benign accounts over kinds of extraction nobody had
-  confirmed yet (a time-split evaluation on the default simulated population lost 0.10 PR-AUC
-  without it, 0.01 with it);
+  *weakly* benign background example (PU learning: ``learned_background_weight``
+  against a verdict's 1). Its log-odds, centred on the training population's median,
+  clipped to ``±learned_clip`` and with its first ``±learned_dead_zone`` ignored, is the
+  evidence ``e``: positive for accounts that behave like confirmed extraction, 0 where
+  no verdict says anything clearly. The dead zone matters: weak likeness to a confirmed
+  case otherwise lifted benign accounts over unconfirmed kinds of extraction (a
+  time-split evaluation lost 0.10 PR-AUC without it, 0.01 with it);
 * **the classifier's input** is the preprocessed matrix on a signed-log grid
   (:func:`grid`): boosted trees only use the order of values, and the grid makes
   scikit-learn bin by distinct values instead of weighted percentiles (10× faster);
@@ -43,9 +39,14 @@ what the forest finds:
   account is scored by the one that never saw it (labelled accounts by a stratified
   fold stored with the layer, the others by a hash of their id). So a verdict never
   raises its own account's score, in evaluation or in production;
+* **calming** — a benign verdict on an account the forest ranked near the alert queue
+  lowers its look-alikes by up to ``calm_`` units (:meth:`calm_factor`, chosen by
+  :func:`detector.learned_fit.verdict_calm`). The evidence cannot: ordinary accounts'
+  log-odds sit at the classifier's floor, inside the dead zone below the median;
 * **explanations** — reasons still cite the features (forest attribution); an account
   the layer lifted also gets "behaves like confirmed extraction account X", X being
-  the nearest confirmed case in the preprocessed space.
+  the nearest confirmed case in the preprocessed space, and one it calmed "resembles
+  cleared account Y".
 
 With too few labels (:func:`~detector.learned_fit.why_not_learn`) there is no layer
 and the scores are exactly the unsupervised ones. Measured on simulated populations
@@ -67,7 +68,7 @@ from threadpoolctl import threadpool_limits
 from detector import schema as S
 from detector.config import DEFAULT
 from detector.model import AnomalyModel
-from detector.proximity import grid, nearest
+from detector.proximity import grid, likeness, nearest_names
 from detector.ranking import SCORE_DECIMALS, check_alert_rule, score_table
 
 __all__ = [
@@ -79,8 +80,8 @@ __all__ = [
 ]
 
 LIFT_POINTS: Final = 10.0
-"""An account the layer raised by at least this many score points gets the
-"behaves like confirmed extraction account X" reason."""
+"""An account the layer raised (lowered) by at least this many score points gets the
+"behaves like confirmed extraction account X" ("resembles cleared account Y") reason."""
 _P_FLOOR: Final = 1e-6
 _EPS: Final = 1e-12
 
@@ -98,13 +99,15 @@ class LearnedScores:
     """One scoring by the layer, rows in the feature table's order.
 
     ``matrix`` is the model's preprocessed matrix; ``unsupervised`` and ``score`` are
-    0–100 (unrounded); ``evidence`` is the clipped, dead-zoned log-odds.
+    0–100 (unrounded); ``evidence`` is the clipped, dead-zoned log-odds; ``calm`` the
+    likeness to a cleared account, 0–1 (:meth:`LearnedLayer.calm_factor`).
     """
 
     ids: np.ndarray
     matrix: np.ndarray
     unsupervised: np.ndarray
     evidence: np.ndarray
+    calm: np.ndarray
     score: np.ndarray
 
 
@@ -130,6 +133,12 @@ class LearnedLayer:
     case_spacing_ : float
         The median radius (bundles fitted before per-case radii hold one spacing for
         every case, and it is used as such).
+    cleared_ids_, cleared_matrix_, cleared_radius_ : ndarray
+        The benign verdicts that calm their look-alikes (accounts the forest ranked near
+        the alert queue), their preprocessed rows and neighbourhood radii, as for cases.
+    calm_ : float
+        Units a cleared account's closest look-alike loses (0, and no cleared accounts,
+        in bundles fitted before calming).
     logit_center_ : float
         Median log-odds over the training population (evidence 0).
     anchors_ : dict
@@ -153,6 +162,10 @@ class LearnedLayer:
     case_matrix_: np.ndarray
     case_spacing_: float
     case_radius_: np.ndarray = np.empty(0)  # a bundle fitted before radii has none
+    cleared_ids_: np.ndarray = np.empty(0, dtype=str)
+    cleared_matrix_: np.ndarray = np.empty((0, 0))
+    cleared_radius_: np.ndarray = np.empty(0)
+    calm_: float = 0.0
     logit_center_: float
     anchors_: dict[str, float]
     threshold_: float
@@ -170,6 +183,8 @@ class LearnedLayer:
             "clip": self.clip_,
             "dead_zone": self.dead_zone_,
             "confirmed_cases": len(self.case_ids_),
+            "calm": self.calm_,
+            "calming_accounts": len(self.cleared_ids_),
         }
 
     # -- scoring -------------------------------------------------------------------------
@@ -211,11 +226,26 @@ class LearnedLayer:
         e = np.clip(log_odds - self.logit_center_, -self.clip_, self.clip_)
         return np.sign(e) * np.maximum(np.abs(e) - self.dead_zone_, 0.0)
 
-    def mixed(self, raw: np.ndarray, evidence: np.ndarray) -> np.ndarray:
-        """``z + weight · evidence``, ``z`` the raw score in units of the model's anchors."""
+    def z(self, raw: np.ndarray) -> np.ndarray:
+        """The raw score in units of the model's anchors (0 at the median, 1 at the 99th)."""
         a = self.anchors_
-        span = max(a["z_upper"] - a["z_median"], _EPS)
-        return (raw - a["z_median"]) / span + self.weight_ * evidence
+        return (raw - a["z_median"]) / max(a["z_upper"] - a["z_median"], _EPS)
+
+    def mixed(
+        self, raw: np.ndarray, evidence: np.ndarray, calm: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``z + weight · evidence``, less :meth:`calming` by ``calm``, the likeness to a
+        cleared account (:meth:`calm_factor`)."""
+        out = self.z(raw) + self.weight_ * evidence
+        return out if calm is None else out - self.calming(raw, calm)
+
+    def calming(
+        self, raw: np.ndarray, calm: np.ndarray, strength: float | None = None
+    ) -> np.ndarray:
+        """Units taken off by likeness ``calm`` at ``strength`` (default ``calm_``), never
+        past the training median: calming makes a look-alike ordinary, not less."""
+        strength = self.calm_ if strength is None else strength
+        return np.minimum(strength * calm, np.maximum(self.z(raw), 0.0))
 
     def to_raw(self, mixed: np.ndarray) -> np.ndarray:
         """The blend back on the model's raw scale, piecewise linear: the blend's training
@@ -244,8 +274,9 @@ class LearnedLayer:
         matrix = model.transform(features)
         raw = model.raw_scores_from_matrix(matrix)  # the same matrix: preprocessed once
         evidence = self.near_a_case(matrix, ids, self.centred(self.log_odds(matrix, ids)))
-        learned = model.calibrate(self.to_raw(self.mixed(raw, evidence)))
-        return LearnedScores(ids, matrix, model.calibrate(raw), evidence, learned)
+        calm = self.calm_factor(matrix, ids, evidence, raw)
+        learned = model.calibrate(self.to_raw(self.mixed(raw, evidence, calm)))
+        return LearnedScores(ids, matrix, model.calibrate(raw), evidence, calm, learned)
 
     def score(self, model: AnomalyModel, features: pd.DataFrame) -> np.ndarray:
         """Learned score in [0, 100] (unrounded), in ``features``' row order."""
@@ -254,9 +285,7 @@ class LearnedLayer:
     def nearest_cases(self, matrix: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each row's nearest confirmed extraction account other than itself, and the
         Euclidean distance to it in the preprocessed space (``""`` and ``inf`` if none)."""
-        at, dist = nearest(matrix, ids, self.case_matrix_, self.case_ids_)
-        names = np.where(at >= 0, self.case_ids_.astype(object)[np.maximum(at, 0)], "")
-        return names.astype(object), dist
+        return nearest_names(matrix, ids, self.case_matrix_, self.case_ids_)
 
     def near_a_case(self, matrix: np.ndarray, ids: np.ndarray, evidence: np.ndarray) -> np.ndarray:
         """Positive evidence, faded by the distance to the nearest confirmed case.
@@ -264,25 +293,41 @@ class LearnedLayer:
         A lift is only as strong as the likeness it cites: the evidence of an account
         ``d`` away from its nearest confirmed case ``c`` is scaled by
         ``exp(-½ (d / r_c)²)``, ``r_c`` the distance from ``c`` to its
-        ``learned_case_neighbours``-th nearest unlabelled account (:attr:`case_radius_`).
-        Boosted trees cut the space in boxes, and a box around a confirmed case also
-        holds ordinary accounts far from it. A single scale for every case (the typical
-        spacing of confirmed cases) still lifted hobbyists from rank 11,000 into the top
-        200 beside a confirmed low-and-slow account, which lives among them; scaled by
-        each case's own crowd, PR-AUC on the held-out accounts rose by 0.02–0.04 on two
-        simulated populations (``docs/operations.md``).
+        ``learned_case_neighbours``-th nearest unlabelled account (:attr:`case_radius_`):
+        a box of the trees around a case also holds ordinary accounts far from it, and
+        a case among hobbyists (low-and-slow) must not lift the crowd. Scaled by each
+        case's crowd, PR-AUC on held-out accounts rose 0.02–0.04 (docs/operations.md).
         """
         out = np.array(evidence, dtype=np.float64, copy=True)
         rows = np.flatnonzero(out > 0)
         if len(rows) == 0 or len(self.case_ids_) == 0:
             return out
-        at, dist = nearest(matrix[rows], ids[rows], self.case_matrix_, self.case_ids_)
-        if len(self.case_radius_):
-            scale = self.case_radius_[np.maximum(at, 0)]
-        else:  # a bundle fitted before radii: one spacing for every case
-            scale = np.full(len(rows), self.case_spacing_)
-        out[rows] *= np.exp(-0.5 * (dist / np.maximum(scale, _EPS)) ** 2)
+        radius = self.case_radius_
+        if not len(radius):  # a bundle fitted before radii: one spacing for every case
+            radius = np.full(len(self.case_ids_), self.case_spacing_)
+        out[rows] *= likeness(matrix[rows], ids[rows], self.case_matrix_, self.case_ids_, radius)
         return out
+
+    def calm_factor(
+        self, matrix: np.ndarray, ids: np.ndarray, evidence: np.ndarray, raw: np.ndarray
+    ) -> np.ndarray:
+        """How much each account looks like a cleared account, 0–1: its likeness
+        (:func:`~detector.proximity.likeness`) to the nearest cleared account other than
+        itself, over that account's neighbourhood radius, as a lift fades. Measured for
+        accounts the forest scores over its training median (``raw``: the others have
+        nothing to calm) that no confirmed case lifts (``evidence`` > 0: a benign
+        neighbour does not clear likeness to extraction); 0 elsewhere.
+        """
+        out = np.zeros(len(ids), dtype=np.float64)
+        if len(self.cleared_ids_) and self.calm_:
+            rows = np.flatnonzero((np.asarray(evidence) <= 0) & (self.z(raw) > 0))
+            cleared = (self.cleared_matrix_, self.cleared_ids_, self.cleared_radius_)
+            out[rows] = likeness(matrix[rows], ids[rows], *cleared)
+        return out
+
+    def nearest_cleared(self, matrix: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Each row's nearest cleared (calming) account other than itself (``""`` if none)."""
+        return nearest_names(matrix, ids, self.cleared_matrix_, self.cleared_ids_)[0]
 
     def score_frame(
         self,
@@ -320,19 +365,36 @@ class LearnedLayer:
         reasons = explain.reasons_strings(
             model, features, forest_accounts=ids[attributed], n_reasons=n_reasons
         ).to_numpy(dtype=object)
-        lifted = np.flatnonzero(attributed & (parts.evidence > 0) & (scores - unsup >= LIFT_POINTS))
-        if len(lifted):
-            like, _ = self.nearest_cases(matrix[lifted], ids[lifted])
-            has = like != ""
-            rows = lifted[has]
-            gain = scores[rows] - unsup[rows]
-            lead = [
-                f"behaves like confirmed extraction account {c} (verdicts lifted the score "
-                f"{g:.0f} points)"
-                for c, g in zip(like[has], gain, strict=True)
-            ]
-            reasons[rows] = np.asarray(lead, dtype=object) + S.REASONS_SEPARATOR + reasons[rows]
+        moved = scores - unsup
+        lifted = np.flatnonzero(attributed & (parts.evidence > 0) & (moved >= LIFT_POINTS))
+        _lead_with(
+            reasons,
+            lifted,
+            self.nearest_cases(matrix[lifted], ids[lifted])[0],
+            "behaves like confirmed extraction account {} "
+            "(verdicts lifted the score {:.0f} points)",
+            moved[lifted],
+        )
+        calmed = np.flatnonzero(attributed & (parts.calm > 0) & (-moved >= LIFT_POINTS))
+        _lead_with(
+            reasons,
+            calmed,
+            self.nearest_cleared(matrix[calmed], ids[calmed]),
+            "resembles cleared account {} (benign verdicts lowered the score {:.0f} points)",
+            -moved[calmed],
+        )
         return score_table(ids, scores, ranks, flagged, reasons, **{S.UNSUPERVISED_SCORE: unsup})
+
+
+def _lead_with(
+    reasons: np.ndarray, rows: np.ndarray, names: np.ndarray, text: str, points: np.ndarray
+) -> None:
+    """Put ``text`` (formatted with the name and the points moved) first in the reasons
+    of ``rows``, in place; rows without a name (``""``) keep theirs."""
+    has = np.asarray(names) != ""
+    lead = [text.format(n, g) for n, g in zip(names[has], points[has], strict=True)]
+    at = rows[has]
+    reasons[at] = np.asarray(lead, dtype=object) + S.REASONS_SEPARATOR + reasons[at]
 
 
 def account_ids(features: pd.DataFrame) -> np.ndarray:

@@ -26,8 +26,10 @@ from detector.substreams import SubStreams, worst_per_parent
 
 __all__ = [
     "WEIGHT_STEPS",
+    "calming_accounts",
     "fit_learned",
     "rows_that_scored",
+    "verdict_calm",
     "verdict_weight",
     "weight_note",
     "why_not_learn",
@@ -214,7 +216,18 @@ def fit_learned(
     }
     evidence = layer.near_a_case(matrix, ids, layer.centred(log_odds))
     layer.weight_ = verdict_weight(layer, raw[is_lab], evidence[is_lab], y[is_lab], config)
-    mixed = layer.mixed(raw, evidence)
+    calmers = calming_accounts(model, raw, is_lab & ~y, config)
+    layer.cleared_ids_ = ids[calmers].astype(str)
+    layer.cleared_matrix_ = np.ascontiguousarray(matrix[calmers])
+    layer.cleared_radius_ = neighbourhood_radius(
+        layer.cleared_matrix_, matrix, is_lab, config.learned_case_neighbours
+    )
+    layer.calm_ = float(config.learned_calm)
+    calm = layer.calm_factor(matrix, ids, evidence, raw)
+    layer.calm_ = verdict_calm(
+        layer, raw[is_lab], evidence[is_lab], calm[is_lab], y[is_lab], config
+    )
+    mixed = layer.mixed(raw, evidence, calm)
     layer.anchors_["min"] = float(mixed.min())
     layer.anchors_["median"] = float(np.median(mixed))
     layer.anchors_["upper"] = float(np.quantile(mixed, float(cal["upper_quantile"])))
@@ -261,18 +274,76 @@ def verdict_weight(
 
     steps = [config.learned_weight * s for s in WEIGHT_STEPS]
     z = layer.mixed(raw, np.zeros_like(evidence))
-    scores = [average_precision_score(y, z + w * evidence) for w in steps]
-    best_ap = max(scores)
-    tied = [i for i, ap in enumerate(scores) if ap == best_ap]
+    return _best_step(steps, [average_precision_score(y, z + w * evidence) for w in steps])
+
+
+def calming_accounts(
+    model: AnomalyModel, raw: np.ndarray, cleared: np.ndarray, config: Config
+) -> np.ndarray:
+    """Positions of the cleared accounts whose verdicts calm their look-alikes: those the
+    forest ranked within ``learned_calm_queue`` times the training alerts.
+
+    A benign verdict on an account near the alert queue says what the queue should stop
+    showing. One on an account the forest already ranks as ordinary changes nothing a
+    reviewer sees, and calming its neighbourhood could only hide what lives there: quiet
+    extraction ranks among hobbyists, and a random tenth of the labels (the feedback
+    protocol) clears thousands of them.
+    """
+    alerts = int((model.calibrate(raw) >= model.threshold_).sum())
+    queue = int(np.ceil(config.learned_calm_queue * max(alerts, 1)))
+    if queue >= len(raw):
+        return np.flatnonzero(cleared)
+    line = np.partition(raw, len(raw) - queue)[len(raw) - queue]
+    return np.flatnonzero(cleared & (raw >= line))
+
+
+def verdict_calm(
+    layer: LearnedLayer,
+    raw: np.ndarray,
+    evidence: np.ndarray,
+    calm: np.ndarray,
+    y: np.ndarray,
+    config: Config,
+) -> float:
+    """How many units a cleared account's look-alikes lose, chosen on the verdicts.
+
+    As :func:`verdict_weight`, at the weight already chosen: of ``learned_calm`` ×
+    :data:`WEIGHT_STEPS`, the one with the best average precision over the verdicts, the
+    smallest positive one on a tie, 0 when calming ranks them worse at every step. A
+    verdict is never calmed by itself (:meth:`LearnedLayer.calm_factor` measures from
+    the nearest cleared account *other than* it), so this is a leave-one-out estimate.
+    """
+    from sklearn.metrics import average_precision_score
+
+    steps = [config.learned_calm * s for s in WEIGHT_STEPS]
+    base = layer.mixed(raw, evidence)
+    calmed = [base - layer.calming(raw, calm, c) for c in steps]
+    return _best_step(steps, [average_precision_score(y, score) for score in calmed])
+
+
+def _best_step(steps: list[float], precision: list[float]) -> float:
+    """The step with the best average precision; on a tie the smallest positive one."""
+    best = max(precision)
+    tied = [i for i, ap in enumerate(precision) if ap == best]
     positive = [i for i in tied if steps[i] > 0]
     return float(steps[positive[0] if positive else tied[0]])
 
 
-def weight_note(weight: float) -> str:
-    """The weight the verdicts chose, in words (``detector train`` and ``evaluate`` say it)."""
+def weight_note(weight: float, calm: float = 0.0, calming: int = 0) -> str:
+    """What the verdicts chose, in words (``detector train`` and ``evaluate`` say it):
+    the evidence's weight, and how far ``calming`` cleared accounts calm their look-alikes."""
+    calms = calm > 0 and calming > 0
     if weight == 0:
-        return (
+        then = "confirmed cases lift nobody" if calms else "the scores are the unsupervised ones"
+        note = (
             "weight 0 chosen on the verdicts: every weight above 0 ranked them worse than "
-            "the unsupervised score, so the scores are the unsupervised ones"
+            f"the unsupervised score, so {then}"
         )
-    return f"weight {weight:g} chosen on the verdicts"
+    else:
+        note = f"weight {weight:g} chosen on the verdicts"
+    if calms:
+        note += (
+            f"; {calming:,} cleared account(s) near the alert queue calm their look-alikes "
+            f"by up to {calm:g}"
+        )
+    return note

@@ -13,8 +13,18 @@ from __future__ import annotations
 from typing import Final
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["CASE_CHUNK", "GRID_LIMIT", "GRID_STEPS", "grid", "nearest", "neighbourhood_radius"]
+__all__ = [
+    "CASE_CHUNK",
+    "GRID_LIMIT",
+    "GRID_STEPS",
+    "grid",
+    "likeness",
+    "nearest",
+    "nearest_names",
+    "neighbourhood_radius",
+]
 
 GRID_STEPS: Final = 12
 """Grid points per unit of ``log1p(|z|)`` in the classifier's input (see :func:`grid`)."""
@@ -43,19 +53,26 @@ def nearest(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each row's nearest reference account other than itself: its position in ``refs``
     and the Euclidean distance to it (``-1`` and ``inf`` if none), in blocks of
-    :data:`CASE_CHUNK` rows (bounded memory, one matrix product per block)."""
+    :data:`CASE_CHUNK` rows (bounded memory, one matrix product per block). The
+    references' ids must be distinct."""
     at = np.full(len(ids), -1, dtype=np.int64)
     dist = np.full(len(ids), np.inf)
     if len(ref_ids) == 0:
         return at, dist
     refs = np.asarray(refs, dtype=np.float64)
     norms = (refs**2).sum(axis=1)
-    ref_names = np.asarray(ref_ids).astype(object)
+    # each row's own position among the references (-1 if it is none): found by hashing
+    # once, not by comparing every row's id with every reference's in Python objects
+    names = pd.Index(np.asarray(ref_ids, dtype=object))
+    if not names.is_unique:
+        raise ValueError("reference accounts must be distinct")
+    itself = names.get_indexer(np.asarray(ids, dtype=object))
     for start in range(0, len(ids), CASE_CHUNK):
         rows = np.asarray(matrix[start : start + CASE_CHUNK], dtype=np.float64)
         d2 = (rows**2).sum(axis=1)[:, None] + norms[None, :] - 2.0 * rows @ refs.T
-        own = np.asarray(ids[start : start + CASE_CHUNK], dtype=object)
-        d2[own[:, None] == ref_names[None, :]] = np.inf
+        own = itself[start : start + CASE_CHUNK]
+        mine = np.flatnonzero(own >= 0)
+        d2[mine, own[mine]] = np.inf
         best = np.argmin(d2, axis=1)
         near = d2[np.arange(len(rows)), best]
         ok = np.isfinite(near)
@@ -63,6 +80,30 @@ def nearest(
         at[block] = np.where(ok, best, -1)
         dist[block] = np.sqrt(np.maximum(near, 0.0))
     return at, dist
+
+
+def nearest_names(
+    matrix: np.ndarray, ids: np.ndarray, refs: np.ndarray, ref_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """As :func:`nearest`, with the reference's id instead of its position (``""`` if none)."""
+    at, dist = nearest(matrix, ids, refs, ref_ids)
+    if len(ref_ids) == 0:
+        return np.full(len(ids), "", dtype=object), dist
+    names = np.where(at >= 0, np.asarray(ref_ids).astype(object)[np.maximum(at, 0)], "")
+    return names.astype(object), dist
+
+
+def likeness(
+    matrix: np.ndarray, ids: np.ndarray, refs: np.ndarray, ref_ids: np.ndarray, radius: np.ndarray
+) -> np.ndarray:
+    """``exp(-½ (d / r)²)`` per row: ``d`` the distance to its nearest reference other than
+    itself, ``r`` that reference's ``radius`` (1 on it, 0.61 one radius away, 0.14 two;
+    0 where there is no reference)."""
+    at, dist = nearest(matrix, ids, refs, ref_ids)
+    if len(ref_ids) == 0:
+        return np.zeros(len(ids), dtype=np.float64)
+    scale = np.maximum(np.asarray(radius, dtype=np.float64)[np.maximum(at, 0)], 1e-12)
+    return np.where(at >= 0, np.exp(-0.5 * (dist / scale) ** 2), 0.0)
 
 
 def neighbourhood_radius(

@@ -338,7 +338,8 @@ def _render_feedback(fb: dict[str, Any]) -> None:
     elif fb.get("learned_weight") is not None:
         from detector.learned_fit import weight_note
 
-        console.print(f"learned layer: {weight_note(fb['learned_weight'])}", markup=False)
+        calm = (fb.get("learned_calm") or 0.0, fb.get("calming_accounts") or 0)
+        console.print(f"learned layer: {weight_note(fb['learned_weight'], *calm)}", markup=False)
     s = Table(title="Per scenario (extraction: share in top k; benign: share flagged)")
     for col in ("scenario", "label", "accounts", "unsupervised", "learned"):
         s.add_column(col)

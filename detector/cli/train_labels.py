@@ -44,8 +44,10 @@ def learned_line(
     if learned is not None:
         from detector.learned_fit import weight_note
 
-        weight = (layer or {}).get("weight")
-        chosen = "" if weight is None else f"; {weight_note(weight)}"
+        summary = layer or {}
+        weight = summary.get("weight")
+        calm = (summary.get("calm", 0.0), summary.get("calming_accounts", 0))
+        chosen = "" if weight is None else f"; {weight_note(weight, *calm)}"
         return (
             f"learned from {learned['n_labels']:,} labelled accounts "
             f"({learned['n_extraction']:,} extraction, {learned['n_benign']:,} benign){chosen}\n"
