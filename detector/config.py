@@ -311,10 +311,10 @@ class Config:
     from that case to its this-many-th nearest unlabelled account: a case in a crowd of
     ordinary accounts (a low-and-slow account among hobbyists) lifts only its closest
     look-alikes, a case alone in its corner of the space lifts a wider neighbourhood."""
-    learned_calm: float = 0.5
-    """Most units of the unsupervised score a cleared account's closest look-alike loses;
-    the verdicts choose 0 to this (detector.learned_fit.verdict_calm). At 1, a random tenth
-    of the labels lowered average precision on the others of three realistic populations."""
+    learned_calm: float = 0.25
+    """Units a cleared account's closest look-alike loses (0: no calming). Replayed on four
+    realistic populations, 10% of the labels as verdicts: 0.25 raised average precision
+    on the others on all four, 0.5 lowered it on one, 1 on all (docs/operations.md)."""
     learned_calm_queue: float = 2.0
     """A benign verdict calms look-alikes when the forest ranked its account within this
     many times the training alerts (detector.learned_fit.calming_accounts)."""

@@ -40,9 +40,9 @@ what the forest finds:
   fold stored with the layer, the others by a hash of their id). So a verdict never
   raises its own account's score, in evaluation or in production;
 * **calming** — a benign verdict on an account the forest ranked near the alert queue
-  lowers its look-alikes by up to ``calm_`` units (:meth:`calm_factor`, chosen by
-  :func:`detector.learned_fit.verdict_calm`). The evidence cannot: ordinary accounts'
-  log-odds sit at the classifier's floor, inside the dead zone below the median;
+  lowers its look-alikes by up to ``calm_`` units (:meth:`calm_factor`; ``learned_calm``,
+  not chosen per fit: see :func:`detector.learned_fit.fit_learned`). The evidence cannot:
+  ordinary accounts' log-odds sit at the classifier's floor, inside the dead zone;
 * **explanations** — reasons still cite the features (forest attribution); an account
   the layer lifted also gets "behaves like confirmed extraction account X", X being
   the nearest confirmed case in the preprocessed space, and one it calmed "resembles

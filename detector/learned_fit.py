@@ -29,7 +29,6 @@ __all__ = [
     "calming_accounts",
     "fit_learned",
     "rows_that_scored",
-    "verdict_calm",
     "verdict_weight",
     "weight_note",
     "why_not_learn",
@@ -222,11 +221,12 @@ def fit_learned(
     layer.cleared_radius_ = neighbourhood_radius(
         layer.cleared_matrix_, matrix, is_lab, config.learned_case_neighbours
     )
-    layer.calm_ = float(config.learned_calm)
+    # the strength is the config's, not chosen on the verdicts as the weight is: only
+    # the few verdicts near the queue speak to it, their average precision swung it
+    # between 0 and the most from one fit to the next, and a cleared kind's look-alikes
+    # then rose as often as they fell (docs/operations.md, "Session 30")
+    layer.calm_ = float(config.learned_calm) if len(calmers) else 0.0
     calm = layer.calm_factor(matrix, ids, evidence, raw)
-    layer.calm_ = verdict_calm(
-        layer, raw[is_lab], evidence[is_lab], calm[is_lab], y[is_lab], config
-    )
     mixed = layer.mixed(raw, evidence, calm)
     layer.anchors_["min"] = float(mixed.min())
     layer.anchors_["median"] = float(np.median(mixed))
@@ -274,7 +274,11 @@ def verdict_weight(
 
     steps = [config.learned_weight * s for s in WEIGHT_STEPS]
     z = layer.mixed(raw, np.zeros_like(evidence))
-    return _best_step(steps, [average_precision_score(y, z + w * evidence) for w in steps])
+    scores = [average_precision_score(y, z + w * evidence) for w in steps]
+    best_ap = max(scores)
+    tied = [i for i, ap in enumerate(scores) if ap == best_ap]
+    positive = [i for i in tied if steps[i] > 0]
+    return float(steps[positive[0] if positive else tied[0]])
 
 
 def calming_accounts(
@@ -295,38 +299,6 @@ def calming_accounts(
         return np.flatnonzero(cleared)
     line = np.partition(raw, len(raw) - queue)[len(raw) - queue]
     return np.flatnonzero(cleared & (raw >= line))
-
-
-def verdict_calm(
-    layer: LearnedLayer,
-    raw: np.ndarray,
-    evidence: np.ndarray,
-    calm: np.ndarray,
-    y: np.ndarray,
-    config: Config,
-) -> float:
-    """How many units a cleared account's look-alikes lose, chosen on the verdicts.
-
-    As :func:`verdict_weight`, at the weight already chosen: of ``learned_calm`` ×
-    :data:`WEIGHT_STEPS`, the one with the best average precision over the verdicts, the
-    smallest positive one on a tie, 0 when calming ranks them worse at every step. A
-    verdict is never calmed by itself (:meth:`LearnedLayer.calm_factor` measures from
-    the nearest cleared account *other than* it), so this is a leave-one-out estimate.
-    """
-    from sklearn.metrics import average_precision_score
-
-    steps = [config.learned_calm * s for s in WEIGHT_STEPS]
-    base = layer.mixed(raw, evidence)
-    calmed = [base - layer.calming(raw, calm, c) for c in steps]
-    return _best_step(steps, [average_precision_score(y, score) for score in calmed])
-
-
-def _best_step(steps: list[float], precision: list[float]) -> float:
-    """The step with the best average precision; on a tie the smallest positive one."""
-    best = max(precision)
-    tied = [i for i, ap in enumerate(precision) if ap == best]
-    positive = [i for i in tied if steps[i] > 0]
-    return float(steps[positive[0] if positive else tied[0]])
 
 
 def weight_note(weight: float, calm: float = 0.0, calming: int = 0) -> str:
