@@ -993,6 +993,7 @@ def task_learned(accounts: int, share: float, seed: int) -> dict[str, Any]:
         "cpu_seconds": fit_cpu,
         "accounts": accounts,
         "labels": len(labels),
+        "calming": len(layer.cleared_ids_),
         "score_seconds": score_seconds,
         "similar_seconds": float(np.median(times)),
     }
@@ -1631,6 +1632,7 @@ def stage_learned(rec: Recorder, accounts: int, share: float) -> None:
     res = run.result
     table = [
         Row("accounts / verdicts", f"{res['accounts']:,} / {res['labels']:,}"),
+        Row("cleared accounts that calm (near the queue)", f"{res.get('calming', 0):,}"),
         Row("fit_learned", res["seconds"], "s", T_LEARN_FIT),
         Row("score with the layer", res["score_seconds"], "s"),
         Row("similar (median of 10 queries)", res["similar_seconds"], "s", T_SIMILAR),
