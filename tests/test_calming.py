@@ -28,8 +28,7 @@ from detector.learned_fit import (
     weight_note,
 )
 from detector.model import AnomalyModel
-from tests.synthetic_features import SPECS, population
-from tests.test_learned import BASE, kind, labels, median_rank
+from tests.test_learned import BASE, labels, median_rank, world, world_model
 
 LOOKALIKES = [f"lookalike-{i:02d}" for i in range(30)]
 CLEARED = {**BASE, "benign": [*BASE["benign"], *LOOKALIKES[:3]]}
@@ -38,14 +37,10 @@ NO_LIFT = replace(DEFAULT, learned_weight=0.0)
 
 
 @pytest.fixture(scope="module")
-def features() -> pd.DataFrame:
-    parts = [population(1200, seed=3), kind("loud", 1), kind("quiet", 2), kind("lookalike", 3)]
-    return pd.concat(parts)
-
-
-@pytest.fixture(scope="module")
-def model(features: pd.DataFrame) -> AnomalyModel:
-    return AnomalyModel(n_estimators=60, family_estimators=0, specs=SPECS).fit(features)
+def fitted() -> tuple[pd.DataFrame, AnomalyModel]:
+    """``tests/test_learned.py``'s world and its unsupervised model."""
+    features = world()
+    return features, world_model(features)
 
 
 def test_the_likeness_fades_over_the_cleared_accounts_own_neighbourhood() -> None:
@@ -83,9 +78,8 @@ def test_calming_never_takes_an_account_below_the_median() -> None:
     np.testing.assert_allclose(layer.calming(raw, calm, strength=0.125), [0.125, 0.125, 0, 0])
 
 
-def test_only_verdicts_near_the_alert_queue_calm(
-    features: pd.DataFrame, model: AnomalyModel
-) -> None:
+def test_only_verdicts_near_the_alert_queue_calm(fitted: tuple[pd.DataFrame, AnomalyModel]) -> None:
+    features, model = fitted
     """A benign verdict on an account the forest ranks as ordinary calms nobody: quiet
     extraction lives among ordinary accounts."""
     ids = features.index.to_numpy(dtype=str)
@@ -98,8 +92,9 @@ def test_only_verdicts_near_the_alert_queue_calm(
 
 
 def test_benign_verdicts_calm_look_alikes_when_the_evidence_weighs_nothing(
-    features: pd.DataFrame, model: AnomalyModel
+    fitted: tuple[pd.DataFrame, AnomalyModel],
 ) -> None:
+    features, model = fitted
     """The issue's bar on a world where the classifier's evidence is idle: three cleared
     accounts of a benign kind lower the kind's other accounts, and extraction keeps
     its place."""
@@ -122,8 +117,9 @@ def test_benign_verdicts_calm_look_alikes_when_the_evidence_weighs_nothing(
 
 
 def test_calming_is_as_strong_as_configured_and_off_at_0(
-    features: pd.DataFrame, model: AnomalyModel
+    fitted: tuple[pd.DataFrame, AnomalyModel],
 ) -> None:
+    features, model = fitted
     ids = features.index.to_numpy(dtype=object)
     others = LOOKALIKES[3:]
     ranks = {}
@@ -140,7 +136,8 @@ def test_calming_is_as_strong_as_configured_and_off_at_0(
     assert ranks[0.0] < ranks[DEFAULT.learned_calm] < ranks[2 * DEFAULT.learned_calm], ranks
 
 
-def test_score_frame_names_the_cleared_account(features: pd.DataFrame, model: AnomalyModel) -> None:
+def test_score_frame_names_the_cleared_account(fitted: tuple[pd.DataFrame, AnomalyModel]) -> None:
+    features, model = fitted
     strong = replace(NO_LIFT, learned_calm=1.0)  # moves look-alikes by 10 points or more
     layer = fit_learned(model, features, labels(**CLEARED), config=strong)
     assert layer is not None
@@ -155,8 +152,9 @@ def test_score_frame_names_the_cleared_account(features: pd.DataFrame, model: An
 
 
 def test_the_bundle_keeps_the_calming_and_older_layers_calm_nobody(
-    tmp_path: Path, features: pd.DataFrame, model: AnomalyModel
+    tmp_path: Path, fitted: tuple[pd.DataFrame, AnomalyModel]
 ) -> None:
+    features, model = fitted
     layer = fit_learned(model, features, labels(**CLEARED), config=NO_LIFT)
     assert layer is not None and layer.calm_ > 0
     bundle = load_bundle(save_bundle(tmp_path / "m.bundle", model, learned=layer))

@@ -56,15 +56,25 @@ def kind(name: str, seed: int) -> pd.DataFrame:
     )
 
 
-@pytest.fixture(scope="module")
-def features() -> pd.DataFrame:
+def world() -> pd.DataFrame:
+    """The population: ordinary accounts, loud and quiet extraction, a benign look-alike."""
     parts = [population(1200, seed=3), kind("loud", 1), kind("quiet", 2), kind("lookalike", 3)]
     return pd.concat(parts)
 
 
+def world_model(features: pd.DataFrame) -> AnomalyModel:
+    """The unsupervised model the layer sits on (no family forests: a small world)."""
+    return AnomalyModel(n_estimators=60, family_estimators=0, specs=SPECS).fit(features)
+
+
+@pytest.fixture(scope="module")
+def features() -> pd.DataFrame:
+    return world()
+
+
 @pytest.fixture(scope="module")
 def model(features: pd.DataFrame) -> AnomalyModel:
-    return AnomalyModel(n_estimators=60, family_estimators=0, specs=SPECS).fit(features)
+    return world_model(features)
 
 
 def labels(**groups: list[str]) -> pd.DataFrame:
