@@ -49,7 +49,6 @@ IS_RUBRIC: Final = "is_rubric"
 BENCH_STYLE: Final = "bench_style"
 JAILBREAK: Final = "jailbreak"
 HARMFUL: Final = "harmful"
-TRANSLATES: Final = "translates"
 PROMPT_CHARS: Final = "prompt_chars"
 PROMPT_KEY: Final = "prompt_key"
 TEMPLATE_KEY: Final = "template_key"
@@ -78,15 +77,7 @@ LABEL_CHARS: Final = 120
 TEMPLATE_HEAD: Final = 140
 TEMPLATE_TAIL: Final = 80
 TOPIC_CHARS: Final = 240
-TEXT_FLAGS: Final = (
-    IS_CODE,
-    ASKS_REASONING,
-    IS_RUBRIC,
-    BENCH_STYLE,
-    JAILBREAK,
-    HARMFUL,
-    TRANSLATES,
-)
+TEXT_FLAGS: Final = (IS_CODE, ASKS_REASONING, IS_RUBRIC, BENCH_STYLE, JAILBREAK, HARMFUL)
 
 # Every annotated frame has every column, so buckets spilled from files with different
 # optional columns share one schema; a value from a missing source column is "unknown".
@@ -127,8 +118,6 @@ PATTERNS: Final[dict[str, str]] = {
     JAILBREAK: TF.JAILBREAK,
     # clearly harmful topics and requests (weapons, malware, fraud ...)
     HARMFUL: TF.HARMFUL,
-    # asks to translate the text it gives (its answer harvests nothing)
-    TRANSLATES: TF.TRANSLATE,
 }
 
 _POOL = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))

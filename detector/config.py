@@ -48,7 +48,7 @@ class Config:
     prompt_memo_entries: int = 1_000_000
     """Most distinct prompts whose text columns a run remembers across chunks, so a
     prompt seen in an earlier chunk is not annotated again (:mod:`detector.promptmemo`):
-    41 bytes each, 41 MB at this default (twice that for a moment while a chunk's new
+    40 bytes each, 40 MB at this default (twice that for a moment while a chunk's new
     prompts are merged in). Past it, new prompts are annotated but not remembered."""
 
     # model tiers (detector.features.tier)
@@ -123,9 +123,6 @@ class Config:
     harvest_min_output_tokens: int = 400
     """A request of at most 150 input tokens that drew 400+ output tokens harvests an
     answer: a short standalone question, a long complete reply."""
-    harvest_skips_translation: bool = True
-    """A request to translate the text it gives (``annotate.TRANSLATES``) harvests nothing
-    (docs/text-heuristics.md, session 30). False: counted (bundles trained before)."""
     harvest_length_spread: bool = True
     """Without prompt text in the log, weigh the harvest share by how much the harvesting
     prompts' lengths vary (their input tokens' coefficient of variation, at most 1), in

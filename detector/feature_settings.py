@@ -34,7 +34,6 @@ FEATURE_SETTINGS: tuple[str, ...] = (
     "typed_context_tokens",
     "harvest_max_input_tokens",
     "harvest_min_output_tokens",
-    "harvest_skips_translation",
     "harvest_length_spread",
     "harvest_topic_breadth",
 )
@@ -48,7 +47,6 @@ LEGACY_FEATURE_SETTINGS: dict[str, Any] = {
     "harvest_length_spread": False,
     "suite_adoption": True,
     "suite_max_temperature": None,
-    "harvest_skips_translation": False,
 }
 """The value a feature setting had before it existed: what a bundle whose recorded
 config names other feature settings but not this one was trained with."""

@@ -10,8 +10,8 @@ realistic one. :class:`PromptMemo` remembers them for one run, keyed by the prom
 64-bit ``PROMPT_KEY``, which the features already trust for equality (two prompts with
 one key count as one prompt there too).
 
-Memory is bounded by ``Config.prompt_memo_entries``: 41 bytes per remembered prompt
-(its key, three 64-bit keys, the topic and seven flags), so 41 MB at the default
+Memory is bounded by ``Config.prompt_memo_entries``: 40 bytes per remembered prompt
+(its key, three 64-bit keys, the topic and six flags), so 40 MB at the default
 million, and for a moment twice that while a chunk's new prompts are merged in. When
 it is full, new prompts are simply not remembered: a miss only costs the work the
 memo would have saved, never a different value.

@@ -180,9 +180,3 @@ _HARMFUL_TERMS = _any(
     r"illegal(ly)?|dangerous (behaviou?rs?|activities|substances?)|anorexi\w*|bulimi\w*",
 )
 HARMFUL: Final = rf"\b({_HARMFUL_TERMS})\b"
-
-# asks to translate text it gives ("translate the following into French: ...", "translate
-# to German:"): the answer's content is the prompt's, so a translation does not harvest
-# an answer however long it is (features.conversation.broad_harvest_share). "Translation"
-# the noun ("the best translation app") is not a request.
-TRANSLATE: Final = r"\btranslat(e|ing)\b[^.?!\n]*\b(in)?to [a-z]"

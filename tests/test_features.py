@@ -398,48 +398,6 @@ def test_unread_follow_ups_need_enough_turns_and_harvest_counts_long_answers(
     assert plain["broad_harvest_share"].tolist() == pytest.approx([1 / 3, 1 / 3])
 
 
-def _two_accounts(names: tuple[str, str], n: int, **columns: object) -> pd.DataFrame:
-    """``n`` requests a minute apart from each of two accounts, with ``columns`` added."""
-    return pd.DataFrame(
-        {
-            S.ACCOUNT_ID: [names[0]] * n + [names[1]] * n,
-            S.REQUEST_ID: [f"r{i}" for i in range(2 * n)],
-            S.TIMESTAMP: pd.Timestamp("2026-11-02 09:00", tz="UTC")
-            + pd.to_timedelta(np.arange(2 * n) * 60, unit="s"),
-            S.MODEL: "m",
-            S.STATUS: "ok",
-            **columns,
-        }
-    )
-
-
-def test_a_request_to_translate_the_text_it_gives_harvests_nothing(tmp_path: Path) -> None:
-    """A translation's answer is the prompt's text in another language, however long: a
-    batch translator draws long answers from short prompts on every subject, as a
-    distiller does, but harvests nothing (``Config.harvest_skips_translation``)."""
-    subjects = ["rivers", "tax law", "volcanoes", "jazz", "vaccines", "chess", "bridges"]
-    n = 42
-    texts = [f"a short note about {subjects[i % len(subjects)]} number {i}" for i in range(n)]
-    log = _two_accounts(
-        ("translator", "distiller"),
-        n,
-        **{
-            S.INPUT_TOKENS: 40,
-            S.OUTPUT_TOKENS: 900,
-            S.PROMPT: [f"Translate the following text into French:\n\n{t}" for t in texts]
-            + [f"Tell me everything about {t}." for t in texts],
-        },
-    )
-    log.to_parquet(tmp_path / "log.parquet")
-    config = Config(topic_clusters=3)
-    feats = build_features(tmp_path / "log.parquet", config=config).features
-    assert feats.loc["translator", "broad_harvest_share"] == 0.0
-    assert feats.loc["distiller", "broad_harvest_share"] > 0.0
-    counted = replace(config, harvest_skips_translation=False)  # bundles before session 30
-    before = build_features(tmp_path / "log.parquet", config=counted).features
-    assert before.loc["translator", "broad_harvest_share"] > 0.0
-
-
 def test_without_prompt_text_harvest_is_weighed_by_how_much_prompt_lengths_vary(
     tmp_path: Path,
 ) -> None:
@@ -447,13 +405,17 @@ def test_without_prompt_text_harvest_is_weighed_by_how_much_prompt_lengths_vary(
     template fills one slot and its prompts barely vary in length, a distiller's questions
     come from everywhere and vary as much as they are long."""
     n = 40
-    log = _two_accounts(
-        ("product", "distiller"),
-        n,
-        **{
+    log = pd.DataFrame(
+        {
+            S.ACCOUNT_ID: ["product"] * n + ["distiller"] * n,
+            S.REQUEST_ID: [f"r{i}" for i in range(2 * n)],
+            S.TIMESTAMP: pd.Timestamp("2026-11-02 09:00", tz="UTC")
+            + pd.to_timedelta(np.arange(2 * n) * 60, unit="s"),
+            S.MODEL: "m",
+            S.STATUS: "ok",
             S.INPUT_TOKENS: np.r_[np.tile([58, 62], n // 2), np.linspace(10, 150, n).round()],
             S.OUTPUT_TOKENS: 900,  # every request harvests
-        },
+        }
     )
     log.to_parquet(tmp_path / "log.parquet")
     harvest = build_features(tmp_path / "log.parquet").features["broad_harvest_share"]

@@ -81,7 +81,7 @@ def test_a_full_memo_still_annotates_every_prompt(make_requests):
             A.annotate(chunk, topic_model=topics, memo=memo), A.annotate(chunk, topic_model=topics)
         )
     assert len(memo) == 5
-    assert memo.nbytes == 5 * 41  # the documented 41 bytes a prompt
+    assert memo.nbytes == 5 * 40  # the documented 40 bytes a prompt
 
 
 def test_lookup_returns_what_was_added_in_key_order():

@@ -24,10 +24,7 @@ import pytest
 from detector import annotate as A
 
 CODE, REASONING, RUBRIC, BENCH = A.IS_CODE, A.ASKS_REASONING, A.IS_RUBRIC, A.BENCH_STYLE
-JAILBREAK, HARMFUL, TRANSLATES = A.JAILBREAK, A.HARMFUL, A.TRANSLATES
-TASK_FLAGS = frozenset({TRANSLATES})
-"""Flags that mark what a benign task is (the answer's content is the prompt's), not what
-extraction does: products carry them, no extraction phrasing needs to."""
+JAILBREAK, HARMFUL = A.JAILBREAK, A.HARMFUL
 
 Corpus = Callable[[str], pd.DataFrame]
 Flags = Callable[[list[str]], pd.DataFrame]
@@ -150,12 +147,6 @@ BOUNDS = (
     Bound("self_instruct other", HARMFUL, ceiling=0.015),
     Bound("vicuna other", HARMFUL, ceiling=0.02),
     Bound("mt_bench other", HARMFUL, ceiling=0.02),
-    # translate: only requests to translate a given text (self_instruct's three are)
-    Bound("self_instruct other", TRANSLATES, ceiling=0.012),
-    Bound("mt_bench other", TRANSLATES, ceiling=0.015),
-    Bound("vicuna other", TRANSLATES, ceiling=0.015),
-    Bound("advbench", TRANSLATES, ceiling=0.01),
-    Bound("forbidden harmful", TRANSLATES, ceiling=0.01),
 )
 
 
@@ -326,24 +317,23 @@ PRODUCT_PROMPTS: tuple[tuple[str, frozenset[str]], ...] = (
         "Translate the following text from English to German. Keep the formatting and return "
         "only the translation.\n\nYour order has shipped and will arrive within 3-5 business "
         "days.",
-        frozenset({TRANSLATES}),
+        NONE,
     ),
     (
         'Translate into Spanish:\n"Please remember to return the rental car with a full tank '
         'by 10 am."',
-        frozenset({TRANSLATES}),
+        NONE,
     ),
     (
         "You are a professional translator. Translate the user's message into Japanese, "
         "preserving tone and formality. Do not add explanations or notes.",
-        frozenset({TRANSLATES}),
+        NONE,
     ),
     (
         "Translate the menu below into Italian and keep the prices unchanged.\n\n"
         "Grilled salmon - $24\nCaesar salad - $12",
-        frozenset({TRANSLATES}),
+        NONE,
     ),
-    ("Which translation memory tools work with Word files and keep the formatting?", NONE),
     # summarisation of documents
     ("Summarize the following article in three bullet points.\n\n" + ARTICLE, NONE),
     (
@@ -689,8 +679,6 @@ def test_product_prompts_cover_every_flag_both_ways() -> None:
     """The fixtures test each flag for recall (extraction) and for false positives (products)."""
     assert 40 <= len(PRODUCT_PROMPTS) <= 100
     wanted = {flag for _, flag in EXTRACTION_PROMPTS}
-    assert wanted == set(A.TEXT_FLAGS) - TASK_FLAGS
-    carried = [flag for _, deserved in PRODUCT_PROMPTS for flag in deserved]
-    assert all(carried.count(flag) >= 3 for flag in TASK_FLAGS)
+    assert wanted == set(A.TEXT_FLAGS)
     assert {flag for bound in BOUNDS for flag in [bound.flag]} == set(A.TEXT_FLAGS)
     assert all(b.floor > 0 or b.ceiling < 1 for b in BOUNDS)

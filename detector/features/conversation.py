@@ -55,7 +55,7 @@ SPECS = [
         family="conversation",
         unit="share",
         description="Share of requests with at most 150 input tokens that drew 400 or more "
-        "output tokens (not counting requests to translate the text they give), times the account's effective share of all topics (2 to the power "
+        "output tokens, times the account's effective share of all topics (2 to the power "
         "of its topic entropy, over the number of topics: a topic counts by its weight in "
         "the traffic, not for being touched once) (with prompt text in the log; without "
         "it, times the coefficient of variation of those requests' input tokens, at most "
@@ -154,8 +154,6 @@ def conversation(b: Bucket) -> dict[str, np.ndarray]:
     harvest = (b.col(S.INPUT_TOKENS) <= cfg.harvest_max_input_tokens) & (
         b.col(S.OUTPUT_TOKENS) >= cfg.harvest_min_output_tokens
     )
-    if b.context.has(S.PROMPT) and cfg.harvest_skips_translation:
-        harvest &= ~b.col(A.TRANSLATES)  # the answer's content is the prompt's
     harvested = agg.share(c, harvest, n)
     if b.context.has(S.PROMPT):
         harvested = harvested * topic_breadth(b)[1]
