@@ -239,13 +239,10 @@ class LearnedLayer:
         out = self.z(raw) + self.weight_ * evidence
         return out if calm is None else out - self.calming(raw, calm)
 
-    def calming(
-        self, raw: np.ndarray, calm: np.ndarray, strength: float | None = None
-    ) -> np.ndarray:
-        """Units taken off by likeness ``calm`` at ``strength`` (default ``calm_``), never
-        past the training median: calming makes a look-alike ordinary, not less."""
-        strength = self.calm_ if strength is None else strength
-        return np.minimum(strength * calm, np.maximum(self.z(raw), 0.0))
+    def calming(self, raw: np.ndarray, calm: np.ndarray) -> np.ndarray:
+        """Units ``calm_`` takes off an account of likeness ``calm``, never past the
+        training median: calming makes a look-alike ordinary, not less."""
+        return np.minimum(self.calm_ * calm, np.maximum(self.z(raw), 0.0))
 
     def to_raw(self, mixed: np.ndarray) -> np.ndarray:
         """The blend back on the model's raw scale, piecewise linear: the blend's training

@@ -21,7 +21,7 @@ from detector.config import DEFAULT, Config
 from detector.learned import LearnedLayer, account_ids, hash_folds
 from detector.model import AnomalyModel
 from detector.proximity import grid, neighbourhood_radius
-from detector.ranking import SCORE_DECIMALS, default_threshold
+from detector.ranking import SCORE_DECIMALS, default_threshold, top_ranked
 from detector.substreams import SubStreams, worst_per_parent
 
 __all__ = [
@@ -215,7 +215,7 @@ def fit_learned(
     }
     evidence = layer.near_a_case(matrix, ids, layer.centred(log_odds))
     layer.weight_ = verdict_weight(layer, raw[is_lab], evidence[is_lab], y[is_lab], config)
-    calmers = calming_accounts(model, raw, is_lab & ~y, config)
+    calmers = calming_accounts(model, raw, ids, is_lab & ~y, config)
     layer.cleared_ids_ = ids[calmers].astype(str)
     layer.cleared_matrix_ = np.ascontiguousarray(matrix[calmers])
     layer.cleared_radius_ = neighbourhood_radius(
@@ -282,7 +282,7 @@ def verdict_weight(
 
 
 def calming_accounts(
-    model: AnomalyModel, raw: np.ndarray, cleared: np.ndarray, config: Config
+    model: AnomalyModel, raw: np.ndarray, ids: np.ndarray, cleared: np.ndarray, config: Config
 ) -> np.ndarray:
     """Positions of the cleared accounts whose verdicts calm their look-alikes: those the
     forest ranked within ``learned_calm_queue`` times the training alerts.
@@ -295,10 +295,7 @@ def calming_accounts(
     """
     alerts = int((model.calibrate(raw) >= model.threshold_).sum())
     queue = int(np.ceil(config.learned_calm_queue * max(alerts, 1)))
-    if queue >= len(raw):
-        return np.flatnonzero(cleared)
-    line = np.partition(raw, len(raw) - queue)[len(raw) - queue]
-    return np.flatnonzero(cleared & (raw >= line))
+    return np.flatnonzero(cleared & top_ranked(raw, ids, queue))
 
 
 def weight_note(weight: float, calm: float = 0.0, calming: int = 0) -> str:

@@ -75,7 +75,8 @@ def test_calming_never_takes_an_account_below_the_median() -> None:
     calm = np.ones(4)
     np.testing.assert_allclose(layer.calming(raw, calm), [0.5, 0.2, 0.0, 0.0])
     np.testing.assert_allclose(layer.mixed(raw, np.zeros(4), calm), [0.5, 0.0, 0.0, -0.5])
-    np.testing.assert_allclose(layer.calming(raw, calm, strength=0.125), [0.125, 0.125, 0, 0])
+    layer.calm_ = 0.125
+    np.testing.assert_allclose(layer.calming(raw, calm), [0.125, 0.125, 0, 0])
 
 
 def test_only_verdicts_near_the_alert_queue_calm(fitted: tuple[pd.DataFrame, AnomalyModel]) -> None:
@@ -85,10 +86,10 @@ def test_only_verdicts_near_the_alert_queue_calm(fitted: tuple[pd.DataFrame, Ano
     ids = features.index.to_numpy(dtype=str)
     raw = model.raw_scores(features)
     cleared = np.isin(ids, CLEARED["benign"])
-    calmers = set(ids[calming_accounts(model, raw, cleared, DEFAULT)])
+    calmers = set(ids[calming_accounts(model, raw, ids, cleared, DEFAULT)])
     assert calmers == set(LOOKALIKES[:3])
     wide = replace(DEFAULT, learned_calm_queue=len(ids))
-    assert set(ids[calming_accounts(model, raw, cleared, wide)]) == set(CLEARED["benign"])
+    assert set(ids[calming_accounts(model, raw, ids, cleared, wide)]) == set(CLEARED["benign"])
 
 
 def test_benign_verdicts_calm_look_alikes_when_the_evidence_weighs_nothing(
