@@ -142,6 +142,12 @@ class Config:
     accounts flagged 49 -> 22, 12 -> 7 and 27 -> 16 (small apps 12 -> 0 at 6262) and raised
     PR-AUC 0.952 -> 0.960, 0.990 -> 0.992, 0.975 -> 0.980 (docs/realistic-baseline.md)."""
 
+    bench_new_per_day: int | None = 10
+    """``bench_share`` is weighed by the share of the window's days on which the account
+    asked at least this many new benchmark-style questions: a sweep pulls new items daily,
+    a researcher on a day or two (None: unweighed, bundles trained before session 31;
+    docs/realistic-baseline.md)."""
+
     # sub-streams (detector.substreams)
     substreams: bool = True
     """Score each account's qualifying sub-streams too (``--no-substreams`` turns it off)."""

@@ -36,6 +36,7 @@ FEATURE_SETTINGS: tuple[str, ...] = (
     "harvest_min_output_tokens",
     "harvest_length_spread",
     "harvest_topic_breadth",
+    "bench_new_per_day",
 )
 """Settings that decide a feature's value from the log (beyond the topic model, which a
 bundle carries itself): scoring takes them from the bundle
@@ -47,6 +48,7 @@ LEGACY_FEATURE_SETTINGS: dict[str, Any] = {
     "harvest_length_spread": False,
     "suite_adoption": True,
     "suite_max_temperature": None,
+    "bench_new_per_day": None,
 }
 """The value a feature setting had before it existed: what a bundle whose recorded
 config names other feature settings but not this one was trained with."""

@@ -225,6 +225,60 @@ def test_a_suite_re_run_daily_is_not_content_a_sweep_of_new_prompts_is(tmp_path:
     assert feats.loc["bench", "harmful_share"] == 0.0
 
 
+def test_first_days_count_days_on_which_enough_keys_first_appeared() -> None:
+    from detector.features import agg
+
+    codes = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    key = np.array([5, 6, 5, 7, 5, 8, 9, 0], dtype=np.uint64)
+    day = np.array([1, 1, 2, 3, 2, 1, 2, 3])
+    # account 0: keys 5 and 6 first on day 1, key 7 on day 3 (5 again on day 2 is no
+    # new key); account 1: 8 on day 1, 5 and 9 on day 2; key 0 (no text) never counts
+    assert agg.first_days(codes, key, day, 3).tolist() == [2.0, 2.0, 0.0]
+    assert agg.first_days(codes, key, day, 3, at_least=2).tolist() == [1.0, 1.0, 0.0]
+    # order-free: shuffled rows give the same days
+    order = np.random.default_rng(0).permutation(len(codes))
+    got = agg.first_days(codes[order], key[order], day[order], 3, at_least=2)
+    assert got.tolist() == [1.0, 1.0, 0.0]
+
+
+def test_bench_share_is_weighed_by_the_days_a_sweep_asks_new_questions(tmp_path: Path) -> None:
+    """Over 7 days: a sweep asks 12 new benchmark questions every day; a researcher asks
+    84 on one day; a suite re-runs its 12 every day at temperature 0; a hobbyist asks
+    one new benchmark question a day. All but the suite ask nothing but new benchmark
+    questions; only the sweep pulls 10 or more a day, day after day."""
+    start = pd.Timestamp("2026-11-01", tz="UTC")
+
+    def item(account: str, i: int) -> str:
+        return f"Question {i} ({account}): which of the following is a prime?\nAnswer:"
+
+    rows = []
+    for day in range(7):
+        for i in range(12):
+            at = start + pd.Timedelta(days=day, minutes=7 * i)
+            rows.append(("sweep", at, item("sweep", 12 * day + i)))
+            rows.append(("suite", at, item("suite", i)))
+        rows.append(("hobbyist", start + pd.Timedelta(days=day, hours=20), item("hob", day)))
+    for i in range(84):
+        rows.append(("researcher", start + pd.Timedelta(days=3, minutes=3 * i), item("r", i)))
+    log = pd.DataFrame(rows, columns=[S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT])
+    log[S.REQUEST_ID] = [f"r{i}" for i in range(len(log))]
+    log[S.MODEL], log[S.STATUS], log[S.TEMPERATURE] = "m", "ok", 0.0
+    log[S.INPUT_TOKENS], log[S.OUTPUT_TOKENS] = 50, 5
+    log.to_parquet(tmp_path / "log.parquet")
+    config = Config(topic_clusters=2)
+    bench = build_features(tmp_path / "log.parquet", config=config).features["bench_share"]
+    assert bench["sweep"] == 1.0
+    assert bench["researcher"] == pytest.approx(1 / 7)
+    assert bench["suite"] == 0.0
+    assert bench["hobbyist"] == 0.0
+    assert config.bench_new_per_day == 10  # the hobbyist's one a day is under it
+    # bundles trained before the weighing: the plain share of new benchmark questions
+    legacy = replace(config, bench_new_per_day=None)
+    before = build_features(tmp_path / "log.parquet", config=legacy).features["bench_share"]
+    assert before[["sweep", "researcher", "hobbyist"]].tolist() == [1.0, 1.0, 1.0]
+    assert before["suite"] == 0.0
+
+
 def test_a_prober_re_sending_its_probes_hot_is_not_a_suite(tmp_path: Path) -> None:
     """Both accounts send the same 60 harmful prompts on each of 4 days. The benchmark
     samples at 0, to compare answers: a suite, whose re-runs are not content. The prober

@@ -76,6 +76,23 @@ def reruns(codes: np.ndarray, key: np.ndarray, day: np.ndarray, model: np.ndarra
     return out
 
 
+def first_days(
+    codes: np.ndarray, key: np.ndarray, day: np.ndarray, n: int, at_least: int = 1
+) -> np.ndarray:
+    """Per account: the days on which at least ``at_least`` of its ``key`` values first
+    appeared.
+
+    A key's first day is the earliest day its account sent it, so the count is
+    invariant to row order. Rows with key 0 (no prompt text) are skipped.
+    """
+    keep = key != 0
+    frame = pd.DataFrame({"c": codes[keep], "k": key[keep], "d": day[keep]})
+    first = frame.groupby(["c", "k"], sort=False)["d"].min()
+    per_day = first.groupby([first.index.get_level_values("c"), first.to_numpy()]).size()
+    busy = per_day[per_day.to_numpy() >= at_least]
+    return np.bincount(busy.index.get_level_values(0).to_numpy(), minlength=n).astype(np.float64)
+
+
 def median(codes: np.ndarray, values: np.ndarray, n: int, neutral: float = 0.0) -> np.ndarray:
     """Median of non-NaN values per account (pandas group-by, C speed)."""
     v = pd.Series(values.astype(np.float64))

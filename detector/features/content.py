@@ -76,13 +76,15 @@ SPECS = [
         family="content",
         unit="share",
         description="Share of requests in benchmark format (multiple choice, 'final answer', Q/A; a "
-        "re-sent prompt counted once, a suite's re-run one not at all).",
-        why="Capability sweeps run benchmark-style question sets.",
+        "re-sent prompt counted once, a suite's re-run one not at all), times the share of the "
+        "window's days on which the account asked at least `bench_new_per_day` new ones.",
+        why="Capability sweeps pull new benchmark items day after day; a researcher runs an "
+        "evaluation on the days it needs one, and a suite re-runs the set it has.",
         needs=_P,
         neutral=0.0,
         scale="share",
         direction="high",
-        reason="{value} of prompts are benchmark-style questions",
+        reason="{value} of prompts are benchmark-style questions (× the days with new ones)",
     ),
     FeatureSpec(
         name="jailbreak_share",
@@ -153,4 +155,11 @@ def content(b: Bucket) -> dict[str, np.ndarray]:
         ("harmful_share", A.HARMFUL),
     ):
         out[name] = novel_share(b.col(flag))
+    per_day = b.context.config.bench_new_per_day
+    if per_day is not None:
+        # weighed by the days the account asked enough new benchmark items: the sustained
+        # pull of a sweep, not the one- or two-day run of an evaluation
+        bench = (b.col(A.BENCH_STYLE) > 0) & fresh
+        days = agg.first_days(c[bench], prompt[bench], b.col(A.DAY)[bench], n, per_day)
+        out["bench_share"] *= np.minimum(days / b.context.window_days, 1.0)
     return out
