@@ -231,19 +231,10 @@ class Config:
     median; a quieter cluster's members are scored as unlinked accounts, each on its
     own behaviour (:mod:`detector.quiet_clusters`). Linking is evidence of coordination,
     not of extraction: classroom cohorts and research organisations are linked too.
-    Measured (session 15) on five populations: campaigns' medians 0.46-1.06, benign
-    clusters' 0.03-0.32, training medians 0.16-0.18, so the cut (~0.35) sits between
-    them. PR-AUC in a week without a release 0.928 -> 0.950 (9191, real prompts) and
-    0.910 -> 0.925 (707), flag precision 0.61 -> 0.71 and 0.71 -> 0.78, classroom cohorts
-    3% -> under 1% flagged; with a release 0.977 -> 0.987 (9191), 0.973 -> 0.977 (707),
-    0.981 -> 0.982 (4242); the default population 0.991 -> 0.992. 0 scores every cluster
-    as a cluster (the behaviour before). 1.75 since the family forests grew deeper
-    (:attr:`family_max_samples`, session 27), which lowered the campaigns' behaviour
-    scores against the training median: a 41-account hydra of the default population
-    (seed 11) fell from 2.2 to 1.87 times it and was scored as unlinked accounts (PR-AUC
-    0.9963 -> 0.9941); at 1.75 it is a cluster again (0.9957), and on seven realistic
-    populations the campaigns sit at 3.1-7.9 and the flags are unchanged but for one
-    benign account (2468)."""
+    Campaigns' medians sat at 0.46-1.06, benign clusters' at 0.03-0.32 (session 15);
+    1.75 since the family forests grew deeper (session 27) and kept a 41-account hydra of
+    the default population a cluster. 0 scores every cluster as a cluster. Measurements:
+    docs/realistic-baseline.md, sessions 15 and 27."""
     n_reasons: int = 3
     tail_weight: float = 0.25
     """Weight of the tail-probability (ECOD-style) score in the blend (detector.tails)."""
