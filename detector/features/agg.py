@@ -88,9 +88,10 @@ def first_days(
     keep = key != 0
     frame = pd.DataFrame({"c": codes[keep], "k": key[keep], "d": day[keep]})
     first = frame.groupby(["c", "k"], sort=False)["d"].min()
-    per_day = first.groupby([first.index.get_level_values("c"), first.to_numpy()]).size()
-    busy = per_day[per_day.to_numpy() >= at_least]
-    return np.bincount(busy.index.get_level_values(0).to_numpy(), minlength=n).astype(np.float64)
+    owner = first.index.get_level_values("c").to_numpy()
+    # (account, first day) pairs, and how many keys each day first saw
+    acct, _, keys = pair_counts(owner, first.to_numpy(), ignore_zero=False)
+    return np.bincount(acct[keys >= at_least], minlength=n).astype(np.float64)
 
 
 def median(codes: np.ndarray, values: np.ndarray, n: int, neutral: float = 0.0) -> np.ndarray:
