@@ -22,6 +22,7 @@ KIND_WORDS: dict[str, str] = {
     "org": "an organisation",
     "template": "a prompt template or wrapper",
     "network": "a client network",
+    "client": "a client configuration (user agent, max_tokens, temperature)",
     "created": "creation time",
     "activation": "start time",
     "adoption": "switch to the newest model",

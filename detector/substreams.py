@@ -106,10 +106,10 @@ def _system_key(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _shape_key(frame: pd.DataFrame) -> np.ndarray:
-    cap = np.nan_to_num(frame[S.MAX_TOKENS].to_numpy(dtype=np.float64), nan=-1.0)
-    temp = np.nan_to_num(frame[S.TEMPERATURE].to_numpy(dtype=np.float64), nan=-1.0)
-    with np.errstate(over="ignore"):
-        return (cap.view(np.uint64) * _GOLDEN) ^ temp.view(np.uint64)
+    return A.shape_keys(
+        frame[S.MAX_TOKENS].to_numpy(dtype=np.float64),
+        frame[S.TEMPERATURE].to_numpy(dtype=np.float64),
+    )
 
 
 KINDS: Final[dict[str, Callable[[pd.DataFrame], np.ndarray]]] = {

@@ -657,7 +657,7 @@ def synth_link_inputs(n: int, seed: int) -> dict[str, Any]:
 
     ``parts`` are per-bucket dicts exactly as :func:`detector.coordination.bucket_evidence`
     returns them (``accounts`` sorted object array; ``evidence`` frame with ``key``
-    uint64, ``rows``/``share`` float64, ``kind`` in {network, template},
+    uint64, ``rows``/``share`` float64, ``kind`` in {network, template, client},
     ``account_id``; ``hourly`` sparse ``HourlyActivity``; ``first_ts`` int64;
     ``requests`` float64), one bucket per 20k accounts (2M rows at 100 rows/account).
 
@@ -666,11 +666,13 @@ def synth_link_inputs(n: int, seed: int) -> dict[str, Any]:
     1–3 client networks each (residential ones nearly unique, cloud ones drawn from a
     Zipf-weighted pool, the busiest shared by thousands and dropped by the token cap);
     35 % of accounts with 1–3 template keys (half generic ones from a Zipf pool, half
-    private); organisations of 2–6 accounts sharing card, org id and servers (6 %);
-    70 % of the other accounts with a card of their own. About 1 % of accounts are in
-    hydra groups (sizes as the simulator's, 6–200): one shared template, created
-    within minutes to hours, started within half an hour of each other on day two or later, a
-    synchronised on/off campaign, and a shared card or a shared network or neither.
+    private); 1–2 client configurations (four in five from a Zipf pool of SDK defaults, the
+    busiest shared by a third of the population); organisations of 2–6 accounts sharing
+    card, org id and servers (6 %); 70 % of the other accounts with a card of their own.
+    About 1 % of accounts are in hydra groups (sizes as the simulator's, 6–200): one
+    shared template, created within minutes to hours, started within half an hour of each
+    other on day two or later, a synchronised on/off campaign, one client configuration,
+    and a shared card or a shared network or neither.
     """
     import numpy as np
     import pandas as pd
@@ -758,6 +760,19 @@ def synth_link_inputs(n: int, seed: int) -> dict[str, Any]:
     net_key = np.concatenate([net_key, *extra_net_key])
     tpl_owner = np.concatenate([tpl_owner, *extra_tpl_owner])
     tpl_key = np.concatenate([tpl_key, *extra_tpl_key])
+    # client configurations: 1-2 per account, most an SDK's defaults (a Zipf pool whose
+    # busiest configuration is shared by a third of the population), some the account's
+    # own; each hydra group runs one configuration of its own
+    k_cli = rng.integers(1, 3, n)
+    cli_owner = np.repeat(np.arange(n), k_cli)
+    common = rng.random(len(cli_owner)) < 0.8
+    cli_key = np.where(
+        common,
+        8 * 10**12 + np.minimum(rng.zipf(1.4, len(cli_owner)), 500),
+        9 * 10**12 + np.arange(len(cli_owner)),
+    )
+    in_hydra = group[cli_owner] >= 0
+    cli_key = np.where(in_hydra, 10 * 10**12 + group[cli_owner], cli_key)
 
     # hourly activity: a diurnal curve in the account's time zone, or the campaign's on/off
     hod = np.arange(hours) % 24
@@ -788,6 +803,7 @@ def synth_link_inputs(n: int, seed: int) -> dict[str, Any]:
         [
             evidence_frame("network", net_owner, net_key),
             evidence_frame("template", tpl_owner, tpl_key),
+            evidence_frame("client", cli_owner, cli_key),
         ],
         ignore_index=True,
     )

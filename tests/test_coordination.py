@@ -773,3 +773,77 @@ def test_an_aged_account_waking_from_dormancy_is_an_activation() -> None:
     linked = set(tokens.loc[tokens["kind"] == "template+activation", S.ACCOUNT_ID])
     assert linked == set(woken)
     assert set(activations(first_ts, start, None, idle).index) == set(woken + resumed + unknown)
+
+
+@pytest.mark.parametrize("burst", [True, False])
+def test_a_campaign_sharing_only_an_odd_client_and_a_creation_burst_is_linked(
+    tmp_path: Path, burst: bool
+) -> None:
+    """Behind proxies (every member its own address), no card, no template or schedule of
+    its own (its members ask as people do), but one code base: the same user agent,
+    ``max_tokens`` and temperature, on accounts created in one burst. That client
+    configuration paired with creation time links the campaign (issue 16). Fifteen benign
+    accounts created in one hour on the SDK's common defaults stay unlinked (the pair is
+    what chance gives), and so does the campaign when its accounts were created months
+    apart: an odd configuration alone links nobody."""
+    rng = np.random.default_rng(16)
+    frames, accounts = [], []
+    cohort = {f"cohort_{i:02d}" for i in range(15)}
+    humans = [f"user_{i:04d}" for i in range(300)] + sorted(cohort)
+    for i, acct in enumerate(humans):
+        ip = f"81.{i % 250}.{i // 250}.{i % 7 + 1}"
+        frames.append(_human(rng, acct, int(rng.integers(20, 60)), ip, int(rng.integers(-8, 9))))
+        if acct in cohort:  # created together, on the defaults everyone uses
+            created = START - pd.Timedelta(days=3) + pd.Timedelta(minutes=int(rng.integers(0, 50)))
+        else:
+            created = START - pd.Timedelta(seconds=int(rng.integers(30 * 86400, 900 * 86400)))
+        accounts.append((acct, created, f"card_{i}", ""))
+    members = sorted(f"h_{k:03d}" for k in range(20))
+    octets = rng.integers(1, 223, (len(members), 3))
+    for k, acct in enumerate(members):
+        ip = f"{octets[k, 0]}.{octets[k, 1]}.{octets[k, 2]}.9"
+        member = _human(rng, acct, int(rng.integers(40, 80)), ip, int(rng.integers(-8, 9)))
+        frames.append(
+            member.assign(
+                **{S.USER_AGENT: "harvest-kit/1.3", S.MAX_TOKENS: 3000, S.TEMPERATURE: 0.85}
+            )
+        )
+        if burst:
+            created = START - pd.Timedelta(days=2) + pd.Timedelta(minutes=int(rng.integers(0, 90)))
+        else:
+            created = START - pd.Timedelta(days=int(rng.integers(30, 400)), hours=k * 7)
+        accounts.append((acct, created, f"card_h{k}", ""))
+    log = pd.concat(frames, ignore_index=True)
+    n = len(log)
+    log[S.REQUEST_ID] = [f"r{i}" for i in range(n)]
+    log[S.MODEL], log[S.STATUS], log[S.SYSTEM_PROMPT_HASH] = "m", "ok", ""
+    log[S.INPUT_TOKENS] = rng.integers(20, 400, n)
+    log[S.CONVERSATION_ID] = [f"c{v}" for v in range(n)]
+    log.to_parquet(tmp_path / "log.parquet")
+    table = pd.DataFrame(
+        accounts, columns=[S.ACCOUNT_ID, S.CREATED_AT, S.PAYMENT_FINGERPRINT, S.ORG_ID]
+    )
+    table.to_parquet(tmp_path / "accounts.parquet")
+
+    result = build_features(
+        tmp_path / "log.parquet",
+        accounts=tmp_path / "accounts.parquet",
+        config=Config(topic_clusters=6),
+    )
+    clusters = result.clusters
+    membership = clusters.membership
+    linked = set(membership[membership != ""].index)
+    if not burst:
+        assert linked == set()
+        return
+    assert linked == set(members), "the campaign, and nobody else"
+    (cid,) = set(membership.loc[members])
+    assert set(clusters.evidence_kinds[cid]) == {"client+created"}
+    want = (
+        "share a client configuration (user agent, max_tokens, temperature) "
+        "and were created together"
+    )
+    assert clusters.table.loc[cid, "evidence"] == want
+    rarity = clusters.table.loc[cid, "evidence_rarity"]
+    assert rarity.startswith("client configuration (user agent, max_tokens, temperature) with")
+    assert f"20 members, 20 of {len(result.features):,} accounts overall" in rarity

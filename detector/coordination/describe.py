@@ -66,7 +66,9 @@ def describe_evidence(kinds: dict[str, int]) -> str:
     """What linked a cluster in words, e.g. 'share a payment card and a prompt template,
     and were created together' (no ';': reasons are ';'-separated)."""
     present = {k for key, v in kinds.items() if v for k in key.split("+")}
-    shared = [KIND_WORDS[k] for k in ("payment", "org", "template", "network") if k in present]
+    shared = [
+        KIND_WORDS[k] for k in ("payment", "org", "template", "network", "client") if k in present
+    ]
     timing = [
         w
         for k, w in (

@@ -21,7 +21,14 @@ from detector.features import agg
 from detector.features.base import Bucket, Context
 from detector.features.synchrony import HourlyActivity
 
-__all__ = ["MIN_KEY_ROWS", "MIN_KEY_SHARE", "TOP_KEYS", "bucket_evidence"]
+__all__ = [
+    "CLIENT_COLUMNS",
+    "MIN_KEY_ROWS",
+    "MIN_KEY_SHARE",
+    "TOP_KEYS",
+    "bucket_evidence",
+    "client_config_keys",
+]
 
 TOP_KEYS = 3
 MIN_KEY_SHARE = 0.1
@@ -32,6 +39,8 @@ bar and it went unlinked (unseen realistic seed 7171; 0.1 linked 79% of it, PR-A
 0.939 -> 0.978, elsewhere -0.001 to +0.004; docs/realistic-baseline.md, session 20).
 A template alone still links nobody (:mod:`detector.coordination.tokens`)."""
 MIN_KEY_ROWS = 3
+CLIENT_COLUMNS = (S.USER_AGENT, S.MAX_TOKENS, S.TEMPERATURE)
+"""What a *client configuration* is made of (:func:`client_config_keys`)."""
 
 
 def bucket_evidence(frame: pd.DataFrame, context: Context) -> dict[str, Any]:
@@ -42,19 +51,22 @@ def bucket_evidence(frame: pd.DataFrame, context: Context) -> dict[str, Any]:
     b = Bucket.from_frame(frame, context)
     n, c = b.n, b.codes
     rows = []
-    kinds = [("network", A.NETWORK_KEY)]
+    kinds: list[tuple[str, str | np.ndarray]] = [("network", A.NETWORK_KEY)]
     if context.has(S.PROMPT):
         kinds += [
             ("template", A.TEMPLATE_KEY),
             ("template", A.PREFIX_KEY),
             ("template", A.SUFFIX_KEY),
         ]
+    client = client_config_keys(b, context)
+    if client is not None:
+        kinds.append(("client", client))
     reqs = agg.count(c, n)
     # templates of short prompts ("hello", "test") are shared by chance: only prompts
     # long enough to carry a wrapper (those with a prefix key) count as evidence
     wrapped = b.col(A.PREFIX_KEY) != 0 if context.has(S.PROMPT) else None
     for kind, col in kinds:
-        values = b.col(col)
+        values = col if isinstance(col, np.ndarray) else b.col(col)
         if kind == "template":
             values = np.where(wrapped, values, 0).astype(values.dtype)
         pc, keys, cnt = agg.pair_counts(c, values)
@@ -83,3 +95,24 @@ def bucket_evidence(frame: pd.DataFrame, context: Context) -> dict[str, Any]:
         "first_ts": first,
         "requests": reqs,
     }
+
+
+def client_config_keys(b: Bucket, context: Context) -> np.ndarray | None:
+    """Per request, the key of its client configuration (user agent, ``max_tokens``,
+    ``temperature``: :func:`detector.annotate.client_keys`), or ``None`` when the log has
+    none of those columns. A column the log lacks counts as one value for everyone.
+
+    A campaign behind proxies shares no network, and may rotate its templates, but its
+    accounts run one code base: the same user agent and the same request parameters. An
+    odd configuration (``max_tokens`` 3000 at temperature 0.85 from one pinned client)
+    is rare in a population; a common one (an SDK's defaults) is shared by thousands and
+    links nobody (:func:`detector.coordination.tokens.evidence_tokens` pairs it with
+    creation time and keeps only pairs far beyond chance).
+    """
+    if not any(context.has(col) for col in CLIENT_COLUMNS):
+        return None
+    missing = np.full(b.codes.shape, np.nan)
+    ua = b.col(A.UA_KEY) if context.has(S.USER_AGENT) else np.zeros(len(missing), np.uint64)
+    cap = b.col(S.MAX_TOKENS).astype(np.float64) if context.has(S.MAX_TOKENS) else missing
+    temp = b.col(S.TEMPERATURE).astype(np.float64) if context.has(S.TEMPERATURE) else missing
+    return A.client_keys(ua, A.shape_keys(cap, temp))

@@ -2,9 +2,9 @@
 
 Each account emits *tokens*. A strong token links on its own (a shared payment
 fingerprint or org id). Weak evidence (its top prompt templates/wrappers, its client
-networks, the 2-hour bin it was created in, the 1-hour bin of its first request when
-that is inside the window) only links in pairs of two *different* kinds
-(:data:`PAIRED_KINDS`), so a generic template or a busy cloud network alone links
+networks and client configurations, the 2-hour bin it was created in, the 1-hour bin of
+its first request when that is inside the window) only links in pairs of two *different*
+kinds (:data:`PAIRED_KINDS`), so a generic template or a busy cloud network alone links
 nothing; and a pair must cover most users of both its ingredients, or be shared by
 far more accounts than its ingredients' frequencies would put together by chance (a
 lift, see ``_specific``), so chance coincidences do not chain and rare evidence weighs
@@ -35,6 +35,7 @@ __all__ = [
     "ADOPTION_BIN_S",
     "ADOPTION_MIN_ACCOUNTS",
     "ALIGN_LINK_MIN",
+    "CLIENT_MIN_ACCOUNTS",
     "CORE_FIT_MIN",
     "CORE_LINK_MIN",
     "CORE_ROUNDS",
@@ -102,7 +103,23 @@ PAIRED_KINDS = (
     ("template", "adoption"),
     ("network", "created"),
     ("network", "activation"),
+    ("client", "created"),
 )
+"""Weak evidence links in pairs of two kinds. A *client* configuration (user agent,
+``max_tokens``, temperature: :func:`detector.coordination.evidence.client_config_keys`)
+pairs only with creation time, a fact of the account table: accounts created together
+on one configuration are one code base run from many accounts (issue 16). Not with a
+template (the users of one open-source tool share its template and its configuration
+without being one operator), nor with a start or switch time: a configuration is far
+less specific than a template (an SDK string with a few common parameter values), and
+on realistic seed 6464 a hobbyist whose first request of the week fell in a campaign's
+hour, on the campaign's second configuration, was linked into its 154 accounts."""
+CLIENT_MIN_ACCOUNTS = 10
+"""A ``client+created`` pair links only when at least this many accounts share it: two or
+three small accounts created in one hour on one SDK's defaults are chance, a campaign
+creates tens to thousands."""
+_PAIR_LEAST = {"adoption": ADOPTION_MIN_ACCOUNTS, "client": CLIENT_MIN_ACCOUNTS}
+"""The fewest accounts a pair with an ingredient of these kinds links."""
 
 
 def _time_tokens(kind: str, seconds: pd.Series, bin_s: int) -> pd.DataFrame:
@@ -153,7 +170,7 @@ def evidence_tokens(
     population = len(first_ts)
     ev = evidence[[S.ACCOUNT_ID, "kind", "key"]].rename(columns={"key": "token"})
     ev["token"] = ev["token"].astype(np.uint64)
-    for kind in ("template", "network"):
+    for kind in ("template", "network", "client"):
         parts[kind] = ev.loc[ev["kind"] == kind, [S.ACCOUNT_ID, "kind", "token"]]
     created_s = idle = None
     if accounts is not None and S.CREATED_AT in accounts.columns:
@@ -182,7 +199,7 @@ def evidence_tokens(
         if k1 not in parts or k2 not in parts:
             continue
         m = parts[k1].merge(parts[k2], on=S.ACCOUNT_ID, suffixes=("_1", "_2"))
-        least = ADOPTION_MIN_ACCOUNTS if "adoption" in (k1, k2) else None
+        least = max(_PAIR_LEAST.get(k1, 0), _PAIR_LEAST.get(k2, 0)) or None
         m = m[_specific(m, parts[k1], parts[k2], population, least)]
         if len(m):
             paired.append(
@@ -256,7 +273,8 @@ def _specific(
     chance (lift ≈ 1) and is dropped, so chance pairs never chain unrelated accounts
     into one giant component. Coverage keeps a campaign that is most of a small
     population (there, its own members make chance look likely). ``min_accounts``, when
-    given, is the fewest accounts either rule links (``ADOPTION_MIN_ACCOUNTS``).
+    given, is the fewest accounts either rule links (``ADOPTION_MIN_ACCOUNTS``,
+    ``CLIENT_MIN_ACCOUNTS``).
     """
     if pairs.empty:
         return np.zeros(0, dtype=bool)
