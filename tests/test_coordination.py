@@ -414,6 +414,38 @@ def test_a_campaign_sharing_its_template_with_another_campaign_is_linked() -> No
     assert len(holders[0]) >= 0.9 * n_camp
 
 
+def test_a_campaign_behind_a_larger_noisy_one_on_its_wrapper_is_linked() -> None:
+    """16 accounts run a script's block (07-17 UTC) every day. Their wrapper is also used
+    by a round-the-clock hydra of 150 light accounts, busier at night, each too noisy to
+    fit its own schedule, and by 12 platforms on their own hours (unseen realistic seed
+    7272). The hydra sets the group's direction in every round, so the search never
+    reached the block: setting aside the members that lean on a round's schedule
+    (``CORE_PEEL_FIT``) leaves the block to the next round."""
+    rng = np.random.default_rng(72)
+    n_camp, n_swarm, n_platform = 16, 150, 12
+    context, hod = _week(7)
+    hours = len(hod)
+    night = 0.35 + 0.65 * (np.cos(2 * np.pi * hod / 24) + 1) / 2  # busiest at midnight
+    dense = np.zeros((n_camp + n_swarm + n_platform, hours), dtype=np.int64)
+    dense[:n_camp] = rng.poisson(3, (n_camp, hours)) * ((hod >= 7) & (hod < 17))
+    dense[n_camp : n_camp + n_swarm] = rng.poisson(0.25 * night, (n_swarm, hours))
+    dense[n_camp + n_swarm :] = _own_daily_habits(rng, n_platform, hod)
+    ids = np.array(
+        [f"c{j:02d}" for j in range(n_camp)]
+        + [f"s{j:03d}" for j in range(n_swarm)]
+        + [f"p{j:02d}" for j in range(n_platform)]
+    )
+    evidence = pd.DataFrame(
+        {S.ACCOUNT_ID: ids, "kind": "template", "key": np.uint64(5), "share": 1.0}
+    )
+    parts = [{"accounts": ids, "hourly": HourlyActivity.from_dense(dense)}]
+    tokens = synchronised_templates(evidence, parts, pd.Index(ids), context)
+    components = _linked_components(tokens)
+    camp = set(ids[:n_camp])
+    assert max((len(c & camp) for c in components), default=0) >= 0.9 * n_camp
+    assert set(tokens[S.ACCOUNT_ID]) <= camp, "no hydra account or platform linked"
+
+
 def test_a_campaign_alternating_two_templates_is_linked_whole() -> None:
     """24 accounts alternate two generation templates, each account leaning at random
     to one; 8 benign platforms, on their own hours, also use the first. Grouped only by

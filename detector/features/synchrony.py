@@ -259,7 +259,9 @@ class GroupProfiles:
         direction = sums / np.where(length > 0, length, 1.0)[:, None]
         return np.einsum("ij,ij->i", self.z, direction[self.lab])
 
-    def core(self, *, min_fit: float, rounds: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    def core(
+        self, *, min_fit: float, rounds: int = 2, peel_fit: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The in-step core of each group: members whose hour-of-day profile follows the
         group's common direction, and the cores' mean pairwise correlation.
 
@@ -275,7 +277,12 @@ class GroupProfiles:
         formed cores too (realistic seeds 303 and 707: 30-39 pipelines and 13-29 small
         apps linked, PR-AUC 0.003-0.004 lower). The core's members are peeled off and the
         rest searched again (``rounds`` times in all) for a second core on other hours.
-        Vectorised over all groups at once.
+        With ``peel_fit``, so is every member that leans on the round's schedule (fit at
+        least ``peel_fit``), core or not, and a round without a core does not end the
+        search: the next direction is set by the members on other hours, not again by a
+        large, noisy majority whose members are each too far from its schedule to form a
+        core (a round-the-clock hydra of light accounts on a campaign's wrapper hid the
+        campaign's block otherwise). Vectorised over all groups at once.
 
         Returns ``(core, corr)`` per membership: the core number (0, 1, …; -1 outside any
         core) and the mean pairwise correlation of the core's profiles (0 outside).
@@ -285,17 +292,21 @@ class GroupProfiles:
         z, lab = self.z, self.lab
         left = np.ones(len(self.members), dtype=bool)
         for r in range(rounds):
-            inside = left & (self.fit(left) >= min_fit)
+            lean = self.fit(left)
+            inside = left & (lean >= min_fit)
             # ...and that fits the core's own schedule: a benign user of a campaign's
             # wrapper whose smooth daily peak falls inside the campaign's block of hours
             # fits the group's direction (0.72) but not the core's (0.67)
             inside &= self.fit(inside) >= min_fit
-            if not inside.any():
+            if inside.any():
+                core_corr = _mean_pairwise(z[inside], lab[inside], self.n_groups)
+                core[inside] = r
+                corr[inside] = core_corr[lab[inside]]
+            elif peel_fit is None:
                 break
-            core_corr = _mean_pairwise(z[inside], lab[inside], self.n_groups)
-            core[inside] = r
-            corr[inside] = core_corr[lab[inside]]
             left &= ~inside
+            if peel_fit is not None:
+                left &= ~(lean >= peel_fit)
         return core, corr
 
 
