@@ -652,6 +652,20 @@ HYDRA_SIZES = (6, 15, 40, 10, 25, 80, 8, 120, 30, 200, 12, 60)
 HYDRA_EVIDENCE = ("payment", "network", "none")
 
 
+def pooled_keys(
+    rng: Any, n: int, common: float, pool_base: int, zipf_a: float, pool: int, own_base: int
+) -> Any:
+    """``n`` evidence keys: a ``common`` share drawn from a Zipf-weighted pool of ``pool``
+    keys from ``pool_base`` (generic templates, SDK defaults: the first shared by many),
+    the rest each its own from ``own_base``."""
+    import numpy as np
+
+    shared = rng.random(n) < common
+    return np.where(
+        shared, pool_base + np.minimum(rng.zipf(zipf_a, n), pool), own_base + np.arange(n)
+    )
+
+
 def synth_link_inputs(n: int, seed: int) -> dict[str, Any]:
     """Inputs of ``link_accounts`` for ``n`` accounts, shaped as the pipeline makes them.
 
@@ -710,12 +724,7 @@ def synth_link_inputs(n: int, seed: int) -> dict[str, Any]:
     has_tpl = rng.random(n) < 0.35
     k_tpl = np.where(has_tpl, rng.integers(1, 4, n), 0)
     tpl_owner = np.repeat(np.arange(n), k_tpl)
-    generic = rng.random(len(tpl_owner)) < 0.5
-    tpl_key = np.where(
-        generic,
-        3 * 10**12 + np.minimum(rng.zipf(1.5, len(tpl_owner)), 300),
-        4 * 10**12 + np.arange(len(tpl_owner)),
-    )
+    tpl_key = pooled_keys(rng, len(tpl_owner), 0.5, 3 * 10**12, 1.5, 300, 4 * 10**12)
 
     # organisations: consecutive runs of 2..6 accounts sharing card, org and servers
     pos = 0
@@ -765,12 +774,7 @@ def synth_link_inputs(n: int, seed: int) -> dict[str, Any]:
     # own; each hydra group runs one configuration of its own
     k_cli = rng.integers(1, 3, n)
     cli_owner = np.repeat(np.arange(n), k_cli)
-    common = rng.random(len(cli_owner)) < 0.8
-    cli_key = np.where(
-        common,
-        8 * 10**12 + np.minimum(rng.zipf(1.4, len(cli_owner)), 500),
-        9 * 10**12 + np.arange(len(cli_owner)),
-    )
+    cli_key = pooled_keys(rng, len(cli_owner), 0.8, 8 * 10**12, 1.4, 500, 9 * 10**12)
     in_hydra = group[cli_owner] >= 0
     cli_key = np.where(in_hydra, 10 * 10**12 + group[cli_owner], cli_key)
 

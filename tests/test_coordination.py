@@ -26,7 +26,7 @@ from detector.features.synchrony import (
     Memberships,
     synchrony,
 )
-from detector.pipeline import build_features
+from detector.pipeline import FeatureResult, build_features
 from detector.scoring import score, train
 
 START = pd.Timestamp("2026-11-01", tz="UTC")
@@ -570,6 +570,28 @@ def test_platforms_on_their_own_hours_do_not_ride_along_in_an_aligned_campaign()
     assert set(ids[:n_camp]) in _linked_components(tokens)
 
 
+def _built(
+    tmp: Path, rng: np.random.Generator, frames: list[pd.DataFrame], accounts: list[tuple]
+) -> FeatureResult:
+    """The features of ``frames`` (request rows without ids, model, status, input tokens,
+    system prompt or conversation: one of each is filled in) and the account table
+    ``accounts`` (id, created_at, card, org), both written under ``tmp``."""
+    log = pd.concat(frames, ignore_index=True)
+    n = len(log)
+    log[S.REQUEST_ID] = [f"r{i}" for i in range(n)]
+    log[S.MODEL], log[S.STATUS], log[S.SYSTEM_PROMPT_HASH] = "m", "ok", ""
+    log[S.INPUT_TOKENS] = rng.integers(20, 400, n)
+    log[S.CONVERSATION_ID] = [f"c{v}" for v in range(n)]
+    log.to_parquet(tmp / "log.parquet")
+    table = pd.DataFrame(
+        accounts, columns=[S.ACCOUNT_ID, S.CREATED_AT, S.PAYMENT_FINGERPRINT, S.ORG_ID]
+    )
+    table.to_parquet(tmp / "accounts.parquet")
+    return build_features(
+        tmp / "log.parquet", accounts=tmp / "accounts.parquet", config=Config(topic_clusters=6)
+    )
+
+
 @pytest.mark.parametrize(
     ("size", "per_account", "cover", "wrappers"),
     [
@@ -619,23 +641,7 @@ def test_a_campaign_sharing_only_a_template_and_a_schedule_is_one_cluster(
             frames.append(relayed.assign(**{S.TURN_INDEX: 0}))
         created = START - pd.Timedelta(days=int(rng.integers(200, 600)), hours=k * 7)
         accounts.append((acct, created, f"card_h{k}", ""))
-    log = pd.concat(frames, ignore_index=True)
-    n = len(log)
-    log[S.REQUEST_ID] = [f"r{i}" for i in range(n)]
-    log[S.MODEL], log[S.STATUS], log[S.SYSTEM_PROMPT_HASH] = "m", "ok", ""
-    log[S.INPUT_TOKENS] = rng.integers(20, 400, n)
-    log[S.CONVERSATION_ID] = [f"c{v}" for v in range(n)]
-    log.to_parquet(tmp_path / "log.parquet")
-    table = pd.DataFrame(
-        accounts, columns=[S.ACCOUNT_ID, S.CREATED_AT, S.PAYMENT_FINGERPRINT, S.ORG_ID]
-    )
-    table.to_parquet(tmp_path / "accounts.parquet")
-
-    result = build_features(
-        tmp_path / "log.parquet",
-        accounts=tmp_path / "accounts.parquet",
-        config=Config(topic_clusters=6),
-    )
+    result = _built(tmp_path, rng, frames, accounts)
     clusters = result.clusters
     membership = clusters.membership
     if size < SYNC_GROUP_MIN:
@@ -845,23 +851,7 @@ def test_a_campaign_sharing_only_an_odd_client_and_a_creation_burst_is_linked(
         else:
             created = START - pd.Timedelta(days=int(rng.integers(30, 400)), hours=k * 7)
         accounts.append((acct, created, f"card_h{k}", ""))
-    log = pd.concat(frames, ignore_index=True)
-    n = len(log)
-    log[S.REQUEST_ID] = [f"r{i}" for i in range(n)]
-    log[S.MODEL], log[S.STATUS], log[S.SYSTEM_PROMPT_HASH] = "m", "ok", ""
-    log[S.INPUT_TOKENS] = rng.integers(20, 400, n)
-    log[S.CONVERSATION_ID] = [f"c{v}" for v in range(n)]
-    log.to_parquet(tmp_path / "log.parquet")
-    table = pd.DataFrame(
-        accounts, columns=[S.ACCOUNT_ID, S.CREATED_AT, S.PAYMENT_FINGERPRINT, S.ORG_ID]
-    )
-    table.to_parquet(tmp_path / "accounts.parquet")
-
-    result = build_features(
-        tmp_path / "log.parquet",
-        accounts=tmp_path / "accounts.parquet",
-        config=Config(topic_clusters=6),
-    )
+    result = _built(tmp_path, rng, frames, accounts)
     clusters = result.clusters
     membership = clusters.membership
     linked = set(membership[membership != ""].index)
