@@ -163,22 +163,20 @@ def status_code(status: str) -> int:
 _MIX: Final = np.uint64(0x9E3779B97F4A7C15)
 
 
+def combine_keys(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Per request, one 64-bit key for a pair of 64-bit keys (``first`` mixed, then xor
+    ``second``): a sub-stream's client (user agent × network), a request's shape, a
+    client configuration (user agent × shape)."""
+    with np.errstate(over="ignore"):
+        return (np.asarray(first, dtype=np.uint64) * _MIX) ^ np.asarray(second, dtype=np.uint64)
+
+
 def shape_keys(max_tokens: np.ndarray, temperature: np.ndarray) -> np.ndarray:
     """Per request, one 64-bit key for its ``max_tokens`` and ``temperature`` (missing
     values as -1): what a caller configures once in code, not per user."""
     cap = np.nan_to_num(np.asarray(max_tokens, dtype=np.float64), nan=-1.0)
     temp = np.nan_to_num(np.asarray(temperature, dtype=np.float64), nan=-1.0)
-    with np.errstate(over="ignore"):
-        return (cap.view(np.uint64) * _MIX) ^ temp.view(np.uint64)
-
-
-def client_keys(ua_keys: np.ndarray, shape: np.ndarray) -> np.ndarray:
-    """Per request, the key of its *client configuration*: the user agent (its
-    ``UA_KEY``) with its :func:`shape_keys`. One code base run from many accounts sends
-    one configuration however many proxies it goes through; an odd one shared by
-    accounts created together is linking evidence (:mod:`detector.coordination.tokens`)."""
-    with np.errstate(over="ignore"):
-        return (np.asarray(ua_keys, dtype=np.uint64) * np.uint64(0xBF58476D1CE4E5B9)) ^ shape
+    return combine_keys(cap.view(np.uint64), temp.view(np.uint64))
 
 
 def model_key(name: str) -> np.uint64:

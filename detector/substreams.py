@@ -75,7 +75,6 @@ SEP: Final = "\x1f"
 """Separator of a sub-stream id's parts (``kind SEP key SEP account_id``)."""
 SUBSTREAM: Final = S.SUBSTREAM
 SUBSTREAM_SHARE: Final = S.SUBSTREAM_SHARE
-_GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)
 
 PARENT_FAMILIES: Final = ("account",)
 """Per-bucket families that describe the account, not its traffic: a sub-stream takes
@@ -95,10 +94,7 @@ META_COLUMNS: Final = (
 
 
 def _client_key(frame: pd.DataFrame) -> np.ndarray:
-    ua = frame[A.UA_KEY].to_numpy(dtype=np.uint64)
-    net = frame[A.NETWORK_KEY].to_numpy(dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        return (ua * _GOLDEN) ^ net
+    return A.combine_keys(frame[A.UA_KEY].to_numpy(), frame[A.NETWORK_KEY].to_numpy())
 
 
 def _system_key(frame: pd.DataFrame) -> np.ndarray:

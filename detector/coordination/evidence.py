@@ -51,13 +51,9 @@ def bucket_evidence(frame: pd.DataFrame, context: Context) -> dict[str, Any]:
     b = Bucket.from_frame(frame, context)
     n, c = b.n, b.codes
     rows = []
-    kinds: list[tuple[str, str | np.ndarray]] = [("network", A.NETWORK_KEY)]
+    kinds = [("network", b.col(A.NETWORK_KEY))]
     if context.has(S.PROMPT):
-        kinds += [
-            ("template", A.TEMPLATE_KEY),
-            ("template", A.PREFIX_KEY),
-            ("template", A.SUFFIX_KEY),
-        ]
+        kinds += [("template", b.col(col)) for col in (A.TEMPLATE_KEY, A.PREFIX_KEY, A.SUFFIX_KEY)]
     client = client_config_keys(b, context)
     if client is not None:
         kinds.append(("client", client))
@@ -65,8 +61,7 @@ def bucket_evidence(frame: pd.DataFrame, context: Context) -> dict[str, Any]:
     # templates of short prompts ("hello", "test") are shared by chance: only prompts
     # long enough to carry a wrapper (those with a prefix key) count as evidence
     wrapped = b.col(A.PREFIX_KEY) != 0 if context.has(S.PROMPT) else None
-    for kind, col in kinds:
-        values = col if isinstance(col, np.ndarray) else b.col(col)
+    for kind, values in kinds:
         if kind == "template":
             values = np.where(wrapped, values, 0).astype(values.dtype)
         pc, keys, cnt = agg.pair_counts(c, values)
@@ -99,7 +94,8 @@ def bucket_evidence(frame: pd.DataFrame, context: Context) -> dict[str, Any]:
 
 def client_config_keys(b: Bucket, context: Context) -> np.ndarray | None:
     """Per request, the key of its client configuration (user agent, ``max_tokens``,
-    ``temperature``: :func:`detector.annotate.client_keys`), or ``None`` when the log has
+    ``temperature``: the user agent's key combined with :func:`detector.annotate.shape_keys`),
+    or ``None`` when the log has
     none of those columns. A column the log lacks counts as one value for everyone.
 
     A campaign behind proxies shares no network, and may rotate its templates, but its
@@ -111,8 +107,8 @@ def client_config_keys(b: Bucket, context: Context) -> np.ndarray | None:
     """
     if not any(context.has(col) for col in CLIENT_COLUMNS):
         return None
-    missing = np.full(b.codes.shape, np.nan)
-    ua = b.col(A.UA_KEY) if context.has(S.USER_AGENT) else np.zeros(len(missing), np.uint64)
+    missing = np.full(len(b.codes), np.nan)
+    ua = b.col(A.UA_KEY) if context.has(S.USER_AGENT) else np.zeros(len(b.codes), np.uint64)
     cap = b.col(S.MAX_TOKENS).astype(np.float64) if context.has(S.MAX_TOKENS) else missing
     temp = b.col(S.TEMPERATURE).astype(np.float64) if context.has(S.TEMPERATURE) else missing
-    return A.client_keys(ua, A.shape_keys(cap, temp))
+    return A.combine_keys(ua, A.shape_keys(cap, temp))
