@@ -36,6 +36,7 @@ while the rest never surface. A **case** is a coordination cluster (see
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Final
 
 import numpy as np
@@ -122,7 +123,11 @@ def case_scores(scores: np.ndarray, cluster_ids: np.ndarray) -> np.ndarray:
 
 
 def assign_cases(
-    table: pd.DataFrame, *, threshold: float, budget: str | int | None = None
+    table: pd.DataFrame,
+    *,
+    threshold: float,
+    budget: str | int | None = None,
+    riders: Collection[str] = frozenset(),
 ) -> tuple[pd.DataFrame, float]:
     """Group scored accounts into cases, flag whole cases, and band them.
 
@@ -133,6 +138,9 @@ def assign_cases(
     threshold : the alert threshold on the 0–100 score (used when ``budget`` is None).
     budget : alert budget in *cases* (``"2%"`` of the cases, or a count); overrides
         ``threshold``.
+    riders : clustered accounts that are cases of their own
+        (:attr:`~detector.coordination.Clusters.riders`: they do not behave like their
+        cluster, so its case score neither counts them nor lifts them).
 
     Returns
     -------
@@ -142,7 +150,8 @@ def assign_cases(
     """
     out = table.copy()
     cluster = out[S.CLUSTER_ID].fillna("").astype(str)
-    case_id = cluster.where(cluster != "", SINGLE_PREFIX + out[S.ACCOUNT_ID].astype(str))
+    alone = (cluster == "") | out[S.ACCOUNT_ID].isin(riders)
+    case_id = cluster.where(~alone, SINGLE_PREFIX + out[S.ACCOUNT_ID].astype(str))
     score = out[S.SCORE].to_numpy(dtype=float)
     # decided on the published (rounded) value: the median of two scores can carry a third
     # decimal, and a case shown at the threshold must be flagged whole
@@ -184,7 +193,8 @@ def lead_with_cluster(table: pd.DataFrame, clusters: pd.DataFrame | None) -> pd.
     were scored on behaviour, ``scored_as_cluster``). A quiet cluster's members are led
     with it only when they stand at its case score (:func:`assign_cases` raised them
     to it, or they are its median member): otherwise the link lent them no score
-    (:mod:`detector.quiet_clusters`) and their ``cluster_id`` still names it.
+    (:mod:`detector.quiet_clusters`) and their ``cluster_id`` still names it. A rider
+    (a member cased alone, :func:`assign_cases`) is never led with its cluster.
     """
     if clusters is None or clusters.empty:
         return table
@@ -199,6 +209,8 @@ def lead_with_cluster(table: pd.DataFrame, clusters: pd.DataFrame | None) -> pd.
                 dtype=float
             )
         lead &= lent
+    if S.CASE_ID in table.columns:  # a rider is a case of its own: the link lent it nothing
+        lead &= ~table[S.CASE_ID].astype(str).str.startswith(SINGLE_PREFIX).to_numpy()
     if lead.any():
         sentences = pd.Series(
             [

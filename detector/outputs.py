@@ -179,6 +179,7 @@ def clusters_json(scored: ScoreResult) -> dict[str, Any]:
     scores = scored.scores.set_index(S.ACCOUNT_ID)
     membership = scored.clusters.membership
     membership = membership[membership != ""]
+    riders = scored.clusters.riders
     rows = []
     members_by = membership.groupby(membership).groups
     for cid, row in scored.clusters.table.iterrows():  # one iteration per cluster
@@ -200,7 +201,12 @@ def clusters_json(scored: ScoreResult) -> dict[str, Any]:
                 "max_score": float(member_scores[S.SCORE].max()),
                 "flagged_members": int(member_scores[S.FLAGGED].sum()),
                 "accounts": [
-                    {"account_id": a, "score": float(s), "flagged": bool(f)}
+                    {
+                        "account_id": a,
+                        "score": float(s),
+                        "flagged": bool(f),
+                        **({S.RIDES_ALONG: True} if a in riders else {}),
+                    }
                     for a, s, f in zip(
                         ids, member_scores[S.SCORE], member_scores[S.FLAGGED], strict=True
                     )
@@ -218,6 +224,9 @@ def cluster_behaviour_text(cluster: Mapping[str, Any]) -> str:
     if cluster.get(S.CLUSTER_BEHAVIOUR) is None:
         return ""
     how = "scored as a cluster" if cluster.get(S.SCORED_AS_CLUSTER) else "scored as unlinked"
+    riders = int(cluster.get(S.CLUSTER_RIDERS) or 0)
+    if riders:  # members that do not behave like the cluster (detector.quiet_clusters)
+        how += f", {riders} {'member' if riders == 1 else 'members'} unlike it scored alone"
     return f"{float(cluster[S.CLUSTER_BEHAVIOUR]):.2f}, {how}"
 
 
@@ -229,6 +238,7 @@ def _behaviour_fields(row: pd.Series) -> dict[str, Any]:
     return {
         S.CLUSTER_BEHAVIOUR: round(float(row[S.CLUSTER_BEHAVIOUR]), 4),
         S.SCORED_AS_CLUSTER: bool(row[S.SCORED_AS_CLUSTER]),
+        **({S.CLUSTER_RIDERS: int(row[S.CLUSTER_RIDERS])} if S.CLUSTER_RIDERS in row.index else {}),
     }
 
 

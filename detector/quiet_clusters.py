@@ -18,8 +18,18 @@ analyst still sees the link); it just lends no score. A campaign's members behav
 unusually by design (that is the job they are spread over), so its median is far above
 the cut and it is scored as before.
 
-The cluster table gains ``behaviour`` (the median member's behaviour score) and
-``scored_as_cluster``; ``clusters.json`` and the report show both.
+**Riders.** A campaign's accounts run one script, so they behave alike. A member of a
+cluster scored as one whose own behaviour score is under
+:data:`~detector.config.Config.cluster_rider_share` of its cluster's median member's
+*rides along*: a data-labelling platform linked into a campaign because it uses the
+campaign's template and moved to a new model in the campaign's hour, a new sign-up that
+started on a hydra's network in its hour. It gets an unlinked account's cluster features
+and its own case (:func:`detector.cases.assign_cases`), so the campaign's case score does
+not lift it; it keeps its cluster id, so the link is still shown.
+
+The cluster table gains ``behaviour`` (the median member's behaviour score),
+``scored_as_cluster`` and ``riders`` (how many); ``clusters.json`` and the report show
+them.
 """
 
 from __future__ import annotations
@@ -36,7 +46,19 @@ from detector.features.coordination import unlinked_values, window_length_hours
 from detector.model import AnomalyModel
 from detector.pipeline import FeatureResult
 
-__all__ = ["cluster_behaviour", "unlink_quiet_clusters"]
+__all__ = ["cluster_behaviour", "member_behaviour", "unlink_quiet_clusters"]
+
+
+def member_behaviour(
+    model: AnomalyModel, features: pd.DataFrame, membership: pd.Series
+) -> pd.Series:
+    """The behaviour score of each clustered account of ``membership`` (account id →
+    cluster id, "" unlinked) that ``features`` holds, indexed by account id."""
+    linked = membership[(membership != "") & membership.index.isin(features.index)]
+    if linked.empty:
+        return pd.Series(dtype=float)
+    names = [str(n) for n in model.feature_names_in_]
+    return pd.Series(model.behaviour(features.loc[linked.index, names]), index=linked.index)
 
 
 def cluster_behaviour(
@@ -44,42 +66,61 @@ def cluster_behaviour(
 ) -> pd.Series:
     """The median member's behaviour score of each cluster in ``membership``
     (account id → cluster id, "" unlinked), indexed by cluster id."""
-    linked = membership[(membership != "") & membership.index.isin(features.index)]
-    if linked.empty:
+    return _medians(member_behaviour(model, features, membership), membership)
+
+
+def _medians(members: pd.Series, membership: pd.Series) -> pd.Series:
+    """Per cluster, the median of its members' behaviour scores ``members``."""
+    if members.empty:
         return pd.Series(dtype=float, name=S.CLUSTER_BEHAVIOUR)
-    names = [str(n) for n in model.feature_names_in_]
-    scores = pd.Series(model.behaviour(features.loc[linked.index, names]), index=linked.index)
-    return scores.groupby(linked.to_numpy()).median().rename(S.CLUSTER_BEHAVIOUR)
+    of = membership.reindex(members.index).to_numpy()
+    return members.groupby(of).median().rename(S.CLUSTER_BEHAVIOUR)
 
 
 def unlink_quiet_clusters(
     result: FeatureResult, model: AnomalyModel, config: Config
 ) -> FeatureResult:
-    """``result`` with the members of quiet clusters scored as unlinked (module docs).
+    """``result`` with the members of quiet clusters, and the riders of loud ones, scored
+    as unlinked (module docs).
 
     Unchanged when the run has no clusters, when ``config.cluster_behaviour_multiple``
     is 0, or for a model fitted before the behaviour median was kept. Idempotent: the
     behaviour score leaves the cluster features out, so a second pass finds the same
-    quiet clusters.
+    quiet clusters and riders.
     """
     clusters = result.clusters
     median = model.behaviour_median()
     multiple = config.cluster_behaviour_multiple
     if clusters is None or clusters.table.empty or median is None or multiple <= 0:
         return result
-    behaviour = cluster_behaviour(model, result.features, clusters.membership)
-    behaviour = behaviour.reindex(clusters.table.index)
+    members = member_behaviour(model, result.features, clusters.membership)
+    behaviour = _medians(members, clusters.membership).reindex(clusters.table.index)
     loud = (behaviour >= multiple * median).to_numpy() | behaviour.isna().to_numpy()
+    of = clusters.membership.reindex(members.index).to_numpy()
+    own_median = behaviour.reindex(of).to_numpy()
+    riding = (
+        np.isin(of, clusters.table.index[loud])
+        & (members.to_numpy() < config.cluster_rider_share * own_median)
+        if config.cluster_rider_share > 0
+        else np.zeros(len(members), dtype=bool)
+    )
+    riders = frozenset(members.index[riding])
     table = clusters.table.assign(
-        **{S.CLUSTER_BEHAVIOUR: behaviour.to_numpy(), S.SCORED_AS_CLUSTER: loud}
+        **{
+            S.CLUSTER_BEHAVIOUR: behaviour.to_numpy(),
+            S.SCORED_AS_CLUSTER: loud,
+            S.CLUSTER_RIDERS: pd.Series(of[riding])
+            .value_counts()
+            .reindex(clusters.table.index, fill_value=0)
+            .to_numpy(),
+        }
     )
     quiet = set(clusters.table.index[~loud])
-    clusters = dataclasses.replace(clusters, table=table)
-    if not quiet:
+    clusters = dataclasses.replace(clusters, table=table, riders=riders)
+    if not quiet and not riders:
         return dataclasses.replace(result, clusters=clusters)
-    rows = result.features.index.isin(
-        clusters.membership.index[clusters.membership.isin(quiet).to_numpy()]
-    )
+    unlinked = clusters.membership.isin(quiet).to_numpy() | clusters.membership.index.isin(riders)
+    rows = result.features.index.isin(clusters.membership.index[unlinked])
     # a shallow copy with new cluster columns: the table can be a million accounts wide,
     # and only these columns change (the caller's table is left as it was)
     features = result.features.copy(deep=False)

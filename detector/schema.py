@@ -134,6 +134,10 @@ CLUSTER_BEHAVIOUR: Final = "behaviour"
 """The cluster's median member behaviour score (detector.behaviour)."""
 SCORED_AS_CLUSTER: Final = "scored_as_cluster"
 """Whether the cluster's members carried its cluster features into the model."""
+CLUSTER_RIDERS: Final = "riders"
+"""Members of a cluster scored as one that behave unlike it, scored as unlinked."""
+RIDES_ALONG: Final = "rides_along"
+"""clusters.json, per member: it is one of its cluster's riders."""
 
 # --- quarantine -----------------------------------------------------------------------
 

@@ -306,7 +306,8 @@ def score_features(
     base = (
         threshold if threshold is not None else float((bundle.learned or bundle.model).threshold_)
     )
-    table, applied = assign_cases(table, threshold=base, budget=budget)
+    riders = frozenset() if clusters is None else clusters.riders
+    table, applied = assign_cases(table, threshold=base, budget=budget, riders=riders)
     table = lead_with_cluster(table, None if clusters is None else clusters.table)
     first = [*S.SCORE_COLUMNS, S.CASE_ID, S.CASE_SCORE]
     table = table[first + [c for c in table.columns if c not in first]]

@@ -64,6 +64,33 @@ def test_a_quiet_clusters_member_flagged_at_its_case_score_is_told_why() -> None
     assert led[2].startswith("one of 3 linked accounts in cluster c-q that share a card")
 
 
+def test_a_rider_is_a_case_of_its_own_and_is_neither_lifted_nor_led() -> None:
+    # c-1 is a campaign (90/85/80) with a rider at 60 (detector.quiet_clusters): the
+    # campaign's case is its three members' (85), the rider stands at its own 60, unflagged,
+    # and keeps its cluster id; flagged on its own (95 in c-2), it is not led by the link
+    t = table([90, 85, 80, 60, 95, 70, 72], ["c-1"] * 4 + ["c-2"] * 3)
+    t[S.REASONS] = ["own"] * 7
+    out, _ = assign_cases(t, threshold=75, riders={"a003", "a004"})
+    assert (
+        out[S.CASE_ID].tolist()
+        == ["c-1"] * 3 + [SINGLE_PREFIX + "a003", SINGLE_PREFIX + "a004"] + ["c-2"] * 2
+    )
+    assert out[S.CASE_SCORE].tolist() == [85, 85, 85, 60, 95, 71, 71]
+    assert out[S.SCORE].tolist() == [90, 85, 85, 60, 95, 71, 72]
+    assert out[S.FLAGGED].tolist() == [True, True, True, False, True, False, False]
+    assert out[S.CLUSTER_ID].tolist() == t[S.CLUSTER_ID].tolist()
+    clusters = pd.DataFrame(
+        {"members": [4, 3], "evidence": ["share a card"] * 2, S.SCORED_AS_CLUSTER: [True] * 2},
+        index=["c-1", "c-2"],
+    )
+    led = lead_with_cluster(out, clusters)[S.REASONS].tolist()
+    assert [r.startswith("one of 4 linked") for r in led[:3]] == [True] * 3
+    assert led[3:] == ["own"] * 4
+    # without riders the campaign's case lifts its rider to 82.5 and flags it
+    plain, _ = assign_cases(t, threshold=75)
+    assert plain[S.SCORE].tolist()[3] == 82.5 and plain[S.FLAGGED].tolist()[3]
+
+
 def test_the_budget_counts_cases_not_accounts() -> None:
     # a 50-account hydra scoring 88-98 (median 93) and 50 singles scoring 0-92
     hydra = list(np.linspace(88, 98, 50))

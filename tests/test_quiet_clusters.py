@@ -24,7 +24,7 @@ from detector.features.coordination import NEUTRAL_CLUSTER
 from detector.forest_scoring import forest_raws
 from detector.model import AnomalyModel
 from detector.pipeline import FeatureResult
-from detector.quiet_clusters import cluster_behaviour, unlink_quiet_clusters
+from detector.quiet_clusters import cluster_behaviour, member_behaviour, unlink_quiet_clusters
 from detector.substreams import SubStreams
 from tests.synthetic_features import family_population
 
@@ -153,6 +153,39 @@ def test_a_quiet_cluster_is_scored_as_unlinked_and_a_campaign_is_not(
     assert (result.features.loc[QUIET, "cluster_size"] == len(QUIET)).all()
     again = unlink_quiet_clusters(gated, model, DEFAULT)
     pd.testing.assert_frame_equal(again.features, after)
+
+
+def test_a_member_unlike_its_loud_cluster_rides_along_and_is_scored_as_unlinked(
+    fitted: tuple[AnomalyModel, pd.DataFrame],
+) -> None:
+    """An ordinary account linked into the campaign (a platform on its template that
+    switched to a new model in its hour) carries the campaign's cluster features and its
+    case score otherwise; a rider gets an unlinked account's and a case of its own."""
+    model, frame = fitted
+    rider = "acct-00300"
+    frame = frame.copy()
+    frame.loc[rider, list(CLUSTER_COLUMNS)] = frame.loc[LOUD[0], list(CLUSTER_COLUMNS)]
+    result = _result(frame)
+    result.clusters.membership[rider] = "c-loud"
+    members = member_behaviour(model, frame, result.clusters.membership)
+    loud_median = members[[*LOUD, rider]].median()
+    assert members[rider] < DEFAULT.cluster_rider_share * loud_median  # the premise
+    assert members[LOUD].min() >= DEFAULT.cluster_rider_share * loud_median
+
+    gated = unlink_quiet_clusters(result, model, DEFAULT)
+    assert gated.clusters.riders == {rider}
+    assert gated.clusters.table[S.CLUSTER_RIDERS].to_dict() == {"c-quiet": 0, "c-loud": 1}
+    after = gated.features
+    for name, value in {**NEUTRAL_CLUSTER, "cluster_activation_spread_hours": WINDOW_HOURS}.items():
+        if name in after.columns:
+            assert after.loc[rider, name] == value, name
+    pd.testing.assert_frame_equal(after.loc[LOUD], frame.loc[LOUD])  # the campaign keeps them
+    assert gated.clusters.membership[rider] == "c-loud"  # the link is still shown
+    assert unlink_quiet_clusters(gated, model, DEFAULT).clusters.riders == {rider}
+
+    off = unlink_quiet_clusters(result, model, dataclasses.replace(DEFAULT, cluster_rider_share=0))
+    assert off.clusters.riders == frozenset()
+    assert off.features.loc[rider, "cluster_size"] == len(LOUD)
 
 
 def test_the_gate_can_be_turned_off_and_old_bundles_are_unchanged(

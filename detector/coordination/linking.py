@@ -34,12 +34,15 @@ class Clusters:
 
     ``membership`` maps account_id → cluster_id for clustered accounts only;
     ``table`` has one row per cluster (members, evidence counts, combined behaviour).
+    ``riders`` are the members scored and cased as unlinked accounts because they do not
+    behave like their cluster (set by :func:`detector.quiet_clusters.unlink_quiet_clusters`).
     """
 
     features: pd.DataFrame
     membership: pd.Series
     table: pd.DataFrame
     evidence_kinds: dict[str, dict[str, int]] = field(default_factory=dict)
+    riders: frozenset[str] = frozenset()
 
 
 def cluster_id_for(members_min_id: str) -> str:
