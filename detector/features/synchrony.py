@@ -24,7 +24,6 @@ __all__ = [
     "cluster_rhythm",
     "member_activity",
     "membership_synchrony",
-    "synchrony",
 ]
 
 
@@ -123,20 +122,6 @@ class Memberships:
         return cls(members, lab, n_groups, held_as, len(accounts), i[order], hour[order], x[order])
 
 
-def synchrony(
-    parts: list[dict[str, Any]],
-    index: pd.Index,
-    label: np.ndarray,
-    n_comp: int,
-    clustered: np.ndarray,
-    context: Context,
-) -> np.ndarray:
-    """Mean pairwise correlation of members' hourly activity *beyond their daily rhythm*,
-    per account of ``index`` (0 outside a group): the accounts ``clustered`` selects, each
-    in group ``label`` (see :func:`membership_synchrony`)."""
-    return cluster_rhythm(parts, index, label, n_comp, clustered, context)[0]
-
-
 def cluster_rhythm(
     parts: list[dict[str, Any]],
     index: pd.Index,
@@ -145,9 +130,11 @@ def cluster_rhythm(
     clustered: np.ndarray,
     context: Context,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per account of ``index``, its group's :func:`synchrony` and its group's
-    hour-of-day :meth:`~GroupProfiles.alignment` (0 outside a group; ``clustered`` selects
-    the accounts, each in group ``label``), from one gathering of the members' activity.
+    """Per account of ``index``, its group's synchrony (the mean pairwise correlation of
+    members' hourly activity *beyond their daily rhythm*, :func:`membership_synchrony`)
+    and its group's hour-of-day :meth:`~GroupProfiles.alignment` (0 outside a group;
+    ``clustered`` selects the accounts, each in group ``label``), from one gathering of
+    the members' activity.
 
     The two see different campaigns: load-balanced accounts surge and pause together
     (synchrony), a script running one block of hours every day through many accounts
