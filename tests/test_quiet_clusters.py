@@ -23,8 +23,10 @@ from detector.coordination import Clusters
 from detector.features.coordination import NEUTRAL_CLUSTER
 from detector.forest_scoring import forest_raws
 from detector.model import AnomalyModel
+from detector.outputs import cluster_behaviour_text, clusters_json
 from detector.pipeline import FeatureResult
 from detector.quiet_clusters import cluster_behaviour, member_behaviour, unlink_quiet_clusters
+from detector.results import ScoreResult
 from detector.substreams import SubStreams
 from tests.synthetic_features import family_population
 
@@ -182,6 +184,25 @@ def test_a_member_unlike_its_loud_cluster_rides_along_and_is_scored_as_unlinked(
     pd.testing.assert_frame_equal(after.loc[LOUD], frame.loc[LOUD])  # the campaign keeps them
     assert gated.clusters.membership[rider] == "c-loud"  # the link is still shown
     assert unlink_quiet_clusters(gated, model, DEFAULT).clusters.riders == {rider}
+
+    # clusters.json, `detector clusters` and the report say which member rode along
+    table = gated.clusters.table.assign(
+        evidence="share a card",
+        requests_per_day=1.0,
+        template_share=0.0,
+        synchrony=0.0,
+        alignment=0.0,
+        activation_spread_hours=1.0,
+    )
+    ids = [*QUIET, *LOUD, rider]
+    scores = pd.DataFrame({S.ACCOUNT_ID: ids, S.SCORE: 80.0, S.FLAGGED: True})
+    scored = ScoreResult(scores, gated, None, dataclasses.replace(gated.clusters, table=table))  # type: ignore[arg-type]
+    doc = {c["cluster_id"]: c for c in clusters_json(scored)["clusters"]}
+    assert doc["c-loud"][S.CLUSTER_RIDERS] == 1 and doc["c-quiet"][S.CLUSTER_RIDERS] == 0
+    riding = [a["account_id"] for a in doc["c-loud"]["accounts"] if a.get(S.RIDES_ALONG)]
+    assert riding == [rider]
+    assert cluster_behaviour_text(doc["c-loud"]).endswith(", 1 member unlike it scored alone")
+    assert cluster_behaviour_text(doc["c-quiet"]).endswith("scored as unlinked")
 
     off = unlink_quiet_clusters(result, model, dataclasses.replace(DEFAULT, cluster_rider_share=0))
     assert off.clusters.riders == frozenset()

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from detector import schema as S
 from detector.cli.common import JsonOpt, console, fail, user_errors
 from detector.outputs import cluster_behaviour_text, sidecar
 from detector.safe import safe_terminal
@@ -83,12 +84,13 @@ def register(app: typer.Typer) -> None:
         console.print(t)
         if cluster is not None:
             m = Table(title=f"members of {cluster}")
-            for col in ("account", "score", "flagged"):
+            for col in ("account", "score", "flagged", "scored"):
                 m.add_column(col)
             for a in rows[0]["accounts"]:
                 m.add_row(
                     safe_terminal(a["account_id"]),
                     f"{a['score']:.1f}",
                     "yes" if a["flagged"] else "",
+                    "alone: behaves unlike the cluster" if a.get(S.RIDES_ALONG) else "",
                 )
             console.print(m)
