@@ -195,7 +195,6 @@ def clusters_json(scored: ScoreResult) -> dict[str, Any]:
                 "requests_per_day": round(float(row["requests_per_day"]), 2),
                 "template_share": round(float(row["template_share"]), 4),
                 "synchrony": round(float(row["synchrony"]), 4),
-                "alignment": round(float(row.get("alignment", 0.0)), 4),
                 "activation_spread_hours": round(float(row["activation_spread_hours"]), 2),
                 **_behaviour_fields(row),
                 "max_score": float(member_scores[S.SCORE].max()),

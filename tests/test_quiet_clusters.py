@@ -191,7 +191,6 @@ def test_a_member_unlike_its_loud_cluster_rides_along_and_is_scored_as_unlinked(
         requests_per_day=1.0,
         template_share=0.0,
         synchrony=0.0,
-        alignment=0.0,
         activation_spread_hours=1.0,
     )
     ids = [*QUIET, *LOUD, rider]

@@ -113,8 +113,7 @@ def _print_case(info: dict[str, Any]) -> None:
         console.print(
             f"  links: {cell(kinds)}; {evidence.get('requests_per_day')} requests/day together; "
             f"template share {evidence.get('template_share')}; synchrony "
-            f"{evidence.get('synchrony')}; daily schedule {evidence.get('alignment', 0)}; "
-            "activation spread "
+            f"{evidence.get('synchrony')}; activation spread "
             f"{evidence.get('activation_spread_hours')} h"
         )
         behaviour = cluster_behaviour_text(evidence)

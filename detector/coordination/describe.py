@@ -48,7 +48,6 @@ def cluster_table(
         requests_per_day=("cluster_requests_per_day", "first"),
         template_share=("cluster_template_share", "first"),
         synchrony=("cluster_synchrony", "first"),
-        alignment=("cluster_alignment", "first"),
         activation_spread_hours=("cluster_activation_spread_hours", "first"),
     )
     evidence_kinds = (

@@ -24,7 +24,7 @@ from detector import schema as S
 from detector.features.account import NEW_ACCOUNT_DAYS, creation_seconds
 from detector.features.base import Bucket, Context
 from detector.features.registry import FeatureSpec, family
-from detector.features.synchrony import cluster_rhythm
+from detector.features.synchrony import synchrony
 
 __all__ = [
     "ACTIVATION_MIN_OFFSET_S",
@@ -93,20 +93,6 @@ SPECS = [
         scale="linear",
         direction="high",
         reason="its cluster's hourly activity is synchronised (correlation {value})",
-    ),
-    FeatureSpec(
-        name="cluster_alignment",
-        family="coordination",
-        unit="ratio",
-        description="Mean pairwise correlation of members' hour-of-day profiles over the window, "
-        "floored at 0 (0 when unlinked).",
-        why="One script working the same block of hours every day through many accounts gives "
-        "them one daily profile, with no shared surge for synchrony to see.",
-        needs=(S.ACCOUNT_ID,),
-        neutral=0.0,
-        scale="linear",
-        direction="high",
-        reason="its cluster's accounts keep one daily schedule (correlation {value})",
     ),
     FeatureSpec(
         name="cluster_activation_spread_hours",
@@ -220,10 +206,7 @@ def cluster_features(
             comp_share[best["comp"].to_numpy()] = np.minimum(mean_share, 1.0)
             tshare = np.where(clustered, comp_share[label], 0.0)
     feats["cluster_template_share"] = tshare
-    sync, align = cluster_rhythm(parts, index, label, n_comp, clustered, context)
-    feats["cluster_synchrony"] = sync
-    # anti-correlated members keep no common schedule: below 0 says no more than 0
-    feats["cluster_alignment"] = np.maximum(align, 0.0)
+    feats["cluster_synchrony"] = synchrony(parts, index, label, n_comp, clustered, context)
     first = first_ts.to_numpy(dtype=np.float64)
     lo = np.full(n_comp, np.inf)
     hi = np.full(n_comp, -np.inf)
@@ -258,7 +241,6 @@ NEUTRAL_CLUSTER: dict[str, float] = {
     "cluster_requests_per_day": 0.0,
     "cluster_template_share": 0.0,
     "cluster_synchrony": 0.0,
-    "cluster_alignment": 0.0,
     "cluster_creation_spread_hours": 8760.0,
     "cluster_new_member_share": 0.0,
 }

@@ -21,9 +21,9 @@ __all__ = [
     "GroupProfiles",
     "HourlyActivity",
     "Memberships",
-    "cluster_rhythm",
     "member_activity",
     "membership_synchrony",
+    "synchrony",
 ]
 
 
@@ -122,33 +122,22 @@ class Memberships:
         return cls(members, lab, n_groups, held_as, len(accounts), i[order], hour[order], x[order])
 
 
-def cluster_rhythm(
+def synchrony(
     parts: list[dict[str, Any]],
     index: pd.Index,
     label: np.ndarray,
     n_comp: int,
     clustered: np.ndarray,
     context: Context,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per account of ``index``, its group's synchrony (the mean pairwise correlation of
-    members' hourly activity *beyond their daily rhythm*, :func:`membership_synchrony`)
-    and its group's hour-of-day :meth:`~GroupProfiles.alignment` (0 outside a group;
-    ``clustered`` selects the accounts, each in group ``label``), from one gathering of
-    the members' activity.
-
-    The two see different campaigns: load-balanced accounts surge and pause together
-    (synchrony), a script running one block of hours every day through many accounts
-    gives them one daily profile without a single shared surge (alignment: a 16-account
-    template-and-timing campaign on realistic seed 5151 had synchrony -0.06 and
-    alignment 0.93).
-    """
-    sync = np.zeros(len(index))
-    align = np.zeros(len(index))
+) -> np.ndarray:
+    """Mean pairwise correlation of members' hourly activity *beyond their daily rhythm*,
+    per account of ``index`` (0 outside a group): the accounts ``clustered`` selects, each
+    in group ``label`` (see :func:`membership_synchrony`)."""
+    out = np.zeros(len(index))
     members = np.flatnonzero(clustered)
     groups = Memberships.gather(parts, index, members, label[members], n_comp)
-    sync[members] = membership_synchrony(groups, context)
-    align[members] = GroupProfiles.of(groups, context).alignment()
-    return sync, align
+    out[members] = membership_synchrony(groups, context)
+    return out
 
 
 def membership_synchrony(groups: Memberships, context: Context) -> np.ndarray:

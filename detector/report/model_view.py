@@ -26,7 +26,6 @@ class ModelSections:
             "<tr><th>cluster</th><th class='n'>members</th><th class='n'>flagged</th>"
             "<th class='n'>max score</th><th class='n'>requests/day</th>"
             "<th class='n'>shared template</th><th class='n'>synchrony</th>"
-            "<th class='n'>daily schedule</th>"
             "<th class='n'>start spread</th><th>evidence</th><th>behaviour</th></tr>"
         )
         rows = []
@@ -41,7 +40,6 @@ class ModelSections:
                 f"<td class='n'>{float(c.get('requests_per_day', 0)):,.0f}</td>"
                 f"<td class='n'>{float(c.get('template_share', 0)):.0%}</td>"
                 f"<td class='n'>{float(c.get('synchrony', 0)):.2f}</td>"
-                f"<td class='n'>{float(c.get('alignment', 0)):.2f}</td>"
                 f"<td class='n'>{float(c.get('activation_spread_hours', 0)):.1f} h</td>"
                 f"<td>{show_value(c.get('evidence', ''))}</td>"
                 f"<td>{html_text(cluster_behaviour_text(c))}</td></tr>"
