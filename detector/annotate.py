@@ -160,7 +160,9 @@ def status_code(status: str) -> int:
     return S.STATUSES.index(status)
 
 
-_MIX: Final = np.uint64(0x9E3779B97F4A7C15)
+KEY_MIX: Final = np.uint64(0x9E3779B97F4A7C15)
+"""The golden-ratio multiplier that mixes one 64-bit key before it is combined with
+another (:func:`combine_keys`, the linking tokens' pairs)."""
 
 
 def combine_keys(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -168,7 +170,7 @@ def combine_keys(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     ``second``): a sub-stream's client (user agent × network), a request's shape, a
     client configuration (user agent × shape)."""
     with np.errstate(over="ignore"):
-        return (np.asarray(first, dtype=np.uint64) * _MIX) ^ np.asarray(second, dtype=np.uint64)
+        return (np.asarray(first, dtype=np.uint64) * KEY_MIX) ^ np.asarray(second, dtype=np.uint64)
 
 
 def shape_keys(max_tokens: np.ndarray, temperature: np.ndarray) -> np.ndarray:

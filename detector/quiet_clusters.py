@@ -46,7 +46,7 @@ from detector.features.coordination import unlinked_values, window_length_hours
 from detector.model import AnomalyModel
 from detector.pipeline import FeatureResult
 
-__all__ = ["cluster_behaviour", "member_behaviour", "unlink_quiet_clusters"]
+__all__ = ["member_behaviour", "unlink_quiet_clusters"]
 
 
 def member_behaviour(
@@ -59,22 +59,6 @@ def member_behaviour(
         return pd.Series(dtype=float)
     names = [str(n) for n in model.feature_names_in_]
     return pd.Series(model.behaviour(features.loc[linked.index, names]), index=linked.index)
-
-
-def cluster_behaviour(
-    model: AnomalyModel, features: pd.DataFrame, membership: pd.Series
-) -> pd.Series:
-    """The median member's behaviour score of each cluster in ``membership``
-    (account id → cluster id, "" unlinked), indexed by cluster id."""
-    return _medians(member_behaviour(model, features, membership), membership)
-
-
-def _medians(members: pd.Series, membership: pd.Series) -> pd.Series:
-    """Per cluster, the median of its members' behaviour scores ``members``."""
-    if members.empty:
-        return pd.Series(dtype=float, name=S.CLUSTER_BEHAVIOUR)
-    of = membership.reindex(members.index).to_numpy()
-    return members.groupby(of).median().rename(S.CLUSTER_BEHAVIOUR)
 
 
 def unlink_quiet_clusters(
@@ -94,15 +78,14 @@ def unlink_quiet_clusters(
     if clusters is None or clusters.table.empty or median is None or multiple <= 0:
         return result
     members = member_behaviour(model, result.features, clusters.membership)
-    behaviour = _medians(members, clusters.membership).reindex(clusters.table.index)
+    of = clusters.membership.reindex(members.index).to_numpy()  # each member's cluster
+    behaviour = members.groupby(of).median().reindex(clusters.table.index)  # its median
     loud = (behaviour >= multiple * median).to_numpy() | behaviour.isna().to_numpy()
-    of = clusters.membership.reindex(members.index).to_numpy()
-    own_median = behaviour.reindex(of).to_numpy()
+    share = config.cluster_rider_share
     riding = (
-        np.isin(of, clusters.table.index[loud])
-        & (members.to_numpy() < config.cluster_rider_share * own_median)
-        if config.cluster_rider_share > 0
-        else np.zeros(len(members), dtype=bool)
+        (share > 0)
+        & np.isin(of, clusters.table.index[loud])
+        & (members.to_numpy() < share * behaviour.reindex(of).to_numpy())
     )
     riders = frozenset(members.index[riding])
     table = clusters.table.assign(

@@ -25,7 +25,7 @@ from detector.forest_scoring import forest_raws
 from detector.model import AnomalyModel
 from detector.outputs import cluster_behaviour_text, clusters_json
 from detector.pipeline import FeatureResult
-from detector.quiet_clusters import cluster_behaviour, member_behaviour, unlink_quiet_clusters
+from detector.quiet_clusters import member_behaviour, unlink_quiet_clusters
 from detector.results import ScoreResult
 from detector.substreams import SubStreams
 from tests.synthetic_features import family_population
@@ -136,7 +136,8 @@ def test_a_quiet_cluster_is_scored_as_unlinked_and_a_campaign_is_not(
     gated = unlink_quiet_clusters(result, model, DEFAULT)
     table = gated.clusters.table
     assert table[S.SCORED_AS_CLUSTER].to_dict() == {"c-quiet": False, "c-loud": True}
-    behaviour = cluster_behaviour(model, frame, result.clusters.membership)
+    members = member_behaviour(model, frame, result.clusters.membership)
+    behaviour = members.groupby(result.clusters.membership[members.index].to_numpy()).median()
     median = model.behaviour_median()
     assert behaviour["c-quiet"] < DEFAULT.cluster_behaviour_multiple * median
     assert behaviour["c-loud"] >= DEFAULT.cluster_behaviour_multiple * median

@@ -151,13 +151,10 @@ def _time_tokens(kind: str, seconds: pd.Series, bin_s: int) -> pd.DataFrame:
     )
 
 
-_MIX = np.uint64(0x9E3779B97F4A7C15)
-
-
 def _pair_token(first: np.ndarray, second: np.ndarray, salt: int) -> np.ndarray:
     """A 64-bit token for an (ingredient, ingredient) pair of one paired kind."""
     with np.errstate(over="ignore"):
-        a = first.astype(np.uint64) * _MIX
+        a = first.astype(np.uint64) * A.KEY_MIX
         b = (second.astype(np.uint64) + np.uint64(salt)) * np.uint64(0xBF58476D1CE4E5B9)
         return a ^ (b >> np.uint64(7)) ^ (b << np.uint64(13))
 
