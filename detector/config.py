@@ -159,7 +159,14 @@ class Config:
     2.5%/5%; adding ``client`` lifted safety benchmarkers, whose harness runs from its
     own client, to 40%/22.5% (docs/operations.md)."""
     substream_min_requests: int = 50
-    """A sub-stream needs this many requests to be scored (fewer: its features are noise)."""
+    """A sub-stream needs this many requests to be scored (fewer: its features are noise)..."""
+    substream_min_unshaped_requests: int = 30
+    """...or this many for the one without a value (no system prompt: what the product did
+    not shape), the first suspect, when it holds ``substream_min_unshaped_share`` of the
+    account: a mixed-cover pull of 37-48 requests a week, 12-19% of its product's traffic,
+    was missed at 50 (docs/realistic-baseline.md, session 34)."""
+    substream_min_unshaped_share: float = 0.1
+    """A developer's tests through a product's key (5-10% of its traffic) rarely reach it."""
     substream_min_share: float = 0.05
     """...and at least this share of its account's requests (less is not a stream)."""
     substream_max_share: float = 0.5

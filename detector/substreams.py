@@ -14,9 +14,11 @@ requests of one account that share such a key:
   ``Config.substream_kinds``).
 
 A sub-stream **qualifies** when it has at least ``Config.substream_min_requests``
-requests and holds between ``substream_min_share`` and ``substream_max_share`` of its
-account's traffic: a minority (the majority stream already dominates the account's own
-features) that is not negligible. Per account, qualifying sub-streams are taken while
+requests (``substream_min_unshaped_requests`` for the one without a value, the first
+suspect, when it is at least ``substream_min_unshaped_share`` of the account) and holds
+between ``substream_min_share`` and ``substream_max_share`` of its account's traffic:
+a minority (the majority stream already dominates the account's own features) that is
+not negligible. Per account, qualifying sub-streams are taken while
 their rows stay within ``substream_max_rows_share`` of the account's, which bounds the
 extra work at that share of the log whatever the population looks like: first the one
 without a value (requests with no system prompt, in an account whose product sets them:
@@ -206,8 +208,15 @@ def _select(
     keys = size.index.get_level_values(1).to_numpy(dtype=np.uint64)
     count = size.to_numpy()
     share = count / np.bincount(codes, minlength=len(accounts))[parent]
+    # the stream without a value is the first suspect: fewer requests do, if it is a
+    # real part of the account's traffic
+    unshaped = (
+        (keys == 0)
+        & (count >= cfg.substream_min_unshaped_requests)
+        & (share >= cfg.substream_min_unshaped_share)
+    )
     ok = (
-        (count >= cfg.substream_min_requests)
+        ((count >= cfg.substream_min_requests) | unshaped)
         & (share >= cfg.substream_min_share)
         & (share <= cfg.substream_max_share)
     )

@@ -389,3 +389,46 @@ def test_the_stream_without_a_system_prompt_is_scored_before_the_small_ones():
     assert sorted(meta["requests"].tolist()) == [150, 300]
     assert describe(meta[meta["requests"] == 300])[0] == "requests without a system prompt"
     assert meta["share"].sum() <= DEFAULT.substream_max_rows_share
+
+
+def test_the_stream_without_a_system_prompt_qualifies_from_fewer_requests():
+    """A mixed-cover pull of a few requests a day is 37-48 requests in a week, under the
+    50 a sub-stream needs; as the first suspect, the stream without a system prompt
+    qualifies from ``substream_min_unshaped_requests`` (30) when it is at least
+    ``substream_min_unshaped_share`` (10%) of its account. A product's own system-prompt
+    stream of the same size does not, nor does a developer's 5% of tests through a big
+    product's key."""
+    rng = np.random.default_rng(34)
+    accounts = {
+        "acct-mixed": [(240, "sys-main"), (40, "sys-b"), (40, "")],  # 12.5% unshaped
+        "acct-big": [(700, "sys-main"), (60, "sys-b"), (40, "")],  # 5% unshaped
+    }
+    frame = pd.concat(
+        [
+            _requests(rng, account, n, ua="sdk/1", net="198.51.100.0/24", system=sys).assign(
+                **{S.REQUEST_ID: lambda f, a=account, s=sys: f[S.REQUEST_ID] + a + s}
+            )
+            for account, streams in accounts.items()
+            for n, sys in streams
+        ],
+        ignore_index=True,
+    )
+    ann = A.annotate(finalize_dtypes(frame))
+    context = Context(
+        window_start=int(ann[A.TS].min()),
+        window_end=int(ann[A.TS].max()),
+        present=frozenset(frame.columns),
+        config=DEFAULT,
+    )
+    assert DEFAULT.substream_min_unshaped_requests <= 40 < DEFAULT.substream_min_requests
+    assert 40 / 800 < DEFAULT.substream_min_unshaped_share <= 40 / 320
+    meta = compute_substreams(ann, context).meta
+    got = sorted(zip(meta[S.ACCOUNT_ID], meta["requests"], describe(meta), strict=True))
+    assert got == [
+        ("acct-big", 60, 'requests with system prompt "sys-b"'),
+        ("acct-mixed", 40, "requests without a system prompt"),
+    ]
+    # at the general minimum for every stream (the rule before), only the 60 qualify
+    strict = dataclasses.replace(DEFAULT, substream_min_unshaped_requests=50)
+    before = compute_substreams(ann, dataclasses.replace(context, config=strict)).meta
+    assert before["requests"].tolist() == [60]
