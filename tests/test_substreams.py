@@ -361,48 +361,11 @@ def test_a_shape_substream_is_named_by_its_parameters_even_without_a_labelled_ro
     assert subs.features.index[0].startswith("shape" + SEP)
 
 
-def test_the_stream_without_a_system_prompt_is_scored_before_the_small_ones():
-    """A product with several system prompts spreads its own traffic over small
-    sub-streams; taken smallest first, they used the account's row budget before the
-    pull that carries no system prompt (mixed cover missed 1-3 of 10 accounts on
-    realistic populations). The stream without one is taken first."""
-    rng = np.random.default_rng(21)
-    streams = [(400, "sys-main"), (150, "sys-b"), (150, "sys-c"), (300, "")]
-    frame = pd.concat(
-        [
-            _requests(rng, "acct-multi", n, ua="sdk/1", net="198.51.100.0/24", system=sys).assign(
-                **{S.REQUEST_ID: lambda f, s=sys: f[S.REQUEST_ID] + s}
-            )
-            for n, sys in streams
-        ],
-        ignore_index=True,
-    )
-    ann = A.annotate(finalize_dtypes(frame))
-    context = Context(
-        window_start=int(ann[A.TS].min()),
-        window_end=int(ann[A.TS].max()),
-        present=frozenset(frame.columns),
-        config=DEFAULT,
-    )
-    meta = compute_substreams(ann, context).meta
-    # budget 50% of 1,000 rows: the 300 without a system prompt, then one of the 150s
-    assert sorted(meta["requests"].tolist()) == [150, 300]
-    assert describe(meta[meta["requests"] == 300])[0] == "requests without a system prompt"
-    assert meta["share"].sum() <= DEFAULT.substream_max_rows_share
-
-
-def test_the_stream_without_a_system_prompt_qualifies_from_fewer_requests():
-    """A mixed-cover pull of a few requests a day is 37-48 requests in a week, under the
-    50 a sub-stream needs; as the first suspect, the stream without a system prompt
-    qualifies from ``substream_min_unshaped_requests`` (30) when it is at least
-    ``substream_min_unshaped_share`` (10%) of its account. A product's own system-prompt
-    stream of the same size does not, nor does a developer's 5% of tests through a big
-    product's key."""
-    rng = np.random.default_rng(34)
-    accounts = {
-        "acct-mixed": [(240, "sys-main"), (40, "sys-b"), (40, "")],  # 12.5% unshaped
-        "acct-big": [(700, "sys-main"), (60, "sys-b"), (40, "")],  # 5% unshaped
-    }
+def _system_streams(
+    rng: np.random.Generator, accounts: dict[str, list[tuple[int, str]]]
+) -> tuple[pd.DataFrame, Context]:
+    """Annotated requests of each account's ``(requests, system prompt)`` streams (one
+    client; ``""`` is no system prompt), and their context."""
     frame = pd.concat(
         [
             _requests(rng, account, n, ua="sdk/1", net="198.51.100.0/24", system=sys).assign(
@@ -420,6 +383,35 @@ def test_the_stream_without_a_system_prompt_qualifies_from_fewer_requests():
         present=frozenset(frame.columns),
         config=DEFAULT,
     )
+    return ann, context
+
+
+def test_the_stream_without_a_system_prompt_is_scored_before_the_small_ones():
+    """A product with several system prompts spreads its own traffic over small
+    sub-streams; taken smallest first, they used the account's row budget before the
+    pull that carries no system prompt (mixed cover missed 1-3 of 10 accounts on
+    realistic populations). The stream without one is taken first."""
+    streams = [(400, "sys-main"), (150, "sys-b"), (150, "sys-c"), (300, "")]
+    ann, context = _system_streams(np.random.default_rng(21), {"acct-multi": streams})
+    meta = compute_substreams(ann, context).meta
+    # budget 50% of 1,000 rows: the 300 without a system prompt, then one of the 150s
+    assert sorted(meta["requests"].tolist()) == [150, 300]
+    assert describe(meta[meta["requests"] == 300])[0] == "requests without a system prompt"
+    assert meta["share"].sum() <= DEFAULT.substream_max_rows_share
+
+
+def test_the_stream_without_a_system_prompt_qualifies_from_fewer_requests():
+    """A mixed-cover pull of a few requests a day is 37-48 requests in a week, under the
+    50 a sub-stream needs; as the first suspect, the stream without a system prompt
+    qualifies from ``substream_min_unshaped_requests`` (30) when it is at least
+    ``substream_min_unshaped_share`` (10%) of its account. A product's own system-prompt
+    stream of the same size does not, nor does a developer's 5% of tests through a big
+    product's key."""
+    accounts = {
+        "acct-mixed": [(240, "sys-main"), (40, "sys-b"), (40, "")],  # 12.5% unshaped
+        "acct-big": [(700, "sys-main"), (60, "sys-b"), (40, "")],  # 5% unshaped
+    }
+    ann, context = _system_streams(np.random.default_rng(34), accounts)
     assert DEFAULT.substream_min_unshaped_requests <= 40 < DEFAULT.substream_min_requests
     assert 40 / 800 < DEFAULT.substream_min_unshaped_share <= 40 / 320
     meta = compute_substreams(ann, context).meta
