@@ -230,14 +230,15 @@ def cluster_behaviour_text(cluster: Mapping[str, Any]) -> str:
 
 
 def _behaviour_fields(row: pd.Series) -> dict[str, Any]:
-    """A cluster's median member behaviour and whether it lent its members a score
-    (:mod:`detector.quiet_clusters`); absent when the model predates them."""
+    """A cluster's median member behaviour, whether it lent its members a score and how
+    many rode along (:mod:`detector.quiet_clusters` sets all three); absent when the
+    model predates them."""
     if S.CLUSTER_BEHAVIOUR not in row.index or pd.isna(row[S.CLUSTER_BEHAVIOUR]):
         return {}
     return {
         S.CLUSTER_BEHAVIOUR: round(float(row[S.CLUSTER_BEHAVIOUR]), 4),
         S.SCORED_AS_CLUSTER: bool(row[S.SCORED_AS_CLUSTER]),
-        **({S.CLUSTER_RIDERS: int(row[S.CLUSTER_RIDERS])} if S.CLUSTER_RIDERS in row.index else {}),
+        S.CLUSTER_RIDERS: int(row[S.CLUSTER_RIDERS]),
     }
 
 
