@@ -64,3 +64,19 @@ def test_top_share_and_entropy_on_a_known_distribution():
     top, ent = agg.top_share_and_entropy(codes, key, 3)
     np.testing.assert_allclose(top, [0.5, 1.0, 0.0])
     np.testing.assert_allclose(ent, [1.0, 0.0, 0.0])
+
+
+def test_group_sizes_count_each_rows_account_and_key_pair() -> None:
+    """Per row, the rows sharing its (account, key) pair, as a group-by transform; rows
+    with key 0 (no conversation id) stand alone, and the same key in two accounts is two
+    groups."""
+    rng = np.random.default_rng(5)
+    codes = rng.integers(0, 30, 2_000)
+    key = rng.integers(0, 40, 2_000).astype(np.uint64)
+    sizes = agg.group_sizes(codes, key)
+    frame = pd.DataFrame({"c": codes, "k": key})
+    expected = frame.groupby(["c", "k"])["c"].transform("size").to_numpy()
+    np.testing.assert_array_equal(sizes, np.where(key == 0, 1, expected))
+    assert (sizes[key == 0] == 1).all() and (key == 0).any()
+    assert agg.group_sizes(np.array([0, 1]), np.array([7, 7], dtype=np.uint64)).tolist() == [1, 1]
+    assert len(agg.group_sizes(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64))) == 0

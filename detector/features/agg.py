@@ -120,16 +120,36 @@ def pair_counts(
     if len(c) == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty.astype(key.dtype), np.empty(0, dtype=np.float64)
-    # two hash factorisations and a bincount: the pairs come out in order of first
-    # appearance, as a ``groupby(sort=False)`` gives them, without building its index
-    k_codes, k_uniques = pd.factorize(k)
-    width = np.int64(max(len(k_uniques), 1))
-    p_codes, pairs = pd.factorize(c.astype(np.int64) * width + k_codes)
+    p_codes, pairs, k_uniques, width = pair_index(c, k)
     return (
         pairs // width,
-        np.asarray(k_uniques)[pairs % width],
+        k_uniques[pairs % width],
         np.bincount(p_codes, minlength=len(pairs)).astype(np.float64),
     )
+
+
+def pair_index(
+    codes: np.ndarray, key: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.int64]:
+    """Each row's (account, key) pair as a code: (row pair codes, the pairs as
+    ``account * width + key code``, the distinct keys, width).
+
+    Two hash factorisations: the pairs come out in order of first appearance, as a
+    ``groupby(sort=False)`` gives them, without building its index."""
+    k_codes, k_uniques = pd.factorize(key)
+    width = np.int64(max(len(k_uniques), 1))
+    p_codes, pairs = pd.factorize(codes.astype(np.int64) * width + k_codes)
+    return p_codes, pairs, np.asarray(k_uniques), width
+
+
+def group_sizes(codes: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Per row: how many rows share its (account, ``key``) pair; 1 for key 0 (unknown:
+    each such row stands alone)."""
+    if len(codes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    p_codes = pair_index(codes, key)[0]
+    sizes = np.bincount(p_codes)[p_codes]
+    return np.where(key == 0, 1, sizes)
 
 
 def pair_codes_and_counts(

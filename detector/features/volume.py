@@ -65,14 +65,23 @@ SPECS = [
 ]
 
 
+def active_days(b: Bucket) -> np.ndarray:
+    """Per account: the distinct days of the window it sent requests on."""
+    return agg.nunique(b.codes, b.col(A.DAY).astype(np.uint64) + 1, b.n)
+
+
+def active_day_share(b: Bucket) -> np.ndarray:
+    """Per account: its active days over the window's days, at most 1."""
+    return np.minimum(active_days(b) / b.context.window_days, 1.0)
+
+
 @family("volume", SPECS)
 def volume(b: Bucket) -> dict[str, np.ndarray]:
     """Per-account request and token volumes normalised by active days."""
     n, c = b.n, b.codes
     reqs = agg.count(c, n)
-    day = b.col(A.DAY)
-    active_days = agg.nunique(c, day.astype(np.uint64) + 1, n)
-    days = np.maximum(active_days, 1)
+    active = active_days(b)
+    days = np.maximum(active, 1)
     ts = b.col(A.TS)
     first = np.full(n, np.iinfo(np.int64).max)
     np.minimum.at(first, c, ts)
@@ -92,6 +101,6 @@ def volume(b: Bucket) -> dict[str, np.ndarray]:
     return {
         "requests_per_day": reqs / days,
         "output_tokens_per_day": agg.total(c, b.col(S.OUTPUT_TOKENS), n) / days,
-        "active_day_share": np.minimum(active_days / b.context.window_days, 1.0),
+        "active_day_share": active_day_share(b),
         "first_day_ramp": np.minimum(ramp, 10.0),
     }
