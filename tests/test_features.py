@@ -329,9 +329,13 @@ def _conversation_log(tmp_path: Path) -> Path:
                 prompt = f"Question {conv} about topic {conv}?" if turn == 0 else follow
                 when = t0 + pd.Timedelta(seconds=gap_s * turn)
                 rows.append((account, when, f"{account}-{conv}", turn, prompt))
-    log = pd.DataFrame(
-        rows, columns=[S.ACCOUNT_ID, S.TIMESTAMP, S.CONVERSATION_ID, S.TURN_INDEX, S.PROMPT]
-    )
+    columns = [S.ACCOUNT_ID, S.TIMESTAMP, S.CONVERSATION_ID, S.TURN_INDEX, S.PROMPT]
+    return _write_chat_log(tmp_path, rows, columns)
+
+
+def _write_chat_log(tmp_path: Path, rows: list[tuple], columns: list[str]) -> Path:
+    """``rows`` as a log of one model, every request answered (40 tokens in, 300 out)."""
+    log = pd.DataFrame(rows, columns=columns)
     log[S.REQUEST_ID] = [f"r{i}" for i in range(len(log))]
     log[S.MODEL], log[S.STATUS] = "m", "ok"
     log[S.INPUT_TOKENS], log[S.OUTPUT_TOKENS] = 40, 300
@@ -715,6 +719,8 @@ def test_features_an_older_detector_computed_are_named_as_retired() -> None:
 
     old = ["requests_per_day", "tokens_per_day", "unread_followup_share", "mean_prompt_chars"]
     assert retired_features(old) == ["tokens_per_day", "mean_prompt_chars"]
+    # the topics' entropy grew with volume; session 35 put standalone_breadth in its place
+    assert retired_features(["topic_entropy", "standalone_breadth"]) == ["topic_entropy"]
     assert retired_features([s.name for s in ordered_specs()]) == []
 
 
@@ -792,3 +798,44 @@ def test_the_chunk_size_never_changes_a_feature(tmp_path: Path) -> None:
         assert other.features.equals(first.features)
         assert other.report.to_dict() == first.report.to_dict()
         assert other.substreams.features.equals(first.substreams.features)
+
+
+def test_new_standalone_questions_on_every_subject_day_after_day(tmp_path: Path) -> None:
+    """A distiller that paces like a person still asks a new standalone question each
+    time, on every subject, every day; a person converses, a suite re-runs its set, a
+    pipeline wraps one task, and an occasional user comes back on a few days."""
+    # a word at both ends (numbers are masked in templates): no two questions share a
+    # 32-character opening or closing
+    cooking = "{0}: how long should I roast vegetables with garlic and olive oil, cook {0}?"
+    stars = "{0}: why does that star in the night sky shine brighter than planets, sky {0}?"
+    wrapper = "Answer as our support assistant, in two short paragraphs, please: "
+    rows = []
+    for day in range(7):
+        for i in range(8):
+            question = (stars if i % 2 else cooking).format(f"{'abcdefg'[day]}{'hijklmno'[i]}x")
+            at = pd.Timestamp("2026-11-02 09:00", tz="UTC") + pd.Timedelta(days=day, minutes=i)
+            rows.append(("distiller", f"dist-{day}-{i}", 0, question, at))
+            rows.append(("wrapped", f"wrap-{day}-{i}", 0, wrapper + question, at))
+            # the same set of questions every day, at temperature 0 (the default here)
+            rows.append(("suite", f"suite-{i}", 0, (stars if i % 2 else cooking).format(i), at))
+            rows.append(("person", f"chat-{day}-{i // 2}", i % 2, question, at))
+            if day in (0, 3):
+                rows.append(("occasional", f"occ-{day}-{i}", 0, question, at))
+    columns = [S.ACCOUNT_ID, S.CONVERSATION_ID, S.TURN_INDEX, S.PROMPT, S.TIMESTAMP]
+    path = _write_chat_log(tmp_path, rows, columns)
+    feats = build_features(path, config=Config(topic_clusters=2)).features
+    breadth = feats["standalone_breadth"]
+    # every request a new opening with no follow-up, both topics evenly, all 7 days; its
+    # most common opening is one question of 56 (wrapper reuse 1/56)
+    assert breadth["distiller"] == pytest.approx(1.0 - feats["wrapper_reuse"]["distiller"])
+    assert breadth["distiller"] > 0.95
+    # the same new questions on 2 of the window's days
+    days = feats["active_day_share"]["occasional"]
+    assert days < 0.5
+    assert breadth["occasional"] == pytest.approx(
+        days * (1.0 - feats["wrapper_reuse"]["occasional"])
+    )
+    assert breadth["person"] == 0.0  # every question opens a conversation it follows up
+    assert breadth["suite"] == 0.0  # its set re-run every day is not new
+    assert breadth["wrapped"] < 0.05  # one fixed wrapper around every question
+    assert feats["wrapper_reuse"]["wrapped"] > 0.95

@@ -10,16 +10,19 @@ from detector.config import HARVEST_TOPIC_BREADTHS
 from detector.features import agg
 from detector.features.base import Bucket
 from detector.features.registry import FeatureSpec, family
+from detector.features.volume import active_day_share
 
 _P = (S.PROMPT,)
 MIN_TOPIC_ROWS = 5
 
-# Topic breadth is not a feature of its own beside the entropy (the share of all topics
-# an account touches was 1.0 for every account with a few hundred varied prompts, a
-# global chat product's as much as a distiller's: docs/realistic-baseline.md, session
-# 17). It weighs the harvest share instead (conversation.broad_harvest_share), where
-# breadth counts in conjunction with short questions drawing long answers, as the
-# *effective* share of topics (topic_breadth; session 22).
+# Topic breadth is not a feature of its own (the share of all topics an account touches
+# was 1.0 for every account with a few hundred varied prompts, a global chat product's as
+# much as a distiller's: docs/realistic-baseline.md, session 17; the topics' entropy, a
+# feature until session 35, grew with volume up to log2 of the topics and was a top
+# reason enterprise and global chat accounts were flagged). Breadth counts in conjunction,
+# as the *effective* share of topics (topic_breadth; session 22): with short questions
+# drawing long answers (conversation.broad_harvest_share), and with new one-turn
+# questions day after day (standalone_breadth; session 35).
 
 SPECS = [
     FeatureSpec(
@@ -73,17 +76,24 @@ SPECS = [
         reason="{value} of prompts reuse one fixed wrapper",
     ),
     FeatureSpec(
-        name="topic_entropy",
+        name="standalone_breadth",
         family="diversity",
-        unit="bits",
-        description="Entropy of the account's prompts' topics (the topic model fitted on the "
-        f"training population; 0 under {MIN_TOPIC_ROWS} prompts with words).",
-        why="Distillation covers every subject; a product's traffic centres on its domain.",
-        needs=_P,
+        unit="share",
+        description="Share of requests that are a conversation of one turn (turn_index 0, no "
+        "other turn in its conversation) with a prompt the account had not sent before (a "
+        "suite's re-runs not at all), times the account's effective share of all topics (as "
+        "in broad_harvest_share), times the share of the window's days it was active, times "
+        "1 − its wrapper reuse.",
+        why="A competent distiller paces like a person but does not converse: day after day "
+        "it asks new standalone questions on every subject, with no wrapper. A person follows "
+        "up and comes back on some days; chat products carry conversations; pipelines, "
+        "labelling and grading wrap one task; suites re-run their set.",
+        needs=(S.PROMPT, S.TURN_INDEX),
         neutral=0.0,
-        scale="linear",
+        scale="share",
         direction="high",
-        reason="topic entropy {value} (covers many subjects)",
+        reason="new standalone questions across many subjects, day after day "
+        "(one-turn share × topic share × day share {value})",
     ),
 ]
 
@@ -120,24 +130,43 @@ def topic_breadth(b: Bucket) -> tuple[np.ndarray, np.ndarray]:
     return np.where(enough, t_ent, 0.0), np.where(enough, share, 0.0)
 
 
+def wrapper_reuse(b: Bucket) -> np.ndarray:
+    """Per account: the share of its prompts (48+ characters) that open or close with its
+    most common 32-character prefix or suffix (0 under 3 such prompts)."""
+    n, c = b.n, b.codes
+    pre, _ = agg.top_share_and_entropy(c, b.col(A.PREFIX_KEY), n)
+    suf, _ = agg.top_share_and_entropy(c, b.col(A.SUFFIX_KEY), n)
+    wrapped = agg.total(c, (b.col(A.PREFIX_KEY) != 0).astype(float), n)
+    return np.where(
+        wrapped >= 3, np.maximum(pre, suf) * wrapped / np.maximum(agg.count(c, n), 1), 0.0
+    )
+
+
+def standalone_breadth(b: Bucket, topic_share: np.ndarray) -> np.ndarray:
+    """Per account: new prompts asked as conversations of one turn, over its requests,
+    weighed by its effective topic share, its share of active days and 1 − its wrapper
+    reuse (see the spec's why). Rows without a conversation id stand alone."""
+    alone = agg.group_sizes(b.codes, b.col(A.CONVERSATION_KEY)) == 1
+    new_alone = alone & (b.col(S.TURN_INDEX) == 0) & ~b.suite_reruns
+    share = agg.distinct_share(b.codes, new_alone, b.col(A.PROMPT_KEY), b.n)
+    return share * topic_share * active_day_share(b) * (1.0 - wrapper_reuse(b))
+
+
 @family("diversity", SPECS)
 def diversity(b: Bucket) -> dict[str, np.ndarray]:
-    """Prompt repetition, templates, wrappers and topic breadth."""
+    """Prompt repetition, templates, wrappers and new standalone questions."""
     if not b.context.has(S.PROMPT):
         return {}
     n, c = b.n, b.codes
     reqs = agg.count(c, n)
     distinct = agg.nunique(c, b.col(A.PROMPT_KEY), n)
     top, ent = agg.top_share_and_entropy(c, b.col(A.TEMPLATE_KEY), n)
-    pre, _ = agg.top_share_and_entropy(c, b.col(A.PREFIX_KEY), n)
-    suf, _ = agg.top_share_and_entropy(c, b.col(A.SUFFIX_KEY), n)
-    wrapped = agg.total(c, (b.col(A.PREFIX_KEY) != 0).astype(float), n)
-    wrapper = np.where(wrapped >= 3, np.maximum(pre, suf) * wrapped / np.maximum(reqs, 1), 0.0)
-    t_ent, _ = topic_breadth(b)
-    return {
+    out = {
         "distinct_prompt_ratio": np.where(reqs > 0, distinct / np.maximum(reqs, 1), 1.0),
         "top_template_share": top,
         "template_entropy": ent,
-        "wrapper_reuse": wrapper,
-        "topic_entropy": t_ent,
+        "wrapper_reuse": wrapper_reuse(b),
     }
+    if b.context.has(S.TURN_INDEX):
+        out["standalone_breadth"] = standalone_breadth(b, topic_breadth(b)[1])
+    return out
