@@ -142,14 +142,14 @@ def wrapper_reuse(b: Bucket) -> np.ndarray:
     )
 
 
-def standalone_breadth(b: Bucket, topic_share: np.ndarray) -> np.ndarray:
+def standalone_breadth(b: Bucket, topic_share: np.ndarray, wrapper: np.ndarray) -> np.ndarray:
     """Per account: new prompts asked as conversations of one turn, over its requests,
     weighed by its effective topic share, its share of active days and 1 − its wrapper
-    reuse (see the spec's why). Rows without a conversation id stand alone."""
+    reuse ``wrapper`` (see the spec's why). Rows without a conversation id stand alone."""
     alone = agg.group_sizes(b.codes, b.col(A.CONVERSATION_KEY)) == 1
     new_alone = alone & (b.col(S.TURN_INDEX) == 0) & ~b.suite_reruns
     share = agg.distinct_share(b.codes, new_alone, b.col(A.PROMPT_KEY), b.n)
-    return share * topic_share * active_day_share(b) * (1.0 - wrapper_reuse(b))
+    return share * topic_share * active_day_share(b) * (1.0 - wrapper)
 
 
 @family("diversity", SPECS)
@@ -161,12 +161,13 @@ def diversity(b: Bucket) -> dict[str, np.ndarray]:
     reqs = agg.count(c, n)
     distinct = agg.nunique(c, b.col(A.PROMPT_KEY), n)
     top, ent = agg.top_share_and_entropy(c, b.col(A.TEMPLATE_KEY), n)
+    wrapper = wrapper_reuse(b)
     out = {
         "distinct_prompt_ratio": np.where(reqs > 0, distinct / np.maximum(reqs, 1), 1.0),
         "top_template_share": top,
         "template_entropy": ent,
-        "wrapper_reuse": wrapper_reuse(b),
+        "wrapper_reuse": wrapper,
     }
     if b.context.has(S.TURN_INDEX):
-        out["standalone_breadth"] = standalone_breadth(b, topic_breadth(b)[1])
+        out["standalone_breadth"] = standalone_breadth(b, topic_breadth(b)[1], wrapper)
     return out

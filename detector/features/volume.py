@@ -70,9 +70,11 @@ def active_days(b: Bucket) -> np.ndarray:
     return agg.nunique(b.codes, b.col(A.DAY).astype(np.uint64) + 1, b.n)
 
 
-def active_day_share(b: Bucket) -> np.ndarray:
-    """Per account: its active days over the window's days, at most 1."""
-    return np.minimum(active_days(b) / b.context.window_days, 1.0)
+def active_day_share(b: Bucket, active: np.ndarray | None = None) -> np.ndarray:
+    """Per account: its active days (``active``, when already counted) over the window's
+    days, at most 1."""
+    days = active_days(b) if active is None else active
+    return np.minimum(days / b.context.window_days, 1.0)
 
 
 @family("volume", SPECS)
@@ -101,6 +103,6 @@ def volume(b: Bucket) -> dict[str, np.ndarray]:
     return {
         "requests_per_day": reqs / days,
         "output_tokens_per_day": agg.total(c, b.col(S.OUTPUT_TOKENS), n) / days,
-        "active_day_share": active_day_share(b),
+        "active_day_share": active_day_share(b, active),
         "first_day_ramp": np.minimum(ramp, 10.0),
     }
