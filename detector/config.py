@@ -270,6 +270,7 @@ class Config:
         ("conversation", 4.0),
         ("adoption", 3.0),
         ("tier", 3.0),
+        ("probing", 2.0),
     )
     """Relative weight of a family's subspace forest in the blend (unnamed families: 1).
     The conversation features are measured against physical yardsticks (reading speed, a
@@ -289,7 +290,12 @@ class Config:
     PR-AUC 0.961 -> 0.973 (707), 0.973 -> 0.981 (4242, real prompts) and, in a week
     without a release, 0.878 -> 0.910 (707); the default population 0.988 -> 0.991. The
     tail score weighs each feature's term by the same weights
-    (:class:`detector.tails.TailScorer`)."""
+    (:class:`detector.tails.TailScorer`). The probing shares (harmful topics, jailbreak
+    phrasing, refusals of new prompts; :mod:`detector.features.probing`) were a corner of the
+    content subspace, where coding products, graders and evaluators spread every axis, and
+    a one-evening prober far out on all three counted for one family in eighteen: probing 2
+    (session 36) took safety probing within the top k from 0.73 to 0.82-0.91 on three of
+    seven realistic populations and PR-AUC up on six (docs/realistic-baseline.md)."""
     peer_quantiles: tuple[float, ...] = (0.5, 0.8, 0.95)
     """Population quantiles of requests/day that cut peer tiers (see detector.peers)."""
     peer_prior: float = 5.0

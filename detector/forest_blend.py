@@ -16,12 +16,12 @@ forest mostly isolates what is big) and each family's normalised score floored a
 ``family_floor`` (0, the training median: a family in which the account is typical says
 nothing rather than cancelling another family's evidence). Families weigh 1 unless
 ``family_weights`` says otherwise (:data:`detector.config.Config.family_weights`: the
-conversation family, direct evidence of harvesting, weighs 4, adoption 3), and a family
-that is constant over the training population weighs 0. Bundles keep the blend
-they were fitted with: those fitted before these settings existed keep ``w = ½``, no
-floor and (older still) the plain mean of the families. Measured on two simulated populations
-(one drawn from real public prompts), the blend raised PR-AUC and made it far less
-sensitive to the forest's seed than the full forest alone. The tail-probability
+conversation family, direct evidence of harvesting, weighs 4, adoption and tier 3,
+probing 2), and a family that is constant over the training population weighs 0.
+Bundles keep the blend they were fitted with: those fitted before these settings existed
+keep ``w = ½``, no floor and (older still) the plain mean of the families. Measured on
+two simulated populations (one drawn from real public prompts), the blend raised PR-AUC
+and made it far less sensitive to the forest's seed than the full forest alone. The tail-probability
 score (:mod:`detector.tails`) takes ``tail_weight`` of the blend when it is fitted.
 
 The blended raw score is mapped to 0–100 by :mod:`detector.calibration`.

@@ -19,7 +19,7 @@ contribution, so the score explains itself.
 *unusual* an account is (its size, its hours, its breadth), so a heavy honest product
 that is moderately unusual in many of them outscored quiet extraction that is far out
 in the few features that are direct evidence. Each term is therefore multiplied by its
-feature's family weight in the blend (conversation 4, adoption 3, tier 3, the rest 1; see
+feature's family weight in the blend (conversation 4, adoption 3, tier 3, probing 2, the rest 1; see
 :data:`detector.config.Config.family_weights`). Measured in session 13
 (docs/realistic-baseline.md): PR-AUC 0.951 -> 0.961 and 0.956 -> 0.974 on two realistic
 populations the weights were not chosen on, low-and-slow within the top k 0.12-0.38 ->

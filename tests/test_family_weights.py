@@ -1,7 +1,7 @@
 """Family weights in the subspace blend: arithmetic, validation, old bundles, reasons.
 
-The conversation family weighs 4 and the adoption family 3 in the families' part of the
-blend by default (``Config.family_weights``); a family constant in training weighs 0.
+The conversation family weighs 4, adoption and tier 3 and probing 2 in the families' part
+of the blend by default (``Config.family_weights``); a family constant in training weighs 0.
 These tests hold the blend to its formula, keep bundles fitted before the weights on the
 plain mean, and check that attributions follow the weights so the reasons explain the
 score that was actually computed.
@@ -41,7 +41,7 @@ def test_default_weights_name_the_evidence_families() -> None:
     from detector.features import FAMILIES
 
     weights = dict(DEFAULT.family_weights)
-    assert weights == {"conversation": 4.0, "adoption": 3.0, "tier": 3.0}
+    assert weights == {"conversation": 4.0, "adoption": 3.0, "tier": 3.0, "probing": 2.0}
     assert set(weights) <= set(FAMILIES)  # a misspelt family would weigh nothing
 
 
@@ -207,3 +207,54 @@ def test_weighted_tail_terms_are_the_plain_terms_times_the_weights() -> None:
 def test_bad_tail_weights_are_refused(weights: tuple[float, ...]) -> None:
     with pytest.raises(ValueError, match="tail weights"):
         TailScorer(["high", "low", "both"], weights=weights)
+
+
+PROBING = ["jailbreak_share", "harmful_share", "refusal_share"]
+
+
+def _content_population(n: int = 2000, seed: int = 5) -> pd.DataFrame:
+    """Ordinary accounts whose content shares are what products are made of: one in six
+    a coding product (most prompts code), one in twenty a grader (most prompts rubrics),
+    some evaluators (benchmark format); the probing shares near 0 for nearly all. Then a
+    prober, moderately far out on the three probing shares and ordinary elsewhere, and a
+    product far out on every content share at once."""
+    rng = np.random.default_rng(seed)
+    frame = family_population(n, seed)
+    coder, grader, evaluator = (rng.random(n) < p for p in (1 / 6, 1 / 20, 1 / 20))
+    frame["code_share"] = np.where(coder, rng.uniform(0.6, 1.0, n), rng.beta(1, 20, n))
+    frame["rubric_share"] = np.where(grader, rng.uniform(0.5, 1.0, n), rng.beta(1, 60, n))
+    frame["bench_share"] = np.where(evaluator, rng.uniform(0.3, 0.9, n), rng.beta(1, 60, n))
+    for name, b in zip(PROBING, (80, 60, 40), strict=True):
+        frame[name] = rng.beta(1, b, n)
+    frame.loc["acct-00011", PROBING] = [0.4, 0.5, 0.3]
+    frame.loc["acct-00013", ["code_share", "rubric_share", "bench_share"]] = [1.0, 0.9, 0.9]
+    return frame
+
+
+def test_the_probing_shares_are_a_subspace_of_their_own_that_weighs_twice() -> None:
+    features = _content_population()
+    model = AnomalyModel(n_estimators=60, family_estimators=60, random_state=0).fit(features)
+    columns = {
+        name: [model.feature_names_in_[j] for j in c] for name, c, _ in model.family_forests_
+    }
+    assert sorted(columns["probing"]) == sorted(PROBING)
+    assert "jailbreak_share" not in columns["content"]
+    shares = dict(zip(columns, model.blend_["family_shares"], strict=True))
+    assert shares["probing"] == pytest.approx(2 * shares["content"])
+
+    # a prober only moderately far out on the three shares, in a population whose content
+    # shares honest products spread wide, climbs above the most unusual of those products
+    # when its subspace weighs twice
+    scores = {
+        name: pd.Series(
+            AnomalyModel(n_estimators=60, family_estimators=60, random_state=0, family_weights=w)
+            .fit(features)
+            .score(features),
+            index=features.index,
+        )
+        for name, w in (("once", {"probing": 1.0}), ("twice", dict(DEFAULT.family_weights)))
+    }
+    gap = {name: s["acct-00011"] - s["acct-00013"] for name, s in scores.items()}
+    assert gap["twice"] > gap["once"] + 2.0
+    assert gap["twice"] > 0
+    assert scores["twice"].rank(ascending=False)["acct-00011"] <= 5

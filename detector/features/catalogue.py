@@ -9,6 +9,7 @@ _FAMILY_TITLES = {
     "volume": "Volume",
     "timing": "Timing",
     "content": "Content (needs `prompt`)",
+    "probing": "Probing",
     "diversity": "Diversity (needs `prompt`)",
     "shape": "Request shape",
     "conversation": "Conversation",

@@ -86,45 +86,6 @@ SPECS = [
         direction="high",
         reason="{value} of prompts are benchmark-style questions (× the days with new ones)",
     ),
-    FeatureSpec(
-        name="jailbreak_share",
-        family="content",
-        unit="share",
-        description="Share of requests with jailbreak or role-play override phrasing (a re-sent prompt "
-        "counted once).",
-        why="Safety probing sweeps jailbreak techniques.",
-        needs=_P,
-        neutral=0.0,
-        scale="share",
-        direction="high",
-        reason="{value} of prompts use jailbreak or role-play override phrasing",
-    ),
-    FeatureSpec(
-        name="harmful_share",
-        family="content",
-        unit="share",
-        description="Share of requests about clearly harmful topics (weapons, malware, fraud …; a "
-        "re-sent prompt counted once, a suite's re-run one not at all).",
-        why="Safety probing asks for harmful content across policy categories.",
-        needs=_P,
-        neutral=0.0,
-        scale="share",
-        direction="high",
-        reason="{value} of prompts ask about harmful topics",
-    ),
-    FeatureSpec(
-        name="refusal_share",
-        family="content",
-        unit="share",
-        description="Share of requests the model refused (status 'refused'; with prompts in the log, a "
-        "re-sent prompt counted once, a suite's re-run one not at all).",
-        why="Probing and technique sweeps draw many refusals; product traffic rarely does.",
-        needs=(S.STATUS,),
-        neutral=0.0,
-        scale="share",
-        direction="high",
-        reason="{value} of requests were refused",
-    ),
 ]
 
 
@@ -132,34 +93,30 @@ SPECS = [
 def content(b: Bucket) -> dict[str, np.ndarray]:
     """Shares of prompt intents over requests: each distinct prompt counted once, and
     prompts the account re-ran (on another day or model) not at all."""
-    n, c = b.n, b.codes
-    refused = b.col(A.STATUS_CODE) == A.status_code(S.STATUS_REFUSED)
     if not b.context.has(S.PROMPT):
-        return {"refusal_share": agg.share(c, refused, n)}
-    prompt = b.col(A.PROMPT_KEY)
-    # an account whose prompts are mostly re-runs (on another day or model) runs a fixed
-    # suite -- benchmarking, permitted safety evaluation -- and its re-run prompts do not
-    # count; occasional repeats (a finite prompt source) leave an account's shares alone
-    fresh = ~b.suite_reruns
-
-    def novel_share(mask: np.ndarray) -> np.ndarray:
-        return agg.distinct_share(c, np.asarray(mask, dtype=bool) & fresh, prompt, n)
-
-    out = {"refusal_share": novel_share(refused)}
-    for name, flag in (
-        ("code_share", A.IS_CODE),
-        ("reasoning_share", A.ASKS_REASONING),
-        ("rubric_share", A.IS_RUBRIC),
-        ("bench_share", A.BENCH_STYLE),
-        ("jailbreak_share", A.JAILBREAK),
-        ("harmful_share", A.HARMFUL),
-    ):
-        out[name] = novel_share(b.col(flag))
+        return {}
+    out = {
+        name: novel_share(b, b.col(flag))
+        for name, flag in (
+            ("code_share", A.IS_CODE),
+            ("reasoning_share", A.ASKS_REASONING),
+            ("rubric_share", A.IS_RUBRIC),
+            ("bench_share", A.BENCH_STYLE),
+        )
+    }
     per_day = b.context.config.bench_new_per_day
     if per_day is not None:
         # weighed by the days the account asked enough new benchmark items: the sustained
         # pull of a sweep, not the one- or two-day run of an evaluation
-        bench = (b.col(A.BENCH_STYLE) > 0) & fresh
-        days = agg.first_days(c[bench], prompt[bench], b.col(A.DAY)[bench], n, per_day)
+        c, prompt = b.codes, b.col(A.PROMPT_KEY)
+        bench = (b.col(A.BENCH_STYLE) > 0) & ~b.suite_reruns
+        days = agg.first_days(c[bench], prompt[bench], b.col(A.DAY)[bench], b.n, per_day)
         out["bench_share"] *= np.minimum(days / b.context.window_days, 1.0)
     return out
+
+
+def novel_share(b: Bucket, mask: np.ndarray) -> np.ndarray:
+    """Per account: its distinct prompts flagged by ``mask`` (a suite's re-runs left out),
+    over its requests. Needs prompt text in the log."""
+    fresh = np.asarray(mask, dtype=bool) & ~b.suite_reruns
+    return agg.distinct_share(b.codes, fresh, b.col(A.PROMPT_KEY), b.n)
