@@ -294,8 +294,10 @@ class Config:
     phrasing, refusals of new prompts; :mod:`detector.features.probing`) were a corner of the
     content subspace, where coding products, graders and evaluators spread every axis, and
     a one-evening prober far out on all three counted for one family in eighteen: probing 2
-    (session 36) took safety probing within the top k from 0.73 to 0.82-0.91 on three of
-    seven realistic populations and PR-AUC up on six (docs/realistic-baseline.md)."""
+    (session 36) took safety probing within the top k from 0.73 to 0.82-1.00 on four of
+    seven realistic populations, PR-AUC up on six and on an unseen one; weight 1 moved
+    nothing, 3 flagged research organisations' red-team streams
+    (docs/realistic-baseline.md)."""
     peer_quantiles: tuple[float, ...] = (0.5, 0.8, 0.95)
     """Population quantiles of requests/day that cut peer tiers (see detector.peers)."""
     peer_prior: float = 5.0
