@@ -139,3 +139,40 @@ def test_the_training_threshold_counts_cases_not_accounts() -> None:
     assert case_threshold(scores, np.full(len(scores), "", dtype=object), 3) == 90.0
     # unlinked accounts with equal scores are separate cases (no merging by score)
     assert case_threshold(np.array([5.0, 5.0, 1.0]), np.array(["", "", ""], dtype=object), 2) == 5.0
+
+
+def test_a_campaign_is_judged_by_a_quorum_of_its_members() -> None:
+    # 4 loud members carry the job, 8 are nearly idle: the median (40) would hide it; the
+    # quorum (max(3, a quarter of 12) = 3rd highest: 80) flags the campaign whole
+    out, _ = assign_cases(table([80] * 4 + [40] * 8, ["c-1"] * 12), threshold=70)
+    assert out[S.CASE_SCORE].tolist() == [80] * 12
+    assert out[S.FLAGGED].all()
+    # hiding the same 4 takes three idle accounts for each one a median needs: under 24
+    # members the quorum is 6, and only the loud 4 are flagged, on their own scores
+    out, _ = assign_cases(table([80] * 4 + [40] * 20, ["c-1"] * 24), threshold=70)
+    assert out[S.CASE_SCORE].iloc[0] == 40
+    assert out[S.FLAGGED].tolist() == [True] * 4 + [False] * 20
+    # a classroom of 25 with two chance high scorers lifts nobody (quorum 7: 30)
+    out, _ = assign_cases(table([95, 90] + [30] * 23, ["c-k"] * 25), threshold=70)
+    assert out[S.FLAGGED].tolist() == [True, True] + [False] * 23
+    # a pair and a trio keep their median: no quorum of three above it
+    out, _ = assign_cases(table([90, 40, 90, 80, 20], ["c-p"] * 2 + ["c-t"] * 3), threshold=70)
+    assert out[S.CASE_SCORE].tolist() == [65, 65, 80, 80, 80]
+
+
+def test_member_case_scores_are_the_higher_of_the_median_and_the_quorums_score() -> None:
+    from detector.cases import CASE_QUORUM_MIN, CASE_QUORUM_SHARE, member_case_scores
+
+    rng = np.random.default_rng(7)
+    case = rng.integers(0, 300, 3000).astype(str).astype(object)
+    case[:200] = "big"
+    scores = np.round(rng.uniform(0, 100, 3000), 2)
+    got = member_case_scores(scores, case)
+    for c in np.unique(case):
+        rows = case == c
+        ranked = np.sort(scores[rows])[::-1]
+        quorum = max(CASE_QUORUM_MIN, math.ceil(CASE_QUORUM_SHARE * len(ranked)))
+        want = np.median(ranked)
+        if quorum <= len(ranked):
+            want = max(want, ranked[quorum - 1])
+        assert np.all(got[rows] == want), c
