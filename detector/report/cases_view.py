@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from detector import schema as S
-from detector.cases import SINGLE_PREFIX
+from detector.cases import SINGLE_PREFIX, member_case_scores
 from detector.report.constants import BAND_COLOURS, MAX_CASE_MEMBERS, OPEN_CASES
 from detector.report.inputs import ReportInputs, scored_window
 from detector.report.templating import render_template
@@ -37,7 +37,8 @@ def _with_cases(table: pd.DataFrame) -> pd.DataFrame:
         cluster = out[S.CLUSTER_ID].fillna("").astype(str)
         out[S.CASE_ID] = cluster.where(cluster != "", SINGLE_PREFIX + out[S.ACCOUNT_ID].astype(str))
     if S.CASE_SCORE not in out.columns:
-        out[S.CASE_SCORE] = out.groupby(S.CASE_ID)[S.SCORE].transform("median")
+        scores = out[S.SCORE].to_numpy(dtype=float)
+        out[S.CASE_SCORE] = member_case_scores(scores, out[S.CASE_ID].to_numpy(dtype=object))
     out[FIRST_REASON] = (
         out[S.REASONS].fillna("").astype(str).str.split(S.REASONS_SEPARATOR, n=1).str[0]
     )
