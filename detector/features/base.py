@@ -82,6 +82,12 @@ class Bucket:
         return self.frame[name].to_numpy()
 
     @cached_property
+    def active_days(self) -> np.ndarray:
+        """Per account: the distinct days of the window it sent requests on. Computed once
+        per bucket, shared by the families (volume, timing, diversity)."""
+        return agg.nunique(self.codes, self.col(A.DAY).astype(np.uint64) + 1, self.n)
+
+    @cached_property
     def _reruns(self) -> np.ndarray:
         """Per row: its account sent the same prompt on another day or to another model."""
         return agg.reruns(

@@ -153,8 +153,7 @@ def timing(b: Bucket) -> dict[str, np.ndarray]:
     wd = reqs - we
     if n_weekend_days and n_week_days:
         ratio = (we / n_weekend_days) / np.maximum(wd / n_week_days, 1e-9)
-        active_days = agg.nunique(c, b.col(A.DAY).astype(np.uint64) + 1, n)
-        steady = enough & (wd > 0) & (active_days >= MIN_DAYS_FOR_WEEKLY)
+        steady = enough & (wd > 0) & (b.active_days >= MIN_DAYS_FOR_WEEKLY)
         ratio = np.where(steady, np.minimum(ratio, 10.0), 1.0)
     else:
         ratio = np.ones(n)

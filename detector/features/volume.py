@@ -65,16 +65,9 @@ SPECS = [
 ]
 
 
-def active_days(b: Bucket) -> np.ndarray:
-    """Per account: the distinct days of the window it sent requests on."""
-    return agg.nunique(b.codes, b.col(A.DAY).astype(np.uint64) + 1, b.n)
-
-
-def active_day_share(b: Bucket, active: np.ndarray | None = None) -> np.ndarray:
-    """Per account: its active days (``active``, when already counted) over the window's
-    days, at most 1."""
-    days = active_days(b) if active is None else active
-    return np.minimum(days / b.context.window_days, 1.0)
+def active_day_share(b: Bucket) -> np.ndarray:
+    """Per account: its active days over the window's days, at most 1."""
+    return np.minimum(b.active_days / b.context.window_days, 1.0)
 
 
 @family("volume", SPECS)
@@ -82,8 +75,7 @@ def volume(b: Bucket) -> dict[str, np.ndarray]:
     """Per-account request and token volumes normalised by active days."""
     n, c = b.n, b.codes
     reqs = agg.count(c, n)
-    active = active_days(b)
-    days = np.maximum(active, 1)
+    days = np.maximum(b.active_days, 1)
     ts = b.col(A.TS)
     first = np.full(n, np.iinfo(np.int64).max)
     np.minimum.at(first, c, ts)
@@ -103,6 +95,6 @@ def volume(b: Bucket) -> dict[str, np.ndarray]:
     return {
         "requests_per_day": reqs / days,
         "output_tokens_per_day": agg.total(c, b.col(S.OUTPUT_TOKENS), n) / days,
-        "active_day_share": active_day_share(b, active),
+        "active_day_share": active_day_share(b),
         "first_day_ramp": np.minimum(ramp, 10.0),
     }
