@@ -37,7 +37,7 @@ SPECS = [
         family="probing",
         unit="share",
         description="Share of requests with jailbreak or role-play override phrasing (a re-sent prompt "
-        "counted once).",
+        "counted once, a suite's re-run one not at all).",
         why="Safety probing sweeps jailbreak techniques.",
         needs=_P,
         neutral=0.0,
