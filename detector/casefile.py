@@ -18,7 +18,7 @@ from typing import Any, Final
 import pandas as pd
 
 from detector import schema as S
-from detector.cases import SINGLE_PREFIX
+from detector.cases import SINGLE_PREFIX, case_score_by
 from detector.errors import UserError
 from detector.ingest import IngestError
 from detector.ingest.tables import read_accounts
@@ -97,7 +97,8 @@ def _infrastructure(store: Store, members: list[str]) -> dict[str, Any]:
 
 
 def _timeline(store: Store, members: list[str], on: str) -> list[dict[str, Any]]:
-    """Per run: members scored, median and max score, flagged members, alerts that night."""
+    """Per run: members scored, the case's score (:func:`~detector.cases.case_score_by`),
+    median and max member score, flagged members, alerts that night."""
     history = store.score_timeline(members, on)
     if history.empty:
         return []
@@ -107,10 +108,14 @@ def _timeline(store: Store, members: list[str], on: str) -> list[dict[str, Any]]
         max_score=(S.SCORE, "max"),
         flagged=(S.FLAGGED, "sum"),
     )
+    case_score = case_score_by(
+        history[RUN_DATE].astype(str).to_numpy(), history[S.SCORE], history[S.CASE_SCORE]
+    )
+    per_run.insert(1, "case_score", case_score.reindex(per_run.index.astype(str)).to_numpy())
     alerts = store.alerts_frame()
     alerts = alerts[alerts[S.ACCOUNT_ID].isin(members) & (alerts[RUN_DATE] <= on)]
     per_run["alerts"] = alerts.groupby(RUN_DATE).size().reindex(per_run.index).fillna(0)
-    per_run = per_run.round({"median_score": 2, "max_score": 2})
+    per_run = per_run.round({"case_score": 2, "median_score": 2, "max_score": 2})
     per_run["flagged"] = per_run["flagged"].astype(int)
     per_run["alerts"] = per_run["alerts"].astype(int)
     return _records(per_run.reset_index())

@@ -72,6 +72,7 @@ __all__ = [
     "assign_cases",
     "attach_clusters",
     "case_band",
+    "case_score_by",
     "case_scores",
     "case_threshold",
     "lead_with_cluster",
@@ -145,13 +146,15 @@ def member_case_scores(scores: np.ndarray, case_id: np.ndarray) -> np.ndarray:
     """Per row, its case's score: the higher of the median of the case's ``scores`` and
     the score its quorum reaches (the ``q``-th highest, ``q`` = max(
     :data:`CASE_QUORUM_MIN`, ⌈:data:`CASE_QUORUM_SHARE` × members⌉), when the case has
-    that many members). One sort of the clustered rows, no loop over cases."""
+    that many members). A missing score (NaN: a member the run did not score) counts as
+    no member. One sort of the clustered rows, no loop over cases."""
     scores = np.asarray(scores, dtype=float)
     codes, uniques = pd.factorize(np.asarray(case_id, dtype=object))
-    size = np.bincount(codes, minlength=len(uniques))[codes]
+    present = ~np.isnan(scores)
+    size = np.bincount(codes[present], minlength=len(uniques))[codes]
     median = pd.Series(scores).groupby(codes).transform("median").to_numpy()
     quorum = np.maximum(CASE_QUORUM_MIN, np.ceil(CASE_QUORUM_SHARE * size)).astype(np.int64)
-    rows = np.flatnonzero(size >= quorum)  # the cases with a quorum (singles have none)
+    rows = np.flatnonzero(present & (size >= quorum))  # cases with a quorum (not singles)
     order = rows[np.lexsort((-scores[rows], codes[rows]))]  # by case, highest first
     case_of = codes[order]
     starts = np.flatnonzero(np.r_[True, case_of[1:] != case_of[:-1]])
@@ -160,6 +163,23 @@ def member_case_scores(scores: np.ndarray, case_id: np.ndarray) -> np.ndarray:
     reached = np.full(len(uniques), np.nan)  # NaN: too few members for a quorum
     reached[codes[hit]] = scores[hit]
     return np.fmax(median, reached[codes])
+
+
+def case_score_by(key: np.ndarray, score: np.ndarray, case_score: np.ndarray) -> pd.Series:
+    """The case score of one case's member rows, per ``key`` (a run date, a case id).
+
+    ``case_score`` is what each member row stored (the store keeps it per run); the
+    median of the stored values is the case's score in that group (a member that moved
+    in from another case is outvoted). A group that stored none (score tables from before
+    cases) gets :func:`member_case_scores` of its members' ``score``, so the queue's trend
+    and every timeline speak of the score the case was flagged on, never of a plain median
+    member, which the quorum can leave far under it. Indexed by ``key``; NaN where the
+    group has no score at all."""
+    key = np.asarray(key, dtype=object)
+    score = np.asarray(score, dtype=float)
+    stored = pd.Series(np.asarray(case_score, dtype=float)).groupby(key, sort=True).median()
+    derived = pd.Series(member_case_scores(score, key)).groupby(key, sort=True).first()
+    return stored.fillna(derived)
 
 
 def assign_cases(

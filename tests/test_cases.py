@@ -176,3 +176,27 @@ def test_member_case_scores_are_the_higher_of_the_median_and_the_quorums_score()
         if quorum <= len(ranked):
             want = max(want, ranked[quorum - 1])
         assert np.all(got[rows] == want), c
+
+
+def test_a_member_the_run_did_not_score_counts_as_no_member() -> None:
+    from detector.cases import member_case_scores
+
+    # 8 scored members (quorum 3: 70) and 4 the run did not score (NaN): as if 8
+    scores = np.array([90, 80, 70, 10, 10, 10, 10, 10] + [np.nan] * 4)
+    got = member_case_scores(scores, np.array(["c"] * 12, dtype=object))
+    assert got.tolist() == [70.0] * 12
+    assert got.tolist() == [member_case_scores(scores[:8], np.array(["c"] * 8))[0]] * 12
+
+
+def test_a_case_score_by_run_is_the_stored_one_or_the_quorums() -> None:
+    from detector.cases import case_score_by
+
+    # run 1 stored no case score (an old score table): the quorum of its members' scores
+    # (80, not their median 40); run 2 stored 75 on its members, one member moved in
+    # from another case (60) and is outvoted; run 3 scored nobody
+    runs = np.array(["1"] * 12 + ["2"] * 3 + ["3"], dtype=object)
+    score = np.array([80.0] * 4 + [40.0] * 8 + [75.0, 75.0, 60.0] + [np.nan])
+    stored = np.array([np.nan] * 12 + [75.0, 75.0, 60.0] + [np.nan])
+    got = case_score_by(runs, score, stored)
+    assert got.index.tolist() == ["1", "2", "3"]
+    assert got["1"] == 80.0 and got["2"] == 75.0 and np.isnan(got["3"])

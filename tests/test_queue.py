@@ -63,8 +63,9 @@ def test_new_tonight_and_trend_are_what_the_runs_say(queue_state: Path) -> None:
             assert case["first_alert_date"] == first.reindex(members["account_id"]).dropna().min()
             assert case["new_tonight"] == (case["first_alert_date"] == ON)
             history = store.score_timeline(members["account_id"].tolist(), ON)
-            before = history[history["run_date"] == "2026-11-07"]["score"]
+            before = history[history["run_date"] == "2026-11-07"]["case_score"]
             assert case["trend"] == round(case["case_score"] - before.median(), 2)
+            assert case["case_score"] == round(members["case_score"].median(), 2)
     new_only = _queue(queue_state, "--new")
     assert [c["case_id"] for c in new_only] == [c["case_id"] for c in cases if c["new_tonight"]]
     assert any(c["new_tonight"] for c in cases) and not all(c["new_tonight"] for c in cases)
@@ -125,6 +126,8 @@ def test_the_case_file_has_members_evidence_infrastructure_and_timeline(
     )
     assert [t["run_date"] for t in info["timeline"]] == ["2026-11-07", ON]
     assert all(t["scored"] == info["size"] for t in info["timeline"][1:])
+    queued = next(c for c in _queue(queue_state) if c["case_id"] == cid)
+    assert info["timeline"][-1]["case_score"] == queued["case_score"]  # the score it is queued at
     text = _ok("case", cid, "--state", queue_state, "--on", ON).stdout
     assert "Linked because they" in text and "Timeline" in text
     single = json.loads(

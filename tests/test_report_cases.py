@@ -91,6 +91,11 @@ def test_the_nightly_jobs_own_report_marks_tonight(
     assert section.count('<b class="new">NEW</b>') == len(new_cases)
     assert section.count("<rect") == 3 * len(flagged_cases)  # three runs, tonight's included
     assert f">{night.isoformat()[5:]}<" in section
+    for cid in flagged_cases:  # tonight's bar is the case score, not a median member's
+        block = section[section.index(f'<code class="id">{cid}</code>') :]
+        bars = re.findall(r'font-size="9">(\d+)</text>', block[: block.index("</details>")])
+        case_score = table.loc[table[S.CASE_ID] == cid, S.CASE_SCORE].iloc[0]
+        assert bars[-1] == f"{case_score:.0f}", cid
 
 
 def test_a_first_nights_report_marks_every_case_new(

@@ -135,12 +135,13 @@ def _print_case(info: dict[str, Any]) -> None:
             f"(spread {created['spread_hours']} h)"
         )
     timeline = Table(title="Timeline")
-    for name in ("run", "scored", "median", "max", "flagged", "alerts"):
+    for name in ("run", "scored", "case", "median", "max", "flagged", "alerts"):
         timeline.add_column(name, justify="right")
     for t in info["timeline"]:  # one per run
         timeline.add_row(
             t["run_date"],
             str(t["scored"]),
+            f"{t['case_score']:.1f}",
             f"{t['median_score']:.1f}",
             f"{t['max_score']:.1f}",
             str(t["flagged"]),

@@ -3,8 +3,8 @@
 The case data (members, the case reason written once, evidence, timeline bars) is
 prepared here as plain values and rendered by ``templates/cases.html.j2`` with
 autoescaping (:mod:`detector.report.templating`). With a state directory the section
-marks cases first alerted by this run (``NEW``) and draws each case's median member
-score over the nightly runs; without one it says what it would need.
+marks cases first alerted by this run (``NEW``) and draws each case's score over the
+nightly runs (:func:`~detector.cases.case_score_by`); without one it says what it would need.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from detector import schema as S
-from detector.cases import SINGLE_PREFIX, member_case_scores
+from detector.cases import SINGLE_PREFIX, case_score_by, member_case_scores
 from detector.report.constants import BAND_COLOURS, MAX_CASE_MEMBERS, OPEN_CASES
 from detector.report.inputs import ReportInputs, scored_window
 from detector.report.templating import render_template
@@ -50,7 +50,7 @@ def _store_facts(
 ) -> tuple[dict[str, str], pd.DataFrame]:
     """First alert date per member, and the members' per-run scores (empty without state)."""
     if inp.state is None:
-        return {}, pd.DataFrame(columns=["run_date", S.ACCOUNT_ID, S.SCORE])
+        return {}, pd.DataFrame(columns=["run_date", S.ACCOUNT_ID, S.SCORE, S.CASE_SCORE])
     from detector.store import FIRST_ALERT_DATE, Store
 
     with Store.open(inp.state) as store:
@@ -73,7 +73,7 @@ def _with_tonight(
     tonight = str(run_day)
     flagged = members.loc[members[S.FLAGGED].astype(bool), S.ACCOUNT_ID].astype(str)
     firsts = dict.fromkeys(flagged, tonight) | first_alert
-    scores = members[[S.ACCOUNT_ID, S.SCORE]].assign(run_date=tonight)
+    scores = members[[S.ACCOUNT_ID, S.SCORE, S.CASE_SCORE]].assign(run_date=tonight)
     earlier = history[history["run_date"].astype(str) != tonight]
     if earlier.empty:
         return firsts, scores
@@ -81,12 +81,14 @@ def _with_tonight(
 
 
 def _timeline(history: pd.DataFrame) -> dict[str, Any] | None:
-    """Bars of the median member score per run (numbers only reach the SVG)."""
+    """Bars of the case's score per run (numbers only reach the SVG)."""
     if history.empty:
         return None
-    medians = history.groupby("run_date")[S.SCORE].median()
+    per_run = case_score_by(
+        history["run_date"].astype(str).to_numpy(), history[S.SCORE], history[S.CASE_SCORE]
+    )
     bars = []
-    for i, (day, value) in enumerate(medians.items()):  # one per run
+    for i, (day, value) in enumerate(per_run.items()):  # one per run
         h = max(1.0, float(value) / 100.0 * (CHART_HEIGHT - 24))
         bars.append(
             {

@@ -17,7 +17,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from detector.cases import SINGLE_PREFIX
+from detector.cases import SINGLE_PREFIX, case_score_by
 from detector.schema import ACCOUNT_ID, BAND, CASE_ID, CASE_SCORE, FLAGGED, SCORE
 from detector.store.accounts import AccountCases
 from detector.store.history import History
@@ -40,6 +40,7 @@ TREND: Final = "trend"
 NEW_TONIGHT: Final = "new_tonight"
 STATUS_COUNTS: Final = "member_statuses"
 PREVIOUS_SCORE: Final = "previous_score"
+PREVIOUS_CASE_SCORE: Final = "previous_case_score"
 
 QUEUE_COLUMNS: Final[tuple[str, ...]] = (
     CASE_ID,
@@ -153,8 +154,9 @@ class CaseQueue(History, AccountCases):
         :data:`CASE_STATUSES` (one open member makes the case open); ``member_statuses``
         counts them. ``case_score`` and ``band`` are the stored ones of the run the case
         is taken from (the median member for ``band``), ``top_reason`` the first reason
-        of its highest-scoring member. ``trend`` is the case score minus the median of
-        the members' scores in the run before (NaN when none); ``first_alert_date`` the
+        of its highest-scoring member. ``trend`` is the case score minus the score the same
+        members' case stood at in the run before (:func:`~detector.cases.case_score_by` of
+        their stored case scores; NaN when none); ``first_alert_date`` the
         earliest alert of any member; ``new_tonight`` whether that is the latest run.
         Sorted by status, new tonight first, then case score descending. Every read is in
         one snapshot, so a nightly run committing meanwhile is either wholly in the queue
@@ -193,7 +195,9 @@ class CaseQueue(History, AccountCases):
         members = members.drop_duplicates([RUN_DATE, ACCOUNT_ID], keep="first")
         members[SCORE] = members[SCORE].astype(float)
         members[CASE_SCORE] = pd.to_numeric(members[CASE_SCORE], errors="coerce")
-        members[PREVIOUS_SCORE] = self._previous_member_scores(members)
+        previous = self._previous_member_scores(members)
+        members[PREVIOUS_SCORE] = previous[SCORE]
+        members[PREVIOUS_CASE_SCORE] = previous[CASE_SCORE]
         if unscored:
             members = pd.concat(
                 [
@@ -208,9 +212,10 @@ class CaseQueue(History, AccountCases):
         members[FLAGGED] = members[FLAGGED].astype(bool)
         return self._aggregate(members, accounts, day)
 
-    def _previous_member_scores(self, members: pd.DataFrame) -> pd.Series:
-        """Each member row's score in the run before its case's run (NaN when none)."""
-        out = pd.Series(np.nan, index=members.index, dtype=float)
+    def _previous_member_scores(self, members: pd.DataFrame) -> pd.DataFrame:
+        """Each member row's score and case score in the run before its case's run
+        (columns ``score``, ``case_score``; NaN when none)."""
+        out = pd.DataFrame(np.nan, index=members.index, columns=[SCORE, CASE_SCORE])
         for run_date in sorted(set(members[RUN_DATE].dropna())):  # a few run dates
             previous = self.previous_run_date(run_date)
             if previous is None:
@@ -218,12 +223,14 @@ class CaseQueue(History, AccountCases):
             here = members[RUN_DATE] == run_date
             ids = members.loc[here, ACCOUNT_ID].tolist()
             prev = self._frame(
-                "SELECT account_id, score FROM scores WHERE run_date = ?"
+                "SELECT account_id, score, case_score FROM scores WHERE run_date = ?"
                 " AND account_id IN (SELECT value FROM json_each(?))",
                 (previous, _as_ids(ids)),
-                (ACCOUNT_ID, SCORE),
-            ).set_index(ACCOUNT_ID)[SCORE]
-            out[here] = members.loc[here, ACCOUNT_ID].map(prev).astype(float).to_numpy()
+                (ACCOUNT_ID, SCORE, CASE_SCORE),
+            ).set_index(ACCOUNT_ID)
+            for column in (SCORE, CASE_SCORE):
+                values = pd.to_numeric(prev[column], errors="coerce").astype(float)
+                out.loc[here, column] = members.loc[here, ACCOUNT_ID].map(values).to_numpy()
         return out
 
     def _aggregate(self, members: pd.DataFrame, accounts: pd.DataFrame, day: str) -> pd.DataFrame:
@@ -247,8 +254,11 @@ class CaseQueue(History, AccountCases):
         closest = (members[SCORE] - median_score).abs()
         band_row = members.assign(_d=closest).sort_values([CASE_ID, "_d"]).groupby(CASE_ID).head(1)
         reasons = members[members[TOP_REASON].fillna("") != ""].groupby(CASE_ID)[TOP_REASON].first()
-        stored = groups[CASE_SCORE].max()
-        case_score = stored.fillna(groups[SCORE].median()).round(2)
+        case_score = case_score_by(members[CASE_ID], members[SCORE], members[CASE_SCORE])
+        case_score = case_score.round(2)
+        before = case_score_by(
+            members[CASE_ID], members[PREVIOUS_SCORE], members[PREVIOUS_CASE_SCORE]
+        )
         queue = pd.DataFrame(
             {
                 CASE_STATUS: groups["_rank"].min().map(dict(enumerate(CASE_STATUSES))),
@@ -259,7 +269,7 @@ class CaseQueue(History, AccountCases):
                 TOP_REASON: reasons,
                 FIRST_ALERT_DATE: groups[FIRST_ALERT_DATE].min().replace("~", None),
                 LAST_ALERT_DATE: groups[LAST_ALERT_DATE].max().replace("", None),
-                TREND: (case_score - groups[PREVIOUS_SCORE].median()).round(2),
+                TREND: (case_score - before).round(2),
                 RUN_DATE: groups[RUN_DATE].max().replace("", None),
             }
         )
