@@ -272,32 +272,18 @@ class Config:
         ("tier", 3.0),
         ("probing", 2.0),
     )
-    """Relative weight of a family's subspace forest in the blend (unnamed families: 1).
-    The conversation features are measured against physical yardsticks (reading speed, a
-    token budget), not against the population, and are direct evidence that a script
-    harvests answers; adoption (moving to a new model within hours of its release, with
-    new prompts, not a suite's re-runs) is what campaigns do and products do not. The
-    other families mostly say how *unusual* an account is. Conversation 3 raised PR-AUC on
-    three realistic populations by 0.03 (session 8); conversation 4 and adoption 3 (session
-    13) raised it 0.936 -> 0.949 and 0.905 -> 0.931 on the populations it was chosen on
-    (303, 2029) and 0.936 -> 0.951, 0.940 -> 0.956 on two it was not (707, 515 from real
-    prompts), flagged precision 0.73-0.86 -> 0.85-0.91, with the default population at
-    0.994 -> 0.992 and 0.996 -> 0.996 (docs/realistic-baseline.md). A family constant over
-    the training population (adoption in a window without a release) takes no share
-    (:func:`detector.forest_blend.silence_constant_families`). The model tier (the share of
-    requests on the provider's most capable models) is measured against the provider's
-    catalogue, not the population, and speaks in every week: tier 3 (session 14) raised
-    PR-AUC 0.961 -> 0.973 (707), 0.973 -> 0.981 (4242, real prompts) and, in a week
-    without a release, 0.878 -> 0.910 (707); the default population 0.988 -> 0.991. The
-    tail score weighs each feature's term by the same weights
-    (:class:`detector.tails.TailScorer`). The probing shares (harmful topics, jailbreak
-    phrasing, refusals of new prompts; :mod:`detector.features.probing`) were a corner of the
-    content subspace, where coding products, graders and evaluators spread every axis, and
-    a one-evening prober far out on all three counted for one family in eighteen: probing 2
-    (session 36) took safety probing within the top k from 0.73 to 0.82-1.00 on four of
-    seven realistic populations, PR-AUC up on six and on an unseen one; weight 1 moved
-    nothing, 3 flagged research organisations' red-team streams
-    (docs/realistic-baseline.md)."""
+    """Relative weight of a family's subspace forest in the blend, and of its features'
+    terms in the tail score (:class:`detector.tails.TailScorer`); unnamed families weigh 1,
+    one constant over the training population 0
+    (:func:`detector.forest_blend.silence_constant_families`). The families weighed up are
+    evidence of extraction rather than of being unusual: conversation (a reading speed and
+    a token budget: a script harvesting answers), adoption (a new model within hours of
+    its release, with new prompts, not a suite's re-runs), tier (the share of requests on
+    the provider's most capable models, against its catalogue) and probing (harmful
+    topics, jailbreak phrasing, refusals of new prompts). Each weight was chosen on
+    realistic populations and checked on unseen ones -- conversation 4 and adoption 3
+    (sessions 8, 13), tier 3 (session 14), probing 2 (session 36) -- and the figures, with
+    the weights tried and rejected, are in docs/realistic-baseline.md."""
     peer_quantiles: tuple[float, ...] = (0.5, 0.8, 0.95)
     """Population quantiles of requests/day that cut peer tiers (see detector.peers)."""
     peer_prior: float = 5.0
