@@ -257,10 +257,8 @@ class Config:
     """Weight of the tail-probability (ECOD-style) score in the blend (detector.tails)."""
     full_forest_weight: float = 0.25
     """Share of the full-space forest in the forests' part of the blend (the family forests
-    take the rest). A forest over all ~55 features isolates what is *big* (a dozen of them
-    grow with volume), so at 0.5 heavy legitimate products outranked quiet extraction that
-    only one or two families see; at 0.25 PR-AUC on three realistic populations rose by
-    0.02-0.03, the default population unchanged (docs/realistic-baseline.md, session 9)."""
+    take the rest). A forest over all features isolates what is *big*: at 0.5 heavy
+    legitimate products outranked quiet extraction (docs/realistic-baseline.md, session 9)."""
     family_floor: float | None = 0.0
     """Normalised family scores below this count as this (None: no floor). 0 is the
     training median: a family in which an account is *more typical* than the median says
@@ -307,6 +305,9 @@ class Config:
     this weight alone, 10% of the labels as verdicts lowered PR-AUC on the other accounts
     of two realistic populations (0.991 -> 0.963, 0.983 -> 0.976); chosen, every one of
     five gained 0 to 0.019 (docs/operations.md)."""
+    learned_weight_tolerance: float = 0.005
+    """Weights whose average precision over the verdicts is within this of the best tie
+    (detector.learned_fit.verdict_weight): about one confirmed case of 40 under 10 cleared."""
     learned_clip: float = 6.0
     """The learned log-odds is clipped to ±this, so verdicts move an account a bounded
     distance (at most ``weight · (clip − dead_zone)`` units)."""

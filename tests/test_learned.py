@@ -405,3 +405,25 @@ def test_the_verdicts_choose_the_weight_of_their_evidence() -> None:
     assert verdict_weight(layer, perfect, helps, y, DEFAULT) == smallest
     steps = [DEFAULT.learned_weight * s for s in WEIGHT_STEPS]
     assert steps[0] == 0.0 and steps[-1] == DEFAULT.learned_weight
+
+
+def test_a_swap_among_perfectly_ranked_verdicts_is_a_tie_not_a_verdict_against_the_layer() -> None:
+    """40 confirmed cases the forest ranks perfectly; the evidence lifts one cleared
+    account over the last of them. At the smallest weight the verdicts' average precision
+    is 0.9994 against 1.0: within the tolerance, so the layer acts; evidence that puts
+    cleared accounts over many confirmed ones still gets weight 0."""
+    layer = LearnedLayer()
+    layer.weight_ = DEFAULT.learned_weight
+    layer.anchors_ = {"z_median": 0.0, "z_upper": 1.0}
+    y = np.array([True] * 40 + [False] * 400)
+    raw = np.r_[5.0 + 0.01 * np.arange(40), np.linspace(0.0, 1.0, 400)]  # ranked perfectly
+    one_swap = np.zeros(len(y))
+    # at the smallest weight the top cleared account (1.0) lands just over the last case
+    one_swap[-1] = (5.005 - 1.0) / (DEFAULT.learned_weight * WEIGHT_STEPS[1])
+    exact = replace(DEFAULT, learned_weight_tolerance=0.0)
+    assert verdict_weight(layer, raw, one_swap, y, exact) == 0.0  # an exact tie is lost
+    assert (
+        verdict_weight(layer, raw, one_swap, y, DEFAULT) == DEFAULT.learned_weight * WEIGHT_STEPS[1]
+    )
+    misleads = np.where(y, 0.0, 50.0)
+    assert verdict_weight(layer, raw, misleads, y, DEFAULT) == 0.0
