@@ -309,8 +309,8 @@ def weight_note(weight: float, calm: float = 0.0, calming: int = 0) -> str:
     if weight == 0:
         then = "confirmed cases lift nobody" if calms else "the scores are the unsupervised ones"
         note = (
-            "weight 0 chosen on the verdicts: every weight above 0 ranked them worse than "
-            f"the unsupervised score, so {then}"
+            "weight 0 chosen on the verdicts: every weight above 0 ranked them clearly worse "
+            f"than the unsupervised score, so {then}"
         )
     else:
         note = f"weight {weight:g} chosen on the verdicts"

@@ -175,8 +175,8 @@ def test_the_bundle_keeps_the_calming_and_older_layers_calm_nobody(
 
 def test_train_and_evaluate_say_what_the_verdicts_chose() -> None:
     assert weight_note(0.0) == (
-        "weight 0 chosen on the verdicts: every weight above 0 ranked them worse than the "
-        "unsupervised score, so the scores are the unsupervised ones"
+        "weight 0 chosen on the verdicts: every weight above 0 ranked them clearly worse than "
+        "the unsupervised score, so the scores are the unsupervised ones"
     )
     calming = weight_note(0.0, 0.125, 46)
     assert "so confirmed cases lift nobody; 46 cleared account(s) near the alert queue" in calming
