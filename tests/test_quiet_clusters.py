@@ -209,6 +209,40 @@ def test_a_member_unlike_its_loud_cluster_rides_along_and_is_scored_as_unlinked(
     assert off.features.loc[rider, "cluster_size"] == len(LOUD)
 
 
+def test_a_member_under_three_fifths_of_its_campaigns_behaviour_rides_along(
+    fitted: tuple[AnomalyModel, pd.DataFrame],
+) -> None:
+    """Where the line between riders and a campaign's own members lies. Unseen realistic
+    seed 2626 (session 37): a classroom cohort created in a hydra's creation hours on its
+    SDK configuration was linked into it, and three of its accounts, at 0.50-0.57 of the
+    hydra's median member's behaviour, were flagged at the hydra's case score. Over ten
+    realistic populations no extraction member of a loud cluster was under 0.666."""
+    model, frame = fitted
+    base = 3.0 * float(model.behaviour_median() or 1.0)  # a loud campaign's median member
+    ratio = {LOUD[0]: 0.57, LOUD[1]: 0.5, LOUD[2]: 0.67, **dict.fromkeys(QUIET, 0.1)}
+
+    def behaviour(features: pd.DataFrame) -> np.ndarray:
+        return base * features.index.map(lambda a: ratio.get(a, 1.0)).to_numpy(dtype=float)
+
+    stub = types.SimpleNamespace(
+        behaviour=behaviour,
+        behaviour_median=model.behaviour_median,
+        feature_names_in_=model.feature_names_in_,
+    )
+    gated = unlink_quiet_clusters(_result(frame), stub, DEFAULT)  # type: ignore[arg-type]
+    assert gated.clusters.riders == {LOUD[0], LOUD[1]}  # the classroom's 0.50-0.57
+    assert gated.clusters.table[S.SCORED_AS_CLUSTER].to_dict() == {
+        "c-quiet": False,
+        "c-loud": True,
+    }
+    at_half = unlink_quiet_clusters(
+        _result(frame),
+        stub,  # type: ignore[arg-type]
+        dataclasses.replace(DEFAULT, cluster_rider_share=0.5),
+    )
+    assert at_half.clusters.riders == frozenset()  # the share before: both rode the case
+
+
 def test_the_gate_can_be_turned_off_and_old_bundles_are_unchanged(
     fitted: tuple[AnomalyModel, pd.DataFrame],
 ) -> None:
