@@ -306,8 +306,9 @@ class Config:
     of two realistic populations (0.991 -> 0.963, 0.983 -> 0.976); chosen, every one of
     five gained 0 to 0.019 (docs/operations.md)."""
     learned_weight_tolerance: float = 0.005
-    """Weights whose average precision over the verdicts is within this of the best tie
-    (detector.learned_fit.verdict_weight): about one confirmed case of 40 under 10 cleared."""
+    """Weight 0 is chosen only when it ranks the verdicts better than every other weight by
+    more than this average precision (detector.learned_fit.verdict_weight): about one
+    confirmed case of 40 ranked under 10 cleared ones."""
     learned_clip: float = 6.0
     """The learned log-odds is clipped to ±this, so verdicts move an account a bounded
     distance (at most ``weight · (clip − dead_zone)`` units)."""

@@ -410,8 +410,8 @@ def test_the_verdicts_choose_the_weight_of_their_evidence() -> None:
 def test_a_swap_among_perfectly_ranked_verdicts_is_a_tie_not_a_verdict_against_the_layer() -> None:
     """40 confirmed cases the forest ranks perfectly; the evidence lifts one cleared
     account over the last of them. At the smallest weight the verdicts' average precision
-    is 0.9994 against 1.0: within the tolerance, so the layer acts; evidence that puts
-    cleared accounts over many confirmed ones still gets weight 0."""
+    is 0.9994 against 1.0 for weight 0: not clear evidence against the layer, so it acts;
+    evidence that puts cleared accounts over many confirmed ones still gets weight 0."""
     layer = LearnedLayer()
     layer.weight_ = DEFAULT.learned_weight
     layer.anchors_ = {"z_median": 0.0, "z_upper": 1.0}
