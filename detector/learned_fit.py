@@ -283,10 +283,8 @@ def verdict_weight(
     if not positive:  # learned_weight 0: the layer only calms
         return 0.0
     best = max(positive, key=lambda i: (scores[i], -i))  # on an exact tie the smallest
-    off = [i for i, w in enumerate(steps) if w == 0]
-    if off and scores[off[0]] > scores[best] + config.learned_weight_tolerance:
-        return 0.0
-    return float(steps[best])
+    # steps[0] is weight 0 (WEIGHT_STEPS starts at 0): the unsupervised score alone
+    return 0.0 if scores[0] > scores[best] + config.learned_weight_tolerance else steps[best]
 
 
 def calming_accounts(

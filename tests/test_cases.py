@@ -10,7 +10,16 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from detector import schema as S
-from detector.cases import SINGLE_PREFIX, assign_cases, case_band, lead_with_cluster
+from detector.cases import (
+    CASE_QUORUM_MIN,
+    CASE_QUORUM_SHARE,
+    SINGLE_PREFIX,
+    assign_cases,
+    case_band,
+    case_score_by,
+    lead_with_cluster,
+    member_case_scores,
+)
 
 
 def table(scores: list[float], clusters: list[str]) -> pd.DataFrame:
@@ -161,8 +170,6 @@ def test_a_campaign_is_judged_by_a_quorum_of_its_members() -> None:
 
 
 def test_member_case_scores_are_the_higher_of_the_median_and_the_quorums_score() -> None:
-    from detector.cases import CASE_QUORUM_MIN, CASE_QUORUM_SHARE, member_case_scores
-
     rng = np.random.default_rng(7)
     case = rng.integers(0, 300, 3000).astype(str).astype(object)
     case[:200] = "big"
@@ -179,8 +186,6 @@ def test_member_case_scores_are_the_higher_of_the_median_and_the_quorums_score()
 
 
 def test_a_member_the_run_did_not_score_counts_as_no_member() -> None:
-    from detector.cases import member_case_scores
-
     # 8 scored members (quorum 3: 70) and 4 the run did not score (NaN): as if 8
     scores = np.array([90, 80, 70, 10, 10, 10, 10, 10] + [np.nan] * 4)
     got = member_case_scores(scores, np.array(["c"] * 12, dtype=object))
@@ -189,8 +194,6 @@ def test_a_member_the_run_did_not_score_counts_as_no_member() -> None:
 
 
 def test_a_case_score_by_run_is_the_stored_one_or_the_quorums() -> None:
-    from detector.cases import case_score_by
-
     # run 1 stored no case score (an old score table): the quorum of its members' scores
     # (80, not their median 40); run 2 stored 75 on its members, one member moved in
     # from another case (60) and is outvoted; run 3 scored nobody

@@ -254,8 +254,7 @@ class CaseQueue(History, AccountCases):
         closest = (members[SCORE] - median_score).abs()
         band_row = members.assign(_d=closest).sort_values([CASE_ID, "_d"]).groupby(CASE_ID).head(1)
         reasons = members[members[TOP_REASON].fillna("") != ""].groupby(CASE_ID)[TOP_REASON].first()
-        case_score = case_score_by(members[CASE_ID], members[SCORE], members[CASE_SCORE])
-        case_score = case_score.round(2)
+        case_score = case_score_by(members[CASE_ID], members[SCORE], members[CASE_SCORE]).round(2)
         before = case_score_by(
             members[CASE_ID], members[PREVIOUS_SCORE], members[PREVIOUS_CASE_SCORE]
         )
