@@ -73,6 +73,17 @@ def _parse_flags(values: pd.Series) -> np.ndarray:
     return text.isin(_TRUE_STRINGS).to_numpy()
 
 
+def _in_cluster(joined: pd.DataFrame) -> np.ndarray | None:
+    """Per row: whether the account is in a coordination cluster (a non-empty
+    ``cluster_id``), or None when the score table has no such column. A campaign of
+    light accounts is found when it is grouped, not only when each ranks high (issue 16's
+    bar: within the top k *and* in a cluster)."""
+    if schema.CLUSTER_ID not in joined.columns:
+        return None
+    ids = joined[schema.CLUSTER_ID]
+    return (ids.notna() & (ids.astype(str).str.strip() != "")).to_numpy()
+
+
 def _ranking_metrics(
     y: np.ndarray, score: np.ndarray, order: np.ndarray, notes: list[str], who: str
 ) -> dict[str, float | int | None]:
@@ -254,7 +265,8 @@ def evaluate(
     Parameters
     ----------
     scores : score table (contract 3.1): ``account_id`` (column or index), ``score``,
-        and optionally ``rank`` and ``flagged`` (bool or ``true``/``false`` strings).
+        and optionally ``rank``, ``flagged`` (bool or ``true``/``false`` strings) and
+        ``cluster_id`` (empty or missing: in no cluster).
     labels : label table (contract 1.3): ``account_id``, ``label`` (``benign`` or
         ``extraction``, case-insensitive) and optionally ``scenario``.
     features : feature table (index or column ``account_id``); enables the baselines.
@@ -267,7 +279,8 @@ def evaluate(
     ``n_labelled`` (scored and labelled), ``n_extraction``, ``n_benign``,
     ``n_scored_unlabelled``, ``n_labels_unscored``, ``flagged`` (counts, precision and
     recall of the flags), ``per_scenario`` (scenario → accounts, label, flagged,
-    ``share_flagged``, ``share_in_top_k``), ``baselines`` and ``notes``. Undefined
+    ``share_flagged``, ``share_in_top_k``, ``share_in_cluster``: None without a
+    ``cluster_id`` column), ``baselines`` and ``notes``. Undefined
     metrics are ``None``.
 
     Raises
@@ -304,7 +317,11 @@ def evaluate(
         dup = lab.loc[lab[schema.ACCOUNT_ID].duplicated(), schema.ACCOUNT_ID].iloc[0]
         raise ValueError(f"label table gives account {dup!r} conflicting labels")
 
-    keep = [c for c in (schema.ACCOUNT_ID, schema.SCORE, schema.RANK, schema.FLAGGED) if c in s]
+    keep = [
+        c
+        for c in (schema.ACCOUNT_ID, schema.SCORE, schema.RANK, schema.FLAGGED, schema.CLUSTER_ID)
+        if c in s
+    ]
     joined = s[keep].merge(lab, on=schema.ACCOUNT_ID, how="inner")
     n_labelled = len(joined)
     ids = joined[schema.ACCOUNT_ID].to_numpy(dtype=str)
@@ -340,6 +357,8 @@ def evaluate(
             "recall": n_flag_ext / int(y.sum()) if y.any() else None,
         }
 
+    clustered = _in_cluster(joined)
+
     # per scenario: scenario name, or the label when the scenario is empty
     scenario = joined[schema.SCENARIO].where(joined[schema.SCENARIO] != "", joined[schema.LABEL])
     per_scenario: dict[str, Any] = {}
@@ -362,6 +381,9 @@ def evaluate(
             if flagged_all is not None
             else None,
             "share_in_top_k": float((in_top_k & at).sum() / at.sum()),
+            "share_in_cluster": float((clustered & at).sum() / at.sum())
+            if clustered is not None
+            else None,
         }
 
     result: dict[str, Any] = {

@@ -155,3 +155,15 @@ def test_bad_inputs_are_named() -> None:
     no_flags = evaluate(SCORES.drop(columns=[schema.FLAGGED]), LABELS)
     assert no_flags["flagged"]["available"] is False
     assert no_flags["per_scenario"]["chat"]["share_flagged"] is None
+
+
+def test_share_in_cluster_counts_accounts_with_a_cluster_id() -> None:
+    """Issue 16's bar is a campaign within the top k *and* grouped: evaluate says how
+    much of each scenario is in a cluster, an empty or missing id being none."""
+    clustered = SCORES.assign(**{schema.CLUSTER_ID: ["", "c-1", np.nan, "c-1", " ", "", "c-2"]})
+    per = evaluate(clustered, LABELS)["per_scenario"]
+    assert per["distill"]["share_in_cluster"] == 1.0  # a1 and a3
+    assert per["chat"]["share_in_cluster"] == 0.0  # a2's id is missing
+    assert per["benign"]["share_in_cluster"] == 0.0  # a4 blank, a5 empty
+    assert per["extraction"]["share_in_cluster"] == 1.0  # a6
+    assert evaluate(SCORES, LABELS)["per_scenario"]["distill"]["share_in_cluster"] is None

@@ -199,15 +199,23 @@ def register(app: typer.Typer) -> None:
             t.add_row(metric, _fmt(result.get(metric)), *["" for _ in names])
         console.print(t)
         s = Table(title="Per scenario (extraction: share in top k; benign: share flagged)")
-        for col in ("scenario", "label", "accounts", "share"):
+        per = result["per_scenario"]
+        clusters = any(row.get("share_in_cluster") is not None for row in per.values())
+        columns = ["scenario", "label", "accounts", "share"]
+        if clusters:  # a score table with cluster ids: is each campaign grouped too?
+            columns.append("in a cluster")
+        for col in columns:
             s.add_column(col)
-        for name, row in sorted(result["per_scenario"].items()):
+        for name, row in sorted(per.items()):
             share = (
                 row.get("share_in_top_k")
                 if row.get("label") == "extraction"
                 else row.get("share_flagged")
             )
-            s.add_row(name, str(row.get("label")), str(row.get("accounts")), _fmt(share))
+            cells = [name, str(row.get("label")), str(row.get("accounts")), _fmt(share)]
+            if clusters:
+                cells.append(_fmt(row.get("share_in_cluster")))
+            s.add_row(*cells)
         console.print(s)
         for key in ("feedback", "feedback_time_split", "feedback_queue"):
             if key in result:
