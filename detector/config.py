@@ -123,6 +123,13 @@ class Config:
     harvest_min_output_tokens: int = 400
     """A request of at most 150 input tokens that drew 400+ output tokens harvests an
     answer: a short standalone question, a long complete reply."""
+    harvest_max_prompt_chars: int | None = 600
+    """With prompt text and turn indices in the log, a conversation of one turn whose
+    prompt has at most this many characters (about 150 tokens) asks a short question too,
+    whatever system prompt it carries. Input tokens count the system prompt: a boilerplate
+    one of a few hundred tokens on half a distiller's requests hid half its harvesting
+    (docs/realistic-baseline.md, session 38). None: input tokens alone (bundles trained
+    before session 38)."""
     harvest_length_spread: bool = True
     """Without prompt text in the log, weigh the harvest share by how much the harvesting
     prompts' lengths vary (their input tokens' coefficient of variation, at most 1), in

@@ -34,6 +34,7 @@ FEATURE_SETTINGS: tuple[str, ...] = (
     "typed_context_tokens",
     "harvest_max_input_tokens",
     "harvest_min_output_tokens",
+    "harvest_max_prompt_chars",
     "harvest_length_spread",
     "harvest_topic_breadth",
     "bench_new_per_day",
@@ -49,6 +50,7 @@ LEGACY_FEATURE_SETTINGS: dict[str, Any] = {
     "suite_adoption": True,
     "suite_max_temperature": None,
     "bench_new_per_day": None,
+    "harvest_max_prompt_chars": None,
 }
 """The value a feature setting had before it existed: what a bundle whose recorded
 config names other feature settings but not this one was trained with."""

@@ -524,6 +524,50 @@ def test_harvest_breadth_counts_topics_by_weight_not_by_being_touched(tmp_path: 
     assert touched.features["broad_harvest_share"].tolist() == pytest.approx([1.0, 1.0])
 
 
+def test_a_lone_short_question_counts_whatever_system_prompt_it_carries(tmp_path: Path) -> None:
+    """Input tokens count a system prompt: a distiller with a boilerplate 500-token one on
+    every other request hid half its harvesting from the 150-token rule. With prompt text
+    and turns, a conversation of one turn whose prompt has at most
+    ``harvest_max_prompt_chars`` is a short question too; a chat product's openers under
+    the same system prompt, followed up, are not, nor are long documents."""
+    cooking = "How long should I roast {} vegetables with garlic and olive oil in the oven?"
+    stars = "Why does the {} star in the night sky shine brighter than the planets nearby?"
+    rows = []
+    for i in range(40):
+        question = (stars if i % 2 else cooking).format(i)
+        rows.append(("distiller", f"d-{i}", 0, question, 40 + 500 * (i % 2)))
+        rows.append(("documents", f"p-{i}", 0, question + " Context:" + " lorem" * 110, 700))
+        rows.append(("chat", f"c-{i // 2}", i % 2, question if i % 2 == 0 else "and why?", 540))
+    log = pd.DataFrame(
+        rows, columns=[S.ACCOUNT_ID, S.CONVERSATION_ID, S.TURN_INDEX, S.PROMPT, S.INPUT_TOKENS]
+    )
+    log[S.REQUEST_ID] = [f"r{i}" for i in range(len(log))]
+    log[S.TIMESTAMP] = pd.Timestamp("2026-11-02 09:00", tz="UTC") + pd.to_timedelta(
+        np.arange(len(log)) * 60, unit="s"
+    )
+    log[S.MODEL], log[S.STATUS], log[S.OUTPUT_TOKENS] = "m", "ok", 900
+    path = tmp_path / "log.parquet"
+    log.to_parquet(path)
+    config = Config(topic_clusters=2)
+    assert config.harvest_max_prompt_chars is not None
+    documents = log[log[S.ACCOUNT_ID] == "documents"]
+    assert documents[S.PROMPT].str.len().min() > config.harvest_max_prompt_chars
+    harvest = build_features(path, config=config).features["broad_harvest_share"]
+    by_tokens = build_features(
+        path, config=replace(config, harvest_max_prompt_chars=None)
+    ).features["broad_harvest_share"]
+    assert harvest["distiller"] > 0.5
+    assert by_tokens["distiller"] == pytest.approx(harvest["distiller"] / 2)  # same topics
+    assert harvest["chat"] == 0.0  # its openers were followed up
+    assert harvest["documents"] == 0.0
+    # a bundle trained before the rule counts input tokens only, as does a log without turns
+    old = Config().with_features_of({"reading_tokens_per_s": 50.0})
+    assert old.harvest_max_prompt_chars is None
+    log.drop(columns=[S.TURN_INDEX, S.CONVERSATION_ID]).to_parquet(path)
+    no_turns = build_features(path, config=config).features["broad_harvest_share"]
+    assert no_turns["distiller"] == pytest.approx(by_tokens["distiller"])
+
+
 def test_a_suite_replaying_its_multi_turn_set_daily_is_not_unread(tmp_path: Path) -> None:
     """An evaluation harness re-runs fixed multi-turn tests; extraction never repeats."""
     log = pd.read_parquet(_conversation_log(tmp_path))

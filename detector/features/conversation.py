@@ -19,7 +19,7 @@ from detector import schema as S
 from detector.config import DEFAULT
 from detector.features import agg
 from detector.features.base import Bucket
-from detector.features.diversity import topic_breadth
+from detector.features.diversity import one_turn_conversations, topic_breadth
 from detector.features.registry import FeatureSpec, family
 
 MAX_FOLLOWUP_GAP_S = 1800
@@ -54,12 +54,16 @@ SPECS = [
         name="broad_harvest_share",
         family="conversation",
         unit="share",
-        description="Share of requests with at most 150 input tokens that drew 400 or more "
-        "output tokens, times the account's effective share of all topics (2 to the power "
-        "of its topic entropy, over the number of topics: a topic counts by its weight in "
-        "the traffic, not for being touched once) (with prompt text in the log; without "
-        "it, times the coefficient of variation of those requests' input tokens, at most "
-        "1: a template's fill-ins vary little in length).",
+        description="Share of requests that ask a short question -- at most "
+        f"{DEFAULT.harvest_max_input_tokens} input tokens or, with prompt text and turns in "
+        "the log, a conversation of one turn whose prompt has at most "
+        f"{DEFAULT.harvest_max_prompt_chars} characters, whatever system prompt it carries "
+        f"-- and drew {DEFAULT.harvest_min_output_tokens} or more output tokens, times the "
+        "account's effective share of all topics (2 to the power of its topic entropy, "
+        "over the number of topics: a topic counts by its weight in the traffic, not for "
+        "being touched once) (with prompt text in the log; without it, times the "
+        "coefficient of variation of those requests' input tokens, at most 1: a template's "
+        "fill-ins vary little in length).",
         why="Distillation asks short standalone questions on every subject for long, "
         "complete answers; a content product also draws long answers from short prompts, "
         "but on its one task, chat carries its history and pipelines send documents.",
@@ -136,6 +140,21 @@ def length_spread(codes: np.ndarray, lengths: np.ndarray, n: int) -> np.ndarray:
     return np.where(mean > 0, np.minimum(spread, 1.0), 0.0)
 
 
+def short_questions(b: Bucket) -> np.ndarray:
+    """Per row: whether it asks a short question: at most ``harvest_max_input_tokens``
+    input tokens, or (with prompt text and turn indices, ``harvest_max_prompt_chars`` set)
+    the prompt of a conversation of one turn (rows without a conversation id stand alone)
+    of at most that many characters. Input tokens also count the system prompt, so a
+    boilerplate one would hide a distiller's short questions; a chat's openers, followed
+    up, are conversations, not standalone questions."""
+    cfg = b.context.config
+    short = b.col(S.INPUT_TOKENS) <= cfg.harvest_max_input_tokens
+    if cfg.harvest_max_prompt_chars is not None and b.context.has(S.PROMPT, S.TURN_INDEX):
+        lone = one_turn_conversations(b)
+        short |= lone & (b.col(A.PROMPT_CHARS) <= cfg.harvest_max_prompt_chars)
+    return short
+
+
 @family("conversation", SPECS)
 def conversation(b: Bucket) -> dict[str, np.ndarray]:
     """Unread follow-ups and answer harvesting per account.
@@ -151,9 +170,7 @@ def conversation(b: Bucket) -> dict[str, np.ndarray]:
         out["unread_followup_share"] = np.where(
             timed >= cfg.min_followups, fast / np.maximum(timed, 1), 0.0
         )
-    harvest = (b.col(S.INPUT_TOKENS) <= cfg.harvest_max_input_tokens) & (
-        b.col(S.OUTPUT_TOKENS) >= cfg.harvest_min_output_tokens
-    )
+    harvest = short_questions(b) & (b.col(S.OUTPUT_TOKENS) >= cfg.harvest_min_output_tokens)
     harvested = agg.share(c, harvest, n)
     if b.context.has(S.PROMPT):
         harvested = harvested * topic_breadth(b)[1]
