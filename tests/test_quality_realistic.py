@@ -84,7 +84,7 @@ an account-counted budget, 17% (2 of 12) since the default budget counts cases (
 the cases is more accounts than 2% of the accounts), 0% since a suite's re-runs on a new
 model stopped counting as adoption."""
 QUIET = ("plain_distillation", "low_and_slow", "mixed_cover")
-QUIET_FLAGGED_FLOOR = 0.65
+QUIET_FLAGGED_FLOOR = 0.84
 """Share of the quiet kinds' accounts flagged, together (13 accounts at this size): 0
 before session 5, 4 of 13 after, 8 of 13 in session 9, 5 of 13 since session 10: the default
 threshold (five bulk spreads, not 2% of the cases) flags fewer accounts here, 505 -> 332
@@ -92,8 +92,9 @@ at seed 303 (precision 0.38 -> 0.57), and the quiet kinds are the nearest to the
 4 of 13 since session 13: the conversation and adoption weights rank them higher (see
 ``QUIET_TOP_K_FLOOR``) but flag fewer accounts in all (60 -> 52), and one mixed-cover
 account fell under the line; 8 of 13 once the tail score weighs features by family; 10 of
-13 with the model tier, in either week."""
-QUIET_TOP_K_FLOOR = {"release": 0.75, "no release": 0.65}
+13 with the model tier, in either week. Session 38 (a lone short question counts whatever
+system prompt it carries): 11 -> 12 of 13 with a release, 10 -> 12 without."""
+QUIET_TOP_K_FLOOR = {"release": 0.84, "no release": 0.84}
 """Share of the quiet kinds' accounts within the top k, together: 5 of 13 before session
 13, 6 of 13 with the new family weights (plain distillation 2 -> 3 of 5), 10 of 13 with
 the weighted tail score (plain distillation 5 of 5, low-and-slow 0 -> 2 of 5), 10 of 13 in
@@ -101,7 +102,9 @@ either week with the model tier. Session 17 (the steady topic model): 11 of 13 w
 release (low-and-slow 2 -> 3 of 5), 9 of 13 without one (one plain-distillation account
 ranks just past k, still flagged: the quiet kinds stay 10 of 13 flagged). 10 of 13 with a
 release once established accounts starting late no longer count as ramping (one
-low-and-slow account fewer), 9 of 13 without (PR-AUC 0.962 / 0.906)."""
+low-and-slow account fewer), 9 of 13 without (PR-AUC 0.962 / 0.906). Session 38: 13 of
+13 with a release, 10 -> 12 of 13 without (low-and-slow 2 -> 4 of 5; PR-AUC 0.975 /
+0.925 -> 0.976 / 0.929)."""
 
 
 Scored = tuple[pd.DataFrame, pd.DataFrame, dict, str, pd.DataFrame]
