@@ -538,6 +538,10 @@ def test_a_lone_short_question_counts_whatever_system_prompt_it_carries(tmp_path
         rows.append(("distiller", f"d-{i}", 0, question, 40 + 500 * (i % 2)))
         rows.append(("documents", f"p-{i}", 0, question + " Context:" + " lorem" * 110, 700))
         rows.append(("chat", f"c-{i // 2}", i % 2, question if i % 2 == 0 else "and why?", 540))
+        if i % 2:  # a prompt withheld asks no question; its followed-up ones give topics
+            rows += [("blank", f"b-{i}", 0, question, 540), ("blank", f"b-{i}", 1, "why?", 540)]
+        else:
+            rows.append(("blank", f"b-{i}", 0, "", 540))
     log = pd.DataFrame(
         rows, columns=[S.ACCOUNT_ID, S.CONVERSATION_ID, S.TURN_INDEX, S.PROMPT, S.INPUT_TOKENS]
     )
@@ -559,7 +563,7 @@ def test_a_lone_short_question_counts_whatever_system_prompt_it_carries(tmp_path
     assert harvest["distiller"] > 0.5
     assert by_tokens["distiller"] == pytest.approx(harvest["distiller"] / 2)  # same topics
     assert harvest["chat"] == 0.0  # its openers were followed up
-    assert harvest["documents"] == 0.0
+    assert harvest["documents"] == 0.0 and harvest["blank"] == 0.0
     # a bundle trained before the rule counts input tokens only, as does a log without turns
     old = Config().with_features_of({"reading_tokens_per_s": 50.0})
     assert old.harvest_max_prompt_chars is None

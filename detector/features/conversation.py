@@ -144,14 +144,14 @@ def short_questions(b: Bucket) -> np.ndarray:
     """Per row: whether it asks a short question: at most ``harvest_max_input_tokens``
     input tokens, or (with prompt text and turn indices, ``harvest_max_prompt_chars`` set)
     the prompt of a conversation of one turn (rows without a conversation id stand alone)
-    of at most that many characters. Input tokens also count the system prompt, so a
+    of 1 to that many characters. Input tokens also count the system prompt, so a
     boilerplate one would hide a distiller's short questions; a chat's openers, followed
     up, are conversations, not standalone questions."""
     cfg = b.context.config
     short = b.col(S.INPUT_TOKENS) <= cfg.harvest_max_input_tokens
     if cfg.harvest_max_prompt_chars is not None and b.context.has(S.PROMPT, S.TURN_INDEX):
-        lone = one_turn_conversations(b)
-        short |= lone & (b.col(A.PROMPT_CHARS) <= cfg.harvest_max_prompt_chars)
+        chars = b.col(A.PROMPT_CHARS)  # NaN without a prompt; 0 asks nothing
+        short |= one_turn_conversations(b) & (chars > 0) & (chars <= cfg.harvest_max_prompt_chars)
     return short
 
 
