@@ -116,6 +116,15 @@ class Bucket:
         return (share >= self.context.config.suite_rerun_share) & (share > 0)
 
     @cached_property
+    def one_turn(self) -> np.ndarray:
+        """Per row: a conversation of one turn (turn 0, no other turn in its conversation;
+        rows without a conversation id stand alone) -- a standalone question, not a chat's
+        opener that was followed up. Needs turn indices. Computed once per bucket, shared
+        by the families (diversity's standalone breadth, conversation's short questions)."""
+        alone = agg.group_sizes(self.codes, self.col(A.CONVERSATION_KEY)) == 1
+        return alone & (self.col(S.TURN_INDEX) == 0)
+
+    @cached_property
     def suite_reruns(self) -> np.ndarray:
         """Per row: a re-run prompt of an account that runs a fixed suite
         (:attr:`suite_runners`): its re-runs say nothing about what it wants next. All

@@ -19,7 +19,7 @@ from detector import schema as S
 from detector.config import DEFAULT
 from detector.features import agg
 from detector.features.base import Bucket
-from detector.features.diversity import one_turn_conversations, topic_breadth
+from detector.features.diversity import topic_breadth
 from detector.features.registry import FeatureSpec, family
 
 MAX_FOLLOWUP_GAP_S = 1800
@@ -151,7 +151,7 @@ def short_questions(b: Bucket) -> np.ndarray:
     short = b.col(S.INPUT_TOKENS) <= cfg.harvest_max_input_tokens
     if cfg.harvest_max_prompt_chars is not None and b.context.has(S.PROMPT, S.TURN_INDEX):
         chars = b.col(A.PROMPT_CHARS)  # NaN without a prompt; 0 asks nothing
-        short |= one_turn_conversations(b) & (chars > 0) & (chars <= cfg.harvest_max_prompt_chars)
+        short |= b.one_turn & (chars > 0) & (chars <= cfg.harvest_max_prompt_chars)
     return short
 
 

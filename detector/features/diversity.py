@@ -142,19 +142,11 @@ def wrapper_reuse(b: Bucket) -> np.ndarray:
     )
 
 
-def one_turn_conversations(b: Bucket) -> np.ndarray:
-    """Per row: a conversation of one turn (turn 0, no other turn in its conversation;
-    rows without a conversation id stand alone) -- a standalone question, not a chat's
-    opener that was followed up. Needs turn indices."""
-    alone = agg.group_sizes(b.codes, b.col(A.CONVERSATION_KEY)) == 1
-    return alone & (b.col(S.TURN_INDEX) == 0)
-
-
 def standalone_breadth(b: Bucket, topic_share: np.ndarray, wrapper: np.ndarray) -> np.ndarray:
     """Per account: new prompts asked as conversations of one turn, over its requests,
     weighed by its effective topic share, its share of active days and 1 − its wrapper
     reuse ``wrapper`` (see the spec's why). Rows without a conversation id stand alone."""
-    new_alone = one_turn_conversations(b) & ~b.suite_reruns
+    new_alone = b.one_turn & ~b.suite_reruns
     share = agg.distinct_share(b.codes, new_alone, b.col(A.PROMPT_KEY), b.n)
     return share * topic_share * active_day_share(b) * (1.0 - wrapper)
 
