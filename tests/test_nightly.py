@@ -180,6 +180,61 @@ def test_an_open_case_is_not_alerted_again(season: Season) -> None:
         assert not alerted7 & {a["account_id"] for a in _alerts(season.state, day)}
 
 
+def _alerted_twice(state: Path) -> list[str]:
+    with Store.open(state) as store:
+        every = store.alerts_frame()
+    return sorted(set(every.loc[every[S.ACCOUNT_ID].duplicated(), S.ACCOUNT_ID]))
+
+
+def test_a_night_run_out_of_order_alerts_no_account_a_later_night_alerted(
+    season: Season, state_copy: Path
+) -> None:
+    later = {a["account_id"] for day in NIGHTS for a in _alerts(state_copy, day)}
+    d6 = D7 - dt.timedelta(days=1)
+    run_nightly(logs=season.logs, date=d6, state=state_copy, window_days=5, quiet=True)
+    scores6 = read_scores(state_copy / "runs" / d6.isoformat() / "scores.csv")
+    flagged6 = set(scores6.loc[scores6[S.FLAGGED], S.ACCOUNT_ID])
+    assert flagged6 & later, "the backfilled night must flag accounts later nights alerted"
+    assert not later & {a["account_id"] for a in _alerts(state_copy, d6)}
+    assert _alerted_twice(state_copy) == []  # no verdicts: nobody may be alerted twice
+
+
+def test_a_rerun_never_retracts_a_published_alert(season: Season, state_copy: Path) -> None:
+    published = {a["account_id"]: a for a in _alerts(state_copy, D7)}
+    assert published, "night 7 must have raised alerts"
+    # fewer days, other scores: some of night 7's alerts are no longer raised ...
+    run_nightly(logs=season.logs, date=D7, state=state_copy, window_days=2, quiet=True)
+    scores = read_scores(state_copy / "runs" / D7.isoformat() / "scores.csv")
+    dropped = set(published) - set(scores.loc[scores[S.FLAGGED], S.ACCOUNT_ID])
+    assert dropped, "the narrower window must stop flagging some of night 7's alerts"
+    again = {a["account_id"]: a for a in _alerts(state_copy, D7)}
+    # ... but each is still published (those dropped record for record; those raised
+    # again as tonight's run describes them) and still known to the store
+    assert set(published) <= set(again)
+    assert {a: again[a] for a in dropped} == {a: published[a] for a in dropped}
+    with Store.open(state_copy) as store:
+        assert set(published) <= set(store.alerts_frame(D7)[S.ACCOUNT_ID])
+    run_nightly(logs=season.logs, date=D7, state=state_copy, quiet=True)
+    assert _alerted_twice(state_copy) == []
+
+
+def test_an_alert_kept_without_its_published_line_is_rebuilt_from_the_store(
+    season: Season, state_copy: Path
+) -> None:
+    published = {a["account_id"] for a in _alerts(state_copy, D7)}
+    (state_copy / "runs" / D7.isoformat() / "alerts.jsonl").write_text("not json\n")
+    run_nightly(logs=season.logs, date=D7, state=state_copy, window_days=2, quiet=True)
+    again = {a["account_id"]: a for a in _alerts(state_copy, D7)}
+    assert published <= set(again)
+    with Store.open(state_copy) as store:
+        stored = store.alerts_frame(D7).set_index(S.ACCOUNT_ID)
+    for account in published - {a for a, r in again.items() if r["model_version"]}:
+        record = again[account]
+        assert record["run_date"] == D7.isoformat() and record["cluster_id"] is None
+        assert record["score"] == pytest.approx(stored.loc[account, S.SCORE])
+        assert record["kind"] == stored.loc[account, "kind"]
+
+
 def test_alert_lines_carry_the_contract_fields(season: Season) -> None:
     alerts = _alerts(season.state, D7)
     scores = read_scores(season.state / "runs" / D7.isoformat() / "scores.csv")

@@ -7,16 +7,22 @@ account is judged again). ``rise``: flagged tonight and the score rose by more t
 score, for a cleared account (``benign``, not expired) over the score the verdict
 answered. Never alerted: a suppressed account, an account covered by an active
 suppression rule (:mod:`detector.rules`), a cleared account whose score did not rise,
-an account alerted before that has no verdict yet (its case is still open). Only
-alerts of earlier run dates count as "before", so a re-run of a date reproduces that
-date's alerts (given the same verdicts, suppressions and rules).
+an account alerted before that has no verdict yet (its case is still open).
+
+"Before" is every *other* run date, later ones included: a night run out of order (a
+backfill, a missed date run late) never raises again an account a later night already
+raised. A re-run of a date reproduces that date's alerts (given the same verdicts,
+suppressions and rules), and never retracts one: an account an earlier run of the date
+published and tonight's run no longer raises (other options, a corrected log) keeps its
+published alert, record for record (:func:`keep_published`). Otherwise the store would
+forget it was alerted, and a later night would raise it as new a second time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -33,15 +39,27 @@ from detector.store import (
     ALERT_RISE,
     EXPIRES,
     KIND,
+    RUN_DATE,
     VERDICT,
     VERDICT_SCORE,
     Store,
 )
 
-__all__ = ["alert_records", "alerts_for_tonight", "counts_by_kind", "select_alerts", "write_alerts"]
+__all__ = [
+    "alert_records",
+    "alerts_for_tonight",
+    "counts_by_kind",
+    "keep_published",
+    "published_records",
+    "select_alerts",
+    "write_alerts",
+]
 
 PREVIOUS_SCORE: Final = "previous_score"
 """Column of the alerts frame: the account's score before tonight (NaN when none)."""
+PUBLISHED_RECORD: Final = "published_record"
+"""Column of the alerts frame: the ``alerts.jsonl`` object an earlier run of this date
+published for an alert kept from it (:func:`keep_published`), else missing."""
 
 
 def select_alerts(
@@ -111,7 +129,14 @@ def _empty_as_none(series: pd.Series) -> pd.Series:
 
 
 def alert_records(alerts: pd.DataFrame, run_date: dt.date, version: str) -> list[dict[str, Any]]:
-    """``alerts.jsonl`` objects (one per alerted account; alerts are few per night)."""
+    """``alerts.jsonl`` objects (one per alerted account; alerts are few per night).
+
+    An alert kept from an earlier run of the date is its published object, unchanged.
+    """
+    if PUBLISHED_RECORD in alerts.columns:
+        kept = alerts[PUBLISHED_RECORD].notna().to_numpy()
+        fresh = alert_records(alerts.loc[~kept].drop(columns=PUBLISHED_RECORD), run_date, version)
+        return fresh + [dict(r) for r in alerts.loc[kept, PUBLISHED_RECORD]]
     frame = pd.DataFrame(
         {
             "account_id": alerts[S.ACCOUNT_ID].astype(str),
@@ -145,15 +170,18 @@ def alerts_for_tonight(
     accounts: pd.DataFrame | None = None,
     log_rows: Callable[[list[str]], pd.DataFrame] | None = None,
     config: Config = DEFAULT,
+    published: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[pd.DataFrame, int]:
-    """:func:`select_alerts` against the store, then the active suppression rules.
+    """:func:`select_alerts` against the store, then the active suppression rules, then
+    the alerts an earlier run of ``day`` published (:func:`keep_published`).
 
     Returns tonight's alerts and how many would-be alerts a rule kept quiet. Verdict
     expiry is judged on ``day``; rules active on ``day`` apply (``accounts`` is the
     account table for org and card rules, ``log_rows`` the accounts' requests for
-    user-agent and template patterns).
+    user-agent and template patterns). ``published`` is the date's ``alerts.jsonl``
+    as an earlier run wrote it (:func:`published_records`), by account.
     """
-    before = store.alerted_accounts(day - dt.timedelta(days=1))[S.ACCOUNT_ID]
+    before = store.alerted_on_other_dates(day)
     details = store.verdict_details(latest=True).set_index(S.ACCOUNT_ID)
     expires = details[EXPIRES].astype(object)
     expired = details.index[expires.notna() & (expires.astype(str) < day.isoformat())]
@@ -168,10 +196,77 @@ def alerts_for_tonight(
         expired=expired.tolist(),
     )
     rules = store.rules_frame(day)
-    if alerts.empty or rules.empty:
-        return alerts, 0
-    covered = covered_by_rules(alerts, rules, accounts, log_rows, config) > 0
-    return alerts.loc[~covered.to_numpy()], int(covered.sum())
+    by_rules = 0
+    if not alerts.empty and not rules.empty:
+        covered = covered_by_rules(alerts, rules, accounts, log_rows, config) > 0
+        alerts, by_rules = alerts.loc[~covered.to_numpy()], int(covered.sum())
+    return keep_published(alerts, store.alerts_frame(day), published or {}), by_rules
+
+
+def keep_published(
+    alerts: pd.DataFrame, earlier: pd.DataFrame, records: Mapping[str, Mapping[str, Any]]
+) -> pd.DataFrame:
+    """Tonight's ``alerts`` and every alert of this date an earlier run published
+    (``earlier``: the store's rows of the date) that tonight did not raise again.
+
+    A published alert is never retracted: downstream has seen it, and the store must
+    keep knowing the account was alerted. A kept alert is the object the earlier run
+    wrote (``records``, by account), or, when that file is gone, rebuilt from the
+    store's row (no cluster, previous score or model version). Kept alerts follow
+    tonight's, in the earlier run's order.
+    """
+    gone = earlier[~earlier[S.ACCOUNT_ID].astype(str).isin(alerts[S.ACCOUNT_ID].astype(str))]
+    if gone.empty:
+        return alerts
+    run_date = str(gone[RUN_DATE].iloc[0])
+    kept = pd.DataFrame(
+        {
+            S.ACCOUNT_ID: gone[S.ACCOUNT_ID].astype(str).to_numpy(),
+            S.SCORE: pd.to_numeric(gone[S.SCORE], errors="coerce").to_numpy(),
+            S.BAND: gone[S.BAND].fillna("").astype(str).to_numpy(),
+            S.REASONS: gone[S.REASONS].fillna("").astype(str).to_numpy(),
+            KIND: gone[KIND].astype(str).to_numpy(),
+            S.CLUSTER_ID: "",
+        }
+    )
+    kept[PUBLISHED_RECORD] = [
+        dict(records.get(a) or _stored_record(row, run_date))
+        for a, row in zip(kept[S.ACCOUNT_ID], kept.to_dict("records"), strict=True)
+    ]
+    return pd.concat([alerts, kept], ignore_index=True)
+
+
+def _stored_record(row: Mapping[str, Any], run_date: str) -> dict[str, Any]:
+    """An ``alerts.jsonl`` object rebuilt from the store's row of a published alert."""
+    reasons = str(row[S.REASONS])
+    return {
+        "account_id": row[S.ACCOUNT_ID],
+        "score": None if pd.isna(row[S.SCORE]) else float(row[S.SCORE]),
+        "band": row[S.BAND],
+        "reasons": [x for x in reasons.split(S.REASONS_SEPARATOR) if x],
+        "cluster_id": None,
+        "kind": row[KIND],
+        "run_date": run_date,
+        "model_version": None,
+        "previous_score": None,
+    }
+
+
+def published_records(path: Path) -> dict[str, dict[str, Any]]:
+    """The objects of an ``alerts.jsonl`` an earlier run of the date wrote, by account
+    (empty when there is none). A line that is not a JSON object naming an account is
+    skipped: the store's row stands in for it (:func:`keep_published`)."""
+    if not path.is_file():
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("account_id"), str):
+            out[record["account_id"]] = record
+    return out
 
 
 def counts_by_kind(alerts: pd.DataFrame) -> dict[str, int]:

@@ -120,6 +120,7 @@ def write_outputs(
             accounts=ctx.accounts,
             log_rows=lambda ids: _log_rows(options, window, ids),
             config=options.config,
+            published=alerting.published_records(final / ALERTS_NAME),
         )
         records = alerting.alert_records(alerts, day, model.version)
         alerting.write_alerts(staged / ALERTS_NAME, records)

@@ -130,6 +130,21 @@ class History(StoreBase):
             (ACCOUNT_ID, FIRST_ALERT_DATE, LAST_ALERT_DATE, LAST_ALERT_SCORE),
         )
 
+    def alerted_on_other_dates(self, run_date: DateLike) -> pd.Series:
+        """Every account alerted on some run date other than ``run_date`` (sorted ids).
+
+        What the nightly job must not alert again when it runs ``run_date``: an alert of
+        a *later* date counts as much as an earlier one, so a backfilled or out-of-order
+        night never raises an account a night after it already raised. Alerts of
+        ``run_date`` itself do not count, so re-running that date reproduces them.
+        """
+        frame = self._frame(
+            "SELECT DISTINCT account_id FROM alerts WHERE run_date <> ? ORDER BY account_id",
+            (iso_date(run_date),),
+            (ACCOUNT_ID,),
+        )
+        return frame[ACCOUNT_ID].astype(str)
+
     # -- score history -----------------------------------------------------------------
 
     def record_scores(self, run_date: DateLike, scores: pd.DataFrame) -> int:
