@@ -6,6 +6,7 @@ import builtins
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import joblib
@@ -23,6 +24,8 @@ from detector.artifacts import (
     read_manifest,
     save_bundle,
 )
+from detector.artifacts import save as save_module
+from detector.artifacts.manifest import bundle_version
 from detector.config import DEFAULT
 from detector.features.registry import FeatureSpec
 from detector.model import AnomalyModel
@@ -325,12 +328,21 @@ def test_manifest_tampering_breaks_hmac(
 # --- compatibility ----------------------------------------------------------------------
 
 
-def test_library_version_mismatch(tmp_path: Path, model: AnomalyModel) -> None:
+def _saved_with(
+    tmp_path: Path, model: AnomalyModel, monkeypatch: pytest.MonkeyPatch, **versions: str
+) -> Path:
+    """A bundle as another installation would have saved it (other library versions)."""
+    mine = artifacts.library_versions()
+    monkeypatch.setattr(save_module, "library_versions", lambda: {**mine, **versions})
     path = _save(tmp_path, model)
-    manifest, payload = _split(path)
-    manifest["versions"]["sklearn"] = "0.24.2"
-    manifest["versions"]["numpy"] = "1.26.4"
-    _write(path, manifest, payload)
+    monkeypatch.undo()
+    return path
+
+
+def test_library_version_mismatch(
+    tmp_path: Path, model: AnomalyModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _saved_with(tmp_path, model, monkeypatch, sklearn="0.24.2", numpy="1.26.4")
     with pytest.raises(BundleError) as err:
         load_bundle(path)
     message = str(err.value)
@@ -339,14 +351,56 @@ def test_library_version_mismatch(tmp_path: Path, model: AnomalyModel) -> None:
     assert load_bundle(path, check_versions=False).features == ("a", "b", "c")
 
 
-def test_patch_versions_may_differ(tmp_path: Path, model: AnomalyModel) -> None:
+def test_patch_versions_may_differ(
+    tmp_path: Path, model: AnomalyModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    major, minor = artifacts.library_versions()["sklearn"].split(".")[:2]
+    path = _saved_with(tmp_path, model, monkeypatch, sklearn=f"{major}.{minor}.999", pandas="0.1")
+    assert load_bundle(path).name == "detector"
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda m: m["config"].update(frontier_model_pattern="zz(?i)opus"),
+        lambda m: m["training_window"].update(end="2030-01-01"),
+        lambda m: m["versions"].update(sklearn="0.24.2"),
+        lambda m: m.update(version="detector-20260501-00000000"),
+        lambda m: m.update(name="other"),
+    ],
+    ids=["feature setting", "training window", "library versions", "version", "name"],
+)
+def test_an_edited_manifest_is_refused_without_a_key(
+    tmp_path: Path, model: AnomalyModel, edit: Callable[[dict], None]
+) -> None:
+    """The payload keeps the manifest's digest: an unsigned bundle whose manifest was
+    edited after saving (a feature setting changes what every score means) is refused,
+    not scored under the same model version."""
     path = _save(tmp_path, model)
     manifest, payload = _split(path)
-    major, minor = manifest["versions"]["sklearn"].split(".")[:2]
-    manifest["versions"]["sklearn"] = f"{major}.{minor}.999"
-    manifest["versions"]["pandas"] = "0.1"
+    edit(manifest)
     _write(path, manifest, payload)
-    assert load_bundle(path).name == "detector"
+    with pytest.raises(BundleError) as err:
+        load_bundle(path, check_versions=False)
+    assert "not the one saved with the model" in str(err.value) and str(path) in str(err.value)
+
+
+def test_a_bundle_from_before_the_manifest_digest_still_loads(
+    tmp_path: Path, model: AnomalyModel
+) -> None:
+    content = {"model": model, "text_models": {}}
+    payload = artifacts.skops_io().dumps(content)
+    path = _save(tmp_path, model)
+    manifest, _ = _split(path)
+    digest = hashlib.sha256(payload).hexdigest()
+    manifest.update(
+        payload_sha256=digest,
+        payload_bytes=len(payload),
+        version=bundle_version("detector", CREATED, digest),
+        text_models=[],
+    )
+    _write(path, manifest, payload)
+    assert load_bundle(path).model.n_features_in_ == model.n_features_in_
 
 
 def test_feature_set_mismatch(tmp_path: Path, model: AnomalyModel) -> None:

@@ -62,15 +62,17 @@ from detector.artifacts.manifest import (
     PAYLOAD_FORMAT,
     BundleError,
     bundle_filename,
+    bundle_version,
     canonical_manifest,
     library_versions,
+    manifest_digest,
     skops_io,
 )
 
 # public in the former single module, beyond __all__
 from detector.artifacts.manifest import MAX_MANIFEST_BYTES as MAX_MANIFEST_BYTES
 from detector.artifacts.manifest import SUFFIX as SUFFIX
-from detector.artifacts.save import names_directory, save_bundle
+from detector.artifacts.save import MANIFEST_SHA256, names_directory, save_bundle
 from detector.artifacts.verify import (
     check_features,
     check_library_versions,
@@ -188,6 +190,20 @@ def _load_payload(path: Path, manifest: Mapping[str, Any], payload: bytes) -> An
         raise BundleError(f"{path}: payload could not be loaded: {exc}") from exc
 
 
+def _check_manifest(path: Path, manifest: Mapping[str, Any], saved: object) -> None:
+    """Refuse a manifest that is not the one saved with the payload, or whose version
+    is not the one its name, time and payload make. Bundles saved before the payload
+    kept the manifest's digest (``saved`` None) are read as they are."""
+    if saved is None:
+        return
+    version = bundle_version(manifest["name"], manifest["created_at"], manifest["payload_sha256"])
+    if saved != manifest_digest(manifest) or manifest["version"] != version:
+        raise BundleError(
+            f"{path}: the manifest is not the one saved with the model (edited or corrupted); "
+            "refusing to load it: restore the bundle or re-train"
+        )
+
+
 def load_bundle(
     path: str | os.PathLike[str],
     *,
@@ -237,6 +253,7 @@ def load_bundle(
     content = _load_payload(path, manifest, payload)
     if not isinstance(content, dict) or not isinstance(content.get("model"), AnomalyModel):
         raise BundleError(f"{path}: payload does not hold an AnomalyModel")
+    _check_manifest(path, manifest, content.get(MANIFEST_SHA256))
     model = content["model"]
     if [str(f) for f in model.feature_names_in_] != features:
         raise BundleError(f"{path}: manifest features disagree with the saved model")

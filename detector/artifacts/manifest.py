@@ -39,6 +39,7 @@ __all__ = [
     "canonical_manifest",
     "json_safe",
     "library_versions",
+    "manifest_digest",
     "manifest_mac",
     "parse_created_at",
     "resolve_key",
@@ -109,6 +110,25 @@ def parse_created_at(created_at: str) -> datetime:
     except ValueError:
         raise BundleError(f"created_at {created_at!r} is not an ISO-8601 time") from None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+DERIVED_FIELDS: Final = ("version", "payload_sha256", "payload_bytes", HMAC_FIELD)
+"""Manifest fields computed from the payload (or over everything): outside the digest
+the payload keeps of the manifest (:func:`manifest_digest`)."""
+
+
+def manifest_digest(manifest: Mapping[str, Any]) -> str:
+    """SHA-256 of the manifest without its :data:`DERIVED_FIELDS`, canonical JSON.
+
+    The payload holds it (``manifest_sha256``), so the payload's SHA-256 covers the
+    manifest too: a manifest edited after saving (another feature setting, training
+    window or population fingerprint, which change what a score means) no longer
+    matches its payload, and the bundle is refused instead of scoring under the same
+    model version. Like the payload's SHA-256 this is integrity, not authenticity: one
+    who rewrites the payload too is stopped only by the HMAC (``DETECTOR_BUNDLE_KEY``).
+    """
+    core = {k: v for k, v in manifest.items() if k not in DERIVED_FIELDS}
+    return hashlib.sha256(canonical_manifest(core)).hexdigest()
 
 
 def canonical_manifest(manifest: Mapping[str, Any]) -> bytes:

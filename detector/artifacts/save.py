@@ -30,6 +30,7 @@ from detector.artifacts.manifest import (
     canonical_manifest,
     json_safe,
     library_versions,
+    manifest_digest,
     manifest_mac,
     parse_created_at,
     resolve_key,
@@ -38,7 +39,10 @@ from detector.artifacts.manifest import (
 from detector.learned import LearnedLayer
 from detector.model import AnomalyModel
 
-__all__ = ["names_directory", "save_bundle"]
+__all__ = ["MANIFEST_SHA256", "names_directory", "save_bundle"]
+
+MANIFEST_SHA256: Final = "manifest_sha256"
+"""Payload key of the manifest's digest (:func:`~detector.artifacts.manifest.manifest_digest`)."""
 
 _NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -112,20 +116,9 @@ def save_bundle(
 
     if learned is not None and learned.features_ != [str(f) for f in model.feature_names_in_]:
         raise BundleError("the learned layer was fitted over another model's features")
-    content: dict[str, Any] = {"model": model, "text_models": text_models}
-    if learned is not None:
-        content["learned"] = learned
-    payload = skops_io().dumps(
-        content,
-        compression=zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED,
-        compresslevel=compress or None,
-    )
-    digest = hashlib.sha256(payload).hexdigest()
-
     manifest: dict[str, Any] = {
         "format": MAGIC.decode("ascii"),
         "name": name,
-        "version": bundle_version(name, created_at, digest),
         "created_at": created_at,
         "features": [str(f) for f in model.feature_names_in_],
         "config": json_safe(dict(config or {})),
@@ -136,9 +129,20 @@ def save_bundle(
         "labels": None if learned is None else json_safe(learned.provenance_),
         "learned": None if learned is None else json_safe(learned.summary()),
         "payload_format": PAYLOAD_FORMAT,
-        "payload_sha256": digest,
-        "payload_bytes": len(payload),
     }
+    content: dict[str, Any] = {"model": model, "text_models": text_models}
+    if learned is not None:
+        content["learned"] = learned
+    content[MANIFEST_SHA256] = manifest_digest(manifest)  # the payload vouches for it
+    payload = skops_io().dumps(
+        content,
+        compression=zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED,
+        compresslevel=compress or None,
+    )
+    digest = hashlib.sha256(payload).hexdigest()
+    manifest["version"] = bundle_version(name, created_at, digest)
+    manifest["payload_sha256"] = digest
+    manifest["payload_bytes"] = len(payload)
     secret = resolve_key(key)
     if secret is not None:
         manifest[HMAC_FIELD] = manifest_mac(secret, manifest, payload)
