@@ -29,7 +29,13 @@ from detector.config import DEFAULT, Config
 from detector.coordination import Clusters, bucket_evidence, link_accounts
 from detector.features import Context, active_specs, compute_bucket, frontier_models
 from detector.first_pass import first_pass
-from detector.ingest import IngestReport, discover, nothing_to_score, read_accounts
+from detector.ingest import (
+    IngestReport,
+    check_account_overlap,
+    discover,
+    nothing_to_score,
+    read_accounts,
+)
 from detector.ordered import in_order
 from detector.substreams import SubStreams, compute_substreams, parent_columns
 from detector.topics import TopicModel
@@ -249,6 +255,8 @@ def finish_features(
     ``substreams`` (the per-bucket :func:`compute_substreams`, concatenated) get their
     parent account's coordination features and the same column order.
     """
+    if accounts is not None:
+        check_account_overlap(accounts, features.index)
     specs, omitted = active_specs(context)
     subs = substreams if substreams is not None else SubStreams.empty()
     clusters = None

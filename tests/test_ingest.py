@@ -22,6 +22,7 @@ from detector.ingest import (
     Deduper,
     IngestError,
     IngestReport,
+    check_account_overlap,
     drop_bom,
     epoch_seconds,
     iter_clean,
@@ -776,8 +777,8 @@ def test_read_accounts_csv(tmp_path):
         "account_id,created_at,plan,country,payment_fingerprint,org_id,extra\n"
         "b,2026-01-02T10:00:00+02:00,free,DE,fp1,o1,x\n"
         "a,2026-01-01,scale,US,,o2,y\n"
-        "b,2025-01-01,enterprise,FR,fp9,o9,z\n"
-        "c,not a date,build,,fp1,,\n"
+        "b,2026-01-02T10:00:00+02:00,free,DE,fp1,o1,x\n"
+        "c,,build,,fp1,,\n"
     )
     table = read_accounts(path)
     assert table.index.tolist() == ["a", "b", "c"]
@@ -785,7 +786,7 @@ def test_read_accounts_csv(tmp_path):
     assert "extra" not in table.columns
     assert table[S.CREATED_AT].dtype == "datetime64[ns, UTC]"
     assert table.loc["b", S.CREATED_AT] == pd.Timestamp("2026-01-02T08:00:00Z")
-    assert table.loc["b", S.PLAN] == "free"  # first duplicate kept
+    assert table.loc["b", S.PLAN] == "free"  # a row repeated exactly counts once
     assert pd.isna(table.loc["c", S.CREATED_AT])
     assert table.loc["a", S.PAYMENT_FINGERPRINT] == ""
 
@@ -837,7 +838,7 @@ def test_read_labels(tmp_path):
         "account_id,label,scenario,notes\n"
         "a,benign,normal,\n"
         "b,extraction,distillation,x\n"
-        "a,extraction,dup,\n"
+        "a,benign,said twice,\n"
     )
     labels = read_labels(path)
     assert list(labels.columns) == [S.ACCOUNT_ID, S.LABEL, S.SCENARIO]
@@ -845,6 +846,62 @@ def test_read_labels(tmp_path):
         {S.ACCOUNT_ID: "a", S.LABEL: "benign", S.SCENARIO: "normal"},
         {S.ACCOUNT_ID: "b", S.LABEL: "extraction", S.SCENARIO: "distillation"},
     ]
+
+
+def test_an_account_labelled_both_ways_is_refused_not_guessed(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("account_id,label\na,benign\nb,extraction\na,extraction\nc,benign\n")
+    with pytest.raises(IngestError) as err:
+        read_labels(path)
+    message = str(err.value)
+    assert str(path) in message and "1 account(s)" in message and "'a'" in message
+    assert "columns: label" in message and "one label" in message and "\n" not in message
+
+
+def _account_rows(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "accounts.csv"
+    path.write_text("account_id,plan,created_at\n" + text)
+    return path
+
+
+def test_an_account_listed_twice_with_other_values_is_refused(tmp_path):
+    path = _account_rows(
+        tmp_path,
+        "a,free,2026-01-01T00:00:00Z\nb,scale,2026-02-01T00:00:00Z\n"
+        "a,enterprise,2025-01-01T00:00:00Z\n",
+    )
+    with pytest.raises(IngestError) as err:
+        read_accounts(path)
+    message = str(err.value)
+    assert str(path) in message and "1 account(s)" in message and "'a'" in message
+    assert "plan" in message and "created_at" in message and "one row per account" in message
+    # the same row twice is one account, not a conflict
+    same = _account_rows(tmp_path, "a,free,2026-01-01T00:00:00Z\na,free,2026-01-01T00:00:00Z\n")
+    assert read_accounts(same).index.tolist() == ["a"]
+
+
+def test_an_account_table_without_rows_or_with_garbage_dates_is_refused(tmp_path):
+    with pytest.raises(IngestError, match="no rows") as err:
+        read_accounts(_account_rows(tmp_path, ""))
+    assert str(tmp_path / "accounts.csv") in str(err.value)
+    garbage = _account_rows(tmp_path, "a,free,garbage\nb,free,\nc,free,2026-01-01\n")
+    with pytest.raises(IngestError) as err:
+        read_accounts(garbage)
+    assert "created_at: 1 value(s)" in str(err.value) and "'garbage'" in str(err.value)
+    fine = _account_rows(tmp_path, "a,free,\nc,free,2026-01-01\n")
+    assert read_accounts(fine)[S.CREATED_AT].isna().tolist() == [True, False]  # empty: unknown
+
+
+def test_an_account_table_of_another_population_is_refused(tmp_path):
+    table = read_accounts(_account_rows(tmp_path, "".join(f"{i},free,\n" for i in range(30))))
+    log_ids = pd.Index([f"acct_{i:04d}" for i in range(25)])
+    with pytest.raises(IngestError) as err:
+        check_account_overlap(table, log_ids)
+    message = str(err.value)
+    assert str(tmp_path / "accounts.csv") in message and "none of the log's 25 accounts" in message
+    assert "'0'" in message and "'acct_0000'" in message
+    check_account_overlap(table, log_ids.append(pd.Index(["7"])))  # one in common: fine
+    check_account_overlap(table, log_ids[:5])  # a handful of new sign-ups: fine
 
 
 def test_read_labels_without_scenario(tmp_path):

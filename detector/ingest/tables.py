@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -13,12 +14,21 @@ from detector.ingest.raw import one_line
 from detector.ingest.report import IngestError
 from detector.ingest.validate import parse_timestamp
 
+SOURCE_ATTR: Final = "source"
+"""``DataFrame.attrs`` key of the file an account table was read from."""
+OVERLAP_MIN_ACCOUNTS: Final = 20
+"""A log with at least this many accounts must share one with its account table."""
+
 
 def read_accounts(path: Path) -> pd.DataFrame:
     """Read the optional account table (contract 1.2), indexed by ``account_id``.
 
-    Unknown columns are dropped; ``created_at`` is parsed to UTC (unparseable → NaT,
-    which features treat as unknown). Duplicate account ids keep the first row.
+    Unknown columns are dropped; ``created_at`` is parsed to UTC (empty → NaT, which
+    features treat as unknown). Refused, with one line naming the file, column and
+    count: a table without rows, a ``created_at`` that is not an instant (a table whose
+    every date is garbage would otherwise silently make every account's age unknown),
+    and an account listed twice with different values (which row is right is the
+    operator's call, not first-come). A row repeated exactly counts once.
     """
     path = Path(path)
     if not path.exists():
@@ -41,14 +51,70 @@ def read_accounts(path: Path) -> pd.DataFrame:
     known = (*S.ACCOUNT_COLUMNS, *S.ACCOUNT_HISTORY_COLUMNS)
     table = table[[c for c in known if c in table.columns]].copy()
     table[S.ACCOUNT_ID] = table[S.ACCOUNT_ID].astype(str)
+    if table.empty:
+        raise IngestError(f"{path}: the account table has no rows; pass one row per account")
     if S.CREATED_AT in table.columns:
-        table[S.CREATED_AT] = parse_timestamp(table[S.CREATED_AT])
+        table[S.CREATED_AT] = _created_at(table[S.CREATED_AT], path)
     if S.IDLE_DAYS in table.columns:
         table[S.IDLE_DAYS] = parse_idle_days(table[S.IDLE_DAYS], path)
     for c in (S.PLAN, S.COUNTRY, S.PAYMENT_FINGERPRINT, S.ORG_ID):
         if c in table.columns:
             table[c] = table[c].astype(object).where(table[c].notna(), "").astype(str)
-    return table.drop_duplicates(S.ACCOUNT_ID).set_index(S.ACCOUNT_ID).sort_index()
+    table = table.drop_duplicates()
+    _refuse_conflicts(table, S.ACCOUNT_ID, path, "account table", "keep one row per account")
+    table = table.set_index(S.ACCOUNT_ID).sort_index()
+    table.attrs[SOURCE_ATTR] = str(path)  # for messages about the table later on
+    return table
+
+
+def check_account_overlap(accounts: pd.DataFrame, log_ids: pd.Index) -> None:
+    """Refuse an account table that lists none of a log's accounts.
+
+    Such a table is another population's, or its ids are spelled otherwise (numbers for
+    ``acct_…`` ids): every account would silently get unknown age, plan and card, which
+    moves scores. A log of fewer than :data:`OVERLAP_MIN_ACCOUNTS` accounts may
+    genuinely be all new sign-ups the table has not caught up with, so it passes.
+    """
+    if len(log_ids) < OVERLAP_MIN_ACCOUNTS or log_ids.isin(accounts.index).any():
+        return
+    where = accounts.attrs.get(SOURCE_ATTR, "the account table")
+    theirs = str(accounts.index[0])[:40] if len(accounts) else "none"
+    raise IngestError(
+        f"{where}: lists none of the log's {len(log_ids):,} accounts (its ids look like "
+        f"{theirs!r}, the log's like {str(log_ids[0])[:40]!r}); pass this log's account table"
+    )
+
+
+def _created_at(values: pd.Series, path: Path) -> pd.Series:
+    """``created_at`` as UTC instants (empty: unknown, NaT); a value that is not an
+    instant is an error naming how many rows and the first."""
+    parsed = parse_timestamp(values)
+    blank = values.isna() | values.astype(str).str.strip().isin(["", "nan", "NaT", "None"])
+    bad = parsed.isna() & ~blank
+    if bad.any():
+        first = str(values[bad].iloc[0])[:40]
+        raise IngestError(
+            f"{path}: column {S.CREATED_AT}: {int(bad.sum()):,} value(s) are not a UTC "
+            f"instant (first: {first!r}); fix them or leave them empty"
+        )
+    return parsed
+
+
+def _refuse_conflicts(table: pd.DataFrame, key: str, path: Path, what: str, fix: str) -> None:
+    """Refuse ``table`` (exact repeats already dropped) when a ``key`` still occurs
+    more than once: its rows disagree, and keeping the first would be a silent guess."""
+    twice = table[key].duplicated(keep=False)
+    if not twice.any():
+        return
+    ids = table.loc[twice, key]
+    rows = table.loc[twice].set_index(key)
+    varies = rows.groupby(level=0).nunique(dropna=False).gt(1).any()
+    differs = [str(c) for c in varies.index[varies.to_numpy()]]
+    raise IngestError(
+        f"{path}: {ids.nunique():,} account(s) appear more than once in the {what} with "
+        f"different values (first: {str(ids.iloc[0])[:60]!r}; columns: "
+        f"{', '.join(differs) or 'none'}); {fix}"
+    )
 
 
 def parse_idle_days(values: pd.Series, path: Path) -> pd.Series:
@@ -66,7 +132,8 @@ def parse_idle_days(values: pd.Series, path: Path) -> pd.Series:
 
 
 def read_labels(path: Path) -> pd.DataFrame:
-    """Read a labels CSV (contract 1.3), checking the label values."""
+    """Read a labels CSV (contract 1.3), checking the label values; an account labelled
+    both ``benign`` and ``extraction`` is refused (first-come would be a silent guess)."""
     path = Path(path)
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -83,4 +150,9 @@ def read_labels(path: Path) -> pd.DataFrame:
         )
     if S.SCENARIO not in table.columns:
         table[S.SCENARIO] = ""
-    return table[[S.ACCOUNT_ID, S.LABEL, S.SCENARIO]].drop_duplicates(S.ACCOUNT_ID)
+    # the same label twice (another scenario text) counts once; two labels are refused
+    table = table[[S.ACCOUNT_ID, S.LABEL, S.SCENARIO]].drop_duplicates([S.ACCOUNT_ID, S.LABEL])
+    _refuse_conflicts(
+        table[[S.ACCOUNT_ID, S.LABEL]], S.ACCOUNT_ID, path, "labels", "give each account one label"
+    )
+    return table
