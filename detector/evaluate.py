@@ -238,7 +238,9 @@ def check_label_overlap(
     scored = pd.Index(scores[schema.ACCOUNT_ID].astype(str))
     matched = int(labelled.isin(scored).sum())
     n = len(labelled)
-    if n and matched == 0:
+    if n == 0:
+        raise UserError(f"{source}: no labelled accounts; give one row per labelled account")
+    if matched == 0:
         raise UserError(
             f"{source}: none of its {n:,} labelled accounts is among the {len(scored):,} "
             "scored accounts; these labels are for another population"

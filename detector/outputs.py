@@ -303,6 +303,10 @@ def read_scores(path: Path) -> pd.DataFrame:
     return _finish(table, path)
 
 
+NUMERIC: Final = (S.SCORE, S.RANK)
+"""Score-table columns read back as numbers (a text value is refused, naming the file)."""
+
+
 def _finish(table: pd.DataFrame, path: Path) -> pd.DataFrame:
     missing = [c for c in S.SCORE_COLUMNS if c not in table.columns]
     if missing:
@@ -312,6 +316,16 @@ def _finish(table: pd.DataFrame, path: Path) -> pd.DataFrame:
             table[col] = table[col].astype(str).str.lower().eq("true")
     for col in (S.ACCOUNT_ID, S.CLUSTER_ID, S.REASONS):
         table[col] = table[col].fillna("").astype(str)
+    bad = {c: pd.to_numeric(table[c], errors="coerce").isna() & table[c].notna() for c in NUMERIC}
+    bad[S.ACCOUNT_ID] = table[S.ACCOUNT_ID].duplicated()
+    for col, rows in bad.items():
+        if rows.any():
+            what = "listed more than once" if col == S.ACCOUNT_ID else "not a number"
+            raise UserError(
+                f"{path}: column {col}: {int(rows.sum()):,} row(s) {what} (first: "
+                f"{str(table.loc[rows, col].iloc[0])[:40]!r}); pass a file `detector score` wrote"
+            )
+    table[list(NUMERIC)] = table[list(NUMERIC)].apply(pd.to_numeric)
     return table
 
 

@@ -163,6 +163,37 @@ def test_a_csv_changed_after_it_was_written_is_not_paired_with_its_twin(
         read_scores(edited)
 
 
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            lambda t: t.assign(score=t["score"].astype(object).where(t.index != 3, "abc")),
+            "column score: 1 row(s) not a number (first: 'abc')",
+        ),
+        (lambda t: pd.concat([t, t.iloc[[5]]]), "1 row(s) listed more than once"),
+    ],
+    ids=["text score", "account twice"],
+)
+def test_a_hand_edited_scores_csv_is_one_line_naming_file_and_column(
+    hostile: Run, tmp_path: Path, edit: object, expected: str
+) -> None:
+    alone = tmp_path / "scores.csv"
+    table = pd.read_csv(hostile.scores, dtype=str, keep_default_na=False)
+    edit(table).to_csv(alone, index=False)  # type: ignore[operator]
+    with pytest.raises(UserError) as err:
+        read_scores(alone)
+    assert str(alone) in str(err.value) and expected in str(err.value)
+    line = clean_failure("evaluate", alone, "--labels", labels_file(tmp_path / "l.csv", {"+x"}))
+    assert expected in line
+
+
+def test_a_labels_file_without_rows_is_refused(hostile: Run, tmp_path: Path) -> None:
+    empty = tmp_path / "labels.csv"
+    empty.write_text("account_id,label\n")
+    line = clean_failure("evaluate", hostile.scores, "--labels", empty)
+    assert str(empty) in line and "no labelled accounts" in line
+
+
 # --- readers: evaluate, explain, report, nightly -------------------------------------------
 
 
