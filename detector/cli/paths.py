@@ -44,7 +44,9 @@ def quarantine_output(given: Path | None, out: Path) -> Output:
 
 def cache_output(cache_dir: Path | None) -> Output | None:
     """``--cache-dir``: a directory the annotation cache writes into (created when new)."""
-    return None if cache_dir is None else Output("--cache-dir", cache_dir, True, named=False)
+    return (
+        None if cache_dir is None else Output("--cache-dir", cache_dir, directory=True, named=False)
+    )
 
 
 def scores_outputs(out: Path) -> list[Output]:
