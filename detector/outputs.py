@@ -71,6 +71,12 @@ def twin_path(out: Path) -> Path:
     return Path(out).with_suffix(TWIN_SUFFIX)
 
 
+def scoring_files(out: Path) -> dict[str, Path]:
+    """The files beside ``SCORES.csv`` that :func:`write_scores` writes and readers read."""
+    beside = {f"its {kind} sidecar": sidecar(out, kind) for kind in _SIDECARS}
+    return {"its Parquet twin": twin_path(out), **beside}
+
+
 def score_csv_frame(table: pd.DataFrame) -> pd.DataFrame:
     """The score table as written to CSV: booleans as the contract's ``true``/``false``."""
     out = table.copy()

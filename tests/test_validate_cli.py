@@ -123,6 +123,7 @@ def test_strict_passes_a_clean_log(clean_log):
 
 def test_quarantine_option_writes_the_rows(messy_log, tmp_path):
     qpath = tmp_path / "q" / "quarantine.csv"
+    qpath.parent.mkdir()
     result = run(messy_log, "--quarantine", qpath, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["quarantine_file"] == str(qpath)
@@ -197,11 +198,20 @@ def test_console_script_usage_errors_are_one_line_and_exit_1() -> None:
         assert "Traceback" not in proc.stderr + proc.stdout
 
 
-def test_quarantine_file_in_a_new_directory(tmp_path: Path, make_requests, write_log) -> None:
-    """A clean log still publishes its (empty) quarantine file, creating the directory."""
+def test_quarantine_file_in_a_missing_directory_is_refused(
+    tmp_path: Path, make_requests, write_log
+) -> None:
+    """Like every output, --quarantine's directory is refused, never created."""
     log = write_log(make_requests(20), tmp_path / "log", "parquet")
-    result = CliRunner().invoke(
-        app, ["validate", str(log), "--quarantine", str(tmp_path / "new" / "q.csv")]
-    )
+    line = assert_clean_failure(run(log, "--quarantine", tmp_path / "new" / "q.csv"))
+    assert "--quarantine" in line and "does not exist" in line
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_clean_log_still_publishes_its_empty_quarantine_file(
+    tmp_path: Path, make_requests, write_log
+) -> None:
+    log = write_log(make_requests(20), tmp_path / "log", "parquet")
+    result = run(log, "--quarantine", tmp_path / "q.csv")
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "new" / "q.csv").read_text().startswith("quarantine_reason,")
+    assert (tmp_path / "q.csv").read_text().startswith("quarantine_reason,")

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from detector.errors import UserError
+from detector.output_paths import Output, check_output
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -76,16 +77,17 @@ def parse_window(start: str | None, end: str | None) -> tuple[dt.date | None, dt
 
 
 def check_output_file(path: Path, option: str) -> Path:
-    """An output file the user named: its directory must exist (never created silently).
+    """An output file the user named, checked alone while the options are parsed.
 
-    A typo in ``--out /data/sores/x.csv`` must not quietly create ``/data/sores``.
+    Its directory must exist (a typo in ``--out /data/sores/x.csv`` must not quietly
+    create ``/data/sores``) and it must not be a directory, FIFO or device: the rule of
+    :func:`detector.output_paths.check_output`. Each command then checks all its paths
+    together (:func:`detector.output_paths.check_paths`) before it writes anything.
     """
-    if path.is_dir():
-        raise fail(f"{option}: {path} is a directory; give a file name inside it")
-    if not path.parent.is_dir():
-        raise fail(
-            f"{option}: directory {path.parent} does not exist; create it first or fix the path"
-        )
+    try:
+        check_output(Output(option, path))
+    except UserError as exc:
+        raise fail(str(exc)) from None
     return path
 
 

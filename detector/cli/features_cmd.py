@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import typer
 
+from detector.cli import paths
 from detector.cli.common import (
     AccountsOpt,
     EndOpt,
@@ -18,6 +19,7 @@ from detector.cli.common import (
     QuietOpt,
     StartOpt,
     console,
+    fail,
     output_file_callback,
     parse_window,
     progress_reporter,
@@ -33,6 +35,7 @@ from detector.engines.cli import (
     SparkMasterOpt,
     engine_options,
 )
+from detector.output_paths import Output, check_paths
 from detector.safe import atomic_path
 
 
@@ -67,7 +70,17 @@ def register(app: typer.Typer) -> None:
         Example: detector features sim/requests --out f.parquet --accounts sim/accounts.parquet
         """
         first, last = parse_window(start, end)
-        quarantine = quarantine or out.with_name(out.stem + ".quarantine.csv")
+        if out.suffix != ".parquet":
+            raise fail(f"--out {out}: the feature table is Parquet; name the file .parquet")
+        check_paths(
+            [
+                Output("--out", out),
+                paths.quarantine_output(quarantine, out),
+                paths.cache_output(cache_dir),
+            ],
+            [paths.log_input(log), *paths.inputs(accounts=accounts)],
+        )
+        quarantine = quarantine or paths.default_quarantine(out)
         engine_name, spark = engine_options(engine, spark_master, spark_conf, cache_dir)
         with progress_reporter(quiet) as progress:
             result = feature_builder(engine_name, spark)(

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from detector import schema as S
+from detector.cli import paths
 from detector.cli.common import (
     AccountsOpt,
     EndOpt,
@@ -21,7 +22,6 @@ from detector.cli.common import (
     QuietOpt,
     StartOpt,
     alert_budget_callback,
-    check_output_file,
     console,
     fail,
     output_file_callback,
@@ -40,6 +40,7 @@ from detector.engines.cli import (
     SparkMasterOpt,
     engine_options,
 )
+from detector.output_paths import Output, check_paths
 from detector.outputs import twin_path
 from detector.ranking import depth_spreads, describe_alert_rule
 from detector.safe import safe_terminal
@@ -181,6 +182,15 @@ def register(app: typer.Typer) -> None:
         from detector.scoring import train
 
         first, last = parse_window(start, end)
+        model_out, quarantine_out = paths.train_outputs(model, names_directory(model), quarantine)
+        check_paths(
+            [model_out, quarantine_out, paths.cache_output(cache_dir)],
+            [
+                paths.log_input(log),
+                *paths.inputs(accounts=accounts, labels=labels, exclude=exclude, state=state),
+            ],
+        )
+        quarantine = quarantine_out.path
         config = Config(alert_budget=alert_budget)
         verdicts, source = training_labels(labels, state)
         engine_name, spark = engine_options(engine, spark_master, spark_conf, cache_dir)
@@ -195,8 +205,6 @@ def register(app: typer.Typer) -> None:
         if verdicts is not None:
             confirmed = verdicts[verdicts[S.LABEL] == S.LABEL_EXTRACTION]
             skip |= set(confirmed[S.ACCOUNT_ID].astype(str))
-        model_dir = Path(model) if names_directory(model) else Path(model).parent
-        quarantine = quarantine or model_dir / "train.quarantine.csv"
         with progress_reporter(quiet or as_json) as progress:
             path, result, fitted = train(
                 log,
@@ -306,8 +314,16 @@ def register(app: typer.Typer) -> None:
         if twin_path(out) == out:
             raise fail(f"--out {out}: name the scores file .csv; {out.name} is its Parquet twin")
         engine_name, spark = engine_options(engine, spark_master, spark_conf, cache_dir)
-        if scores_parquet is not None and engine_name == "local":
-            check_output_file(scores_parquet, "--scores-parquet")
+        local_copy = scores_parquet if engine_name == "local" else None  # Spark: any URI
+        check_paths(
+            [
+                *paths.scores_outputs(out),
+                paths.quarantine_output(quarantine, out),
+                None if local_copy is None else Output("--scores-parquet", local_copy),
+                paths.cache_output(cache_dir),
+            ],
+            [paths.log_input(log), *paths.inputs(accounts=accounts, model=model, state=state)],
+        )
         suppressed: set[str] = set()
         if state is not None:
             import datetime as dt
@@ -316,7 +332,7 @@ def register(app: typer.Typer) -> None:
 
             with Store.open(state) as store:
                 suppressed = store.active_suppressions(dt.datetime.now(dt.UTC).date())
-        quarantine = quarantine or out.with_name(out.stem + ".quarantine.csv")
+        quarantine = quarantine or paths.default_quarantine(out)
         with progress_reporter(quiet or as_json) as progress:
             scored = score(
                 log,
@@ -336,10 +352,10 @@ def register(app: typer.Typer) -> None:
             )
         if state is None:
             scored = dataclasses.replace(scored, scores=scored.scores.drop(columns=[S.SUPPRESSED]))
-        paths = write_scores(scored, out)
+        written = write_scores(scored, out)
         if scores_parquet is not None:
             write_scores_parquet(scored.scores, scores_parquet, engine=engine_name, spark=spark)
-            paths.append(scores_parquet)
+            written.append(scores_parquet)
         if Path(model).is_dir():
             typer.echo(
                 f"model: {scored.meta['model_path']} (newest valid bundle in {model})", err=True
@@ -362,7 +378,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(
                 json.dumps(
-                    {**scored.meta, "outputs": [str(p) for p in paths]}, indent=2, default=str
+                    {**scored.meta, "outputs": [str(p) for p in written]}, indent=2, default=str
                 )
             )
             return

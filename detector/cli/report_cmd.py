@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from detector.cli import paths
 from detector.cli.common import (
     EndOpt,
     JsonOpt,
@@ -20,6 +21,7 @@ from detector.cli.common import (
     progress_reporter,
     user_errors,
 )
+from detector.output_paths import Output, check_paths
 from detector.safe import atomic_write_text
 
 
@@ -73,6 +75,14 @@ def register(app: typer.Typer) -> None:
         if log is not None and not log.exists():
             raise fail(f"--log: {log} does not exist")
         first, last = parse_window(start, end)
+        check_paths(
+            [Output("--out", out)],
+            [
+                *paths.scores_inputs(scores),
+                None if log is None else paths.log_input(log, "--log"),
+                *paths.inputs(state=state),
+            ],
+        )
         with progress_reporter(quiet or as_json) as progress:
             # render_report is write_report with a progress bar for reading the log
             text = render_report(

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from detector.cli.common import QuietOpt, console, fail, parse_day, user_errors
+from detector.output_paths import Input, Output, check_paths
 
 HELP = (
     "Write a labelled synthetic population of API traffic.\n\n"
@@ -133,8 +134,16 @@ def register(app: typer.Typer) -> None:
                 raise fail(f"--corpus: no prompts.jsonl found under {corpus}")
         first_day = parse_day(start, "--start")
         assert first_day is not None
-        if out_dir.exists() and not out_dir.is_dir():
-            raise fail(f"OUT_DIR {out_dir} exists and is not a directory")
+        target = Output("OUT_DIR", out_dir, directory=True, named=False)  # created if missing
+        check_paths(  # and what goes in it must be a file or directory it may replace
+            [
+                target,
+                target.derived(out_dir / "requests", "its log", directory=True),
+                target.derived(out_dir / "accounts.parquet", "its account table"),
+                target.derived(out_dir / "labels.csv", "its labels"),
+            ],
+            [None if corpus is None else Input("--corpus", corpus, log=True)],
+        )
         try:  # composition errors (prevalence out of range, a hydra too big) before writing
             world.counts(accounts, prevalence, hydra_accounts)
         except ValueError as exc:

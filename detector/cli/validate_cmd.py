@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from detector.cli import paths
 from detector.cli.common import (
     EndOpt,
     JsonOpt,
@@ -22,6 +23,7 @@ from detector.cli.common import (
     user_errors,
 )
 from detector.ingest import IngestReport, iter_clean
+from detector.output_paths import Output, check_paths
 
 
 def print_report(report: IngestReport) -> None:
@@ -90,6 +92,8 @@ def register(app: typer.Typer) -> None:
         Example: detector validate data/sim/requests --start 2026-11-01 --end 2026-11-07
         """
         first, last = parse_window(start, end)
+        if quarantine is not None:
+            check_paths([Output("--quarantine", quarantine)], [paths.log_input(log)])
         report = IngestReport()
         for _ in iter_clean(
             log,

@@ -22,6 +22,7 @@ from detector.errors import UserError
 from detector.ingest import discover
 from detector.nightly.errors import MissingPartitionError
 from detector.nightly.layout import CACHE_DIR
+from detector.output_paths import Input, Output, check_paths
 from detector.ranking import parse_budget
 
 __all__ = ["NightlyOptions", "Window", "check_window", "day_ranges"]
@@ -101,8 +102,11 @@ class NightlyOptions:
             raise UserError("--accounts and --no-accounts contradict each other; give one")
         if self.accounts is not None and not self.accounts.is_file():
             raise UserError(f"--accounts: {self.accounts}: no such file")
-        if self.state.exists() and not self.state.is_dir():
-            raise UserError(f"--state: {self.state} is not a directory")
+        accounts = None if self.accounts is None else Input("--accounts", self.accounts)
+        check_paths(  # the state is created (in an existing directory), never in the log
+            [Output("--state", self.state, directory=True)],
+            [Input("--logs", self.logs, log=True), accounts],
+        )
 
     def params(self) -> dict[str, Any]:
         """The options recorded with the run in the store (``detector runs --json``)."""
