@@ -31,10 +31,10 @@ from detector.features import Context, active_specs, compute_bucket, frontier_mo
 from detector.first_pass import first_pass
 from detector.ingest import (
     IngestReport,
+    account_table,
     check_account_overlap,
     discover,
     nothing_to_score,
-    read_accounts,
 )
 from detector.ordered import in_order
 from detector.substreams import SubStreams, compute_substreams, parent_columns
@@ -167,7 +167,7 @@ def build_features(
     report = IngestReport()
     timings: dict[str, float] = {}
     clock = time.perf_counter()
-    table = read_accounts(accounts) if isinstance(accounts, (str, Path)) else accounts
+    table = account_table(accounts)
     n_buckets = max(1, math.ceil(estimate_rows(log, start, end) / config.bucket_target_rows))
     buckets = Buckets(n_buckets)
     try:

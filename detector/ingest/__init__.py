@@ -63,7 +63,12 @@ from detector.ingest.stream import (
     screen,
 )
 from detector.ingest.subset import SharedRequestIds, iter_account_rows, read_account_rows
-from detector.ingest.tables import check_account_overlap, read_accounts, read_labels
+from detector.ingest.tables import (
+    account_table,
+    check_account_overlap,
+    read_accounts,
+    read_labels,
+)
 from detector.ingest.validate import Checked, epoch_seconds, finalize_dtypes, validate_frame
 from detector.ingest.window import TimeBounds, time_bounds
 
@@ -85,6 +90,7 @@ __all__ = [
     "Screened",
     "SharedRequestIds",
     "TimeBounds",
+    "account_table",
     "arrow_types",
     "cell_text",
     "check_account_overlap",

@@ -67,6 +67,20 @@ def read_accounts(path: Path) -> pd.DataFrame:
     return table
 
 
+def account_table(accounts: str | Path | pd.DataFrame | None) -> pd.DataFrame | None:
+    """The account table an engine works with: read from a path (:func:`read_accounts`),
+    or a caller's frame indexed by ``account_id`` (moved from a column to the index when
+    it is one: reindexing a table keyed by row number would make every account unknown).
+    """
+    if accounts is None or isinstance(accounts, pd.DataFrame):
+        if accounts is not None and S.ACCOUNT_ID in accounts.columns:
+            accounts = accounts.set_index(accounts[S.ACCOUNT_ID].astype(str)).drop(
+                columns=S.ACCOUNT_ID
+            )
+        return accounts
+    return read_accounts(Path(accounts))
+
+
 def check_account_overlap(accounts: pd.DataFrame, log_ids: pd.Index) -> None:
     """Refuse an account table that lists none of a log's accounts.
 

@@ -57,9 +57,9 @@ from detector.engines.spark.staging import (
 from detector.features import FAMILIES, active_specs
 from detector.ingest import (
     IngestReport,
+    account_table,
     list_log,
     nothing_to_score,
-    read_accounts,
     time_bounds,
 )
 from detector.pipeline import (
@@ -106,7 +106,7 @@ def build_features_spark(
 
     timings: dict[str, float] = {}
     clock = time.perf_counter()
-    table = read_accounts(accounts) if isinstance(accounts, (str, Path)) else accounts
+    table = account_table(accounts)
     report = IngestReport()
     listing = list_log(log, start=start, end=end)
     files = listing.files
