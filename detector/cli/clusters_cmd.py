@@ -11,7 +11,8 @@ from rich.table import Table
 
 from detector import schema as S
 from detector.cli.common import JsonOpt, console, fail, user_errors
-from detector.outputs import cluster_behaviour_text, sidecar
+from detector.cluster_sidecar import cluster_behaviour_text
+from detector.outputs import sidecar
 from detector.safe import safe_terminal
 
 

@@ -25,7 +25,8 @@ from detector.cli.common import (
     user_errors,
 )
 from detector.cli.context_view import account_context, render_context
-from detector.outputs import check_model, cluster_behaviour_text, clusters_json, read_scoring
+from detector.cluster_sidecar import cluster_behaviour_text, clusters_json
+from detector.outputs import check_model, read_scoring
 from detector.safe import neutralise_csv_cell, safe_terminal, truncate
 
 if TYPE_CHECKING:

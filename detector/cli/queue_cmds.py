@@ -20,7 +20,7 @@ from detector import schema as S
 from detector.casefile import case_file, plain
 from detector.cli.common import JsonOpt, console, fail, parse_day, user_errors
 from detector.cli.state_common import CaseStatus, OnOpt, StateOpt, cell, state_dir, today
-from detector.outputs import cluster_behaviour_text
+from detector.cluster_sidecar import cluster_behaviour_text
 from detector.safe import safe_terminal
 from detector.store import CASE_STATUSES, Store
 

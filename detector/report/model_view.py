@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from detector.cluster_sidecar import cluster_behaviour_text
 from detector.features import SPECS
-from detector.outputs import cluster_behaviour_text
 from detector.ranking import describe_alert_rule
 from detector.report.constants import MAX_OTHER_CLUSTERS
 from detector.report.pieces import id_class, kv_table, show_value
