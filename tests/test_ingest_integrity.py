@@ -22,7 +22,7 @@ from detector import schema as S
 from detector.cli import app
 from detector.config import Config
 from detector.ingest import IngestError, iter_clean, read_log
-from detector.nightly import check_window
+from detector.nightly import MissingPartitionError, check_window
 
 # a warning printed by ingest lands on the user's stderr: treat it as a failure
 pytestmark = pytest.mark.filterwarnings("error")
@@ -347,6 +347,59 @@ def test_a_day_holding_only_an_empty_file_is_missing(tmp_path: Path) -> None:
     assert window.missing == (D2,)
     _, report = read_log(log)
     assert report.empty_files == 2 and report.read == 1
+
+
+def _zero_row_day(log: Path, day: str, fmt: str) -> None:
+    """A partition of ``day`` whose only file holds no row (but is not 0 bytes)."""
+    part = log / f"date={day}"
+    part.mkdir(parents=True)
+    if fmt == "parquet":
+        pd.DataFrame([row(0)]).head(0).to_parquet(part / "part-0.parquet", index=False)
+    elif fmt == "csv":
+        (part / "part-0.csv").write_text(",".join(row(0)) + "\n\n")
+    else:
+        with gzip.open(part / "part-0.jsonl.gz", "wb") as fh:
+            fh.write(b"\n \t\r\n\n")
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
+def test_a_day_whose_files_hold_zero_rows_is_missing(tmp_path: Path, fmt: str) -> None:
+    """Red team A4: a zero-row partition silently dropped a day from the nightly window."""
+    log = tmp_path / "log"
+    jsonl(log / "date=2026-03-01" / "p.jsonl", [row(0, timestamp="2026-03-01T10:00:00Z")])
+    jsonl(log / "date=2026-03-03" / "p.jsonl", [row(1, timestamp="2026-03-03T10:00:00Z")])
+    _zero_row_day(log, "2026-03-02", fmt)
+    window = check_window(log, D3, 3)
+    assert window.missing == (D2,) and window.empty == (D2,)
+    assert window.to_dict()["days_present"] == 2
+    with pytest.raises(MissingPartitionError) as err:
+        window.require_complete(log, allow_missing=False)
+    message = str(err.value)
+    assert "\n" not in message and str(log) in message
+    assert "zero rows in the partition of date=2026-03-02" in message
+    assert "--allow-missing" in message
+    window.require_complete(log, allow_missing=True)  # allowed: scored without the day
+
+
+def test_a_day_with_one_file_of_rows_among_empty_ones_is_present(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    _zero_row_day(log, "2026-03-02", "parquet")
+    jsonl(log / "date=2026-03-02" / "part-1.jsonl", ["", row(0)])
+    (log / "date=2026-03-02" / "part-2.csv").write_text("request_id\n")
+    assert check_window(log, D2, 1).missing == ()
+
+
+def test_nightly_refuses_a_zero_row_day_in_one_line(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    jsonl(log / "date=2026-03-01" / "p.jsonl", [row(0, timestamp="2026-03-01T10:00:00Z")])
+    jsonl(log / "date=2026-03-03" / "p.jsonl", [row(1, timestamp="2026-03-03T10:00:00Z")])
+    _zero_row_day(log, "2026-03-02", "parquet")
+    args = ["nightly", "--logs", str(log), "--date", "2026-03-03", "--window-days", "3"]
+    result = CliRunner().invoke(app, [*args, "--state", str(tmp_path / "state"), "--quiet"])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "date=2026-03-02" in lines[0] and "--allow-missing" in lines[0]
 
 
 def test_lines_of_other_whitespace_are_rows_and_quarantined(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ from detector.ingest.discover import FORMATS, Listing, LogFile, discover, list_l
 from detector.ingest.jsonl import UTF8_BOM, drop_bom, parse_json_lines, strip_lines
 from detector.ingest.quarantine import QuarantineWriter, cell_text
 from detector.ingest.raw import RawChunk, arrow_types, check_header, one_line
-from detector.ingest.readers import open_parquet, read_file
+from detector.ingest.readers import holds_rows, open_parquet, read_file
 from detector.ingest.report import (
     MAX_FIRST_REASONS,
     IngestError,
@@ -93,6 +93,7 @@ __all__ = [
     "drop_bom",
     "epoch_seconds",
     "finalize_dtypes",
+    "holds_rows",
     "in_sorted",
     "iter_account_rows",
     "iter_clean",
