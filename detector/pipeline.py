@@ -249,7 +249,7 @@ def finish_features(
     ``substreams`` (the per-bucket :func:`compute_substreams`, concatenated) get their
     parent account's coordination features and the same column order.
     """
-    specs, omitted = active_specs(context)
+    specs, omitted = active_specs(context, report.missing_optional_notes)
     subs = substreams if substreams is not None else SubStreams.empty()
     clusters = None
     if evidence is not None:
@@ -287,7 +287,8 @@ def population_context(
     config: Config,
 ) -> Context:
     """The population facts every engine gathers in its first pass, as a Context."""
-    present = set(S.REQUIRED) | report.present_optional
+    # a column some files lack is missing for the whole log (IngestReport.missing_optional)
+    present = set(S.REQUIRED) | (set(S.OPTIONAL) - set(report.missing_optional))
     if accounts is not None:
         present |= set(accounts.columns) & set(S.ACCOUNT_COLUMNS)
     newest, newest_ts = _newest_model(model_first, model_rows, t_min)

@@ -19,7 +19,7 @@ import pytest
 
 from detector import annotate as A
 from detector.ingest import Deduper
-from detector.ingest.stream import RUN_GROWTH
+from detector.ingest.dedupe import RUN_GROWTH
 
 HOSTILE = [
     "",

@@ -553,3 +553,77 @@ def test_lone_surrogate_is_quarantined_and_written_with_its_escape(tmp_path: Pat
     assert report.to_dict()["quarantine_reasons"] == {"not text: account_id": 1}
     rows = pd.read_csv(quarantine, dtype=str, keep_default_na=False)
     assert rows[S.ACCOUNT_ID].tolist() == ["\\ud800"]
+
+
+# --- red team A5: a request_id reused by another account is not a re-delivery ---------------
+
+REUSED = "request_id already used by another account"
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 50_000])
+def test_a_request_id_of_another_account_is_quarantined_not_a_duplicate(
+    tmp_path: Path, chunk_rows: int
+) -> None:
+    """31 rows of one request_id from 10 accounts: the keeper's 3 re-deliveries are
+    duplicates, the 27 rows of 9 other accounts are quarantined with the reason."""
+    lines: list[str | bytes | dict[str, object]] = [
+        row(100 + i, request_id="shared", account_id=f"acct-{i % 10}", prompt=f"p{i}")
+        for i in range(31)
+    ]
+    lines += [row(1, account_id="acct-1"), row(1, account_id="acct-1")]
+    qpath = tmp_path / "q.csv"
+    path = jsonl(tmp_path / "l.jsonl", lines)
+    out, report = read_log(path, quarantine_path=qpath, config=Config(chunk_rows=chunk_rows))
+    assert (report.read, report.kept, report.duplicates, report.quarantined) == (33, 2, 4, 27)
+    assert reconciled(report) and report.reasons == {REUSED: 27}
+    assert sorted(zip(out[S.REQUEST_ID], out[S.ACCOUNT_ID], strict=True)) == [
+        ("r1", "acct-1"),
+        ("shared", "acct-0"),
+    ]
+    q = quarantine(qpath)
+    assert len(q) == 27 and set(q[S.QUARANTINE_REASON]) == {REUSED}
+    assert "acct-0" not in set(q[S.ACCOUNT_ID]) and q[S.ACCOUNT_ID].nunique() == 9
+
+
+def test_a_conflict_before_a_redelivery_in_a_later_chunk(tmp_path: Path) -> None:
+    """The keeper is the first kept row's account, even when a later chunk shows another
+    account's row first: the keeper's re-delivery after it stays a duplicate."""
+    lines: list[str | bytes | dict[str, object]] = [
+        row(0, request_id="x", account_id="a"),
+        row(1, request_id="y", account_id="a"),
+        row(2, request_id="x", account_id="b"),
+        row(3, request_id="x", account_id="a"),
+        row(4, request_id="x", account_id="b"),
+    ]
+    out, report = read_log(jsonl(tmp_path / "l.jsonl", lines), config=Config(chunk_rows=2))
+    assert (report.kept, report.duplicates, report.quarantined) == (2, 1, 2)
+    assert report.reasons == {REUSED: 2} and reconciled(report)
+    assert out[S.ACCOUNT_ID].tolist() == ["a", "a"]
+
+
+def test_validate_reports_reused_ids_as_quarantined(tmp_path: Path) -> None:
+    lines: list[str | bytes | dict[str, object]] = [
+        row(0, request_id="x", account_id="a"),
+        row(1, request_id="x", account_id="b"),
+    ]
+    result = CliRunner().invoke(
+        app, ["validate", str(jsonl(tmp_path / "l.jsonl", lines)), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert (out["read"], out["kept"], out["duplicates"], out["quarantined"]) == (2, 1, 0, 1)
+    assert out["quarantine_reasons"] == {REUSED: 1} and out["reconciles"]
+
+
+@pytest.mark.parametrize("content", ["", "account_id,plan,created_at\n"])
+def test_an_empty_account_table_is_one_line_naming_the_file(tmp_path: Path, content: str) -> None:
+    log = jsonl(tmp_path / "l.jsonl", [row(0), row(1)])
+    table = tmp_path / "accounts.csv"
+    table.write_text(content)
+    args = ["features", str(log), "--out", str(tmp_path / "f.parquet"), "--accounts", str(table)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(table) in lines[0]
+    assert "no rows" in lines[0] and "--accounts" in lines[0]
+    assert "concatenate" not in lines[0]

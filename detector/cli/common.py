@@ -9,12 +9,15 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from detector.errors import UserError
+
+if TYPE_CHECKING:  # pyarrow loads after the allocator is set (detector.allocator)
+    from detector.ingest import IngestReport
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -26,6 +29,12 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print one line on stderr and return the Exit to raise."""
     err_console.print(f"error: {' '.join(str(message).split())}", markup=False)
     return typer.Exit(code)
+
+
+def warn_log(report: IngestReport) -> None:
+    """Print the read's findings about the whole log on stderr, one line each."""
+    for line in report.warnings:
+        err_console.print(f"warning: {' '.join(line.split())}", markup=False)
 
 
 def user_errors(func: F) -> F:

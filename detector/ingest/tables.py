@@ -18,7 +18,9 @@ def read_accounts(path: Path) -> pd.DataFrame:
     """Read the optional account table (contract 1.2), indexed by ``account_id``.
 
     Unknown columns are dropped; ``created_at`` is parsed to UTC (unparseable → NaT,
-    which features treat as unknown). Duplicate account ids keep the first row.
+    which features treat as unknown). Duplicate account ids keep the first row. A table
+    of no rows is an error: an account table that lost its rows would otherwise score
+    every account as unknown without a word.
     """
     path = Path(path)
     if not path.exists():
@@ -35,6 +37,11 @@ def read_accounts(path: Path) -> pd.DataFrame:
                 frames.append(pd.read_json(f.path, lines=True, dtype=False, convert_dates=False))
         except Exception as exc:
             raise IngestError(f"{f.path}: cannot read account table ({one_line(exc)})") from None
+    if not sum(map(len, frames)):  # 0 bytes, a header only, or no row in any file
+        raise IngestError(
+            f"{path}: account table holds no rows (an empty file, or a header only); "
+            "give one row per account, or leave out --accounts to score without it"
+        )
     table = pd.concat(frames, ignore_index=True)
     if S.ACCOUNT_ID not in table.columns:
         raise IngestError(f"{path}: account table has no {S.ACCOUNT_ID} column")
