@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from detector import schema as S
 from detector.config import Config
@@ -69,9 +70,40 @@ class LogSpan:
         return pd.Series(gap).map(text).to_numpy(dtype=object)
 
 
+_UNITS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+_DENSE_DAYS = 100_000
+"""Day ranges up to this long are counted with a bincount (a sort beyond)."""
+
+
 def _counts(seconds: np.ndarray) -> Counter[int]:
-    days, n = np.unique(seconds // _DAY_S, return_counts=True)
-    return Counter(dict(zip(days.tolist(), n.tolist(), strict=True)))
+    """Rows per epoch day of instants at ``seconds``."""
+    days = seconds // _DAY_S
+    if len(days) == 0:
+        return Counter()
+    first = int(days.min())
+    if int(days.max()) - first < _DENSE_DAYS:
+        n = np.bincount(days - first)
+        at = np.flatnonzero(n)
+        return Counter(dict(zip((at + first).tolist(), n[at].tolist(), strict=True)))
+    found, n = np.unique(days, return_counts=True)
+    return Counter(dict(zip(found.tolist(), n.tolist(), strict=True)))
+
+
+def _arrow_seconds(
+    column: pa.Array, lo: pd.Timestamp | None, hi: pd.Timestamp | None
+) -> np.ndarray | None:
+    """Epoch seconds of a Parquet timestamp column's values within ``[lo, hi)``, straight
+    from its integers (a naive timestamp means UTC); ``None`` for another type."""
+    if not pa.types.is_timestamp(column.type):
+        return None
+    ticks = column.drop_null().cast(pa.int64()).to_numpy()
+    seconds = ticks // _UNITS[column.type.unit]
+    keep = np.ones(len(seconds), dtype=bool)
+    if lo is not None:
+        keep &= seconds >= lo.value // 1_000_000_000
+    if hi is not None:
+        keep &= seconds < hi.value // 1_000_000_000
+    return seconds if keep.all() else seconds[keep]
 
 
 def flat_day_counts(
@@ -89,7 +121,10 @@ def flat_day_counts(
             pf, _ = open_parquet(f)  # the read's own errors: not Parquet, no required column
             try:
                 for batch in pf.iter_batches(batch_size=rows, columns=[S.TIMESTAMP]):
-                    out.update(_counts(_seconds(batch.column(0).to_pandas(), lo, hi)))
+                    seconds = _arrow_seconds(batch.column(0), lo, hi)
+                    if seconds is None:  # text or another type: parsed as the read parses it
+                        seconds = _seconds(batch.column(0).to_pandas(), lo, hi)
+                    out.update(_counts(seconds))
             except Exception as exc:  # damaged: worded as the read words it
                 raise IngestError(f"{f.path}: Parquet file is damaged ({one_line(exc)})") from None
             continue
