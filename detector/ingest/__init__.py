@@ -56,6 +56,7 @@ from detector.ingest.report import (
     IngestReport,
     nothing_to_score,
 )
+from detector.ingest.span import LogSpan, log_span
 from detector.ingest.stream import (
     FileCounts,
     FileRead,
@@ -83,6 +84,7 @@ __all__ = [
     "Listing",
     "LogFile",
     "LogReader",
+    "LogSpan",
     "QuarantineWriter",
     "RawChunk",
     "Screened",
@@ -102,6 +104,7 @@ __all__ = [
     "iter_account_rows",
     "iter_clean",
     "list_log",
+    "log_span",
     "nothing_to_score",
     "one_line",
     "open_parquet",
