@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 
 from detector import schema as S
 from detector.cli import app
-from detector.ingest import IngestError, read_log
+from detector.ingest import IngestError, IngestReport, read_log, span
+from detector.nightly.remembered import reduced_features
 from detector.pipeline import build_features
 
 LogWriter = Callable[..., Path]
@@ -186,7 +187,6 @@ def test_an_explicit_window_keeps_todays_behaviour(
 
 def test_a_hive_log_is_not_prescanned(hive: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Partitions already hold rows to their day: no timestamp pre-scan is paid."""
-    import detector.ingest.span as span
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a hive log was pre-scanned")
@@ -194,3 +194,13 @@ def test_a_hive_log_is_not_prescanned(hive: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(span, "flat_day_counts", refuse)
     _, report = read_log(hive)
     assert report.kept == 600
+
+
+def test_the_nightly_reduced_features_line_names_the_partly_missing_column() -> None:
+    """What the nightly job warns with (output_stages passes missing_optional_described)."""
+    report = IngestReport()
+    every = set(S.OPTIONAL)
+    report.note_file_columns("log/date=2026-11-01/p.parquet", every)
+    report.note_file_columns("log/date=2026-11-02/p.parquet", every - {S.PROMPT})
+    (line,) = reduced_features("accounts.parquet", report.missing_optional_described, {"x": ""})
+    assert "prompt missing from 1 of 2 files (log/date=2026-11-02/p.parquet)" in line
