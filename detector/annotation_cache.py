@@ -18,9 +18,9 @@ or damaged entry is a miss, never a wrong row.
 
 Layout: ``ROOT/<key>/`` with ``rows.arrow`` (the annotated chunks, Arrow IPC with LZ4,
 as :mod:`detector.buckets` spills them), ``ids.npy`` (the kept request ids' 64-bit
-hashes) and ``entry.json`` (the source file, counts, per-model first request and rows,
-digest). Entries
-unused for ``Config.annotation_cache_days`` days are removed at the end of a run.
+hashes, and their accounts' 32-bit tags as a second row) and ``entry.json`` (the source
+file, counts, per-model first request and rows, digest). Entries unused for
+``Config.annotation_cache_days`` days are removed at the end of a run.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ __all__ = [
     "run_key",
 ]
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+"""2: ``ids.npy`` holds the kept ids and their account tags (two rows)."""
 ROWS, IDS, ENTRY = "rows.arrow", "ids.npy", "entry.json"
 _PACKAGE = Path(__file__).resolve().parent
 # the code that decides a file's annotated rows: a change to any of it is a new key
@@ -75,7 +76,14 @@ SOURCES = (
     "ingest",
 )
 _LIBRARIES = ("numpy", "pandas", "pyarrow", "scikit-learn", "scipy")
-ROW_SETTINGS = ("chunk_rows", "partition_slack_hours", "text_head_chars", "text_tail_chars")
+ROW_SETTINGS = (
+    "chunk_rows",
+    "partition_slack_hours",
+    "span_max_gap_days",
+    "span_max_stray_share",
+    "text_head_chars",
+    "text_tail_chars",
+)
 """The settings an annotated file's rows depend on besides the topic model (keyed by its
 fingerprint, which covers the settings it was fitted with): the chunking (which row of
 a chunk carries the sub-stream labels), the partition slack (which rows are
@@ -127,6 +135,8 @@ def file_key(run: str, f: LogFile, bounds: TimeBounds) -> str:
     ident = [run, str(f.path.resolve()), st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
     ident += [f.fmt, f.gzipped]
     ident += [str(f.partition), repr(bounds.applied)]
+    if bounds.span is not None:  # a flat file's rows off the log's span are quarantined
+        ident.append(repr(bounds.span))
     return hashlib.sha256(json.dumps(ident).encode()).hexdigest()[:40]
 
 
@@ -137,6 +147,8 @@ class CachedFile:
     path: Path
     counts: FileCounts
     ids: np.ndarray
+    tags: np.ndarray
+    """The account tag each of ``ids`` was kept with (see :class:`~detector.ingest.Deduper`)."""
     models: ModelStats
 
     def frames(self) -> Iterator[pd.DataFrame]:
@@ -196,7 +208,8 @@ class EntryWriter:
         if self._writer is None:  # no kept row: an empty stream of an empty schema
             self._writer = pa.ipc.new_stream(self._tmp / ROWS, pa.schema([]))
         self._writer.close()
-        np.save(self._tmp / IDS, read.ids, allow_pickle=False)
+        pairs = np.stack([read.ids, read.tags.astype(np.uint64)])
+        np.save(self._tmp / IDS, pairs, allow_pickle=False)
         with open(self._tmp / ROWS, "rb") as fh:
             digest = hashlib.file_digest(fh, "sha256").hexdigest()
         entry = {
@@ -252,13 +265,14 @@ class AnnotationCache:
             with open(path / ROWS, "rb") as fh:
                 if hashlib.file_digest(fh, "sha256").hexdigest() != entry["sha256"]:
                     raise ValueError("digest mismatch")
-            ids = np.load(path / IDS, allow_pickle=False)
-            if entry["format"] != CACHE_FORMAT or ids.dtype != np.uint64:
+            pairs = np.load(path / IDS, allow_pickle=False)
+            if entry["format"] != CACHE_FORMAT or pairs.dtype != np.uint64 or pairs.ndim != 2:
                 raise ValueError("unknown format")
             cached = CachedFile(
                 path=path,
                 counts=FileCounts.from_dict(entry["counts"]),
-                ids=ids,
+                ids=pairs[0],
+                tags=pairs[1].astype(np.uint32),
                 models={k: (int(v[0]), int(v[1])) for k, v in entry["models"].items()},
             )
         except (OSError, ValueError, KeyError, TypeError, IndexError):

@@ -32,6 +32,13 @@ class Config:
     it is quarantined: log shipping puts the last minutes of a day into the next day's
     partition (late delivery) and clocks drift a little. A row further away (1970, a
     month early) is a shipping or clock fault and would widen the scored time span."""
+    span_max_gap_days: int = 2
+    """A flat log's span: its busiest run of days with at most this many empty days
+    between two of them (a weekend's outage). Rows further off (a clock fault a month
+    early) would stretch the window every per-day feature divides by."""
+    span_max_stray_share: float = 0.01
+    """Rows off the span are quarantined only up to this share of the log's rows; more is
+    a log of two periods, read whole with one warning naming the gap."""
 
     annotation_cache_days: float = 3.0
     """How long an annotated file unused by any run stays in the annotation cache

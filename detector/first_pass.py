@@ -190,7 +190,7 @@ def _pieces(reader: LogReader, cache: AnnotationCache | None, out: FirstPass) ->
     for i, f in enumerate(reader.files):
         if cache is not None:
             hit = cache.load(f, reader.bounds(f))
-            if hit is not None and reader.replay(hit.ids, hit.counts):
+            if hit is not None and reader.replay(f, hit.ids, hit.tags, hit.counts):
                 out.count_file("replayed")
                 merge_models(out.models, hit.models)
                 for frame in hit.frames():

@@ -257,7 +257,7 @@ def finish_features(
     """
     if accounts is not None:
         check_account_overlap(accounts, features.index)
-    specs, omitted = active_specs(context)
+    specs, omitted = active_specs(context, report.missing_optional_notes)
     subs = substreams if substreams is not None else SubStreams.empty()
     clusters = None
     if evidence is not None:
@@ -295,7 +295,8 @@ def population_context(
     config: Config,
 ) -> Context:
     """The population facts every engine gathers in its first pass, as a Context."""
-    present = set(S.REQUIRED) | report.present_optional
+    # a column some files lack is missing for the whole log (IngestReport.missing_optional)
+    present = set(S.REQUIRED) | (set(S.OPTIONAL) - set(report.missing_optional))
     if accounts is not None:
         present |= set(accounts.columns) & set(S.ACCOUNT_COLUMNS)
     newest, newest_ts = _newest_model(model_first, model_rows, t_min)

@@ -152,6 +152,13 @@ REASON_NOT_OBJECT: Final = "JSON line is not an object"
 REASON_INVALID_UTF8: Final = "invalid UTF-8"
 REASON_FIELD_COUNT: Final = "wrong number of CSV fields"
 REASON_FAR_FROM_PARTITION: Final = "timestamp far from its date= partition"
+REASON_ISOLATED: Final = (
+    "timestamp isolated from the rest of the log: {days} empty day(s) between it and the "
+    "log's span {span}; pass --start/--end to choose the window"
+)
+REASON_ID_REUSED: Final = "request_id already used by another account"
+"""A re-delivery repeats the same account's request; another account's row with a kept
+id is a different request, never silently dropped as a duplicate."""
 REASON_MISSING: Final = "missing required value: {column}"
 REASON_NOT_TEXT: Final = "not text: {column}"
 REASON_UNKNOWN_STATUS: Final = "unknown status (expected ok, refused, error or rate_limited)"

@@ -19,7 +19,7 @@ import pytest
 
 from detector import annotate as A
 from detector.ingest import Deduper
-from detector.ingest.stream import RUN_GROWTH
+from detector.ingest.dedupe import RUN_GROWTH
 
 HOSTILE = [
     "",
@@ -141,3 +141,27 @@ def test_deduper_keeps_few_sorted_runs_and_finds_repeats_in_every_one():
     again = pd.Series([f"r{c}-{c % 50}" for c in range(300)] + ["fresh"])
     assert new.duplicated(again).tolist() == [True] * 300 + [False]
     assert len(new) == 300 * 50 + 1
+
+
+def test_deduper_tells_redeliveries_from_another_accounts_reuse_over_many_chunks():
+    """Red team A5: against a plain dictionary of id -> keeper account, row by row, over
+    chunks of random ids and accounts: a repeat for the keeper is a duplicate, for any
+    other account a conflict, and the keeper is the first kept row's account."""
+    rng = np.random.default_rng(5)
+    new = Deduper()
+    keeper: dict[str, str] = {}
+    for size in (0, 1, 7, 300, 1200, 50, 900):
+        ids = [f"req-{i}" for i in rng.integers(0, 400, size)]
+        accounts = [f"acct-{i}" for i in rng.integers(0, 3, size)]
+        expected_dup, expected_conflict = [], []
+        for rid, acct in zip(ids, accounts, strict=True):
+            was = keeper.get(rid)
+            if was is None:
+                keeper[rid] = acct
+            expected_dup.append(was is not None and was == acct)
+            expected_conflict.append(was is not None and was != acct)
+        arrow = pd.ArrowDtype(pa.string())
+        dup, conflict = new.classify(pd.Series(ids, dtype=arrow), pd.Series(accounts, dtype=arrow))
+        np.testing.assert_array_equal(dup, expected_dup)
+        np.testing.assert_array_equal(conflict, expected_conflict)
+    assert len(new) == len(keeper)

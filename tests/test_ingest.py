@@ -470,9 +470,11 @@ def test_nothing_to_score_names_the_log_and_the_counts() -> None:
 
 
 def test_duplicate_in_one_chunk_counts_once_first_kept(tmp_path):
-    rows = [valid_row(0, account_id="first"), valid_row(1), valid_row(0, account_id="second")]
+    rows = [valid_row(0, account_id="first"), valid_row(1), valid_row(0, account_id="first")]
+    rows.append(valid_row(0, account_id="second"))  # another account's request: not a repeat
     out, report = read_log(write_jsonl(tmp_path / "l.jsonl", rows))
-    assert (report.read, report.kept, report.duplicates) == (3, 2, 1)
+    assert (report.read, report.kept, report.duplicates, report.quarantined) == (4, 2, 1, 1)
+    assert report.reasons == {"request_id already used by another account": 1}
     assert out.set_index(S.REQUEST_ID).loc["r0", S.ACCOUNT_ID] == "first"
 
 
@@ -751,12 +753,20 @@ def test_missing_optional_columns_are_reported_not_fatal(tmp_path, make_requests
     assert set(out.columns) == {*S.REQUIRED, S.PROMPT}
 
 
-def test_optional_column_present_in_one_file_counts_as_present(tmp_path, make_requests, write_log):
-    write_log(make_requests(5, seed=1)[list(S.REQUIRED)], tmp_path, "csv", name="a")
+def test_optional_column_present_in_one_file_only_is_missing_and_named(
+    tmp_path, make_requests, write_log
+):
+    """A column some files lack is unknown for the log (contract 1.1), never read as
+    empty in those files: it is missing, with how many files lack it and the first."""
+    a = write_log(make_requests(5, seed=1)[list(S.REQUIRED)], tmp_path, "csv", name="a")
     write_log(make_requests(5, seed=2)[[*S.REQUIRED, S.CLIENT_IP]], tmp_path, "csv", name="b")
     _, report = read_log(tmp_path)
-    assert S.CLIENT_IP not in report.missing_optional
+    assert S.CLIENT_IP in report.missing_optional
+    assert report.missing_optional_notes == {
+        S.CLIENT_IP: f"client_ip missing from 1 of 2 files ({a})"
+    }
     assert S.PROMPT in report.missing_optional
+    assert S.PROMPT not in report.missing_optional_notes  # absent everywhere: no note
 
 
 def test_report_to_dict_reconciles():

@@ -22,7 +22,7 @@ from detector import schema as S
 from detector.cli import app
 from detector.config import Config
 from detector.ingest import IngestError, iter_clean, read_log
-from detector.nightly import check_window
+from detector.nightly import MissingPartitionError, check_window
 
 # a warning printed by ingest lands on the user's stderr: treat it as a failure
 pytestmark = pytest.mark.filterwarnings("error")
@@ -349,6 +349,59 @@ def test_a_day_holding_only_an_empty_file_is_missing(tmp_path: Path) -> None:
     assert report.empty_files == 2 and report.read == 1
 
 
+def _zero_row_day(log: Path, day: str, fmt: str) -> None:
+    """A partition of ``day`` whose only file holds no row (but is not 0 bytes)."""
+    part = log / f"date={day}"
+    part.mkdir(parents=True)
+    if fmt == "parquet":
+        pd.DataFrame([row(0)]).head(0).to_parquet(part / "part-0.parquet", index=False)
+    elif fmt == "csv":
+        (part / "part-0.csv").write_text(",".join(row(0)) + "\n\n")
+    else:
+        with gzip.open(part / "part-0.jsonl.gz", "wb") as fh:
+            fh.write(b"\n \t\r\n\n")
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
+def test_a_day_whose_files_hold_zero_rows_is_missing(tmp_path: Path, fmt: str) -> None:
+    """Red team A4: a zero-row partition silently dropped a day from the nightly window."""
+    log = tmp_path / "log"
+    jsonl(log / "date=2026-03-01" / "p.jsonl", [row(0, timestamp="2026-03-01T10:00:00Z")])
+    jsonl(log / "date=2026-03-03" / "p.jsonl", [row(1, timestamp="2026-03-03T10:00:00Z")])
+    _zero_row_day(log, "2026-03-02", fmt)
+    window = check_window(log, D3, 3)
+    assert window.missing == (D2,) and window.empty == (D2,)
+    assert window.to_dict()["days_present"] == 2
+    with pytest.raises(MissingPartitionError) as err:
+        window.require_complete(log, allow_missing=False)
+    message = str(err.value)
+    assert "\n" not in message and str(log) in message
+    assert "zero rows in the partition of date=2026-03-02" in message
+    assert "--allow-missing" in message
+    window.require_complete(log, allow_missing=True)  # allowed: scored without the day
+
+
+def test_a_day_with_one_file_of_rows_among_empty_ones_is_present(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    _zero_row_day(log, "2026-03-02", "parquet")
+    jsonl(log / "date=2026-03-02" / "part-1.jsonl", ["", row(0)])
+    (log / "date=2026-03-02" / "part-2.csv").write_text("request_id\n")
+    assert check_window(log, D2, 1).missing == ()
+
+
+def test_nightly_refuses_a_zero_row_day_in_one_line(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    jsonl(log / "date=2026-03-01" / "p.jsonl", [row(0, timestamp="2026-03-01T10:00:00Z")])
+    jsonl(log / "date=2026-03-03" / "p.jsonl", [row(1, timestamp="2026-03-03T10:00:00Z")])
+    _zero_row_day(log, "2026-03-02", "parquet")
+    args = ["nightly", "--logs", str(log), "--date", "2026-03-03", "--window-days", "3"]
+    result = CliRunner().invoke(app, [*args, "--state", str(tmp_path / "state"), "--quiet"])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "date=2026-03-02" in lines[0] and "--allow-missing" in lines[0]
+
+
 def test_lines_of_other_whitespace_are_rows_and_quarantined(tmp_path: Path) -> None:
     lines: list[str | bytes | dict[str, object]] = [
         row(0),
@@ -500,3 +553,77 @@ def test_lone_surrogate_is_quarantined_and_written_with_its_escape(tmp_path: Pat
     assert report.to_dict()["quarantine_reasons"] == {"not text: account_id": 1}
     rows = pd.read_csv(quarantine, dtype=str, keep_default_na=False)
     assert rows[S.ACCOUNT_ID].tolist() == ["\\ud800"]
+
+
+# --- red team A5: a request_id reused by another account is not a re-delivery ---------------
+
+REUSED = "request_id already used by another account"
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 50_000])
+def test_a_request_id_of_another_account_is_quarantined_not_a_duplicate(
+    tmp_path: Path, chunk_rows: int
+) -> None:
+    """31 rows of one request_id from 10 accounts: the keeper's 3 re-deliveries are
+    duplicates, the 27 rows of 9 other accounts are quarantined with the reason."""
+    lines: list[str | bytes | dict[str, object]] = [
+        row(100 + i, request_id="shared", account_id=f"acct-{i % 10}", prompt=f"p{i}")
+        for i in range(31)
+    ]
+    lines += [row(1, account_id="acct-1"), row(1, account_id="acct-1")]
+    qpath = tmp_path / "q.csv"
+    path = jsonl(tmp_path / "l.jsonl", lines)
+    out, report = read_log(path, quarantine_path=qpath, config=Config(chunk_rows=chunk_rows))
+    assert (report.read, report.kept, report.duplicates, report.quarantined) == (33, 2, 4, 27)
+    assert reconciled(report) and report.reasons == {REUSED: 27}
+    assert sorted(zip(out[S.REQUEST_ID], out[S.ACCOUNT_ID], strict=True)) == [
+        ("r1", "acct-1"),
+        ("shared", "acct-0"),
+    ]
+    q = quarantine(qpath)
+    assert len(q) == 27 and set(q[S.QUARANTINE_REASON]) == {REUSED}
+    assert "acct-0" not in set(q[S.ACCOUNT_ID]) and q[S.ACCOUNT_ID].nunique() == 9
+
+
+def test_a_conflict_before_a_redelivery_in_a_later_chunk(tmp_path: Path) -> None:
+    """The keeper is the first kept row's account, even when a later chunk shows another
+    account's row first: the keeper's re-delivery after it stays a duplicate."""
+    lines: list[str | bytes | dict[str, object]] = [
+        row(0, request_id="x", account_id="a"),
+        row(1, request_id="y", account_id="a"),
+        row(2, request_id="x", account_id="b"),
+        row(3, request_id="x", account_id="a"),
+        row(4, request_id="x", account_id="b"),
+    ]
+    out, report = read_log(jsonl(tmp_path / "l.jsonl", lines), config=Config(chunk_rows=2))
+    assert (report.kept, report.duplicates, report.quarantined) == (2, 1, 2)
+    assert report.reasons == {REUSED: 2} and reconciled(report)
+    assert out[S.ACCOUNT_ID].tolist() == ["a", "a"]
+
+
+def test_validate_reports_reused_ids_as_quarantined(tmp_path: Path) -> None:
+    lines: list[str | bytes | dict[str, object]] = [
+        row(0, request_id="x", account_id="a"),
+        row(1, request_id="x", account_id="b"),
+    ]
+    result = CliRunner().invoke(
+        app, ["validate", str(jsonl(tmp_path / "l.jsonl", lines)), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert (out["read"], out["kept"], out["duplicates"], out["quarantined"]) == (2, 1, 0, 1)
+    assert out["quarantine_reasons"] == {REUSED: 1} and out["reconciles"]
+
+
+@pytest.mark.parametrize("content", ["", "account_id,plan,created_at\n"])
+def test_an_empty_account_table_is_one_line_naming_the_file(tmp_path: Path, content: str) -> None:
+    log = jsonl(tmp_path / "l.jsonl", [row(0), row(1)])
+    table = tmp_path / "accounts.csv"
+    table.write_text(content)
+    args = ["features", str(log), "--out", str(tmp_path / "f.parquet"), "--accounts", str(table)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(table) in lines[0]
+    assert "no rows" in lines[0] and "--accounts" in lines[0]
+    assert "concatenate" not in lines[0]

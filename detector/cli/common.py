@@ -9,13 +9,16 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from detector.errors import UserError
 from detector.output_paths import Output, check_output
+
+if TYPE_CHECKING:  # pyarrow loads after the allocator is set (detector.allocator)
+    from detector.ingest import IngestReport
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -27,6 +30,12 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print one line on stderr and return the Exit to raise."""
     err_console.print(f"error: {' '.join(str(message).split())}", markup=False)
     return typer.Exit(code)
+
+
+def warn_log(report: IngestReport) -> None:
+    """Print the read's findings about the whole log on stderr, one line each."""
+    for line in report.warnings:
+        err_console.print(f"warning: {' '.join(line.split())}", markup=False)
 
 
 def user_errors(func: F) -> F:

@@ -24,6 +24,7 @@ from detector.cli.common import (
     parse_window,
     progress_reporter,
     user_errors,
+    warn_log,
 )
 from detector.cli.validate_cmd import print_report
 from detector.engines import cache_option, feature_builder
@@ -99,6 +100,7 @@ def register(app: typer.Typer) -> None:
             pq.write_table(table.replace_schema_metadata(meta), tmp)
         if not quiet:
             print_report(result.report)
+            warn_log(result.report)
             if result.omitted:
                 console.print(
                     "features omitted: "

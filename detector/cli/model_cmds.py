@@ -28,6 +28,7 @@ from detector.cli.common import (
     parse_window,
     progress_reporter,
     user_errors,
+    warn_log,
 )
 from detector.cli.train_labels import learned_line, training_labels
 from detector.config import DEFAULT, Config
@@ -237,6 +238,8 @@ def register(app: typer.Typer) -> None:
         }
         if manifest.get("learned"):
             info["threshold"] = manifest["learned"]["threshold"]
+        if not quiet:
+            warn_log(result.report)
         if as_json:
             typer.echo(json.dumps(info, indent=2))
         elif not quiet:
@@ -350,6 +353,8 @@ def register(app: typer.Typer) -> None:
                 config=dataclasses.replace(DEFAULT, substreams=substreams),
                 cache_dir=cache_dir,
             )
+        if not quiet:
+            warn_log(scored.result.report)
         if state is None:
             scored = dataclasses.replace(scored, scores=scored.scores.drop(columns=[S.SUPPRESSED]))
         written = write_scores(scored, out)

@@ -21,6 +21,7 @@ from detector.cli.common import (
     fail,
     parse_window,
     user_errors,
+    warn_log,
 )
 from detector.ingest import IngestReport, iter_clean
 from detector.output_paths import Output, check_paths
@@ -39,8 +40,8 @@ def print_report(report: IngestReport) -> None:
         f"{report.ignored_files:,} skipped by name, {report.empty_files:,} empty",
     )
     table.add_row("reconciles", "yes" if report.reconciles() else "[red]NO[/red]")
-    missing = report.missing_optional
-    table.add_row("missing optional columns", ", ".join(missing) if missing else "none")
+    missing = report.missing_optional_described
+    table.add_row("missing optional columns", "; ".join(missing) if missing else "none")
     console.print(table)
     if report.reasons:
         reasons = Table(title="Quarantine reasons")
@@ -109,6 +110,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(out, indent=2))
         elif not quiet:
             print_report(report)
+        if not quiet:
+            warn_log(report)
         if not report.reconciles():  # pragma: no cover - an invariant, guarded by tests
             raise fail(f"{log}: counts do not reconcile ({report.to_dict()})")
         if not report.kept:

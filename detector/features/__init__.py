@@ -7,6 +7,8 @@ in memory, per account-hash bucket when it does not, and per partition on a clus
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -74,13 +76,17 @@ def retired_features(names: list[str] | tuple[str, ...]) -> list[str]:
     return [name for name in names if name not in SPECS]
 
 
-def active_specs(context: Context) -> tuple[list[FeatureSpec], dict[str, str]]:
-    """Features computable on this log, and the omitted ones with the missing columns."""
+def active_specs(
+    context: Context, why: Mapping[str, str] | None = None
+) -> tuple[list[FeatureSpec], dict[str, str]]:
+    """Features computable on this log, and the omitted ones with the missing columns
+    (each column as ``why`` describes it, when it does: which files lack it)."""
     active, omitted = [], {}
+    notes = why or {}
     for spec in ordered_specs():
         missing = [c for c in spec.needs if not context.has(c)]
         if missing:
-            omitted[spec.name] = "missing column(s): " + ", ".join(missing)
+            omitted[spec.name] = "missing column(s): " + ", ".join(notes.get(c, c) for c in missing)
         else:
             active.append(spec)
     return active, omitted

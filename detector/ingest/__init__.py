@@ -12,10 +12,13 @@ JSON line. Every row of every file opened is accounted for exactly once::
     read == kept + duplicates + quarantined
 
 ``kept`` rows go on to scoring; ``duplicates`` repeat a ``request_id`` already kept
-(log shipping is at-least-once); ``quarantined`` rows break a contract rule -- or
+for the same account (log shipping is at-least-once); ``quarantined`` rows break a
+contract rule -- or reuse a ``request_id`` kept for another account (a different
+request, not a re-delivery: ``request_id already used by another account``), or
 could not be parsed at all (invalid JSON or UTF-8, a CSV record with the wrong number
-of fields), or carry a timestamp far from their ``date=`` partition -- and are written
-to the quarantine file with the reason. Not rows, and not in ``read``:
+of fields), or carry a timestamp far from their ``date=`` partition, or, in a flat
+log, on a day isolated from the log's other rows (:mod:`detector.ingest.span`) -- and
+are written to the quarantine file with the reason. Not rows, and not in ``read``:
 
 - ``outside_window``: valid rows of an unpartitioned file whose timestamp is outside
   ``start``/``end``; the run selected them away (as it does the files of pruned
@@ -31,33 +34,34 @@ A file that cannot be read at all is an :class:`IngestError` (one line, naming t
 file), never a silent gap: see :mod:`detector.ingest.discover` and the readers.
 
 Modules: ``discover`` (which files), ``readers``, ``jsonl`` and ``csvlog`` (bytes →
-raw rows), ``validate`` (contract rules), ``window`` (partition and window checks),
-``stream`` (dedupe and the streaming read), ``subset`` (a few accounts' rows, screened
-alone), ``quarantine`` (the quarantine file),
-``report`` (the counts), ``tables`` (account table, labels).
+raw rows), ``validate`` (contract rules), ``window`` (partition and window checks), ``span`` (a
+flat log's dense days),
+``dedupe`` (repeated request ids), ``stream`` (the streaming read), ``subset`` (a few
+accounts' rows, screened alone), ``quarantine`` (the quarantine file), ``report`` (the
+counts), ``tables`` (account table, labels).
 """
 
 from __future__ import annotations
 
 from detector.ingest.csvlog import csv_header
+from detector.ingest.dedupe import Deduper, account_tags, in_sorted
 from detector.ingest.discover import FORMATS, Listing, LogFile, discover, list_log
 from detector.ingest.jsonl import UTF8_BOM, drop_bom, parse_json_lines, strip_lines
 from detector.ingest.quarantine import QuarantineWriter, cell_text
 from detector.ingest.raw import RawChunk, arrow_types, check_header, one_line
-from detector.ingest.readers import open_parquet, read_file
+from detector.ingest.readers import holds_rows, open_parquet, read_file
 from detector.ingest.report import (
     MAX_FIRST_REASONS,
     IngestError,
     IngestReport,
     nothing_to_score,
 )
+from detector.ingest.span import LogSpan, log_span
 from detector.ingest.stream import (
-    Deduper,
     FileCounts,
     FileRead,
     LogReader,
     Screened,
-    in_sorted,
     iter_clean,
     read_log,
     screen,
@@ -85,12 +89,14 @@ __all__ = [
     "Listing",
     "LogFile",
     "LogReader",
+    "LogSpan",
     "QuarantineWriter",
     "RawChunk",
     "Screened",
     "SharedRequestIds",
     "TimeBounds",
     "account_table",
+    "account_tags",
     "arrow_types",
     "cell_text",
     "check_account_overlap",
@@ -100,10 +106,12 @@ __all__ = [
     "drop_bom",
     "epoch_seconds",
     "finalize_dtypes",
+    "holds_rows",
     "in_sorted",
     "iter_account_rows",
     "iter_clean",
     "list_log",
+    "log_span",
     "nothing_to_score",
     "one_line",
     "open_parquet",

@@ -9,7 +9,9 @@ no header, a required column missing) raises :class:`IngestError` naming the fil
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable, Iterator
+from typing import IO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -17,7 +19,7 @@ import pyarrow.parquet as pq
 from detector import schema as S
 from detector.ingest.csvlog import read_csv
 from detector.ingest.discover import LogFile
-from detector.ingest.jsonl import read_jsonl
+from detector.ingest.jsonl import JSON_WHITESPACE, UTF8_BOM, read_jsonl
 from detector.ingest.raw import RawChunk, arrow_types, check_header, one_line
 from detector.ingest.report import IngestError
 
@@ -83,3 +85,37 @@ def read_without_text(
     text = kind is not None and (pa.types.is_string(kind) or pa.types.is_large_string(kind))
     without = (column,) if text else ()
     return without, _batches(f, pf, [c for c in cols if c not in without], chunk_rows)
+
+
+def holds_rows(f: LogFile) -> bool:
+    """Whether ``f`` holds at least one row, decided without reading its data.
+
+    Parquet: the footer's row count. JSON Lines: a line that is not blank. CSV: a
+    non-empty line after the header. The text formats stop at the first such line, so
+    a day partition's check costs a few kilobytes, never the day. A file that cannot be
+    opened or decompressed counts as holding rows: the read itself then reports it,
+    naming the file, instead of the day being called missing.
+    """
+    try:
+        if f.fmt == "parquet":
+            return pq.ParquetFile(f.path).metadata.num_rows > 0
+        with _open_bytes(f) as fh:
+            skip = 1 if f.fmt == "csv" else 0  # the header is not a row
+            for i, line in enumerate(fh):
+                text = line.removeprefix(UTF8_BOM) if i == 0 else line
+                if f.fmt == "csv" and not text.rstrip(b"\r\n"):
+                    continue  # an empty line is not a record
+                if f.fmt == "jsonl" and not text.strip(JSON_WHITESPACE):
+                    continue  # a blank line is not a row
+                if skip:
+                    skip -= 1
+                    continue
+                return True
+            return False
+    except Exception:  # damaged: reported by the read, with the file named
+        return True
+
+
+def _open_bytes(f: LogFile) -> IO[bytes]:
+    """``f`` opened for reading its (decompressed) bytes line by line."""
+    return gzip.open(f.path, "rb") if f.gzipped else open(f.path, "rb")

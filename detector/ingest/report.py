@@ -4,7 +4,7 @@ and for a log that leaves nothing to score."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +39,13 @@ class IngestReport:
     reasons: Counter[str] = field(default_factory=Counter)
     first_reasons: list[dict[str, str]] = field(default_factory=list)
     present_optional: set[str] = field(default_factory=set)
+    """Optional columns found in at least one file."""
+    column_files: int = 0
+    """Files of rows whose columns were noted (:meth:`note_file_columns`)."""
+    lacking_optional: Counter[str] = field(default_factory=Counter)
+    """Per optional column, how many of those files lack it."""
+    first_lacking: dict[str, str] = field(default_factory=dict)
+    """Per optional column, the first file that lacks it."""
     pruned_files: int = 0
     ignored_files: int = 0
     """Hidden and bookkeeping files and directories skipped by name (``_SUCCESS``,
@@ -46,11 +53,43 @@ class IngestReport:
     empty_files: int = 0
     """0-byte files: they hold no row (and do not make a day partition present)."""
     quarantine_path: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    """Findings about the whole log that changed nothing (one line each, for stderr)."""
 
     @property
     def missing_optional(self) -> list[str]:
-        """Optional contract columns absent from every file (features needing them are off)."""
-        return [c for c in S.OPTIONAL if c not in self.present_optional]
+        """Optional contract columns absent from any file: features needing them are off.
+
+        A column some files lack is missing for the whole log (contract 1.1: unknown):
+        read as empty in those files, it would make a feature of half the log's rows
+        that looks like a feature of all of them.
+        """
+        return [c for c in S.OPTIONAL if c not in self.present_optional or self.lacking_optional[c]]
+
+    @property
+    def missing_optional_notes(self) -> dict[str, str]:
+        """Each missing optional column that *some* files have, with how many lack it and
+        the first one: ``prompt missing from 1 of 4 files (…/part-0.parquet)``."""
+        return {
+            c: f"{c} missing from {n:,} of {self.column_files:,} files ({self.first_lacking[c]})"
+            for c, n in self.lacking_optional.items()
+            if c in self.present_optional and n
+        }
+
+    @property
+    def missing_optional_described(self) -> list[str]:
+        """:attr:`missing_optional`, each with its note when some files have it."""
+        notes = self.missing_optional_notes
+        return [notes.get(c, c) for c in self.missing_optional]
+
+    def note_file_columns(self, source: str, present: Collection[str]) -> None:
+        """Count a file of rows and the optional columns it lacks (of ``present``)."""
+        self.column_files += 1
+        self.present_optional.update(present)
+        for c in S.OPTIONAL:
+            if c not in present:
+                self.lacking_optional[c] += 1
+                self.first_lacking.setdefault(c, source)
 
     def reconciles(self) -> bool:
         """True when every read row is kept, a duplicate, or quarantined."""
@@ -89,7 +128,9 @@ class IngestReport:
             "reconciles": self.reconciles(),
             "quarantine_reasons": dict(self.reasons.most_common()),
             "missing_optional_columns": self.missing_optional,
+            "partially_missing_optional_columns": self.missing_optional_notes,
             "quarantine_file": self.quarantine_path,
+            "warnings": self.warnings,
         }
 
 

@@ -11,122 +11,27 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from detector import schema as S
-from detector.arrowtext import as_arrow, hash_each
 from detector.config import DEFAULT, Config
+from detector.ingest.dedupe import Deduper
 from detector.ingest.discover import LogFile, list_log
 from detector.ingest.quarantine import QuarantineWriter
 from detector.ingest.raw import RawChunk
 from detector.ingest.readers import read_file
 from detector.ingest.report import IngestReport
+from detector.ingest.span import log_span
 from detector.ingest.validate import finalize_dtypes, validate_frame
 from detector.ingest.window import TimeBounds, check_times, time_bounds
 
 
-def in_sorted(known: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Mask of ``values`` present in the sorted array ``known`` (a binary search each:
-    ``np.isin`` would hash every element, seconds at 10M)."""
-    if len(known) == 0 or len(values) == 0:
-        return np.zeros(len(values), dtype=bool)
-    return known[np.minimum(np.searchsorted(known, values), len(known) - 1)] == values
-
-
-RUN_GROWTH: Final = 8
-"""Each of :class:`Deduper`'s sorted runs is at least this many times the next newer one:
-fewer runs to search (the lookups are most of its time) for a little more merging.
-Measured on 10M and 30M simulated hashes: 2 → 2.9 s and 15.4 s, 4 → 2.7 s and 12.5 s,
-8 → 2.4 s and 11.6 s."""
-
-
-class Deduper:
-    """Remembers the 64-bit hashes of kept ``request_id`` values across chunks.
-
-    Memory is 8 bytes per kept request (80 MB per 10M). A 64-bit collision between two
-    different ids would wrongly count one as a duplicate; at 10M requests the chance
-    is about 3 in a million per run.
-
-    The hashes are kept as a few sorted *runs*, each at least :data:`RUN_GROWTH` times
-    the size of the next newer one (a log-structured merge): a chunk's new hashes become
-    the newest run, and a run is merged into the one before it while that one is less
-    than :data:`RUN_GROWTH` times its size. A hash is merged a few times and a lookup
-    searches a few runs (2 at 10M requests). Merging every chunk into one sorted array,
-    as before, cost time in proportion to everything kept so far, per chunk, so a whole
-    read grew with the square of the log: 4.9 s of the reading thread at 10M requests
-    and 30 s at 30M, against 2.4 s and 11.6 s with runs (docs/performance.md, "Tenth
-    round"). What is left is the binary searches themselves, cache misses on a large run.
-    """
-
-    def __init__(self) -> None:
-        self._runs: list[np.ndarray] = []
-        self.last_hashes = np.empty(0, dtype=np.uint64)
-        """The hashes :meth:`keep` looked up last (of its valid rows' ids, in order)."""
-
-    @property
-    def run_sizes(self) -> tuple[int, ...]:
-        """The sizes of the sorted runs, oldest first (a logarithmic number of them)."""
-        return tuple(len(r) for r in self._runs)
-
-    def __len__(self) -> int:
-        return sum(len(r) for r in self._runs)
-
-    def seen(self, hashes: np.ndarray) -> np.ndarray:
-        """Mask of ``hashes`` kept before (sorted ``hashes`` search the runs in order)."""
-        found = np.zeros(len(hashes), dtype=bool)
-        for run in self._runs:
-            found |= in_sorted(run, hashes)
-        return found
-
-    def duplicated(self, request_ids: pd.Series) -> np.ndarray:
-        """Mask of rows whose id was kept before (in an earlier chunk or earlier here)."""
-        # the ids are valid rows' (never blank), hashed from their Arrow bytes as pandas
-        # hashes them, with no Python str per id
-        h = hash_each(as_arrow(request_ids))
-        self.last_hashes = h
-        dup = pd.Series(h).duplicated(keep="first").to_numpy()
-        # the chunk's first occurrences, sorted: looked up in the sorted runs in order
-        # (cache-friendly), and the new ones kept as the newest run
-        first = np.flatnonzero(~dup)
-        order = np.argsort(h[first])
-        fresh = h[first[order]]
-        seen = self.seen(fresh)
-        dup[first[order[seen]]] = True
-        self._add(fresh[~seen])
-        return dup
-
-    def _add(self, fresh: np.ndarray) -> None:
-        """Keep sorted, unseen hashes as the newest run, then merge runs until each is
-        at least :data:`RUN_GROWTH` times the next newer one (a stable sort of two sorted
-        runs is a linear merge)."""
-        if len(fresh) == 0:
-            return
-        self._runs.append(fresh)
-        while len(self._runs) > 1 and len(self._runs[-2]) < RUN_GROWTH * len(self._runs[-1]):
-            newer = self._runs.pop()
-            self._runs[-1] = np.sort(np.concatenate([self._runs[-1], newer]), kind="stable")
-
-    def remember(self, hashes: np.ndarray) -> bool:
-        """Remember sorted, distinct ``hashes`` as kept, unless one of them was kept
-        before: then remember nothing and return False."""
-        if self.seen(hashes).any():
-            return False
-        self._add(hashes)
-        return True
-
-    def keep(self, ids: pd.Series, valid: np.ndarray) -> np.ndarray:
-        """Mask of the rows to keep: ``valid`` ones whose id was not kept before.
-
-        Deduplicates on the valid rows' ids alone (an invalid row is quarantined, never
-        kept, so its id does not count) and remembers the kept ones.
-        """
-        dup = self.duplicated(ids if valid.all() else ids[valid])
-        keep = valid.copy()
-        keep[np.flatnonzero(valid)[dup]] = False
-        return keep
+def _name(paths: Path | Sequence[Path]) -> str:
+    """A log's paths as one name for a message."""
+    return str(paths) if isinstance(paths, (str, Path)) else ", ".join(map(str, paths))
 
 
 @dataclass
@@ -178,6 +83,8 @@ class FileRead:
     quarantined: int
     ids: np.ndarray
     """The 64-bit hashes of the file's kept request ids, sorted."""
+    tags: np.ndarray
+    """The account tag each of ``ids`` was kept with (:func:`account_tags`)."""
     self_contained: bool
     """No row of the file was dropped as a duplicate of an *earlier file's* row: its
     kept rows depend on the file alone (given no earlier file shares an id with it)."""
@@ -214,6 +121,10 @@ class LogReader:
         report.pruned_files, report.ignored_files = listing.pruned, listing.ignored
         report.empty_files = listing.empty
         self._start, self._end, self._config = start, end, config
+        self.span, warning = log_span(listing.files, start, end, config)
+        """The flat log's span (:mod:`detector.ingest.span`), ``None`` when not held to one."""
+        if warning:
+            report.warnings.append(f"{_name(paths)}: {warning}")
         self._dedupe = Deduper()
         self._quarantine = QuarantineWriter(quarantine_path)
         self.last: FileRead | None = None
@@ -221,16 +132,17 @@ class LogReader:
 
     def bounds(self, f: LogFile) -> TimeBounds:
         """The time bounds ``f``'s rows are held to."""
-        return time_bounds(f, self._start, self._end, self._config)
+        return time_bounds(f, self._start, self._end, self._config, self.span)
 
     def read(self, f: LogFile, describe: bool = False) -> Iterator[pd.DataFrame]:
         """Clean, deduplicated chunks of ``f``, counted. With ``describe``, :attr:`last`
         describes the file once the iterator is exhausted (its kept ids cost 8 bytes a
         row until then)."""
-        report, bounds = self.report, self.bounds(f)
+        bounds = self.bounds(f)
         counts, quarantined = FileCounts(), 0
         present: set[str] = set()
         hashes: list[np.ndarray] = []
+        fresh: list[tuple[np.ndarray, np.ndarray]] = []
         for raw in read_file(f, self._config.chunk_rows):
             present.update(c for c in raw.frame.columns if c in S.OPTIONAL)
             s = screen(raw, bounds)
@@ -239,46 +151,64 @@ class LogReader:
             counts.read += len(raw.frame) - outside
             bad = s.reason != ""
             if bad.any():
-                quarantined += int(bad.sum())
-                report.add_quarantined(s.reason[bad], str(f.path))
-                self._quarantine.write(raw.frame[bad], s.reason[bad], str(f.path))
+                quarantined += self._quarantine_rows(raw, bad, s.reason[bad], f)
             valid = ~bad & ~s.outside
             if not valid.any():
                 continue
             # select the kept rows of every column (prompt text included) once, and
             # only when some row goes
-            keep = self._dedupe.keep(s.clean[S.REQUEST_ID], valid)
+            keep = self._dedupe.keep(s.clean[S.REQUEST_ID], valid, s.clean[S.ACCOUNT_ID])
+            reused = self._dedupe.last_conflicts
+            if reused.any():
+                quarantined += self._quarantine_rows(raw, reused, S.REASON_ID_REUSED, f)
             if describe:
                 hashes.append(self._dedupe.last_hashes)
+                fresh.append(self._dedupe.last_fresh)
             n_keep = int(keep.sum())
-            counts.duplicates += int(valid.sum()) - n_keep
+            counts.duplicates += int(valid.sum()) - n_keep - int(reused.sum())
             counts.kept += n_keep
             if n_keep:
                 clean = s.clean if keep.all() else s.clean[keep]
                 yield finalize_dtypes(clean.reset_index(drop=True))
         counts.present_optional = tuple(sorted(present))
-        self._count(counts)
+        self._count(counts, f)
         if describe:
-            ids = np.unique(np.concatenate(hashes)) if hashes else np.empty(0, np.uint64)
-            self.last = FileRead(counts, quarantined, ids, self_contained=len(ids) == counts.kept)
+            distinct = len(np.unique(np.concatenate(hashes))) if hashes else 0
+            ids = np.concatenate([p[0] for p in fresh]) if fresh else np.empty(0, np.uint64)
+            tags = np.concatenate([p[1] for p in fresh]) if fresh else np.empty(0, np.uint32)
+            order = np.argsort(ids)
+            self.last = FileRead(
+                counts, quarantined, ids[order], tags[order], self_contained=distinct == len(ids)
+            )
 
-    def replay(self, ids: np.ndarray, counts: FileCounts) -> bool:
-        """Count a file read before (its kept ids and counts, see :class:`FileRead`)
-        without reading it, when the full read would keep the same rows: none of its ids
-        was kept from an earlier file. Returns False (and counts nothing) otherwise;
-        the caller then reads the file."""
-        if not self._dedupe.remember(ids):
+    def _quarantine_rows(
+        self, raw: RawChunk, rows: np.ndarray, reasons: np.ndarray | str, f: LogFile
+    ) -> int:
+        """Count and write ``raw``'s ``rows`` (a mask) to quarantine with ``reasons``."""
+        n = int(rows.sum())
+        why = np.full(n, reasons, dtype=object) if isinstance(reasons, str) else reasons
+        self.report.add_quarantined(why, str(f.path))
+        self._quarantine.write(raw.frame[rows], why, str(f.path))
+        return n
+
+    def replay(self, f: LogFile, ids: np.ndarray, tags: np.ndarray, counts: FileCounts) -> bool:
+        """Count a file read before (its kept ids, their accounts' tags and its counts,
+        see :class:`FileRead`) without reading it, when the full read would keep the
+        same rows: none of its ids was kept from an earlier file. Returns False (and
+        counts nothing) otherwise; the caller then reads the file."""
+        if not self._dedupe.remember(ids, tags):
             return False
-        self._count(counts)
+        self._count(counts, f)
         return True
 
-    def _count(self, counts: FileCounts) -> None:
+    def _count(self, counts: FileCounts, f: LogFile) -> None:
         r = self.report
         r.read += counts.read
         r.kept += counts.kept
         r.duplicates += counts.duplicates
         r.outside_window += counts.outside_window
-        r.present_optional.update(counts.present_optional)
+        if counts.read:  # a file of no row in the window says nothing about the columns
+            r.note_file_columns(str(f.path), counts.present_optional)
 
     def finish(self) -> None:
         """Publish the quarantine file (call after every file was read or replayed)."""

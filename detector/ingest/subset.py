@@ -29,10 +29,12 @@ import pyarrow.compute as pc
 from detector import schema as S
 from detector.arrowtext import as_arrow, hash_each
 from detector.config import DEFAULT, Config
+from detector.ingest.dedupe import Deduper, in_sorted
 from detector.ingest.discover import list_log
 from detector.ingest.raw import RawChunk
 from detector.ingest.readers import read_file, read_without_text
-from detector.ingest.stream import Deduper, in_sorted, iter_clean, screen
+from detector.ingest.span import log_span
+from detector.ingest.stream import iter_clean, screen
 from detector.ingest.validate import as_text, finalize_dtypes
 from detector.ingest.window import TimeBounds, time_bounds
 
@@ -106,7 +108,7 @@ def _screened(rows: RawChunk, bounds: TimeBounds, dedupe: Deduper) -> Iterator[p
     valid = (s.reason == "") & ~s.outside
     if not valid.any():
         return
-    keep = dedupe.keep(s.clean[S.REQUEST_ID], valid)
+    keep = dedupe.keep(s.clean[S.REQUEST_ID], valid, s.clean[S.ACCOUNT_ID])
     if keep.any():
         yield finalize_dtypes(s.clean[keep].reset_index(drop=True))
 
@@ -138,8 +140,10 @@ def iter_account_rows(
     dedupe = Deduper()
     mine_ids: list[np.ndarray] = []
     other_ids: list[np.ndarray] = []
-    for f in list_log(paths, start=start, end=end).files:
-        bounds = time_bounds(f, start, end, config)
+    files = list_log(paths, start=start, end=end).files
+    span, _ = log_span(files, start, end, config)  # the full read's span, for its verdicts
+    for f in files:
+        bounds = time_bounds(f, start, end, config, span)
         pending = _Pending(config.chunk_rows)
         if wants_prompts is not None and not wants_prompts():
             skipped, chunks = read_without_text(f, config.chunk_rows, S.PROMPT)

@@ -45,14 +45,17 @@ def read_accounts(path: Path) -> pd.DataFrame:
                 frames.append(pd.read_json(f.path, lines=True, dtype=False, convert_dates=False))
         except Exception as exc:
             raise IngestError(f"{f.path}: cannot read account table ({one_line(exc)})") from None
+    if not sum(map(len, frames)):  # 0 bytes, a header only, or no row in any file
+        raise IngestError(
+            f"{path}: account table holds no rows (an empty file, or a header only); "
+            "give one row per account, or leave out --accounts to score without it"
+        )
     table = pd.concat(frames, ignore_index=True)
     if S.ACCOUNT_ID not in table.columns:
         raise IngestError(f"{path}: account table has no {S.ACCOUNT_ID} column")
     known = (*S.ACCOUNT_COLUMNS, *S.ACCOUNT_HISTORY_COLUMNS)
     table = table[[c for c in known if c in table.columns]].copy()
     table[S.ACCOUNT_ID] = table[S.ACCOUNT_ID].astype(str)
-    if table.empty:
-        raise IngestError(f"{path}: the account table has no rows; pass one row per account")
     if S.CREATED_AT in table.columns:
         table[S.CREATED_AT] = _created_at(table[S.CREATED_AT], path)
     if S.IDLE_DAYS in table.columns:

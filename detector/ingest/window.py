@@ -13,6 +13,10 @@ on where it came from:
   ``outside_window``, not as read (selected away, like a pruned partition's files,
   not found broken -- so it is not copied to the quarantine file either).
 
+- **a file without a partition** inside the window is also held to the log's *span*
+  (:mod:`detector.ingest.span`): a valid row on a day isolated from the rest of the
+  flat log is quarantined (``timestamp isolated from the rest of the log: …``).
+
 Either way every kept row's timestamp is bounded: inside the window (within the
 slack for partitioned logs), or within a day and the slack of its partition.
 """
@@ -28,6 +32,8 @@ import pandas as pd
 from detector import schema as S
 from detector.config import Config
 from detector.ingest.discover import LogFile
+from detector.ingest.span import LogSpan
+from detector.ingest.validate import epoch_seconds
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,8 @@ class TimeBounds:
 
     window: tuple[pd.Timestamp | None, pd.Timestamp | None]
     partition: tuple[pd.Timestamp, pd.Timestamp] | None
+    span: LogSpan | None = None
+    """The flat log's span an unpartitioned file's rows are held to (``None``: none)."""
 
     @property
     def applied(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
@@ -46,9 +54,14 @@ class TimeBounds:
 
 
 def time_bounds(
-    f: LogFile, start: dt.date | None, end: dt.date | None, config: Config
+    f: LogFile,
+    start: dt.date | None,
+    end: dt.date | None,
+    config: Config,
+    span: LogSpan | None = None,
 ) -> TimeBounds:
-    """The window ``[start, end]`` (whole UTC days) and ``f``'s partition day with slack."""
+    """The window ``[start, end]`` (whole UTC days) and ``f``'s partition day with slack;
+    the flat log's ``span`` for a file without a partition."""
     lo = pd.Timestamp(start, tz="UTC") if start is not None else None
     hi = pd.Timestamp(end, tz="UTC") + pd.Timedelta(days=1) if end is not None else None
     partition = None
@@ -56,7 +69,7 @@ def time_bounds(
         slack = pd.Timedelta(hours=config.partition_slack_hours)
         day = pd.Timestamp(f.partition, tz="UTC")
         partition = (day - slack, day + pd.Timedelta(days=1) + slack)
-    return TimeBounds((lo, hi), partition)
+    return TimeBounds((lo, hi), partition, span if partition is None else None)
 
 
 def _outside(ts: pd.Series, lo: pd.Timestamp | None, hi: pd.Timestamp | None) -> np.ndarray:
@@ -73,8 +86,9 @@ def check_times(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Hold the valid rows of a validated chunk to the file's bounds (module docstring).
 
-    Returns the reasons with ``timestamp far from its date= partition`` added, and the
-    mask of valid rows outside the window (to drop and count as ``outside_window``).
+    Returns the reasons with ``timestamp far from its date= partition`` (or, for a flat
+    file, ``timestamp isolated from the rest of the log``) added, and the mask of valid
+    rows outside the window (to drop and count as ``outside_window``).
     """
     valid = reason == ""
     none = np.zeros(len(reason), dtype=bool)
@@ -84,4 +98,12 @@ def check_times(
     if bounds.partition is not None:
         far = valid & _outside(ts, *bounds.partition)
         return np.where(far, S.REASON_FAR_FROM_PARTITION, reason).astype(object), none
-    return reason, valid & _outside(ts, *bounds.window)
+    outside = valid & _outside(ts, *bounds.window)
+    if bounds.span is None:
+        return reason, outside
+    off = valid & ~outside & _outside(ts, *bounds.span.bounds)
+    if not off.any():
+        return reason, outside
+    reason = reason.copy()
+    reason[off] = bounds.span.reasons(epoch_seconds(ts[off]))
+    return reason, outside

@@ -4,7 +4,10 @@
 refuses a bad one with one :class:`~detector.errors.UserError` before anything is
 locked, read or recorded, so a typo costs nothing and leaves no trace in the run
 history. :func:`check_window` then finds which day partitions of the window exist --
-from directory names only, partitions outside the window are never opened.
+from directory names, and each day's files' row counts (Parquet footers, the first
+lines of a text file); partitions outside the window are never opened. A day whose
+files hold no row is missing like a day without a directory: scoring the window
+without it would make the scores look calmer than they are.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any, Final
 from detector.config import DEFAULT, Config
 from detector.engines import Engine, SparkOptions
 from detector.errors import UserError
-from detector.ingest import discover
+from detector.ingest import LogFile, discover, holds_rows
 from detector.nightly.errors import MissingPartitionError
 from detector.nightly.layout import CACHE_DIR
 from detector.output_paths import Input, Output, check_paths
@@ -135,7 +138,10 @@ class Window:
     end: dt.date
     days: tuple[dt.date, ...]
     missing: tuple[dt.date, ...]
+    """Days without a partition, or whose partition's files hold no row (``empty``)."""
     files: int
+    empty: tuple[dt.date, ...] = ()
+    """The missing days that have a partition, but only files of zero rows."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -152,8 +158,12 @@ class Window:
         A silently smaller window would make the scores look calmer than they are.
         """
         if self.missing and not allow_missing:
+            absent = [d for d in self.missing if d not in self.empty]
+            what = [f"no partition for {day_ranges(absent)}"] if absent else []
+            if self.empty:
+                what.append(f"zero rows in the partition of {day_ranges(self.empty)}")
             raise MissingPartitionError(
-                f"{logs}: no partition for {day_ranges(self.missing)} in the "
+                f"{logs}: {' and '.join(what)} in the "
                 f"{len(self.days)}-day window {self.start}..{self.end}; restore the "
                 "missing day(s) or pass --allow-missing"
             )
@@ -178,9 +188,12 @@ def day_ranges(days: Collection[dt.date]) -> str:
 
 
 def check_window(logs: Path, day: dt.date, window_days: int) -> Window:
-    """The ``window_days`` days ending on ``day`` and which have no ``date=`` partition.
+    """The ``window_days`` days ending on ``day`` and which have no ``date=`` partition,
+    or one whose files hold no row.
 
-    Only the path is read (hive partitions are pruned from directory names). Raises
+    Hive partitions are pruned from directory names; a window day's files are asked
+    whether they hold a row (:func:`~detector.ingest.holds_rows`: a Parquet footer, a
+    text file's first lines) until one does. Raises
     :class:`~detector.ingest.IngestError` when ``logs`` does not exist or holds no log.
     """
     if window_days < 1:
@@ -188,6 +201,10 @@ def check_window(logs: Path, day: dt.date, window_days: int) -> Window:
     start = day - dt.timedelta(days=window_days - 1)
     days = tuple(start + dt.timedelta(days=i) for i in range(window_days))
     files, _ = discover(logs, start=start, end=day)
-    present = {f.partition for f in files if f.partition is not None}
-    missing = tuple(d for d in days if d not in present)
-    return Window(start, day, days, missing, len(files))
+    by_day: dict[dt.date, list[LogFile]] = {}
+    for f in files:
+        if f.partition is not None:
+            by_day.setdefault(f.partition, []).append(f)
+    empty = tuple(d for d in days if d in by_day and not any(map(holds_rows, by_day[d])))
+    missing = tuple(d for d in days if d not in by_day or d in empty)
+    return Window(start, day, days, missing, len(files), empty)

@@ -100,7 +100,7 @@ def write_outputs(
         scored.meta["model_reason"] = model.reason
         reduced = reduced_features(
             options.accounts,
-            scored.result.report.missing_optional,
+            scored.result.report.missing_optional_described,
             scored.result.omitted,
         )
         scored.meta["reduced_features"] = reduced

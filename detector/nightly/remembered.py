@@ -125,7 +125,7 @@ def reduced_features(
         )
     if missing_columns:
         out.append(
-            f"optional log column(s) missing: {', '.join(missing_columns)}; "
+            f"optional log column(s) missing: {'; '.join(missing_columns)}; "
             f"{len(omitted)} feature(s) not computed"
         )
     return out

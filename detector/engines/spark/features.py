@@ -59,6 +59,7 @@ from detector.ingest import (
     IngestReport,
     account_table,
     list_log,
+    log_span,
     nothing_to_score,
     time_bounds,
 )
@@ -113,6 +114,10 @@ def build_features_spark(
     report.files = [str(f.path) for f in files]
     report.pruned_files, report.ignored_files = listing.pruned, listing.ignored
     report.empty_files = listing.empty
+    # a flat log's span, as the local read finds it (hive logs are not scanned)
+    span, warning = log_span(files, start, end, config)
+    if warning:
+        report.warnings.append(f"{log}: {warning}")
     groups, parquet_rows = plan_groups(files)
     if topic_model is None and fit_topics:
         # only the log's first chunk with prompts is read: the local engine's sample
@@ -126,7 +131,7 @@ def build_features_spark(
     schema = stage_schema()
     plan = StagePlan(
         paths={norm_path(str(f.path.resolve())): i for i, f in enumerate(files)},
-        bounds={i: time_bounds(f, start, end, config) for i, f in enumerate(files)},
+        bounds={i: time_bounds(f, start, end, config, span) for i, f in enumerate(files)},
         config=config,
         topic_model=topic_model,
         out_schema=arrow_schema(spark, schema),

@@ -61,11 +61,15 @@ def reconcile(
         report.reasons[str(reason)] += int(count)
     seen_by_file: dict[int, set[str]] = {}
     rows_by_file: dict[int, int] = {}
-    for f, reason, n in zip(meta["_f"], meta["_reason"], meta["n"], strict=True):
+    read_by_file: dict[int, int] = {}
+    for f, reason, n, o in zip(meta["_f"], meta["_reason"], meta["n"], meta["o"], strict=True):
         cols = {c for c in str(reason or "").split(",") if c}
         seen_by_file.setdefault(int(f), set()).update(cols)
         rows_by_file[int(f)] = rows_by_file.get(int(f), 0) + int(n)
-        report.present_optional.update(c for c in cols if c in S.OPTIONAL)
+        read_by_file[int(f)] = read_by_file.get(int(f), 0) + int(n) - int(o)
+    for i, cols in sorted(seen_by_file.items()):
+        if read_by_file[i]:  # as the local read: a file of rows says which columns it has
+            report.note_file_columns(str(files[i].path), {c for c in cols if c in S.OPTIONAL})
     for i, cols in sorted(seen_by_file.items()):
         if files[i].fmt == "jsonl":
             any_columns = bool(meta.loc[meta["_f"] == i, "ncols"].max())
