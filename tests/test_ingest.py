@@ -701,6 +701,20 @@ def test_missing_required_column(tmp_path, make_requests, write_log, fmt):
     assert S.STATUS in str(err.value)
 
 
+def test_a_contract_column_named_twice_in_a_csv_header_is_refused(tmp_path, make_requests):
+    frame = make_requests(5)
+    frame.insert(len(frame.columns), "dup", frame[S.ACCOUNT_ID].str.upper())
+    path = tmp_path / "l.csv"
+    frame.to_csv(path, index=False)
+    text = path.read_text().split("\n", 1)
+    path.write_text(text[0].replace("dup", S.ACCOUNT_ID) + "\n" + text[1])
+    with pytest.raises(IngestError) as err:
+        read_log(path)
+    message = str(err.value)
+    assert str(path) in message and f"{S.ACCOUNT_ID} appear more than once" in message
+    assert "\n" not in message
+
+
 def test_jsonl_never_holding_a_required_key(tmp_path):
     rows = [{k: v for k, v in valid_row(i).items() if k != S.MODEL} for i in range(3)]
     path = write_jsonl(tmp_path / "l.jsonl", rows)

@@ -56,7 +56,15 @@ def arrow_types(t: pa.DataType) -> pd.api.extensions.ExtensionDtype | None:
 
 
 def check_header(f: LogFile, names: Collection[str]) -> None:
-    """Raise :class:`IngestError` when a file's columns lack a required contract column."""
+    """Raise :class:`IngestError` when a file's columns lack a required contract column,
+    or name a contract column twice (a reader would silently keep one of the two)."""
+    seen = list(names)
+    twice = sorted({c for c in seen if c in S.ALL_COLUMNS and seen.count(c) > 1})
+    if twice:
+        raise IngestError(
+            f"{f.path}: column(s) {', '.join(twice)} appear more than once in the header; "
+            "keep one of each"
+        )
     missing = [c for c in S.REQUIRED if c not in names]
     if missing:
         raise IngestError(
