@@ -16,36 +16,13 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner, Result
+from cli_run import clean_failure as refused
+from cli_run import ok, run
 
-from detector.cli import app
 from detector.errors import UserError
 from detector.output_paths import Input, Output, check_paths
 
 LOG_ROWS = 3000
-
-
-def run(*args: object) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def ok(*args: object) -> Result:
-    result = run(*args)
-    assert result.exit_code == 0, (args, result.stdout, result.stderr)
-    return result
-
-
-def refused(*args: object, needles: tuple[object, ...]) -> str:
-    """Exit 1, one ``error:`` line on stderr containing every needle, no traceback."""
-    result = run(*args)
-    assert result.exit_code == 1, (args, result.stdout, result.stderr)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.stdout + result.stderr
-    for needle in needles:
-        assert str(needle) in lines[0], (needle, lines[0])
-    return lines[0]
 
 
 def snapshot(directory: Path) -> dict[str, str]:

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner, Result
+from cli_run import clean_failure, ok
 
 from detector import schema as S
-from detector.cli import app
 from detector.errors import UserError
 from detector.outputs import read_scoring, sidecar, twin_path
 from detector.safe import CSV_ESCAPE_PREFIX, neutralise_csv_cell
@@ -53,25 +52,6 @@ CSV_CANNOT_HOLD = ("\r", "\x00")
 """Characters a CSV cell does not give back (CR is written as LF; readers stop at NUL)."""
 DAYS = 3
 FIRST = dt.date(2026, 11, 1)
-
-
-def run(*args: object) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def ok(*args: object) -> Result:
-    result = run(*args)
-    assert result.exit_code == 0, (args, result.stdout, result.stderr)
-    return result
-
-
-def clean_failure(*args: object) -> str:
-    result = run(*args)
-    assert result.exit_code == 1, (args, result.exit_code, result.stdout, result.stderr)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    return lines[0]
 
 
 @dataclass(frozen=True)

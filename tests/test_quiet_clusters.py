@@ -18,12 +18,12 @@ import pytest
 
 from detector import schema as S
 from detector.behaviour import LINK_FAMILIES, behaviour_from_raws, behaviour_median
+from detector.cluster_sidecar import cluster_behaviour_text, clusters_json
 from detector.config import DEFAULT
 from detector.coordination import Clusters
 from detector.features.coordination import NEUTRAL_CLUSTER
 from detector.forest_scoring import forest_raws
 from detector.model import AnomalyModel
-from detector.outputs import cluster_behaviour_text, clusters_json
 from detector.pipeline import FeatureResult
 from detector.quiet_clusters import member_behaviour, unlink_quiet_clusters
 from detector.results import ScoreResult
