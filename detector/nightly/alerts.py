@@ -213,7 +213,7 @@ def keep_published(
     keep knowing the account was alerted. A kept alert is the object the earlier run
     wrote (``records``, by account), or, when that file is gone, rebuilt from the
     store's row (no cluster, previous score or model version). Kept alerts follow
-    tonight's, in the earlier run's order.
+    tonight's, by account id.
     """
     gone = earlier[~earlier[S.ACCOUNT_ID].astype(str).isin(alerts[S.ACCOUNT_ID].astype(str))]
     if gone.empty:
