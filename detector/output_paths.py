@@ -59,9 +59,7 @@ class Output:
 
     def describe(self) -> str:
         """``--out s.csv``, or ``--out s.csv (its Parquet twin s.parquet)`` for a derived file."""
-        if self.given is None:
-            return f"{self.option} {self.path}"
-        return f"{self.option} {self.given} ({self.what} {self.path})"
+        return _describe(self.option, self.path, self.given, self.what)
 
 
 @dataclass(frozen=True)
@@ -81,9 +79,15 @@ class Input:
 
     def describe(self) -> str:
         """``LOG logs/``, or ``SCORES s.csv (its Parquet twin s.parquet)``."""
-        if self.given is None:
-            return f"{self.option} {self.path}"
-        return f"{self.option} {self.given} ({self.what} {self.path})"
+        return _describe(self.option, self.path, self.given, self.what)
+
+
+def _describe(option: str, path: Path, given: Path | None, what: str) -> str:
+    """A path as a message names it: by its option, and for a file that goes with a named
+    one (a twin, a sidecar), by the named one and what it is."""
+    if given is None:
+        return f"{option} {path}"
+    return f"{option} {given} ({what} {path})"
 
 
 def _kind(path: Path) -> str | None:

@@ -106,8 +106,7 @@ def _created_at(values: pd.Series, path: Path) -> pd.Series:
     """``created_at`` as UTC instants (empty: unknown, NaT); a value that is not an
     instant is an error naming how many rows and the first."""
     parsed = parse_timestamp(values)
-    blank = values.isna() | values.astype(str).str.strip().isin(["", "nan", "NaT", "None"])
-    bad = parsed.isna() & ~blank
+    bad = parsed.isna() & ~_blank(values)
     if bad.any():
         first = str(values[bad].iloc[0])[:40]
         raise IngestError(
@@ -134,10 +133,16 @@ def _refuse_conflicts(table: pd.DataFrame, key: str, path: Path, what: str, fix:
     )
 
 
+def _blank(values: pd.Series) -> pd.Series:
+    """Cells that say nothing (missing, empty, or a missing value spelled as text): an
+    optional account-table value left unknown, never an error."""
+    return values.isna() | values.astype(str).str.strip().isin(["", "nan", "NaN", "NaT", "None"])
+
+
 def parse_idle_days(values: pd.Series, path: Path) -> pd.Series:
     """The ``idle_days`` column as float days (empty: unknown, NaN); anything else than
     a number of days at least 0 is an error naming how many rows and what to do."""
-    blank = values.isna() | values.astype(str).str.strip().isin(["", "nan", "NaN", "None"])
+    blank = _blank(values)
     days = pd.to_numeric(values.where(~blank), errors="coerce").astype("float64")
     bad = (~blank & (days.isna() | (days < 0) | ~np.isfinite(days.fillna(0)))).sum()
     if bad:

@@ -122,6 +122,11 @@ def select_alerts(
     return out
 
 
+def _reason_list(text: str) -> list[str]:
+    """A score table's ``"; "``-joined reasons as the list an alert line carries."""
+    return [x for x in text.split(S.REASONS_SEPARATOR) if x]
+
+
 def _empty_as_none(series: pd.Series) -> pd.Series:
     """Text with empty / missing values as ``None`` (JSON ``null``)."""
     text = series.fillna("").astype(str).astype(object)
@@ -142,10 +147,7 @@ def alert_records(alerts: pd.DataFrame, run_date: dt.date, version: str) -> list
             "account_id": alerts[S.ACCOUNT_ID].astype(str),
             "score": alerts[S.SCORE].astype(float),
             "band": alerts[S.BAND].astype(str) if S.BAND in alerts else "",
-            "reasons": alerts[S.REASONS]
-            .fillna("")
-            .astype(str)
-            .map(lambda r: [x for x in r.split(S.REASONS_SEPARATOR) if x]),
+            "reasons": alerts[S.REASONS].fillna("").astype(str).map(_reason_list),
             "cluster_id": _empty_as_none(alerts[S.CLUSTER_ID]),
             "kind": alerts[KIND].astype(str),
             "run_date": run_date.isoformat(),
@@ -243,7 +245,7 @@ def _stored_record(row: Mapping[str, Any], run_date: str) -> dict[str, Any]:
         "account_id": row[S.ACCOUNT_ID],
         "score": None if pd.isna(row[S.SCORE]) else float(row[S.SCORE]),
         "band": row[S.BAND],
-        "reasons": [x for x in reasons.split(S.REASONS_SEPARATOR) if x],
+        "reasons": _reason_list(reasons),
         "cluster_id": None,
         "kind": row[KIND],
         "run_date": run_date,
