@@ -26,14 +26,20 @@ def ok(*args: object) -> Result:
     return result
 
 
-def clean_failure(*args: object, needles: tuple[object, ...] = ()) -> str:
-    """Run a command that must be refused: exit 1, one ``error:`` line on stderr holding
-    every needle, no traceback. Returns the line."""
-    result = run(*args)
-    assert result.exit_code == 1, (args, result.exit_code, result.stdout, result.stderr)
+def refusal_line(result: Result, *needles: object) -> str:
+    """Check a refused run: exit 1 through ``SystemExit`` (not an exception the command
+    let escape, which the in-process runner would also report as 1), one ``error:`` line
+    on stderr holding every needle, no traceback. Returns the line."""
+    assert result.exit_code == 1, (result.exit_code, result.stdout, result.stderr)
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     for needle in needles:
         assert str(needle) in lines[0], (needle, lines[0])
     return lines[0]
+
+
+def clean_failure(*args: object, needles: tuple[object, ...] = ()) -> str:
+    """Run a command that must be refused (:func:`refusal_line`). Returns the line."""
+    return refusal_line(run(*args), *needles)

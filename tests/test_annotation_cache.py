@@ -28,7 +28,8 @@ from detector.artifacts import load_bundle
 from detector.config import Config
 from detector.pipeline import FeatureResult, build_features
 from detector.scoring import TOPIC_MODEL_KEY, train
-from tests.test_cli import assert_clean_failure, ok, run
+from tests.cli_run import ok, run
+from tests.cli_run import refusal_line as assert_clean_failure
 from tests.test_features import synthetic_log
 
 # small chunks and buckets: every log spans several of each, so replayed and freshly

@@ -17,35 +17,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import typer
-from typer.testing import CliRunner, Result
 
 from detector import schema as S
 from detector.cli import app
 from detector.report import SPARK_BLOCKS
 from detector.scoring import read_scores
+from tests.cli_run import ok, run
+from tests.cli_run import refusal_line as assert_clean_failure
 
 COMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
-
-
-def run(*args: object) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def ok(*args: object) -> Result:
-    result = run(*args)
-    assert result.exit_code == 0, (args, result.stdout, result.stderr)
-    assert "Traceback" not in result.stdout + result.stderr
-    return result
-
-
-def assert_clean_failure(result: Result) -> str:
-    """Exit 1, exactly one line on stderr starting ``error:``, no traceback anywhere."""
-    assert result.exit_code == 1, (result.exit_code, result.stdout, result.stderr)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.stdout + result.stderr
-    return lines[0]
 
 
 @dataclass(frozen=True)

@@ -10,26 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from detector.cli import app
-
-
-def run(*args: object) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def assert_clean_failure(result: Result, *needles: str) -> str:
-    """Exit 1, exactly one ``error:`` line on stderr naming ``needles``, no traceback."""
-    assert result.exit_code == 1, (result.exit_code, result.stdout, result.stderr)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: "), lines[0]
-    assert "Traceback" not in result.stdout + result.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
-
+from tests.cli_run import refusal_line as assert_clean_failure
+from tests.cli_run import run
 
 # --- every option checked before any work ----------------------------------------------------
 

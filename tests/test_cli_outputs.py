@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from cli_run import clean_failure as refused
-from cli_run import ok, run
 
 from detector.errors import UserError
 from detector.output_paths import Input, Output, check_paths
+from tests.cli_run import clean_failure as refused
+from tests.cli_run import ok, run
 
 LOG_ROWS = 3000
 

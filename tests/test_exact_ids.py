@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_run import clean_failure, ok
 
 from detector import schema as S
 from detector.errors import UserError
@@ -27,6 +26,7 @@ from detector.outputs import read_scoring, sidecar, twin_path
 from detector.safe import CSV_ESCAPE_PREFIX, neutralise_csv_cell
 from detector.scoring import read_scores
 from detector.simulate import simulate
+from tests.cli_run import clean_failure, ok
 
 HOSTILE_IDS = (
     "=1+1",

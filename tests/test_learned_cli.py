@@ -16,7 +16,8 @@ from detector.artifacts import load_bundle, read_manifest
 from detector.cases import case_scores
 from detector.scoring import read_scores, sidecar
 from detector.store import Store
-from tests.test_cli import assert_clean_failure, ok, run
+from tests.cli_run import ok, run
+from tests.cli_run import refusal_line as assert_clean_failure
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from detector.scoring import TOPIC_MODEL_KEY, read_scores
 from detector.simulate import simulate
 from detector.store import Store
 from detector.topics import TopicModel
+from tests.cli_run import refusal_line
 
 REPO = Path(__file__).resolve().parents[1]
 D7, D8, D9, D10 = (dt.date(2026, 11, d) for d in (7, 8, 9, 10))
@@ -650,14 +651,6 @@ def test_wrapper_without_venv_says_how_to_create_it(tmp_path: Path) -> None:
 # --- every option checked before any work (issue 11) -------------------------------------------
 
 
-def _one_error_line(result: object) -> str:
-    assert result.exit_code == 1, (result.exit_code, result.output)  # type: ignore[attr-defined]
-    lines = result.stderr.strip().splitlines()  # type: ignore[attr-defined]
-    assert len(lines) == 1 and lines[0].startswith("error: "), lines
-    assert "Traceback" not in result.output  # type: ignore[attr-defined]
-    return lines[0]
-
-
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
@@ -671,7 +664,7 @@ def test_bad_options_exit_1_before_any_work(
 ) -> None:
     state = tmp_path / "state"
     args = ["nightly", "--logs", str(season.logs), "--state", str(state), *extra]
-    line = _one_error_line(CliRunner().invoke(app, args))
+    line = refusal_line(CliRunner().invoke(app, args))
     assert expected in line and len(line) < 300
     assert not state.exists()  # nothing locked, created or recorded
 
@@ -700,7 +693,7 @@ def test_a_state_path_that_is_a_file_is_bad_input(season: Season, tmp_path: Path
     state = tmp_path / "state"
     state.write_text("a file")
     args = ["nightly", "--logs", str(season.logs), "--date", "2026-11-08", "--state", str(state)]
-    line = _one_error_line(CliRunner().invoke(app, args))
+    line = refusal_line(CliRunner().invoke(app, args))
     assert "--state" in line and "not a directory" in line
     assert state.read_text() == "a file"
 
@@ -710,7 +703,7 @@ def test_a_long_window_names_its_missing_days_in_a_short_line(
 ) -> None:
     state = tmp_path / "state"
     args = ["nightly", "--logs", str(season.logs), "--date", "2026-11-10", "--state", str(state)]
-    line = _one_error_line(CliRunner().invoke(app, [*args, "--window-days", "366", "-q"]))
+    line = refusal_line(CliRunner().invoke(app, [*args, "--window-days", "366", "-q"]))
     assert "date=2025-11-10..2026-10-31 (356 days)" in line and len(line) < 400
 
 
@@ -794,7 +787,7 @@ def test_label_and_suppress_refuse_ids_never_scored(season: Season, state_copy: 
     label = ["label", "--verdict", "benign", "--note", "n", *base]
     suppress = ["suppress", "--until", "2999-01-01", "--reason", "r", *base]
     for command in (label, suppress):
-        line = _one_error_line(runner.invoke(app, [command[0], typo, *command[1:]]))
+        line = refusal_line(runner.invoke(app, [command[0], typo, *command[1:]]))
         assert "ever scored this account" in line and "--force" in line
         assert runner.invoke(app, [command[0], known, *command[1:]]).exit_code == 0
         forced = runner.invoke(app, [command[0], typo, *command[1:], "--force"])

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from detector import schema as S
-from detector.cli import app
+from tests import cli_run
+from tests.cli_run import refusal_line as assert_clean_failure
 
 # a warning would be one more line on the user's stderr (pytest captures it, so raise it)
 pytestmark = pytest.mark.filterwarnings("error")
@@ -21,23 +22,12 @@ N_DUP = 3
 N_BAD = 2
 
 
-def run(*args: str) -> Result:
-    return CliRunner().invoke(app, ["validate", *map(str, args)])
+def run(*args: object) -> Result:
+    return cli_run.run("validate", *args)
 
 
 def stderr_lines(result: Result) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.strip()]
-
-
-def assert_clean_failure(result: Result) -> str:
-    """Exit 1, exactly one line on stderr, no traceback anywhere; return that line."""
-    assert result.exit_code == 1, result.output
-    assert isinstance(result.exception, SystemExit)
-    lines = stderr_lines(result)
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 @pytest.fixture
