@@ -601,6 +601,35 @@ def test_a_conflict_before_a_redelivery_in_a_later_chunk(tmp_path: Path) -> None
     assert out[S.ACCOUNT_ID].tolist() == ["a", "a"]
 
 
+@pytest.mark.parametrize("chunk_rows", [1, 3, 50_000])
+def test_reused_ids_are_quarantined_in_file_order_whatever_the_chunk(
+    tmp_path: Path, chunk_rows: int
+) -> None:
+    """A chunk's rule-breaking and reused-id rows are written in file order, so the
+    quarantine file and the first reasons do not depend on ``Config.chunk_rows`` (the
+    Spark engine, which has no chunks, writes them in file order too)."""
+    lines: list[str | bytes | dict[str, object]] = [
+        row(0, request_id="x", account_id="a"),
+        row(1, request_id="x", account_id="b"),  # reused
+        row(2, input_tokens=-1),  # a rule broken
+        row(3, request_id="x", account_id="a"),  # a duplicate
+        row(4, request_id="x", account_id="b"),  # reused
+        row(5, status="exploded"),  # a rule broken
+    ]
+    qpath = tmp_path / "q.csv"
+    _, report = read_log(
+        jsonl(tmp_path / "l.jsonl", lines),
+        quarantine_path=qpath,
+        config=Config(chunk_rows=chunk_rows),
+    )
+    assert (report.kept, report.duplicates, report.quarantined) == (1, 1, 4)
+    reasons = [REUSED, "negative value: input_tokens", REUSED, S.REASON_UNKNOWN_STATUS]
+    assert [r["reason"] for r in report.first_reasons] == reasons
+    q = quarantine(qpath)
+    assert q[S.QUARANTINE_REASON].tolist() == reasons
+    assert q[S.REQUEST_ID].tolist() == ["x", "r2", "x", "r5"]
+
+
 def test_validate_reports_reused_ids_as_quarantined(tmp_path: Path) -> None:
     lines: list[str | bytes | dict[str, object]] = [
         row(0, request_id="x", account_id="a"),

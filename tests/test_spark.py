@@ -6,6 +6,7 @@ whole, with the reason, where Java or PySpark is missing.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import filecmp
 import json
@@ -41,6 +42,7 @@ from detector.cli import app  # noqa: E402
 from detector.engines import check_engine, parse_spark_conf  # noqa: E402
 from detector.engines.spark import build_features_spark, get_spark  # noqa: E402
 from detector.errors import UserError  # noqa: E402
+from detector.ingest import read_log  # noqa: E402
 from detector.pipeline import FeatureResult, build_features  # noqa: E402
 from detector.simulate import simulate  # noqa: E402
 
@@ -57,10 +59,17 @@ def spark() -> Iterator[object]:
 
 
 def _inject(day_file: Path, out: Path) -> None:
-    """A second file for the day: 40 re-shipped rows (duplicates of another file) and
-    rows that break contract rules (so they must be quarantined, with their reason)."""
+    """A second file for the day: 40 re-shipped rows (duplicates of another file), 3
+    rows reusing the request_id of another account's row in the other file, and rows
+    that break contract rules (all of these quarantined, with their reason)."""
     table = pq.read_table(day_file)
     dup = table.slice(0, 40)
+    frame = table.to_pandas()
+    keepers = frame.iloc[300:].drop_duplicates(S.ACCOUNT_ID).head(3)
+    others = frame.iloc[200:][~frame.iloc[200:][S.ACCOUNT_ID].isin(keepers[S.ACCOUNT_ID])]
+    reused = others.head(3).copy()
+    reused[S.REQUEST_ID] = keepers[S.REQUEST_ID].to_numpy()
+    reused_table = pa.Table.from_pandas(reused, schema=table.schema, preserve_index=False)
     bad = table.slice(100, 6).to_pandas()
     bad.loc[bad.index[0], S.INPUT_TOKENS] = -5
     bad.loc[bad.index[1], S.STATUS] = "exploded"
@@ -68,7 +77,7 @@ def _inject(day_file: Path, out: Path) -> None:
     bad.loc[bad.index[3], S.MAX_TOKENS] = 0
     bad[S.REQUEST_ID] = [f"bad-{i}" for i in range(len(bad))]
     bad_table = pa.Table.from_pandas(bad, schema=table.schema, preserve_index=False)
-    pq.write_table(pa.concat_tables([dup, bad_table]), out)
+    pq.write_table(pa.concat_tables([dup, reused_table, bad_table]), out)
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +138,8 @@ def test_ingest_reconciles_like_local(both: tuple) -> None:
     lr, rr = local.report.to_dict(), remote.report.to_dict()
     lr.pop("quarantine_file"), rr.pop("quarantine_file")
     assert lr == rr
-    assert rr["reconciles"] and rr["duplicates"] >= 40 and rr["quarantined"] == 4
+    assert rr["reconciles"] and rr["duplicates"] >= 40 and rr["quarantined"] == 4 + 3
+    assert rr["quarantine_reasons"][REUSED] == 3
     assert remote.report.first_reasons == local.report.first_reasons
     # the quarantine file: same rows, same reasons, same order, same bytes
     assert filecmp.cmp(out / "local.csv", out / "spark.csv", shallow=False)
@@ -192,6 +202,103 @@ def test_malformed_text_rows_are_quarantined_like_local(
         "csv": {"invalid UTF-8": 1, "wrong number of CSV fields": 2},
     }[fmt]
     assert dict(local.report.reasons) == expected
+    _same_features(local, remote)
+
+
+REUSED = S.REASON_ID_REUSED
+
+
+def _read_records(path: Path, fmt: str) -> tuple[list[dict[str, object]], list[str]]:
+    """A simulated log file's rows as dicts (JSON values, or CSV text) and the CSV header."""
+    if fmt == "jsonl":
+        return [json.loads(line) for line in path.read_text().splitlines() if line], []
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader), list(reader.fieldnames or [])
+
+
+def _write_records(path: Path, fmt: str, rows: list[dict[str, object]], header: list[str]) -> None:
+    if fmt == "jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _reuse_ids(first_day: Path, last_day: Path, fmt: str) -> None:
+    """Append to the last day's file rows whose request_id another account kept, with a
+    same-account re-delivery among them and rows that break a rule in between.
+
+    For one id kept by account A: B's row (quarantined), A's again (a duplicate: the
+    keeper stays A), B's again (quarantined: B never becomes the keeper). An id kept on
+    the first day, reused on the last by another account (across files). An id whose
+    first row is invalid (it keeps nothing), then A's row (kept), then B's (quarantined).
+    """
+    early, _ = _read_records(first_day, fmt)
+    rows, header = _read_records(last_day, fmt)
+    a = rows[0]
+    b = next(r for r in rows if r[S.ACCOUNT_ID] != a[S.ACCOUNT_ID])
+    other = next(r for r in early if r[S.ACCOUNT_ID] != b[S.ACCOUNT_ID])
+
+    def like(row: dict[str, object], **changes: object) -> dict[str, object]:
+        return {**row, **changes}
+
+    shared, fresh = a[S.REQUEST_ID], "fresh-id"
+    rows += [
+        like(rows[5], request_id=shared, account_id=b[S.ACCOUNT_ID]),  # A, B: quarantined
+        dict(a),  # A, B, A: a duplicate of the first
+        like(rows[7], input_tokens=-5),  # a rule broken between two reused rows
+        like(rows[6], request_id=shared, account_id=b[S.ACCOUNT_ID]),  # A, B, A, B
+        like(b, request_id=other[S.REQUEST_ID]),  # kept on the first day by another account
+        dict(rows[9]),  # a same-account re-delivery
+        like(rows[10], request_id=fresh, account_id=b[S.ACCOUNT_ID], status="exploded"),
+        like(rows[11], request_id=fresh, account_id=a[S.ACCOUNT_ID]),  # the first valid: kept
+        like(rows[12], request_id=fresh, account_id=b[S.ACCOUNT_ID]),  # quarantined
+    ]
+    _write_records(last_day, fmt, rows, header)
+
+
+@pytest.mark.parametrize(("fmt", "with_file"), [("jsonl", True), ("csv", True), ("csv", False)])
+def test_a_request_id_reused_by_another_account_is_quarantined_like_local(
+    fmt: str, with_file: bool, spark: object, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Both engines keep the same rows, count the same duplicates and quarantine the
+    reused ids with the same reason, in the same place of the quarantine file (and of
+    the first reasons, which the Spark engine finds without reading any row again)."""
+    root = tmp_path_factory.mktemp(f"spark-reused-{fmt}")
+    simulate(root, accounts=40, days=2, seed=8, fmt=fmt)  # type: ignore[arg-type]
+    first_day, last_day = sorted((root / "requests").rglob(f"*.{fmt}"))
+    _, before = read_log(root / "requests")  # the simulator re-ships some rows itself
+    _reuse_ids(first_day, last_day, fmt)
+    out = tmp_path_factory.mktemp("quarantine")
+    local_q, remote_q = (out / "local.csv", out / "spark.csv") if with_file else (None, None)
+    local = build_features(root / "requests", quarantine_path=local_q)
+    remote = build_features_spark(
+        root / "requests", quarantine_path=remote_q, spark_master=MASTER, spark_conf=CONF
+    )
+    lr, rr = local.report.to_dict(), remote.report.to_dict()
+    assert lr.pop("quarantine_file") == (str(local_q) if local_q else None)
+    assert rr.pop("quarantine_file") == (str(remote_q) if remote_q else None)
+    assert rr == lr
+    assert lr["reconciles"] and lr["duplicates"] == before.duplicates + 2
+    assert lr["quarantine_reasons"] == {
+        REUSED: 4,
+        "negative value: input_tokens": 1,
+        S.REASON_UNKNOWN_STATUS: 1,
+    }
+    assert remote.report.first_reasons == local.report.first_reasons
+    assert [r["reason"] for r in local.report.first_reasons] == [
+        REUSED,
+        "negative value: input_tokens",
+        REUSED,
+        REUSED,
+        S.REASON_UNKNOWN_STATUS,
+        REUSED,
+    ]
+    if local_q and remote_q:  # the same rows, reasons, order and bytes, prompts included
+        assert local_q.read_bytes() == remote_q.read_bytes()
     _same_features(local, remote)
 
 

@@ -150,24 +150,27 @@ class LogReader:
             counts.outside_window += outside
             counts.read += len(raw.frame) - outside
             bad = s.reason != ""
-            if bad.any():
-                quarantined += self._quarantine_rows(raw, bad, s.reason[bad], f)
             valid = ~bad & ~s.outside
-            if not valid.any():
-                continue
-            # select the kept rows of every column (prompt text included) once, and
-            # only when some row goes
-            keep = self._dedupe.keep(s.clean[S.REQUEST_ID], valid, s.clean[S.ACCOUNT_ID])
-            reused = self._dedupe.last_conflicts
-            if reused.any():
-                quarantined += self._quarantine_rows(raw, reused, S.REASON_ID_REUSED, f)
-            if describe:
-                hashes.append(self._dedupe.last_hashes)
-                fresh.append(self._dedupe.last_fresh)
+            keep = reused = np.zeros(len(bad), dtype=bool)
+            if valid.any():
+                keep = self._dedupe.keep(s.clean[S.REQUEST_ID], valid, s.clean[S.ACCOUNT_ID])
+                reused = self._dedupe.last_conflicts
+                if describe:
+                    hashes.append(self._dedupe.last_hashes)
+                    fresh.append(self._dedupe.last_fresh)
+            gone = bad | reused
+            if gone.any():
+                # one write in file order, rule breaks and reused ids together: the
+                # quarantine file and the first reasons do not depend on where chunks
+                # end (the Spark engine, which has none, writes the same file)
+                why = np.where(reused, S.REASON_ID_REUSED, s.reason)[gone]
+                quarantined += self._quarantine_rows(raw, gone, why, f)
             n_keep = int(keep.sum())
             counts.duplicates += int(valid.sum()) - n_keep - int(reused.sum())
             counts.kept += n_keep
             if n_keep:
+                # select the kept rows of every column (prompt text included) once, and
+                # only when some row goes
                 clean = s.clean if keep.all() else s.clean[keep]
                 yield finalize_dtypes(clean.reset_index(drop=True))
         counts.present_optional = tuple(sorted(present))
@@ -182,14 +185,12 @@ class LogReader:
             )
 
     def _quarantine_rows(
-        self, raw: RawChunk, rows: np.ndarray, reasons: np.ndarray | str, f: LogFile
+        self, raw: RawChunk, rows: np.ndarray, reasons: np.ndarray, f: LogFile
     ) -> int:
-        """Count and write ``raw``'s ``rows`` (a mask) to quarantine with ``reasons``."""
-        n = int(rows.sum())
-        why = np.full(n, reasons, dtype=object) if isinstance(reasons, str) else reasons
-        self.report.add_quarantined(why, str(f.path))
-        self._quarantine.write(raw.frame[rows], why, str(f.path))
-        return n
+        """Count and write ``raw``'s ``rows`` (a mask) to quarantine, one reason each."""
+        self.report.add_quarantined(reasons, str(f.path))
+        self._quarantine.write(raw.frame[rows], reasons, str(f.path))
+        return len(reasons)
 
     def replay(self, f: LogFile, ids: np.ndarray, tags: np.ndarray, counts: FileCounts) -> bool:
         """Count a file read before (its kept ids, their accounts' tags and its counts,

@@ -14,10 +14,14 @@ pandas functions running inside Spark tasks:
    with its position (file index in discovery order, split start, row id), so "first"
    means the same as in the local engine. The result (annotated rows without prompt
    text, quarantined rows as text) is cached.
-2. **Quarantine** rows (few by nature) are collected in file order and written with the
-   project's :class:`~detector.ingest.QuarantineWriter`.
-3. **Dedupe** by ``request_id`` keeping the first row in file order: a window over the
-   slim ``(request_id, position)`` columns only; the losers are anti-joined away.
+2. **Dedupe** by ``request_id`` keeping the first row in file order, as the local
+   :class:`~detector.ingest.Deduper` does: a window over the slim ``(request_id,
+   account_id, position)`` columns only. A later row of the keeping account is a
+   duplicate; another account's is quarantined (``request_id already used by another
+   account``). The later rows are anti-joined away.
+3. **Quarantine** rows (few by nature, reused ids among them) are collected in file
+   order and written with the project's :class:`~detector.ingest.QuarantineWriter`; a
+   reused row's raw cells are read again, narrowed to those rows.
 4. **Population facts** (window, models' first appearance and row counts) are one
    Spark aggregation; the topic model is fitted on the driver on the same first chunk
    the local engine fits on (:func:`detector.topic_fit.fit_log_topics`, a chunk of
@@ -45,8 +49,10 @@ The modules, one concept each:
 * :mod:`~detector.engines.spark.raw`: Spark's raw batches as the local readers' frames;
 * :mod:`~detector.engines.spark.layout`: annotated columns on their way through Spark;
 * :mod:`~detector.engines.spark.staging`: the read / validate / annotate task (step 1);
+* :mod:`~detector.engines.spark.dedupe`: the dedupe by ``request_id`` and account
+  (step 2);
 * :mod:`~detector.engines.spark.ingest_report`: the ingest report's counts and the
-  quarantine (steps 1–2, driver);
+  quarantine (steps 1–3, driver);
 * :mod:`~detector.engines.spark.buckets`: the per-account feature task (step 5);
 * :mod:`~detector.engines.spark.features`: :func:`build_features_spark`, the driver;
 * :mod:`~detector.engines.spark.scoring`: :func:`score_frame_spark` and

@@ -4,10 +4,13 @@
    :mod:`~detector.engines.spark.readplan`): one cached table of kept, quarantined and
    meta rows; its summary fills the ingest report
    (:mod:`~detector.engines.spark.ingest_report`).
-2. **Quarantine** rows are collected in file order and written with the project's
-   writer.
-3. **Dedupe** by ``request_id`` keeping the first row in file order: a window over the
-   slim ``(request_id, position)`` columns only; the losers are anti-joined away.
+2. **Dedupe** by ``request_id`` (:mod:`~detector.engines.spark.dedupe`), keeping the
+   first row in file order: a window over the slim ``(request_id, account_id,
+   position)`` columns only; a later row is a duplicate when its account kept the id,
+   else it reuses another account's id and is quarantined, as locally. The later rows
+   are anti-joined away.
+3. **Quarantine** rows (reused ids among them) are collected in file order and written
+   with the project's writer.
 4. **Population facts** (window, models' first appearance and row counts) are one
    Spark aggregation; the topic model is fitted on the driver on the same first chunk
    the local engine fits on (``Config.topic_fit_rows`` rows).
@@ -41,14 +44,14 @@ from detector.engines.spark.buckets import (
     parts_from,
     substreams_from,
 )
-from detector.engines.spark.ingest_report import reconcile, record_quarantine
+from detector.engines.spark.dedupe import dedupe, reused_text
+from detector.engines.spark.ingest_report import reconcile, record_dedupe, record_quarantine
 from detector.engines.spark.layout import annotated_layout
 from detector.engines.spark.readplan import norm_path, plan_groups, read_group
 from detector.engines.spark.session import get_spark, run_job
 from detector.engines.spark.staging import (
     MODEL_COLUMN,
     POSITION,
-    STATE_KEPT,
     StagePlan,
     arrow_schema,
     stage_schema,
@@ -102,7 +105,6 @@ def build_features_spark(
     ``Config.bucket_target_rows`` rows).
     """
     from pyspark import StorageLevel
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     timings: dict[str, float] = {}
@@ -166,29 +168,27 @@ def build_features_spark(
         timings["read_validate_annotate"] = time.perf_counter() - clock
         candidates = reconcile(report, summary, files, parquet_rows)
 
-        # 2. quarantine: few rows by nature, collected in file order
+        # 2. dedupe: the first row of each request_id in file order wins; a later one
+        # is a duplicate when the same account kept the id, else quarantined
         clock = time.perf_counter()
-        record_quarantine(spark, staged, report, files, quarantine_path)
-        timings["quarantine"] = time.perf_counter() - clock
-
-        # 3. dedupe: the first row of each request_id in file order wins
-        clock = time.perf_counter()
-        kept_rows = staged.where(F.col("_state") == STATE_KEPT)
-        first = Window.partitionBy(S.REQUEST_ID).orderBy(*POSITION)
-        losers = (
-            kept_rows.select(S.REQUEST_ID, *POSITION)
-            .withColumn("_rn", F.row_number().over(first))
-            .where(F.col("_rn") > 1)
-            .select(*POSITION)
-            .persist(StorageLevel.MEMORY_AND_DISK)
-        )
-        cached.append(losers)
-        report.duplicates = int(run_job("find duplicate request ids", losers.count, spark))
-        report.kept = candidates - report.duplicates
-        kept = kept_rows
-        if report.duplicates:
-            kept = kept_rows.join(losers, list(POSITION), "left_anti")
+        deduped = dedupe(spark, staged)
+        cached += deduped.cached
+        record_dedupe(report, candidates, deduped)
+        kept = deduped.kept
         timings["dedupe"] = time.perf_counter() - clock
+
+        # 3. quarantine: few rows by nature, collected in file order
+        clock = time.perf_counter()
+        record_quarantine(
+            spark,
+            staged,
+            deduped.reused,
+            report,
+            files,
+            quarantine_path,
+            functools.partial(reused_text, spark, groups, plan),
+        )
+        timings["quarantine"] = time.perf_counter() - clock
         if progress:
             progress("ingest", report.kept)
         if report.kept == 0:

@@ -3,14 +3,15 @@
 The read stage leaves meta rows (per batch and file: rows read, rows outside the
 window, columns seen) and quarantined rows. :func:`reconcile` turns their summary into
 the :class:`~detector.ingest.IngestReport` counts and makes the per-file checks the
-local readers make while reading; :func:`record_quarantine` collects the quarantined
-rows in file order for the first reasons and the quarantine file.
+local readers make while reading; :func:`record_dedupe` adds the dedupe's duplicates
+and reused ids; :func:`record_quarantine` collects the quarantined rows, reused ids
+among them, in file order for the first reasons and the quarantine file.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from detector import schema as S
+from detector.engines.spark.dedupe import Deduped
 from detector.engines.spark.session import run_job
 from detector.engines.spark.staging import (
     POSITION,
@@ -36,7 +38,7 @@ from detector.ingest import (
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["reconcile", "record_quarantine"]
+__all__ = ["reconcile", "record_dedupe", "record_quarantine"]
 
 
 def reconcile(
@@ -84,44 +86,69 @@ def reconcile(
     return int(good["rows"].sum())
 
 
+def record_dedupe(report: IngestReport, candidates: int, deduped: Deduped) -> None:
+    """Count the dedupe into the report: duplicates, reused ids (quarantined, with their
+    reason) and the kept rows that remain of the ``candidates`` (valid rows)."""
+    report.duplicates = deduped.duplicates
+    if deduped.reused_rows:
+        report.quarantined += deduped.reused_rows
+        report.reasons[S.REASON_ID_REUSED] += deduped.reused_rows
+    report.kept = candidates - deduped.duplicates - deduped.reused_rows
+
+
 def record_quarantine(
     spark: SparkSession,
     staged: DataFrame,
+    reused: DataFrame,
     report: IngestReport,
     files: Sequence[LogFile],
     quarantine_path: Path | None,
+    reused_text: Callable[[pd.DataFrame], pd.DataFrame],
 ) -> None:
     """Fill the report's first quarantine reasons and write the quarantine file.
 
-    Quarantined rows are few by nature: they are collected to the driver in file order
-    (only the first :data:`~detector.ingest.MAX_FIRST_REASONS` when no quarantine file
-    is asked for) and written with the project's
-    :class:`~detector.ingest.QuarantineWriter`, as the local engine writes them.
+    Quarantined rows are few by nature: the rows that broke a rule and the ``reused``
+    ids (:mod:`~detector.engines.spark.dedupe`) are collected to the driver together in
+    file order (only the first :data:`~detector.ingest.MAX_FIRST_REASONS` when no
+    quarantine file is asked for), as the local reader writes them, and written with
+    the project's :class:`~detector.ingest.QuarantineWriter`. A reused row's raw cells
+    are not in the staged table: ``reused_text`` gives them (a read of those rows
+    again), only when a quarantine file is written.
     """
     from pyspark.sql import functions as F
 
-    bad = staged.where(F.col("_state") == STATE_QUARANTINED)
-    q_cols = ["_f", "_reason", *(f"q_{c}" for c in S.ALL_COLUMNS)]
+    q_text = [f"q_{c}" for c in S.ALL_COLUMNS]
+    bad = staged.where(F.col("_state") == STATE_QUARANTINED).select(*POSITION, "_reason", *q_text)
+    # a kept row's id and account are its raw text: a valid id is text or an integer,
+    # whose text validation keeps exactly
+    raw_ids = {f"q_{S.REQUEST_ID}": S.REQUEST_ID, f"q_{S.ACCOUNT_ID}": S.ACCOUNT_ID}
+    reused_rows = reused.select(
+        *POSITION,
+        F.lit(S.REASON_ID_REUSED).alias("_reason"),
+        *(
+            F.col(raw_ids[c]).alias(c) if c in raw_ids else F.lit(None).cast("string").alias(c)
+            for c in q_text
+        ),
+    )
+    ordered = bad.unionByName(reused_rows).orderBy(*POSITION)
     if quarantine_path is not None and report.quarantined:
         rows = run_job(
             "collect quarantined rows",
-            lambda: bad.orderBy(*POSITION).select(*q_cols).toArrow().to_pandas(),
+            lambda: ordered.toArrow().to_pandas(),
             spark,
         )
+        again = (rows["_reason"] == S.REASON_ID_REUSED).to_numpy()
+        if again.any():
+            text = reused_text(rows.loc[again, [*POSITION, *raw_ids]])
+            rows.loc[again, q_text] = text[q_text].to_numpy(dtype=object)
     elif report.quarantined:
         rows = run_job(
             "collect the first quarantine reasons",
-            lambda: (
-                bad.orderBy(*POSITION)
-                .select(*q_cols)
-                .limit(MAX_FIRST_REASONS)
-                .toArrow()
-                .to_pandas()
-            ),
+            lambda: ordered.limit(MAX_FIRST_REASONS).toArrow().to_pandas(),
             spark,
         )
     else:
-        rows = pd.DataFrame(columns=q_cols)
+        rows = pd.DataFrame(columns=[*POSITION, "_reason", *q_text])
     # rows are in file order; the cap is the report's, head() only spares a long loop
     head = rows.head(MAX_FIRST_REASONS)
     for f, reason in zip(head["_f"], head["_reason"], strict=True):

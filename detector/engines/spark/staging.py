@@ -7,6 +7,11 @@ and emits three kinds of rows in one schema (:func:`stage_schema`): kept rows
 (annotated, without prompt text), quarantined rows (their reason and raw cells as
 text) and one meta row per batch and file (the counts the ingest report needs). Every
 row carries its :data:`POSITION`, so the driver can restore file order.
+
+:func:`text_task` is the same read narrowed to a few chosen rows, for their raw cells
+as quarantine text: the rows whose ``request_id`` another account kept are found only
+after the read (by :mod:`~detector.engines.spark.dedupe`), and kept rows do not carry
+their raw text (their prompts would double the cached table).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -26,7 +32,7 @@ from detector.config import Config
 from detector.engines.spark.layout import annotated_layout, spark_type, spark_values
 from detector.engines.spark.raw import csv_raw, jsonl_raw, parquet_raw
 from detector.engines.spark.readplan import ReadGroup, norm_path
-from detector.ingest import RawChunk, TimeBounds, cell_text, finalize_dtypes, screen
+from detector.ingest import UTF8_BOM, RawChunk, TimeBounds, cell_text, finalize_dtypes, screen
 from detector.topics import TopicModel
 
 if TYPE_CHECKING:
@@ -43,6 +49,7 @@ __all__ = [
     "arrow_schema",
     "stage_schema",
     "stage_task",
+    "text_task",
 ]
 
 
@@ -130,6 +137,17 @@ def _file_indices(files: pa.Array, paths: Mapping[str, int]) -> np.ndarray:
     return np.asarray(lookup, dtype=np.int32)[enc.indices.to_numpy(zero_copy_only=False)]
 
 
+def _quarantine_text(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Raw ``rows``' cells as the quarantine writer renders them: ``q_<column>`` for each
+    contract column (empty for a column the rows lack)."""
+    k = len(rows)
+    cols: dict[str, np.ndarray] = {}
+    for c in S.ALL_COLUMNS:
+        values = rows[c].to_numpy(dtype=object) if c in rows.columns else [None] * k
+        cols[f"q_{c}"] = np.array([cell_text(v) for v in values], dtype=object)
+    return cols
+
+
 def _stage_rows(
     chunk: RawChunk, f: int, b: np.ndarray, m: np.ndarray, plan: StagePlan
 ) -> Iterator[pa.RecordBatch]:
@@ -157,17 +175,14 @@ def _stage_rows(
     )
     if bad.any():
         k = int(bad.sum())
-        rows = raw[bad]
         cols: dict[str, Any] = {
             "_state": np.full(k, STATE_QUARANTINED, dtype=np.int8),
             "_f": np.full(k, f, dtype=np.int32),
             "_b": b[bad],
             "_m": m[bad],
             "_reason": screened.reason[bad].astype(str),
+            **_quarantine_text(raw[bad]),
         }
-        for c in S.ALL_COLUMNS:  # as text, as the quarantine writer renders it
-            values = rows[c].to_numpy(dtype=object) if c in rows.columns else [None] * k
-            cols[f"q_{c}"] = np.array([cell_text(v) for v in values], dtype=object)
         yield _batch(schema, k, cols)
     good = ~bad & ~outside
     if good.any():
@@ -186,10 +201,16 @@ def _stage_rows(
         yield _batch(schema, k, cols)
 
 
-def _stage_partition(
-    batches: Iterator[pa.RecordBatch], group: ReadGroup, plan: StagePlan
-) -> Iterator[pa.RecordBatch]:
-    """A read task: each incoming batch, split into runs of one file, through _stage_rows."""
+def _file_runs(
+    batches: Iterator[pa.RecordBatch], group: ReadGroup, plan: StagePlan, chosen: bool = False
+) -> Iterator[tuple[int, RawChunk, np.ndarray, np.ndarray]]:
+    """Each incoming batch split into runs of one file, each run as the local reader's
+    raw chunk: (file index, chunk, split starts, row ids) of its rows.
+
+    ``chosen``: the read was narrowed to chosen rows, all of them kept rows. A JSON line
+    kept with a byte order mark can only be its file's first (anywhere else the mark
+    makes it invalid JSON), so the mark is dropped from every line.
+    """
     started: set[int] = set()  # files whose first line this task has seen (JSONL BOM)
     for batch in batches:
         if batch.num_rows == 0:
@@ -207,12 +228,22 @@ def _stage_partition(
             elif group.fmt == "csv":
                 chunk = csv_raw(part, group)
             else:
-                first = pb[0] == 0 and f not in started
-                if pb[0] == 0:
-                    started.add(f)
+                if chosen:
+                    part, first = _without_bom(part), False
+                else:
+                    first = pb[0] == 0 and f not in started
+                    if pb[0] == 0:
+                        started.add(f)
                 chunk, keep = jsonl_raw(part, first)
                 pb, pm = pb[keep], pm[keep]
-            yield from _stage_rows(chunk, f, pb, pm, plan)
+            yield f, chunk, pb, pm
+
+
+def _without_bom(part: pa.RecordBatch) -> pa.RecordBatch:
+    """JSON lines (a ``value`` column of bytes) without a leading byte order mark."""
+    values = part.column(part.schema.get_field_index("value")).to_pylist()
+    lines = [v.removeprefix(UTF8_BOM) if v is not None else v for v in values]
+    return pa.RecordBatch.from_arrays([pa.array(lines, type=pa.binary())], names=["value"])
 
 
 def stage_task(
@@ -221,6 +252,30 @@ def stage_task(
     """The ``mapInArrow`` function of one read group."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        return _stage_partition(batches, group, plan)
+        for f, chunk, b, m in _file_runs(batches, group, plan):
+            yield from _stage_rows(chunk, f, b, m, plan)
+
+    return run
+
+
+def text_task(
+    group: ReadGroup, plan: StagePlan
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The ``mapInArrow`` function of one read group narrowed to chosen kept rows: each
+    row's position and raw cells as quarantine text (``q_<column>``), nothing else."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for f, chunk, b, m in _file_runs(batches, group, plan, chosen=True):
+            k = len(chunk.frame)
+            if k == 0:
+                continue
+            cols: dict[str, Any] = {
+                "_state": np.full(k, STATE_QUARANTINED, dtype=np.int8),
+                "_f": np.full(k, f, dtype=np.int32),
+                "_b": b,
+                "_m": m,
+                **_quarantine_text(chunk.frame),
+            }
+            yield _batch(plan.out_schema, k, cols)
 
     return run
