@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from detector import schema as S
-from detector.cli.common import JsonOpt, console, fail, user_errors
+from detector.cli.common import JsonOpt, console, fail, number_option, user_errors
 from detector.config import DEFAULT
 from detector.ingest import read_labels
 from detector.outputs import Scoring, check_model, read_scoring
@@ -48,23 +48,23 @@ def register(app: typer.Typer) -> None:
         ] = None,
         min_overlap: Annotated[
             float,
-            typer.Option(
+            number_option(
                 "--min-overlap",
-                min=0.0,
-                max=1.0,
+                low=0,
+                high=1,
                 help="Share of a labels file's accounts that must have been scored "
                 "(analysts' verdicts from --state need only one).",
             ),
         ] = DEFAULT.min_label_overlap,
         feedback_share: Annotated[
             float | None,
-            typer.Option(
+            number_option(
                 "--feedback-share",
                 help="Learning from verdicts: draw this share of the labelled accounts "
                 "(stratified, seeded) as verdicts, learn from them, and compare the learned "
                 "and unsupervised scores on the other labelled accounts only.",
-                min=0.0,
-                max=1.0,
+                low=0,
+                high=1,
             ),
         ] = None,
         seed: Annotated[int, typer.Option("--seed", help="Seed of the verdict draw.")] = 0,

@@ -14,7 +14,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from detector.cli.common import JsonOpt, QuietOpt, console, fail, user_errors
+from detector.cli.common import JsonOpt, QuietOpt, console, fail, number_option, user_errors
 from detector.config import DEFAULT
 from detector.engines.cli import EngineName, EngineOpt, SparkConfOpt, SparkMasterOpt, engine_options
 from detector.errors import UserError
@@ -144,9 +144,9 @@ def register(app: typer.Typer) -> None:
         ] = DEFAULT.retrain_days,
         psi_threshold: Annotated[
             float,
-            typer.Option(
+            number_option(
                 "--psi-threshold",
-                min=0.0,
+                low=0,
                 help="Retrain when a feature's PSI against the training population exceeds this.",
             ),
         ] = DEFAULT.psi_threshold,
@@ -171,9 +171,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         lock_timeout: Annotated[
             float,
-            typer.Option(
+            number_option(
                 "--lock-timeout",
-                min=0.0,
+                low=0,
                 help="Hours after which a run still holding the lock is reported as probably "
                 "hung (it is never taken over; the lock is freed when its process exits).",
             ),
