@@ -163,6 +163,12 @@ REASON_MISSING: Final = "missing required value: {column}"
 REASON_NOT_TEXT: Final = "not text: {column}"
 REASON_UNKNOWN_STATUS: Final = "unknown status (expected ok, refused, error or rate_limited)"
 REASON_BAD_TIMESTAMP: Final = "unparseable timestamp: {column}"
+REASON_TIMESTAMP_OUT_OF_RANGE: Final = (
+    "timestamp out of range (1677-09-21T00:12:44Z..2262-04-11T23:47:16Z): {column}"
+)
+"""A well-formed instant the detector cannot hold (year 9999, year 1): a bad clock or a
+placeholder upstream, not a bad format. The bounds are those of nanosecond timestamps
+(``pandas.Timestamp.min`` and ``max``, to the second)."""
 REASON_NOT_NUMBER: Final = "not a number: {column}"
 REASON_NOT_INTEGER: Final = "not an integer: {column}"
 REASON_NOT_POSITIVE: Final = "must be > 0: {column}"

@@ -279,7 +279,7 @@ def test_parquet_timestamp_outside_nanosecond_range_is_quarantined(tmp_path):
     stamps = pa.array([dt.datetime(2026, 3, 1), dt.datetime(3000, 1, 1)], pa.timestamp("us"))
     _, report = read_log(_parquet_with_timestamps(tmp_path / "t.parquet", stamps))
     assert report.kept == 1
-    assert report.reasons == {"unparseable timestamp: timestamp": 1}
+    assert report.reasons == {S.REASON_TIMESTAMP_OUT_OF_RANGE.format(column=S.TIMESTAMP): 1}
 
 
 @pytest.mark.parametrize(("writer", "name"), [(write_jsonl, "t.jsonl"), (write_csv_rows, "t.csv")])
@@ -300,8 +300,21 @@ def test_text_timestamps(tmp_path, writer, name):
     assert got == [pd.Timestamp(v) for v in cases.values()]
 
 
+def test_the_out_of_range_reason_names_the_instants_the_detector_holds(tmp_path):
+    """The bounds the reason quotes are pandas' own, and the instants at them are kept."""
+    first, last = pd.Timestamp.min.ceil("s"), pd.Timestamp.max.floor("s")
+    assert f"({first:%Y-%m-%dT%H:%M:%S}Z..{last:%Y-%m-%dT%H:%M:%S}Z)" in OUT_OF_RANGE_TIMESTAMP
+    edges = ["1677-09-21T00:12:44Z", "2262-04-11T23:47:16Z", "2262-04-11T23:47:16+00:00"]
+    rows = [valid_row(i, timestamp=raw) for i, raw in enumerate(edges)]
+    _, report = read_log(write_jsonl(tmp_path / "edges.jsonl", rows))
+    assert (report.read, report.kept, report.quarantined) == (3, 3, 0)
+
+
 # --- quarantine -------------------------------------------------------------------------------
 
+OUT_OF_RANGE_TIMESTAMP = (
+    "timestamp out of range (1677-09-21T00:12:44Z..2262-04-11T23:47:16Z): timestamp"
+)
 BAD_VALUES = [
     *[(col, None, f"missing required value: {col}") for col in S.REQUIRED],
     *[(col, "  ", f"missing required value: {col}") for col in S.REQUIRED],
@@ -313,6 +326,13 @@ BAD_VALUES = [
     (S.OUTPUT_TOKENS, "inf", "not finite: output_tokens"),
     (S.TIMESTAMP, "yesterday", "unparseable timestamp: timestamp"),
     (S.TIMESTAMP, "2026-13-45T00:00:00Z", "unparseable timestamp: timestamp"),
+    (S.TIMESTAMP, "2026-W10-1", "unparseable timestamp: timestamp"),  # ISO, but not taken
+    (S.TIMESTAMP, "9999-12-31T23:59:59Z", OUT_OF_RANGE_TIMESTAMP),
+    (S.TIMESTAMP, "0001-01-01", OUT_OF_RANGE_TIMESTAMP),
+    (S.TIMESTAMP, "2262-04-11T23:47:17Z", OUT_OF_RANGE_TIMESTAMP),
+    # pandas wrapped this one to 1677-09-21T01:25Z and the row was kept
+    (S.TIMESTAMP, "2262-04-11T20:00:00-05:00", OUT_OF_RANGE_TIMESTAMP),
+    (S.TIMESTAMP, "9999-12-31T23:00:00-05:00", OUT_OF_RANGE_TIMESTAMP),  # year 10000 in UTC
     (S.STATUS, "success", "unknown status (expected ok, refused, error or rate_limited)"),
     (S.MAX_TOKENS, 0, "must be > 0: max_tokens"),
     (S.MAX_TOKENS, -3, "must be > 0: max_tokens"),
