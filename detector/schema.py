@@ -151,6 +151,8 @@ REASON_INVALID_JSON: Final = "invalid JSON line"
 REASON_NOT_OBJECT: Final = "JSON line is not an object"
 REASON_INVALID_UTF8: Final = "invalid UTF-8"
 REASON_FIELD_COUNT: Final = "wrong number of CSV fields"
+REASON_DUPLICATE_KEY: Final = "duplicate key in JSON object: {column}"
+"""A JSON line naming a contract column twice: a decoder keeps one value silently."""
 REASON_FAR_FROM_PARTITION: Final = "timestamp far from its date= partition"
 REASON_ISOLATED: Final = (
     "timestamp isolated from the rest of the log: {days} empty day(s) between it and the "

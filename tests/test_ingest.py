@@ -381,6 +381,40 @@ def test_status_is_normalised(tmp_path):
     assert sorted(out[S.STATUS].astype(object)) == ["ok", "rate_limited"]
 
 
+def test_a_json_line_naming_a_column_twice_is_quarantined(tmp_path):
+    """Red team: ``{"account_id": "a", "account_id": "b", ...}`` was read as account ``b``
+    without a word (the decoder keeps the last value). However the repeat is spelled,
+    the row is quarantined naming the column; a repeated extra key, or one inside a
+    nested value, names no column twice and the row is kept."""
+
+    def line(i: int, head: str, tail: str = "") -> str:
+        body = json.dumps(valid_row(i, **{S.ACCOUNT_ID: "a"}))[1:-1]
+        return "{" + head + body + tail + "}"
+
+    lines = [
+        line(0, ""),
+        line(1, '"account_id":"b",'),
+        line(2, "", ', "account_id" :\t"b"'),
+        line(3, '"account\\u005fid":"b",'),  # the same key, one letter escaped
+        line(4, "", ',"prompt":"C:\\\\","prompt":"again"'),  # after a string ending in \\
+        line(5, '"extra":1,"extra":2,'),
+        line(6, '"meta":{"account_id":1,"account_id":2},'),
+        line(7, "", ',"user_agent":"quoting \\"account_id\\": \\"b\\""'),
+    ]
+    log = tmp_path / "l.jsonl"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    qpath = tmp_path / "q.csv"
+    out, report = read_log(log, quarantine_path=qpath, config=SMALL)
+    twice = "duplicate key in JSON object: {}".format
+    assert (report.read, report.kept, report.duplicates, report.quarantined) == (8, 4, 0, 4)
+    assert dict(report.reasons) == {twice(S.ACCOUNT_ID): 3, twice(S.PROMPT): 1}
+    assert sorted(out[S.REQUEST_ID]) == ["r0", "r5", "r6", "r7"]
+    assert set(out[S.ACCOUNT_ID]) == {"a"}
+    q = read_quarantine(qpath)
+    assert q[S.REQUEST_ID].tolist() == ["r1", "r2", "r3", "r4"]
+    assert q[S.QUARANTINE_REASON].tolist() == [twice(S.ACCOUNT_ID)] * 3 + [twice(S.PROMPT)]
+
+
 def test_first_broken_rule_is_the_reason():
     raw = pd.DataFrame([valid_row(0, account_id="", input_tokens=-1, status="nope")])
     checked = validate_frame(raw)
