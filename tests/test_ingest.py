@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from cli_run import clean_failure
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -767,6 +768,24 @@ def test_a_contract_column_named_twice_in_a_csv_header_is_refused(tmp_path, make
     message = str(err.value)
     assert str(path) in message and f"{S.ACCOUNT_ID} appear more than once" in message
     assert "\n" not in message
+
+
+def test_a_contract_column_named_twice_in_a_parquet_schema_is_refused(tmp_path):
+    """Found beside the JSON duplicate keys: the Parquet reader checked a *set* of the
+    schema's names, so a column named twice went unseen until pandas failed on it --
+    exit 3, "internal error". Now it is the CSV header's refusal."""
+    columns = {S.REQUEST_ID: ["r1"], S.ACCOUNT_ID: ["a"], S.TIMESTAMP: ["2026-03-01T00:00:00Z"]}
+    columns |= {S.MODEL: ["m"], S.INPUT_TOKENS: [1], S.OUTPUT_TOKENS: [2], S.STATUS: ["ok"]}
+    names = [*columns, S.ACCOUNT_ID]
+    table = pa.Table.from_arrays([pa.array(v) for v in [*columns.values(), ["b"]]], names=names)
+    path = tmp_path / "l.parquet"
+    pq.write_table(table, path)
+    with pytest.raises(IngestError) as err:
+        read_log(path)
+    assert str(err.value) == (
+        f"{path}: column(s) account_id appear more than once in the header; keep one of each"
+    )
+    clean_failure("validate", path, needles=(path, "account_id appear more than once"))
 
 
 def test_jsonl_never_holding_a_required_key(tmp_path):
