@@ -12,6 +12,11 @@ from typing import Final, Literal
 
 # --- request log (contract 1.1) -------------------------------------------------------
 
+PARTITION_PREFIX: Final = "date="
+"""A hive partition directory of the log is ``date=YYYY-MM-DD``; a log directory holding
+one is read recursively (:mod:`detector.ingest.discover`), and nothing else may be
+created inside it (:mod:`detector.output_paths`)."""
+
 REQUEST_ID: Final = "request_id"
 ACCOUNT_ID: Final = "account_id"
 TIMESTAMP: Final = "timestamp"

@@ -28,6 +28,7 @@ from detector.nightly.errors import (
     failure_recorded,
 )
 from detector.nightly.summary import NightlySummary, default_state_dir, run_history
+from detector.output_paths import Output, check_outside_logs, check_paths
 from detector.safe import safe_terminal, truncate
 from detector.store import DB_FILENAME, Store
 
@@ -278,6 +279,10 @@ def register(app: typer.Typer) -> None:
 
         Example: detector init --state /var/lib/detector
         """
+        # created with its parents (the store does), but never inside a log's tree
+        target = Output("--state", state, directory=True, named=False)
+        check_paths([target])
+        check_outside_logs(target)
         existed = (state / DB_FILENAME).exists()
         with Store.open(state, create=True) as store:
             version = store.schema_version

@@ -24,10 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from detector import schema as S
 from detector.ingest.report import IngestError
 
 FORMATS = {".parquet": "parquet", ".jsonl": "jsonl", ".csv": "csv"}
-PARTITION_PREFIX = "date="
+PARTITION_PREFIX = S.PARTITION_PREFIX
 EXPECTED = ".parquet, .jsonl[.gz] or .csv[.gz]"
 _SHOWN = 3  # unknown files named in the error message
 
