@@ -6,7 +6,7 @@ JSON-ready dict: ROC-AUC, PR-AUC (average precision), precision and recall at
 false-positive rate, flag counts and a per-scenario breakdown. Given the feature table
 it also scores two naive baselines *in the same run* — ranking by request volume and
 an isolation forest on five raw volume features — so every figure comes with the
-number it has to beat.
+number it has to beat (:mod:`detector.baselines`).
 
 Conventions:
 
@@ -25,39 +25,22 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import IsolationForest
-from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 from detector import schema
-from detector.config import DEFAULT
+from detector.baselines import (
+    NAIVE_VOLUME_FEATURES,
+    VOLUME_FEATURES,
+    account_frame,
+    baselines,
+    ranking_metrics,
+    score_order,
+)
 
+# the baselines' inputs stay importable from here, where evaluations were always read
 __all__ = ["NAIVE_VOLUME_FEATURES", "VOLUME_FEATURES", "check_label_overlap", "evaluate"]
 
-VOLUME_FEATURES: Final[tuple[str, ...]] = ("requests_per_day", "requests_total")
-"""Volume baseline: ranks by the first of these columns present in the feature table."""
-NAIVE_VOLUME_FEATURES: Final[tuple[str, ...]] = (
-    "requests_per_day",
-    "output_tokens_per_day",
-    "active_day_share",
-    "mean_input_tokens",
-    "mean_output_tokens",
-)
-"""Inputs of the naive isolation-forest baseline (those present are used, raw)."""
-MAX_FPR: Final = 0.01
 _TRUE_STRINGS: Final = {"true", "1", "yes", "y", "t"}
 _FALSE_STRINGS: Final = {"false", "0", "no", "n", "f", ""}
-
-
-def _account_frame(frame: pd.DataFrame, what: str) -> pd.DataFrame:
-    """A copy with ``account_id`` as a str column (taken from the index if needed)."""
-    if schema.ACCOUNT_ID not in frame.columns:
-        if frame.index.name == schema.ACCOUNT_ID:
-            frame = frame.reset_index()
-        else:
-            raise ValueError(f"{what} has no {schema.ACCOUNT_ID!r} column")
-    out = frame.copy()
-    out[schema.ACCOUNT_ID] = out[schema.ACCOUNT_ID].astype(str)
-    return out
 
 
 def _parse_flags(values: pd.Series) -> np.ndarray:
@@ -82,144 +65,6 @@ def _in_cluster(joined: pd.DataFrame) -> np.ndarray | None:
         return None
     ids = joined[schema.CLUSTER_ID]
     return (ids.notna() & (ids.astype(str).str.strip() != "")).to_numpy()
-
-
-def _ranking_metrics(
-    y: np.ndarray, score: np.ndarray, order: np.ndarray, notes: list[str], who: str
-) -> dict[str, float | int | None]:
-    """ROC-AUC, PR-AUC, precision/recall at k and recall at 1 % FPR.
-
-    ``order`` lists the positions of ``y``/``score`` from most to least suspicious.
-    """
-    n_pos = int(y.sum())
-    n_neg = int(len(y) - n_pos)
-    k = n_pos
-    out: dict[str, float | int | None] = {
-        "roc_auc": None,
-        "pr_auc": None,
-        "precision_at_k": None,
-        "recall_at_k": None,
-        "recall_at_1pct_fpr": None,
-        "k": k,
-    }
-    if len(y) == 0:
-        notes.append(f"{who}: no account is both scored and labelled; no metric computed")
-        return out
-    if n_pos == 0:
-        notes.append(
-            f"{who}: no extraction labels among scored accounts; ROC-AUC, PR-AUC and "
-            "metrics at k are undefined"
-        )
-        return out
-    hits = int(y[order[:k]].sum())
-    out["precision_at_k"] = hits / k
-    out["recall_at_k"] = hits / n_pos
-    out["pr_auc"] = float(average_precision_score(y, score))
-    if n_neg == 0:
-        notes.append(
-            f"{who}: every labelled account is extraction; ROC-AUC and recall at 1% FPR "
-            "are undefined"
-        )
-        return out
-    out["roc_auc"] = float(roc_auc_score(y, score))
-    fpr, tpr, _ = roc_curve(y, score, drop_intermediate=False)
-    out["recall_at_1pct_fpr"] = float(tpr[fpr <= MAX_FPR + 1e-12].max())
-    return out
-
-
-def _score_order(score: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Positions from most to least suspicious: score descending, then account_id."""
-    return np.lexsort((ids.astype(str), -score))
-
-
-def _baselines(
-    labelled: pd.DataFrame,
-    y: np.ndarray,
-    detector_score: np.ndarray,
-    detector_pr_auc: float | None,
-    features: pd.DataFrame | None,
-    random_state: int,
-) -> dict[str, Any]:
-    if features is None:
-        return {
-            "available": False,
-            "note": "no feature table given: pass the features to compare with the volume "
-            "and naive isolation-forest baselines",
-        }
-    feats = _account_frame(features, "feature table").set_index(schema.ACCOUNT_ID)
-    ids = labelled[schema.ACCOUNT_ID].to_numpy()
-    present = pd.Index(feats.index).get_indexer(ids) >= 0
-    out: dict[str, Any] = {"available": True, "notes": []}
-    notes: list[str] = out["notes"]
-    if not present.all():
-        notes.append(
-            f"{int((~present).sum())} labelled account(s) have no features; baselines and "
-            "their lift use the other accounts"
-        )
-    ids_b, y_b = ids[present], y[present]
-    detector_on_subset = detector_pr_auc
-    if not present.all():
-        sub = detector_score[present]
-        detector_on_subset = _ranking_metrics(y_b, sub, _score_order(sub, ids_b), [], "")["pr_auc"]
-
-    def summary(name: str, score: np.ndarray, extra: dict[str, Any]) -> dict[str, Any]:
-        m = _ranking_metrics(y_b, score, _score_order(score, ids_b), notes, name)
-        base, mine = m["pr_auc"], detector_on_subset
-        lift = None if base is None or mine is None or base == 0 else float(mine) / float(base)
-        return {
-            **extra,
-            "roc_auc": m["roc_auc"],
-            "pr_auc": base,
-            "recall_at_k": m["recall_at_k"],
-            "lift": lift,
-        }
-
-    volume_col = next((c for c in VOLUME_FEATURES if c in feats.columns), None)
-    if volume_col is None:
-        out["volume"] = {
-            "available": False,
-            "note": "no volume column in the feature table (looked for "
-            + ", ".join(VOLUME_FEATURES)
-            + ")",
-        }
-    else:
-        volume = pd.to_numeric(feats[volume_col], errors="coerce").fillna(0.0)
-        out["volume"] = summary(
-            "volume baseline",
-            volume.reindex(ids_b).to_numpy(dtype=float),
-            {"available": True, "feature": volume_col},
-        )
-
-    naive = [c for c in NAIVE_VOLUME_FEATURES if c in feats.columns]
-    if not naive:
-        out["naive_iforest"] = {
-            "available": False,
-            "note": "none of the naive volume features present ("
-            + ", ".join(NAIVE_VOLUME_FEATURES)
-            + ")",
-        }
-    else:
-        X = feats[naive].apply(pd.to_numeric, errors="coerce").fillna(0.0)
-        forest = IsolationForest(
-            n_estimators=DEFAULT.n_estimators,
-            max_samples=min(DEFAULT.max_samples, len(X)),
-            random_state=random_state,
-            n_jobs=1,
-        ).fit(X.to_numpy(dtype=float))
-        raw = pd.Series(-forest.score_samples(X.to_numpy(dtype=float)), index=X.index)
-        missing = [c for c in NAIVE_VOLUME_FEATURES if c not in naive]
-        out["naive_iforest"] = summary(
-            "naive isolation-forest baseline",
-            raw.reindex(ids_b).to_numpy(dtype=float),
-            {
-                "available": True,
-                "features": naive,
-                "note": f"IsolationForest on raw {', '.join(naive)}, fitted on all "
-                f"{len(X)} accounts of the feature table"
-                + (f"; not available: {', '.join(missing)}" if missing else ""),
-            },
-        )
-    return out
 
 
 def check_label_overlap(
@@ -292,7 +137,7 @@ def evaluate(
         with different values, or a label is not ``benign``/``extraction``.
     """
     notes: list[str] = []
-    s = _account_frame(scores, "score table")
+    s = account_frame(scores, "score table")
     if schema.SCORE not in s.columns:
         raise ValueError(f"score table has no {schema.SCORE!r} column")
     if s[schema.ACCOUNT_ID].duplicated().any():
@@ -300,7 +145,7 @@ def evaluate(
         raise ValueError(f"score table lists account {dup!r} more than once")
     s[schema.SCORE] = pd.to_numeric(s[schema.SCORE], errors="raise").astype(float)
 
-    lab = _account_frame(labels, "label table")
+    lab = account_frame(labels, "label table")
     if schema.LABEL not in lab.columns:
         raise ValueError(f"label table has no {schema.LABEL!r} column")
     lab[schema.LABEL] = lab[schema.LABEL].astype(str).str.strip().str.lower()
@@ -333,8 +178,8 @@ def evaluate(
         rank = pd.to_numeric(joined[schema.RANK], errors="raise").to_numpy(dtype=float)
         order = np.lexsort((ids, rank))
     else:
-        order = _score_order(score, ids)
-    metrics = _ranking_metrics(y, score, order, notes, "detector")
+        order = score_order(score, ids)
+    metrics = ranking_metrics(y, score, order, notes, "detector")
     k = int(metrics["k"] or 0)
     in_top_k = np.zeros(n_labelled, dtype=bool)
     in_top_k[order[:k]] = True
@@ -403,7 +248,7 @@ def evaluate(
         "n_labels_unscored": len(lab) - n_labelled,
         "flagged": flag_summary,
         "per_scenario": per_scenario,
-        "baselines": _baselines(joined, y, score, metrics["pr_auc"], features, random_state),
+        "baselines": baselines(joined, y, score, metrics["pr_auc"], features, random_state),
         "notes": notes,
     }
     return result

@@ -19,6 +19,11 @@ input it reads, and :func:`check_paths` refuses with one
   recursively, so the next run would read the output as part of the log;
 - two outputs are the same file: the second would silently replace the first.
 
+A command that creates a directory without naming a log (``detector init --state``,
+and the nightly job's ``--state`` beside its own ``--logs``) is also refused a place
+inside a ``date=``-partitioned log found by looking (:func:`check_outside_logs`): every
+later read of that log would take what it writes there for part of the log.
+
 Paths are compared resolved (symbolic links followed, ``..`` removed), and with
 :func:`os.path.samefile` when both exist, so a hard link is the same file too.
 """
@@ -32,8 +37,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from detector.errors import UserError
+from detector.schema import PARTITION_PREFIX
 
-__all__ = ["Input", "Output", "check_output", "check_paths"]
+__all__ = [
+    "Input",
+    "Output",
+    "check_output",
+    "check_outside_logs",
+    "check_paths",
+    "partitioned_log_around",
+]
 
 
 @dataclass(frozen=True)
@@ -183,3 +196,43 @@ def check_paths(outputs: Iterable[Output | None], inputs: Iterable[Input | None]
                     f"{out.describe()} is the same file as {earlier.describe()}, and one would "
                     "replace the other; give each output its own path"
                 )
+
+
+def _holds_partitions(directory: Path) -> bool:
+    """Whether ``directory`` holds a ``date=`` partition directory (unlistable: no)."""
+    try:
+        with os.scandir(directory) as entries:
+            return any(e.name.startswith(PARTITION_PREFIX) and e.is_dir() for e in entries)
+    except OSError:
+        return False
+
+
+def partitioned_log_around(path: Path) -> Path | None:
+    """The ``date=``-partitioned log directory that ``path`` is or lies in, if any.
+
+    The nearest directory at or above ``path`` (resolved) that holds a ``date=``
+    partition: the root of a hive log, which every reader reads recursively. A path
+    inside a partition finds the root above it.
+    """
+    here = _resolved(path)
+    return next((d for d in (here, *here.parents) if _holds_partitions(d)), None)
+
+
+def check_outside_logs(out: Output) -> None:
+    """Refuse a directory a command creates inside a ``date=``-partitioned log.
+
+    For commands that name no log to check against (``detector init --state``): a
+    state store created in the log's tree would be read with the log, and every later
+    read of it would fail on ``state.sqlite`` (or take its files for data).
+    """
+    root = partitioned_log_around(out.path)
+    if root is None:
+        return
+    given = Path(out.path)  # the log named as the user spelled the path, when it can be
+    shown = next((p for p in (given, *given.parents) if _resolved(p) == root), root)
+    shown = root if shown == Path() else shown  # "inside ." would not say which directory
+    raise UserError(
+        f"{out.describe()} lies inside {shown}, a log directory (it holds "
+        f"{PARTITION_PREFIX} partitions), and every run reading that log would read what "
+        f"is written there as part of it; give a directory outside {shown}"
+    )

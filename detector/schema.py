@@ -12,6 +12,11 @@ from typing import Final, Literal
 
 # --- request log (contract 1.1) -------------------------------------------------------
 
+PARTITION_PREFIX: Final = "date="
+"""A hive partition directory of the log is ``date=YYYY-MM-DD``; a log directory holding
+one is read recursively (:mod:`detector.ingest.discover`), and nothing else may be
+created inside it (:mod:`detector.output_paths`)."""
+
 REQUEST_ID: Final = "request_id"
 ACCOUNT_ID: Final = "account_id"
 TIMESTAMP: Final = "timestamp"
@@ -151,6 +156,8 @@ REASON_INVALID_JSON: Final = "invalid JSON line"
 REASON_NOT_OBJECT: Final = "JSON line is not an object"
 REASON_INVALID_UTF8: Final = "invalid UTF-8"
 REASON_FIELD_COUNT: Final = "wrong number of CSV fields"
+REASON_DUPLICATE_KEY: Final = "duplicate key in JSON object: {column}"
+"""A JSON line naming a contract column twice: a decoder keeps one value silently."""
 REASON_FAR_FROM_PARTITION: Final = "timestamp far from its date= partition"
 REASON_ISOLATED: Final = (
     "timestamp isolated from the rest of the log: {days} empty day(s) between it and the "
@@ -163,6 +170,12 @@ REASON_MISSING: Final = "missing required value: {column}"
 REASON_NOT_TEXT: Final = "not text: {column}"
 REASON_UNKNOWN_STATUS: Final = "unknown status (expected ok, refused, error or rate_limited)"
 REASON_BAD_TIMESTAMP: Final = "unparseable timestamp: {column}"
+REASON_TIMESTAMP_OUT_OF_RANGE: Final = (
+    "timestamp out of range (1677-09-21T00:12:44Z..2262-04-11T23:47:16Z): {column}"
+)
+"""A well-formed instant the detector cannot hold (year 9999, year 1): a bad clock or a
+placeholder upstream, not a bad format. The bounds are those of nanosecond timestamps
+(``pandas.Timestamp.min`` and ``max``, to the second)."""
 REASON_NOT_NUMBER: Final = "not a number: {column}"
 REASON_NOT_INTEGER: Final = "not an integer: {column}"
 REASON_NOT_POSITIVE: Final = "must be > 0: {column}"

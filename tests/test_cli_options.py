@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from detector.cli import app
 from tests.cli_run import refusal_line as assert_clean_failure
 from tests.cli_run import run
 
@@ -86,3 +87,60 @@ def test_a_window_with_no_data_is_an_error(tmp_path: Path, make_requests, write_
         run("validate", log, "--start", "2030-01-01", "--end", "2030-01-02"), str(log)
     )
     assert "2030-01-01" in line and "no valid request rows" in line
+
+
+# --- number options: finite, and refused by name ---------------------------------------------
+
+
+def float_options() -> list[tuple[list[str], str]]:
+    """Every float option of every command: (the command's words, the option)."""
+    import typer
+
+    def walk(command: object, words: list[str]) -> list[tuple[list[str], object]]:
+        subs = getattr(command, "commands", None)
+        if subs is None:
+            return [(words, command)]
+        return [found for name, sub in subs.items() for found in walk(sub, [*words, name])]
+
+    return [
+        (words, param.opts[0])
+        for words, command in walk(typer.main.get_command(app), [])
+        for param in command.params  # type: ignore[attr-defined]
+        if getattr(param, "type_descriptor", None) is not None
+        and param.type_descriptor.annotation is float
+    ]
+
+
+def test_every_float_option_is_found() -> None:
+    """The walk below sees the options it must, so it cannot pass by finding none."""
+    found = {option for _, option in float_options()}
+    assert {"--threshold", "--min-overlap", "--psi-threshold", "--volume-scale"} <= found
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_no_float_option_takes_nan_or_inf(no_work: None, value: str) -> None:
+    """Red team: ``--threshold nan`` was refused as "less than or equal to 100" (nan
+    compares false to everything) and ``--psi-threshold inf`` was taken. Every float
+    option, today's and any added later, must refuse both as not finite, by name."""
+    for words, option in float_options():
+        result = run(*words, option, value)
+        assert_clean_failure(result, option, "must be a finite number", f"(got {value})")
+
+
+def test_threshold_nan_names_the_range() -> None:
+    line = assert_clean_failure(run("score", "x", "--model", "m", "--threshold", "nan"))
+    assert line.startswith(
+        "error: Invalid value for '--threshold': must be a finite number in the range "
+        "0<=x<=100 (got nan)"
+    ), line
+
+
+def test_finite_float_keeps_numbers_in_range() -> None:
+    from detector.cli.common import finite_float
+
+    assert finite_float(0, 100)("5.5") == 5.5
+    assert finite_float(0, 100)("0") == 0.0 and finite_float(0, 100)("100") == 100.0
+    assert finite_float()("-1e9") == -1e9
+    for bad in ("100.5", "-0.1", "nan", "1e400", "x"):
+        with pytest.raises(Exception, match="must be a finite number in the range 0<=x<=100"):
+            finite_float(0, 100)(bad)

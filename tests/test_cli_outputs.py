@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from detector.errors import UserError
-from detector.output_paths import Input, Output, check_paths
+from detector.output_paths import Input, Output, check_paths, partitioned_log_around
 from tests.cli_run import clean_failure as refused
 from tests.cli_run import ok, run
 
@@ -227,6 +227,57 @@ def test_nightly_state_inside_the_logs_names_the_cause(world: dict[str, Path]) -
     assert len(lines) == 1 and "--state" in lines[0] and "inside the log directory" in lines[0]
     assert not state.exists()
     assert snapshot(logs) == before
+
+
+@pytest.fixture
+def hive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A date=-partitioned log ``gw`` (one JSONL row), the working directory its parent."""
+    day = tmp_path / "gw" / "date=2026-11-01"
+    day.mkdir(parents=True)
+    row = '{"request_id":"r","account_id":"a","timestamp":"2026-11-01T01:00:00Z","model":"m",'
+    (day / "part-0.jsonl").write_text(row + '"input_tokens":1,"output_tokens":1,"status":"ok"}\n')
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "gw"
+
+
+@pytest.mark.parametrize("state", ["gw/state", "gw", "gw/date=2026-11-01/st", "gw/_state/x"])
+def test_init_state_inside_a_partitioned_log_is_refused(hive: Path, state: str) -> None:
+    """Red team: ``init --state gw/state`` created gw/state/state.sqlite inside the log,
+    and every later read of gw failed on '1 file(s) of unknown format'."""
+    before = snapshot(hive)
+    line = refused("init", "--state", state)
+    assert line == (
+        f"error: --state {state} lies inside gw, a log directory (it holds date= partitions), "
+        "and every run reading that log would read what is written there as part of it; "
+        "give a directory outside gw"
+    )
+    assert snapshot(hive) == before and not (hive / "state").exists()
+    ok("validate", "gw", "-q")  # the log still reads
+
+
+def test_nightly_state_inside_another_partitioned_log_is_refused(hive: Path) -> None:
+    """--state inside a log other than --logs: found by its partitions, as for init."""
+    other = hive.parent / "other"
+    (other / "date=2026-11-01").mkdir(parents=True)
+    args = ("nightly", "--logs", other, "--date", "2026-11-01", "--state", "gw/st", "-q")
+    refused(*args, needles=("--state gw/st lies inside gw, a log directory",))
+    assert not (hive / "st").exists()
+
+
+def test_init_beside_a_partitioned_log_creates_the_state(hive: Path) -> None:
+    ok("init", "--state", "state", "-q")  # a sibling of gw, not inside it
+    assert (hive.parent / "state" / "state.sqlite").is_file()
+    ok("init", "--state", hive.parent / "deeper" / "new" / "state", "-q")  # parents created
+
+
+def test_partitioned_log_around_finds_the_root_above_a_partition(tmp_path: Path) -> None:
+    root = tmp_path / "logs"
+    (root / "date=2026-11-01").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    assert partitioned_log_around(root / "date=2026-11-01" / "x" / "y") == root.resolve()
+    assert partitioned_log_around(root) == root.resolve()
+    assert partitioned_log_around(tmp_path / "elsewhere" / "state") is None
+    assert partitioned_log_around(tmp_path) is None
 
 
 # --- ordinary use still works ----------------------------------------------------------------

@@ -33,6 +33,7 @@ from detector.ingest import (
     validate_frame,
 )
 from detector.safe import CSV_ESCAPE_PREFIX
+from tests.cli_run import clean_failure
 
 # a warning printed by ingest lands on the user's stderr: treat it as a failure
 pytestmark = pytest.mark.filterwarnings("error")
@@ -279,7 +280,7 @@ def test_parquet_timestamp_outside_nanosecond_range_is_quarantined(tmp_path):
     stamps = pa.array([dt.datetime(2026, 3, 1), dt.datetime(3000, 1, 1)], pa.timestamp("us"))
     _, report = read_log(_parquet_with_timestamps(tmp_path / "t.parquet", stamps))
     assert report.kept == 1
-    assert report.reasons == {"unparseable timestamp: timestamp": 1}
+    assert report.reasons == {S.REASON_TIMESTAMP_OUT_OF_RANGE.format(column=S.TIMESTAMP): 1}
 
 
 @pytest.mark.parametrize(("writer", "name"), [(write_jsonl, "t.jsonl"), (write_csv_rows, "t.csv")])
@@ -300,8 +301,21 @@ def test_text_timestamps(tmp_path, writer, name):
     assert got == [pd.Timestamp(v) for v in cases.values()]
 
 
+def test_the_out_of_range_reason_names_the_instants_the_detector_holds(tmp_path):
+    """The bounds the reason quotes are pandas' own, and the instants at them are kept."""
+    first, last = pd.Timestamp.min.ceil("s"), pd.Timestamp.max.floor("s")
+    assert f"({first:%Y-%m-%dT%H:%M:%S}Z..{last:%Y-%m-%dT%H:%M:%S}Z)" in OUT_OF_RANGE_TIMESTAMP
+    edges = ["1677-09-21T00:12:44Z", "2262-04-11T23:47:16Z", "2262-04-11T23:47:16+00:00"]
+    rows = [valid_row(i, timestamp=raw) for i, raw in enumerate(edges)]
+    _, report = read_log(write_jsonl(tmp_path / "edges.jsonl", rows))
+    assert (report.read, report.kept, report.quarantined) == (3, 3, 0)
+
+
 # --- quarantine -------------------------------------------------------------------------------
 
+OUT_OF_RANGE_TIMESTAMP = (
+    "timestamp out of range (1677-09-21T00:12:44Z..2262-04-11T23:47:16Z): timestamp"
+)
 BAD_VALUES = [
     *[(col, None, f"missing required value: {col}") for col in S.REQUIRED],
     *[(col, "  ", f"missing required value: {col}") for col in S.REQUIRED],
@@ -313,6 +327,13 @@ BAD_VALUES = [
     (S.OUTPUT_TOKENS, "inf", "not finite: output_tokens"),
     (S.TIMESTAMP, "yesterday", "unparseable timestamp: timestamp"),
     (S.TIMESTAMP, "2026-13-45T00:00:00Z", "unparseable timestamp: timestamp"),
+    (S.TIMESTAMP, "2026-W10-1", "unparseable timestamp: timestamp"),  # ISO, but not taken
+    (S.TIMESTAMP, "9999-12-31T23:59:59Z", OUT_OF_RANGE_TIMESTAMP),
+    (S.TIMESTAMP, "0001-01-01", OUT_OF_RANGE_TIMESTAMP),
+    (S.TIMESTAMP, "2262-04-11T23:47:17Z", OUT_OF_RANGE_TIMESTAMP),
+    # pandas wrapped this one to 1677-09-21T01:25Z and the row was kept
+    (S.TIMESTAMP, "2262-04-11T20:00:00-05:00", OUT_OF_RANGE_TIMESTAMP),
+    (S.TIMESTAMP, "9999-12-31T23:00:00-05:00", OUT_OF_RANGE_TIMESTAMP),  # year 10000 in UTC
     (S.STATUS, "success", "unknown status (expected ok, refused, error or rate_limited)"),
     (S.MAX_TOKENS, 0, "must be > 0: max_tokens"),
     (S.MAX_TOKENS, -3, "must be > 0: max_tokens"),
@@ -359,6 +380,40 @@ def test_status_is_normalised(tmp_path):
     out, report = read_log(write_jsonl(tmp_path / "l.jsonl", rows))
     assert report.quarantined == 0
     assert sorted(out[S.STATUS].astype(object)) == ["ok", "rate_limited"]
+
+
+def test_a_json_line_naming_a_column_twice_is_quarantined(tmp_path):
+    """Red team: ``{"account_id": "a", "account_id": "b", ...}`` was read as account ``b``
+    without a word (the decoder keeps the last value). However the repeat is spelled,
+    the row is quarantined naming the column; a repeated extra key, or one inside a
+    nested value, names no column twice and the row is kept."""
+
+    def line(i: int, head: str, tail: str = "") -> str:
+        body = json.dumps(valid_row(i, **{S.ACCOUNT_ID: "a"}))[1:-1]
+        return "{" + head + body + tail + "}"
+
+    lines = [
+        line(0, ""),
+        line(1, '"account_id":"b",'),
+        line(2, "", ', "account_id" :\t"b"'),
+        line(3, '"account\\u005fid":"b",'),  # the same key, one letter escaped
+        line(4, "", ',"prompt":"C:\\\\","prompt":"again"'),  # after a string ending in \\
+        line(5, '"extra":1,"extra":2,'),
+        line(6, '"meta":{"account_id":1,"account_id":2},'),
+        line(7, "", ',"user_agent":"quoting \\"account_id\\": \\"b\\""'),
+    ]
+    log = tmp_path / "l.jsonl"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    qpath = tmp_path / "q.csv"
+    out, report = read_log(log, quarantine_path=qpath, config=SMALL)
+    twice = "duplicate key in JSON object: {}".format
+    assert (report.read, report.kept, report.duplicates, report.quarantined) == (8, 4, 0, 4)
+    assert dict(report.reasons) == {twice(S.ACCOUNT_ID): 3, twice(S.PROMPT): 1}
+    assert sorted(out[S.REQUEST_ID]) == ["r0", "r5", "r6", "r7"]
+    assert set(out[S.ACCOUNT_ID]) == {"a"}
+    q = read_quarantine(qpath)
+    assert q[S.REQUEST_ID].tolist() == ["r1", "r2", "r3", "r4"]
+    assert q[S.QUARANTINE_REASON].tolist() == [twice(S.ACCOUNT_ID)] * 3 + [twice(S.PROMPT)]
 
 
 def test_first_broken_rule_is_the_reason():
@@ -713,6 +768,24 @@ def test_a_contract_column_named_twice_in_a_csv_header_is_refused(tmp_path, make
     message = str(err.value)
     assert str(path) in message and f"{S.ACCOUNT_ID} appear more than once" in message
     assert "\n" not in message
+
+
+def test_a_contract_column_named_twice_in_a_parquet_schema_is_refused(tmp_path):
+    """Found beside the JSON duplicate keys: the Parquet reader checked a *set* of the
+    schema's names, so a column named twice went unseen until pandas failed on it --
+    exit 3, "internal error". Now it is the CSV header's refusal."""
+    columns = {S.REQUEST_ID: ["r1"], S.ACCOUNT_ID: ["a"], S.TIMESTAMP: ["2026-03-01T00:00:00Z"]}
+    columns |= {S.MODEL: ["m"], S.INPUT_TOKENS: [1], S.OUTPUT_TOKENS: [2], S.STATUS: ["ok"]}
+    names = [*columns, S.ACCOUNT_ID]
+    table = pa.Table.from_arrays([pa.array(v) for v in [*columns.values(), ["b"]]], names=names)
+    path = tmp_path / "l.parquet"
+    pq.write_table(table, path)
+    with pytest.raises(IngestError) as err:
+        read_log(path)
+    assert str(err.value) == (
+        f"{path}: column(s) account_id appear more than once in the header; keep one of each"
+    )
+    clean_failure("validate", path, needles=(path, "account_id appear more than once"))
 
 
 def test_jsonl_never_holding_a_required_key(tmp_path):

@@ -23,6 +23,7 @@ from detector.cli import app
 from detector.config import Config
 from detector.ingest import IngestError, iter_clean, read_log
 from detector.nightly import MissingPartitionError, check_window
+from tests.cli_run import clean_failure
 
 # a warning printed by ingest lands on the user's stderr: treat it as a failure
 pytestmark = pytest.mark.filterwarnings("error")
@@ -333,8 +334,25 @@ def test_bookkeeping_files_are_skipped_like_spark_and_hive_do(tmp_path: Path) ->
 
 def test_a_partition_name_that_is_not_a_date_is_an_error(tmp_path: Path) -> None:
     jsonl(tmp_path / "log" / "date=2026-13-45" / "p.jsonl", [row(0)])
-    with pytest.raises(IngestError, match="date=YYYY-MM-DD"):
+    with pytest.raises(IngestError, match="date=YYYY-MM-DD") as caught:
         read_log(tmp_path / "log")
+    assert str(caught.value).startswith(f"{tmp_path / 'log' / 'date=2026-13-45'}: ")
+
+
+def test_a_bad_partition_name_is_named_under_the_log_root_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Red team: the message named ``date=2026-1-01`` alone, without the log root, so a
+    user running over several logs could not tell which one held it."""
+    jsonl(tmp_path / "logs" / "eu" / "date=2026-03-01" / "p.jsonl", [row(0)])
+    jsonl(tmp_path / "logs" / "us" / "date=2026-1-01" / "p.jsonl", [row(1)])
+    monkeypatch.chdir(tmp_path)
+    line = clean_failure("validate", Path("logs") / "us")
+    assert line == (
+        "error: logs/us/date=2026-1-01: partition directory name 'date=2026-1-01' is not "
+        "date=YYYY-MM-DD; rename it or move it out of the log"
+    )
+    clean_failure("validate", tmp_path / "logs", needles=(tmp_path / "logs/us/date=2026-1-01",))
 
 
 def test_a_day_holding_only_an_empty_file_is_missing(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from detector.config import Config
 from detector.errors import UserError
 from detector.ingest import IngestError, LogFile, read_log
 from detector.ingest.csvlog import read_csv
-from detector.ingest.jsonl import read_jsonl
+from detector.ingest.jsonl import key_marks, read_jsonl
 from detector.ingest.readers import read_parquet
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -144,7 +144,7 @@ def request(draw: st.DrawFn) -> dict[str, object]:
 @st.composite
 def json_line(draw: st.DrawFn) -> bytes:
     """One line (no newline): a request, or one of the ways a line goes wrong."""
-    kind = draw(st.integers(0, 11))
+    kind = draw(st.integers(0, 12))
     if kind <= 4:
         # ensure_ascii=False writes a lone surrogate as its (invalid) UTF-8 bytes
         text = json.dumps(draw(request()), ensure_ascii=draw(st.booleans()))
@@ -169,7 +169,28 @@ def json_line(draw: st.DrawFn) -> bytes:
         )
     if kind == 10:
         return json.dumps(draw(_json_value)).encode()  # valid JSON, maybe not an object
+    if kind == 11:
+        return duplicate_key_line(draw)
     return draw(st.binary(max_size=30)).replace(b"\n", b" ")
+
+
+def duplicate_key_line(draw: st.DrawFn) -> bytes:
+    """A request whose object may name a key twice: a contract column or an extra key,
+    spelled plainly or with a ``\\u`` escape, with any JSON whitespace around the colon,
+    among values that hold quotes, backslashes and colons."""
+    pairs = [(k, v) for k, v in draw(request()).items()]
+    key = draw(st.sampled_from([*S.ALL_COLUMNS, "extra"]))
+    pairs.insert(draw(st.integers(0, len(pairs))), (key, draw(_VALID.get(key, _odd_text))))
+    if draw(st.booleans()):
+        pairs.append(("nested", {key: 1, "x": 'a \\" : \\'}))
+    ws = st.sampled_from(["", " ", "\t", "\r", " \t "])
+    parts = []
+    for k, v in pairs:
+        name = json.dumps(k)
+        if draw(st.integers(0, 4)) == 0 and len(k) > 1:  # "r\u0065quest_id" is request_id
+            name = json.dumps(k[0])[:-1] + f"\\u{ord(k[1]):04x}" + json.dumps(k[2:])[1:]
+        parts.append(f"{name}{draw(ws)}:{draw(ws)}{json.dumps(v)}")
+    return ("{" + ",".join(parts) + "}").encode("utf-8", "surrogatepass")
 
 
 def jsonl_oracle(data: bytes) -> tuple[list[str], set[str]]:
@@ -193,7 +214,9 @@ def jsonl_oracle(data: bytes) -> tuple[list[str], set[str]]:
             reasons.append(S.REASON_INVALID_JSON)
             continue
         if isinstance(value, dict):
-            reasons.append("")
+            names = Counter(k for k, _ in json.loads(text, object_pairs_hook=list))
+            twice = [c for c in S.ALL_COLUMNS if names[c] > 1]
+            reasons.append(S.REASON_DUPLICATE_KEY.format(column=twice[0]) if twice else "")
             keys |= set(value)
         else:
             reasons.append(S.REASON_NOT_OBJECT)
@@ -235,6 +258,52 @@ def test_jsonl_reader_on_any_mix_of_lines(
 ) -> None:
     data = (b"\xef\xbb\xbf" if bom else b"") + b"\n".join(lines) + (b"\n" if final_newline else b"")
     check_jsonl_reader(tmp_path / "l.jsonl", data, False, chunk_rows)
+
+
+_tricky_text = st.text(alphabet='ab":\\ \t{}u', max_size=8)
+_nested_json = st.recursive(
+    st.none() | st.integers() | _tricky_text,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.lists(st.tuples(_tricky_text, inner), max_size=3)
+    ),  # pairs: an object, keys may repeat
+    max_leaves=12,
+)
+
+
+def write_json(value: object, ws: list[str]) -> str:
+    """``value`` as JSON, a list of pairs as an object (repeats kept), ``ws`` around colons."""
+    if isinstance(value, list) and value and all(isinstance(v, tuple) for v in value):
+        parts = [f"{json.dumps(k)}{ws[0]}:{ws[1]}{write_json(v, ws)}" for k, v in value]
+        return "{" + ",".join(parts) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(write_json(v, ws) for v in value) + "]"
+    return json.dumps(value)
+
+
+def all_keys(value: object) -> int:
+    """Keys at every depth, repeats included, of a value decoded with list-of-pairs objects."""
+    if isinstance(value, list) and value and all(isinstance(v, tuple) for v in value):
+        return len(value) + sum(all_keys(v) for _, v in value)
+    if isinstance(value, list):
+        return sum(map(all_keys, value))
+    return 0
+
+
+@settings(max_examples=600, **SETTINGS)
+@given(
+    objects=st.lists(st.lists(st.tuples(_tricky_text, _nested_json), max_size=4), max_size=5),
+    ws=st.lists(st.sampled_from(["", " ", "\t", "\r", "  "]), min_size=2, max_size=2),
+)
+def test_key_marks_never_count_fewer_keys_than_a_row_holds(
+    objects: list[list[tuple[str, object]]], ws: list[str]
+) -> None:
+    """The byte-level bound that decides which rows are decoded again to look for a
+    repeated key: were it ever below a row's real key count, a repeat could pass."""
+    rows = [write_json(pairs, ws).encode() if pairs else b"{}" for pairs in objects]
+    marks = key_marks(rows)
+    for row, mark in zip(rows, marks, strict=True):
+        decoded = json.loads(row, object_pairs_hook=lambda pairs: [tuple(p) for p in pairs])
+        assert mark >= all_keys(decoded), row
 
 
 # --- CSV --------------------------------------------------------------------------------------

@@ -164,7 +164,7 @@ def test_text_formats_and_window(
 
 def _spoil(path: Path, fmt: str) -> None:
     """Append the malformed rows issue 11 found: invalid UTF-8, ragged CSV records, JSON
-    lines that are stitched, doubled or nested too deep."""
+    lines that are stitched, doubled or nested too deep, or that name a column twice."""
     lines = path.read_bytes().splitlines()
     header, first = (lines[0], lines[1]) if fmt == "csv" else (b"", lines[0])
     bad = [
@@ -180,6 +180,7 @@ def _spoil(path: Path, fmt: str) -> None:
             first + b"," + first,
             b"[" * 1000 + b"]" * 1000,
             "\u2003".encode(),
+            first.replace(b"req_", b"req_z", 1).replace(b"{", b'{"account_id": "other", ', 1),
         ]
     path.write_bytes(
         b"\n".join([*([header] if header else []), *lines[1 if header else 0 :], *bad]) + b"\n"
@@ -198,7 +199,11 @@ def test_malformed_text_rows_are_quarantined_like_local(
     remote = build_features_spark(root / "requests", spark_master=MASTER, spark_conf=CONF)
     assert remote.report.to_dict() == local.report.to_dict()
     expected = {
-        "jsonl": {"invalid UTF-8": 1, "invalid JSON line": 5},
+        "jsonl": {
+            "invalid UTF-8": 1,
+            "invalid JSON line": 5,
+            "duplicate key in JSON object: account_id": 1,
+        },
         "csv": {"invalid UTF-8": 1, "wrong number of CSV fields": 2},
     }[fmt]
     assert dict(local.report.reasons) == expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -118,6 +119,54 @@ def alert_budget_callback(value: str | None) -> str | None:
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     return value
+
+
+def describe_range(low: float | None, high: float | None) -> str:
+    """A closed range as ``--help`` shows it: ``0<=x<=100``, ``x>=0``, ``x<=1``."""
+    if low is not None and high is not None:
+        return f"{low:g}<=x<={high:g}"
+    if low is not None:
+        return f"x>={low:g}"
+    return f"x<={high:g}"
+
+
+def finite_float(low: float | None = None, high: float | None = None) -> Callable[[Any], float]:
+    """A typer ``parser`` for a number option: a finite float, within ``low..high`` if given.
+
+    Python's ``float()`` reads ``nan`` and ``inf``, and typer's own ``min``/``max``
+    check compares them like numbers, so ``--threshold nan`` was refused as "less than
+    or equal to 100" (nan compares false to everything) and ``--psi-threshold inf`` was
+    taken. No option of this CLI means anything by either, so this one rule refuses
+    them by name. Declare options through :func:`number_option`, which keeps the range
+    in ``--help`` and here from one pair of bounds.
+    """
+    wanted = "a finite number" + (
+        "" if low is None and high is None else f" in the range {describe_range(low, high)}"
+    )
+
+    def parse(value: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise typer.BadParameter(f"must be {wanted} (got {value!r})") from None
+        inside = (low is None or number >= low) and (high is None or number <= high)
+        if not (math.isfinite(number) and inside):
+            raise typer.BadParameter(f"must be {wanted} (got {value})")
+        return number
+
+    return parse
+
+
+def number_option(
+    *names: str, low: float | None = None, high: float | None = None, **kwargs: Any
+) -> Any:
+    """A ``typer.Option`` taking a finite float in ``low..high`` (see :func:`finite_float`).
+
+    Every float option is declared here, so none can take ``nan`` or ``inf`` and every
+    refusal reads the same: ``Invalid value for '--threshold': must be a finite number
+    in the range 0<=x<=100 (got nan)``.
+    """
+    return typer.Option(*names, min=low, max=high, parser=finite_float(low, high), **kwargs)
 
 
 @contextlib.contextmanager

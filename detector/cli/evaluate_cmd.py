@@ -11,14 +11,11 @@ import typer
 from rich.table import Table
 
 from detector import schema as S
-from detector.cli.common import JsonOpt, console, fail, user_errors
+from detector.cli.common import JsonOpt, console, fail, number_option, user_errors
+from detector.cli.feedback_view import metric_cell, render_draws, render_feedback
 from detector.config import DEFAULT
 from detector.ingest import read_labels
 from detector.outputs import Scoring, check_model, read_scoring
-
-
-def _fmt(v: Any) -> str:
-    return "n/a" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
 
 
 def register(app: typer.Typer) -> None:
@@ -48,23 +45,23 @@ def register(app: typer.Typer) -> None:
         ] = None,
         min_overlap: Annotated[
             float,
-            typer.Option(
+            number_option(
                 "--min-overlap",
-                min=0.0,
-                max=1.0,
+                low=0,
+                high=1,
                 help="Share of a labels file's accounts that must have been scored "
                 "(analysts' verdicts from --state need only one).",
             ),
         ] = DEFAULT.min_label_overlap,
         feedback_share: Annotated[
             float | None,
-            typer.Option(
+            number_option(
                 "--feedback-share",
                 help="Learning from verdicts: draw this share of the labelled accounts "
                 "(stratified, seeded) as verdicts, learn from them, and compare the learned "
                 "and unsupervised scores on the other labelled accounts only.",
-                min=0.0,
-                max=1.0,
+                low=0,
+                high=1,
             ),
         ] = None,
         seed: Annotated[int, typer.Option("--seed", help="Seed of the verdict draw.")] = 0,
@@ -194,9 +191,10 @@ def register(app: typer.Typer) -> None:
         for n in names:
             t.add_column(n.replace("_", " "), justify="right")
         for metric in ("roc_auc", "pr_auc", "recall_at_k"):
-            t.add_row(metric, _fmt(result.get(metric)), *[_fmt(base[n].get(metric)) for n in names])
+            baseline_cells = [metric_cell(base[n].get(metric)) for n in names]
+            t.add_row(metric, metric_cell(result.get(metric)), *baseline_cells)
         for metric in ("precision_at_k", "recall_at_1pct_fpr"):
-            t.add_row(metric, _fmt(result.get(metric)), *["" for _ in names])
+            t.add_row(metric, metric_cell(result.get(metric)), *["" for _ in names])
         console.print(t)
         s = Table(title="Per scenario (extraction: share in top k; benign: share flagged)")
         per = result["per_scenario"]
@@ -212,16 +210,16 @@ def register(app: typer.Typer) -> None:
                 if row.get("label") == "extraction"
                 else row.get("share_flagged")
             )
-            cells = [name, str(row.get("label")), str(row.get("accounts")), _fmt(share)]
+            cells = [name, str(row.get("label")), str(row.get("accounts")), metric_cell(share)]
             if clusters:
-                cells.append(_fmt(row.get("share_in_cluster")))
+                cells.append(metric_cell(row.get("share_in_cluster")))
             s.add_row(*cells)
         console.print(s)
         for key in ("feedback", "feedback_time_split", "feedback_queue"):
             if key in result:
-                _render_feedback(result[key])
+                render_feedback(result[key])
         if "feedback_draws" in result:
-            _render_draws(result["feedback_draws"])
+            render_draws(result["feedback_draws"])
 
 
 def _feedback(
@@ -308,97 +306,3 @@ def _scores_differ(scored: pd.DataFrame, again: pd.DataFrame) -> int:
     both = a.index.intersection(b.index)
     moved = int((a.reindex(both) - b.reindex(both)).abs().gt(0.005).sum())
     return moved + len(a.index.symmetric_difference(b.index))
-
-
-def _render_feedback(fb: dict[str, Any]) -> None:
-    """Side by side: the unsupervised and the learned score on the held-out accounts."""
-    what = {"time": "time split", "queue": f"queue of {fb.get('queue')}"}.get(
-        fb["protocol"], "random draw"
-    )
-    if not fb.get("available", True):
-        console.print(f"learning from verdicts ({what}): {fb['note']}", markup=False)
-        return
-    v = fb["verdicts"]
-    cut = f", verdicts first seen before {fb['cut_day']}" if fb["protocol"] == "time" else ""
-    how = (
-        "scored as `detector score` scores them"
-        if fb.get("scores") == "production"
-        else "each account on its own features (no sub-stream or campaign lift: pass --log)"
-    )
-    t = Table(
-        title=f"Learning from verdicts ({what}{cut}): {v['n']:,} verdicts "
-        f"({v['n_extraction']} extraction), measured on the other "
-        f"{fb['evaluated_accounts']:,} labelled accounts, {how}"
-    )
-    for col in ("metric", "unsupervised", "learned", "change"):
-        t.add_column(col, justify="left" if col == "metric" else "right")
-    for metric in ("pr_auc", "roc_auc", "recall_at_k", "recall_at_1pct_fpr"):
-        change = fb["delta"].get(metric)
-        t.add_row(
-            metric,
-            _fmt(fb["unsupervised"][metric]),
-            _fmt(fb["learned"][metric]),
-            "n/a" if change is None else f"{change:+.3f}",
-        )
-    console.print(t)
-    if fb["learned_layer"] != "fitted":
-        console.print(f"no learned layer: {fb['learned_layer']}", markup=False)
-    elif fb.get("learned_weight") is not None:
-        from detector.learned_fit import weight_note
-
-        calm = (fb.get("learned_calm") or 0.0, fb.get("calming_accounts") or 0)
-        console.print(f"learned layer: {weight_note(fb['learned_weight'], *calm)}", markup=False)
-    s = Table(title="Per scenario (extraction: share in top k; benign: share flagged)")
-    for col in ("scenario", "label", "accounts", "unsupervised", "learned"):
-        s.add_column(col)
-    learned = fb["learned"]["per_scenario"]
-    for name, row in sorted(fb["unsupervised"]["per_scenario"].items()):
-        key = "share_in_top_k" if row.get("label") == "extraction" else "share_flagged"
-        s.add_row(
-            name,
-            str(row.get("label")),
-            str(row.get("accounts")),
-            _fmt(row.get(key)),
-            _fmt(learned.get(name, {}).get(key)),
-        )
-    console.print(s)
-
-
-def _render_draws(summary: dict[str, Any]) -> None:
-    """The random draw repeated: the change's spread, and each scenario's worst draw."""
-    from detector.feedback import FLAGGED_BENIGN
-
-    n = summary["draws"]
-    if not n:
-        console.print(f"learning from verdicts over several draws: {summary['note']}", markup=False)
-        return
-    first, last = summary["seeds"][0], summary["seeds"][-1]
-    t = Table(
-        title=f"Learning from verdicts over {n} random draws (seeds {first}-{last}, "
-        f"{summary['share']:.0%} of the labelled accounts each): change on the other accounts"
-    )
-    for col in ("metric", "mean", "min", "max"):
-        t.add_column(col, justify="left" if col == "metric" else "right")
-    for metric in ("pr_auc", "roc_auc", "recall_at_k", "recall_at_1pct_fpr"):
-        d = summary["delta"].get(metric)
-        if d is not None:
-            t.add_row(metric, *(f"{d[k]:+.4f}" for k in ("mean", "min", "max")))
-    d = summary["delta"].get(FLAGGED_BENIGN)
-    if d is not None:
-        t.add_row("benign accounts flagged", *(f"{d[k]:+.1f}" for k in ("mean", "min", "max")))
-    console.print(t)
-    s = Table(
-        title="Per scenario, mean over the draws (extraction: share in top k; benign: share "
-        "flagged); worst: the draw's change most against the layer"
-    )
-    for col in ("scenario", "label", "unsupervised", "learned", "worst"):
-        s.add_column(col, justify="left" if col in ("scenario", "label") else "right")
-    for name, row in sorted(summary["per_scenario"].items()):
-        s.add_row(
-            name,
-            str(row["label"]),
-            _fmt(row["unsupervised"]),
-            _fmt(row["learned"]),
-            f"{row['worst_change']:+.3f}",
-        )
-    console.print(s)

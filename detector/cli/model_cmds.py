@@ -24,6 +24,7 @@ from detector.cli.common import (
     alert_budget_callback,
     console,
     fail,
+    number_option,
     output_file_callback,
     parse_window,
     progress_reporter,
@@ -72,7 +73,7 @@ BudgetOpt = Annotated[
 ]
 ThresholdOpt = Annotated[
     float | None,
-    typer.Option("--threshold", min=0.0, max=100.0, help="Flag accounts scoring at least this."),
+    number_option("--threshold", low=0, high=100, help="Flag accounts scoring at least this."),
 ]
 StateOpt = Annotated[
     Path | None,

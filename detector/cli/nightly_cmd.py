@@ -14,7 +14,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from detector.cli.common import JsonOpt, QuietOpt, console, fail, user_errors
+from detector.cli.common import JsonOpt, QuietOpt, console, fail, number_option, user_errors
 from detector.config import DEFAULT
 from detector.engines.cli import EngineName, EngineOpt, SparkConfOpt, SparkMasterOpt, engine_options
 from detector.errors import UserError
@@ -28,6 +28,7 @@ from detector.nightly.errors import (
     failure_recorded,
 )
 from detector.nightly.summary import NightlySummary, default_state_dir, run_history
+from detector.output_paths import Output, check_outside_logs, check_paths
 from detector.safe import safe_terminal, truncate
 from detector.store import DB_FILENAME, Store
 
@@ -144,9 +145,9 @@ def register(app: typer.Typer) -> None:
         ] = DEFAULT.retrain_days,
         psi_threshold: Annotated[
             float,
-            typer.Option(
+            number_option(
                 "--psi-threshold",
-                min=0.0,
+                low=0,
                 help="Retrain when a feature's PSI against the training population exceeds this.",
             ),
         ] = DEFAULT.psi_threshold,
@@ -171,9 +172,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         lock_timeout: Annotated[
             float,
-            typer.Option(
+            number_option(
                 "--lock-timeout",
-                min=0.0,
+                low=0,
                 help="Hours after which a run still holding the lock is reported as probably "
                 "hung (it is never taken over; the lock is freed when its process exits).",
             ),
@@ -278,6 +279,10 @@ def register(app: typer.Typer) -> None:
 
         Example: detector init --state /var/lib/detector
         """
+        # created with its parents (the store does), but never inside a log's tree
+        target = Output("--state", state, directory=True, named=False)
+        check_paths([target])
+        check_outside_logs(target)
         existed = (state / DB_FILENAME).exists()
         with Store.open(state, create=True) as store:
             version = store.schema_version

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import typer
 from rich.table import Table
 
-from detector.cli.common import QuietOpt, console, fail, parse_day, user_errors
+from detector.cli.common import QuietOpt, console, fail, number_option, parse_day, user_errors
 from detector.output_paths import Input, Output, check_paths
 
 HELP = (
@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
         ] = "2026-11-01",
         volume_scale: Annotated[
             float,
-            typer.Option(
+            number_option(
                 "--volume-scale", help="Multiply every account's request rate (e.g. 2.0)."
             ),
         ] = 1.0,
@@ -86,7 +86,7 @@ def register(app: typer.Typer) -> None:
         ] = "default",
         prevalence: Annotated[
             float | None,
-            typer.Option(
+            number_option(
                 "--prevalence",
                 help="Realistic world: share of extraction accounts (default: 0.01).",
             ),

@@ -24,10 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from detector import schema as S
 from detector.ingest.report import IngestError
 
 FORMATS = {".parquet": "parquet", ".jsonl": "jsonl", ".csv": "csv"}
-PARTITION_PREFIX = "date="
+PARTITION_PREFIX = S.PARTITION_PREFIX
 EXPECTED = ".parquet, .jsonl[.gz] or .csv[.gz]"
 _SHOWN = 3  # unknown files named in the error message
 
@@ -72,16 +73,24 @@ def classify(path: Path) -> tuple[str, bool] | None:
     return fmt, gz
 
 
-def partition_date(relative: Path) -> dt.date | None:
-    """The day of the innermost ``date=`` directory of a path relative to the log root."""
-    for part in reversed(relative.parts[:-1]):
+def partition_date(relative: Path, root: Path = Path()) -> dt.date | None:
+    """The day of the innermost ``date=`` directory of a path relative to the log root.
+
+    A ``date=`` directory whose name is not a date is an :class:`IngestError` naming it
+    under ``root`` (the log path the user gave), so the message points at the directory
+    to rename whatever the working directory.
+    """
+    parents = relative.parts[:-1]
+    for depth in range(len(parents) - 1, -1, -1):
+        part = parents[depth]
         if part.startswith(PARTITION_PREFIX):
             try:
                 return dt.date.fromisoformat(part[len(PARTITION_PREFIX) :])
             except ValueError:
                 raise IngestError(
-                    f"{relative.parent}: partition directory {part!r} is not "
-                    f"{PARTITION_PREFIX}YYYY-MM-DD; rename it or move it out of the log"
+                    f"{root.joinpath(*parents[: depth + 1])}: partition directory name "
+                    f"{part!r} is not {PARTITION_PREFIX}YYYY-MM-DD; rename it or move it out "
+                    "of the log"
                 ) from None
     return None
 
@@ -159,7 +168,7 @@ def list_log(
         out.ignored += ignored
         for path in paths:
             relative = path.relative_to(root)
-            day = partition_date(relative)
+            day = partition_date(relative, root)
             if day is not None and (
                 (start is not None and day < start) or (end is not None and day > end)
             ):

@@ -34,7 +34,7 @@ def open_parquet(f: LogFile) -> tuple[pq.ParquetFile, list[str]]:
         pf = pq.ParquetFile(f.path)
     except Exception as exc:  # pyarrow raises several types for a non-Parquet file
         raise IngestError(f"{f.path}: not a readable Parquet file ({one_line(exc)})") from None
-    names = set(pf.schema_arrow.names)
+    names = pf.schema_arrow.names  # a list: a column named twice must reach check_header
     check_header(f, names)
     return pf, [c for c in S.ALL_COLUMNS if c in names]
 

@@ -16,6 +16,7 @@ Type rules beyond the contract's table, chosen so a value is never silently alte
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,20 +96,63 @@ def _is_blank(s: pd.Series, text: pd.Series) -> np.ndarray:
     )
 
 
-def _timestamps(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+_FIRST_INSTANT = pd.Timestamp.min.tz_localize("UTC")
+_LAST_INSTANT = pd.Timestamp.max.tz_localize("UTC")
+_DAY = pd.Timedelta(days=1)
+
+
+def _beyond_range(text: object) -> bool:
+    """Whether ``text`` is an ISO-8601 instant that nanoseconds cannot hold (year 9999).
+
+    Run only on the few values the vectorised parse already turned to NaT, to tell a
+    well-formed instant outside 1677..2262 from text that is no instant at all: the
+    quarantine names which, so a user looks for a bad clock, not a bad format. Anything
+    ``datetime.fromisoformat`` cannot read, or reads as an instant inside the range
+    (a form the vectorised parse does not take, e.g. an ISO week date), stays
+    unparseable.
+    """
+    if not isinstance(text, str):
+        return False
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    try:
+        instant = pd.Timestamp(moment.astimezone(dt.UTC))
+    except (OverflowError, ValueError):  # 9999-12-31T23:00-05:00 is past year 9999 in UTC
+        return True
+    return not _FIRST_INSTANT <= instant <= _LAST_INSTANT
+
+
+def _timestamps(s: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     """Instants as ``datetime64[ns, UTC]`` (NaT: missing, unparseable or out of range),
-    and the mask of missing values."""
+    the mask of missing values and the mask of instants out of the nanosecond range."""
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         ts = s if getattr(s.dtype, "tz", None) is not None else s.dt.tz_localize("UTC")
         ts = ts.dt.tz_convert("UTC")
-        # Parquet µs/ms timestamps can lie outside the nanosecond range: unparseable, not a crash
-        in_range = ts.between(
-            pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
-        )
-        return ts.where(in_range).astype("datetime64[ns, UTC]"), s.isna().to_numpy(dtype=bool)
+        # Parquet µs/ms timestamps can lie outside the nanosecond range: quarantined, not a crash
+        in_range = ts.between(_FIRST_INSTANT, _LAST_INSTANT)
+        missing = s.isna().to_numpy(dtype=bool)
+        beyond = ~in_range.to_numpy(dtype=bool) & ~missing
+        return ts.where(in_range).astype("datetime64[ns, UTC]"), missing, beyond
     text, _ = as_text(s)
     ts = pd.to_datetime(text.astype(object), utc=True, errors="coerce", format="ISO8601")
-    return ts.astype("datetime64[ns, UTC]"), _is_blank(s, text)
+    missing = _is_blank(s, text)
+    # pandas wraps a local time whose offset carries it past an end of the range
+    # ("2262-04-11T20:00-05:00" comes back as 1677-09-21T01:25Z): a wrapped instant lies
+    # within a day (the largest offset) of the other end, so rows that close to either
+    # end are checked one by one -- and, with the rows that did not parse, told apart as
+    # out of range or unparseable
+    near_end = ((ts < _FIRST_INSTANT + _DAY) | (ts > _LAST_INSTANT - _DAY)).to_numpy(dtype=bool)
+    failed = np.flatnonzero((ts.isna().to_numpy() & ~missing) | near_end)
+    beyond = np.zeros(len(s), dtype=bool)
+    if len(failed):
+        values = text.to_numpy(dtype=object)[failed]
+        beyond[failed] = np.fromiter(map(_beyond_range, values), dtype=bool, count=len(failed))
+        ts = ts.mask(beyond)
+    return ts.astype("datetime64[ns, UTC]"), missing, beyond
 
 
 def parse_timestamp(s: pd.Series) -> pd.Series:
@@ -241,8 +285,9 @@ def validate_frame(raw: pd.DataFrame, reader_reason: np.ndarray | None = None) -
                 rule(~known & ~_is_blank(s, text), S.REASON_UNKNOWN_STATUS, name)
             out[name] = text
         elif col.kind == "timestamp":
-            ts, missing = _timestamps(s)
+            ts, missing, beyond = _timestamps(s)
             rule(missing, S.REASON_MISSING, name)
+            rule(beyond, S.REASON_TIMESTAMP_OUT_OF_RANGE, name)
             rule(ts.isna().to_numpy() & ~missing, S.REASON_BAD_TIMESTAMP, name)
             out[name] = ts
         elif col.kind in ("int", "float"):

@@ -25,7 +25,7 @@ from detector.errors import UserError
 from detector.ingest import LogFile, discover, holds_rows
 from detector.nightly.errors import MissingPartitionError
 from detector.nightly.layout import CACHE_DIR
-from detector.output_paths import Input, Output, check_paths
+from detector.output_paths import Input, Output, check_outside_logs, check_paths
 from detector.ranking import parse_budget
 
 __all__ = ["NightlyOptions", "Window", "check_window", "day_ranges"]
@@ -106,10 +106,11 @@ class NightlyOptions:
         if self.accounts is not None and not self.accounts.is_file():
             raise UserError(f"--accounts: {self.accounts}: no such file")
         accounts = None if self.accounts is None else Input("--accounts", self.accounts)
-        check_paths(  # the state is created (in an existing directory), never in the log
-            [Output("--state", self.state, directory=True)],
-            [Input("--logs", self.logs, log=True), accounts],
-        )
+        state = Output("--state", self.state, directory=True)
+        # the state is created (in an existing directory), never in the log: neither this
+        # run's --logs nor another date=-partitioned log around it
+        check_paths([state], [Input("--logs", self.logs, log=True), accounts])
+        check_outside_logs(state)
 
     def params(self) -> dict[str, Any]:
         """The options recorded with the run in the store (``detector runs --json``)."""
