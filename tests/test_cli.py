@@ -149,7 +149,15 @@ def test_evaluate_clusters_and_catalogue(pop: Population) -> None:
     for c in clusters:
         assert c["behaviour"] >= 0.0 and isinstance(c["scored_as_cluster"], bool), c
     assert any(c["scored_as_cluster"] for c in clusters)
-    ok("clusters", pop.scores)
+    # every cluster's whole id in the table, and its evidence and rarity as whole
+    # sentences (word-wrapped at the terminal's width, never a word per line)
+    shown = ok("clusters", pop.scores).stdout
+    words = " ".join(shown.split())
+    for c in clusters:
+        assert c["cluster_id"] in shown
+        assert f"linked because: {' '.join(c['evidence'].split())}" in words
+        assert " ".join(c["evidence_rarity"].split()) in words
+    assert max(map(len, shown.splitlines())) <= 80  # the runner's terminal width
     out = pop.root / "features.md"
     ok("catalogue", "--out", out)
     assert out.read_text().strip()
