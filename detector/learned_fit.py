@@ -22,7 +22,8 @@ from detector.learned import LearnedLayer, account_ids, hash_folds
 from detector.model import AnomalyModel
 from detector.proximity import grid, neighbourhood_radius
 from detector.ranking import SCORE_DECIMALS, default_threshold, top_ranked
-from detector.substreams import SubStreams, worst_per_parent
+from detector.substream_scores import worst_per_parent
+from detector.substreams import SubStreams
 
 __all__ = [
     "WEIGHT_STEPS",
@@ -91,7 +92,7 @@ def rows_that_scored(
     worst sub-stream outscores its own row given that sub-stream's row instead.
 
     Such an account was scored, alerted and judged by that sub-stream
-    (:func:`detector.substreams.lift_scores`): a mixed-cover account's whole traffic is
+    (:func:`detector.substream_scores.lift_scores`): a mixed-cover account's whole traffic is
     a chat product's, its extraction is the stream without the product's system prompt.
     Learned from the whole row, a verdict on it taught the layer that chat products are
     extraction: with three such verdicts in a 10% draw (realistic seed 1357), global and

@@ -32,7 +32,7 @@ from detector.pipeline import FeatureResult, Progress
 from detector.quiet_clusters import unlink_quiet_clusters
 from detector.ranking import alert_cut
 from detector.results import ScoreResult
-from detector.substreams import lift_scores
+from detector.substream_scores import lift_scores
 from detector.topics import TopicModel
 from detector.training_threshold import learned_case_threshold, training_case_threshold
 

@@ -25,14 +25,8 @@ from detector.outputs import TEXT_COLUMNS
 from detector.ranking import BAND_EDGES
 from detector.safe import write_csv_to
 from detector.scoring import score, train
-from detector.substreams import (
-    SEP,
-    SubStreams,
-    compute_substreams,
-    describe,
-    lift_scores,
-    substream_ids,
-)
+from detector.substream_scores import describe, lift_scores
+from detector.substreams import SEP, SubStreams, compute_substreams, substream_ids
 
 START = pd.Timestamp("2026-03-01", tz="UTC")
 DAYS = 7
