@@ -41,9 +41,8 @@ from detector.feature_table import (
 from detector.features.registry import FeatureSpec
 from detector.peers import fit_peer_tiers
 from detector.preprocess import (
-    by_row_chunks,
-    clip_one_sided,
     fit_scaling,
+    preprocess_matrix,
     resolve_specs,
     scale_transform,
     spec_masks,
@@ -203,7 +202,7 @@ class AnomalyModel(BaseEstimator):
         self.specs_ = specs
         self._log_mask, self._share_mask, self._high_mask, self._low_mask = spec_masks(names, specs)
 
-        transformed = self._scale_transform(values)
+        transformed = scale_transform(values, self._log_mask, self._share_mask)
         self.peers_ = fit_peer_tiers(values, names, self.peer_quantiles)
         (
             self.peer_relative_,
@@ -280,27 +279,15 @@ class AnomalyModel(BaseEstimator):
 
     # -- preprocessing -------------------------------------------------------------------
 
-    def _scale_transform(self, values: np.ndarray) -> np.ndarray:
-        """The nonlinear part of preprocessing: log1p for ``log``, clip for ``share``."""
-        return scale_transform(values, self._log_mask, self._share_mask)
-
     def preprocess_values(self, values: np.ndarray) -> np.ndarray:
-        """Scale, centre and clip one-sidedly; the matrix the forest sees (float32).
+        """Scale, centre and clip one-sidedly with the fitted statistics
+        (:func:`detector.preprocess.preprocess_matrix`); the matrix the forest sees.
 
         ``values`` is a raw feature matrix in the model's column order (as
         :meth:`feature_values` returns it); attribution walks the trees on this matrix.
-        Row by row arithmetic, so it runs in row chunks on threads (same values).
         """
-        return by_row_chunks(self._preprocess_rows, values)
-
-    def _preprocess_rows(self, values: np.ndarray) -> np.ndarray:
-        """:meth:`preprocess_values` of one chunk of rows."""
-        center = self.peers_.interpolate(values, self.center_)
-        spread = self.peers_.interpolate(values, self.spread_, extrapolate=False)
-        z = self._scale_transform(values)
-        z -= center
-        z /= spread
-        return clip_one_sided(z, self._high_mask, self._low_mask)
+        masks = (self._log_mask, self._share_mask, self._high_mask, self._low_mask)
+        return preprocess_matrix(values, self.peers_, self.center_, self.spread_, masks)
 
     def feature_values(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Check a feature table against the fitted features; ids and raw values.

@@ -49,6 +49,7 @@ __all__ = [
     "by_row_chunks",
     "clip_one_sided",
     "fit_scaling",
+    "preprocess_matrix",
     "resolve_specs",
     "robust_center_spread",
     "scale_transform",
@@ -200,6 +201,34 @@ def spec_masks(
         np.array([d == "high" for d in directions]),
         np.array([d == "low" for d in directions]),
     )
+
+
+def preprocess_matrix(
+    values: np.ndarray,
+    peers: PeerTiers,
+    center: np.ndarray,
+    spread: np.ndarray,
+    masks: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """The fitted preprocessing of a raw feature matrix: :func:`scale_transform`, centred
+    and scaled by each row's peer statistics, then :func:`clip_one_sided`; the float32
+    matrix the forests see.
+
+    ``center`` and ``spread`` are :func:`fit_scaling`'s tables (one row per peer tier,
+    interpolated between tiers for each row by ``peers``), ``masks`` :func:`spec_masks`'.
+    Row by row arithmetic, so it runs in row chunks on threads (same values).
+    """
+    log_mask, share_mask, high_mask, low_mask = masks
+
+    def rows(chunk: np.ndarray) -> np.ndarray:
+        chunk_center = peers.interpolate(chunk, center)
+        chunk_spread = peers.interpolate(chunk, spread, extrapolate=False)
+        z = scale_transform(chunk, log_mask, share_mask)
+        z -= chunk_center
+        z /= chunk_spread
+        return clip_one_sided(z, high_mask, low_mask)
+
+    return by_row_chunks(rows, values)
 
 
 def by_row_chunks(

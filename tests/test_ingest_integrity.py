@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from detector import schema as S
 from detector.cli import app
 from detector.config import Config
-from detector.ingest import IngestError, iter_clean, read_log
+from detector.ingest import IngestError, LogFile, csvlog, iter_clean, read_log
 from detector.nightly import MissingPartitionError, check_window
 from tests.cli_run import clean_failure
 
@@ -486,6 +486,50 @@ def test_a_ragged_record_of_invalid_utf8_is_quarantined(tmp_path: Path) -> None:
     assert out[S.REQUEST_ID].tolist() == ["r0", "r3"]
     assert dict(report.reasons) == {"wrong number of CSV fields": 1, INVALID_UTF8: 1}
     assert quarantine(qpath)[S.ACCOUNT_ID].tolist() == ["acct-\ufffd", "acct-\ufffd"]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_ragged_csv_records_are_quarantined_in_file_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gz: bool
+) -> None:
+    """A ragged record takes its place in the quarantine file among the rows quarantined
+    for their values, in file order, wherever blocks and chunks end (the Spark engine
+    writes the file in file order). Small blocks: pyarrow parses ahead of the batches it
+    hands over, so a block's ragged records are set aside before the previous chunk
+    is taken."""
+    monkeypatch.setattr(csvlog, "CSV_BLOCK_BYTES", 1024)  # ~17 records a block
+    bad_time = "unparseable timestamp: timestamp"
+    lines, expected = [",".join(row(0))], []  # the header; (id, reason) quarantined
+    for i in range(121):
+        values = [str(v) for v in row(i).values()]
+        kind = i % 10
+        if kind in (0, 6):  # one field too many (r0 opens the file, r120 closes it)
+            values.append("extra")
+        elif kind in (2, 7):  # too few
+            values = values[:4]
+        elif kind in (1, 9):  # a bad timestamp right before and after a ragged record
+            values[2] = "not a time"
+        elif kind == 5:
+            values[4] = "-5"
+        lines.append(",".join(values))
+        if kind in (0, 2, 6, 7):
+            expected.append((f"r{i}", S.REASON_FIELD_COUNT))
+        elif kind in (1, 9):
+            expected.append((f"r{i}", bad_time))
+        elif kind == 5:
+            expected.append((f"r{i}", "negative value: input_tokens"))
+    text = ("\n".join(lines) + "\n").encode()
+    path = tmp_path / ("l.csv.gz" if gz else "l.csv")
+    path.write_bytes(gzip.compress(text) if gz else text)
+    chunks = list(csvlog.read_csv(LogFile(path, "csv", gz, None), 8))
+    assert len(chunks) > 4  # the records span several blocks and chunks
+    qpath = tmp_path / "q.csv"
+    _, report = read_log(path, config=Config(chunk_rows=8), quarantine_path=qpath)
+    assert reconciled(report) and report.quarantined == len(expected)
+    q = quarantine(qpath)
+    position = q[S.REQUEST_ID].str.removeprefix("r").astype(int).to_numpy()
+    assert (np.diff(position) > 0).all(), "quarantined rows out of file order"
+    assert list(zip(q[S.REQUEST_ID], q[S.QUARANTINE_REASON], strict=True)) == expected
 
 
 @pytest.mark.parametrize("chunk_rows", [1, 2, 100])

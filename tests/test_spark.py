@@ -39,10 +39,11 @@ pytest.importorskip(
 from typer.testing import CliRunner  # noqa: E402
 
 from detector.cli import app  # noqa: E402
+from detector.config import Config  # noqa: E402
 from detector.engines import check_engine, parse_spark_conf  # noqa: E402
 from detector.engines.spark import build_features_spark, get_spark  # noqa: E402
 from detector.errors import UserError  # noqa: E402
-from detector.ingest import read_log  # noqa: E402
+from detector.ingest import csvlog, read_log  # noqa: E402
 from detector.pipeline import FeatureResult, build_features  # noqa: E402
 from detector.simulate import simulate  # noqa: E402
 
@@ -305,6 +306,74 @@ def test_a_request_id_reused_by_another_account_is_quarantined_like_local(
     if local_q and remote_q:  # the same rows, reasons, order and bytes, prompts included
         assert local_q.read_bytes() == remote_q.read_bytes()
     _same_features(local, remote)
+
+
+BAD_TIME = "unparseable timestamp: timestamp"
+# rows quarantined for their values on either side of ragged records, and two ragged
+# records in a row: (spoil, reason) in file order
+_SPOILS = [
+    ("time", BAD_TIME),
+    ("long", S.REASON_FIELD_COUNT),
+    ("time", BAD_TIME),
+    ("short", S.REASON_FIELD_COUNT),
+    ("long", S.REASON_FIELD_COUNT),
+    ("time", BAD_TIME),
+]
+
+
+def _interleave_ragged(path: Path) -> list[str]:
+    """Put :data:`_SPOILS`' rows at the start, in the middle and at the end of a simulated
+    CSV file (copies of its rows under fresh ids); the reasons expected, in file order."""
+    rows, header = _read_records(path, "csv")
+    records = [[str(r[c]) for c in header] for r in rows]
+    ts = header.index(S.TIMESTAMP)
+    out, expected = [], []
+    cuts = [0, len(records) // 3, 2 * len(records) // 3, len(records)]
+    for n, (lo, hi) in enumerate(zip(cuts, [*cuts[1:], len(records)], strict=True)):
+        for k, (spoil, reason) in enumerate(_SPOILS):
+            fields = list(records[k])
+            fields[header.index(S.REQUEST_ID)] = f"spoilt-{n}-{k}"
+            if spoil == "time":
+                fields[ts] = "not a time"
+            elif spoil == "long":
+                fields.append("extra")
+            else:
+                fields = fields[: ts + 1]
+            out.append(fields)
+            expected.append(reason)
+        out += records[lo:hi]
+    with path.open("w", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows([header, *out])
+    return expected
+
+
+def test_ragged_csv_records_are_quarantined_in_file_order_like_local(
+    spark: object, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ragged CSV records among rows quarantined for their values: both engines write the
+    same quarantine file, rows in file order, the local reader reading the file in many
+    blocks and chunks."""
+    root = tmp_path_factory.mktemp("spark-ragged")
+    simulate(root, accounts=40, days=2, seed=8, fmt="csv")
+    expected = _interleave_ragged(sorted((root / "requests").rglob("*.csv"))[-1])
+    out = tmp_path_factory.mktemp("quarantine-ragged")
+    monkeypatch.setattr(csvlog, "CSV_BLOCK_BYTES", 1 << 16)  # ~25 blocks a file
+    local = build_features(
+        root / "requests", config=Config(chunk_rows=100), quarantine_path=out / "local.csv"
+    )
+    remote = build_features_spark(
+        root / "requests",
+        quarantine_path=out / "spark.csv",
+        spark_master=MASTER,
+        spark_conf=CONF,
+    )
+    quarantined = pd.read_csv(out / "local.csv", dtype=str, keep_default_na=False)
+    assert quarantined[S.QUARANTINE_REASON].tolist() == expected
+    lr, rr = local.report.to_dict(), remote.report.to_dict()
+    lr.pop("quarantine_file"), rr.pop("quarantine_file")
+    assert rr == lr
+    assert remote.report.first_reasons == local.report.first_reasons
+    assert (out / "local.csv").read_bytes() == (out / "spark.csv").read_bytes()
 
 
 def test_score_engine_spark_same_scores(population: Path, spark: object, tmp_path: Path) -> None:

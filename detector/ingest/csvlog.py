@@ -8,7 +8,8 @@ Two parsers, chosen per file before any row is read:
 
 - a file that is UTF-8 throughout (checked in one streaming pass of the C decoder,
   a few ms per 50 MB) is parsed by pyarrow's CSV reader, which sets a ragged record
-  aside for us;
+  aside for us with its record number; the record goes back to its place among its
+  chunk's rows, so chunks (and the quarantine file) hold records in file order;
 - a file holding any invalid UTF-8 is parsed by Python's ``csv`` module over the bytes
   decoded with ``surrogateescape``, so a bad byte stays visible in its cell and only
   its record is quarantined. (pyarrow cannot do this: it decodes a ragged record's
@@ -22,6 +23,7 @@ import contextlib
 import csv
 import gzip
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from typing import IO
 
@@ -100,34 +102,82 @@ def read_csv(f: LogFile, chunk_rows: int) -> Iterator[RawChunk]:
 def _read_utf8(
     f: LogFile, chunk_rows: int, header: list[str], cols: list[str]
 ) -> Iterator[RawChunk]:
-    ragged: list[str] = []
-
-    def set_aside(row: pacsv.InvalidRow) -> str:
-        ragged.append(row.text)
-        return "skip"
-
+    ragged = _SetAside()
     reader = pacsv.open_csv(
         _stream(f),
-        read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+        # one thread: pyarrow numbers a set-aside record only when it reads serially,
+        # and the number is what puts the record back in its place
+        read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=False),
         convert_options=pacsv.ConvertOptions(
             include_columns=cols,
             column_types={c: pa.string() for c in cols},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         ),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=set_aside),
+        parse_options=pacsv.ParseOptions(
+            newlines_in_values=True, invalid_row_handler=ragged.set_aside
+        ),
     )
     pending: list[pa.RecordBatch] = []
     size = 0
+    start = 0  # the index of the pending chunk's first record
     for batch in reader:
         pending.append(batch)
         size += batch.num_rows
         if size + len(ragged) >= chunk_rows:
-            yield _chunk(pending, [_fields(text) for text in ragged], header, cols)
+            at, texts = ragged.take(start, size)
+            if size or texts:
+                yield _chunk(pending, at, texts, header, cols)
+            start += size + len(texts)
             pending, size = [], 0
-            ragged.clear()
-    if pending or ragged:
-        yield _chunk(pending, [_fields(text) for text in ragged], header, cols)
+    if pending or len(ragged):
+        at, texts = ragged.take(start, None)
+        yield _chunk(pending, at, texts, header, cols)
+
+
+class _SetAside:
+    """The records pyarrow set aside for their number of fields, in file order, each with
+    its index among the file's records (0: the first after the header).
+
+    pyarrow parses ahead of the batches it hands over, on a thread of its own at times:
+    the list can already hold records of a later batch (:meth:`take` hands out only
+    those of the chunk asked for) and grow while a chunk is taken (hence the lock).
+    """
+
+    def __init__(self) -> None:
+        self._records: list[tuple[int, str]] = []
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._records)
+
+    def set_aside(self, row: pacsv.InvalidRow) -> str:
+        """pyarrow's ``invalid_row_handler``: keep the record, skip it in the batch."""
+        if row.number is None:  # only a threaded read leaves records unnumbered
+            raise RuntimeError("pyarrow did not number a CSV record with the wrong field count")
+        with self._lock:  # pyarrow counts from 1, the header included
+            self._records.append((row.number - 2, row.text))
+        return "skip"
+
+    def take(self, start: int, parsed: int | None) -> tuple[np.ndarray, list[list[str]]]:
+        """Remove and return the records of the chunk that starts at record ``start`` and
+        holds ``parsed`` parsed rows (``None``: every record left): their places in the
+        chunk and their fields.
+
+        A record belongs to the chunk when at most ``parsed`` parsed rows come before it
+        from ``start`` on: a record after a later parsed row waits for that row's chunk.
+        """
+        with self._lock:
+            records = list(self._records)
+            index = np.fromiter((i for i, _ in records), dtype=np.int64, count=len(records))
+            index -= start
+            if parsed is None:
+                n = len(records)
+            else:  # parsed rows before the j-th record: index[j] - j, never decreasing
+                n = int(np.searchsorted(index - np.arange(len(index)), parsed, side="right"))
+            del self._records[:n]
+        return index[:n], [_fields(text) for _, text in records[:n]]
 
 
 def _fields(text: str) -> list[str]:
@@ -136,10 +186,15 @@ def _fields(text: str) -> list[str]:
 
 
 def _chunk(
-    batches: list[pa.RecordBatch], ragged: list[list[str]], header: list[str], cols: list[str]
+    batches: list[pa.RecordBatch],
+    at: np.ndarray,
+    ragged: list[list[str]],
+    header: list[str],
+    cols: list[str],
 ) -> RawChunk:
-    """Parsed batches, then the ragged records (their fields under the header names they
-    line up with, for the quarantine file)."""
+    """Parsed batches with the ragged records put back at their places ``at`` in the
+    chunk (their fields under the header names they line up with, for the quarantine
+    file), so the chunk holds its records in file order."""
     frame = (
         pa.Table.from_batches(batches).to_pandas(types_mapper=arrow_types)
         if batches
@@ -147,10 +202,24 @@ def _chunk(
     )
     reason = np.full(len(frame), "", dtype=object)
     if ragged:
+        order = _file_order(len(frame), at)
         extra = _records(ragged, header, cols)
-        frame = pd.concat([frame, extra], ignore_index=True)
+        frame = pd.concat([frame, extra], ignore_index=True).take(order)
         reason = np.concatenate([reason, np.full(len(extra), S.REASON_FIELD_COUNT, dtype=object)])
+        reason = reason[order]
     return RawChunk(frame.reset_index(drop=True), reason, frozenset(header))
+
+
+def _file_order(parsed: int, at: np.ndarray) -> np.ndarray:
+    """The row order that takes ``parsed`` parsed rows followed by the ragged records to
+    file order, each ragged record at its place ``at`` (increasing) in the chunk."""
+    total = parsed + len(at)
+    is_ragged = np.zeros(total, dtype=bool)
+    is_ragged[at] = True
+    order = np.empty(total, dtype=np.int64)
+    order[~is_ragged] = np.arange(parsed)
+    order[is_ragged] = np.arange(parsed, total)
+    return order
 
 
 def _records(rows: list[list[str]], header: list[str], cols: list[str]) -> pd.DataFrame:

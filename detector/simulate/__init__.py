@@ -29,12 +29,12 @@ Two worlds (:mod:`.worlds`):
   elicitation, capability sweeps, safety probing, card- and network-linked hydras).
 
 Modules: :mod:`.worlds` (which personas, how many), :mod:`.personas` /
-:mod:`.personas_realistic` (who, as data), :mod:`.population` (per-account draws),
-:mod:`.groups` (organisations, labs, cohorts) and :mod:`.campaigns` (hydras),
-:mod:`.state` (the drawn parameters), :mod:`.timing` (when), :mod:`.prompts` /
-:mod:`.prompts_realistic` / :mod:`.textgen` / :mod:`.vocab` / :mod:`.corpus` (what is
-asked), :mod:`.identity` / :mod:`.networks` (addresses, user agents, countries),
-:mod:`.traffic` (rows, day by day) and :mod:`.writer` (files).
+:mod:`.personas_realistic` (who, as data), :mod:`.population` and :mod:`.streams`
+(per-account draws), :mod:`.groups` (organisations, labs, cohorts) and
+:mod:`.campaigns` (hydras), :mod:`.state` (the drawn parameters), :mod:`.timing`
+(when), :mod:`.prompts` / :mod:`.prompts_realistic` / :mod:`.textgen` / :mod:`.vocab` /
+:mod:`.corpus` (what is asked), :mod:`.identity` / :mod:`.networks` (addresses, user
+agents, countries), :mod:`.traffic` (rows, day by day) and :mod:`.writer` (files).
 """
 
 from __future__ import annotations
