@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from detector import annotate as A
 from detector import schema as S
+from detector.coordination.codes import AccountCodes
 from detector.features.account import DORMANT_DAYS, NEW_ACCOUNT_DAYS, creation_seconds
 from detector.features.base import Context
 from detector.features.coordination import ACTIVATION_MIN_OFFSET_S
@@ -136,16 +137,17 @@ _PAIR_LEAST = {"adoption": ADOPTION_MIN_ACCOUNTS, "client": CLIENT_MIN_ACCOUNTS}
 """The fewest accounts a pair with an ingredient of these kinds links."""
 
 
-def _time_tokens(kind: str, seconds: pd.Series, bin_s: int) -> pd.DataFrame:
+def _time_tokens(kind: str, seconds: pd.Series, bin_s: int, code: AccountCodes) -> pd.DataFrame:
     """Two overlapping bins per time, so neighbours across a bin edge still share one.
 
     Tokens are integers (bin × 2 + phase), never strings: at 100k accounts the token
-    table has millions of rows.
+    table has millions of rows. Accounts as their ``code``.
     """
     s = seconds.dropna()
     a = (s.to_numpy() // bin_s).astype(np.int64) * 2
     b = ((s.to_numpy() + bin_s // 2) // bin_s).astype(np.int64) * 2 + 1
-    ids = np.concatenate([s.index.to_numpy(), s.index.to_numpy()])
+    held = code.codes(s.index)
+    ids = np.concatenate([held, held])
     return pd.DataFrame(
         {S.ACCOUNT_ID: ids, "kind": kind, "token": np.concatenate([a, b]).astype(np.uint64)}
     )
@@ -179,7 +181,9 @@ def evidence_tokens(
     """
     parts: dict[str, pd.DataFrame] = {}
     population = len(first_ts)
+    code = AccountCodes(first_ts.index)  # accounts as integers below: far faster to merge
     ev = evidence[[S.ACCOUNT_ID, "kind", "key"]].rename(columns={"key": "token"})
+    ev[S.ACCOUNT_ID] = code.codes(ev[S.ACCOUNT_ID])
     ev["token"] = ev["token"].astype(np.uint64)
     for kind in ("template", "network", "client"):
         parts[kind] = ev.loc[ev["kind"] == kind, [S.ACCOUNT_ID, "kind", "token"]]
@@ -187,14 +191,16 @@ def evidence_tokens(
     if accounts is not None and S.CREATED_AT in accounts.columns:
         created = accounts[S.CREATED_AT]
         created_s = pd.Series(creation_seconds(created), index=created.index)
-        parts["created"] = _time_tokens("created", created_s, CREATED_BIN_S)
+        parts["created"] = _time_tokens("created", created_s, CREATED_BIN_S, code)
     if accounts is not None and S.IDLE_DAYS in accounts.columns:
         idle = accounts[S.IDLE_DAYS].astype("float64")
     parts["activation"] = _time_tokens(
-        "activation", activations(first_ts, window_start, created_s, idle), ACTIVATION_BIN_S
+        "activation", activations(first_ts, window_start, created_s, idle), ACTIVATION_BIN_S, code
     )
     if switched is not None and len(switched):
-        parts["adoption"] = _time_tokens("adoption", switched.astype("float64"), ADOPTION_BIN_S)
+        parts["adoption"] = _time_tokens(
+            "adoption", switched.astype("float64"), ADOPTION_BIN_S, code
+        )
     strong = []
     if accounts is not None:
         for kind, col in (("payment", S.PAYMENT_FINGERPRINT), ("org", S.ORG_ID)):
@@ -204,7 +210,9 @@ def evidence_tokens(
                 token = A.hash_strings(
                     pa.array((kind + ":" + v).to_numpy(dtype=object), pa.string())
                 )
-                strong.append(pd.DataFrame({S.ACCOUNT_ID: v.index, "kind": kind, "token": token}))
+                strong.append(
+                    pd.DataFrame({S.ACCOUNT_ID: code.codes(v.index), "kind": kind, "token": token})
+                )
     paired = []
     for salt, (k1, k2) in enumerate(PAIRED_KINDS):
         if k1 not in parts or k2 not in parts:
@@ -227,7 +235,8 @@ def evidence_tokens(
     frames = strong + paired
     if not frames:
         return pd.DataFrame({S.ACCOUNT_ID: [], "kind": [], "token": np.empty(0, dtype=np.uint64)})
-    return pd.concat(frames, ignore_index=True).drop_duplicates()
+    tokens = pd.concat(frames, ignore_index=True).drop_duplicates()
+    return tokens.assign(**{S.ACCOUNT_ID: code.ids(tokens[S.ACCOUNT_ID].to_numpy())})
 
 
 def activations(
