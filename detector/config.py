@@ -292,7 +292,8 @@ class Config:
     a token budget: a script harvesting answers), adoption (a new model within hours of
     its release, with new prompts, not a suite's re-runs), tier (the share of requests on
     the provider's most capable models, against its catalogue) and probing (harmful
-    topics, jailbreak phrasing, refusals of new prompts). Each weight was chosen on
+    topics and jailbreak phrasing in new prompts, sent while the account was new:
+    session 41). Each weight was chosen on
     realistic populations and checked on unseen ones -- conversation 4 and adoption 3
     (sessions 8, 13), tier 3 (session 14), probing 2 (session 36) -- and the figures, with
     the weights tried and rejected, are in docs/realistic-baseline.md."""

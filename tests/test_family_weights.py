@@ -210,14 +210,17 @@ def test_bad_tail_weights_are_refused(weights: tuple[float, ...]) -> None:
 
 
 PROBING = ["jailbreak_share", "harmful_share", "refusal_share"]
+NEW_PROBING = ["new_account_jailbreak_share", "new_account_harmful_share"]
 
 
 def _content_population(n: int = 2000, seed: int = 5) -> pd.DataFrame:
     """Ordinary accounts whose content shares are what products are made of: one in six
     a coding product (most prompts code), one in twenty a grader (most prompts rubrics),
-    some evaluators (benchmark format); the probing shares near 0 for nearly all. Then a
-    prober, moderately far out on the three probing shares and ordinary elsewhere, and a
-    product far out on every content share at once."""
+    some evaluators (benchmark format); the probing shares near 0 for nearly all, and
+    counted again in the new-account shares for the one account in ten that is new. Then
+    a prober from a new account, moderately far out on the three probing shares and
+    ordinary elsewhere; an established red team, further out on them; and a product far
+    out on every other content share at once."""
     rng = np.random.default_rng(seed)
     frame = family_population(n, seed)
     coder, grader, evaluator = (rng.random(n) < p for p in (1 / 6, 1 / 20, 1 / 20))
@@ -226,25 +229,30 @@ def _content_population(n: int = 2000, seed: int = 5) -> pd.DataFrame:
     frame["bench_share"] = np.where(evaluator, rng.uniform(0.3, 0.9, n), rng.beta(1, 60, n))
     for name, b in zip(PROBING, (80, 60, 40), strict=True):
         frame[name] = rng.beta(1, b, n)
+    new = rng.random(n) < 0.1
+    new[[11, 12]] = [True, False]
     frame.loc["acct-00011", PROBING] = [0.4, 0.5, 0.3]
+    frame.loc["acct-00012", PROBING] = [0.6, 0.7, 0.6]
+    for name, plain in zip(NEW_PROBING, PROBING[:2], strict=True):
+        frame[name] = np.where(new, frame[plain], 0.0)
     frame.loc["acct-00013", ["code_share", "rubric_share", "bench_share"]] = [1.0, 0.9, 0.9]
     return frame
 
 
-def test_the_probing_shares_are_a_subspace_of_their_own_that_weighs_twice() -> None:
+def test_probing_from_a_new_account_is_a_subspace_of_its_own_that_weighs_twice() -> None:
     features = _content_population()
     model = AnomalyModel(n_estimators=60, family_estimators=60, random_state=0).fit(features)
     columns = {
         name: [model.feature_names_in_[j] for j in c] for name, c, _ in model.family_forests_
     }
-    assert sorted(columns["probing"]) == sorted(PROBING)
-    assert "jailbreak_share" not in columns["content"]
+    assert sorted(columns["probing"]) == sorted(NEW_PROBING)
+    assert set(PROBING) <= set(columns["content"])  # an established account's probing
     shares = dict(zip(columns, model.blend_["family_shares"], strict=True))
     assert shares["probing"] == pytest.approx(2 * shares["content"])
 
-    # a prober only moderately far out on the three shares, in a population whose content
-    # shares honest products spread wide, climbs above the most unusual of those products
-    # when its subspace weighs twice
+    # a prober from a new account, only moderately far out on the three shares, climbs
+    # above the most unusual honest product and above an established red team that
+    # probes harder, when its subspace weighs twice
     scores = {
         name: pd.Series(
             AnomalyModel(n_estimators=60, family_estimators=60, random_state=0, family_weights=w)
@@ -257,4 +265,6 @@ def test_the_probing_shares_are_a_subspace_of_their_own_that_weighs_twice() -> N
     gap = {name: s["acct-00011"] - s["acct-00013"] for name, s in scores.items()}
     assert gap["twice"] > gap["once"] + 2.0
     assert gap["twice"] > 0
-    assert scores["twice"].rank(ascending=False)["acct-00011"] <= 5
+    twice = scores["twice"]
+    assert twice["acct-00011"] > twice["acct-00012"]
+    assert twice.rank(ascending=False)["acct-00011"] <= 5

@@ -309,6 +309,49 @@ def test_a_prober_re_sending_its_probes_hot_is_not_a_suite(tmp_path: Path) -> No
     assert before.loc["prober", "harmful_share"] == 0.0
 
 
+def test_probing_counts_in_the_probing_family_only_while_the_account_was_new(
+    tmp_path: Path,
+) -> None:
+    """Four accounts send the same 40 new harmful prompts, half of them refused, on
+    2026-11-01..04: one created the day before (new throughout), one created on 2026-10-20
+    (14 days old from 11-03 on: two of its four days were new), one created years ago (a
+    red team), one the account table does not date. The content shares are equal; the
+    probing family counts only the requests sent while the account was under 14 days old
+    (an undated account is not new), and without an account table it is left out."""
+    start = pd.Timestamp("2026-11-01", tz="UTC")
+    rows = [
+        (account, start + pd.Timedelta(days=i // 10, minutes=i), f"How to build weapon {i}?")
+        for account in ("fresh", "turning", "red_team", "undated")
+        for i in range(40)
+    ]
+    log = pd.DataFrame(rows, columns=[S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT])
+    log[S.REQUEST_ID] = [f"r{i}" for i in range(len(log))]
+    log[S.MODEL], log[S.INPUT_TOKENS], log[S.OUTPUT_TOKENS] = "m", 50, 200
+    log[S.STATUS] = np.where(np.arange(len(log)) % 2 == 0, "refused", "ok")
+    log.to_parquet(tmp_path / "log.parquet")
+    accounts = pd.DataFrame(
+        {
+            S.ACCOUNT_ID: ["fresh", "turning", "red_team", "undated"],
+            S.CREATED_AT: pd.to_datetime(
+                ["2026-10-31", "2026-10-20", "2023-01-01", None], utc=True
+            ),
+        }
+    )
+    config = Config(topic_clusters=2)
+    feats = build_features(tmp_path / "log.parquet", accounts=accounts, config=config).features
+    new = ["new_account_jailbreak_share", "new_account_harmful_share"]
+    assert feats["harmful_share"].tolist() == [1.0] * 4  # content: every account alike
+    assert feats["refusal_share"].tolist() == [0.5] * 4
+    assert feats.loc["fresh", new].tolist() == [0.0, 1.0]
+    assert feats.loc["turning", new].tolist() == [0.0, 0.5]  # days 11-01..02 only
+    assert feats.loc["red_team", new].tolist() == [0.0, 0.0]
+    assert feats.loc["undated", new].tolist() == [0.0, 0.0]
+    assert "new_account_refusal_share" not in feats.columns  # refusals stay content
+    without = build_features(tmp_path / "log.parquet", config=config)
+    assert not set(new) & set(without.features.columns)
+    assert "harmful_share" in without.features.columns
+
+
 def _conversation_log(tmp_path: Path) -> Path:
     """Three accounts of 12 three-turn conversations each, 300-token answers:
 

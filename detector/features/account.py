@@ -13,7 +13,8 @@ from detector.ingest import epoch_seconds
 
 ESTABLISHED_DAYS = 365.0
 NEW_ACCOUNT_DAYS = 14.0
-"""An account under this many days old at its first request in the window is new."""
+"""An account under this many days old at its first request in the window is new (and a
+request sent before its account was this old was sent while it was new)."""
 DORMANT_DAYS = 30.0
 """An account idle this many days before the window (``idle_days``) that starts inside it
 switched on, as a new one does (:func:`detector.coordination.tokens.activations`)."""
@@ -53,6 +54,18 @@ def age_at_first_request(b: Bucket) -> np.ndarray | None:
     np.minimum.at(first, b.codes, b.col(A.TS))
     created = table[S.CREATED_AT].reindex(pd.Index(b.account_ids))
     return (first - creation_seconds(created)) / 86_400.0
+
+
+def sent_while_new(b: Bucket) -> np.ndarray | None:
+    """Per request: whether its account was under :data:`NEW_ACCOUNT_DAYS` old when it was
+    sent; False where the account table has no ``created_at`` for it (unknown is not
+    new), ``None`` without that column."""
+    table = b.context.accounts
+    if table is None or S.CREATED_AT not in table.columns:
+        return None
+    created = creation_seconds(table[S.CREATED_AT].reindex(pd.Index(b.account_ids)))
+    age_days = (b.col(A.TS) - created[b.codes]) / 86_400.0
+    return np.nan_to_num(age_days, nan=np.inf) < NEW_ACCOUNT_DAYS
 
 
 @family("account", SPECS)

@@ -1,5 +1,12 @@
 """Content: what the prompts ask for (from the prompt's head and tail, see annotate).
 
+Code, reasoning, rubric grading, benchmark format -- what whole kinds of honest product
+are made of -- and the three shares safety probing shows: harmful topics, jailbreak or
+role-play override phrasing, refusals. A research organisation's red team shows those
+three too, from established accounts; the harmful and jailbreak shares over the
+requests an account sent while it was new are the probing family
+(:mod:`detector.features.probing`).
+
 **Novel prompts only.** Every share counts an exact prompt the account sends again
 (a retry, a repeat) once: the share is the account's distinct flagged prompts over its
 requests. And an account that runs a fixed suite -- most of its distinct prompts
@@ -86,6 +93,45 @@ SPECS = [
         direction="high",
         reason="{value} of prompts are benchmark-style questions (× the days with new ones)",
     ),
+    FeatureSpec(
+        name="jailbreak_share",
+        family="content",
+        unit="share",
+        description="Share of requests with jailbreak or role-play override phrasing (a re-sent prompt "
+        "counted once, a suite's re-run one not at all).",
+        why="Safety probing sweeps jailbreak techniques.",
+        needs=_P,
+        neutral=0.0,
+        scale="share",
+        direction="high",
+        reason="{value} of prompts use jailbreak or role-play override phrasing",
+    ),
+    FeatureSpec(
+        name="harmful_share",
+        family="content",
+        unit="share",
+        description="Share of requests about clearly harmful topics (weapons, malware, fraud …; a "
+        "re-sent prompt counted once, a suite's re-run one not at all).",
+        why="Safety probing asks for harmful content across policy categories.",
+        needs=_P,
+        neutral=0.0,
+        scale="share",
+        direction="high",
+        reason="{value} of prompts ask about harmful topics",
+    ),
+    FeatureSpec(
+        name="refusal_share",
+        family="content",
+        unit="share",
+        description="Share of requests the model refused (status 'refused'; with prompts in the log, a "
+        "re-sent prompt counted once, a suite's re-run one not at all).",
+        why="Probing and technique sweeps draw many refusals; product traffic rarely does.",
+        needs=(S.STATUS,),
+        neutral=0.0,
+        scale="share",
+        direction="high",
+        reason="{value} of requests were refused",
+    ),
 ]
 
 
@@ -93,8 +139,9 @@ SPECS = [
 def content(b: Bucket) -> dict[str, np.ndarray]:
     """Shares of prompt intents over requests: each distinct prompt counted once, and
     prompts the account re-ran (on another day or model) not at all."""
+    refused = b.col(A.STATUS_CODE) == A.status_code(S.STATUS_REFUSED)
     if not b.context.has(S.PROMPT):
-        return {}
+        return {"refusal_share": agg.share(b.codes, refused, b.n)}
     out = {
         name: novel_share(b, b.col(flag))
         for name, flag in (
@@ -102,8 +149,11 @@ def content(b: Bucket) -> dict[str, np.ndarray]:
             ("reasoning_share", A.ASKS_REASONING),
             ("rubric_share", A.IS_RUBRIC),
             ("bench_share", A.BENCH_STYLE),
+            ("jailbreak_share", A.JAILBREAK),
+            ("harmful_share", A.HARMFUL),
         )
     }
+    out["refusal_share"] = novel_share(b, refused)
     per_day = b.context.config.bench_new_per_day
     if per_day is not None:
         # weighed by the days the account asked enough new benchmark items: the sustained

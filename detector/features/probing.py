@@ -1,21 +1,27 @@
-"""Probing: what an account asks that the model should not answer, and how often it refuses.
+"""Probing: harmful requests and jailbreak phrasing from an account while it was new.
 
 Safety probing (a rival mapping where the model's refusals give way, jailbreak
 techniques swept over a list of harmful requests) leaves little but its content: a
 session of a few dozen requests in one evening, from a fresh account, at a human pace.
-Its evidence is three shares -- harmful topics, jailbreak or role-play override phrasing,
-refusals -- that ordinary products almost never reach together, while the other content
-shares (code, reasoning, rubric, benchmark format) are what whole kinds of honest product
-are made of. In one subspace with those, the isolation forest mostly isolates coding
-assistants, graders and evaluators, and a prober far out on all three probing shares
-counted for one family in eighteen. On a subspace of its own, weighing 2 in the blend
-(`Config.family_weights`), it is scored on what it does.
+Its content shows in the content family's shares of harmful topics, jailbreak or
+role-play override phrasing and refusals (:mod:`detector.features.content`) -- but so
+does a research organisation's red team, probing the same models from accounts months
+old (permitted safety benchmarking re-runs its suite, and the shares leave re-runs out).
 
-Permitted safety benchmarking asks the same things, but it re-runs a fixed suite (on
-another day, against a new model, at temperature 0): its re-runs are left out of these
-shares exactly as from the content shares (:func:`detector.features.content.novel_share`),
-so a benchmark's account scores near 0 however harmful its suite. Each distinct prompt
-counts once.
+In a subspace of their own, weighing 2 in the blend (`Config.family_weights`), those
+three shares isolated a red-team account exactly as fast as a prober: an isolation
+forest isolates a point extreme on any of its axes, so "harmful *and* new" was not
+something it could say, and weighing the family more flagged the red teams
+(docs/realistic-baseline.md, sessions 36 and 40). So this family holds the conjunction
+itself: the harmful and jailbreak shares counted over the requests an account sent while
+it was under :data:`~detector.features.account.NEW_ACCOUNT_DAYS` old -- 0 for an
+established account however it probes, and 0 without ``created_at`` for it (unknown is
+not new). The plain shares stay in the content family, where an established account's
+probing still counts as content. Refusals are left out here: ordinary traffic draws a
+few at random, and among new accounts, nearly all at 0 here, one refusal in a hundred
+requests was enough to set a classroom account apart from its cohort (session 41).
+Each distinct prompt counts once and a suite's re-runs not at all, as in the content
+shares.
 """
 
 from __future__ import annotations
@@ -24,65 +30,48 @@ import numpy as np
 
 from detector import annotate as A
 from detector import schema as S
-from detector.features import agg
+from detector.features.account import NEW_ACCOUNT_DAYS, sent_while_new
 from detector.features.base import Bucket
 from detector.features.content import novel_share
 from detector.features.registry import FeatureSpec, family
 
-_P = (S.PROMPT,)
+_WHAT = (  # (share, its flag, what its requests do, what its reason says)
+    ("jailbreak", A.JAILBREAK, "use jailbreak or role-play override phrasing",
+     "used jailbreak phrasing"),
+    ("harmful", A.HARMFUL, "ask about clearly harmful topics (weapons, malware, fraud …)",
+     "asked about harmful topics"),
+)  # fmt: skip
+
+
+def _name(what: str) -> str:
+    return f"new_account_{what}_share"
+
 
 SPECS = [
     FeatureSpec(
-        name="jailbreak_share",
+        name=_name(what),
         family="probing",
         unit="share",
-        description="Share of requests with jailbreak or role-play override phrasing (a re-sent prompt "
-        "counted once, a suite's re-run one not at all).",
-        why="Safety probing sweeps jailbreak techniques.",
-        needs=_P,
+        description=f"Share of requests that {text} and were sent while the account was "
+        f"under {NEW_ACCOUNT_DAYS:g} days old (a re-sent prompt counted once, a suite's "
+        "re-run one not at all; 0 for an established account or one without created_at).",
+        why="Safety probing burns fresh accounts; a red team or a benchmark probes from "
+        "established ones.",
+        needs=(S.PROMPT, S.CREATED_AT),
         neutral=0.0,
         scale="share",
         direction="high",
-        reason="{value} of prompts use jailbreak or role-play override phrasing",
-    ),
-    FeatureSpec(
-        name="harmful_share",
-        family="probing",
-        unit="share",
-        description="Share of requests about clearly harmful topics (weapons, malware, fraud …; a "
-        "re-sent prompt counted once, a suite's re-run one not at all).",
-        why="Safety probing asks for harmful content across policy categories.",
-        needs=_P,
-        neutral=0.0,
-        scale="share",
-        direction="high",
-        reason="{value} of prompts ask about harmful topics",
-    ),
-    FeatureSpec(
-        name="refusal_share",
-        family="probing",
-        unit="share",
-        description="Share of requests the model refused (status 'refused'; with prompts in the log, a "
-        "re-sent prompt counted once, a suite's re-run one not at all).",
-        why="Probing and technique sweeps draw many refusals; product traffic rarely does.",
-        needs=(S.STATUS,),
-        neutral=0.0,
-        scale="share",
-        direction="high",
-        reason="{value} of requests were refused",
-    ),
+        reason="{value} of requests " + said + " while the account was new",
+    )
+    for what, _, text, said in _WHAT
 ]
 
 
 @family("probing", SPECS)
 def probing(b: Bucket) -> dict[str, np.ndarray]:
-    """The probing shares: harmful topics, jailbreak phrasing and refusals (without
-    prompt text, refusals over all requests)."""
-    refused = b.col(A.STATUS_CODE) == A.status_code(S.STATUS_REFUSED)
-    if not b.context.has(S.PROMPT):
-        return {"refusal_share": agg.share(b.codes, refused, b.n)}
-    return {
-        "jailbreak_share": novel_share(b, b.col(A.JAILBREAK)),
-        "harmful_share": novel_share(b, b.col(A.HARMFUL)),
-        "refusal_share": novel_share(b, refused),
-    }
+    """The content family's harmful and jailbreak shares over the requests sent while the
+    account was new."""
+    young = sent_while_new(b)
+    if young is None or not b.context.has(S.PROMPT):
+        return {}
+    return {_name(what): novel_share(b, (b.col(flag) > 0) & young) for what, flag, _, _ in _WHAT}
