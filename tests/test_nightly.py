@@ -202,12 +202,16 @@ def test_a_night_run_out_of_order_alerts_no_account_a_later_night_alerted(
 
 def test_a_rerun_never_retracts_a_published_alert(season: Season, state_copy: Path) -> None:
     published = {a["account_id"]: a for a in _alerts(state_copy, D7)}
-    assert published, "night 7 must have raised alerts"
-    # fewer days, other scores: some of night 7's alerts are no longer raised ...
-    run_nightly(logs=season.logs, date=D7, state=state_copy, window_days=2, quiet=True)
+    assert len(published) >= 2, "night 7 must have raised alerts"
+    # fewer days, other scores, one alert at most: some of night 7's alerts are no
+    # longer raised (the window alone is not sure to drop one: whether it does depends
+    # on the features of the day) ...
+    run_nightly(
+        logs=season.logs, date=D7, state=state_copy, window_days=2, alert_budget="1", quiet=True
+    )
     scores = read_scores(state_copy / "runs" / D7.isoformat() / "scores.csv")
     dropped = set(published) - set(scores.loc[scores[S.FLAGGED], S.ACCOUNT_ID])
-    assert dropped, "the narrower window must stop flagging some of night 7's alerts"
+    assert dropped, "the narrower window and budget must stop flagging some of night 7's alerts"
     again = {a["account_id"]: a for a in _alerts(state_copy, D7)}
     # ... but each is still published (those dropped record for record; those raised
     # again as tonight's run describes them) and still known to the store
