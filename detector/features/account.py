@@ -44,26 +44,33 @@ def creation_seconds(created: pd.Series) -> np.ndarray:
     return np.where(known, epoch_seconds(created), np.nan).astype(np.float64)
 
 
-def age_at_first_request(b: Bucket) -> np.ndarray | None:
-    """Per account: days from its creation to its first request in the window; NaN where
+def bucket_creation_seconds(b: Bucket) -> np.ndarray | None:
+    """Per account of the bucket: its creation time (:func:`creation_seconds`), NaN where
     the account table has no ``created_at`` for it, ``None`` without that column."""
     table = b.context.accounts
     if table is None or S.CREATED_AT not in table.columns:
         return None
+    return creation_seconds(table[S.CREATED_AT].reindex(pd.Index(b.account_ids)))
+
+
+def age_at_first_request(b: Bucket) -> np.ndarray | None:
+    """Per account: days from its creation to its first request in the window; NaN where
+    the account table has no ``created_at`` for it, ``None`` without that column."""
+    created = bucket_creation_seconds(b)
+    if created is None:
+        return None
     first = np.full(b.n, np.iinfo(np.int64).max)
     np.minimum.at(first, b.codes, b.col(A.TS))
-    created = table[S.CREATED_AT].reindex(pd.Index(b.account_ids))
-    return (first - creation_seconds(created)) / 86_400.0
+    return (first - created) / 86_400.0
 
 
 def sent_while_new(b: Bucket) -> np.ndarray | None:
     """Per request: whether its account was under :data:`NEW_ACCOUNT_DAYS` old when it was
     sent; False where the account table has no ``created_at`` for it (unknown is not
     new), ``None`` without that column."""
-    table = b.context.accounts
-    if table is None or S.CREATED_AT not in table.columns:
+    created = bucket_creation_seconds(b)
+    if created is None:
         return None
-    created = creation_seconds(table[S.CREATED_AT].reindex(pd.Index(b.account_ids)))
     age_days = (b.col(A.TS) - created[b.codes]) / 86_400.0
     return np.nan_to_num(age_days, nan=np.inf) < NEW_ACCOUNT_DAYS
 
