@@ -14,7 +14,7 @@ from detector import schema as S
 from detector.coordination import cluster_id_for, evidence_tokens
 from detector.coordination import tokens as tokens_module
 from detector.coordination.codes import AccountCodes
-from detector.coordination.linking import _cluster_names
+from detector.coordination.linking import cluster_names
 
 WINDOW_START = int(pd.Timestamp("2026-11-01", tz="UTC").timestamp())
 
@@ -131,7 +131,7 @@ def test_naming_only_the_clusters_gives_every_account_the_same_cluster_id(
     label = label.astype(np.int32)
     n_comp = int(label.max()) + 1
     clustered = np.bincount(label, minlength=n_comp)[label] >= 2
-    got = _cluster_names(index, label, n_comp, clustered)
+    got = cluster_names(index, label, n_comp, clustered)
     want = _names_of_every_component(index, label, clustered)
     assert got.dtype == want.dtype
     assert got.tolist() == want.tolist()

@@ -25,7 +25,7 @@ from detector.features import switch_times
 from detector.features.base import Context
 from detector.features.coordination import cluster_features, neutralise, window_length_hours
 
-__all__ = ["Clusters", "cluster_id_for", "link_accounts"]
+__all__ = ["Clusters", "cluster_id_for", "cluster_names", "link_accounts"]
 
 
 @dataclass
@@ -109,7 +109,7 @@ def link_accounts(
     size = comp_size[label].astype(np.float64)
     clustered = size >= 2
 
-    cluster_of = _cluster_names(index, label, n_comp, clustered)
+    cluster_of = cluster_names(index, label, n_comp, clustered)
 
     feats = cluster_features(
         label=label,
@@ -138,7 +138,7 @@ def link_accounts(
     return Clusters(out, membership, ctable, evidence_kinds)
 
 
-def _cluster_names(
+def cluster_names(
     index: pd.Index, label: np.ndarray, n_comp: int, clustered: np.ndarray
 ) -> np.ndarray:
     """Per account, its cluster's id (:func:`cluster_id_for` of the cluster's smallest member
