@@ -364,8 +364,8 @@ def test_csv_reader_accounts_for_every_record(
     path.write_bytes(gzip.compress(data, mtime=0) if gz else data)
     chunks = list(read_csv(LogFile(path, "csv", gz, None), chunk_rows))
     assert [r for c in chunks for r in c.reason.tolist()] == expected
-    for c in chunks:
-        assert len(c.frame) == len(c.reason)
+    for c in chunks:  # cut at chunk_rows records, not at the end of pyarrow's parse block
+        assert 0 < len(c.frame) == len(c.reason) <= chunk_rows
 
 
 @settings(max_examples=2000, **SETTINGS)

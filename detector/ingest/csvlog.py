@@ -18,6 +18,7 @@ Two parsers, chosen per file before any row is read:
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import contextlib
 import csv
@@ -118,21 +119,21 @@ def _read_utf8(
             newlines_in_values=True, invalid_row_handler=ragged.set_aside
         ),
     )
-    pending: list[pa.RecordBatch] = []
-    size = 0
+    pending = pa.Table.from_batches([], schema=reader.schema)
     start = 0  # the index of the pending chunk's first record
     for batch in reader:
-        pending.append(batch)
-        size += batch.num_rows
-        if size + len(ragged) >= chunk_rows:
-            at, texts = ragged.take(start, size)
-            if size or texts:
-                yield _chunk(pending, at, texts, header, cols)
-            start += size + len(texts)
-            pending, size = [], 0
-    if pending or len(ragged):
-        at, texts = ragged.take(start, None)
-        yield _chunk(pending, at, texts, header, cols)
+        pending = pa.concat_tables([pending, pa.Table.from_batches([batch])])
+        # a chunk is cut at chunk_rows records, not at a parse block's end: a 4 MiB block
+        # of short rows holds thousands of them
+        while (parsed := ragged.parsed_among(start, chunk_rows)) <= pending.num_rows:
+            at, texts = ragged.take(start, chunk_rows)
+            yield _chunk(pending.slice(0, parsed), at, texts, header, cols)
+            pending, start = pending.slice(parsed), start + chunk_rows
+    while pending.num_rows or len(ragged):  # every record is known now
+        parsed = min(ragged.parsed_among(start, chunk_rows), pending.num_rows)
+        at, texts = ragged.take(start, chunk_rows)
+        yield _chunk(pending.slice(0, parsed), at, texts, header, cols)
+        pending, start = pending.slice(parsed), start + chunk_rows
 
 
 class _SetAside:
@@ -160,24 +161,27 @@ class _SetAside:
             self._records.append((row.number - 2, row.text))
         return "skip"
 
-    def take(self, start: int, parsed: int | None) -> tuple[np.ndarray, list[list[str]]]:
-        """Remove and return the records of the chunk that starts at record ``start`` and
-        holds ``parsed`` parsed rows (``None``: every record left): their places in the
-        chunk and their fields.
-
-        A record belongs to the chunk when at most ``parsed`` parsed rows come before it
-        from ``start`` on: a record after a later parsed row waits for that row's chunk.
-        """
+    def parsed_among(self, start: int, n: int) -> int:
+        """How many of the ``n`` records from record ``start`` on were parsed: ``n`` less
+        those set aside among them. Exact once pyarrow has parsed past them; until then it
+        exceeds the parsed rows handed over so far, so the caller waits for more."""
         with self._lock:
-            records = list(self._records)
-            index = np.fromiter((i for i, _ in records), dtype=np.int64, count=len(records))
-            index -= start
-            if parsed is None:
-                n = len(records)
-            else:  # parsed rows before the j-th record: index[j] - j, never decreasing
-                n = int(np.searchsorted(index - np.arange(len(index)), parsed, side="right"))
-            del self._records[:n]
-        return index[:n], [_fields(text) for _, text in records[:n]]
+            return n - bisect.bisect_left(self._records, start + n, key=_index)
+
+    def take(self, start: int, n: int) -> tuple[np.ndarray, list[list[str]]]:
+        """Remove and return the records set aside among the ``n`` records from record
+        ``start`` on (all those before ``start`` were taken already): their places among
+        those ``n`` and their fields."""
+        with self._lock:
+            k = bisect.bisect_left(self._records, start + n, key=_index)
+            records = self._records[:k]
+            del self._records[:k]
+        at = np.fromiter((i - start for i, _ in records), dtype=np.int64, count=len(records))
+        return at, [_fields(text) for _, text in records]
+
+
+def _index(record: tuple[int, str]) -> int:
+    return record[0]
 
 
 def _fields(text: str) -> list[str]:
@@ -186,18 +190,18 @@ def _fields(text: str) -> list[str]:
 
 
 def _chunk(
-    batches: list[pa.RecordBatch],
+    parsed: pa.Table,
     at: np.ndarray,
     ragged: list[list[str]],
     header: list[str],
     cols: list[str],
 ) -> RawChunk:
-    """Parsed batches with the ragged records put back at their places ``at`` in the
+    """Parsed rows with the ragged records put back at their places ``at`` in the
     chunk (their fields under the header names they line up with, for the quarantine
     file), so the chunk holds its records in file order."""
     frame = (
-        pa.Table.from_batches(batches).to_pandas(types_mapper=arrow_types)
-        if batches
+        parsed.to_pandas(types_mapper=arrow_types)
+        if parsed.num_rows
         else pd.DataFrame({c: pd.Series(dtype=_TEXT) for c in cols})
     )
     reason = np.full(len(frame), "", dtype=object)
