@@ -15,6 +15,7 @@ import pytest
 
 from detector import forest_blend
 from detector.config import DEFAULT
+from detector.explain import explain_frame
 from detector.explain.attribution import forest_contributions
 from detector.forest_scoring import forest_raws
 from detector.model import AnomalyModel
@@ -268,3 +269,20 @@ def test_probing_from_a_new_account_is_a_subspace_of_its_own_that_weighs_twice()
     twice = scores["twice"]
     assert twice["acct-00011"] > twice["acct-00012"]
     assert twice.rank(ascending=False)["acct-00011"] <= 5
+
+
+def test_a_new_prober_is_told_once_that_it_asks_about_harmful_topics() -> None:
+    """While an account is new the probing shares are the content shares: its reasons
+    said the same thing twice (seed 2626: "20% of requests asked about harmful topics
+    while the account was new; 20% of prompts ask about harmful topics")."""
+    features = _content_population()
+    model = AnomalyModel(n_estimators=60, family_estimators=60, random_state=0).fit(features)
+    for what in ("harmful", "jailbreak"):
+        assert model.specs_[f"new_account_{what}_share"].echo_of == f"{what}_share"
+    prober = "acct-00011"
+    assert (features.loc[prober, NEW_PROBING].to_numpy() > 0).all()  # the premise
+    frame = explain_frame(model, features, [prober], n_reasons=len(features.columns))
+    cited = set(frame["feature"])
+    for what in ("harmful", "jailbreak"):
+        said = cited & {f"new_account_{what}_share", f"{what}_share"}
+        assert len(said) == 1, said

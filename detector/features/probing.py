@@ -62,6 +62,9 @@ SPECS = [
         scale="share",
         direction="high",
         reason="{value} of requests " + said + " while the account was new",
+        # a new account's whole window is sent while new: both shares say one thing, and
+        # its reasons said it twice ("20% ... while the account was new; 20% of prompts ...")
+        echo_of=f"{what}_share",
     )
     for what, _, text, said in _WHAT
 ]
