@@ -265,7 +265,9 @@ class Config:
     percentile 0.69), while benign accounts linked into campaigns were flagged at their
     case score: labelling platforms and new sign-ups at 0.25-0.44 (session 33, at 0.5),
     and three of a classroom cohort created in a hydra's creation hours on its SDK
-    configuration at 0.50-0.57 (session 37, seed 2626). 0 lifts every member."""
+    configuration at 0.50-0.57 (session 37, seed 2626). Riders that share evidence of
+    their own and are loud as a group are a second campaign in the cluster and stand
+    with it (:func:`detector.quiet_clusters.rider_campaigns`). 0 lifts every member."""
     n_reasons: int = 3
     tail_weight: float = 0.25
     """Weight of the tail-probability (ECOD-style) score in the blend (detector.tails)."""

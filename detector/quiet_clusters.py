@@ -27,6 +27,20 @@ started on a hydra's network in its hour. It gets an unlinked account's cluster 
 and its own case (:func:`detector.cases.assign_cases`), so the campaign's case score does
 not lift it; it keeps its cluster id, so the link is still shown.
 
+**A campaign inside a cluster.** Two campaigns that share one piece of evidence (a
+template, the hour they moved to a new model) are one cluster, and its median member is
+the larger campaign's. The smaller, quieter campaign's members then fall under the rider
+share although they run one script of their own (seed 6565: 6 of a 30-account hydra
+linked into a 154-account one, at 0.55-0.59 of its median). So the would-be riders that
+share linking evidence among themselves (:attr:`~detector.coordination.Clusters.links`,
+the tokens that tie only a part of the cluster together) are grouped, and each group of
+two or more is judged as a cluster is: a group whose median member is loud
+(``cluster_behaviour_multiple`` × the training median) is a campaign, and its members
+that behave like it (at least the rider share of its median) stand with their cluster
+(:func:`rider_campaigns`). A classroom cohort linked into a hydra is such a group too,
+but a quiet one (its median 1.35 × the training median at seed 2626), so it still rides
+along, as does a platform whose only link is a token the whole campaign holds.
+
 The cluster table gains ``behaviour`` (the median member's behaviour score),
 ``scored_as_cluster`` and ``riders`` (how many); ``clusters.json`` and the report show
 them.
@@ -35,9 +49,12 @@ them.
 from __future__ import annotations
 
 import dataclasses
+from typing import Final
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from detector import schema as S
 from detector.config import Config
@@ -46,7 +63,13 @@ from detector.features.coordination import unlinked_values, window_length_hours
 from detector.model import AnomalyModel
 from detector.pipeline import FeatureResult
 
-__all__ = ["member_behaviour", "unlink_quiet_clusters"]
+__all__ = ["PART_OF_CLUSTER", "member_behaviour", "rider_campaigns", "unlink_quiet_clusters"]
+
+PART_OF_CLUSTER: Final = 0.5
+"""Riders are grouped only by tokens held by at most this share of their cluster's
+members (:func:`rider_campaigns`): the tokens that tie a part of a cluster together (a
+campaign's creation hours and client configuration), not the one the whole cluster holds
+(the template and switch hour that linked a labelling platform into a campaign)."""
 
 
 def member_behaviour(
@@ -59,6 +82,42 @@ def member_behaviour(
         return pd.Series(dtype=float)
     names = [str(n) for n in model.feature_names_in_]
     return pd.Series(model.behaviour(features.loc[linked.index, names]), index=linked.index)
+
+
+def rider_campaigns(
+    behaviour: pd.Series, links: pd.DataFrame, membership: pd.Series, *, loud: float, share: float
+) -> frozenset[str]:
+    """The would-be riders (``behaviour``: account id → behaviour score) that are a
+    campaign of their own (module docs).
+
+    Riders are grouped by the tokens of ``links`` they share that link only a part of
+    their cluster (held by at most :data:`PART_OF_CLUSTER` of its members, by
+    ``membership``): a token the whole cluster holds says nothing about which members
+    belong together. A group of two or more whose median member's behaviour reaches
+    ``loud`` is a campaign, and its members at least ``share`` of that median are
+    returned. Linear in the tokens: a token joins its holders to its first holder (a
+    star), and the groups are the connected components, as in
+    :func:`detector.coordination.link_accounts`.
+    """
+    holders = links.groupby("token")[S.ACCOUNT_ID].transform("size").to_numpy()
+    cluster = membership.reindex(links[S.ACCOUNT_ID]).to_numpy()
+    members = pd.Series(cluster).map(membership.value_counts()).to_numpy(dtype=np.float64)
+    part = links[(holders <= PART_OF_CLUSTER * members) & links[S.ACCOUNT_ID].isin(behaviour.index)]
+    part = part[part.groupby("token")[S.ACCOUNT_ID].transform("size") >= 2]
+    if part.empty:
+        return frozenset()
+    pos = pd.Series(np.arange(len(behaviour)), index=behaviour.index)
+    member = pos.reindex(part[S.ACCOUNT_ID]).to_numpy()
+    hub = pos.reindex(part.groupby("token")[S.ACCOUNT_ID].transform("first")).to_numpy()
+    n = len(behaviour)
+    graph = sp.coo_matrix((np.ones(len(member)), (member, hub)), shape=(n, n))
+    _, group = connected_components(graph, directed=False)
+    values = behaviour.to_numpy(dtype=np.float64)
+    by_group = pd.Series(values).groupby(group)
+    size = by_group.transform("size").to_numpy()
+    median = by_group.transform("median").to_numpy()
+    campaign = (size >= 2) & (median >= loud) & (values >= share * median)
+    return frozenset(behaviour.index[campaign])
 
 
 def unlink_quiet_clusters(
@@ -87,7 +146,14 @@ def unlink_quiet_clusters(
         & np.isin(of, clusters.table.index[loud])
         & (members.to_numpy() < share * behaviour.reindex(of).to_numpy())
     )
-    riders = frozenset(members.index[riding])
+    riders = frozenset(members.index[riding]) - rider_campaigns(
+        members[riding],
+        clusters.links,
+        clusters.membership[clusters.membership != ""],
+        loud=multiple * median,
+        share=share,
+    )
+    riding = members.index.isin(riders)
     table = clusters.table.assign(
         **{
             S.CLUSTER_BEHAVIOUR: behaviour.to_numpy(),

@@ -206,6 +206,13 @@ def test_hydra_is_one_cluster_whatever_evidence_it_leaves(
     assert set(membership.loc[sorted(org)]) == {""}
     assert (result.features.loc[sorted(org), "cluster_size"] == 1).all()
     assert (result.features.loc[sorted(org), "cluster_requests_per_day"] == 0).all()
+    # the tokens that linked them are kept for clustered accounts only (riders are grouped
+    # by them, detector.quiet_clusters), and every member holds one its cluster shares
+    links = result.clusters.links
+    assert set(links[S.ACCOUNT_ID]) == members
+    shared = links.groupby("token")[S.ACCOUNT_ID].transform("size") >= 2
+    assert set(links.loc[shared, S.ACCOUNT_ID]) == members
+    assert not links.duplicated().any()
 
 
 def test_hydra_flagged_and_benign_org_not(tmp_path: Path) -> None:

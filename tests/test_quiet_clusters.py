@@ -25,7 +25,7 @@ from detector.features.coordination import NEUTRAL_CLUSTER
 from detector.forest_scoring import forest_raws
 from detector.model import AnomalyModel
 from detector.pipeline import FeatureResult
-from detector.quiet_clusters import member_behaviour, unlink_quiet_clusters
+from detector.quiet_clusters import PART_OF_CLUSTER, member_behaviour, unlink_quiet_clusters
 from detector.results import ScoreResult
 from detector.substreams import SubStreams
 from tests.synthetic_features import family_population
@@ -265,3 +265,66 @@ def test_the_gate_can_be_turned_off_and_old_bundles_are_unchanged(
         ),
     )
     assert unlink_quiet_clusters(lone, model, DEFAULT) is lone
+
+
+def test_a_campaign_linked_into_a_larger_one_stands_with_its_cluster(
+    fitted: tuple[AnomalyModel, pd.DataFrame],
+) -> None:
+    """Unseen realistic seed 6565 (session 42): a 30-account hydra shared its template
+    and switch hour with a 154-account one, so both were one cluster, and 6 of the
+    smaller hydra's accounts, at 0.55-0.59 of the larger one's median member, rode along
+    unflagged. Riders linked among themselves by evidence that ties only a part of the
+    cluster are judged as a cluster is; a quiet group and a lone rider still ride."""
+    model, frame = fitted
+    median = float(model.behaviour_median() or 1.0)
+    base = 4.0 * median  # the larger campaign's median member
+    inner, unlike, pair, lone = LOUD[:4], LOUD[4], LOUD[5:7], LOUD[7]
+    ratio = {
+        **dict(zip(inner, (0.55, 0.56, 0.57, 0.58), strict=True)),  # a campaign of its own
+        unlike: 0.2,  # linked to it, but does not behave like it
+        **dict.fromkeys(pair, 0.3),  # a classroom pair: linked, quiet
+        lone: 0.45,  # a platform: linked by the template the whole cluster holds
+        **dict.fromkeys(QUIET, 0.1),
+    }
+
+    def behaviour(features: pd.DataFrame) -> np.ndarray:
+        return base * features.index.map(lambda a: ratio.get(a, 1.0)).to_numpy(dtype=float)
+
+    stub = types.SimpleNamespace(
+        behaviour=behaviour,
+        behaviour_median=model.behaviour_median,
+        feature_names_in_=model.feature_names_in_,
+    )
+
+    def gate(links: dict[int, list[str]]) -> FeatureResult:
+        rows = [(a, token) for token, holders in links.items() for a in holders]
+        result = _result(frame)
+        clusters = dataclasses.replace(
+            result.clusters,
+            links=pd.DataFrame(rows, columns=[S.ACCOUNT_ID, "token"]),
+        )
+        result = dataclasses.replace(result, clusters=clusters)
+        return unlink_quiet_clusters(result, stub, DEFAULT)  # type: ignore[arg-type]
+
+    # the premises: the inner campaign is loud as a group, the pair is not
+    assert (
+        np.median([ratio[a] for a in inner]) * base >= DEFAULT.cluster_behaviour_multiple * median
+    )
+    assert 0.3 * base < DEFAULT.cluster_behaviour_multiple * median
+    assert DEFAULT.cluster_rider_share > 0.59  # every one of them is under the rider share
+    whole = {1: list(LOUD), 2: list(QUIET)}  # the template the whole cluster holds
+    parts = {**whole, 3: [*inner, unlike], 4: list(pair), 5: [lone, LOUD[10]]}
+
+    gated = gate(parts)
+    assert gated.clusters.riders == {unlike, *pair, lone}
+    assert gated.clusters.table[S.CLUSTER_RIDERS].to_dict() == {"c-quiet": 0, "c-loud": 4}
+    after = gated.features
+    pd.testing.assert_frame_equal(after.loc[inner], frame.loc[inner])  # keep the cluster's
+    assert (after.loc[[unlike, *pair, lone], "cluster_size"] == 1.0).all()
+
+    # without evidence of their own they cannot be told from riders: all ride, as before
+    assert gate(whole).clusters.riders == {*inner, unlike, *pair, lone}
+    # a token most of the cluster holds says nothing about which members belong together
+    most = {**whole, 3: [*inner, unlike, *LOUD[8:14]]}
+    assert len(most[3]) > PART_OF_CLUSTER * len(LOUD)
+    assert gate(most).clusters.riders == {*inner, unlike, *pair, lone}

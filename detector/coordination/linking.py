@@ -36,6 +36,9 @@ class Clusters:
     ``table`` has one row per cluster (members, evidence counts, combined behaviour).
     ``riders`` are the members scored and cased as unlinked accounts because they do not
     behave like their cluster (set by :func:`detector.quiet_clusters.unlink_quiet_clusters`).
+    ``links`` are the linking tokens clustered accounts hold (``account_id, token``, one
+    row per account and token): which members share evidence directly, so that the
+    riders who share it among themselves can be judged as a group.
     """
 
     features: pd.DataFrame
@@ -43,6 +46,9 @@ class Clusters:
     table: pd.DataFrame
     evidence_kinds: dict[str, dict[str, int]] = field(default_factory=dict)
     riders: frozenset[str] = frozenset()
+    links: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({S.ACCOUNT_ID: [], "token": []})
+    )
 
 
 def cluster_id_for(members_min_id: str) -> str:
@@ -135,7 +141,9 @@ def link_accounts(
     membership = pd.Series(cluster_of, index=index, name=S.CLUSTER_ID)
 
     ctable, evidence_kinds = cluster_table(tokens, membership, out, clustered, cluster_of, n)
-    return Clusters(out, membership, ctable, evidence_kinds)
+    held = tokens[S.ACCOUNT_ID].isin(membership.index[clustered])
+    links = tokens.loc[held, [S.ACCOUNT_ID, "token"]].drop_duplicates().reset_index(drop=True)
+    return Clusters(out, membership, ctable, evidence_kinds, links=links)
 
 
 def cluster_names(
