@@ -12,6 +12,8 @@ member carries into the model, one step per module:
   token (a shared payment fingerprint or org id) links on its own; weak evidence
   (templates, networks, creation and activation time bins) only in specific pairs of
   two different kinds, weighed by how rare it is (banding as in LSH);
+* :mod:`~detector.coordination.schedules` — a token for the users of one template who
+  keep one schedule (a campaign behind proxies shares nothing else);
 * :mod:`~detector.coordination.linking` — accounts sharing a token joined into
   connected components, the clusters (:func:`link_accounts`; linear in the number of
   tokens, no all-pairs comparison);
@@ -34,21 +36,23 @@ from __future__ import annotations
 from detector.coordination.describe import describe_evidence
 from detector.coordination.evidence import MIN_KEY_ROWS, MIN_KEY_SHARE, TOP_KEYS, bucket_evidence
 from detector.coordination.linking import Clusters, cluster_id_for, link_accounts
+from detector.coordination.schedules import (
+    ALIGN_LINK_MIN,
+    CORE_FIT_MIN,
+    SYNC_GROUP_MIN,
+    SYNC_LINK_MIN,
+    synchronised_templates,
+)
 from detector.coordination.tokens import (
     ACTIVATION_BIN_S,
     ACTIVATION_MIN_OFFSET_S,
-    ALIGN_LINK_MIN,
-    CORE_FIT_MIN,
     CREATED_BIN_S,
     PAIR_COVERAGE,
     PAIR_MIN_ACCOUNTS,
     PAIR_MIN_LIFT,
     PAIRED_KINDS,
     STRONG_KINDS,
-    SYNC_GROUP_MIN,
-    SYNC_LINK_MIN,
     evidence_tokens,
-    synchronised_templates,
 )
 from detector.features.coordination import NEUTRAL_CLUSTER, NEW_ACCOUNT_DAYS, SPECS
 

@@ -20,7 +20,8 @@ from scipy.sparse.csgraph import connected_components
 
 from detector import schema as S
 from detector.coordination.describe import cluster_table
-from detector.coordination.tokens import evidence_tokens, synchronised_templates
+from detector.coordination.schedules import synchronised_templates
+from detector.coordination.tokens import evidence_tokens
 from detector.features import switch_times
 from detector.features.base import Context
 from detector.features.coordination import cluster_features, neutralise, window_length_hours
