@@ -132,6 +132,8 @@ def _read_utf8(
     while pending.num_rows or len(ragged):  # every record is known now
         parsed = min(ragged.parsed_among(start, chunk_rows), pending.num_rows)
         at, texts = ragged.take(start, chunk_rows)
+        if not parsed and not texts:  # a record numbered past the file's end: never spin
+            raise RuntimeError("pyarrow numbered a CSV record past the end of its file")
         yield _chunk(pending.slice(0, parsed), at, texts, header, cols)
         pending, start = pending.slice(parsed), start + chunk_rows
 
