@@ -85,6 +85,20 @@ def _result(frame: pd.DataFrame) -> FeatureResult:
     )
 
 
+def _stub(model: AnomalyModel, base: float, ratio: dict[str, float]) -> types.SimpleNamespace:
+    """``model`` with a behaviour score set by hand: ``base`` × each account's ``ratio``
+    (1 when not given), so a test puts members exactly where it needs them."""
+
+    def behaviour(features: pd.DataFrame) -> np.ndarray:
+        return base * features.index.map(lambda a: ratio.get(a, 1.0)).to_numpy(dtype=float)
+
+    return types.SimpleNamespace(
+        behaviour=behaviour,
+        behaviour_median=model.behaviour_median,
+        feature_names_in_=model.feature_names_in_,
+    )
+
+
 def test_behaviour_is_the_weighted_floored_mean_of_the_behaviour_families() -> None:
     raws = [np.array([1.0, 3.0]), np.array([2.0, 0.0]), np.array([5.0, 5.0])]
     anchors = {
@@ -220,15 +234,7 @@ def test_a_member_under_three_fifths_of_its_campaigns_behaviour_rides_along(
     model, frame = fitted
     base = 3.0 * float(model.behaviour_median() or 1.0)  # a loud campaign's median member
     ratio = {LOUD[0]: 0.57, LOUD[1]: 0.5, LOUD[2]: 0.67, **dict.fromkeys(QUIET, 0.1)}
-
-    def behaviour(features: pd.DataFrame) -> np.ndarray:
-        return base * features.index.map(lambda a: ratio.get(a, 1.0)).to_numpy(dtype=float)
-
-    stub = types.SimpleNamespace(
-        behaviour=behaviour,
-        behaviour_median=model.behaviour_median,
-        feature_names_in_=model.feature_names_in_,
-    )
+    stub = _stub(model, base, ratio)
     gated = unlink_quiet_clusters(_result(frame), stub, DEFAULT)  # type: ignore[arg-type]
     assert gated.clusters.riders == {LOUD[0], LOUD[1]}  # the classroom's 0.50-0.57
     assert gated.clusters.table[S.SCORED_AS_CLUSTER].to_dict() == {
@@ -286,15 +292,7 @@ def test_a_campaign_linked_into_a_larger_one_stands_with_its_cluster(
         lone: 0.45,  # a platform: linked by the template the whole cluster holds
         **dict.fromkeys(QUIET, 0.1),
     }
-
-    def behaviour(features: pd.DataFrame) -> np.ndarray:
-        return base * features.index.map(lambda a: ratio.get(a, 1.0)).to_numpy(dtype=float)
-
-    stub = types.SimpleNamespace(
-        behaviour=behaviour,
-        behaviour_median=model.behaviour_median,
-        feature_names_in_=model.feature_names_in_,
-    )
+    stub = _stub(model, base, ratio)
 
     def gate(links: dict[int, list[str]]) -> FeatureResult:
         rows = [(a, token) for token, holders in links.items() for a in holders]
