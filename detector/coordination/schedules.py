@@ -1,7 +1,7 @@
 """Schedule tokens: users of one template who keep one schedule are linked.
 
-A campaign behind proxies shares no card, network or creation time with itself -- only
-its generation templates and its schedule. :func:`synchronised_templates` gives the
+A campaign behind proxies leaves no shared card, network or creation time -- only its
+generation templates and its schedule. :func:`synchronised_templates` gives the
 users of a shared template who act in step a ``template+synchrony`` token, beside the
 evidence tokens of :mod:`detector.coordination.tokens`; the thresholds below say what
 "in step" is.
