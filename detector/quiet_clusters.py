@@ -53,11 +53,10 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from detector import schema as S
 from detector.config import Config
+from detector.coordination import token_components
 from detector.features.coordination import SPECS as CLUSTER_SPECS
 from detector.features.coordination import unlinked_values, window_length_hours
 from detector.model import AnomalyModel
@@ -95,9 +94,8 @@ def rider_campaigns(
     ``membership``): a token the whole cluster holds says nothing about which members
     belong together. A group of two or more whose median member's behaviour reaches
     ``loud`` is a campaign, and its members at least ``share`` of that median are
-    returned. Linear in the tokens: a token joins its holders to its first holder (a
-    star), and the groups are the connected components, as in
-    :func:`detector.coordination.link_accounts`.
+    returned. The groups are the connected components of the riders' tokens
+    (:func:`detector.coordination.token_components`, as linking finds clusters).
     """
     holders = links.groupby("token")[S.ACCOUNT_ID].transform("size").to_numpy()
     cluster = membership.reindex(links[S.ACCOUNT_ID]).to_numpy()
@@ -107,11 +105,7 @@ def rider_campaigns(
     if part.empty:
         return frozenset()
     pos = pd.Series(np.arange(len(behaviour)), index=behaviour.index)
-    member = pos.reindex(part[S.ACCOUNT_ID]).to_numpy()
-    hub = pos.reindex(part.groupby("token")[S.ACCOUNT_ID].transform("first")).to_numpy()
-    n = len(behaviour)
-    graph = sp.coo_matrix((np.ones(len(member)), (member, hub)), shape=(n, n))
-    _, group = connected_components(graph, directed=False)
+    _, group = token_components(part, pos)
     values = behaviour.to_numpy(dtype=np.float64)
     by_group = pd.Series(values).groupby(group)
     size = by_group.transform("size").to_numpy()

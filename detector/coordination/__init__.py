@@ -35,7 +35,12 @@ from __future__ import annotations
 
 from detector.coordination.describe import describe_evidence
 from detector.coordination.evidence import MIN_KEY_ROWS, MIN_KEY_SHARE, TOP_KEYS, bucket_evidence
-from detector.coordination.linking import Clusters, cluster_id_for, link_accounts
+from detector.coordination.linking import (
+    Clusters,
+    cluster_id_for,
+    link_accounts,
+    token_components,
+)
 from detector.coordination.schedules import (
     ALIGN_LINK_MIN,
     CORE_FIT_MIN,
@@ -85,4 +90,5 @@ __all__ = [
     "evidence_tokens",
     "link_accounts",
     "synchronised_templates",
+    "token_components",
 ]

@@ -26,7 +26,7 @@ from detector.features import switch_times
 from detector.features.base import Context
 from detector.features.coordination import cluster_features, neutralise, window_length_hours
 
-__all__ = ["Clusters", "cluster_id_for", "cluster_names", "link_accounts"]
+__all__ = ["Clusters", "cluster_id_for", "cluster_names", "link_accounts", "token_components"]
 
 
 @dataclass
@@ -107,11 +107,7 @@ def link_accounts(
         ],
         ignore_index=True,
     )
-    member = pos.reindex(tokens[S.ACCOUNT_ID]).to_numpy()
-    hub = tokens.groupby("token")[S.ACCOUNT_ID].transform("first")
-    hub_pos = pos.reindex(hub).to_numpy()
-    graph = sp.coo_matrix((np.ones(len(member)), (member, hub_pos)), shape=(n, n))
-    n_comp, label = connected_components(graph, directed=False)
+    n_comp, label = token_components(tokens, pos)
     comp_size = np.bincount(label, minlength=n_comp)
     size = comp_size[label].astype(np.float64)
     clustered = size >= 2
@@ -145,6 +141,19 @@ def link_accounts(
     held = tokens[S.ACCOUNT_ID].isin(membership.index[clustered])
     links = tokens.loc[held, [S.ACCOUNT_ID, "token"]].drop_duplicates().reset_index(drop=True)
     return Clusters(out, membership, ctable, evidence_kinds, links=links)
+
+
+def token_components(tokens: pd.DataFrame, pos: pd.Series) -> tuple[int, np.ndarray]:
+    """The connected components of the accounts ``pos`` numbers (account id → 0..n-1)
+    joined by the ``tokens`` they share (``account_id, token``): the number of components
+    and each account's label. A token joins its holders to its first holder (a star, not
+    a clique), so the work is linear in the number of tokens."""
+    n = len(pos)
+    member = pos.reindex(tokens[S.ACCOUNT_ID]).to_numpy()
+    hub = pos.reindex(tokens.groupby("token")[S.ACCOUNT_ID].transform("first")).to_numpy()
+    graph = sp.coo_matrix((np.ones(len(member)), (member, hub)), shape=(n, n))
+    n_comp, label = connected_components(graph, directed=False)
+    return int(n_comp), label
 
 
 def cluster_names(
