@@ -23,7 +23,8 @@ import pyarrow as pa
 from detector import annotate as A
 from detector import schema as S
 from detector.coordination.codes import AccountCodes
-from detector.features.account import DORMANT_DAYS, NEW_ACCOUNT_DAYS, creation_seconds
+from detector.features.account import DORMANT_DAYS, NEW_ACCOUNT_DAYS
+from detector.features.base import creation_seconds
 from detector.features.coordination import ACTIVATION_MIN_OFFSET_S
 
 __all__ = [

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from detector import annotate as A
 from detector import schema as S
 from detector.features.base import Bucket
 from detector.features.registry import FeatureSpec, family
-from detector.ingest import epoch_seconds
 
 ESTABLISHED_DAYS = 365.0
 NEW_ACCOUNT_DAYS = 14.0
@@ -36,27 +34,10 @@ SPECS = [
 ]
 
 
-def creation_seconds(created: pd.Series) -> np.ndarray:
-    """Each account's creation time in epoch seconds (float), NaN where the account table
-    does not say: the one conversion the account, cluster and linking code share, so an
-    age is ``(first request - creation) / 86,400`` and unknown stays unknown."""
-    known = created.notna().to_numpy()
-    return np.where(known, epoch_seconds(created), np.nan).astype(np.float64)
-
-
-def bucket_creation_seconds(b: Bucket) -> np.ndarray | None:
-    """Per account of the bucket: its creation time (:func:`creation_seconds`), NaN where
-    the account table has no ``created_at`` for it, ``None`` without that column."""
-    table = b.context.accounts
-    if table is None or S.CREATED_AT not in table.columns:
-        return None
-    return creation_seconds(table[S.CREATED_AT].reindex(pd.Index(b.account_ids)))
-
-
 def age_at_first_request(b: Bucket) -> np.ndarray | None:
     """Per account: days from its creation to its first request in the window; NaN where
     the account table has no ``created_at`` for it, ``None`` without that column."""
-    created = bucket_creation_seconds(b)
+    created = b.creation_seconds
     if created is None:
         return None
     first = np.full(b.n, np.iinfo(np.int64).max)
@@ -68,7 +49,7 @@ def sent_while_new(b: Bucket) -> np.ndarray | None:
     """Per request: whether its account was under :data:`NEW_ACCOUNT_DAYS` old when it was
     sent; False where the account table has no ``created_at`` for it (unknown is not
     new), ``None`` without that column."""
-    created = bucket_creation_seconds(b)
+    created = b.creation_seconds
     if created is None:
         return None
     age_days = (b.col(A.TS) - created[b.codes]) / 86_400.0

@@ -12,6 +12,15 @@ from detector import annotate as A
 from detector import schema as S
 from detector.config import DEFAULT, Config
 from detector.features import agg
+from detector.ingest import epoch_seconds
+
+
+def creation_seconds(created: pd.Series) -> np.ndarray:
+    """Each account's creation time in epoch seconds (float), NaN where the account table
+    does not say: the one conversion the account, cluster and linking code share, so an
+    age is ``(first request - creation) / 86,400`` and unknown stays unknown."""
+    known = created.notna().to_numpy()
+    return np.where(known, epoch_seconds(created), np.nan).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,16 @@ class Bucket:
         """Per account: the distinct days of the window it sent requests on. Computed once
         per bucket, shared by the families (volume, timing, diversity)."""
         return agg.nunique(self.codes, self.col(A.DAY).astype(np.uint64) + 1, self.n)
+
+    @cached_property
+    def creation_seconds(self) -> np.ndarray | None:
+        """Per account: its creation time (:func:`creation_seconds`), NaN where the account
+        table has no ``created_at`` for it, ``None`` without that column. Computed once per
+        bucket, shared by the families (the account's age, probing while new)."""
+        table = self.context.accounts
+        if table is None or S.CREATED_AT not in table.columns:
+            return None
+        return creation_seconds(table[S.CREATED_AT].reindex(pd.Index(self.account_ids)))
 
     @cached_property
     def _reruns(self) -> np.ndarray:

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from detector import schema as S
-from detector.features.account import NEW_ACCOUNT_DAYS, creation_seconds
-from detector.features.base import Bucket, Context
+from detector.features.account import NEW_ACCOUNT_DAYS
+from detector.features.base import Bucket, Context, creation_seconds
 from detector.features.registry import FeatureSpec, family
 from detector.features.synchrony import synchrony
 
