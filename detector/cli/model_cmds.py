@@ -31,7 +31,7 @@ from detector.cli.common import (
     user_errors,
     warn_log,
 )
-from detector.cli.train_labels import learned_line, training_labels
+from detector.cli.train_labels import excluded_accounts, learned_line, training_labels
 from detector.config import DEFAULT, Config
 from detector.engines.cli import (
     CacheDirOpt,
@@ -196,17 +196,7 @@ def register(app: typer.Typer) -> None:
         config = Config(alert_budget=alert_budget)
         verdicts, source = training_labels(labels, state)
         engine_name, spark = engine_options(engine, spark_master, spark_conf, cache_dir)
-        skip: set[str] = set()
-        if exclude is not None:
-            ex = pd.read_csv(exclude, dtype=str, keep_default_na=False)
-            if S.ACCOUNT_ID not in ex.columns:
-                raise fail(f"{exclude}: no {S.ACCOUNT_ID} column")
-            if S.LABEL in ex.columns:
-                ex = ex[ex[S.LABEL] == S.LABEL_EXTRACTION]
-            skip = set(ex[S.ACCOUNT_ID])
-        if verdicts is not None:
-            confirmed = verdicts[verdicts[S.LABEL] == S.LABEL_EXTRACTION]
-            skip |= set(confirmed[S.ACCOUNT_ID].astype(str))
+        skip = excluded_accounts(exclude, verdicts)
         with progress_reporter(quiet or as_json) as progress:
             path, result, fitted = train(
                 log,

@@ -1,5 +1,6 @@
-"""What ``detector train`` learns from: the verdicts it is given (``--labels``, ``--state``)
-and the line it prints about them and the learned layer they fitted."""
+"""What ``detector train`` learns from: the verdicts it is given (``--labels``, ``--state``),
+the accounts it leaves out of the forest (``--exclude`` and confirmed extraction), and the
+line it prints about the verdicts and the learned layer they fitted."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import pandas as pd
 
 from detector import schema as S
 from detector.config import Config
+from detector.errors import UserError
 
-__all__ = ["learned_line", "training_labels"]
+__all__ = ["excluded_accounts", "learned_line", "training_labels"]
 
 
 def training_labels(labels: Path | None, state: Path | None) -> tuple[pd.DataFrame | None, str]:
@@ -28,6 +30,28 @@ def training_labels(labels: Path | None, state: Path | None) -> tuple[pd.DataFra
         return None, ""
     table = pd.concat(parts, ignore_index=True).drop_duplicates(S.ACCOUNT_ID, keep="last")
     return table.reset_index(drop=True), " + ".join(sources)
+
+
+def excluded_accounts(exclude: Path | None, verdicts: pd.DataFrame | None) -> set[str]:
+    """The accounts the forest is fitted without: those ``exclude`` (a CSV with
+    ``account_id``) lists -- only its extraction rows when it has a ``label`` column --
+    and every account a verdict confirms as extraction (the forest learns what is
+    ordinary; the learned layer, not the forest, learns from confirmed cases).
+
+    Raises :class:`UserError` when ``exclude`` has no ``account_id`` column.
+    """
+    skip: set[str] = set()
+    if exclude is not None:
+        ex = pd.read_csv(exclude, dtype=str, keep_default_na=False)
+        if S.ACCOUNT_ID not in ex.columns:
+            raise UserError(f"{exclude}: no {S.ACCOUNT_ID} column")
+        if S.LABEL in ex.columns:
+            ex = ex[ex[S.LABEL] == S.LABEL_EXTRACTION]
+        skip = set(ex[S.ACCOUNT_ID])
+    if verdicts is not None:
+        confirmed = verdicts[verdicts[S.LABEL] == S.LABEL_EXTRACTION]
+        skip |= set(confirmed[S.ACCOUNT_ID].astype(str))
+    return skip
 
 
 def learned_line(
