@@ -1790,6 +1790,7 @@ def stage_nightly(rec: Recorder, rows: int) -> None:
     last_day = dt.date.fromisoformat(meta["start"]) + dt.timedelta(days=meta["days"] - 1)
     state = OUT / "nightly" / str(rows)
     shutil.rmtree(state, ignore_errors=True)
+    state.parent.mkdir(parents=True, exist_ok=True)  # the job creates its state dir, not parents
     for kind, what in NIGHTLY_KINDS.items():
         if kind == "next" and not forget_day(state, last_day):
             print(f"\nnightly ({kind}): no annotation cache to drop a day from")
