@@ -378,8 +378,14 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+STAGE_FAILURES: list[str] = []
+"""Measurements whose run failed (not a target missed): ``main`` exits 1 when any did."""
+
+
 def _failed(title: str, run: ChildRun) -> None:
-    print(f"\n{title}: FAILED ({run.result.get('error', 'see the traceback above')})")
+    why = run.result.get("error", "see the traceback above")
+    print(f"\n{title}: FAILED ({why})")
+    STAGE_FAILURES.append(f"{title}: {why}")
 
 
 def _gib(run: ChildRun) -> float:
@@ -1806,8 +1812,9 @@ def stage_nightly(rec: Recorder, rows: int) -> None:
             params |= {"state": str(state) + "-retrain", "window_days": DAYS - 1}
             shutil.rmtree(params["state"], ignore_errors=True)
             before = {**params, "date": (last_day - dt.timedelta(days=1)).isoformat()}
-            if not run_child("nightly", before).ok:
-                print("\nnightly (retrain): the night before failed")
+            prior = run_child("nightly", before)
+            if not prior.ok:
+                _failed("nightly (retrain): the night before", prior)
                 continue
             params["retrain_days"] = 0
         run = run_child("nightly", params)
@@ -1978,7 +1985,9 @@ def main(argv: list[str]) -> int:
     if cmd in ("nightly", "all"):
         stage_nightly(rec, args.rows)
     print_summary(rec)
-    return 0
+    for failure in STAGE_FAILURES:  # a run that failed measured nothing: say so in the status
+        print(f"  ERROR {failure}")
+    return 1 if STAGE_FAILURES else 0
 
 
 if __name__ == "__main__":
