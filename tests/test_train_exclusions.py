@@ -13,6 +13,7 @@ import pytest
 from detector import schema as S
 from detector.cli.train_labels import excluded_accounts
 from detector.errors import UserError
+from detector.ingest import IngestError
 from tests.cli_run import refusal_line, run
 
 
@@ -50,6 +51,28 @@ def test_a_labelled_list_leaves_out_its_extraction_rows_and_the_verdicts_confirm
     assert excluded_accounts(path, verdicts) == {"a", "c", "d"}
     assert excluded_accounts(None, verdicts) == {"d"}
     assert excluded_accounts(None, None) == set()
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (b"\xff\xfe\x00 not text", "cannot read"),
+        (b"", "cannot read"),
+        (b"account_id,label\na,Extraction\nb,benign\n", "1 row(s) not 'benign' or 'extraction'"),
+        (b"account_id,label\na,extraction\na,benign\n", "a"),
+    ],
+)
+def test_an_exclusion_list_it_cannot_use_is_refused_in_one_line(
+    tmp_path: Path, content: bytes, needle: str
+) -> None:
+    """Bytes that are not CSV text, an empty file, a label spelt otherwise (which would
+    leave that account in the fit without a word) and an account labelled both ways."""
+    path = tmp_path / "x.csv"
+    path.write_bytes(content)
+    with pytest.raises((UserError, IngestError)) as err:
+        excluded_accounts(path, None)
+    line = str(err.value)
+    assert "\n" not in line and str(path) in line and needle in line
 
 
 def test_an_exclusion_list_without_account_ids_is_refused_naming_it(

@@ -38,14 +38,24 @@ def excluded_accounts(exclude: Path | None, verdicts: pd.DataFrame | None) -> se
     and every account a verdict confirms as extraction (the forest learns what is
     ordinary; the learned layer, not the forest, learns from confirmed cases).
 
-    Raises :class:`UserError` when ``exclude`` has no ``account_id`` column.
+    Raises :class:`UserError` (one line naming the file) when ``exclude`` cannot be
+    read as CSV or has no ``account_id`` column, and the labels file's own errors
+    (:func:`detector.ingest.read_labels`) when it has a ``label`` column with a value
+    other than ``benign`` or ``extraction`` or an account labelled both ways: a label
+    spelt otherwise would otherwise leave its account in the fit without a word.
     """
+    from detector.ingest import one_line, read_labels
+
     skip: set[str] = set()
     if exclude is not None:
-        ex = pd.read_csv(exclude, dtype=str, keep_default_na=False)
+        try:
+            ex = pd.read_csv(exclude, dtype=str, keep_default_na=False)
+        except Exception as exc:  # pandas raises several types for a file it cannot parse
+            raise UserError(f"{exclude}: cannot read the --exclude CSV ({one_line(exc)})") from None
         if S.ACCOUNT_ID not in ex.columns:
-            raise UserError(f"{exclude}: no {S.ACCOUNT_ID} column")
+            raise UserError(f"{exclude}: no {S.ACCOUNT_ID} column; --exclude takes a CSV with one")
         if S.LABEL in ex.columns:
+            ex = read_labels(exclude)
             ex = ex[ex[S.LABEL] == S.LABEL_EXTRACTION]
         skip = set(ex[S.ACCOUNT_ID])
     if verdicts is not None:
