@@ -50,10 +50,17 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
-OUT = ROOT / "bench-out"
+OUT = Path(os.environ.get("DETECTOR_BENCH_OUT") or ROOT / "bench-out")
+"""Data sets, results and scratch: ``bench-out/``, or ``$DETECTOR_BENCH_OUT`` (the smoke test's)."""
 DATA = OUT / "data"
 RESULTS = OUT / "results.jsonl"
 TMP = OUT / "tmp"
+
+
+def shown(path: Path) -> Path:
+    """``path`` relative to the checkout when it lies inside it (shorter to read)."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
 
 DAYS = 7
 SEED = 20261101
@@ -1120,7 +1127,7 @@ def stage_data(rec: Recorder, rows: int, accounts: int | None, force: bool) -> d
     if meta_path.exists() and not force:
         meta = json.loads(meta_path.read_text())
         print_table(
-            f"data --rows {rows:,}: cached in {target.relative_to(ROOT)}",
+            f"data --rows {rows:,}: cached in {shown(target)}",
             [
                 Row("rows (incl. duplicates)", meta["rows"]),
                 Row("accounts", meta["accounts"]),
@@ -1134,7 +1141,7 @@ def stage_data(rec: Recorder, rows: int, accounts: int | None, force: bool) -> d
     scale = rows / (n_accounts * DAYS * rate)
     print(
         f"data: simulating {n_accounts:,} accounts x {DAYS} days at volume_scale {scale:.4f} "
-        f"(expect ~{rows:,} rows) into {target.relative_to(ROOT)} ..."
+        f"(expect ~{rows:,} rows) into {shown(target)} ..."
     )
     meta_path.unlink(missing_ok=True)
     params = {
@@ -1870,7 +1877,7 @@ def print_summary(rec: Recorder) -> None:
     for label, target, ok in rec.verdicts:
         mark = {True: "PASS", False: "FAIL", None: "n/a"}[ok]
         print(f"  {mark:4}  {label}  ({target})")
-    print(f"\nresults appended to {RESULTS.relative_to(ROOT)}")
+    print(f"\nresults appended to {shown(RESULTS)}")
 
 
 # --- command line --------------------------------------------------------------------------------
