@@ -12,7 +12,7 @@ from detector import schema as S
 from detector.ingest.discover import discover
 from detector.ingest.raw import one_line
 from detector.ingest.report import IngestError
-from detector.ingest.validate import parse_timestamp
+from detector.ingest.validate import numbers_from_text, parse_timestamp
 
 SOURCE_ATTR: Final = "source"
 """``DataFrame.attrs`` key of the file an account table was read from."""
@@ -143,7 +143,7 @@ def parse_idle_days(values: pd.Series, path: Path) -> pd.Series:
     """The ``idle_days`` column as float days (empty: unknown, NaN); anything else than
     a number of days at least 0 is an error naming how many rows and what to do."""
     blank = _blank(values)
-    days = pd.to_numeric(values.where(~blank), errors="coerce").astype("float64")
+    days = numbers_from_text(values.where(~blank))
     bad = (~blank & (days.isna() | (days < 0) | ~np.isfinite(days.fillna(0)))).sum()
     if bad:
         raise IngestError(

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from detector import schema as S
 
@@ -96,8 +97,10 @@ def _is_blank(s: pd.Series, text: pd.Series) -> np.ndarray:
     )
 
 
-_FIRST_INSTANT = pd.Timestamp.min.tz_localize("UTC")
-_LAST_INSTANT = pd.Timestamp.max.tz_localize("UTC")
+FIRST_INSTANT = pd.Timestamp.min.tz_localize("UTC")
+LAST_INSTANT = pd.Timestamp.max.tz_localize("UTC")
+"""The instants a row may carry (nanoseconds since the epoch in int64); the read
+quarantines any other as ``timestamp out of range``."""
 _DAY = pd.Timedelta(days=1)
 
 
@@ -123,7 +126,7 @@ def _beyond_range(text: object) -> bool:
         instant = pd.Timestamp(moment.astimezone(dt.UTC))
     except (OverflowError, ValueError):  # 9999-12-31T23:00-05:00 is past year 9999 in UTC
         return True
-    return not _FIRST_INSTANT <= instant <= _LAST_INSTANT
+    return not FIRST_INSTANT <= instant <= LAST_INSTANT
 
 
 def _timestamps(s: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
@@ -133,7 +136,7 @@ def _timestamps(s: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
         ts = s if getattr(s.dtype, "tz", None) is not None else s.dt.tz_localize("UTC")
         ts = ts.dt.tz_convert("UTC")
         # Parquet µs/ms timestamps can lie outside the nanosecond range: quarantined, not a crash
-        in_range = ts.between(_FIRST_INSTANT, _LAST_INSTANT)
+        in_range = ts.between(FIRST_INSTANT, LAST_INSTANT)
         missing = s.isna().to_numpy(dtype=bool)
         beyond = ~in_range.to_numpy(dtype=bool) & ~missing
         return ts.where(in_range).astype("datetime64[ns, UTC]"), missing, beyond
@@ -145,7 +148,7 @@ def _timestamps(s: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     # within a day (the largest offset) of the other end, so rows that close to either
     # end are checked one by one -- and, with the rows that did not parse, told apart as
     # out of range or unparseable
-    near_end = ((ts < _FIRST_INSTANT + _DAY) | (ts > _LAST_INSTANT - _DAY)).to_numpy(dtype=bool)
+    near_end = ((ts < FIRST_INSTANT + _DAY) | (ts > LAST_INSTANT - _DAY)).to_numpy(dtype=bool)
     failed = np.flatnonzero((ts.isna().to_numpy() & ~missing) | near_end)
     beyond = np.zeros(len(s), dtype=bool)
     if len(failed):
@@ -186,6 +189,31 @@ def _number_value(value: object) -> float:
     return np.nan
 
 
+HUGE_EXPONENT = r"[eE][+-]?0*[1-9][0-9]{5,}"
+"""An exponent of six digits or more: 1e100000 and beyond is outside every float."""
+
+
+def numbers_from_text(values: pd.Series) -> pd.Series:
+    """``pd.to_numeric(values, errors="coerce")`` as float64, except that text with a
+    :data:`HUGE_EXPONENT` is not a number (NaN) and never reaches pandas' parser.
+
+    pandas' text-to-number parser keeps the exponent in 32 bits (pandas 2.3.3): it reads
+    ``1e4294967296`` as 1.0 and *crashes the process* (SIGSEGV) on ``1e2147483648``. A log
+    row carries what a client sent and a gateway wrote, so one such token count or
+    temperature in a CSV or JSON log would kill every run that reads it. An exponent of
+    100000 or more puts any number beyond the floats (a zero spelt ``0e100000`` is
+    refused with them), so no count, length or temperature is lost. The screen is one
+    RE2 pass over the column, in Arrow.
+    """
+    dtype = values.dtype
+    is_text = isinstance(dtype, pd.ArrowDtype) and pa.types.is_string(dtype.pyarrow_dtype)
+    text = values if is_text else values.astype("string[pyarrow]")
+    huge = pc.match_substring_regex(pa.array(text), HUGE_EXPONENT)
+    mask = huge.fill_null(False).to_numpy(zero_copy_only=False)
+    safe = values.astype(object).mask(mask) if mask.any() else values.astype(object)
+    return pd.to_numeric(safe, errors="coerce").astype("float64")
+
+
 def _parse_number(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Numbers as float64 (NaN: missing or not a number), and the mask of missing values."""
     isna = s.isna().to_numpy(dtype=bool)
@@ -195,7 +223,7 @@ def _parse_number(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
         return s.astype("float64"), isna
     if not pd.api.types.is_object_dtype(s.dtype):  # text (CSV), categorical, ...
         text, _ = as_text(s)
-        num = pd.to_numeric(text.astype(object), errors="coerce").astype("float64")
+        num = numbers_from_text(text)
         return num, _is_blank(s, text)
     values = s.to_numpy(dtype=object)
     if _only(values, _NUMBER_TYPES):  # JSON numbers and nulls: one conversion
@@ -207,7 +235,7 @@ def _parse_number(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     # an odd value (numeric text, a boolean, an array): numbers as numbers, text parsed
     direct = np.fromiter((_number_value(v) for v in values), dtype=np.float64, count=len(values))
     texts = pd.Series([v if isinstance(v, str) else None for v in values], dtype=object)
-    parsed = pd.to_numeric(texts, errors="coerce").astype("float64").to_numpy()
+    parsed = numbers_from_text(texts).to_numpy()
     is_text = texts.notna().to_numpy()
     blank = texts.str.strip().eq("").fillna(False).to_numpy(dtype=bool)
     return pd.Series(np.where(is_text, parsed, direct), index=s.index), isna | blank
