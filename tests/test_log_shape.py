@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -131,6 +133,30 @@ def test_a_stray_row_in_a_flat_log_is_quarantined_and_changes_no_score(
     assert with_stray.window == without.window
     assert with_stray.window[0].startswith("2026-03-01")
     pd.testing.assert_frame_equal(with_stray.features, without.features)
+
+
+def test_instants_beyond_the_nanosecond_range_do_not_stretch_or_break_the_span(
+    tmp_path: Path, make_requests: Callable[..., pd.DataFrame]
+) -> None:
+    """A flat Parquet log whose second-resolution timestamps include year 0 and year
+    9999: the span is counted from the instants the read can hold, so those rows are
+    quarantined as out of range and no warning of two periods is raised. Their raw ticks
+    were counted as days: here that warned of a second period in year 0; in the ingest
+    property test's case (year 0 the busiest day) naming that day as a date stopped the
+    read with an OverflowError."""
+    df = make_requests(40)  # two rows off the span are 5%: a "log of two periods"
+    seconds = pa.array(pd.to_datetime(df[S.TIMESTAMP], utc=True)).cast(pa.timestamp("s", "UTC"))
+    ticks = seconds.cast(pa.int64()).to_numpy().copy()
+    ticks[[5, 9]] = [-62_167_219_201, 253_402_300_799]  # 0000-12-31T23:59:59, 9999-12-31T23:59:59
+    table = pa.Table.from_pandas(df.drop(columns=[S.TIMESTAMP]), preserve_index=False)
+    table = table.append_column(S.TIMESTAMP, pa.array(ticks).cast(pa.timestamp("s", "UTC")))
+    log = tmp_path / "flat.parquet"
+    pq.write_table(table, log)
+    _, report = read_log(log)
+    assert (report.read, report.kept, report.quarantined) == (40, 38, 2)
+    ((reason, count),) = report.reasons.items()
+    assert reason.startswith("timestamp out of range") and count == 2
+    assert report.warnings == []
 
 
 def test_validate_shows_the_isolated_row_in_one_reason(

@@ -35,7 +35,7 @@ from detector.ingest.discover import LogFile
 from detector.ingest.raw import one_line
 from detector.ingest.readers import open_parquet, read_file
 from detector.ingest.report import IngestError
-from detector.ingest.validate import epoch_seconds, parse_timestamp
+from detector.ingest.validate import FIRST_INSTANT, LAST_INSTANT, epoch_seconds, parse_timestamp
 
 __all__ = ["LogSpan", "dense_span", "flat_day_counts", "log_span"]
 
@@ -92,11 +92,18 @@ def _counts(seconds: np.ndarray) -> Counter[int]:
 def _arrow_seconds(
     column: pa.Array, lo: pd.Timestamp | None, hi: pd.Timestamp | None
 ) -> np.ndarray | None:
-    """Epoch seconds of a Parquet timestamp column's values within ``[lo, hi)``, straight
-    from its integers (a naive timestamp means UTC); ``None`` for another type."""
+    """Epoch seconds of a Parquet timestamp column's values within ``[lo, hi)`` and within
+    :data:`~detector.ingest.validate.FIRST_INSTANT` .. ``LAST_INSTANT``, straight from its
+    integers (a naive timestamp means UTC); ``None`` for another type."""
     if not pa.types.is_timestamp(column.type):
         return None
     ticks = column.drop_null().cast(pa.int64()).to_numpy()
+    # an instant the read quarantines as out of range is not counted (year 0 would not
+    # even make a date to name in a warning)
+    ns_per_tick = 1_000_000_000 // _UNITS[column.type.unit]
+    lo_tick = -(-FIRST_INSTANT.value // ns_per_tick)
+    hi_tick = LAST_INSTANT.value // ns_per_tick
+    ticks = ticks[(ticks >= lo_tick) & (ticks <= hi_tick)]
     seconds = ticks // _UNITS[column.type.unit]
     keep = np.ones(len(seconds), dtype=bool)
     if lo is not None:
