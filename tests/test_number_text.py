@@ -40,6 +40,13 @@ def test_an_exponent_beyond_any_float_is_not_a_number() -> None:
     assert numbers_from_text(pd.Series(["1e+00005", "1e99999"], dtype=object)).tolist()[0] == 1e5
 
 
+def test_text_arrow_cannot_hold_is_screened_value_by_value() -> None:
+    """A JSON string may hold a lone surrogate (``"\\ud800"``), which no Arrow string
+    can: the screen still runs, and the value is not a number."""
+    got = numbers_from_text(pd.Series(["\ud800", "1e2147483648", "5", None, 7], dtype=object))
+    assert np.array_equal(got.to_numpy(), [np.nan, np.nan, 5.0, np.nan, 7.0], equal_nan=True)
+
+
 _number_text = st.one_of(
     st.from_regex(r"\A[ ]?[+-]?[0-9]{0,12}(\.[0-9]{0,6})?([eE][+-]?0*[0-9]{1,5})?[ ]?\Z"),
     st.text(max_size=12),

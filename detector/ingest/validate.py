@@ -17,6 +17,7 @@ Type rules beyond the contract's table, chosen so a value is never silently alte
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -191,6 +192,7 @@ def _number_value(value: object) -> float:
 
 HUGE_EXPONENT = r"[eE][+-]?0*[1-9][0-9]{5,}"
 """An exponent of six digits or more: 1e100000 and beyond is outside every float."""
+_HUGE = re.compile(HUGE_EXPONENT)
 
 
 def numbers_from_text(values: pd.Series) -> pd.Series:
@@ -205,13 +207,25 @@ def numbers_from_text(values: pd.Series) -> pd.Series:
     refused with them), so no count, length or temperature is lost. The screen is one
     RE2 pass over the column, in Arrow.
     """
-    dtype = values.dtype
-    is_text = isinstance(dtype, pd.ArrowDtype) and pa.types.is_string(dtype.pyarrow_dtype)
-    text = values if is_text else values.astype("string[pyarrow]")
-    huge = pc.match_substring_regex(pa.array(text), HUGE_EXPONENT)
-    mask = huge.fill_null(False).to_numpy(zero_copy_only=False)
+    mask = _huge_exponents(values)
     safe = values.astype(object).mask(mask) if mask.any() else values.astype(object)
     return pd.to_numeric(safe, errors="coerce").astype("float64")
+
+
+def _huge_exponents(values: pd.Series) -> np.ndarray:
+    """Which ``values`` are text with a :data:`HUGE_EXPONENT`: in Arrow, or value by value
+    when the column cannot be Arrow text (a JSON string holding a lone surrogate)."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.ArrowDtype) and pa.types.is_string(dtype.pyarrow_dtype):
+        text = pa.array(values)
+    else:
+        try:
+            text = pa.array(values.astype("string[pyarrow]"))
+        except (*_ARROW_ERRORS, UnicodeEncodeError):
+            found = (isinstance(v, str) and _HUGE.search(v) is not None for v in values)
+            return np.fromiter(found, dtype=bool, count=len(values))
+    huge = pc.match_substring_regex(text, HUGE_EXPONENT)
+    return huge.fill_null(False).to_numpy(zero_copy_only=False)
 
 
 def _parse_number(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
